@@ -1,0 +1,46 @@
+# Front door for cc-proxy. Every target installs what is missing first
+# (scripts/deps.sh is idempotent and quick when all is present).
+BUILD      ?= build
+TEST_BUILD ?= build-test
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+ARGS       ?=
+
+.PHONY: all deps build run test unit e2e bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh --no-npm
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy
+
+run: build
+	./$(BUILD)/ccproxy serve $(ARGS)
+
+# Sanitized build (ASan + UBSan, warnings as errors), unit tests under ctest,
+# then the end-to-end suite against that same sanitized binary.
+test:
+	@scripts/deps.sh
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCCP_SANITIZE=ON -DCCP_WERROR=ON >/dev/null
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+	CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy node --test --test-concurrency=1 tests/e2e/
+
+unit:
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCCP_SANITIZE=ON -DCCP_WERROR=ON >/dev/null
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+e2e:
+	CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy node --test --test-concurrency=1 tests/e2e/
+
+bench: build
+	bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

@@ -1,0 +1,85 @@
+/* codec.h — the contract of a provider wire format.
+ *
+ * A codec encodes the canonical request (an Anthropic Messages request as a
+ * json-c document) into the provider's wire format, and decodes the provider's
+ * answer (SSE stream or one JSON body) into canonical events. One codec per
+ * file: anthropic.c, openai_chat.c, gemini.c, ... Each declares itself in one
+ * ccp_codec table; ccp_codec_find looks codecs up by their config name. A codec
+ * knows core/ and config/ types, nothing of http/. */
+#ifndef CCP_CODEC_CODEC_H
+#define CCP_CODEC_CODEC_H
+
+#include "codec/events.h"
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/error.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+/* A header as seen on the inbound request: name lower-cased. Borrowed. */
+typedef struct ccp_header_view {
+    const char *name;
+    const char *value;
+} ccp_header_view;
+
+/* What to send upstream. All fields owned by the ccp_outbound; free with
+ * ccp_outbound_free. */
+typedef struct ccp_outbound {
+    ccp_buf url;     /* absolute URL */
+    char **headers;  /* "Name: value" lines, each malloc'd */
+    size_t n_headers;
+    ccp_buf body;
+} ccp_outbound;
+
+void ccp_outbound_init(ccp_outbound *out);
+void ccp_outbound_free(ccp_outbound *out);
+void ccp_outbound_add_header(ccp_outbound *out, const char *name, const char *value);
+/* Appends base_url and path with exactly one '/' between them. */
+void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *path);
+
+typedef struct ccp_encode_ctx {
+    const ccp_provider *provider;
+    const char *model;       /* model to send; NULL keeps the request's own */
+    json_object *request;    /* canonical request, owned by the caller; encode may
+                                edit it in place (it is this request's own copy) */
+    bool stream;             /* the client asked for a stream */
+    const ccp_header_view *in_headers; /* inbound client headers */
+    size_t n_in_headers;
+} ccp_encode_ctx;
+
+typedef struct ccp_decoder ccp_decoder; /* codec-private */
+
+typedef struct ccp_codec {
+    const char *name; /* config name: "anthropic", "openai-chat", "gemini" */
+    ccp_format format;
+
+    /* Fills out (initialised by the caller) with URL, headers and body. */
+    int (*encode)(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err);
+
+    /* A decoder for one upstream 2xx answer. sse is true when the answer is
+     * text/event-stream, false for one JSON body (which some providers send
+     * even to streaming requests). Events go to sink, which must outlive the
+     * decoder. Returns a decoder the caller frees with decoder_free. */
+    ccp_decoder *(*decoder_new)(ccp_event_sink *sink, bool sse);
+    /* Feeds the next bytes of the body, split anywhere. Returns 0, a sink's
+     * error, or CCP_EUPSTREAM with err set when the upstream sent garbage. */
+    int (*decoder_feed)(ccp_decoder *d, const char *data, size_t len, ccp_error *err);
+    /* The body ended. Returns CCP_EUPSTREAM if it ended before the message
+     * was complete (err says what was missing). */
+    int (*decoder_finish)(ccp_decoder *d, ccp_error *err);
+    void (*decoder_free)(ccp_decoder *d);
+
+    /* Maps a non-2xx upstream answer to an Anthropic error type (static
+     * string such as "rate_limit_error") and message (appended to msg). */
+    const char *(*map_error)(int status, const char *body, size_t len, ccp_buf *msg);
+} ccp_codec;
+
+/* The codec for a format, or NULL if this build does not implement it. */
+const ccp_codec *ccp_codec_for(ccp_format format);
+
+/* The Anthropic error type for an HTTP status ("invalid_request_error" for
+ * 400, "authentication_error" for 401, ...): shared by every codec. */
+const char *ccp_error_type_for_status(int status);
+
+#endif

@@ -1,0 +1,126 @@
+/* config.h — the typed configuration every runtime module reads.
+ *
+ * Loaded from YAML (config_load.c), validated with file:line:col diagnostics,
+ * ${VAR} / ${VAR:-default} interpolated. The running server holds a
+ * reference-counted, immutable snapshot: reload builds a new one and swaps it;
+ * in-flight requests finish on the one they started with. Runtime code never
+ * sees YAML, only these structs. */
+#ifndef CCP_CONFIG_CONFIG_H
+#define CCP_CONFIG_CONFIG_H
+
+#include "core/log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    CCP_FORMAT_ANTHROPIC,
+    CCP_FORMAT_OPENAI_CHAT,
+    CCP_FORMAT_GEMINI,
+} ccp_format;
+
+typedef enum {
+    CCP_AUTH_X_API_KEY, /* x-api-key: KEY (Anthropic's own) */
+    CCP_AUTH_BEARER,    /* Authorization: Bearer KEY */
+    CCP_AUTH_NONE,      /* no key sent (local servers) */
+} ccp_auth;
+
+typedef struct ccp_kv {
+    char *name;
+    char *value;
+} ccp_kv;
+
+typedef struct ccp_provider {
+    char *name;
+    ccp_format format;
+    char *base_url; /* without trailing '/' */
+    char *api_key;  /* interpolated; NULL when none. A secret: never log it. */
+    ccp_auth auth;
+    ccp_kv *headers; /* extra headers sent upstream, values interpolated */
+    size_t n_headers;
+    char **models; /* the models this provider serves, as named in config */
+    size_t n_models;
+} ccp_provider;
+
+/* A routing target: a provider and the model to ask it for. model == NULL
+ * means "keep the client's model" (config: `router.default: provider`). */
+typedef struct ccp_target {
+    const ccp_provider *provider; /* points into ccp_config.providers */
+    const char *model;            /* borrowed from the config */
+} ccp_target;
+
+typedef struct ccp_server_config {
+    char *host;             /* default "127.0.0.1" */
+    int port;               /* default 3456 */
+    int workers;            /* default 0 = one per core */
+    size_t max_body_bytes;  /* default 32 MiB */
+    size_t max_header_bytes; /* default 64 KiB */
+    uint32_t header_timeout_ms; /* time to receive a whole request head: 10 s */
+    uint32_t idle_timeout_ms;   /* keep-alive idle, and body read gap: 60 s */
+    uint32_t drain_timeout_ms;  /* graceful shutdown: 10 s */
+    ccp_log_level log_level;    /* default info */
+} ccp_server_config;
+
+typedef struct ccp_upstream_config {
+    uint32_t connect_timeout_ms;     /* default 10 s */
+    uint32_t first_byte_timeout_ms;  /* request sent to response head: 120 s */
+    uint32_t stream_idle_timeout_ms; /* gap between body chunks: 120 s */
+    uint32_t total_timeout_ms;       /* whole transfer: 0 = unlimited (default 600 s) */
+} ccp_upstream_config;
+
+typedef struct ccp_config {
+    char *source; /* the file loaded, or "<embedded default>"; owned */
+    ccp_server_config server;
+    ccp_upstream_config upstream;
+    ccp_provider *providers;
+    size_t n_providers;
+    bool has_default;       /* false when no provider is configured at all */
+    ccp_target router_default;
+    _Atomic int refs;
+} ccp_config;
+
+/* One problem found in a config: where it is and what to do about it. */
+typedef struct ccp_diag {
+    char *file;
+    int line; /* 1-based; 0 when not tied to a place */
+    int col;  /* 1-based */
+    char *message; /* says what is wrong and the fix; never contains a secret */
+} ccp_diag;
+
+typedef struct ccp_diags {
+    ccp_diag *items;
+    size_t n;
+} ccp_diags;
+
+void ccp_diags_free(ccp_diags *d);
+/* Prints "file:line:col: error: message" lines. */
+void ccp_diags_print(const ccp_diags *d, FILE *out);
+
+/* Loads and validates a YAML file. On success returns 0 and *out (refs = 1,
+ * release with ccp_config_unref). On failure returns CCP_ECONFIG with every
+ * problem found in diags (the caller frees diags either way). */
+int ccp_config_load_file(const char *path, ccp_config **out, ccp_diags *diags);
+/* Same from memory; name is used as the file name in diagnostics. */
+int ccp_config_load_string(const char *name, const char *yaml, size_t len, ccp_config **out,
+                           ccp_diags *diags);
+
+/* The embedded default: one provider for each of ANTHROPIC_API_KEY,
+ * OPENAI_API_KEY, GEMINI_API_KEY, OPENROUTER_API_KEY, DEEPSEEK_API_KEY set in
+ * the environment. With none set the config is valid with has_default false,
+ * and /v1/messages answers with an error saying how to configure one. */
+int ccp_config_load_default(ccp_config **out, ccp_diags *diags);
+
+/* Finds the config file: explicit (from --config) if non-NULL, else
+ * $CCPROXY_CONFIG, ./ccproxy.yaml, ~/.config/ccproxy/config.yaml. Returns a
+ * malloc'd path, or NULL when none exists (use the embedded default). */
+char *ccp_config_find_path(const char *explicit_path);
+
+ccp_config *ccp_config_ref(ccp_config *c);
+void ccp_config_unref(ccp_config *c);
+
+const ccp_provider *ccp_config_provider(const ccp_config *c, const char *name);
+const char *ccp_format_name(ccp_format f);
+
+#endif

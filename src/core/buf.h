@@ -1,0 +1,38 @@
+/* buf.h — a growable byte buffer, always NUL-terminated after len.
+ *
+ * Used for building response bodies, SSE frames and outbound requests. A
+ * buffer can be reset and reused so that a connection's hot path does not
+ * allocate once its buffers have grown to their working size. */
+#ifndef CCP_CORE_BUF_H
+#define CCP_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct ccp_buf {
+    char *data; /* owned; NULL until first append; data[len] == '\0' */
+    size_t len;
+    size_t cap;
+} ccp_buf;
+
+#define CCP_BUF_INIT {NULL, 0, 0}
+
+void ccp_buf_init(ccp_buf *b);
+void ccp_buf_free(ccp_buf *b);                 /* releases data; b is reusable after */
+void ccp_buf_reset(ccp_buf *b);                /* len = 0, keeps capacity */
+void ccp_buf_reserve(ccp_buf *b, size_t extra); /* room for extra more bytes */
+void ccp_buf_append(ccp_buf *b, const void *data, size_t len);
+void ccp_buf_appends(ccp_buf *b, const char *s);
+void ccp_buf_appendc(ccp_buf *b, char c);
+void ccp_buf_printf(ccp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ccp_buf_vprintf(ccp_buf *b, const char *fmt, va_list ap);
+/* Appends s[0..n) as a JSON string literal, quotes included. Bytes are passed
+ * through unchanged except the escapes JSON requires, so invalid UTF-8 and
+ * lone surrogates written as \uD83D survive a round trip. */
+void ccp_buf_append_json_str(ccp_buf *b, const char *s, size_t n);
+/* Removes the first n bytes. */
+void ccp_buf_consume(ccp_buf *b, size_t n);
+/* Hands the data to the caller (who must free() it) and empties b. */
+char *ccp_buf_detach(ccp_buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,68 @@
+/* log.c — stderr logging (see log.h). The level is the one piece of global
+ * mutable state here; it is atomic so a reload may change it safely. */
+#include "core/log.h"
+
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Atomic int g_level = CCP_LOG_INFO;
+
+void ccp_log_set_level(ccp_log_level level)
+{
+    atomic_store(&g_level, (int)level);
+}
+
+ccp_log_level ccp_log_get_level(void)
+{
+    return (ccp_log_level)atomic_load(&g_level);
+}
+
+static const char *const names[] = {"error", "warn", "info", "debug"};
+
+const char *ccp_log_level_name(ccp_log_level level)
+{
+    return (unsigned)level < 4 ? names[level] : "?";
+}
+
+int ccp_log_parse_level(const char *s, ccp_log_level *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (ccp_log_level)i;
+            return 0;
+        }
+    }
+    if (strcmp(s, "warning") == 0) {
+        *out = CCP_LOG_WARN;
+        return 0;
+    }
+    return CCP_EINVAL;
+}
+
+void ccp_log(ccp_log_level level, const char *fmt, ...)
+{
+    if ((int)level > atomic_load(&g_level)) return;
+    char line[2048];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, ccp_log_level_name(level));
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2) len = sizeof line - 2;
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}

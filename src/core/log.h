@@ -1,0 +1,28 @@
+/* log.h — leveled logging to stderr, one line per call.
+ *
+ * Thread-safe: each line is formatted into a local buffer and written with a
+ * single write(2). Never pass a secret (API key, proxy key) to these. */
+#ifndef CCP_CORE_LOG_H
+#define CCP_CORE_LOG_H
+
+typedef enum {
+    CCP_LOG_ERROR = 0,
+    CCP_LOG_WARN = 1,
+    CCP_LOG_INFO = 2,
+    CCP_LOG_DEBUG = 3,
+} ccp_log_level;
+
+void ccp_log_set_level(ccp_log_level level);
+ccp_log_level ccp_log_get_level(void);
+/* Parses "error|warn|info|debug"; returns 0 or CCP_EINVAL. */
+int ccp_log_parse_level(const char *s, ccp_log_level *out);
+const char *ccp_log_level_name(ccp_log_level level);
+
+void ccp_log(ccp_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define ccp_log_error(...) ccp_log(CCP_LOG_ERROR, __VA_ARGS__)
+#define ccp_log_warn(...) ccp_log(CCP_LOG_WARN, __VA_ARGS__)
+#define ccp_log_info(...) ccp_log(CCP_LOG_INFO, __VA_ARGS__)
+#define ccp_log_debug(...) ccp_log(CCP_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,93 @@
+/* server.h — the HTTP/1.1 server: listeners, connections, requests, responses.
+ *
+ * Worker threads (default one per core) each run a libuv loop and listen on
+ * the same port with SO_REUSEPORT, so the kernel spreads connections. llhttp
+ * parses requests; the server enforces the limits (head size, body size, head
+ * read time, idle time), answers Expect: 100-continue, handles keep-alive and
+ * chunked request bodies, and gives each request an id. The application sees
+ * only whole requests (head and body) through one handler callback, and
+ * answers through a ccp_response, all on the worker's loop thread. */
+#ifndef CCP_HTTP_SERVER_H
+#define CCP_HTTP_SERVER_H
+
+#include "codec/codec.h" /* ccp_header_view */
+#include "core/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct ccp_request {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* without the query string, e.g. "/v1/messages" */
+    const char *query;  /* after '?', or "" */
+    const ccp_header_view *headers; /* names lower-cased */
+    size_t n_headers;
+    const char *body; /* NUL-terminated after body_len */
+    size_t body_len;
+    const char *id;   /* "req_" + 24 hex digits; also sent as request-id */
+    uint64_t start_ns; /* uv_hrtime() when the head began */
+} ccp_request;
+
+/* The request's header value by lower-case name, or NULL. */
+const char *ccp_request_header(const ccp_request *req, const char *name);
+
+typedef struct ccp_response ccp_response;
+
+/* Adds a response header (copied). Before send/start_stream only. */
+void ccp_res_header(ccp_response *res, const char *name, const char *value);
+/* Sends a whole response with Content-Length and finishes it. */
+void ccp_res_send(ccp_response *res, int status, const char *content_type, const char *body,
+                  size_t len);
+/* Sends an Anthropic-format error body with the given status and finishes. */
+void ccp_res_send_error(ccp_response *res, int status, const char *type, const char *message);
+/* Starts a streamed response (chunked transfer encoding). */
+void ccp_res_start_stream(ccp_response *res, int status, const char *content_type);
+/* Writes and flushes the next piece of a streamed response. Returns 0, or
+ * CCP_ECANCELED when the client has gone (the write is dropped). */
+int ccp_res_write(ccp_response *res, const char *data, size_t len);
+/* Finishes a streamed response. */
+void ccp_res_end(ccp_response *res);
+/* Registers fn to be called once if the client disconnects before the
+ * response is finished; the handler must then cancel its work and still
+ * finish the response (send/end become no-ops that release it). */
+void ccp_res_on_abort(ccp_response *res, void (*fn)(void *ud), void *ud);
+/* Fills the access-log fields the server cannot know. Strings copied. */
+void ccp_res_log_info(ccp_response *res, const char *provider, const char *model, bool stream);
+uv_loop_t *ccp_res_loop(ccp_response *res);
+/* The per-worker state returned by worker_start for this response's loop. */
+void *ccp_res_worker_data(ccp_response *res);
+
+/* Called on the worker's loop once the whole request is in. The request is
+ * valid until the response is finished. Exactly one of ccp_res_send,
+ * ccp_res_send_error or ccp_res_end must eventually be called. */
+typedef void (*ccp_handler_fn)(void *app, const ccp_request *req, ccp_response *res);
+
+typedef struct ccp_server_opts {
+    const char *host;
+    int port;
+    int workers; /* 0 = one per core */
+    size_t max_header_bytes;
+    size_t max_body_bytes;
+    uint32_t header_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t drain_timeout_ms;
+    ccp_handler_fn handler;
+    void *app;
+    /* Per worker thread, on its loop: returns worker data (e.g. its upstream
+     * client) passed back through ccp_res_worker_data; stop releases it. */
+    void *(*worker_start)(void *app, uv_loop_t *loop);
+    void (*worker_stop)(void *app, void *worker_data);
+    /* Called once all listeners are bound, before serving (may be NULL):
+     * lets the caller print "listening on ..." with the real port. */
+    void (*on_listening)(void *app, const char *host, int port);
+} ccp_server_opts;
+
+/* Binds, runs the workers, and blocks until SIGINT/SIGTERM: then stops
+ * accepting, lets in-flight requests finish up to drain_timeout_ms, closes
+ * everything and returns 0. Returns a CCP_E* code with err set if it could
+ * not start (e.g. the port is taken). */
+int ccp_server_run(const ccp_server_opts *opts, ccp_error *err);
+
+#endif

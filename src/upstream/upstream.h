@@ -1,0 +1,62 @@
+/* upstream.h — the HTTP client that talks to providers.
+ *
+ * One ccp_upstream per worker loop: a libcurl multi handle driven by the
+ * loop's poll handles and a timer (curl's multi-socket API), so transfers
+ * share connections (keep-alive, HTTP/2 multiplexing where offered) and never
+ * block the loop. TLS verification is always on; HTTPS_PROXY / NO_PROXY are
+ * honoured as curl does. */
+#ifndef CCP_UPSTREAM_UPSTREAM_H
+#define CCP_UPSTREAM_UPSTREAM_H
+
+#include "config/config.h"
+#include "core/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct ccp_upstream ccp_upstream;
+typedef struct ccp_upstream_req ccp_upstream_req;
+
+/* Returns a client bound to loop (caller owns; ccp_upstream_free cancels any
+ * transfer still running, without calling its callbacks). */
+ccp_upstream *ccp_upstream_new(uv_loop_t *loop, const ccp_upstream_config *cfg);
+/* Closes the loop handles; the loop must run once more to finish closing
+ * them (uv_run with UV_RUN_DEFAULT after this returns once all are closed). */
+void ccp_upstream_free(ccp_upstream *u);
+
+typedef struct ccp_upstream_cb {
+    /* The response head arrived: status and the headers, as "Name: value"
+     * lines (borrowed for the call). content_type may be NULL. Called once,
+     * before any on_data. */
+    void (*on_head)(void *ud, int status, const char *content_type, const char *retry_after);
+    /* The next piece of the body, in order; borrowed for the call. Return 0
+     * to go on, non-zero to abort the transfer (on_done follows with
+     * CCP_ECANCELED). */
+    int (*on_data)(void *ud, const char *data, size_t len);
+    /* The transfer is over: result 0 (body complete), or a CCP_E* code with
+     * err describing it (CCP_ETIMEOUT for each of the timeouts, CCP_EUPSTREAM
+     * for connection failures). Called exactly once unless the request was
+     * cancelled; the request handle is invalid after it returns. */
+    void (*on_done)(void *ud, int result, const ccp_error *err);
+} ccp_upstream_cb;
+
+typedef struct ccp_upstream_send_opts {
+    const char *method;           /* "POST" */
+    const char *url;
+    char *const *headers;         /* "Name: value" lines */
+    size_t n_headers;
+    const char *body;             /* borrowed until on_done or cancel */
+    size_t body_len;
+} ccp_upstream_send_opts;
+
+/* Starts a transfer; callbacks run on the loop. Returns a handle (owned by
+ * the client) valid until on_done returns or ccp_upstream_cancel is called. */
+ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opts *opts,
+                                    const ccp_upstream_cb *cb, void *ud);
+
+/* Aborts a transfer at once (its connection is closed, so the provider sees
+ * the cancellation); no callback runs after this. */
+void ccp_upstream_cancel(ccp_upstream_req *r);
+
+#endif
