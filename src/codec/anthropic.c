@@ -1,0 +1,131 @@
+/* anthropic.c — the `anthropic` codec table, its encoder and error mapping.
+ * The decoder is anthropic_decode.c. */
+#include "codec/anthropic.h"
+
+#include "core/alloc.h"
+#include "core/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_ANTHROPIC_VERSION "2023-06-01"
+#define BILLING_PREFIX "x-anthropic-billing-header:"
+
+void ccp_model_strip_suffix(char *model)
+{
+    size_t n = strlen(model);
+    if (n < 3 || model[n - 1] != ']') return;
+    char *open = strrchr(model, '[');
+    if (open && open != model) *open = '\0';
+}
+
+static const char *in_header(const ccp_encode_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < ctx->n_in_headers; i++)
+        if (strcmp(ctx->in_headers[i].name, name) == 0) return ctx->in_headers[i].value;
+    return NULL;
+}
+
+/* True when base_url points at Anthropic's own API. */
+static bool is_anthropic_host(const char *base_url)
+{
+    const char *p = strstr(base_url, "://");
+    p = p ? p + 3 : base_url;
+    size_t n = strcspn(p, ":/");
+    static const char host[] = "api.anthropic.com";
+    return n == sizeof host - 1 && strncasecmp(p, host, n) == 0;
+}
+
+/* Claude Code's first system block carries a per-request hash; sent to any
+ * other provider it defeats prefix caching, so it is dropped there. */
+static void strip_billing_block(json_object *req)
+{
+    json_object *sys = ccp_json_get_arr(req, "system");
+    if (!sys) return;
+    for (size_t i = json_object_array_length(sys); i-- > 0;) {
+        const char *t = ccp_json_get_str(json_object_array_get_idx(sys, i), "text");
+        if (t && strncmp(t, BILLING_PREFIX, sizeof BILLING_PREFIX - 1) == 0)
+            json_object_array_del_idx(sys, i, 1);
+    }
+}
+
+static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
+{
+    const ccp_provider *p = ctx->provider;
+    json_object *req = ctx->request;
+    const char *model = ctx->model ? ctx->model : ccp_json_get_str(req, "model");
+    if (!model) return ccp_error_set(err, CCP_EINVAL, "model: field required");
+    char *m = ccp_xstrdup(model);
+    ccp_model_strip_suffix(m);
+    json_object_object_add(req, "model", json_object_new_string(m));
+    free(m);
+    if (!is_anthropic_host(p->base_url)) strip_billing_block(req);
+
+    size_t len;
+    const char *body = ccp_json_str(req, &len);
+    ccp_buf_append(&out->body, body, len);
+    ccp_outbound_set_url(out, p->base_url, "/v1/messages");
+
+    ccp_outbound_add_header(out, "content-type", "application/json");
+    const char *v = in_header(ctx, "anthropic-version");
+    ccp_outbound_add_header(out, "anthropic-version", v ? v : DEFAULT_ANTHROPIC_VERSION);
+    if ((v = in_header(ctx, "anthropic-beta"))) ccp_outbound_add_header(out, "anthropic-beta", v);
+    if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
+    if (p->api_key && p->auth == CCP_AUTH_X_API_KEY) {
+        ccp_outbound_add_header(out, "x-api-key", p->api_key);
+    } else if (p->api_key && p->auth == CCP_AUTH_BEARER) {
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_buf_printf(&b, "Bearer %s", p->api_key);
+        ccp_outbound_add_header(out, "authorization", b.data);
+        ccp_buf_free(&b);
+    }
+    for (size_t i = 0; i < p->n_headers; i++)
+        ccp_outbound_add_header(out, p->headers[i].name, p->headers[i].value);
+    return 0;
+}
+
+/* Keeps an Anthropic error body's own type and message; otherwise derives
+ * the type from the status and quotes the start of the body. */
+static const char *map_error(int status, const char *body, size_t len, ccp_buf *msg)
+{
+    json_object *o = ccp_json_parse(body, len, NULL);
+    json_object *e = ccp_json_get_obj(o, "error");
+    const char *type = ccp_json_get_str(e, "type");
+    const char *m = ccp_json_get_str(e, "message");
+    const char *result = ccp_error_type_for_status(status);
+    if (type && m) {
+        /* Return the static spelling of a known type so the caller may use
+         * it after the parsed body is gone. */
+        static const char *const known[] = {
+            "invalid_request_error", "authentication_error", "billing_error",
+            "permission_error",      "not_found_error",      "request_too_large",
+            "rate_limit_error",      "api_error",            "timeout_error",
+            "overloaded_error",
+        };
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            if (strcmp(type, known[i]) == 0) result = known[i];
+        ccp_buf_appends(msg, m);
+    } else {
+        size_t n = len < 500 ? len : 500;
+        ccp_buf_printf(msg, "upstream answered HTTP %d", status);
+        if (n) {
+            ccp_buf_appends(msg, ": ");
+            ccp_buf_append(msg, body, n);
+        }
+    }
+    json_object_put(o);
+    return result;
+}
+
+const ccp_codec ccp_codec_anthropic = {
+    .name = "anthropic",
+    .format = CCP_FORMAT_ANTHROPIC,
+    .encode = encode,
+    .decoder_new = ccp_anthropic_decoder_new,
+    .decoder_feed = ccp_anthropic_decoder_feed,
+    .decoder_finish = ccp_anthropic_decoder_finish,
+    .decoder_free = ccp_anthropic_decoder_free,
+    .map_error = map_error,
+};
