@@ -78,6 +78,7 @@ typedef struct ccp_config {
     size_t n_providers;
     bool has_default;       /* false when no provider is configured at all */
     ccp_target router_default;
+    char *router_model;     /* owns router_default.model */
     _Atomic int refs;
 } ccp_config;
 
@@ -118,6 +119,8 @@ int ccp_config_load_default(ccp_config **out, ccp_diags *diags);
 char *ccp_config_find_path(const char *explicit_path);
 
 ccp_config *ccp_config_ref(ccp_config *c);
+/* Frees c whatever its count (for the loader's failure path). */
+void ccp_config_destroy(ccp_config *c);
 void ccp_config_unref(ccp_config *c);
 
 const ccp_provider *ccp_config_provider(const ccp_config *c, const char *name);

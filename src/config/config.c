@@ -1,0 +1,106 @@
+/* config.c — the config snapshot's lifetime, lookups and diagnostics. */
+#include "config/config.h"
+
+#include "config/config_internal.h"
+#include "core/alloc.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void ccp_diags_free(ccp_diags *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->items[i].file);
+        free(d->items[i].message);
+    }
+    free(d->items);
+    d->items = NULL;
+    d->n = 0;
+}
+
+void ccp_diags_print(const ccp_diags *d, FILE *out)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const ccp_diag *g = &d->items[i];
+        if (g->line > 0)
+            fprintf(out, "%s:%d:%d: error: %s\n", g->file, g->line, g->col, g->message);
+        else
+            fprintf(out, "%s: error: %s\n", g->file, g->message);
+    }
+}
+
+void ccp_provider_free(ccp_provider *p)
+{
+    free(p->name);
+    free(p->base_url);
+    if (p->api_key) {
+        /* Secrets do not linger in freed memory. */
+        memset(p->api_key, 0, strlen(p->api_key));
+        free(p->api_key);
+    }
+    for (size_t i = 0; i < p->n_headers; i++) {
+        free(p->headers[i].name);
+        free(p->headers[i].value);
+    }
+    free(p->headers);
+    for (size_t i = 0; i < p->n_models; i++) free(p->models[i]);
+    free(p->models);
+}
+
+void ccp_config_destroy(ccp_config *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < c->n_providers; i++) ccp_provider_free(&c->providers[i]);
+    free(c->providers);
+    free(c->router_model);
+    free(c->server.host);
+    free(c->source);
+    free(c);
+}
+
+ccp_config *ccp_config_ref(ccp_config *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+    return c;
+}
+
+void ccp_config_unref(ccp_config *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1) ccp_config_destroy(c);
+}
+
+const ccp_provider *ccp_config_provider(const ccp_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_providers; i++)
+        if (strcmp(c->providers[i].name, name) == 0) return &c->providers[i];
+    return NULL;
+}
+
+const char *ccp_format_name(ccp_format f)
+{
+    switch (f) {
+    case CCP_FORMAT_ANTHROPIC: return "anthropic";
+    case CCP_FORMAT_OPENAI_CHAT: return "openai-chat";
+    case CCP_FORMAT_GEMINI: return "gemini";
+    }
+    return "?";
+}
+
+char *ccp_config_find_path(const char *explicit_path)
+{
+    if (explicit_path) return ccp_xstrdup(explicit_path);
+    const char *env = getenv("CCPROXY_CONFIG");
+    if (env && *env) return ccp_xstrdup(env);
+    if (access("ccproxy.yaml", R_OK) == 0) return ccp_xstrdup("ccproxy.yaml");
+    const char *home = getenv("HOME");
+    if (home && *home) {
+        size_t n = strlen(home) + sizeof "/.config/ccproxy/config.yaml";
+        char *p = ccp_xmalloc(n);
+        snprintf(p, n, "%s/.config/ccproxy/config.yaml", home);
+        if (access(p, R_OK) == 0) return p;
+        free(p);
+    }
+    return NULL;
+}

@@ -1,0 +1,275 @@
+/* test_config_load.c — config loading: defaults, every error class with its
+ * line:col, the router target, and that secrets never reach a message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "core/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static ccp_config *load_ok(const char *yaml)
+{
+    ccp_config *c = NULL;
+    ccp_diags d = {0};
+    int rc = ccp_config_load_string("t.yaml", yaml, strlen(yaml), &c, &d);
+    if (rc != 0) {
+        ccp_diags_print(&d, stderr);
+        fail_msg("config did not load");
+    }
+    ccp_diags_free(&d);
+    return c;
+}
+
+/* Loads yaml expecting failure; returns the diagnostics (caller frees). */
+static ccp_diags load_bad(const char *yaml)
+{
+    ccp_config *c = NULL;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &c, &d), CCP_ECONFIG);
+    assert_null(c);
+    assert_true(d.n > 0);
+    return d;
+}
+
+static void has_diag(const ccp_diags *d, int line, int col, const char *needle)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->items[i].line == line && d->items[i].col == col &&
+            strstr(d->items[i].message, needle))
+            return;
+    ccp_diags_print(d, stderr);
+    fail_msg("no diagnostic at %d:%d containing '%s'", line, col, needle);
+}
+
+static void empty_config_gets_every_default(void **state)
+{
+    ccp_config *c = load_ok("");
+    assert_string_equal(c->server.host, "127.0.0.1");
+    assert_int_equal(c->server.port, 3456);
+    assert_int_equal(c->server.max_body_bytes, 32u << 20);
+    assert_int_equal(c->server.header_timeout_ms, 10000);
+    assert_int_equal(c->upstream.total_timeout_ms, 600000);
+    assert_int_equal(c->n_providers, 0);
+    assert_false(c->has_default);
+    ccp_config_unref(c);
+}
+
+static const char full[] = "server:\n"
+                           "  port: 8080\n"
+                           "  max_body_bytes: 2MiB\n"
+                           "  log_level: debug\n"
+                           "upstream: {connect_timeout_ms: 500}\n"
+                           "providers:\n"
+                           "  - name: ds\n"
+                           "    base_url: https://api.deepseek.com/anthropic/\n"
+                           "    api_key: ${CCP_TEST_KEY}\n"
+                           "    auth: bearer\n"
+                           "    headers: {x-team: \"${CCP_TEST_TEAM:-core}\"}\n"
+                           "    models: [deepseek-chat, deepseek-reasoner]\n"
+                           "  - name: or\n"
+                           "    format: anthropic\n"
+                           "    base_url: https://openrouter.ai/api\n"
+                           "router:\n"
+                           "  default: ds/deepseek-reasoner\n";
+
+static void a_full_config_loads_into_typed_structs(void **state)
+{
+    setenv("CCP_TEST_KEY", "sk-secret-1", 1);
+    unsetenv("CCP_TEST_TEAM");
+    ccp_config *c = load_ok(full);
+    assert_int_equal(c->server.port, 8080);
+    assert_int_equal(c->server.max_body_bytes, 2u << 20);
+    assert_int_equal(c->server.log_level, CCP_LOG_DEBUG);
+    assert_int_equal(c->upstream.connect_timeout_ms, 500);
+    assert_int_equal(c->n_providers, 2);
+    const ccp_provider *p = ccp_config_provider(c, "ds");
+    assert_string_equal(p->base_url, "https://api.deepseek.com/anthropic");
+    assert_string_equal(p->api_key, "sk-secret-1");
+    assert_int_equal(p->auth, CCP_AUTH_BEARER);
+    assert_string_equal(p->headers[0].name, "x-team");
+    assert_string_equal(p->headers[0].value, "core");
+    assert_int_equal(p->n_models, 2);
+    const ccp_provider *o = ccp_config_provider(c, "or");
+    assert_int_equal(o->auth, CCP_AUTH_X_API_KEY);
+    assert_null(o->api_key);
+    assert_true(c->has_default);
+    assert_ptr_equal(c->router_default.provider, p);
+    assert_string_equal(c->router_default.model, "deepseek-reasoner");
+    ccp_config_unref(c);
+}
+
+static void router_provider_only_keeps_the_client_model(void **state)
+{
+    ccp_config *c = load_ok("providers:\n  - {name: a, base_url: 'http://x'}\n"
+                            "router: {default: a}\n");
+    assert_true(c->has_default);
+    assert_null(c->router_default.model);
+    ccp_config_unref(c);
+}
+
+static void model_names_may_contain_slashes(void **state)
+{
+    ccp_config *c = load_ok("providers:\n  - {name: or, base_url: 'http://x'}\n"
+                            "router: {default: or/anthropic/claude-sonnet-4.5}\n");
+    assert_string_equal(c->router_default.model, "anthropic/claude-sonnet-4.5");
+    ccp_config_unref(c);
+}
+
+static void without_router_the_first_provider_and_model_are_used(void **state)
+{
+    ccp_config *c = load_ok("providers:\n  - {name: a, base_url: 'http://x', models: [m1, m2]}\n");
+    assert_string_equal(c->router_default.provider->name, "a");
+    assert_string_equal(c->router_default.model, "m1");
+    ccp_config_unref(c);
+}
+
+static void unknown_keys_suggest_the_near_one(void **state)
+{
+    ccp_diags d = load_bad("server:\n  prot: 1\nprovider: []\nrouter:\n  defualt: x\n");
+    has_diag(&d, 2, 3, "did you mean 'port'?");
+    has_diag(&d, 3, 1, "did you mean 'providers'?");
+    has_diag(&d, 5, 3, "did you mean 'default'?");
+    ccp_diags_free(&d);
+}
+
+static void wrong_types_and_ranges_are_named(void **state)
+{
+    ccp_diags d = load_bad("server:\n  port: eighty\n  workers: -3\n  max_body_bytes: lots\n"
+                           "  log_level: loud\nproviders: {a: 1}\n");
+    has_diag(&d, 2, 9, "expected an integer");
+    has_diag(&d, 3, 12, "out of range");
+    has_diag(&d, 4, 19, "expected a size");
+    has_diag(&d, 5, 14, "error, warn, info, debug");
+    has_diag(&d, 6, 12, "expected a list of providers");
+    ccp_diags_free(&d);
+}
+
+static void provider_problems_are_each_reported(void **state)
+{
+    ccp_diags d = load_bad("providers:\n"
+                           "  - name: a\n    base_url: ftp://x\n"
+                           "  - name: b\n    base_url: http://x\n    format: grpc\n"
+                           "  - name: c\n    base_url: http://y\n"
+                           "  - name: c\n    base_url: http://y\n"
+                           "  - base_url: http://z\n"
+                           "  - name: d\n    base_url: http://c\n    auth: basic\n    modles: []\n");
+    has_diag(&d, 3, 15, "http:// or https://");
+    has_diag(&d, 6, 13, "anthropic, openai-chat or gemini");
+    has_diag(&d, 9, 5, "used twice");
+    has_diag(&d, 11, 5, "needs a name");
+    has_diag(&d, 14, 11, "x-api-key, bearer or none");
+    has_diag(&d, 15, 5, "did you mean 'models'?");
+    ccp_diags_free(&d);
+}
+
+static void router_targets_must_exist(void **state)
+{
+    ccp_diags d = load_bad("providers:\n  - {name: a, base_url: 'http://x', models: [m1]}\n"
+                           "router:\n  default: b/m1\n");
+    has_diag(&d, 4, 12, "no provider named 'b'; configured: a");
+    ccp_diags_free(&d);
+    d = load_bad("providers:\n  - {name: a, base_url: 'http://x', models: [m1]}\n"
+                 "router:\n  default: a/m2\n");
+    has_diag(&d, 4, 12, "lists no model 'm2'");
+    ccp_diags_free(&d);
+}
+
+static void an_unset_variable_is_an_error_that_never_shows_the_secret(void **state)
+{
+    setenv("CCP_TEST_KEY", "sk-very-secret", 1);
+    unsetenv("CCP_TEST_UNSET");
+    ccp_diags d = load_bad("providers:\n  - name: a\n    base_url: http://x\n"
+                           "    api_key: ${CCP_TEST_KEY}\n    headers: {auth: '${CCP_TEST_UNSET}'}\n"
+                           "    bogus: sk-very-secret\n");
+    has_diag(&d, 5, 21, "CCP_TEST_UNSET is not set");
+    for (size_t i = 0; i < d.n; i++) assert_null(strstr(d.items[i].message, "sk-very-secret"));
+    ccp_diags_free(&d);
+}
+
+static void yaml_syntax_errors_have_a_place(void **state)
+{
+    ccp_diags d = load_bad("server:\n  port: [1,\n");
+    assert_true(d.items[0].line >= 2);
+    assert_non_null(strstr(d.items[0].message, "YAML syntax"));
+    ccp_diags_free(&d);
+}
+
+static void a_missing_file_says_so(void **state)
+{
+    ccp_config *c;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_file("/nonexistent/ccproxy.yaml", &c, &d), CCP_ECONFIG);
+    assert_non_null(strstr(d.items[0].message, "cannot open"));
+    ccp_diags_free(&d);
+}
+
+static void the_embedded_default_follows_the_environment(void **state)
+{
+    const char *vars[] = {"ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY",
+                          "OPENAI_API_KEY", "GEMINI_API_KEY"};
+    for (size_t i = 0; i < 5; i++) unsetenv(vars[i]);
+    ccp_config *c;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_default(&c, &d), 0);
+    assert_int_equal(c->n_providers, 0);
+    assert_false(c->has_default);
+    ccp_config_unref(c);
+
+    setenv("DEEPSEEK_API_KEY", "k1", 1);
+    setenv("GEMINI_API_KEY", "k2", 1);
+    assert_int_equal(ccp_config_load_default(&c, &d), 0);
+    assert_int_equal(c->n_providers, 2);
+    assert_string_equal(c->router_default.provider->name, "deepseek");
+    assert_string_equal(c->router_default.model, "deepseek-chat");
+    ccp_config_unref(c);
+
+    setenv("ANTHROPIC_API_KEY", "k0", 1);
+    assert_int_equal(ccp_config_load_default(&c, &d), 0);
+    assert_int_equal(c->n_providers, 3);
+    assert_string_equal(c->router_default.provider->name, "anthropic");
+    assert_null(c->router_default.model); /* the client's model passes through */
+    assert_string_equal(c->router_default.provider->api_key, "k0");
+    ccp_config_unref(c);
+    for (size_t i = 0; i < 5; i++) unsetenv(vars[i]);
+    assert_int_equal(d.n, 0);
+}
+
+static void find_path_follows_the_lookup_order(void **state)
+{
+    char *p = ccp_config_find_path("/explicit.yaml");
+    assert_string_equal(p, "/explicit.yaml");
+    free(p);
+    setenv("CCPROXY_CONFIG", "/from/env.yaml", 1);
+    p = ccp_config_find_path(NULL);
+    assert_string_equal(p, "/from/env.yaml");
+    free(p);
+    unsetenv("CCPROXY_CONFIG");
+    setenv("HOME", "/nonexistent-home", 1);
+    assert_null(ccp_config_find_path(NULL)); /* no ./ccproxy.yaml in the test dir */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(empty_config_gets_every_default),
+        cmocka_unit_test(a_full_config_loads_into_typed_structs),
+        cmocka_unit_test(router_provider_only_keeps_the_client_model),
+        cmocka_unit_test(model_names_may_contain_slashes),
+        cmocka_unit_test(without_router_the_first_provider_and_model_are_used),
+        cmocka_unit_test(unknown_keys_suggest_the_near_one),
+        cmocka_unit_test(wrong_types_and_ranges_are_named),
+        cmocka_unit_test(provider_problems_are_each_reported),
+        cmocka_unit_test(router_targets_must_exist),
+        cmocka_unit_test(an_unset_variable_is_an_error_that_never_shows_the_secret),
+        cmocka_unit_test(yaml_syntax_errors_have_a_place),
+        cmocka_unit_test(a_missing_file_says_so),
+        cmocka_unit_test(the_embedded_default_follows_the_environment),
+        cmocka_unit_test(find_path_follows_the_lookup_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
