@@ -90,4 +90,8 @@ typedef struct ccp_server_opts {
  * not start (e.g. the port is taken). */
 int ccp_server_run(const ccp_server_opts *opts, ccp_error *err);
 
+/* Asks the running server to stop as SIGTERM would (for tests and tools);
+ * does nothing if none is running. */
+void ccp_server_request_stop(void);
+
 #endif

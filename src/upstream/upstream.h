@@ -16,13 +16,19 @@
 #include <uv.h>
 
 typedef struct ccp_upstream ccp_upstream;
+
+/* libcurl's process-wide setup: call once from main before any thread
+ * starts, and the cleanup once after they have all stopped. */
+void ccp_upstream_global_init(void);
+void ccp_upstream_global_cleanup(void);
 typedef struct ccp_upstream_req ccp_upstream_req;
 
 /* Returns a client bound to loop (caller owns; ccp_upstream_free cancels any
  * transfer still running, without calling its callbacks). */
 ccp_upstream *ccp_upstream_new(uv_loop_t *loop, const ccp_upstream_config *cfg);
-/* Closes the loop handles; the loop must run once more to finish closing
- * them (uv_run with UV_RUN_DEFAULT after this returns once all are closed). */
+/* Cancels every transfer (no callbacks run) and closes the client's loop
+ * handles; the memory is released by their close callbacks, so the loop
+ * must run afterwards (uv_run until it has no more handles). */
 void ccp_upstream_free(ccp_upstream *u);
 
 typedef struct ccp_upstream_cb {
@@ -50,13 +56,15 @@ typedef struct ccp_upstream_send_opts {
     size_t body_len;
 } ccp_upstream_send_opts;
 
-/* Starts a transfer; callbacks run on the loop. Returns a handle (owned by
- * the client) valid until on_done returns or ccp_upstream_cancel is called. */
+/* Starts a transfer; callbacks run on the loop, never from inside this call.
+ * Returns a handle (owned by the client) valid until on_done returns or
+ * ccp_upstream_cancel is called. */
 ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opts *opts,
                                     const ccp_upstream_cb *cb, void *ud);
 
 /* Aborts a transfer at once (its connection is closed, so the provider sees
- * the cancellation); no callback runs after this. */
+ * the cancellation); no callback runs after this. Safe from inside the
+ * request's own callbacks. */
 void ccp_upstream_cancel(ccp_upstream_req *r);
 
 #endif

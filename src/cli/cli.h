@@ -1,0 +1,18 @@
+/* cli.h — the ccproxy subcommands. Each takes argv after the subcommand name
+ * (argv[0] is the subcommand) and returns the process exit code. */
+#ifndef CCP_CLI_CLI_H
+#define CCP_CLI_CLI_H
+
+#include "config/config.h"
+
+int ccp_cmd_serve(int argc, char **argv);
+int ccp_cmd_check(int argc, char **argv);
+int ccp_cmd_version(int argc, char **argv);
+
+/* Loads the config the way every subcommand does: --config path, else the
+ * lookup order in config.h, else the embedded default. Prints diagnostics to
+ * stderr on failure and returns NULL. *used_path (optional) receives the
+ * file used ("<embedded default>" when none), owned by the config. */
+ccp_config *ccp_cli_load_config(const char *explicit_path);
+
+#endif

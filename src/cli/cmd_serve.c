@@ -1,0 +1,122 @@
+/* cmd_serve.c — `ccproxy serve`: run the proxy in the foreground. */
+#include "cli/cli.h"
+
+#include "core/log.h"
+#include "http/app.h"
+#include "http/server.h"
+#include "upstream/upstream.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void usage(FILE *out)
+{
+    fputs("usage: ccproxy serve [--config FILE] [--host H] [--port N] [--workers N]\n"
+          "                     [--log-level error|warn|info|debug]\n"
+          "\n"
+          "Runs the proxy in the foreground until SIGINT or SIGTERM, then drains.\n"
+          "Point Claude Code at it: ANTHROPIC_BASE_URL=http://127.0.0.1:3456 claude\n"
+          "\n"
+          "  -c, --config FILE    the config file (default: $CCPROXY_CONFIG, ./ccproxy.yaml,\n"
+          "                       ~/.config/ccproxy/config.yaml, else the embedded default\n"
+          "                       built from the *_API_KEY variables in the environment)\n"
+          "  -H, --host H         address to bind (overrides server.host; default 127.0.0.1)\n"
+          "  -p, --port N         port (overrides server.port; default 3456; 0 = any free)\n"
+          "  -w, --workers N      worker threads (overrides server.workers; 0 = one per core)\n"
+          "  -l, --log-level L    overrides server.log_level\n",
+          out);
+}
+
+static void on_listening(void *app, const char *host, int port)
+{
+    ccp_app *a = app;
+    /* Tests and scripts wait for this exact line. */
+    fprintf(stderr, "ccproxy listening on http://%s:%d (config: %s)\n", host, port,
+            a->config->source);
+    if (!a->config->has_default)
+        ccp_log_warn("no provider configured: set ANTHROPIC_API_KEY (or OPENROUTER_API_KEY, "
+                     "DEEPSEEK_API_KEY, ...) or write ccproxy.yaml; see docs/configuration.md");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int ccp_cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},   {"workers", required_argument, NULL, 'w'},
+        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *host = NULL, *level = NULL;
+    int port = -1, workers = -1;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:H:p:w:l:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': config_path = optarg; break;
+        case 'H': host = optarg; break;
+        case 'p':
+            if (parse_int(optarg, 0, 65535, &port) != 0) {
+                fprintf(stderr, "ccproxy serve: --port must be 0..65535, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'w':
+            if (parse_int(optarg, 0, 1024, &workers) != 0) {
+                fprintf(stderr, "ccproxy serve: --workers must be 0..1024, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'l': level = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ccproxy serve: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    ccp_log_level lv;
+    if (level && ccp_log_parse_level(level, &lv) != 0) {
+        fprintf(stderr, "ccproxy serve: --log-level must be error, warn, info or debug\n");
+        return 2;
+    }
+
+    ccp_config *cfg = ccp_cli_load_config(config_path);
+    if (!cfg) return 1;
+    ccp_log_set_level(level ? lv : cfg->server.log_level);
+
+    ccp_app app = {.config = cfg};
+    ccp_server_opts so = {
+        .host = host ? host : cfg->server.host,
+        .port = port >= 0 ? port : cfg->server.port,
+        .workers = workers >= 0 ? workers : cfg->server.workers,
+        .max_header_bytes = cfg->server.max_header_bytes,
+        .max_body_bytes = cfg->server.max_body_bytes,
+        .header_timeout_ms = cfg->server.header_timeout_ms,
+        .idle_timeout_ms = cfg->server.idle_timeout_ms,
+        .drain_timeout_ms = cfg->server.drain_timeout_ms,
+        .on_listening = on_listening,
+    };
+    ccp_app_server_hooks(&app, &so);
+
+    ccp_upstream_global_init();
+    ccp_error err = {0};
+    int rc = ccp_server_run(&so, &err);
+    ccp_upstream_global_cleanup();
+    ccp_config_unref(cfg);
+    if (rc != 0) {
+        fprintf(stderr, "ccproxy serve: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}

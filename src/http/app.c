@@ -1,0 +1,123 @@
+/* app.c — the endpoint table and per-worker state of the cc-proxy app. */
+#include "http/app.h"
+
+#include "core/alloc.h"
+#include "core/json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void *worker_start(void *appv, uv_loop_t *loop)
+{
+    ccp_app *app = appv;
+    ccp_worker *w = ccp_xcalloc(1, sizeof *w);
+    w->app = app;
+    w->loop = loop;
+    w->upstream = ccp_upstream_new(loop, &app->config->upstream);
+    return w;
+}
+
+static void worker_stop(void *appv, void *wv)
+{
+    ccp_worker *w = wv;
+    if (!w) return;
+    ccp_upstream_free(w->upstream);
+    free(w);
+}
+
+void ccp_app_server_hooks(ccp_app *app, ccp_server_opts *opts)
+{
+    opts->handler = ccp_app_handle;
+    opts->app = app;
+    opts->worker_start = worker_start;
+    opts->worker_stop = worker_stop;
+}
+
+typedef void (*endpoint_fn)(ccp_worker *w, const ccp_request *req, ccp_response *res);
+
+/* One row per path; a path with more than one method has one row each. */
+static const struct {
+    const char *method;
+    const char *path;
+    endpoint_fn fn;
+} endpoints[] = {
+    {"POST", "/v1/messages", ccp_app_messages},
+    {"POST", "/v1/messages/count_tokens", ccp_app_count_tokens},
+    {"GET", "/v1/models", ccp_app_models},
+    {"GET", "/health", ccp_app_health},
+    {"GET", "/ready", ccp_app_ready},
+    {"GET", "/", ccp_app_root},
+    /* Claude Code probes connectivity with HEAD / before its first request. */
+    {"HEAD", "/", ccp_app_root},
+    {"HEAD", "/health", ccp_app_health},
+};
+
+void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
+{
+    ccp_worker *w = ccp_res_worker_data(res);
+    (void)appv;
+    bool path_known = false;
+    for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
+        if (strcmp(req->path, endpoints[i].path) != 0) continue;
+        path_known = true;
+        if (strcmp(req->method, endpoints[i].method) == 0) {
+            endpoints[i].fn(w, req, res);
+            return;
+        }
+    }
+    if (path_known) {
+        ccp_buf allow = CCP_BUF_INIT;
+        for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
+            if (strcmp(req->path, endpoints[i].path) != 0) continue;
+            if (allow.len) ccp_buf_appends(&allow, ", ");
+            ccp_buf_appends(&allow, endpoints[i].method);
+        }
+        ccp_res_header(res, "allow", allow.data);
+        char msg[256];
+        snprintf(msg, sizeof msg, "method %s is not allowed on %s (allowed: %s)", req->method,
+                 req->path, allow.data);
+        ccp_buf_free(&allow);
+        ccp_res_send_error(res, 405, "invalid_request_error", msg);
+        return;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "no endpoint %s %.300s: cc-proxy serves POST /v1/messages, "
+             "POST /v1/messages/count_tokens, GET /v1/models, GET /health, GET /ready",
+             req->method, req->path);
+    ccp_res_send_error(res, 404, "not_found_error", msg);
+}
+
+json_object *ccp_app_parse_body(const ccp_request *req, ccp_response *res)
+{
+    ccp_error err = {0};
+    json_object *body = ccp_json_parse(req->body, req->body_len, &err);
+    if (!body) {
+        ccp_res_send_error(res, 400, "invalid_request_error",
+                           err.code ? err.msg : "the request body must be a JSON object, not null");
+        return NULL;
+    }
+    if (!json_object_is_type(body, json_type_object)) {
+        json_object_put(body);
+        ccp_res_send_error(res, 400, "invalid_request_error",
+                           "the request body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+int ccp_app_status_for_error_type(const char *type)
+{
+    static const struct {
+        const char *type;
+        int status;
+    } map[] = {
+        {"invalid_request_error", 400}, {"authentication_error", 401},
+        {"billing_error", 402},         {"permission_error", 403},
+        {"not_found_error", 404},       {"request_too_large", 413},
+        {"rate_limit_error", 429},      {"api_error", 500},
+        {"timeout_error", 504},         {"overloaded_error", 529},
+    };
+    for (size_t i = 0; type && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(type, map[i].type) == 0) return map[i].status;
+    return 500;
+}

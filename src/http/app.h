@@ -1,0 +1,47 @@
+/* app.h — the cc-proxy application behind the HTTP server: the endpoint
+ * table, per-worker state, and the handlers' shared helpers.
+ *
+ * The server (server.h) knows nothing of providers; it hands whole requests
+ * to ccp_app_handle. The app holds the config snapshot and, per worker loop,
+ * an upstream client. */
+#ifndef CCP_HTTP_APP_H
+#define CCP_HTTP_APP_H
+
+#include "config/config.h"
+#include "http/server.h"
+#include "upstream/upstream.h"
+
+typedef struct ccp_app {
+    ccp_config *config; /* the snapshot in force; the app holds one reference */
+} ccp_app;
+
+/* Per worker thread: created on the worker's loop by ccp_app_worker_start. */
+typedef struct ccp_worker {
+    ccp_app *app;
+    uv_loop_t *loop;
+    ccp_upstream *upstream;
+} ccp_worker;
+
+/* Fills the server options' handler and worker hooks for app. */
+void ccp_app_server_hooks(ccp_app *app, ccp_server_opts *opts);
+
+/* The server's handler: dispatches by path and method. */
+void ccp_app_handle(void *app, const ccp_request *req, ccp_response *res);
+
+/* The endpoint handlers (endpoints.c, messages.c). */
+void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_count_tokens(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_models(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_health(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_root(ccp_worker *w, const ccp_request *req, ccp_response *res);
+
+/* Parses the request body as a JSON object; on failure sends the 400 and
+ * returns NULL. The caller owns the result (json_object_put). */
+json_object *ccp_app_parse_body(const ccp_request *req, ccp_response *res);
+
+/* The status the Anthropic API uses for an error type (e.g. 529 for
+ * overloaded_error), for errors that arrive as events, not statuses. */
+int ccp_app_status_for_error_type(const char *type);
+
+#endif

@@ -1,0 +1,404 @@
+/* conn.c — one client connection: reading, parsing with llhttp, limits and
+ * timeouts, keep-alive and pipelining, and writing.
+ *
+ * A connection parses one request at a time. When a request is complete
+ * the parser is paused and the handler runs; bytes that arrive meanwhile
+ * (a pipelined request, or EOF telling us the client left) are kept in
+ * `pending`, so a disconnect is noticed at once even mid-response. */
+#include "http/http_internal.h"
+
+#include "codec/anthropic_writer.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static llhttp_settings_t settings;
+static uv_once_t settings_once = UV_ONCE_INIT;
+
+static conn *of_parser(llhttp_t *p)
+{
+    return p->data;
+}
+
+/* ---- timers --------------------------------------------------------- */
+
+static void timer_cb(uv_timer_t *t)
+{
+    conn *c = t->data;
+    switch (c->state) {
+    case C_HEAD:
+        ccp_conn_fail(c, 408, "invalid_request_error",
+                      "the request head did not arrive in time (server.header_timeout_ms)");
+        break;
+    case C_BODY:
+        ccp_conn_fail(c, 408, "invalid_request_error",
+                      "the request body stalled (server.idle_timeout_ms)");
+        break;
+    case C_IDLE: ccp_conn_close(c); break;
+    case C_HANDLER: break;
+    }
+}
+
+static void arm(conn *c, uint32_t ms)
+{
+    uv_timer_start(&c->timer, timer_cb, ms, 0);
+}
+
+/* ---- writing -------------------------------------------------------- */
+
+typedef struct wreq {
+    uv_write_t req;
+    conn *c;
+    size_t len;
+    char data[];
+} wreq;
+
+static void write_cb(uv_write_t *req, int status)
+{
+    wreq *wr = (wreq *)req;
+    conn *c = wr->c;
+    c->queued -= wr->len;
+    free(wr);
+    if (status < 0 && !c->closing) {
+        ccp_conn_close(c);
+        return;
+    }
+    if (c->close_after && c->queued == 0 && !c->closing) ccp_conn_close(c);
+}
+
+int ccp_conn_write(conn *c, const char *data, size_t len)
+{
+    if (c->closing) return CCP_ECANCELED;
+    wreq *wr = ccp_xmalloc(sizeof *wr + len);
+    wr->c = c;
+    wr->len = len;
+    memcpy(wr->data, data, len);
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
+    c->queued += len;
+    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
+        c->queued -= len;
+        free(wr);
+        ccp_conn_close(c);
+        return CCP_ECANCELED;
+    }
+    return 0;
+}
+
+void ccp_conn_fail(conn *c, int status, const char *type, const char *message)
+{
+    if (c->closing) return;
+    char id[32];
+    ccp_http_request_id(c->w, id);
+    ccp_buf body = CCP_BUF_INIT, out = CCP_BUF_INIT;
+    ccp_anthropic_error_json(&body, type, message);
+    ccp_buf_printf(&out,
+                   "HTTP/1.1 %d %s\r\nrequest-id: %s\r\ncontent-type: application/json\r\n"
+                   "content-length: %zu\r\nconnection: close\r\n\r\n",
+                   status, ccp_http_reason(status), id, body.len);
+    ccp_buf_append(&out, body.data, body.len);
+    ccp_log_info("%s - - %d %s", id, status, message);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_stop(&c->timer);
+    c->close_after = true;
+    ccp_conn_write(c, out.data, out.len);
+    ccp_buf_free(&body);
+    ccp_buf_free(&out);
+}
+
+/* ---- parsing -------------------------------------------------------- */
+
+static void reset_request(conn *c)
+{
+    ccp_buf_reset(&c->url);
+    ccp_buf_reset(&c->hbuf);
+    ccp_buf_reset(&c->body);
+    c->n_hoffs = 0;
+    c->in_value = false;
+    c->head_bytes = 0;
+    c->expect_continue = false;
+    c->too_large = false;
+}
+
+static int head_grow(conn *c, size_t n)
+{
+    c->head_bytes += n;
+    if (c->head_bytes > c->w->opts->max_header_bytes) {
+        ccp_conn_fail(c, 431, "invalid_request_error",
+                      "the request head is larger than server.max_header_bytes");
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    conn *c = of_parser(p);
+    reset_request(c);
+    c->state = C_HEAD;
+    c->start_ns = uv_hrtime();
+    /* The head must be complete within header_timeout_ms of its first byte
+     * (the timer is not re-armed by each byte: slow clients are cut off). */
+    arm(c, c->w->opts->header_timeout_ms);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = of_parser(p);
+    if (head_grow(c, len)) return -1;
+    ccp_buf_append(&c->url, at, len);
+    return 0;
+}
+
+static void push_off(conn *c)
+{
+    if (c->n_hoffs == c->cap_hoffs) {
+        c->cap_hoffs = c->cap_hoffs ? c->cap_hoffs * 2 : 32;
+        c->hoffs = ccp_xrealloc(c->hoffs, c->cap_hoffs * sizeof *c->hoffs);
+    }
+    c->hoffs[c->n_hoffs++] = c->hbuf.len;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = of_parser(p);
+    if (head_grow(c, len)) return -1;
+    if (c->in_value || c->n_hoffs == 0) {
+        if (c->n_hoffs) ccp_buf_appendc(&c->hbuf, '\0');
+        push_off(c);
+        c->in_value = false;
+    }
+    /* Names are stored lower-cased so lookups need no case folding. */
+    size_t start = c->hbuf.len;
+    ccp_buf_append(&c->hbuf, at, len);
+    for (size_t i = start; i < c->hbuf.len; i++)
+        if (c->hbuf.data[i] >= 'A' && c->hbuf.data[i] <= 'Z') c->hbuf.data[i] += 32;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = of_parser(p);
+    if (head_grow(c, len)) return -1;
+    if (!c->in_value) {
+        ccp_buf_appendc(&c->hbuf, '\0');
+        push_off(c);
+        c->in_value = true;
+    }
+    ccp_buf_append(&c->hbuf, at, len);
+    return 0;
+}
+
+static const char *find_header(conn *c, const char *name)
+{
+    for (size_t i = 0; i + 1 < c->n_hoffs; i += 2)
+        if (strcmp(c->hbuf.data + c->hoffs[i], name) == 0) return c->hbuf.data + c->hoffs[i + 1];
+    return NULL;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    conn *c = of_parser(p);
+    if (c->n_hoffs % 2) { /* a name without a value */
+        ccp_buf_appendc(&c->hbuf, '\0');
+        push_off(c);
+    }
+    ccp_buf_appendc(&c->hbuf, '\0');
+    c->state = C_BODY;
+    arm(c, c->w->opts->idle_timeout_ms);
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->w->opts->max_body_bytes) {
+        ccp_conn_fail(c, 413, "request_too_large",
+                      "the request body is larger than server.max_body_bytes");
+        return -1;
+    }
+    const char *expect = find_header(c, "expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0 && p->http_minor >= 1) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        ccp_conn_write(c, cont, sizeof cont - 1);
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = of_parser(p);
+    if (c->body.len + len > c->w->opts->max_body_bytes) {
+        ccp_conn_fail(c, 413, "request_too_large",
+                      "the request body is larger than server.max_body_bytes");
+        return -1;
+    }
+    ccp_buf_append(&c->body, at, len);
+    arm(c, c->w->opts->idle_timeout_ms);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    conn *c = of_parser(p);
+    uv_timer_stop(&c->timer);
+    c->state = C_HANDLER;
+    c->keep_alive = llhttp_should_keep_alive(p);
+    ccp_response *res = ccp_response_new(c);
+    c->res = res;
+    /* Pause: the rest of the buffer (a pipelined request) waits until this
+     * response is done. */
+    return HPE_PAUSED;
+}
+
+static void init_settings(void)
+{
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    settings.on_url = on_url;
+    settings.on_header_field = on_header_field;
+    settings.on_header_value = on_header_value;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+}
+
+/* Runs the parser over data; dispatches at most one request. */
+static void parse(conn *c, const char *data, size_t len)
+{
+    if (len == 0 || c->closing) return;
+    if (c->res) { /* a response is in flight: keep it for later */
+        ccp_buf_append(&c->pending, data, len);
+        return;
+    }
+    enum llhttp_errno err = llhttp_execute(&c->parser, data, len);
+    if (err == HPE_OK) return;
+    if (err == HPE_PAUSED) {
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        size_t used = pos ? (size_t)(pos - data) : len;
+        if (used < len) ccp_buf_append(&c->pending, data + used, len - used);
+        ccp_response *res = c->res;
+        /* Run the handler last: it may finish the response synchronously,
+         * which resumes parsing of what is pending. */
+        const ccp_server_opts *o = c->w->opts;
+        o->handler(o->app, &res->req, res);
+        return;
+    }
+    if (c->closing || c->close_after) return; /* a callback already answered */
+    char msg[200];
+    snprintf(msg, sizeof msg, "malformed HTTP request: %s", llhttp_get_error_reason(&c->parser));
+    ccp_conn_fail(c, 400, "invalid_request_error", msg);
+}
+
+void ccp_conn_response_done(conn *c, bool keep_alive)
+{
+    c->res = NULL;
+    if (!keep_alive || c->w->stopping) {
+        c->close_after = true;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        if (c->queued == 0) ccp_conn_close(c);
+        return;
+    }
+    c->state = C_IDLE;
+    arm(c, c->w->opts->idle_timeout_ms);
+    llhttp_resume(&c->parser);
+    if (c->pending.len) {
+        /* Parse what was pipelined; take the bytes out first since parse
+         * may append to pending again. */
+        size_t n;
+        char *data = ccp_buf_detach(&c->pending, &n);
+        parse(c, data, n);
+        free(data);
+    }
+}
+
+/* ---- lifecycle ------------------------------------------------------ */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    buf->base = ccp_xmalloc(65536);
+    buf->len = 65536;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    conn *c = s->data;
+    if (n > 0) {
+        c->bytes_in += (uint64_t)n;
+        if (c->res && c->pending.len > c->w->opts->max_body_bytes + c->w->opts->max_header_bytes)
+            uv_read_stop(s); /* a client flooding while we answer */
+        else
+            parse(c, buf->base, (size_t)n);
+    } else if (n < 0) {
+        /* EOF or error: the client is gone (a response in flight is
+         * aborted, which cancels its upstream work). */
+        ccp_conn_close(c);
+    }
+    free(buf->base);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    conn *c = h->data;
+    worker *w = c->w;
+    ccp_buf_free(&c->pending);
+    ccp_buf_free(&c->url);
+    ccp_buf_free(&c->hbuf);
+    ccp_buf_free(&c->body);
+    free(c->hoffs);
+    free(c);
+    ccp_worker_conn_gone(w);
+}
+
+static void timer_close_cb(uv_handle_t *h)
+{
+    conn *c = h->data;
+    uv_close((uv_handle_t *)&c->tcp, close_cb);
+}
+
+void ccp_conn_close(conn *c)
+{
+    if (c->closing) return;
+    c->closing = true;
+    if (c->pprev) {
+        *c->pprev = c->next;
+        if (c->next) c->next->pprev = c->pprev;
+        c->pprev = NULL;
+    }
+    ccp_response *res = c->res;
+    c->res = NULL;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, timer_close_cb);
+    if (res) ccp_response_abort(res); /* may free res */
+}
+
+static void free_unaccepted(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void ccp_conn_accept(worker *w)
+{
+    uv_once(&settings_once, init_settings);
+    conn *c = ccp_xcalloc(1, sizeof *c);
+    c->w = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, free_unaccepted);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_timer_init(&w->loop, &c->timer);
+    c->timer.data = c;
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    c->state = C_IDLE;
+    c->first = true;
+    c->next = w->conns;
+    if (c->next) c->next->pprev = &c->next;
+    c->pprev = &w->conns;
+    w->conns = c;
+    w->n_conns++;
+    /* A new connection must start its request within the header timeout. */
+    arm(c, w->opts->header_timeout_ms);
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}

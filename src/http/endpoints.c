@@ -1,0 +1,103 @@
+/* endpoints.c — the small endpoints: root probe, health, readiness, the
+ * model list and the token-count estimate. /v1/messages is messages.c. */
+#include "http/app.h"
+
+#include "core/buf.h"
+#include "core/json.h"
+#include "core/tokens.h"
+
+#include <string.h>
+
+static void send_json(ccp_response *res, int status, ccp_buf *b)
+{
+    ccp_res_send(res, status, "application/json", b->data, b->len);
+    ccp_buf_free(b);
+}
+
+void ccp_app_root(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_printf(&b, "{\"name\":\"cc-proxy\",\"version\":\"%s\"}", CCP_VERSION);
+    send_json(res, 200, &b);
+}
+
+void ccp_app_health(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "{\"status\":\"ok\"}");
+    send_json(res, 200, &b);
+}
+
+/* Ready means: able to route a request somewhere. A server with no provider
+ * configured is alive (health) but not ready. */
+void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    const ccp_config *cfg = w->app->config;
+    ccp_buf b = CCP_BUF_INIT;
+    if (cfg->has_default) {
+        ccp_buf_printf(&b, "{\"status\":\"ready\",\"providers\":%zu}", cfg->n_providers);
+        send_json(res, 200, &b);
+    } else {
+        ccp_buf_appends(&b, "{\"status\":\"not_ready\",\"reason\":\"no provider configured\"}");
+        send_json(res, 503, &b);
+    }
+}
+
+/* Anthropic's list format: {data:[{type,id,display_name,created_at}],
+ * has_more, first_id, last_id}. Every configured model of every provider,
+ * in config order. */
+void ccp_app_models(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    const ccp_config *cfg = w->app->config;
+    ccp_buf b = CCP_BUF_INIT;
+    const char *first = NULL, *last = NULL;
+    ccp_buf_appends(&b, "{\"data\":[");
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        const ccp_provider *p = &cfg->providers[i];
+        for (size_t j = 0; j < p->n_models; j++) {
+            const char *m = p->models[j];
+            if (first) ccp_buf_appendc(&b, ',');
+            if (!first) first = m;
+            last = m;
+            ccp_buf_appends(&b, "{\"type\":\"model\",\"id\":");
+            ccp_buf_append_json_str(&b, m, strlen(m));
+            ccp_buf_appends(&b, ",\"display_name\":");
+            ccp_buf tmp = CCP_BUF_INIT;
+            ccp_buf_printf(&tmp, "%s (%s)", m, p->name);
+            ccp_buf_append_json_str(&b, tmp.data, tmp.len);
+            ccp_buf_free(&tmp);
+            ccp_buf_appends(&b, ",\"created_at\":\"1970-01-01T00:00:00Z\"}");
+        }
+    }
+    ccp_buf_appends(&b, "],\"has_more\":false,\"first_id\":");
+    if (first)
+        ccp_buf_append_json_str(&b, first, strlen(first));
+    else
+        ccp_buf_appends(&b, "null");
+    ccp_buf_appends(&b, ",\"last_id\":");
+    if (last)
+        ccp_buf_append_json_str(&b, last, strlen(last));
+    else
+        ccp_buf_appends(&b, "null");
+    ccp_buf_appendc(&b, '}');
+    send_json(res, 200, &b);
+}
+
+/* An estimate (see docs/count_tokens.md): computed locally, never sent
+ * upstream, so it costs nothing and works for every provider. */
+void ccp_app_count_tokens(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    json_object *body = ccp_app_parse_body(req, res);
+    if (!body) return;
+    if (!ccp_json_get_arr(body, "messages")) {
+        json_object_put(body);
+        ccp_res_send_error(res, 400, "invalid_request_error",
+                           "messages: field required (an array of messages)");
+        return;
+    }
+    int64_t n = ccp_tokens_estimate_request(body);
+    json_object_put(body);
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_printf(&b, "{\"input_tokens\":%lld}", (long long)n);
+    send_json(res, 200, &b);
+}

@@ -1,0 +1,97 @@
+/* http_internal.h — what server.c, conn.c and response.c share. */
+#ifndef CCP_HTTP_INTERNAL_H
+#define CCP_HTTP_INTERNAL_H
+
+#include "core/buf.h"
+#include "http/server.h"
+
+#include <llhttp.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct conn conn;
+
+typedef struct worker {
+    const ccp_server_opts *opts;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t wake;       /* "stop": sent by the main thread */
+    uv_timer_t drain;      /* drain deadline while stopping */
+    uv_thread_t thread;
+    int fd;                /* the bound listening socket, until opened */
+    void *wdata;           /* from opts->worker_start */
+    conn *conns;           /* live connections */
+    size_t n_conns;
+    bool stopping, finalized;
+    uint64_t rng;          /* request ids */
+} worker;
+
+typedef enum { C_IDLE, C_HEAD, C_BODY, C_HANDLER } conn_state;
+
+struct conn {
+    worker *w;
+    uv_tcp_t tcp;
+    llhttp_t parser;
+    uv_timer_t timer;
+    conn_state state;
+    bool closing;     /* uv_close called */
+    bool close_after; /* close once queued writes are flushed */
+    bool keep_alive;
+    bool first;       /* no request seen yet on this connection */
+    size_t queued;    /* bytes handed to uv_write, not yet written */
+    ccp_buf pending;  /* bytes read while a response is in flight */
+    /* the request being parsed */
+    ccp_buf url;
+    ccp_buf hbuf;     /* header names and values, NUL-separated */
+    size_t *hoffs;    /* offsets into hbuf: name, value, name, value... */
+    size_t n_hoffs, cap_hoffs;
+    bool in_value;
+    ccp_buf body;
+    size_t head_bytes;
+    bool expect_continue;
+    bool too_large;
+    uint64_t start_ns;
+    uint64_t bytes_in;
+    ccp_response *res; /* the response in flight, if any */
+    conn *next, **pprev;
+};
+
+struct ccp_response {
+    conn *c; /* NULL once the client is gone */
+    worker *w;
+    ccp_request req;
+    /* request storage, owned */
+    char *method, *path, *query, *body;
+    ccp_header_view *headers;
+    char *hstore;
+    char id[32];
+    ccp_buf extra; /* "name: value\r\n" lines set by the handler */
+    bool head_sent, streaming, finished, is_head, keep_alive;
+    void (*abort_fn)(void *ud);
+    void *abort_ud;
+    int status;
+    uint64_t bytes_in, bytes_out;
+    char *log_provider, *log_model;
+    bool log_stream;
+};
+
+/* conn.c */
+void ccp_conn_accept(worker *w);
+void ccp_conn_close(conn *c);
+/* Queues bytes on the socket (copied); returns 0 or CCP_ECANCELED. */
+int ccp_conn_write(conn *c, const char *data, size_t len);
+/* The response in flight finished: log, then read the next request. */
+void ccp_conn_response_done(conn *c, bool keep_alive);
+/* Writes an Anthropic-format error with Connection: close and closes. */
+void ccp_conn_fail(conn *c, int status, const char *type, const char *message);
+
+/* response.c */
+ccp_response *ccp_response_new(conn *c);
+void ccp_response_abort(ccp_response *res);
+const char *ccp_http_reason(int status);
+void ccp_http_request_id(worker *w, char out[32]);
+
+/* server.c */
+void ccp_worker_conn_gone(worker *w);
+
+#endif

@@ -1,0 +1,285 @@
+/* messages.c — POST /v1/messages: the proxy path.
+ *
+ * parse → route → codec.encode → upstream → codec.decode → events →
+ * Anthropic writer → client. One msg_ctx per request, owned by this file,
+ * freed exactly once in finish() when the response is done or the client
+ * has gone. Streaming and non-streaming share this one path: the writer
+ * either frames each event as SSE at once or accumulates the message. */
+#include "http/app.h"
+
+#include "codec/anthropic_writer.h"
+#include "codec/codec.h"
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "router/route.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Cap on an upstream error body we keep to build our error message. */
+#define ERR_BODY_MAX (64 * 1024)
+
+typedef struct msg_ctx {
+    ccp_worker *w;
+    ccp_response *res;
+    ccp_config *cfg; /* a reference held for the request's life */
+    bool stream;     /* the client asked for SSE */
+    ccp_target target;
+    const ccp_codec *codec;
+    ccp_outbound out;
+    ccp_upstream_req *up; /* NULL once done or cancelled */
+    int status;           /* upstream HTTP status; 0 before the head */
+    char *retry_after;    /* owned; NULL when absent */
+    ccp_buf err_body;     /* the body of a non-2xx answer, capped */
+    ccp_decoder *dec;
+    ccp_anthropic_writer *wr;
+    bool stream_started; /* a 200 and SSE headers went out */
+    bool aborted;        /* the client disconnected */
+    int in_upstream_cb;  /* >0 while inside an upstream callback */
+    int fail_code;       /* set when we stopped the transfer ourselves */
+    ccp_error fail;
+} msg_ctx;
+
+static void finish(msg_ctx *c)
+{
+    if (c->up) ccp_upstream_cancel(c->up);
+    if (c->dec) c->codec->decoder_free(c->dec);
+    if (c->wr) ccp_anthropic_writer_free(c->wr);
+    ccp_outbound_free(&c->out);
+    ccp_buf_free(&c->err_body);
+    free(c->retry_after);
+    ccp_config_unref(c->cfg);
+    free(c);
+}
+
+/* The writer's output, one SSE frame at a time: the first frame sends the
+ * status line and headers, so that errors before any event can still be
+ * answered with a real HTTP status. */
+static void on_frame(void *ud, const char *data, size_t len)
+{
+    msg_ctx *c = ud;
+    if (c->aborted) return;
+    if (!c->stream_started) {
+        ccp_res_header(c->res, "cache-control", "no-cache");
+        ccp_res_start_stream(c->res, 200, "text/event-stream; charset=utf-8");
+        c->stream_started = true;
+    }
+    ccp_res_write(c->res, data, len);
+}
+
+/* Ends the exchange with an error: as an HTTP error if nothing was sent yet,
+ * else as an SSE error event followed by the end of the stream. */
+static void fail_and_finish(msg_ctx *c, int status, const char *type, const char *message)
+{
+    const char *prev_type = NULL, *prev_msg = NULL;
+    if (c->stream_started) {
+        /* An error the upstream already reported in-stream is not repeated. */
+        if (!ccp_anthropic_writer_error(c->wr, &prev_type, &prev_msg)) {
+            ccp_event ev = {.type = CCP_EV_ERROR, .error_type = type, .error_message = message};
+            ccp_anthropic_writer_sink(c->wr)->emit(ccp_anthropic_writer_sink(c->wr), &ev);
+        }
+        ccp_res_end(c->res);
+    } else {
+        if (c->retry_after) ccp_res_header(c->res, "retry-after", c->retry_after);
+        ccp_res_send_error(c->res, status, type, message);
+    }
+    finish(c);
+}
+
+static void on_head(void *ud, int status, const char *content_type, const char *retry_after)
+{
+    msg_ctx *c = ud;
+    c->status = status;
+    if (retry_after) c->retry_after = ccp_xstrdup(retry_after);
+    if (status >= 200 && status < 300) {
+        bool sse = content_type && strstr(content_type, "text/event-stream");
+        c->dec = c->codec->decoder_new(ccp_anthropic_writer_sink(c->wr), sse);
+    }
+}
+
+static int on_data(void *ud, const char *data, size_t len)
+{
+    msg_ctx *c = ud;
+    if (c->aborted) return 1;
+    if (!c->dec) {
+        size_t room = ERR_BODY_MAX - c->err_body.len;
+        ccp_buf_append(&c->err_body, data, len < room ? len : room);
+        return 0;
+    }
+    c->in_upstream_cb++;
+    int rc = c->codec->decoder_feed(c->dec, data, len, &c->fail);
+    c->in_upstream_cb--;
+    if (rc != 0 && !c->aborted) c->fail_code = rc;
+    return rc != 0 || c->aborted;
+}
+
+static void complete_ok(msg_ctx *c)
+{
+    ccp_error err = {0};
+    int rc = c->codec->decoder_finish(c->dec, &err);
+    const char *etype = NULL, *emsg = NULL;
+    bool upstream_error = ccp_anthropic_writer_error(c->wr, &etype, &emsg);
+    if (c->stream) {
+        if (rc != 0 && !upstream_error) {
+            fail_and_finish(c, 502, "api_error", err.msg);
+            return;
+        }
+        if (!c->stream_started) {
+            /* Nothing at all was decoded: an empty 2xx body. */
+            fail_and_finish(c, 502, "api_error", rc ? err.msg : "upstream sent an empty answer");
+            return;
+        }
+        ccp_res_end(c->res);
+        finish(c);
+        return;
+    }
+    if (upstream_error) {
+        fail_and_finish(c, ccp_app_status_for_error_type(etype), etype, emsg);
+        return;
+    }
+    ccp_buf body = CCP_BUF_INIT;
+    if (rc == 0) rc = ccp_anthropic_writer_message(c->wr, &body, &err);
+    if (rc != 0) {
+        ccp_buf_free(&body);
+        fail_and_finish(c, 502, "api_error", err.msg);
+        return;
+    }
+    ccp_res_send(c->res, 200, "application/json", body.data, body.len);
+    ccp_buf_free(&body);
+    finish(c);
+}
+
+static void on_done(void *ud, int result, const ccp_error *err)
+{
+    msg_ctx *c = ud;
+    c->up = NULL; /* the handle is invalid once on_done returns */
+    if (c->aborted) {
+        ccp_res_end(c->res);
+        finish(c);
+        return;
+    }
+    if (c->fail_code) {
+        fail_and_finish(c, 502, "api_error", c->fail.msg);
+        return;
+    }
+    if (result != 0) {
+        bool timeout = result == CCP_ETIMEOUT;
+        char msg[700];
+        snprintf(msg, sizeof msg, "upstream provider '%s' %s: %s", c->target.provider->name,
+                 timeout ? "timed out" : "failed", err ? err->msg : ccp_error_name(result));
+        fail_and_finish(c, timeout ? 504 : 502, timeout ? "timeout_error" : "api_error", msg);
+        return;
+    }
+    if (c->status < 200 || c->status >= 300) {
+        ccp_buf msg = CCP_BUF_INIT;
+        const char *type = c->codec->map_error(c->status, c->err_body.data ? c->err_body.data : "",
+                                               c->err_body.len, &msg);
+        ccp_log_warn("upstream %s answered %d (%s)", c->target.provider->name, c->status, type);
+        fail_and_finish(c, c->status, type, msg.data ? msg.data : "upstream error");
+        ccp_buf_free(&msg);
+        return;
+    }
+    complete_ok(c);
+}
+
+static void on_abort(void *ud)
+{
+    msg_ctx *c = ud;
+    c->aborted = true;
+    /* Inside a decoder callback the upstream callback returning will see the
+     * flag and stop the transfer; the rest of the teardown happens there. */
+    if (c->in_upstream_cb) return;
+    if (c->up) {
+        ccp_upstream_cancel(c->up);
+        c->up = NULL;
+    }
+    ccp_res_end(c->res);
+    finish(c);
+}
+
+static const ccp_upstream_cb upstream_cb = {on_head, on_data, on_done};
+
+/* Checks the fields every provider needs; the upstream validates the rest. */
+static const char *check_request(json_object *body)
+{
+    json_object *v = ccp_json_get(body, "model");
+    if (!v) return "model: field required";
+    if (!json_object_is_type(v, json_type_string)) return "model: must be a string";
+    v = ccp_json_get(body, "messages");
+    if (!v) return "messages: field required";
+    if (!json_object_is_type(v, json_type_array)) return "messages: must be an array";
+    v = ccp_json_get(body, "stream");
+    if (v && !json_object_is_type(v, json_type_boolean)) return "stream: must be a boolean";
+    return NULL;
+}
+
+void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    json_object *body = ccp_app_parse_body(req, res);
+    if (!body) return;
+    const char *bad = check_request(body);
+    if (bad) {
+        json_object_put(body);
+        ccp_res_send_error(res, 400, "invalid_request_error", bad);
+        return;
+    }
+
+    msg_ctx *c = ccp_xcalloc(1, sizeof *c);
+    c->w = w;
+    c->res = res;
+    c->cfg = ccp_config_ref(w->app->config);
+    c->stream = ccp_json_get_bool(body, "stream", false);
+    ccp_outbound_init(&c->out);
+
+    ccp_error err = {0};
+    if (ccp_route_pick(c->cfg, body, &c->target, &err) != 0) {
+        json_object_put(body);
+        ccp_res_send_error(res, 400, "invalid_request_error", err.msg);
+        finish(c);
+        return;
+    }
+    const ccp_provider *p = c->target.provider;
+    ccp_res_log_info(res, p->name,
+                     c->target.model ? c->target.model : ccp_json_get_str(body, "model"),
+                     c->stream);
+    c->codec = ccp_codec_for(p->format);
+    if (!c->codec) {
+        json_object_put(body);
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "provider '%s' uses format '%s', which this build of cc-proxy does not "
+                 "implement yet; use a provider with format: anthropic",
+                 p->name, ccp_format_name(p->format));
+        ccp_res_send_error(res, 400, "invalid_request_error", msg);
+        finish(c);
+        return;
+    }
+    ccp_encode_ctx ectx = {
+        .provider = p,
+        .model = c->target.model,
+        .request = body,
+        .stream = c->stream,
+        .in_headers = req->headers,
+        .n_in_headers = req->n_headers,
+    };
+    int rc = c->codec->encode(&ectx, &c->out, &err);
+    json_object_put(body); /* the outbound body is serialized; the tree is done */
+    if (rc != 0) {
+        ccp_res_send_error(res, 400, "invalid_request_error", err.msg);
+        finish(c);
+        return;
+    }
+
+    c->wr = ccp_anthropic_writer_new(c->stream, c->stream ? on_frame : NULL, c);
+    ccp_res_on_abort(res, on_abort, c);
+    ccp_upstream_send_opts so = {
+        .method = "POST",
+        .url = c->out.url.data,
+        .headers = c->out.headers,
+        .n_headers = c->out.n_headers,
+        .body = c->out.body.data,
+        .body_len = c->out.body.len,
+    };
+    c->up = ccp_upstream_send(w->upstream, &so, &upstream_cb, c);
+}

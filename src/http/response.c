@@ -1,0 +1,252 @@
+/* response.c — ccp_response: the request as the handler sees it, and the
+ * ways to answer it (whole, or streamed with chunked encoding).
+ *
+ * A response owns a copy of its request, so it stays valid after the client
+ * has gone; it is freed when the handler finishes it (send, send_error or
+ * end), whichever happens first of that and the client leaving being
+ * reported through the abort callback. */
+#include "http/http_internal.h"
+
+#include "codec/anthropic_writer.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *ccp_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 529: return "Overloaded";
+    }
+    return "Unknown";
+}
+
+void ccp_http_request_id(worker *w, char out[32])
+{
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "req_", 4);
+    for (int i = 0; i < 24; i++) {
+        uint64_t x = w->rng;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        w->rng = x;
+        out[4 + i] = hex[(x >> 32) & 15];
+    }
+    out[28] = '\0';
+}
+
+ccp_response *ccp_response_new(conn *c)
+{
+    ccp_response *r = ccp_xcalloc(1, sizeof *r);
+    r->c = c;
+    r->w = c->w;
+    ccp_http_request_id(c->w, r->id);
+    r->method = ccp_xstrdup(llhttp_method_name((llhttp_method_t)c->parser.method));
+    const char *url = c->url.data ? c->url.data : "/";
+    const char *q = strchr(url, '?');
+    r->path = q ? ccp_xstrndup(url, (size_t)(q - url)) : ccp_xstrdup(url);
+    r->query = ccp_xstrdup(q ? q + 1 : "");
+    size_t nh = c->n_hoffs / 2;
+    r->hstore = ccp_xmalloc(c->hbuf.len + 1);
+    memcpy(r->hstore, c->hbuf.data ? c->hbuf.data : "", c->hbuf.len);
+    r->hstore[c->hbuf.len] = '\0';
+    r->headers = ccp_xcalloc(nh ? nh : 1, sizeof *r->headers);
+    for (size_t i = 0; i < nh; i++) {
+        r->headers[i].name = r->hstore + c->hoffs[2 * i];
+        r->headers[i].value = r->hstore + c->hoffs[2 * i + 1];
+    }
+    size_t blen;
+    r->body = ccp_buf_detach(&c->body, &blen);
+    r->is_head = strcmp(r->method, "HEAD") == 0;
+    r->keep_alive = c->keep_alive;
+    r->bytes_in = c->bytes_in;
+    c->bytes_in = 0;
+    r->req = (ccp_request){
+        .method = r->method,
+        .path = r->path,
+        .query = r->query,
+        .headers = r->headers,
+        .n_headers = nh,
+        .body = r->body,
+        .body_len = blen,
+        .id = r->id,
+        .start_ns = c->start_ns,
+    };
+    return r;
+}
+
+const char *ccp_request_header(const ccp_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (strcmp(req->headers[i].name, name) == 0) return req->headers[i].value;
+    return NULL;
+}
+
+static void response_free(ccp_response *r)
+{
+    free(r->method);
+    free(r->path);
+    free(r->query);
+    free(r->body);
+    free(r->headers);
+    free(r->hstore);
+    ccp_buf_free(&r->extra);
+    free(r->log_provider);
+    free(r->log_model);
+    free(r);
+}
+
+static void access_log(ccp_response *r)
+{
+    double ms = (double)(uv_hrtime() - r->req.start_ns) / 1e6;
+    ccp_log_info("%s %s %s %d provider=%s model=%s stream=%s %.1fms in=%llu out=%llu%s", r->id,
+                 r->method, r->path, r->status, r->log_provider ? r->log_provider : "-",
+                 r->log_model ? r->log_model : "-", r->log_stream ? "yes" : "no", ms,
+                 (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+                 r->c ? "" : " (client gone)");
+}
+
+/* Finishes r: logs it, hands the connection back, frees r. */
+static void complete(ccp_response *r)
+{
+    if (r->finished) return;
+    r->finished = true;
+    access_log(r);
+    conn *c = r->c;
+    bool keep = r->keep_alive;
+    response_free(r);
+    if (c) ccp_conn_response_done(c, keep);
+}
+
+void ccp_response_abort(ccp_response *r)
+{
+    r->c = NULL;
+    if (r->abort_fn) r->abort_fn(r->abort_ud); /* the handler ends r, freeing it */
+}
+
+static void out(ccp_response *r, const char *data, size_t len)
+{
+    r->bytes_out += len;
+    if (r->c) ccp_conn_write(r->c, data, len);
+}
+
+static void write_head(ccp_response *r, int status, const char *content_type, long long length)
+{
+    ccp_buf h = CCP_BUF_INIT;
+    r->status = status;
+    if (r->c && r->c->w->stopping) r->keep_alive = false;
+    ccp_buf_printf(&h, "HTTP/1.1 %d %s\r\nrequest-id: %s\r\n", status, ccp_http_reason(status),
+                   r->id);
+    if (content_type) ccp_buf_printf(&h, "content-type: %s\r\n", content_type);
+    if (length >= 0)
+        ccp_buf_printf(&h, "content-length: %lld\r\n", length);
+    else
+        ccp_buf_appends(&h, "transfer-encoding: chunked\r\n");
+    if (!r->keep_alive) ccp_buf_appends(&h, "connection: close\r\n");
+    if (r->extra.len) ccp_buf_append(&h, r->extra.data, r->extra.len);
+    ccp_buf_appends(&h, "\r\n");
+    out(r, h.data, h.len);
+    ccp_buf_free(&h);
+    r->head_sent = true;
+}
+
+void ccp_res_header(ccp_response *r, const char *name, const char *value)
+{
+    if (r->head_sent) return;
+    /* Header injection guard: values come partly from upstreams. */
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return;
+    ccp_buf_printf(&r->extra, "%s: %s\r\n", name, value);
+}
+
+void ccp_res_send(ccp_response *r, int status, const char *content_type, const char *body,
+                  size_t len)
+{
+    if (r->finished) return;
+    if (!r->head_sent) {
+        write_head(r, status, content_type, (long long)len);
+        if (!r->is_head && len) out(r, body, len);
+    }
+    complete(r);
+}
+
+void ccp_res_send_error(ccp_response *r, int status, const char *type, const char *message)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_anthropic_error_json(&b, type, message);
+    ccp_res_send(r, status, "application/json", b.data, b.len);
+    ccp_buf_free(&b);
+}
+
+void ccp_res_start_stream(ccp_response *r, int status, const char *content_type)
+{
+    if (r->head_sent || r->finished) return;
+    r->streaming = true;
+    write_head(r, status, content_type, -1);
+}
+
+int ccp_res_write(ccp_response *r, const char *data, size_t len)
+{
+    if (!r->c) return CCP_ECANCELED;
+    if (!r->streaming || len == 0 || r->is_head) return 0;
+    char head[24];
+    int n = snprintf(head, sizeof head, "%zx\r\n", len);
+    /* One write per chunk keeps each SSE event in one TCP segment. */
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_reserve(&b, len + (size_t)n + 2);
+    ccp_buf_append(&b, head, (size_t)n);
+    ccp_buf_append(&b, data, len);
+    ccp_buf_append(&b, "\r\n", 2);
+    out(r, b.data, b.len);
+    ccp_buf_free(&b);
+    return r->c ? 0 : CCP_ECANCELED;
+}
+
+void ccp_res_end(ccp_response *r)
+{
+    if (r->finished) return;
+    if (r->streaming && r->c && !r->is_head) out(r, "0\r\n\r\n", 5);
+    if (!r->head_sent) write_head(r, 200, NULL, 0);
+    complete(r);
+}
+
+void ccp_res_on_abort(ccp_response *r, void (*fn)(void *ud), void *ud)
+{
+    r->abort_fn = fn;
+    r->abort_ud = ud;
+}
+
+void ccp_res_log_info(ccp_response *r, const char *provider, const char *model, bool stream)
+{
+    free(r->log_provider);
+    free(r->log_model);
+    r->log_provider = provider ? ccp_xstrdup(provider) : NULL;
+    r->log_model = model ? ccp_xstrdup(model) : NULL;
+    r->log_stream = stream;
+}
+
+uv_loop_t *ccp_res_loop(ccp_response *r)
+{
+    return &r->w->loop;
+}
+
+void *ccp_res_worker_data(ccp_response *r)
+{
+    return r->w->wdata;
+}

@@ -1,0 +1,222 @@
+/* server.c — listeners, worker threads and graceful shutdown.
+ *
+ * The main thread binds one SO_REUSEPORT socket per worker (so a taken port
+ * is reported before anything starts), then each worker thread runs its own
+ * loop over its own socket and connections. SIGINT/SIGTERM (or
+ * ccp_server_request_stop) wake the workers: they stop accepting, close
+ * idle connections, let in-flight requests finish up to the drain timeout,
+ * force-close the rest, release their app state and return. */
+#include "http/http_internal.h"
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The running server's stop signal, for ccp_server_request_stop. */
+static _Atomic(uv_async_t *) g_stop;
+
+static void finalize(worker *w);
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void on_connection(uv_stream_t *s, int status)
+{
+    worker *w = s->data;
+    if (status < 0 || w->stopping) return;
+    ccp_conn_accept(w);
+}
+
+void ccp_worker_conn_gone(worker *w)
+{
+    w->n_conns--;
+    if (w->stopping && w->n_conns == 0) finalize(w);
+}
+
+static void finalize(worker *w)
+{
+    if (w->finalized) return;
+    w->finalized = true;
+    if (w->opts->worker_stop) w->opts->worker_stop(w->opts->app, w->wdata);
+    w->wdata = NULL;
+    close_handle((uv_handle_t *)&w->drain);
+    close_handle((uv_handle_t *)&w->wake);
+}
+
+static void drain_expired(uv_timer_t *t)
+{
+    worker *w = t->data;
+    if (w->n_conns)
+        ccp_log_warn("drain timeout: closing %zu connection(s) still busy", w->n_conns);
+    while (w->conns) ccp_conn_close(w->conns);
+}
+
+static void wake_cb(uv_async_t *a)
+{
+    worker *w = a->data;
+    if (w->stopping) return;
+    w->stopping = true;
+    close_handle((uv_handle_t *)&w->listener);
+    /* Idle connections go now; busy ones close after their response. */
+    for (conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->res) ccp_conn_close(c);
+    }
+    if (w->n_conns == 0)
+        finalize(w);
+    else
+        uv_timer_start(&w->drain, drain_expired, w->opts->drain_timeout_ms, 0);
+}
+
+static void worker_main(void *arg)
+{
+    worker *w = arg;
+    if (w->opts->worker_start) w->wdata = w->opts->worker_start(w->opts->app, &w->loop);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+/* Binds a listening socket for host:port; returns the fd or -errno. */
+static int bind_socket(const char *host, int port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    const char *h = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    int family;
+    if (uv_ip4_addr(h, port, (struct sockaddr_in *)ss) == 0) {
+        family = AF_INET;
+    } else if (uv_ip6_addr(h, port, (struct sockaddr_in6 *)ss) == 0) {
+        family = AF_INET6;
+    } else {
+        return -EINVAL;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (bind(fd, (struct sockaddr *)ss, len) != 0 || listen(fd, 511) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                         : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    ccp_log_info("received %s: draining", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_async_send(s->data);
+}
+
+typedef struct main_ctx {
+    worker *workers;
+    int n;
+    uv_signal_t sigint, sigterm;
+    uv_async_t stop;
+} main_ctx;
+
+static void stop_all(uv_async_t *a)
+{
+    main_ctx *m = a->data;
+    atomic_store(&g_stop, NULL);
+    for (int i = 0; i < m->n; i++) uv_async_send(&m->workers[i].wake);
+    close_handle((uv_handle_t *)&m->sigint);
+    close_handle((uv_handle_t *)&m->sigterm);
+    close_handle((uv_handle_t *)&m->stop);
+}
+
+void ccp_server_request_stop(void)
+{
+    uv_async_t *a = atomic_load(&g_stop);
+    if (a) uv_async_send(a);
+}
+
+int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
+{
+    int n = opts->workers > 0 ? opts->workers : (int)uv_available_parallelism();
+    if (n < 1) n = 1;
+    worker *ws = ccp_xcalloc((size_t)n, sizeof *ws);
+    int port = opts->port;
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_storage ss;
+        int fd = bind_socket(opts->host, port, &ss);
+        if (fd < 0) {
+            for (int j = 0; j < i; j++) close(ws[j].fd);
+            free(ws);
+            if (fd == -EINVAL)
+                return ccp_error_set(err, CCP_EINVAL,
+                                     "cannot listen on '%s': give a numeric IPv4 or IPv6 "
+                                     "address (server.host / --host)",
+                                     opts->host);
+            return ccp_error_set(err, CCP_EIO, "cannot listen on %s:%d: %s", opts->host, port,
+                                 strerror(-fd));
+        }
+        ws[i].fd = fd;
+        if (port == 0) port = bound_port(fd); /* the others share the port the first got */
+    }
+
+    /* A client that disconnects must not kill the process: writes to its
+     * socket fail with EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
+
+    main_ctx m = {.workers = ws, .n = n};
+    uv_loop_t main_loop;
+    uv_loop_init(&main_loop);
+    uv_async_init(&main_loop, &m.stop, stop_all);
+    m.stop.data = &m;
+    uv_signal_init(&main_loop, &m.sigint);
+    uv_signal_init(&main_loop, &m.sigterm);
+    m.sigint.data = m.sigterm.data = &m.stop;
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    atomic_store(&g_stop, &m.stop);
+
+    for (int i = 0; i < n; i++) {
+        worker *w = &ws[i];
+        w->opts = opts;
+        uv_loop_init(&w->loop);
+        uv_tcp_init(&w->loop, &w->listener);
+        w->listener.data = w;
+        uv_tcp_open(&w->listener, w->fd);
+        uv_listen((uv_stream_t *)&w->listener, 511, on_connection);
+        uv_async_init(&w->loop, &w->wake, wake_cb);
+        w->wake.data = w;
+        uv_timer_init(&w->loop, &w->drain);
+        w->drain.data = w;
+        if (getrandom(&w->rng, sizeof w->rng, 0) != sizeof w->rng || w->rng == 0)
+            w->rng = uv_hrtime() | 1;
+    }
+    for (int i = 0; i < n; i++) uv_thread_create(&ws[i].thread, worker_main, &ws[i]);
+    if (opts->on_listening) opts->on_listening(opts->app, opts->host, port);
+
+    uv_run(&main_loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < n; i++) {
+        uv_thread_join(&ws[i].thread);
+        if (uv_loop_close(&ws[i].loop) != 0) ccp_log_warn("worker %d: loop not fully closed", i);
+    }
+    uv_loop_close(&main_loop);
+    free(ws);
+    return 0;
+}

@@ -1,0 +1,374 @@
+/* upstream.c — libcurl's multi-socket API on a libuv loop.
+ *
+ * curl tells us which sockets to watch (sock_cb) and when to wake it
+ * (timer_cb); libuv's poll handles and one timer do the watching, and every
+ * readiness event goes back to curl_multi_socket_action. Each request has a
+ * timer of its own for the two timeouts curl lacks: time to the response
+ * head, and the idle gap between body chunks. */
+#include "upstream/upstream.h"
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct ccp_upstream {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    ccp_upstream_config cfg;
+    ccp_upstream_req *reqs; /* live requests, for free() */
+    int in_curl;            /* >0 while inside curl_multi_socket_action */
+    bool deferred;          /* a cancel waits for curl to return */
+};
+
+typedef struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    ccp_upstream *u;
+} sock_ctx;
+
+struct ccp_upstream_req {
+    ccp_upstream *u;
+    CURL *easy;
+    struct curl_slist *headers;
+    ccp_upstream_cb cb;
+    void *ud;
+    uv_timer_t timer; /* first byte, then idle gap */
+    bool head_done, cancelled, data_abort, detached;
+    int in_cb;
+    char *content_type, *retry_after;
+    char errbuf[CURL_ERROR_SIZE];
+    ccp_upstream_req *next, **pprev;
+};
+
+void ccp_upstream_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void ccp_upstream_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+static void check_multi_info(ccp_upstream *u);
+
+static void socket_action(ccp_upstream *u, curl_socket_t fd, int flags)
+{
+    int running;
+    u->in_curl++;
+    curl_multi_socket_action(u->multi, fd, flags, &running);
+    u->in_curl--;
+    check_multi_info(u);
+}
+
+static void free_req_cb(uv_handle_t *h)
+{
+    ccp_upstream_req *r = h->data;
+    free(r->content_type);
+    free(r->retry_after);
+    free(r);
+}
+
+/* Takes r out of curl and the live list, and frees it (after its timer
+ * closes). The connection of an unfinished transfer is closed by curl. */
+static void release(ccp_upstream_req *r)
+{
+    if (r->detached) return;
+    r->detached = true;
+    curl_multi_remove_handle(r->u->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    if (r->pprev) {
+        *r->pprev = r->next;
+        if (r->next) r->next->pprev = r->pprev;
+    }
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, free_req_cb);
+}
+
+static void finish(ccp_upstream_req *r, int result, const ccp_error *err)
+{
+    ccp_upstream_cb cb = r->cb;
+    void *ud = r->ud;
+    bool cancelled = r->cancelled;
+    release(r);
+    if (!cancelled) cb.on_done(ud, result, err);
+}
+
+static void check_multi_info(ccp_upstream *u)
+{
+    if (u->in_curl) return;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(u->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        ccp_upstream_req *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode res = msg->data.result;
+        ccp_error err = {0};
+        int code = 0;
+        if (r->data_abort) {
+            code = ccp_error_set(&err, CCP_ECANCELED, "transfer stopped by the receiver");
+        } else if (res == CURLE_OPERATION_TIMEDOUT) {
+            code = ccp_error_set(&err, CCP_ETIMEOUT, "%s (connect timeout %u ms, total %u ms)",
+                                 r->errbuf[0] ? r->errbuf : curl_easy_strerror(res),
+                                 u->cfg.connect_timeout_ms, u->cfg.total_timeout_ms);
+        } else if (res != CURLE_OK) {
+            code = ccp_error_set(&err, CCP_EUPSTREAM, "%s",
+                                 r->errbuf[0] ? r->errbuf : curl_easy_strerror(res));
+        }
+        finish(r, code, code ? &err : NULL);
+    }
+    /* Cancels made while curl was busy are carried out now. */
+    if (u->deferred) {
+        u->deferred = false;
+        for (ccp_upstream_req *r = u->reqs, *next; r; r = next) {
+            next = r->next;
+            if (r->cancelled && !r->in_cb) release(r);
+        }
+    }
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+    sock_ctx *sc = h->data;
+    int flags = 0;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    socket_action(sc->u, sc->fd, flags);
+}
+
+static void free_sock_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    ccp_upstream *u = userp;
+    sock_ctx *sc = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (sc) {
+            uv_poll_stop(&sc->poll);
+            curl_multi_assign(u->multi, s, NULL);
+            uv_close((uv_handle_t *)&sc->poll, free_sock_cb);
+        }
+        return 0;
+    }
+    if (!sc) {
+        sc = ccp_xcalloc(1, sizeof *sc);
+        sc->fd = s;
+        sc->u = u;
+        if (uv_poll_init_socket(u->loop, &sc->poll, s) != 0) {
+            free(sc);
+            return -1;
+        }
+        sc->poll.data = sc;
+        curl_multi_assign(u->multi, s, sc);
+    }
+    int ev = 0;
+    if (what & CURL_POLL_IN) ev |= UV_READABLE;
+    if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
+    uv_poll_start(&sc->poll, ev, poll_cb);
+    return 0;
+}
+
+static void multi_timer_cb(uv_timer_t *t)
+{
+    socket_action(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int timer_fn(CURLM *m, long timeout_ms, void *userp)
+{
+    ccp_upstream *u = userp;
+    if (timeout_ms < 0)
+        uv_timer_stop(&u->timer);
+    else
+        uv_timer_start(&u->timer, multi_timer_cb, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+ccp_upstream *ccp_upstream_new(uv_loop_t *loop, const ccp_upstream_config *cfg)
+{
+    ccp_upstream *u = ccp_xcalloc(1, sizeof *u);
+    u->loop = loop;
+    u->cfg = *cfg;
+    u->multi = curl_multi_init();
+    if (!u->multi) {
+        ccp_log_error("curl_multi_init failed");
+        abort();
+    }
+    uv_timer_init(loop, &u->timer);
+    u->timer.data = u;
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_fn);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    return u;
+}
+
+static void free_upstream_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void ccp_upstream_free(ccp_upstream *u)
+{
+    if (!u) return;
+    while (u->reqs) {
+        u->reqs->cancelled = true;
+        release(u->reqs);
+    }
+    /* multi_cleanup tells sock_cb to drop each socket it still watches. */
+    curl_multi_cleanup(u->multi);
+    uv_timer_stop(&u->timer);
+    uv_close((uv_handle_t *)&u->timer, free_upstream_cb);
+}
+
+/* The idle-gap and first-byte timer fired. */
+static void req_timer_cb(uv_timer_t *t)
+{
+    ccp_upstream_req *r = t->data;
+    ccp_error err;
+    if (r->head_done)
+        ccp_error_set(&err, CCP_ETIMEOUT,
+                      "no data from the upstream for %u ms (upstream.stream_idle_timeout_ms)",
+                      r->u->cfg.stream_idle_timeout_ms);
+    else
+        ccp_error_set(&err, CCP_ETIMEOUT,
+                      "no response head from the upstream within %u ms "
+                      "(upstream.first_byte_timeout_ms)",
+                      r->u->cfg.first_byte_timeout_ms);
+    finish(r, CCP_ETIMEOUT, &err);
+}
+
+static char *header_value(const char *line, size_t len, const char *name)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0) return NULL;
+    const char *v = line + nl + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    return ccp_xstrndup(v, (size_t)(end - v));
+}
+
+static size_t header_cb(char *line, size_t size, size_t n, void *ud)
+{
+    ccp_upstream_req *r = ud;
+    size_t len = size * n;
+    if (r->cancelled) return 0;
+    if (r->head_done) return len; /* trailers */
+    char *v;
+    if ((v = header_value(line, len, "content-type"))) {
+        free(r->content_type);
+        r->content_type = v;
+    } else if ((v = header_value(line, len, "retry-after"))) {
+        free(r->retry_after);
+        r->retry_after = v;
+    }
+    if (!(len <= 2 && (line[0] == '\r' || line[0] == '\n'))) return len;
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 100 && status < 200) {
+        /* An interim head (100 Continue): the real one follows. */
+        free(r->content_type);
+        free(r->retry_after);
+        r->content_type = r->retry_after = NULL;
+        return len;
+    }
+    r->head_done = true;
+    if (r->u->cfg.stream_idle_timeout_ms)
+        uv_timer_start(&r->timer, req_timer_cb, r->u->cfg.stream_idle_timeout_ms, 0);
+    r->in_cb++;
+    r->cb.on_head(r->ud, (int)status, r->content_type, r->retry_after);
+    r->in_cb--;
+    return r->cancelled ? 0 : len;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
+{
+    ccp_upstream_req *r = ud;
+    size_t len = size * n;
+    if (r->cancelled || r->data_abort) return 0;
+    if (r->u->cfg.stream_idle_timeout_ms)
+        uv_timer_start(&r->timer, req_timer_cb, r->u->cfg.stream_idle_timeout_ms, 0);
+    r->in_cb++;
+    int rc = r->cb.on_data(r->ud, ptr, len);
+    r->in_cb--;
+    if (r->cancelled) return 0;
+    if (rc) {
+        r->data_abort = true;
+        return 0;
+    }
+    return len;
+}
+
+ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opts *o,
+                                    const ccp_upstream_cb *cb, void *ud)
+{
+    ccp_upstream_req *r = ccp_xcalloc(1, sizeof *r);
+    r->u = u;
+    r->cb = *cb;
+    r->ud = ud;
+    uv_timer_init(u->loop, &r->timer);
+    r->timer.data = r;
+    for (size_t i = 0; i < o->n_headers; i++) r->headers = curl_slist_append(r->headers, o->headers[i]);
+    /* No "Expect: 100-continue" round trip before the body. */
+    r->headers = curl_slist_append(r->headers, "Expect:");
+
+    CURL *e = r->easy = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(o->method, "POST") ? o->method : NULL);
+    if (o->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, o->body);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->cfg.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)u->cfg.total_timeout_ms);
+    if (u->cfg.first_byte_timeout_ms)
+        uv_timer_start(&r->timer, req_timer_cb,
+                       (uint64_t)u->cfg.first_byte_timeout_ms + u->cfg.connect_timeout_ms, 0);
+
+    r->next = u->reqs;
+    if (r->next) r->next->pprev = &r->next;
+    r->pprev = &u->reqs;
+    u->reqs = r;
+    /* curl starts the transfer from its timer callback, on a later loop
+     * turn, so no callback runs before this returns. */
+    curl_multi_add_handle(u->multi, e);
+    return r;
+}
+
+void ccp_upstream_cancel(ccp_upstream_req *r)
+{
+    if (!r || r->cancelled) return;
+    r->cancelled = true;
+    /* Inside curl (its callbacks), the handle may not be removed: the
+     * callback returns an error, and check_multi_info releases it. */
+    if (r->in_cb || r->u->in_curl) {
+        r->u->deferred = true;
+        return;
+    }
+    release(r);
+}
