@@ -1,0 +1,104 @@
+// A mock Anthropic upstream: records every request and answers as the test
+// script says — a recorded stream (sent in small, uneven pieces), a JSON
+// body, an error, a dropped connection, or an endless slow stream.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/anthropic');
+
+export function fixture(name) {
+  return fs.readFileSync(path.join(FIXTURES, name), 'utf8');
+}
+
+// Parses an SSE text into [{event, data}] with data JSON-parsed.
+export function parseSse(text) {
+  return text.split(/\r?\n\r?\n/).filter((b) => b.trim()).map((block) => {
+    let event = 'message';
+    const data = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
+    return { event, data: JSON.parse(data.join('\n')) };
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function startMock(script) {
+  const requests = [];
+  const closed = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', async () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      try { body = JSON.parse(raw); } catch { /* recorded as null */ }
+      const entry = { method: req.method, url: req.url, headers: req.headers, body, raw };
+      requests.push(entry);
+      res.on('close', () => { if (!res.writableEnded) closed.push(entry); });
+      const action = typeof script === 'function' ? script(entry, requests.length) : script;
+      await respond(res, action);
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    closed, // requests whose connection the peer closed before the answer ended
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+async function respond(res, a) {
+  switch (a.kind) {
+    case 'sse': {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      const text = fixture(a.fixture);
+      // Uneven pieces so events are split across reads.
+      for (let i = 0, n = 1; i < text.length; i += n, n = (n * 7) % 97 + 1) {
+        res.write(text.slice(i, i + n));
+        if (n % 5 === 0) await sleep(1);
+      }
+      res.end();
+      break;
+    }
+    case 'json':
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(fixture(a.fixture));
+      break;
+    case 'error':
+      res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers ?? {}) });
+      res.end(JSON.stringify({ type: 'error', error: { type: a.type, message: a.message } }));
+      break;
+    case 'drop': {
+      // Half the stream, then the connection is cut.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const text = fixture(a.fixture);
+      res.write(text.slice(0, Math.floor(text.length / 2)));
+      await sleep(20);
+      res.socket.destroy();
+      break;
+    }
+    case 'slow': {
+      // message_start, then one text delta every 50 ms until the peer leaves.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const events = parseSse(fixture('text.sse'));
+      for (const e of events.slice(0, 2)) res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      while (!res.destroyed) {
+        res.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"."}}\n\n`);
+        await sleep(50);
+      }
+      break;
+    }
+    default:
+      throw new Error(`unknown mock action ${a.kind}`);
+  }
+}
