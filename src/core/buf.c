@@ -3,6 +3,7 @@
 
 #include "core/alloc.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,10 @@ void ccp_buf_reserve(ccp_buf *b, size_t extra)
     if (need <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) cap *= 2;
+    bool fresh = b->data == NULL;
     b->data = ccp_xrealloc(b->data, cap);
     b->cap = cap;
+    if (fresh) b->data[0] = '\0'; /* the invariant: data[len] == '\0' */
 }
 
 void ccp_buf_append(ccp_buf *b, const void *data, size_t len)

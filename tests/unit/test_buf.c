@@ -30,6 +30,15 @@ static void append_grows_and_stays_nul_terminated(void **state)
     free(d);
 }
 
+static void a_fresh_reserved_buffer_is_an_empty_string(void **state)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_reserve(&b, 100);
+    assert_non_null(b.data);
+    assert_string_equal(b.data, "");
+    ccp_buf_free(&b);
+}
+
 static void json_string_escapes_what_json_requires_and_nothing_else(void **state)
 {
     ccp_buf b = CCP_BUF_INIT;
@@ -50,6 +59,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(append_grows_and_stays_nul_terminated),
+        cmocka_unit_test(a_fresh_reserved_buffer_is_an_empty_string),
         cmocka_unit_test(json_string_escapes_what_json_requires_and_nothing_else),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
