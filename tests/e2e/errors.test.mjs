@@ -19,7 +19,7 @@ async function setup(script, extraYaml = '') {
   return { mock, proxy, client };
 }
 
-const req = { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
+const req = { model: 'claude-test-model', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
 
 async function expectError(res, status, type, messageRe) {
   assert.equal(res.status, status);

@@ -33,7 +33,7 @@ function wire(msg) {
 }
 
 const request = (name) => ({
-  model: 'claude-sonnet-4-5',
+  model: 'claude-test-model',
   max_tokens: 1024,
   system: [{ type: 'text', text: 'You are terse.' }],
   messages: [{ role: 'user', content: 'Read the files, please ✓' }],

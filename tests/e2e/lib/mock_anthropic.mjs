@@ -98,6 +98,10 @@ async function respond(res, a) {
       }
       break;
     }
+    case 'raw':
+      res.writeHead(a.status, a.headers);
+      res.end(a.body);
+      break;
     default:
       throw new Error(`unknown mock action ${a.kind}`);
   }

@@ -1,0 +1,71 @@
+// The real client: Claude Code (pinned in package.json) runs one whole agent
+// turn in print mode through ccproxy — probe, tool call, tool result,
+// answer — against a scripted model behind a mock Anthropic upstream.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProxy, mockConfig } from './lib/proxy.mjs';
+import { startMock } from './lib/mock_anthropic.mjs';
+import { answer } from './lib/mock_model.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLAUDE = path.join(ROOT, 'node_modules/.bin/claude');
+
+function run(cmd, args, opts) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120000);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out }); });
+  });
+}
+
+test('claude_code_writes_a_file_through_ccproxy', { timeout: 180000 }, async () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-claude-'));
+  const file = path.join(work, 'out.txt');
+  const mock = await startMock((req) => ({ kind: 'raw', ...answer(req.body, { file }) }));
+  const proxy = await startProxy(mockConfig(mock.url).replace('default: mock/mock-model', 'default: mock'));
+  try {
+    const { code, out } = await run(CLAUDE, ['-p', 'Write hello to out.txt', '--allowedTools', 'Write'], {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH,
+        HOME: work,
+        ANTHROPIC_BASE_URL: proxy.url,
+        ANTHROPIC_API_KEY: 'client-key',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_AUTOUPDATER: '1',
+      },
+    });
+    assert.equal(code, 0, `claude failed:\n${out}\n--- proxy:\n${proxy.log()}`);
+    assert.match(out, /Done: the file is written\./);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'hello from the mock model\n');
+
+    const main = mock.requests.filter((r) => r.body?.tools?.some((t) => t.name === 'Write'));
+    assert.ok(main.length >= 2, 'a tool call turn and a tool result turn');
+    const [first, second] = main;
+    assert.equal(first.body.stream, true);
+    assert.equal(first.headers['x-api-key'], 'test-key-123');
+    // Claude Code's beta flags reach the provider intact.
+    assert.ok(first.headers['anthropic-beta'].split(',').length >= 5, first.headers['anthropic-beta']);
+    // The per-request billing header is not sent to a provider other than Anthropic.
+    const system = JSON.stringify(first.body.system);
+    assert.ok(!system.includes('x-anthropic-billing-header'), system.slice(0, 200));
+    // The second turn carries the tool result back, in place.
+    const last = second.body.messages.at(-1);
+    assert.ok(last.content.some((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_01MockWrite000000000001'));
+    // The log names the route and never the provider key.
+    assert.match(proxy.log(), /POST \/v1\/messages 200 provider=mock/);
+    assert.ok(!proxy.log().includes('test-key-123'));
+  } finally {
+    await proxy.stop();
+    await mock.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
