@@ -9,6 +9,7 @@
 
 #include "core/json.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static int is_alpha(unsigned char c)
@@ -41,8 +42,10 @@ size_t ccp_tokens_estimate_text(const char *s, size_t len)
             const unsigned char *q = p;
             while (q < end && *q == ' ') q++;
             size_t n = (size_t)(q - p);
-            /* One space joins the next word; longer runs are indentation. */
-            if (n > 1) t += 1 + (double)(n - 1) / 8;
+            /* One space joins the next word; indentation after a newline
+             * merges with it; other runs are a token of their own. */
+            bool indent = p > (const unsigned char *)s && (p[-1] == '\n' || p[-1] == '\r');
+            if (n > 1 && !indent) t += 1 + (double)(n - 1) / 8;
             p = q;
         } else if (c == '\n' || c == '\r' || c == '\t') {
             const unsigned char *q = p;
