@@ -1,0 +1,66 @@
+// Generates a Claude Code–shaped Messages request of about the given size
+// (bytes) on stdout: three system blocks, 25 tools with realistic JSON
+// Schemas, and turns of text, thinking, tool_use and tool_result with
+// code-like content (quotes, newlines, unicode). Deterministic.
+//   node bench/gen_claude_request.mjs 300000 > req.json
+const target = Number(process.argv[2] ?? 300000);
+let seed = 42;
+const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const words = 'the a function returns value buffer request stream parse token model tool result error config server client upstream proxy event block message index length'.split(' ');
+const sentence = (n) => Array.from({ length: n }, () => words[Math.floor(rand() * words.length)]).join(' ');
+const code = (lines) => Array.from({ length: lines }, (_, i) =>
+  `${'    '.repeat(i % 3)}if (ctx->${words[i % words.length]}_len > ${i * 7}) { return ccp_error_set(err, CCP_EINVAL, "bad \\"${words[(i + 3) % words.length]}\\" at %zu", off); } // ✓ 检查 ${i}`).join('\n');
+
+const tools = Array.from({ length: 25 }, (_, i) => ({
+  name: `Tool${i}`,
+  description: `${sentence(60)}\n\nUsage:\n- ${sentence(20)}\n- ${sentence(25)}`,
+  input_schema: {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      file_path: { type: 'string', description: sentence(15) },
+      options: {
+        type: 'object',
+        properties: {
+          mode: { type: 'string', enum: ['read', 'write', 'append'] },
+          limits: { type: 'object', properties: { lines: { type: 'integer', minimum: 1 }, bytes: { type: 'integer' } } },
+          tags: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } } } },
+        },
+      },
+      timeout: { type: 'number', description: sentence(10) },
+    },
+    required: ['file_path'],
+  },
+}));
+
+const req = {
+  model: 'claude-sonnet-4-5-20250929',
+  max_tokens: 64000,
+  stream: true,
+  thinking: { type: 'adaptive' },
+  output_config: { effort: 'high' },
+  metadata: { user_id: JSON.stringify({ device_id: 'd'.repeat(64), session_id: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' }) },
+  system: [
+    { type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1.197; cc_entrypoint=cli; cch=8f3a1;' },
+    { type: 'text', text: 'You are a coding agent. ' + sentence(400), cache_control: { type: 'ephemeral' } },
+    { type: 'text', text: sentence(1500) },
+  ],
+  tools,
+  messages: [{ role: 'user', content: [{ type: 'text', text: 'Fix the failing test in src/core/buf.c 🙂' }] }],
+};
+let turn = 0;
+while (JSON.stringify(req).length < target) {
+  const id = `toolu_${String(turn).padStart(20, '0')}`;
+  req.messages.push({ role: 'assistant', content: [
+    { type: 'thinking', thinking: sentence(80), signature: 'Eq' + 'A'.repeat(200) },
+    { type: 'text', text: sentence(30) },
+    { type: 'tool_use', id, name: `Tool${turn % 25}`, input: { file_path: `/src/mod${turn}.c`, options: { mode: 'read', limits: { lines: 200 } } } },
+  ] });
+  req.messages.push({ role: 'user', content: [
+    { type: 'tool_result', tool_use_id: id, content: [{ type: 'text', text: code(40) }] },
+  ] });
+  turn++;
+}
+req.messages.at(-1).content.at(-1).cache_control = { type: 'ephemeral' };
+process.stdout.write(JSON.stringify(req));
