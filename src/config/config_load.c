@@ -25,7 +25,17 @@ typedef struct loader {
     ccp_diags *diags;
     ccp_config *cfg;
     bool env_default; /* the embedded default: skip providers whose key is unset */
+    ccp_buf rejected; /* names of providers left out for errors, NUL-separated */
 } loader;
+
+/* True if a provider of this name was left out because of its own errors:
+ * a router target naming it is then not reported a second time. */
+static bool was_rejected(const loader *l, const char *name)
+{
+    for (size_t off = 0; off < l->rejected.len; off += strlen(l->rejected.data + off) + 1)
+        if (strcmp(l->rejected.data + off, name) == 0) return true;
+    return false;
+}
 
 static void diag_at(loader *l, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -434,6 +444,7 @@ static void load_providers(loader *l, yaml_node_t *seq)
         if (ok) {
             c->n_providers++;
         } else {
+            if (p->name) ccp_buf_append(&l->rejected, p->name, strlen(p->name) + 1);
             ccp_provider_free(p);
             memset(p, 0, sizeof *p);
         }
@@ -461,7 +472,10 @@ static void resolve_target(loader *l, yaml_node_t *v, const char *target)
             if (i) ccp_buf_appends(&names, ", ");
             ccp_buf_appends(&names, c->providers[i].name);
         }
-        if (l->env_default) return;
+        if (l->env_default || was_rejected(l, pname)) {
+            ccp_buf_free(&names);
+            return;
+        }
         DIAG(l, v, "router.default: no provider named '%s'; configured: %s", pname,
              names.data ? names.data : "(none)");
         ccp_buf_free(&names);
@@ -585,6 +599,7 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
         c->has_default = true;
     }
     yaml_document_delete(&l.doc);
+    ccp_buf_free(&l.rejected);
     if (diags->n > before) {
         ccp_config_destroy(c);
         return CCP_ECONFIG;

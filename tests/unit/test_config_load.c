@@ -191,6 +191,16 @@ static void an_unset_variable_is_an_error_that_never_shows_the_secret(void **sta
     ccp_diags_free(&d);
 }
 
+static void a_rejected_provider_is_not_reported_again_by_the_router(void **state)
+{
+    unsetenv("CCP_TEST_UNSET");
+    ccp_diags d = load_bad("providers:\n  - {name: a, base_url: 'http://x', api_key: "
+                           "'${CCP_TEST_UNSET}'}\nrouter: {default: a}\n");
+    assert_int_equal(d.n, 1);
+    has_diag(&d, 2, 46, "CCP_TEST_UNSET is not set");
+    ccp_diags_free(&d);
+}
+
 static void yaml_syntax_errors_have_a_place(void **state)
 {
     ccp_diags d = load_bad("server:\n  port: [1,\n");
@@ -266,6 +276,7 @@ int main(void)
         cmocka_unit_test(provider_problems_are_each_reported),
         cmocka_unit_test(router_targets_must_exist),
         cmocka_unit_test(an_unset_variable_is_an_error_that_never_shows_the_secret),
+        cmocka_unit_test(a_rejected_provider_is_not_reported_again_by_the_router),
         cmocka_unit_test(yaml_syntax_errors_have_a_place),
         cmocka_unit_test(a_missing_file_says_so),
         cmocka_unit_test(the_embedded_default_follows_the_environment),
