@@ -125,3 +125,20 @@ test('no_provider_configured_answers_how_to_configure_one', async () => {
   await expectError(res, 400, 'invalid_request_error', /no provider configured.*ANTHROPIC_API_KEY/s);
   assert.equal((await fetch(`${proxy.url}/ready`)).status, 503);
 });
+
+test('an_upstream_that_never_answers_is_a_504_timeout_error', async () => {
+  const { proxy } = await setup({ kind: 'hang' }, 'upstream: { connect_timeout_ms: 200, first_byte_timeout_ms: 300 }');
+  const started = Date.now();
+  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', body: JSON.stringify(req) });
+  await expectError(res, 504, 'timeout_error', /first_byte_timeout_ms/);
+  assert.ok(Date.now() - started < 5000);
+});
+
+test('a_stream_that_stalls_ends_with_an_sse_timeout_error', async () => {
+  const { proxy } = await setup({ kind: 'stall' }, 'upstream: { stream_idle_timeout_ms: 300 }');
+  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ ...req, stream: true }) });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /^event: message_start\n/);
+  assert.match(text, /event: error\ndata: \{"type":"error","error":\{"type":"timeout_error","message":"[^"]*stream_idle_timeout_ms/);
+});

@@ -98,6 +98,26 @@ async function respond(res, a) {
       }
       break;
     }
+    case 'sse_slow': {
+      // The whole recording, one event every 100 ms.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const block of fixture(a.fixture).split('\n\n').filter(Boolean)) {
+        res.write(`${block}\n\n`);
+        await sleep(100);
+      }
+      res.end();
+      break;
+    }
+    case 'hang':
+      // Never answers: the proxy's first-byte timeout must fire.
+      break;
+    case 'stall': {
+      // The head and message_start, then silence: the idle-gap timeout.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const first = fixture('text.sse').split('\n\n')[0];
+      res.write(`${first}\n\n`);
+      break;
+    }
     case 'raw':
       res.writeHead(a.status, a.headers);
       res.end(a.body);
