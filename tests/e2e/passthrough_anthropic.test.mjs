@@ -105,3 +105,18 @@ test('a_streaming_request_answered_with_plain_json_still_streams', async () => {
     await m.close();
   }
 });
+
+test('upstream_connections_are_reused_across_requests', async () => {
+  const m = await startMock({ kind: 'json', fixture: 'text.json' });
+  const p = await startProxy(mockConfig(m.url), { args: ['--workers', '1'] });
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'k', maxRetries: 0 });
+    for (let i = 0; i < 3; i++) await c.messages.create(request('text'));
+    const ports = new Set(m.requests.map((r) => r.remotePort));
+    assert.equal(m.requests.length, 3);
+    assert.equal(ports.size, 1, 'one upstream connection for three requests');
+  } finally {
+    await p.stop();
+    await m.close();
+  }
+});

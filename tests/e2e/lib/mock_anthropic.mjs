@@ -37,7 +37,7 @@ export async function startMock(script) {
       const raw = Buffer.concat(chunks).toString('utf8');
       let body = null;
       try { body = JSON.parse(raw); } catch { /* recorded as null */ }
-      const entry = { method: req.method, url: req.url, headers: req.headers, body, raw };
+      const entry = { method: req.method, url: req.url, headers: req.headers, body, raw, remotePort: req.socket.remotePort };
       requests.push(entry);
       res.on('close', () => { if (!res.writableEnded) closed.push(entry); });
       const action = typeof script === 'function' ? script(entry, requests.length) : script;
