@@ -83,6 +83,25 @@ static bool is_usage_key(const char *k)
            strcmp(k, "cache_read_input_tokens") == 0;
 }
 
+/* Appends the members of raw whose keys are not modelled (skip(key) false),
+ * so fields an upstream adds reach the client; first: no comma before the
+ * first member. */
+static void append_extra(ccp_buf *b, json_object *raw, bool (*skip)(const char *), bool first)
+{
+    if (!raw || !json_object_is_type(raw, json_type_object)) return;
+    json_object_object_foreach(raw, k, v)
+    {
+        if (skip(k)) continue;
+        if (!first) ccp_buf_appendc(b, ',');
+        first = false;
+        json_str(b, k, strlen(k));
+        ccp_buf_appendc(b, ':');
+        size_t n = 4;
+        const char *s = v ? ccp_json_str(v, &n) : "null";
+        ccp_buf_append(b, s, n);
+    }
+}
+
 /* Writes a usage object: the known counts, then any extra fields the
  * upstream sent (server_tool_use, service_tier, ...). */
 static void write_usage(ccp_buf *b, const ccp_usage *u, json_object *raw)
@@ -101,19 +120,7 @@ static void write_usage(ccp_buf *b, const ccp_usage *u, json_object *raw)
         ccp_buf_printf(b, "%s\"%s\":%lld", first ? "" : ",", f[i].k, (long long)f[i].v);
         first = false;
     }
-    if (raw && json_object_is_type(raw, json_type_object)) {
-        json_object_object_foreach(raw, k, v)
-        {
-            if (is_usage_key(k)) continue;
-            if (!first) ccp_buf_appendc(b, ',');
-            first = false;
-            json_str(b, k, strlen(k));
-            ccp_buf_appendc(b, ':');
-            size_t n;
-            const char *s = v ? ccp_json_str(v, &n) : "null";
-            ccp_buf_append(b, s, v ? n : 4);
-        }
-    }
+    append_extra(b, raw, is_usage_key, first);
     ccp_buf_appendc(b, '}');
 }
 
@@ -143,18 +150,7 @@ static void write_message(ccp_anthropic_writer *w, ccp_buf *b, const char *id, c
     json_cstr_or_null(b, content_json ? w->stop_reason : NULL);
     ccp_buf_appends(b, ",\"stop_sequence\":");
     json_cstr_or_null(b, content_json ? w->stop_sequence : NULL);
-    if (extra && json_object_is_type(extra, json_type_object)) {
-        json_object_object_foreach(extra, k, v)
-        {
-            if (is_message_key(k)) continue;
-            ccp_buf_appendc(b, ',');
-            json_str(b, k, strlen(k));
-            ccp_buf_appendc(b, ':');
-            size_t n;
-            const char *s = v ? ccp_json_str(v, &n) : "null";
-            ccp_buf_append(b, s, v ? n : 4);
-        }
-    }
+    append_extra(b, extra, is_message_key, false);
     ccp_buf_appends(b, ",\"usage\":");
     write_usage(b, usage, usage_raw);
     ccp_buf_appendc(b, '}');
