@@ -48,7 +48,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc != 4) {
-        fprintf(stderr, "usage: json_bench cjson|jansson|json-c FILE ITERATIONS | LIB --fidelity\n");
+        fprintf(stderr,
+                "usage: json_bench cjson|jansson|json-c FILE ITERATIONS | LIB --fidelity\n");
         return 2;
     }
     size_t (*run)(const char *, size_t) = bench_run;
@@ -62,7 +63,8 @@ int main(int argc, char **argv)
     fclose(f);
     int iters = atoi(argv[3]);
     size_t out = 0;
-    for (int i = 0; i < 5; i++) out = run(s, (size_t)n); /* warm-up */
+    for (int i = 0; i < 5; i++)
+        out = run(s, (size_t)n); /* warm-up */
     double *t = malloc(sizeof *t * (size_t)iters);
     for (int i = 0; i < iters; i++) {
         double a = now_ms();

@@ -49,7 +49,8 @@ size_t bench_run(const char *s, size_t n)
                 cJSON *tm = cJSON_CreateObject();
                 cJSON_AddStringToObject(tm, "role", "tool");
                 cJSON_AddItemReferenceToObject(tm, "tool_call_id", cg(b, "tool_use_id"));
-                cJSON_AddItemReferenceToObject(tm, "content", cg(cJSON_GetArrayItem(cg(b, "content"), 0), "text"));
+                cJSON_AddItemReferenceToObject(tm, "content",
+                                               cg(cJSON_GetArrayItem(cg(b, "content"), 0), "text"));
                 cJSON_AddItemToArray(msgs, tm);
             } else if (!strcmp(type, "text")) {
                 if (!am) {
@@ -92,18 +93,17 @@ size_t bench_run(const char *s, size_t n)
     return len;
 }
 
-
 const char *bench_roundtrip(const char *in)
 {
     static char buf[4096];
     buf[0] = 0;
 
-        cJSON *o = cJSON_Parse(in);
-        if (!o) return NULL;
-        char *s = cJSON_PrintUnformatted(o);
-        snprintf(buf, sizeof buf, "%s", s);
-        free(s);
-        cJSON_Delete(o);
+    cJSON *o = cJSON_Parse(in);
+    if (!o) return NULL;
+    char *s = cJSON_PrintUnformatted(o);
+    snprintf(buf, sizeof buf, "%s", s);
+    free(s);
+    cJSON_Delete(o);
 
     return buf;
 }

@@ -41,7 +41,9 @@ size_t bench_run(const char *s, size_t n)
                 json_t *tm = json_object();
                 json_object_set_new(tm, "role", json_string("tool"));
                 json_object_set(tm, "tool_call_id", json_object_get(b, "tool_use_id"));
-                json_object_set(tm, "content", json_object_get(json_array_get(json_object_get(b, "content"), 0), "text"));
+                json_object_set(
+                    tm, "content",
+                    json_object_get(json_array_get(json_object_get(b, "content"), 0), "text"));
                 json_array_append_new(msgs, tm);
             } else if (!strcmp(type, "text")) {
                 if (!am) {
@@ -87,19 +89,18 @@ size_t bench_run(const char *s, size_t n)
     return len;
 }
 
-
 const char *bench_roundtrip(const char *in)
 {
     static char buf[4096];
     buf[0] = 0;
 
-        json_error_t e;
-        json_t *o = json_loads(in, JSON_ALLOW_NUL | JSON_DECODE_ANY, &e);
-        if (!o) return NULL;
-        char *s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
-        snprintf(buf, sizeof buf, "%s", s);
-        free(s);
-        json_decref(o);
+    json_error_t e;
+    json_t *o = json_loads(in, JSON_ALLOW_NUL | JSON_DECODE_ANY, &e);
+    if (!o) return NULL;
+    char *s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+    snprintf(buf, sizeof buf, "%s", s);
+    free(s);
+    json_decref(o);
 
     return buf;
 }

@@ -63,7 +63,8 @@ size_t bench_run(const char *s, size_t n)
                 json_object_object_add(tm, "role", json_object_new_string("tool"));
                 json_object_object_add(tm, "tool_call_id", json_object_get(jg(b, "tool_use_id")));
                 json_object *tc = jg(b, "content");
-                json_object_object_add(tm, "content", json_object_get(jg(json_object_array_get_idx(tc, 0), "text")));
+                json_object_object_add(
+                    tm, "content", json_object_get(jg(json_object_array_get_idx(tc, 0), "text")));
                 json_object_array_add(msgs, tm);
             } else if (!strcmp(type, "text")) {
                 if (!am) {
@@ -81,7 +82,10 @@ size_t bench_run(const char *s, size_t n)
                 json_object_object_add(c, "id", json_object_get(jg(b, "id")));
                 json_object_object_add(c, "type", json_object_new_string("function"));
                 json_object_object_add(f, "name", json_object_get(jg(b, "name")));
-                json_object_object_add(f, "arguments", json_object_new_string(json_object_to_json_string_ext(jg(b, "input"), JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
+                json_object_object_add(
+                    f, "arguments",
+                    json_object_new_string(json_object_to_json_string_ext(
+                        jg(b, "input"), JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
                 json_object_object_add(c, "function", f);
                 json_object_array_add(calls, c);
             }
@@ -101,24 +105,25 @@ size_t bench_run(const char *s, size_t n)
     }
     json_object_object_add(out, "tools", tools);
     size_t len;
-    json_object_to_json_string_length(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    json_object_to_json_string_length(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                      &len);
     json_object_put(out);
     json_object_put(in);
     return len;
 }
-
 
 const char *bench_roundtrip(const char *in)
 {
     static char buf[4096];
     buf[0] = 0;
 
-        json_object *o = jc_parse(in, strlen(in));
-        if (!o) return NULL;
-        size_t n;
-        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-        snprintf(buf, sizeof buf, "%.*s", (int)n, s);
-        json_object_put(o);
+    json_object *o = jc_parse(in, strlen(in));
+    if (!o) return NULL;
+    size_t n;
+    const char *s = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    snprintf(buf, sizeof buf, "%.*s", (int)n, s);
+    json_object_put(o);
 
     return buf;
 }

@@ -9,8 +9,8 @@ ccp_config *ccp_cli_load_config(const char *explicit_path)
     ccp_diags diags = {0};
     ccp_config *cfg = NULL;
     char *path = ccp_config_find_path(explicit_path);
-    int rc = path ? ccp_config_load_file(path, &cfg, &diags)
-                  : ccp_config_load_default(&cfg, &diags);
+    int rc =
+        path ? ccp_config_load_file(path, &cfg, &diags) : ccp_config_load_default(&cfg, &diags);
     if (rc != 0) {
         ccp_diags_print(&diags, stderr);
         fprintf(stderr, "ccproxy: %zu problem%s in %s\n", diags.n, diags.n == 1 ? "" : "s",

@@ -51,9 +51,12 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 int ccp_cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"host", required_argument, NULL, 'H'},
-        {"port", required_argument, NULL, 'p'},   {"workers", required_argument, NULL, 'w'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"workers", required_argument, NULL, 'w'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *host = NULL, *level = NULL;
@@ -62,8 +65,12 @@ int ccp_cmd_serve(int argc, char **argv)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:H:p:w:l:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': config_path = optarg; break;
-        case 'H': host = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'H':
+            host = optarg;
+            break;
         case 'p':
             if (parse_int(optarg, 0, 65535, &port) != 0) {
                 fprintf(stderr, "ccproxy serve: --port must be 0..65535, not '%s'\n", optarg);
@@ -76,9 +83,15 @@ int ccp_cmd_serve(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'l': level = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'l':
+            level = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {

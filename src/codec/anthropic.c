@@ -99,10 +99,9 @@ static const char *map_error(int status, const char *body, size_t len, ccp_buf *
         /* Return the static spelling of a known type so the caller may use
          * it after the parsed body is gone. */
         static const char *const known[] = {
-            "invalid_request_error", "authentication_error", "billing_error",
-            "permission_error",      "not_found_error",      "request_too_large",
-            "rate_limit_error",      "api_error",            "timeout_error",
-            "overloaded_error",
+            "invalid_request_error", "authentication_error", "billing_error",    "permission_error",
+            "not_found_error",       "request_too_large",    "rate_limit_error", "api_error",
+            "timeout_error",         "overloaded_error",
         };
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             if (strcmp(type, known[i]) == 0) result = known[i];

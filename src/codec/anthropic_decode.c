@@ -14,10 +14,10 @@ struct ccp_decoder {
     ccp_event_sink *sink;
     bool sse;
     ccp_sse_reader reader;
-    ccp_buf body;       /* JSON mode: the whole body */
-    bool started;       /* message_start seen */
-    bool stopped;       /* message_stop seen */
-    ccp_error *err;     /* the error record of the feed call in progress */
+    ccp_buf body;   /* JSON mode: the whole body */
+    bool started;   /* message_start seen */
+    bool stopped;   /* message_stop seen */
+    ccp_error *err; /* the error record of the feed call in progress */
 };
 
 static int64_t usage_field(json_object *u, const char *key)
@@ -197,8 +197,7 @@ int ccp_anthropic_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp
 
 int ccp_anthropic_message_to_events(json_object *msg, ccp_event_sink *sink, ccp_error *err)
 {
-    if (!msg || !json_object_is_type(msg, json_type_object) ||
-        !ccp_json_get_arr(msg, "content"))
+    if (!msg || !json_object_is_type(msg, json_type_object) || !ccp_json_get_arr(msg, "content"))
         return ccp_error_set(err, CCP_EUPSTREAM, "upstream answer is not a message object");
     int rc;
     ccp_event ev = {

@@ -126,9 +126,8 @@ static void write_usage(ccp_buf *b, const ccp_usage *u, json_object *raw)
 
 static bool is_message_key(const char *k)
 {
-    static const char *const keys[] = {"id",          "type",          "role",  "model",
-                                       "content",     "stop_reason",   "usage",
-                                       "stop_sequence"};
+    static const char *const keys[] = {"id",      "type",        "role",  "model",
+                                       "content", "stop_reason", "usage", "stop_sequence"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strcmp(k, keys[i]) == 0) return true;
     return false;
@@ -166,15 +165,17 @@ static void put_frame(ccp_anthropic_writer *w, const char *event)
 
 static void write_block_start(ccp_buf *b, const ccp_event *ev)
 {
-    ccp_buf_printf(b, "{\"type\":\"content_block_start\",\"index\":%d,\"content_block\":",
-                   ev->index);
+    ccp_buf_printf(b,
+                   "{\"type\":\"content_block_start\",\"index\":%d,\"content_block\":", ev->index);
     if (ev->raw && ev->block_kind != CCP_BLOCK_TOOL_USE) {
         size_t n;
         const char *s = ccp_json_str(ev->raw, &n);
         ccp_buf_append(b, s, n);
     } else {
         switch (ev->block_kind) {
-        case CCP_BLOCK_TEXT: ccp_buf_appends(b, "{\"type\":\"text\",\"text\":\"\"}"); break;
+        case CCP_BLOCK_TEXT:
+            ccp_buf_appends(b, "{\"type\":\"text\",\"text\":\"\"}");
+            break;
         case CCP_BLOCK_THINKING:
             ccp_buf_appends(b, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}");
             break;
@@ -190,7 +191,9 @@ static void write_block_start(ccp_buf *b, const ccp_event *ev)
             json_cstr_or_null(b, ev->tool_name);
             ccp_buf_appends(b, ",\"input\":{}}");
             break;
-        case CCP_BLOCK_OTHER: ccp_buf_appends(b, "{}"); break;
+        case CCP_BLOCK_OTHER:
+            ccp_buf_appends(b, "{}");
+            break;
         }
     }
     ccp_buf_appendc(b, '}');
@@ -239,8 +242,12 @@ static void stream_event(ccp_anthropic_writer *w, const ccp_event *ev)
         ccp_buf_appendc(b, '}');
         break;
     }
-    case CCP_EV_BLOCK_START: write_block_start(b, ev); break;
-    case CCP_EV_BLOCK_DELTA: write_block_delta(b, ev); break;
+    case CCP_EV_BLOCK_START:
+        write_block_start(b, ev);
+        break;
+    case CCP_EV_BLOCK_DELTA:
+        write_block_delta(b, ev);
+        break;
     case CCP_EV_BLOCK_STOP:
         ccp_buf_printf(b, "{\"type\":\"content_block_stop\",\"index\":%d}", ev->index);
         break;
@@ -253,8 +260,12 @@ static void stream_event(ccp_anthropic_writer *w, const ccp_event *ev)
         write_usage(b, &ev->usage, ev->raw);
         ccp_buf_appendc(b, '}');
         break;
-    case CCP_EV_MESSAGE_STOP: ccp_buf_appends(b, "{\"type\":\"message_stop\"}"); break;
-    case CCP_EV_PING: ccp_buf_appends(b, "{\"type\":\"ping\"}"); break;
+    case CCP_EV_MESSAGE_STOP:
+        ccp_buf_appends(b, "{\"type\":\"message_stop\"}");
+        break;
+    case CCP_EV_PING:
+        ccp_buf_appends(b, "{\"type\":\"ping\"}");
+        break;
     case CCP_EV_ERROR:
         ccp_anthropic_error_json(b, ev->error_type ? ev->error_type : "api_error",
                                  ev->error_message ? ev->error_message : "error");
@@ -281,8 +292,7 @@ static void merge_usage(ccp_usage *into, const ccp_usage *u)
     if (u->output_tokens >= 0) into->output_tokens = u->output_tokens;
     if (u->cache_creation_input_tokens >= 0)
         into->cache_creation_input_tokens = u->cache_creation_input_tokens;
-    if (u->cache_read_input_tokens >= 0)
-        into->cache_read_input_tokens = u->cache_read_input_tokens;
+    if (u->cache_read_input_tokens >= 0) into->cache_read_input_tokens = u->cache_read_input_tokens;
 }
 
 static void set_str(char **dst, const char *s)
@@ -343,7 +353,8 @@ static void accumulate(ccp_anthropic_writer *w, const ccp_event *ev)
         merge_usage(&w->usage, &ev->usage);
         merge_usage_extra(w, ev->raw);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -362,10 +373,9 @@ static int sink_emit(ccp_event_sink *s, const ccp_event *ev)
     return 0;
 }
 
-ccp_anthropic_writer *ccp_anthropic_writer_new(bool stream,
-                                               void (*write)(void *ud, const char *data,
-                                                             size_t len),
-                                               void *ud)
+ccp_anthropic_writer *
+ccp_anthropic_writer_new(bool stream, void (*write)(void *ud, const char *data, size_t len),
+                         void *ud)
 {
     ccp_anthropic_writer *w = ccp_xcalloc(1, sizeof *w);
     w->sink.emit = sink_emit;

@@ -17,10 +17,9 @@ typedef struct ccp_anthropic_writer ccp_anthropic_writer;
 
 /* write receives each complete SSE frame (streaming only; may be NULL when
  * not streaming). Returns a writer the caller frees with _free. */
-ccp_anthropic_writer *ccp_anthropic_writer_new(bool stream,
-                                               void (*write)(void *ud, const char *data,
-                                                             size_t len),
-                                               void *ud);
+ccp_anthropic_writer *
+ccp_anthropic_writer_new(bool stream, void (*write)(void *ud, const char *data, size_t len),
+                         void *ud);
 void ccp_anthropic_writer_free(ccp_anthropic_writer *w);
 
 /* The sink that feeds this writer; borrowed, lives as long as w. */

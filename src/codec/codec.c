@@ -17,7 +17,8 @@ void ccp_outbound_free(ccp_outbound *out)
 {
     ccp_buf_free(&out->url);
     ccp_buf_free(&out->body);
-    for (size_t i = 0; i < out->n_headers; i++) free(out->headers[i]);
+    for (size_t i = 0; i < out->n_headers; i++)
+        free(out->headers[i]);
     free(out->headers);
     memset(out, 0, sizeof *out);
 }
@@ -37,7 +38,8 @@ void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *p
 {
     ccp_buf_reset(&out->url);
     size_t bl = strlen(base_url);
-    while (bl > 0 && base_url[bl - 1] == '/') bl--;
+    while (bl > 0 && base_url[bl - 1] == '/')
+        bl--;
     ccp_buf_append(&out->url, base_url, bl);
     if (path[0] != '/') ccp_buf_appendc(&out->url, '/');
     ccp_buf_appends(&out->url, path);
@@ -46,9 +48,11 @@ void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *p
 const ccp_codec *ccp_codec_for(ccp_format format)
 {
     switch (format) {
-    case CCP_FORMAT_ANTHROPIC: return &ccp_codec_anthropic;
+    case CCP_FORMAT_ANTHROPIC:
+        return &ccp_codec_anthropic;
     case CCP_FORMAT_OPENAI_CHAT:
-    case CCP_FORMAT_GEMINI: return NULL; /* later issues */
+    case CCP_FORMAT_GEMINI:
+        return NULL; /* later issues */
     }
     return NULL;
 }
@@ -56,17 +60,28 @@ const ccp_codec *ccp_codec_for(ccp_format format)
 const char *ccp_error_type_for_status(int status)
 {
     switch (status) {
-    case 400: return "invalid_request_error";
-    case 401: return "authentication_error";
-    case 402: return "billing_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 408: return "timeout_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    case 504: return "timeout_error";
-    case 529: return "overloaded_error";
-    case 503: return "overloaded_error";
+    case 400:
+        return "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 402:
+        return "billing_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 408:
+        return "timeout_error";
+    case 413:
+        return "request_too_large";
+    case 429:
+        return "rate_limit_error";
+    case 504:
+        return "timeout_error";
+    case 529:
+        return "overloaded_error";
+    case 503:
+        return "overloaded_error";
     }
     if (status >= 400 && status < 500) return "invalid_request_error";
     return "api_error";

@@ -26,8 +26,8 @@ typedef struct ccp_header_view {
 /* What to send upstream. All fields owned by the ccp_outbound; free with
  * ccp_outbound_free. */
 typedef struct ccp_outbound {
-    ccp_buf url;     /* absolute URL */
-    char **headers;  /* "Name: value" lines, each malloc'd */
+    ccp_buf url;    /* absolute URL */
+    char **headers; /* "Name: value" lines, each malloc'd */
     size_t n_headers;
     ccp_buf body;
 } ccp_outbound;
@@ -40,10 +40,10 @@ void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *p
 
 typedef struct ccp_encode_ctx {
     const ccp_provider *provider;
-    const char *model;       /* model to send; NULL keeps the request's own */
-    json_object *request;    /* canonical request, owned by the caller; encode may
-                                edit it in place (it is this request's own copy) */
-    bool stream;             /* the client asked for a stream */
+    const char *model;                 /* model to send; NULL keeps the request's own */
+    json_object *request;              /* canonical request, owned by the caller; encode may
+                                          edit it in place (it is this request's own copy) */
+    bool stream;                       /* the client asked for a stream */
     const ccp_header_view *in_headers; /* inbound client headers */
     size_t n_in_headers;
 } ccp_encode_ctx;

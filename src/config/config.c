@@ -45,14 +45,16 @@ void ccp_provider_free(ccp_provider *p)
         free(p->headers[i].value);
     }
     free(p->headers);
-    for (size_t i = 0; i < p->n_models; i++) free(p->models[i]);
+    for (size_t i = 0; i < p->n_models; i++)
+        free(p->models[i]);
     free(p->models);
 }
 
 void ccp_config_destroy(ccp_config *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < c->n_providers; i++) ccp_provider_free(&c->providers[i]);
+    for (size_t i = 0; i < c->n_providers; i++)
+        ccp_provider_free(&c->providers[i]);
     free(c->providers);
     free(c->router_model);
     free(c->server.host);
@@ -81,9 +83,12 @@ const ccp_provider *ccp_config_provider(const ccp_config *c, const char *name)
 const char *ccp_format_name(ccp_format f)
 {
     switch (f) {
-    case CCP_FORMAT_ANTHROPIC: return "anthropic";
-    case CCP_FORMAT_OPENAI_CHAT: return "openai-chat";
-    case CCP_FORMAT_GEMINI: return "gemini";
+    case CCP_FORMAT_ANTHROPIC:
+        return "anthropic";
+    case CCP_FORMAT_OPENAI_CHAT:
+        return "openai-chat";
+    case CCP_FORMAT_GEMINI:
+        return "gemini";
     }
     return "?";
 }

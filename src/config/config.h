@@ -52,11 +52,11 @@ typedef struct ccp_target {
 } ccp_target;
 
 typedef struct ccp_server_config {
-    char *host;             /* default "127.0.0.1" */
-    int port;               /* default 3456 */
-    int workers;            /* default 0 = one per core */
-    size_t max_body_bytes;  /* default 32 MiB */
-    size_t max_header_bytes; /* default 64 KiB */
+    char *host;                 /* default "127.0.0.1" */
+    int port;                   /* default 3456 */
+    int workers;                /* default 0 = one per core */
+    size_t max_body_bytes;      /* default 32 MiB */
+    size_t max_header_bytes;    /* default 64 KiB */
     uint32_t header_timeout_ms; /* time to receive a whole request head: 10 s */
     uint32_t idle_timeout_ms;   /* keep-alive idle, and body read gap: 60 s */
     uint32_t drain_timeout_ms;  /* graceful shutdown: 10 s */
@@ -76,17 +76,17 @@ typedef struct ccp_config {
     ccp_upstream_config upstream;
     ccp_provider *providers;
     size_t n_providers;
-    bool has_default;       /* false when no provider is configured at all */
+    bool has_default; /* false when no provider is configured at all */
     ccp_target router_default;
-    char *router_model;     /* owns router_default.model */
+    char *router_model; /* owns router_default.model */
     _Atomic int refs;
 } ccp_config;
 
 /* One problem found in a config: where it is and what to do about it. */
 typedef struct ccp_diag {
     char *file;
-    int line; /* 1-based; 0 when not tied to a place */
-    int col;  /* 1-based */
+    int line;      /* 1-based; 0 when not tied to a place */
+    int col;       /* 1-based */
     char *message; /* says what is wrong and the fix; never contains a secret */
 } ccp_diag;
 

@@ -9,7 +9,6 @@
 
 #include <string.h>
 
-
 static const char default_yaml[] =
     "providers:\n"
     "  - name: anthropic\n"
@@ -39,6 +38,6 @@ static const char default_yaml[] =
 
 int ccp_config_load_default(ccp_config **out, ccp_diags *diags)
 {
-    return ccp_config_load_yaml("<embedded default>", default_yaml, strlen(default_yaml), true,
-                                out, diags);
+    return ccp_config_load_yaml("<embedded default>", default_yaml, strlen(default_yaml), true, out,
+                                diags);
 }

@@ -52,9 +52,8 @@ static void diag_at(loader *l, int line, int col, const char *fmt, ...)
     d->items[d->n++] = (ccp_diag){ccp_xstrdup(l->file), line, col, ccp_buf_detach(&b, NULL)};
 }
 
-#define DIAG(l, node, ...)                                                                    \
-    diag_at((l), (int)(node)->start_mark.line + 1, (int)(node)->start_mark.column + 1,       \
-            __VA_ARGS__)
+#define DIAG(l, node, ...)                                                                         \
+    diag_at((l), (int)(node)->start_mark.line + 1, (int)(node)->start_mark.column + 1, __VA_ARGS__)
 
 static yaml_node_t *node_at(loader *l, int idx)
 {
@@ -71,7 +70,8 @@ static size_t edit_distance(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) return 99;
     size_t row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
     for (size_t i = 1; i <= la; i++) {
         size_t prev = row[0];
         row[0] = i;
@@ -166,9 +166,11 @@ static bool parse_size(const char *s, long long *out)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (!*s || errno || end == s || v < 0) return false;
-    while (*end == ' ') end++;
+    while (*end == ' ')
+        end++;
     long long mul = 1;
-    if (!*end || !strcmp(end, "B")) mul = 1;
+    if (!*end || !strcmp(end, "B"))
+        mul = 1;
     else if (!strcmp(end, "KiB") || !strcmp(end, "KB") || !strcmp(end, "k") || !strcmp(end, "K"))
         mul = 1024;
     else if (!strcmp(end, "MiB") || !strcmp(end, "MB") || !strcmp(end, "M"))
@@ -198,13 +200,12 @@ static void set_field(loader *l, const field *f, void *base, yaml_node_t *v, con
         return;
     case F_LOGLEVEL:
         if (ccp_log_parse_level(s, (ccp_log_level *)p) != 0)
-            DIAG(l, v, "%s.%s: '%s' is not a log level; use one of error, warn, info, debug",
-                 where, f->name, s);
+            DIAG(l, v, "%s.%s: '%s' is not a log level; use one of error, warn, info, debug", where,
+                 f->name, s);
         return;
     case F_SIZE:
         if (!parse_size(s, &n)) {
-            DIAG(l, v, "%s.%s: expected a size in bytes such as 1048576 or 32MiB", where,
-                 f->name);
+            DIAG(l, v, "%s.%s: expected a size in bytes such as 1048576 or 32MiB", where, f->name);
             return;
         }
         break;
@@ -238,13 +239,15 @@ static void load_fields(loader *l, yaml_node_t *map, const char *where, const fi
         return;
     }
     const char *names[16];
-    for (size_t i = 0; i < nf; i++) names[i] = fields[i].name;
+    for (size_t i = 0; i < nf; i++)
+        names[i] = fields[i].name;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *k = node_at(l, pr->key), *v = node_at(l, pr->value);
         const char *key = scalar(k);
         size_t i = 0;
-        while (key && i < nf && strcmp(key, fields[i].name) != 0) i++;
+        while (key && i < nf && strcmp(key, fields[i].name) != 0)
+            i++;
         if (!key) {
             DIAG(l, k, "%s: keys must be plain names", where);
         } else if (i == nf) {
@@ -279,15 +282,16 @@ static char *interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
                  "${%s:-default} to give a default",
                  what, var, var);
     } else {
-        DIAG(l, v, "%s: malformed ${...}: write ${NAME} or ${NAME:-default}, and $$ for a "
-                   "literal $",
+        DIAG(l, v,
+             "%s: malformed ${...}: write ${NAME} or ${NAME:-default}, and $$ for a "
+             "literal $",
              what);
     }
     return NULL;
 }
 
-static const char *const provider_keys[] = {"name",   "format",  "base_url", "api_key",
-                                            "auth",   "headers", "models"};
+static const char *const provider_keys[] = {"name", "format",  "base_url", "api_key",
+                                            "auth", "headers", "models"};
 
 static bool valid_name(const char *s)
 {
@@ -321,12 +325,16 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
                 p->name = ccp_xstrdup(s);
             }
         } else if (!strcmp(key, "format")) {
-            if (s && !strcmp(s, "anthropic")) p->format = CCP_FORMAT_ANTHROPIC;
-            else if (s && !strcmp(s, "openai-chat")) p->format = CCP_FORMAT_OPENAI_CHAT;
-            else if (s && !strcmp(s, "gemini")) p->format = CCP_FORMAT_GEMINI;
+            if (s && !strcmp(s, "anthropic"))
+                p->format = CCP_FORMAT_ANTHROPIC;
+            else if (s && !strcmp(s, "openai-chat"))
+                p->format = CCP_FORMAT_OPENAI_CHAT;
+            else if (s && !strcmp(s, "gemini"))
+                p->format = CCP_FORMAT_GEMINI;
             else {
-                DIAG(l, v, "providers.format: '%s' is not a format; use anthropic, openai-chat "
-                           "or gemini",
+                DIAG(l, v,
+                     "providers.format: '%s' is not a format; use anthropic, openai-chat "
+                     "or gemini",
                      s ? s : "(not a string)");
                 ok = false;
             }
@@ -340,23 +348,28 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
             if (!u) ok = false;
             if (u) {
                 size_t n = strlen(u);
-                while (n > 0 && u[n - 1] == '/') u[--n] = '\0';
+                while (n > 0 && u[n - 1] == '/')
+                    u[--n] = '\0';
             }
             free(p->base_url);
             p->base_url = u;
         } else if (!strcmp(key, "api_key")) {
             if (p->api_key) free(p->api_key);
             p->api_key = interp(l, v, "providers.api_key", &skip);
-            if (!p->api_key) ok = false;
+            if (!p->api_key)
+                ok = false;
             else if (!*p->api_key) {
                 free(p->api_key);
                 p->api_key = NULL;
             }
         } else if (!strcmp(key, "auth")) {
             auth_set = true;
-            if (s && !strcmp(s, "x-api-key")) p->auth = CCP_AUTH_X_API_KEY;
-            else if (s && !strcmp(s, "bearer")) p->auth = CCP_AUTH_BEARER;
-            else if (s && !strcmp(s, "none")) p->auth = CCP_AUTH_NONE;
+            if (s && !strcmp(s, "x-api-key"))
+                p->auth = CCP_AUTH_X_API_KEY;
+            else if (s && !strcmp(s, "bearer"))
+                p->auth = CCP_AUTH_BEARER;
+            else if (s && !strcmp(s, "none"))
+                p->auth = CCP_AUTH_NONE;
             else {
                 DIAG(l, v, "providers.auth: use x-api-key, bearer or none");
                 ok = false;
@@ -402,7 +415,8 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
             ok = false;
         }
     }
-    if (!auth_set) p->auth = p->format == CCP_FORMAT_ANTHROPIC ? CCP_AUTH_X_API_KEY : CCP_AUTH_BEARER;
+    if (!auth_set)
+        p->auth = p->format == CCP_FORMAT_ANTHROPIC ? CCP_AUTH_X_API_KEY : CCP_AUTH_BEARER;
     if (!p->name && !name_node) {
         DIAG(l, map, "a provider needs a name: add 'name: <provider>'");
         ok = false;
@@ -484,15 +498,17 @@ static void resolve_target(loader *l, yaml_node_t *v, const char *target)
     const char *model = slash && slash[1] ? slash + 1 : NULL;
     if (model && p->n_models) {
         size_t i = 0;
-        while (i < p->n_models && strcmp(p->models[i], model) != 0) i++;
+        while (i < p->n_models && strcmp(p->models[i], model) != 0)
+            i++;
         if (i == p->n_models) {
             ccp_buf names = CCP_BUF_INIT;
             for (size_t j = 0; j < p->n_models; j++) {
                 if (j) ccp_buf_appends(&names, ", ");
                 ccp_buf_appends(&names, p->models[j]);
             }
-            DIAG(l, v, "router.default: provider '%s' lists no model '%s'; add it to its models "
-                       "or use one of: %s",
+            DIAG(l, v,
+                 "router.default: provider '%s' lists no model '%s'; add it to its models "
+                 "or use one of: %s",
                  pname, model, names.data);
             ccp_buf_free(&names);
             return;
@@ -576,16 +592,20 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
              pr < root->data.mapping.pairs.top; pr++) {
             yaml_node_t *k = node_at(&l, pr->key), *v = node_at(&l, pr->value);
             const char *key = scalar(k);
-            if (!key) DIAG(&l, k, "top-level keys must be plain names");
+            if (!key)
+                DIAG(&l, k, "top-level keys must be plain names");
             else if (!strcmp(key, "server"))
                 load_fields(&l, v, "server", server_fields,
                             sizeof server_fields / sizeof server_fields[0], &c->server);
             else if (!strcmp(key, "upstream"))
                 load_fields(&l, v, "upstream", upstream_fields,
                             sizeof upstream_fields / sizeof upstream_fields[0], &c->upstream);
-            else if (!strcmp(key, "providers")) load_providers(&l, v);
-            else if (!strcmp(key, "router")) router = v;
-            else unknown_key(&l, k, "the top level", root_keys, 4);
+            else if (!strcmp(key, "providers"))
+                load_providers(&l, v);
+            else if (!strcmp(key, "router"))
+                router = v;
+            else
+                unknown_key(&l, k, "the top level", root_keys, 4);
         }
     } else if (root && !(root->type == YAML_SCALAR_NODE && !*scalar(root))) {
         DIAG(&l, root, "the config must be a mapping with server, providers and router keys");
@@ -620,15 +640,17 @@ int ccp_config_load_file(const char *path, ccp_config **out, ccp_diags *diags)
     FILE *f = fopen(path, "rb");
     if (!f) {
         loader l = {.file = path, .diags = diags};
-        diag_at(&l, 0, 0, "cannot open config file: %s; check the path (--config, "
-                          "$CCPROXY_CONFIG) or remove it to use the embedded default",
+        diag_at(&l, 0, 0,
+                "cannot open config file: %s; check the path (--config, "
+                "$CCPROXY_CONFIG) or remove it to use the embedded default",
                 strerror(errno));
         return CCP_ECONFIG;
     }
     ccp_buf b = CCP_BUF_INIT;
     char chunk[8192];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) ccp_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ccp_buf_append(&b, chunk, n);
     fclose(f);
     int rc = ccp_config_load_yaml(path, b.data ? b.data : "", b.len, false, out, diags);
     ccp_buf_free(&b);

@@ -31,7 +31,8 @@ void ccp_buf_reserve(ccp_buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     bool fresh = b->data == NULL;
     b->data = ccp_xrealloc(b->data, cap);
     b->cap = cap;
@@ -96,13 +97,27 @@ void ccp_buf_append_json_str(ccp_buf *b, const char *s, size_t n)
         ccp_buf_append(b, s + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': ccp_buf_append(b, "\\\"", 2); break;
-        case '\\': ccp_buf_append(b, "\\\\", 2); break;
-        case '\n': ccp_buf_append(b, "\\n", 2); break;
-        case '\r': ccp_buf_append(b, "\\r", 2); break;
-        case '\t': ccp_buf_append(b, "\\t", 2); break;
-        case '\b': ccp_buf_append(b, "\\b", 2); break;
-        case '\f': ccp_buf_append(b, "\\f", 2); break;
+        case '"':
+            ccp_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            ccp_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            ccp_buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            ccp_buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            ccp_buf_append(b, "\\t", 2);
+            break;
+        case '\b':
+            ccp_buf_append(b, "\\b", 2);
+            break;
+        case '\f':
+            ccp_buf_append(b, "\\f", 2);
+            break;
         default: {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             ccp_buf_append(b, u, 6);

@@ -15,11 +15,14 @@ typedef struct ccp_buf {
     size_t cap;
 } ccp_buf;
 
-#define CCP_BUF_INIT {NULL, 0, 0}
+#define CCP_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void ccp_buf_init(ccp_buf *b);
-void ccp_buf_free(ccp_buf *b);                 /* releases data; b is reusable after */
-void ccp_buf_reset(ccp_buf *b);                /* len = 0, keeps capacity */
+void ccp_buf_free(ccp_buf *b);                  /* releases data; b is reusable after */
+void ccp_buf_reset(ccp_buf *b);                 /* len = 0, keeps capacity */
 void ccp_buf_reserve(ccp_buf *b, size_t extra); /* room for extra more bytes */
 void ccp_buf_append(ccp_buf *b, const void *data, size_t len);
 void ccp_buf_appends(ccp_buf *b, const char *s);

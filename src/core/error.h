@@ -7,7 +7,7 @@
 
 enum {
     CCP_OK = 0,
-    CCP_EINVAL = -1,    /* bad input from a client or caller */
+    CCP_EINVAL = -1, /* bad input from a client or caller */
     CCP_ENOMEM = -2,
     CCP_EIO = -3,       /* OS-level I/O failure */
     CCP_ECONFIG = -4,   /* configuration is invalid */
@@ -15,7 +15,7 @@ enum {
     CCP_EUPSTREAM = -6, /* the upstream failed or sent something unusable */
     CCP_ETIMEOUT = -7,
     CCP_ECANCELED = -8,
-    CCP_ELIMIT = -9,    /* a size or count limit was exceeded */
+    CCP_ELIMIT = -9, /* a size or count limit was exceeded */
     CCP_ENOTFOUND = -10,
     CCP_EUNSUPPORTED = -11,
 };

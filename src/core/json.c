@@ -23,15 +23,14 @@ json_object *ccp_json_parse(const char *data, size_t len, ccp_error *err)
     size_t off = json_tokener_get_parse_end(tok);
     if (jerr == json_tokener_success) {
         /* Only whitespace may follow the value. */
-        while (off < len && (data[off] == ' ' || data[off] == '\t' || data[off] == '\n' ||
-                             data[off] == '\r'))
+        while (off < len &&
+               (data[off] == ' ' || data[off] == '\t' || data[off] == '\n' || data[off] == '\r'))
             off++;
         if (off != len) {
             json_object_put(obj);
             obj = NULL;
             ccp_error_set(err, CCP_EPARSE,
-                          "invalid JSON at byte offset %zu: unexpected data after the value",
-                          off);
+                          "invalid JSON at byte offset %zu: unexpected data after the value", off);
         }
     } else if (jerr == json_tokener_continue) {
         ccp_error_set(err, CCP_EPARSE, "invalid JSON at byte offset %zu: unexpected end of input",
@@ -87,8 +86,7 @@ int64_t ccp_json_get_int(json_object *obj, const char *key, int64_t fallback)
 bool ccp_json_get_bool(json_object *obj, const char *key, bool fallback)
 {
     json_object *v = ccp_json_get(obj, key);
-    return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v)
-                                                          : fallback;
+    return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : fallback;
 }
 
 json_object *ccp_json_strn(const char *s, size_t n)

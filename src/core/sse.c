@@ -69,7 +69,8 @@ int ccp_sse_reader_feed(ccp_sse_reader *r, const char *data, size_t len)
     while (i < len) {
         /* Find the next line end in this chunk. */
         size_t j = i;
-        while (j < len && data[j] != '\n' && data[j] != '\r') j++;
+        while (j < len && data[j] != '\n' && data[j] != '\r')
+            j++;
         if (j == len) {
             ccp_buf_append(&r->line, data + i, len - i);
             if (r->line.len > r->max_event) return CCP_ELIMIT;

@@ -20,11 +20,11 @@ typedef int (*ccp_sse_event_fn)(void *ud, const char *event, const char *data, s
 typedef struct ccp_sse_reader {
     ccp_sse_event_fn fn;
     void *ud;
-    ccp_buf line;  /* the current incomplete line */
-    ccp_buf event; /* the current event's name */
-    ccp_buf data;  /* the current event's data */
-    bool has_data; /* a data field was seen (data may be empty) */
-    bool skip_lf;  /* the previous byte was a CR ending a line */
+    ccp_buf line;     /* the current incomplete line */
+    ccp_buf event;    /* the current event's name */
+    ccp_buf data;     /* the current event's data */
+    bool has_data;    /* a data field was seen (data may be empty) */
+    bool skip_lf;     /* the previous byte was a CR ending a line */
     size_t max_event; /* cap on one event's size */
 } ccp_sse_reader;
 

@@ -35,12 +35,14 @@ size_t ccp_tokens_estimate_text(const char *s, size_t len)
             p = q;
         } else if (c >= '0' && c <= '9') {
             const unsigned char *q = p;
-            while (q < end && *q >= '0' && *q <= '9') q++;
+            while (q < end && *q >= '0' && *q <= '9')
+                q++;
             t += (double)((size_t)(q - p) + 2) / 3;
             p = q;
         } else if (c == ' ') {
             const unsigned char *q = p;
-            while (q < end && *q == ' ') q++;
+            while (q < end && *q == ' ')
+                q++;
             size_t n = (size_t)(q - p);
             /* One space joins the next word; indentation after a newline
              * merges with it; other runs are a token of their own. */
@@ -49,7 +51,8 @@ size_t ccp_tokens_estimate_text(const char *s, size_t len)
             p = q;
         } else if (c == '\n' || c == '\r' || c == '\t') {
             const unsigned char *q = p;
-            while (q < end && (*q == '\n' || *q == '\r' || *q == '\t')) q++;
+            while (q < end && (*q == '\n' || *q == '\r' || *q == '\t'))
+                q++;
             t += 1;
             p = q;
         } else if (c < 0x80) {
@@ -100,7 +103,8 @@ static int64_t content_tokens(json_object *content)
     if (!json_object_is_type(content, json_type_array)) return 0;
     int64_t t = 0;
     size_t n = json_object_array_length(content);
-    for (size_t i = 0; i < n; i++) t += block_tokens(json_object_array_get_idx(content, i));
+    for (size_t i = 0; i < n; i++)
+        t += block_tokens(json_object_array_get_idx(content, i));
     return t;
 }
 
@@ -115,8 +119,7 @@ int64_t ccp_tokens_estimate_request(json_object *req)
     n = tools ? json_object_array_length(tools) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *tool = json_object_array_get_idx(tools, i);
-        t += 10 + text_of(ccp_json_get(tool, "name")) +
-             text_of(ccp_json_get(tool, "description")) +
+        t += 10 + text_of(ccp_json_get(tool, "name")) + text_of(ccp_json_get(tool, "description")) +
              text_of(ccp_json_get(tool, "input_schema"));
     }
     return t > 0 ? t : 1;

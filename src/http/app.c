@@ -81,7 +81,8 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
         return;
     }
     char msg[512];
-    snprintf(msg, sizeof msg, "no endpoint %s %.300s: cc-proxy serves POST /v1/messages, "
+    snprintf(msg, sizeof msg,
+             "no endpoint %s %.300s: cc-proxy serves POST /v1/messages, "
              "POST /v1/messages/count_tokens, GET /v1/models, GET /health, GET /ready",
              req->method, req->path);
     ccp_res_send_error(res, 404, "not_found_error", msg);

@@ -38,8 +38,11 @@ static void timer_cb(uv_timer_t *t)
         ccp_conn_fail(c, 408, "invalid_request_error",
                       "the request body stalled (server.idle_timeout_ms)");
         break;
-    case C_IDLE: ccp_conn_close(c); break;
-    case C_HANDLER: break;
+    case C_IDLE:
+        ccp_conn_close(c);
+        break;
+    case C_HANDLER:
+        break;
     }
 }
 

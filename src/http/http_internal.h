@@ -15,15 +15,15 @@ typedef struct worker {
     const ccp_server_opts *opts;
     uv_loop_t loop;
     uv_tcp_t listener;
-    uv_async_t wake;       /* "stop": sent by the main thread */
-    uv_timer_t drain;      /* drain deadline while stopping */
+    uv_async_t wake;  /* "stop": sent by the main thread */
+    uv_timer_t drain; /* drain deadline while stopping */
     uv_thread_t thread;
-    int fd;                /* the bound listening socket, until opened */
-    void *wdata;           /* from opts->worker_start */
-    conn *conns;           /* live connections */
+    int fd;      /* the bound listening socket, until opened */
+    void *wdata; /* from opts->worker_start */
+    conn *conns; /* live connections */
     size_t n_conns;
     bool stopping, finalized;
-    uint64_t rng;          /* request ids */
+    uint64_t rng; /* request ids */
 } worker;
 
 typedef enum { C_IDLE, C_HEAD, C_BODY, C_HANDLER } conn_state;
@@ -37,13 +37,13 @@ struct conn {
     bool closing;     /* uv_close called */
     bool close_after; /* close once queued writes are flushed */
     bool keep_alive;
-    bool first;       /* no request seen yet on this connection */
-    size_t queued;    /* bytes handed to uv_write, not yet written */
-    ccp_buf pending;  /* bytes read while a response is in flight */
+    bool first;      /* no request seen yet on this connection */
+    size_t queued;   /* bytes handed to uv_write, not yet written */
+    ccp_buf pending; /* bytes read while a response is in flight */
     /* the request being parsed */
     ccp_buf url;
-    ccp_buf hbuf;     /* header names and values, NUL-separated */
-    size_t *hoffs;    /* offsets into hbuf: name, value, name, value... */
+    ccp_buf hbuf;  /* header names and values, NUL-separated */
+    size_t *hoffs; /* offsets into hbuf: name, value, name, value... */
     size_t n_hoffs, cap_hoffs;
     bool in_value;
     ccp_buf body;

@@ -59,9 +59,9 @@ static void finalize(worker *w)
 static void drain_expired(uv_timer_t *t)
 {
     worker *w = t->data;
-    if (w->n_conns)
-        ccp_log_warn("drain timeout: closing %zu connection(s) still busy", w->n_conns);
-    while (w->conns) ccp_conn_close(w->conns);
+    if (w->n_conns) ccp_log_warn("drain timeout: closing %zu connection(s) still busy", w->n_conns);
+    while (w->conns)
+        ccp_conn_close(w->conns);
 }
 
 static void wake_cb(uv_async_t *a)
@@ -141,7 +141,8 @@ static void stop_all(uv_async_t *a)
 {
     main_ctx *m = a->data;
     atomic_store(&g_stop, NULL);
-    for (int i = 0; i < m->n; i++) uv_async_send(&m->workers[i].wake);
+    for (int i = 0; i < m->n; i++)
+        uv_async_send(&m->workers[i].wake);
     close_handle((uv_handle_t *)&m->sigint);
     close_handle((uv_handle_t *)&m->sigterm);
     close_handle((uv_handle_t *)&m->stop);
@@ -163,7 +164,8 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
         struct sockaddr_storage ss;
         int fd = bind_socket(opts->host, port, &ss);
         if (fd < 0) {
-            for (int j = 0; j < i; j++) close(ws[j].fd);
+            for (int j = 0; j < i; j++)
+                close(ws[j].fd);
             free(ws);
             if (fd == -EINVAL)
                 return ccp_error_set(err, CCP_EINVAL,
@@ -208,7 +210,8 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
         if (getrandom(&w->rng, sizeof w->rng, 0) != sizeof w->rng || w->rng == 0)
             w->rng = uv_hrtime() | 1;
     }
-    for (int i = 0; i < n; i++) uv_thread_create(&ws[i].thread, worker_main, &ws[i]);
+    for (int i = 0; i < n; i++)
+        uv_thread_create(&ws[i].thread, worker_main, &ws[i]);
     if (opts->on_listening) opts->on_listening(opts->app, opts->host, port);
 
     uv_run(&main_loop, UV_RUN_DEFAULT);

@@ -19,14 +19,14 @@
 #include <uv.h>
 
 typedef struct ccp_request {
-    const char *method; /* "GET", "POST", ... */
-    const char *path;   /* without the query string, e.g. "/v1/messages" */
-    const char *query;  /* after '?', or "" */
+    const char *method;             /* "GET", "POST", ... */
+    const char *path;               /* without the query string, e.g. "/v1/messages" */
+    const char *query;              /* after '?', or "" */
     const ccp_header_view *headers; /* names lower-cased */
     size_t n_headers;
     const char *body; /* NUL-terminated after body_len */
     size_t body_len;
-    const char *id;   /* "req_" + 24 hex digits; also sent as request-id */
+    const char *id;    /* "req_" + 24 hex digits; also sent as request-id */
     uint64_t start_ns; /* uv_hrtime() when the head began */
 } ccp_request;
 

@@ -255,8 +255,10 @@ static char *header_value(const char *line, size_t len, const char *name)
     if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0) return NULL;
     const char *v = line + nl + 1;
     const char *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
     return ccp_xstrndup(v, (size_t)(end - v));
 }
 
@@ -320,7 +322,8 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
     r->ud = ud;
     uv_timer_init(u->loop, &r->timer);
     r->timer.data = r;
-    for (size_t i = 0; i < o->n_headers; i++) r->headers = curl_slist_append(r->headers, o->headers[i]);
+    for (size_t i = 0; i < o->n_headers; i++)
+        r->headers = curl_slist_append(r->headers, o->headers[i]);
     /* No "Expect: 100-continue" round trip before the body. */
     r->headers = curl_slist_append(r->headers, "Expect:");
 

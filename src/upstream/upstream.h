@@ -48,11 +48,11 @@ typedef struct ccp_upstream_cb {
 } ccp_upstream_cb;
 
 typedef struct ccp_upstream_send_opts {
-    const char *method;           /* "POST" */
+    const char *method; /* "POST" */
     const char *url;
-    char *const *headers;         /* "Name: value" lines */
+    char *const *headers; /* "Name: value" lines */
     size_t n_headers;
-    const char *body;             /* borrowed until on_done or cancel */
+    const char *body; /* borrowed until on_done or cancel */
     size_t body_len;
 } ccp_upstream_send_opts;
 

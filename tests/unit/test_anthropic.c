@@ -71,7 +71,8 @@ static void done(encoded *e)
 
 static void other_providers_get_the_target_model_and_no_billing_block(void **state)
 {
-    encoded e = encode("https://api.deepseek.com/anthropic/", CCP_AUTH_BEARER, "deepseek-chat", true);
+    encoded e =
+        encode("https://api.deepseek.com/anthropic/", CCP_AUTH_BEARER, "deepseek-chat", true);
     assert_string_equal(e.out.url.data, "https://api.deepseek.com/anthropic/v1/messages");
     assert_string_equal(ccp_json_get_str(e.body, "model"), "deepseek-chat");
     json_object *sys = ccp_json_get_arr(e.body, "system");
@@ -144,11 +145,16 @@ static void upstream_errors_keep_their_type_or_get_one_from_the_status(void **st
     const struct {
         int status;
         const char *type;
-    } table[] = {{400, "invalid_request_error"}, {401, "authentication_error"},
-                 {403, "permission_error"},      {404, "not_found_error"},
-                 {413, "request_too_large"},     {429, "rate_limit_error"},
-                 {500, "api_error"},             {529, "overloaded_error"},
-                 {418, "invalid_request_error"}, {504, "timeout_error"}};
+    } table[] = {{400, "invalid_request_error"},
+                 {401, "authentication_error"},
+                 {403, "permission_error"},
+                 {404, "not_found_error"},
+                 {413, "request_too_large"},
+                 {429, "rate_limit_error"},
+                 {500, "api_error"},
+                 {529, "overloaded_error"},
+                 {418, "invalid_request_error"},
+                 {504, "timeout_error"}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         assert_string_equal(ccp_error_type_for_status(table[i].status), table[i].type);
 }

@@ -14,7 +14,8 @@
 static void append_grows_and_stays_nul_terminated(void **state)
 {
     ccp_buf b = CCP_BUF_INIT;
-    for (int i = 0; i < 1000; i++) ccp_buf_append(&b, "abc", 3);
+    for (int i = 0; i < 1000; i++)
+        ccp_buf_append(&b, "abc", 3);
     assert_int_equal(b.len, 3000);
     assert_int_equal(b.data[b.len], '\0');
     ccp_buf_printf(&b, "%0300d", 7); /* longer than printf's stack buffer */

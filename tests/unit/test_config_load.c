@@ -151,13 +151,14 @@ static void wrong_types_and_ranges_are_named(void **state)
 
 static void provider_problems_are_each_reported(void **state)
 {
-    ccp_diags d = load_bad("providers:\n"
-                           "  - name: a\n    base_url: ftp://x\n"
-                           "  - name: b\n    base_url: http://x\n    format: grpc\n"
-                           "  - name: c\n    base_url: http://y\n"
-                           "  - name: c\n    base_url: http://y\n"
-                           "  - base_url: http://z\n"
-                           "  - name: d\n    base_url: http://c\n    auth: basic\n    modles: []\n");
+    ccp_diags d =
+        load_bad("providers:\n"
+                 "  - name: a\n    base_url: ftp://x\n"
+                 "  - name: b\n    base_url: http://x\n    format: grpc\n"
+                 "  - name: c\n    base_url: http://y\n"
+                 "  - name: c\n    base_url: http://y\n"
+                 "  - base_url: http://z\n"
+                 "  - name: d\n    base_url: http://c\n    auth: basic\n    modles: []\n");
     has_diag(&d, 3, 15, "http:// or https://");
     has_diag(&d, 6, 13, "anthropic, openai-chat or gemini");
     has_diag(&d, 9, 5, "used twice");
@@ -183,11 +184,13 @@ static void an_unset_variable_is_an_error_that_never_shows_the_secret(void **sta
 {
     setenv("CCP_TEST_KEY", "sk-very-secret", 1);
     unsetenv("CCP_TEST_UNSET");
-    ccp_diags d = load_bad("providers:\n  - name: a\n    base_url: http://x\n"
-                           "    api_key: ${CCP_TEST_KEY}\n    headers: {auth: '${CCP_TEST_UNSET}'}\n"
-                           "    bogus: sk-very-secret\n");
+    ccp_diags d =
+        load_bad("providers:\n  - name: a\n    base_url: http://x\n"
+                 "    api_key: ${CCP_TEST_KEY}\n    headers: {auth: '${CCP_TEST_UNSET}'}\n"
+                 "    bogus: sk-very-secret\n");
     has_diag(&d, 5, 21, "CCP_TEST_UNSET is not set");
-    for (size_t i = 0; i < d.n; i++) assert_null(strstr(d.items[i].message, "sk-very-secret"));
+    for (size_t i = 0; i < d.n; i++)
+        assert_null(strstr(d.items[i].message, "sk-very-secret"));
     ccp_diags_free(&d);
 }
 
@@ -222,7 +225,8 @@ static void the_embedded_default_follows_the_environment(void **state)
 {
     const char *vars[] = {"ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY",
                           "OPENAI_API_KEY", "GEMINI_API_KEY"};
-    for (size_t i = 0; i < 5; i++) unsetenv(vars[i]);
+    for (size_t i = 0; i < 5; i++)
+        unsetenv(vars[i]);
     ccp_config *c;
     ccp_diags d = {0};
     assert_int_equal(ccp_config_load_default(&c, &d), 0);
@@ -245,7 +249,8 @@ static void the_embedded_default_follows_the_environment(void **state)
     assert_null(c->router_default.model); /* the client's model passes through */
     assert_string_equal(c->router_default.provider->api_key, "k0");
     ccp_config_unref(c);
-    for (size_t i = 0; i < 5; i++) unsetenv(vars[i]);
+    for (size_t i = 0; i < 5; i++)
+        unsetenv(vars[i]);
     assert_int_equal(d.n, 0);
 }
 

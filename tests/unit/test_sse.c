@@ -77,7 +77,8 @@ static void recorded_streams_parse_the_same_at_every_split_and_byte_by_byte(void
         ccp_buf bytes = CCP_BUF_INIT;
         ccp_sse_reader r;
         ccp_sse_reader_init(&r, record, &bytes);
-        for (size_t k = 0; k < len; k++) assert_int_equal(ccp_sse_reader_feed(&r, in + k, 1), 0);
+        for (size_t k = 0; k < len; k++)
+            assert_int_equal(ccp_sse_reader_feed(&r, in + k, 1), 0);
         ccp_sse_reader_free(&r);
         assert_string_equal(bytes.data, whole.data);
         ccp_buf_free(&bytes);

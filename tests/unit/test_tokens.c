@@ -32,7 +32,8 @@ static void every_sample_is_within_15_percent_of_the_reference(void **state)
         double want = (double)json_object_get_int64(count);
         double err = (est - want) / want;
         printf("%-20s estimate %6.0f reference %6.0f error %+5.1f%%\n", name, est, want, err * 100);
-        if (fabs(err) > 0.15) fail_msg("%s: estimate %.0f is %.1f%% off %.0f", name, est, err * 100, want);
+        if (fabs(err) > 0.15)
+            fail_msg("%s: estimate %.0f is %.1f%% off %.0f", name, est, err * 100, want);
         est_total += est;
         ref_total += want;
         samples++;
@@ -77,7 +78,8 @@ static void the_request_walk_counts_every_part(void **state)
     int64_t tool_turn = estimate(
         "{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\","
         "\"name\":\"Read\",\"input\":{\"path\":\"/etc/hosts\"}}]},{\"role\":\"user\",\"content\":"
-        "[{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":\"127.0.0.1 localhost\"}]}]}");
+        "[{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":\"127.0.0.1 "
+        "localhost\"}]}]}");
     assert_true(tool_turn > 20);
     assert_int_equal(estimate("{\"messages\":[]}"), 1);
 }
