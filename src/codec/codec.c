@@ -3,6 +3,7 @@
 #include "codec/codec.h"
 
 #include "codec/anthropic.h"
+#include "codec/openai_chat.h"
 #include "core/alloc.h"
 
 #include <stdlib.h>

@@ -27,6 +27,11 @@ typedef enum {
     CCP_AUTH_NONE,      /* no key sent (local servers) */
 } ccp_auth;
 
+typedef enum {
+    CCP_REASONING_NONE,   /* thinking is not sent */
+    CCP_REASONING_EFFORT, /* reasoning_effort: low|medium|high */
+} ccp_reasoning;
+
 typedef struct ccp_kv {
     char *name;
     char *value;
@@ -42,6 +47,10 @@ typedef struct ccp_provider {
     size_t n_headers;
     char **models; /* the models this provider serves, as named in config */
     size_t n_models;
+    /* openai-chat: send max_completion_tokens instead of max_tokens */
+    bool max_completion_tokens;
+    /* openai-chat: how Anthropic's `thinking` is sent (reasoning_effort or not at all) */
+    ccp_reasoning reasoning;
 } ccp_provider;
 
 /* A routing target: a provider and the model to ask it for. model == NULL

@@ -29,6 +29,8 @@ static const char default_yaml[] =
     "    format: openai-chat\n"
     "    base_url: https://api.openai.com/v1\n"
     "    api_key: ${OPENAI_API_KEY}\n"
+    "    max_tokens_field: max_completion_tokens\n"
+    "    reasoning: effort\n"
     "    models: [gpt-5]\n"
     "  - name: gemini\n"
     "    format: gemini\n"

@@ -374,6 +374,20 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
                 DIAG(l, v, "providers.auth: use x-api-key, bearer or none");
                 ok = false;
             }
+        } else if (!strcmp(key, "max_tokens_field")) {
+            if (s && !strcmp(s, "max_tokens")) p->max_completion_tokens = false;
+            else if (s && !strcmp(s, "max_completion_tokens")) p->max_completion_tokens = true;
+            else {
+                DIAG(l, v, "providers.max_tokens_field: use max_tokens or max_completion_tokens");
+                ok = false;
+            }
+        } else if (!strcmp(key, "reasoning")) {
+            if (s && !strcmp(s, "none")) p->reasoning = CCP_REASONING_NONE;
+            else if (s && !strcmp(s, "effort")) p->reasoning = CCP_REASONING_EFFORT;
+            else {
+                DIAG(l, v, "providers.reasoning: use none or effort");
+                ok = false;
+            }
         } else if (!strcmp(key, "headers")) {
             if (v->type != YAML_MAPPING_NODE) {
                 DIAG(l, v, "providers.headers: expected a mapping of header name to value");

@@ -1,0 +1,417 @@
+/* openai_chat.c — Anthropic Messages request → OpenAI Chat Completions
+ * request, and the codec table. Built as a new json-c document that shares
+ * the request's subtrees (schemas, strings) by reference, not by copy. */
+#include "codec/openai_chat.h"
+
+#include "codec/anthropic.h"
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BILLING_PREFIX "x-anthropic-billing-header:"
+
+static json_object *ref(json_object *o)
+{
+    return json_object_get(o);
+}
+
+static json_object *str(const char *s)
+{
+    return json_object_new_string(s);
+}
+
+/* Appends the text of an Anthropic content value (string or text blocks)
+ * to b, blocks separated by sep; skips Claude Code's billing block. */
+static void append_text(ccp_buf *b, json_object *content, const char *sep)
+{
+    if (!content) return;
+    if (json_object_is_type(content, json_type_string)) {
+        ccp_buf_append(b, json_object_get_string(content),
+                       (size_t)json_object_get_string_len(content));
+        return;
+    }
+    if (!json_object_is_type(content, json_type_array)) return;
+    for (size_t i = 0; i < json_object_array_length(content); i++) {
+        json_object *blk = json_object_array_get_idx(content, i);
+        const char *type = ccp_json_get_str(blk, "type");
+        json_object *t = ccp_json_get(blk, "text");
+        if (!type || strcmp(type, "text") != 0 || !t) continue;
+        const char *s = json_object_get_string(t);
+        if (strncmp(s, BILLING_PREFIX, sizeof BILLING_PREFIX - 1) == 0) continue;
+        if (!*s) continue;
+        if (b->len) ccp_buf_appends(b, sep);
+        ccp_buf_append(b, s, (size_t)json_object_get_string_len(t));
+    }
+}
+
+static json_object *message(const char *role, json_object *content)
+{
+    json_object *m = json_object_new_object();
+    json_object_object_add(m, "role", str(role));
+    if (content) json_object_object_add(m, "content", content);
+    return m;
+}
+
+static json_object *text_part(json_object *text)
+{
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "type", str("text"));
+    json_object_object_add(p, "text", ref(text));
+    return p;
+}
+
+/* An Anthropic image block → an OpenAI image_url part, or NULL. */
+static json_object *image_part(json_object *blk)
+{
+    json_object *src = ccp_json_get_obj(blk, "source");
+    const char *type = ccp_json_get_str(src, "type");
+    ccp_buf url = CCP_BUF_INIT;
+    if (type && !strcmp(type, "base64")) {
+        const char *mt = ccp_json_get_str(src, "media_type");
+        const char *data = ccp_json_get_str(src, "data");
+        if (!mt || !data) return NULL;
+        ccp_buf_printf(&url, "data:%s;base64,", mt);
+        ccp_buf_appends(&url, data);
+    } else if (type && !strcmp(type, "url") && ccp_json_get_str(src, "url")) {
+        ccp_buf_appends(&url, ccp_json_get_str(src, "url"));
+    } else {
+        return NULL;
+    }
+    json_object *iu = json_object_new_object();
+    json_object_object_add(iu, "url", json_object_new_string_len(url.data, (int)url.len));
+    ccp_buf_free(&url);
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "type", str("image_url"));
+    json_object_object_add(p, "image_url", iu);
+    return p;
+}
+
+/* The user parts collected from one Anthropic user message: as a plain
+ * string when all are text (what every OpenAI-compatible server takes),
+ * else as a parts array. NULL when empty. Consumes parts. */
+static json_object *user_content(json_object *parts)
+{
+    size_t n = json_object_array_length(parts);
+    if (n == 0) {
+        json_object_put(parts);
+        return NULL;
+    }
+    bool all_text = true;
+    for (size_t i = 0; i < n && all_text; i++)
+        all_text = !strcmp(ccp_json_get_str(json_object_array_get_idx(parts, i), "type"), "text");
+    if (!all_text) return parts;
+    ccp_buf b = CCP_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        if (i) ccp_buf_appends(&b, "\n\n");
+        json_object *t = ccp_json_get(json_object_array_get_idx(parts, i), "text");
+        ccp_buf_append(&b, json_object_get_string(t), (size_t)json_object_get_string_len(t));
+    }
+    json_object_put(parts);
+    json_object *s = json_object_new_string_len(b.data ? b.data : "", (int)b.len);
+    ccp_buf_free(&b);
+    return s;
+}
+
+/* tool_result → a `tool` message; its images go to the user message that
+ * follows (tool messages take text only on most servers). */
+static json_object *tool_message(json_object *blk, json_object *user_parts)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    if (ccp_json_get_bool(blk, "is_error", false)) ccp_buf_appends(&b, "[tool error] ");
+    json_object *content = ccp_json_get(blk, "content");
+    size_t prefix = b.len;
+    if (content && json_object_is_type(content, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(content); i++) {
+            json_object *c = json_object_array_get_idx(content, i);
+            const char *type = ccp_json_get_str(c, "type");
+            if (type && !strcmp(type, "image")) {
+                json_object *img = image_part(c);
+                if (img) json_object_array_add(user_parts, img);
+            } else if (type && !strcmp(type, "text")) {
+                json_object *t = ccp_json_get(c, "text");
+                if (b.len > prefix) ccp_buf_appends(&b, "\n\n");
+                ccp_buf_append(&b, json_object_get_string(t),
+                               (size_t)json_object_get_string_len(t));
+            }
+        }
+    } else {
+        append_text(&b, content, "\n\n");
+    }
+    json_object *m = message("tool", json_object_new_string_len(b.data ? b.data : "", (int)b.len));
+    ccp_buf_free(&b);
+    json_object_object_add(m, "tool_call_id", ref(ccp_json_get(blk, "tool_use_id")));
+    return m;
+}
+
+static void add_user(json_object *out, json_object *msg)
+{
+    json_object *content = ccp_json_get(msg, "content");
+    if (json_object_is_type(content, json_type_string)) {
+        if (json_object_get_string_len(content))
+            json_object_array_add(out, message("user", ref(content)));
+        return;
+    }
+    json_object *parts = json_object_new_array();
+    for (size_t i = 0; content && i < json_object_array_length(content); i++) {
+        json_object *blk = json_object_array_get_idx(content, i);
+        const char *type = ccp_json_get_str(blk, "type");
+        if (!type) continue;
+        if (!strcmp(type, "tool_result")) {
+            json_object_array_add(out, tool_message(blk, parts));
+        } else if (!strcmp(type, "text")) {
+            json_object *t = ccp_json_get(blk, "text");
+            if (t && json_object_get_string_len(t)) json_object_array_add(parts, text_part(t));
+        } else if (!strcmp(type, "image")) {
+            json_object *img = image_part(blk);
+            if (img) json_object_array_add(parts, img);
+        }
+    }
+    json_object *c = user_content(parts);
+    if (c) json_object_array_add(out, message("user", c));
+}
+
+static void add_assistant(json_object *out, json_object *msg)
+{
+    json_object *content = ccp_json_get(msg, "content");
+    ccp_buf text = CCP_BUF_INIT;
+    json_object *calls = NULL;
+    if (content && json_object_is_type(content, json_type_string)) {
+        append_text(&text, content, "");
+    } else {
+        for (size_t i = 0; content && i < json_object_array_length(content); i++) {
+            json_object *blk = json_object_array_get_idx(content, i);
+            const char *type = ccp_json_get_str(blk, "type");
+            if (!type) continue;
+            if (!strcmp(type, "text")) {
+                json_object *t = ccp_json_get(blk, "text");
+                if (t) ccp_buf_append(&text, json_object_get_string(t),
+                                      (size_t)json_object_get_string_len(t));
+            } else if (!strcmp(type, "tool_use")) {
+                json_object *fn = json_object_new_object();
+                json_object_object_add(fn, "name", ref(ccp_json_get(blk, "name")));
+                json_object *input = ccp_json_get(blk, "input");
+                json_object_object_add(fn, "arguments", str(input ? ccp_json_str(input, NULL) : "{}"));
+                json_object *call = json_object_new_object();
+                json_object_object_add(call, "id", ref(ccp_json_get(blk, "id")));
+                json_object_object_add(call, "type", str("function"));
+                json_object_object_add(call, "function", fn);
+                if (!calls) calls = json_object_new_array();
+                json_object_array_add(calls, call);
+            }
+            /* thinking and redacted_thinking are the provider's own
+             * business and are not sent back. */
+        }
+    }
+    if (text.len || calls) {
+        json_object *m = message("assistant", text.len ? json_object_new_string_len(text.data, (int)text.len)
+                                                       : NULL);
+        if (!text.len) json_object_object_add(m, "content", NULL);
+        if (calls) json_object_object_add(m, "tool_calls", calls);
+        json_object_array_add(out, m);
+    }
+    ccp_buf_free(&text);
+}
+
+const char *ccp_openai_reasoning_effort(json_object *req)
+{
+    json_object *th = ccp_json_get_obj(req, "thinking");
+    const char *type = ccp_json_get_str(th, "type");
+    if (!type || !strcmp(type, "disabled")) return NULL;
+    if (!strcmp(type, "enabled")) {
+        int64_t budget = ccp_json_get_int(th, "budget_tokens", 0);
+        return budget < 4096 ? "low" : budget < 16384 ? "medium" : "high";
+    }
+    /* adaptive: the request's effort setting, if any */
+    const char *effort = ccp_json_get_str(ccp_json_get_obj(req, "output_config"), "effort");
+    if (effort && (!strcmp(effort, "low") || !strcmp(effort, "medium"))) return effort;
+    if (effort && (!strcmp(effort, "high") || !strcmp(effort, "max"))) return "high";
+    return "medium";
+}
+
+static json_object *map_tools(json_object *tools)
+{
+    json_object *out = json_object_new_array();
+    for (size_t i = 0; i < json_object_array_length(tools); i++) {
+        json_object *t = json_object_array_get_idx(tools, i);
+        json_object *schema = ccp_json_get_obj(t, "input_schema");
+        if (!schema) {
+            /* A server tool (web search, code execution, ...) this
+             * provider cannot run. */
+            ccp_log_info("openai-chat: dropping server tool '%s' (%s)",
+                         ccp_json_get_str(t, "name") ? ccp_json_get_str(t, "name") : "?",
+                         ccp_json_get_str(t, "type") ? ccp_json_get_str(t, "type") : "?");
+            continue;
+        }
+        json_object *fn = json_object_new_object();
+        json_object_object_add(fn, "name", ref(ccp_json_get(t, "name")));
+        if (ccp_json_get(t, "description"))
+            json_object_object_add(fn, "description", ref(ccp_json_get(t, "description")));
+        json_object_object_add(fn, "parameters", ref(schema));
+        json_object *w = json_object_new_object();
+        json_object_object_add(w, "type", str("function"));
+        json_object_object_add(w, "function", fn);
+        json_object_array_add(out, w);
+    }
+    return out;
+}
+
+static json_object *map_tool_choice(json_object *tc)
+{
+    const char *type = ccp_json_get_str(tc, "type");
+    if (!type) return NULL;
+    if (!strcmp(type, "auto")) return str("auto");
+    if (!strcmp(type, "any")) return str("required");
+    if (!strcmp(type, "none")) return str("none");
+    if (!strcmp(type, "tool")) {
+        json_object *fn = json_object_new_object();
+        json_object_object_add(fn, "name", ref(ccp_json_get(tc, "name")));
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "type", str("function"));
+        json_object_object_add(o, "function", fn);
+        return o;
+    }
+    return NULL;
+}
+
+static void copy(json_object *out, const char *to, json_object *req, const char *from)
+{
+    json_object *v = ccp_json_get(req, from);
+    if (v) json_object_object_add(out, to, ref(v));
+}
+
+static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
+{
+    const ccp_provider *p = ctx->provider;
+    json_object *req = ctx->request;
+    const char *model = ctx->model ? ctx->model : ccp_json_get_str(req, "model");
+    if (!model) return ccp_error_set(err, CCP_EINVAL, "model: field required");
+
+    json_object *o = json_object_new_object();
+    char *m = ccp_xstrdup(model);
+    ccp_model_strip_suffix(m);
+    json_object_object_add(o, "model", str(m));
+    free(m);
+
+    json_object *msgs = json_object_new_array();
+    ccp_buf sys = CCP_BUF_INIT;
+    append_text(&sys, ccp_json_get(req, "system"), "\n\n");
+    if (sys.len)
+        json_object_array_add(msgs, message("system", json_object_new_string_len(sys.data, (int)sys.len)));
+    ccp_buf_free(&sys);
+    json_object *in = ccp_json_get_arr(req, "messages");
+    for (size_t i = 0; in && i < json_object_array_length(in); i++) {
+        json_object *msg = json_object_array_get_idx(in, i);
+        const char *role = ccp_json_get_str(msg, "role");
+        if (!role) continue;
+        if (!strcmp(role, "user")) {
+            add_user(msgs, msg);
+        } else if (!strcmp(role, "assistant")) {
+            add_assistant(msgs, msg);
+        } else if (!strcmp(role, "system")) {
+            /* A mid-conversation system message stays where it is. */
+            ccp_buf b = CCP_BUF_INIT;
+            append_text(&b, ccp_json_get(msg, "content"), "\n\n");
+            if (b.len)
+                json_object_array_add(msgs, message("system", json_object_new_string_len(b.data, (int)b.len)));
+            ccp_buf_free(&b);
+        }
+    }
+    json_object_object_add(o, "messages", msgs);
+
+    json_object *tools = ccp_json_get_arr(req, "tools");
+    if (tools) {
+        json_object *t = map_tools(tools);
+        if (json_object_array_length(t)) {
+            json_object_object_add(o, "tools", t);
+            json_object *tc = map_tool_choice(ccp_json_get_obj(req, "tool_choice"));
+            if (tc) json_object_object_add(o, "tool_choice", tc);
+            if (ccp_json_get_bool(ccp_json_get_obj(req, "tool_choice"), "disable_parallel_tool_use", false))
+                json_object_object_add(o, "parallel_tool_calls", json_object_new_boolean(0));
+        } else {
+            json_object_put(t);
+        }
+    }
+    copy(o, p->max_completion_tokens ? "max_completion_tokens" : "max_tokens", req, "max_tokens");
+    copy(o, "temperature", req, "temperature");
+    copy(o, "top_p", req, "top_p");
+    copy(o, "stop", req, "stop_sequences");
+    copy(o, "user", ccp_json_get_obj(req, "metadata"), "user_id");
+    if (p->reasoning == CCP_REASONING_EFFORT) {
+        const char *effort = ccp_openai_reasoning_effort(req);
+        if (effort) json_object_object_add(o, "reasoning_effort", str(effort));
+    }
+    /* Structured output (Claude Code's title request asks for a schema). */
+    json_object *fmt = ccp_json_get_obj(ccp_json_get_obj(req, "output_config"), "format");
+    const char *ftype = ccp_json_get_str(fmt, "type");
+    if (ftype && !strcmp(ftype, "json_schema") && ccp_json_get_obj(fmt, "schema")) {
+        json_object *js = json_object_new_object();
+        json_object_object_add(js, "name", str("output"));
+        json_object_object_add(js, "schema", ref(ccp_json_get(fmt, "schema")));
+        json_object *rf = json_object_new_object();
+        json_object_object_add(rf, "type", str("json_schema"));
+        json_object_object_add(rf, "json_schema", js);
+        json_object_object_add(o, "response_format", rf);
+    }
+    if (ctx->stream) {
+        json_object_object_add(o, "stream", json_object_new_boolean(1));
+        json_object *so = json_object_new_object();
+        json_object_object_add(so, "include_usage", json_object_new_boolean(1));
+        json_object_object_add(o, "stream_options", so);
+    }
+
+    size_t len;
+    const char *body = ccp_json_str(o, &len);
+    ccp_buf_append(&out->body, body, len);
+    json_object_put(o);
+
+    ccp_outbound_set_url(out, p->base_url, "/chat/completions");
+    ccp_outbound_add_header(out, "content-type", "application/json");
+    if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
+    if (p->api_key && p->auth == CCP_AUTH_BEARER) {
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_buf_printf(&b, "Bearer %s", p->api_key);
+        ccp_outbound_add_header(out, "authorization", b.data);
+        ccp_buf_free(&b);
+    } else if (p->api_key && p->auth == CCP_AUTH_X_API_KEY) {
+        ccp_outbound_add_header(out, "x-api-key", p->api_key);
+    }
+    for (size_t i = 0; i < p->n_headers; i++)
+        ccp_outbound_add_header(out, p->headers[i].name, p->headers[i].value);
+    return 0;
+}
+
+/* OpenAI errors: {"error":{"message","type","code"}}; the Anthropic type
+ * comes from the status. */
+static const char *map_error(int status, const char *body, size_t len, ccp_buf *msg)
+{
+    json_object *o = ccp_json_parse(body, len, NULL);
+    json_object *e = ccp_json_get(o, "error");
+    const char *m = ccp_json_get_str(e, "message");
+    if (!m && e && json_object_is_type(e, json_type_string)) m = json_object_get_string(e);
+    if (m) {
+        ccp_buf_appends(msg, m);
+    } else {
+        size_t n = len < 500 ? len : 500;
+        ccp_buf_printf(msg, "upstream answered HTTP %d", status);
+        if (n) {
+            ccp_buf_appends(msg, ": ");
+            ccp_buf_append(msg, body, n);
+        }
+    }
+    json_object_put(o);
+    return ccp_error_type_for_status(status);
+}
+
+const ccp_codec ccp_codec_openai_chat = {
+    .name = "openai-chat",
+    .format = CCP_FORMAT_OPENAI_CHAT,
+    .encode = encode,
+    .decoder_new = ccp_openai_decoder_new,
+    .decoder_feed = ccp_openai_decoder_feed,
+    .decoder_finish = ccp_openai_decoder_finish,
+    .decoder_free = ccp_openai_decoder_free,
+    .map_error = map_error,
+};

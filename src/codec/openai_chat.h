@@ -1,0 +1,26 @@
+/* openai_chat.h — the `openai-chat` wire format: OpenAI Chat Completions and
+ * the many providers that copy it (OpenRouter, DeepSeek, Groq, Together,
+ * Fireworks, Ollama, vLLM, llama.cpp, LM Studio, ...). The encoder maps an
+ * Anthropic request onto it (openai_chat.c); the decoder turns its answer,
+ * streamed chunks or one completion, into canonical events
+ * (openai_chat_decode.c). docs/openai-chat.md lists every mapping. */
+#ifndef CCP_CODEC_OPENAI_CHAT_H
+#define CCP_CODEC_OPENAI_CHAT_H
+
+#include "codec/codec.h"
+
+extern const ccp_codec ccp_codec_openai_chat;
+
+ccp_decoder *ccp_openai_decoder_new(ccp_event_sink *sink, bool sse);
+int ccp_openai_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp_error *err);
+int ccp_openai_decoder_finish(ccp_decoder *d, ccp_error *err);
+void ccp_openai_decoder_free(ccp_decoder *d);
+
+/* The Anthropic stop_reason for an OpenAI finish_reason (static string). */
+const char *ccp_openai_stop_reason(const char *finish_reason);
+
+/* The reasoning_effort for an Anthropic request's thinking settings, or
+ * NULL when thinking is off. */
+const char *ccp_openai_reasoning_effort(json_object *req);
+
+#endif

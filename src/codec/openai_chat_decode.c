@@ -1,0 +1,413 @@
+/* openai_chat_decode.c — OpenAI Chat Completions answers (streamed chunks
+ * or one completion) → canonical events.
+ *
+ * Anthropic blocks never overlap, OpenAI deltas do: reasoning, text and
+ * several tool calls may interleave by index. One block is open at a time;
+ * a tool call that streams while another tool's block is open is buffered
+ * and emitted, whole, once the earlier blocks have closed. The usage chunk
+ * that follows the last choice is folded into message_delta, so the
+ * message ends at [DONE] or at the end of the body, not at finish_reason. */
+#include "codec/openai_chat.h"
+
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/sse.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct tool_slot {
+    int oa_index; /* the call's index in OpenAI's stream */
+    char *id, *name;
+    ccp_buf args; /* arguments not yet emitted */
+    bool started;
+} tool_slot;
+
+struct ccp_decoder {
+    ccp_event_sink *sink;
+    bool sse;
+    ccp_sse_reader reader;
+    ccp_buf body; /* JSON mode: the whole body */
+    ccp_error *err;
+    bool started, finished, errored;
+    int next_index; /* the next Anthropic block index */
+    int open_index; /* -1: no block open */
+    ccp_block_kind open_kind;
+    int open_tool; /* slot of the open tool block */
+    tool_slot *tools;
+    size_t n_tools;
+    char *finish_reason;
+    ccp_usage usage;
+    uint64_t rng;
+};
+
+const char *ccp_openai_stop_reason(const char *fr)
+{
+    if (!fr || !strcmp(fr, "stop")) return "end_turn";
+    if (!strcmp(fr, "length")) return "max_tokens";
+    if (!strcmp(fr, "tool_calls") || !strcmp(fr, "function_call")) return "tool_use";
+    if (!strcmp(fr, "content_filter")) return "refusal";
+    return "end_turn";
+}
+
+static int emit(ccp_decoder *d, const ccp_event *ev)
+{
+    return d->sink->emit(d->sink, ev);
+}
+
+static void gen_tool_id(ccp_decoder *d, char out[32])
+{
+    static const char al[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    memcpy(out, "toolu_", 6);
+    for (int i = 6; i < 30; i++) {
+        d->rng ^= d->rng << 13, d->rng ^= d->rng >> 7, d->rng ^= d->rng << 17;
+        out[i] = al[(d->rng >> 33) % 62];
+    }
+    out[30] = '\0';
+}
+
+static int ensure_start(ccp_decoder *d, json_object *chunk)
+{
+    if (d->started) return 0;
+    d->started = true;
+    const char *oid = ccp_json_get_str(chunk, "id");
+    ccp_buf id = CCP_BUF_INIT;
+    ccp_buf_printf(&id, "msg_%s", oid ? oid : "openai");
+    ccp_event ev = {.type = CCP_EV_MESSAGE_START,
+                    .message_id = id.data,
+                    .model = ccp_json_get_str(chunk, "model"),
+                    .usage = {0, 0, -1, -1}};
+    int rc = emit(d, &ev);
+    ccp_buf_free(&id);
+    return rc;
+}
+
+static int close_open(ccp_decoder *d)
+{
+    if (d->open_index < 0) return 0;
+    ccp_event ev = {.type = CCP_EV_BLOCK_STOP, .index = d->open_index};
+    d->open_index = -1;
+    return emit(d, &ev);
+}
+
+static int open_block(ccp_decoder *d, ccp_block_kind kind, tool_slot *t)
+{
+    int rc = close_open(d);
+    if (rc) return rc;
+    ccp_event ev = {.type = CCP_EV_BLOCK_START, .index = d->next_index, .block_kind = kind};
+    char gen[32];
+    if (t) {
+        if (!t->id || !*t->id) {
+            gen_tool_id(d, gen);
+            free(t->id);
+            t->id = ccp_xstrdup(gen);
+        }
+        ev.tool_id = t->id;
+        ev.tool_name = t->name;
+        t->started = true;
+        d->open_tool = (int)(t - d->tools);
+    }
+    d->open_index = d->next_index++;
+    d->open_kind = kind;
+    return emit(d, &ev);
+}
+
+static int delta(ccp_decoder *d, ccp_delta_kind kind, const char *s, size_t n)
+{
+    ccp_event ev = {.type = CCP_EV_BLOCK_DELTA,
+                    .index = d->open_index,
+                    .delta_kind = kind,
+                    .text = s,
+                    .text_len = n};
+    return emit(d, &ev);
+}
+
+static int text_like(ccp_decoder *d, ccp_block_kind kind, json_object *v)
+{
+    if (!v || !json_object_is_type(v, json_type_string) || !json_object_get_string_len(v))
+        return 0;
+    if (d->open_index < 0 || d->open_kind != kind) {
+        int rc = open_block(d, kind, NULL);
+        if (rc) return rc;
+    }
+    return delta(d, kind == CCP_BLOCK_THINKING ? CCP_DELTA_THINKING : CCP_DELTA_TEXT,
+                 json_object_get_string(v), (size_t)json_object_get_string_len(v));
+}
+
+static tool_slot *slot_for(ccp_decoder *d, int oa_index)
+{
+    for (size_t i = 0; i < d->n_tools; i++)
+        if (d->tools[i].oa_index == oa_index) return &d->tools[i];
+    d->tools = ccp_xrealloc(d->tools, (d->n_tools + 1) * sizeof *d->tools);
+    tool_slot *t = &d->tools[d->n_tools++];
+    memset(t, 0, sizeof *t);
+    t->oa_index = oa_index;
+    return t;
+}
+
+static bool tool_open(const ccp_decoder *d)
+{
+    return d->open_index >= 0 && d->open_kind == CCP_BLOCK_TOOL_USE;
+}
+
+/* Emits what a started tool has buffered. */
+static int flush_args(ccp_decoder *d, tool_slot *t)
+{
+    if (!t->args.len) return 0;
+    int rc = delta(d, CCP_DELTA_PARTIAL_JSON, t->args.data, t->args.len);
+    ccp_buf_reset(&t->args);
+    return rc;
+}
+
+static int tool_delta(ccp_decoder *d, json_object *tc, int pos)
+{
+    int oa_index = (int)ccp_json_get_int(tc, "index", pos);
+    tool_slot *t = slot_for(d, oa_index);
+    const char *id = ccp_json_get_str(tc, "id");
+    json_object *fn = ccp_json_get_obj(tc, "function");
+    const char *name = ccp_json_get_str(fn, "name");
+    json_object *args = ccp_json_get(fn, "arguments");
+    if (id && *id && !t->id) t->id = ccp_xstrdup(id);
+    if (name && *name && !t->name) t->name = ccp_xstrdup(name);
+    if (args && json_object_is_type(args, json_type_string))
+        ccp_buf_append(&t->args, json_object_get_string(args),
+                       (size_t)json_object_get_string_len(args));
+    int rc = 0;
+    if (tool_open(d) && &d->tools[d->open_tool] == t) {
+        rc = flush_args(d, t);
+    } else if (!t->started && !tool_open(d) && t->name) {
+        if (!(rc = open_block(d, CCP_BLOCK_TOOL_USE, t))) rc = flush_args(d, t);
+    } else if (t->started && !(tool_open(d) && &d->tools[d->open_tool] == t) && t->args.len) {
+        /* More arguments for a call whose block already closed: they
+         * cannot be placed any more. */
+        ccp_log_warn("openai-chat: dropping late arguments of tool call %d", oa_index);
+        ccp_buf_reset(&t->args);
+    }
+    return rc;
+}
+
+static void take_usage(ccp_decoder *d, json_object *u)
+{
+    if (!u || !json_object_is_type(u, json_type_object)) return;
+    int64_t prompt = ccp_json_get_int(u, "prompt_tokens", -1);
+    int64_t out = ccp_json_get_int(u, "completion_tokens", -1);
+    int64_t cached = ccp_json_get_int(ccp_json_get_obj(u, "prompt_tokens_details"), "cached_tokens", 0);
+    if (prompt >= 0) d->usage.input_tokens = prompt - cached;
+    if (out >= 0) d->usage.output_tokens = out;
+    if (prompt >= 0) d->usage.cache_read_input_tokens = cached;
+}
+
+static int upstream_error(ccp_decoder *d, json_object *e)
+{
+    const char *msg = ccp_json_get_str(e, "message");
+    if (!msg && json_object_is_type(e, json_type_string)) msg = json_object_get_string(e);
+    ccp_event ev = {.type = CCP_EV_ERROR,
+                    .error_type = "api_error",
+                    .error_message = msg ? msg : "upstream error"};
+    d->errored = true;
+    return emit(d, &ev);
+}
+
+/* Closes every block (buffered tool calls last, in order) and the message. */
+static int finalize(ccp_decoder *d)
+{
+    if (d->finished || d->errored) return 0;
+    d->finished = true;
+    int rc = close_open(d);
+    bool any_tool = false;
+    for (size_t i = 0; !rc && i < d->n_tools; i++) {
+        tool_slot *t = &d->tools[i];
+        any_tool = true;
+        if (t->started) continue;
+        if (!t->name) t->name = ccp_xstrdup("unknown_tool");
+        if (!(rc = open_block(d, CCP_BLOCK_TOOL_USE, t))) rc = flush_args(d, t);
+        if (!rc) rc = close_open(d);
+    }
+    if (rc) return rc;
+    const char *stop = d->finish_reason ? ccp_openai_stop_reason(d->finish_reason)
+                       : any_tool       ? "tool_use"
+                                        : "end_turn";
+    ccp_event md = {.type = CCP_EV_MESSAGE_DELTA, .stop_reason = stop, .usage = d->usage};
+    if (md.usage.output_tokens < 0) md.usage.output_tokens = 0;
+    if ((rc = emit(d, &md))) return rc;
+    ccp_event ms = {.type = CCP_EV_MESSAGE_STOP};
+    return emit(d, &ms);
+}
+
+/* One streamed chunk. */
+static int on_chunk(ccp_decoder *d, json_object *c)
+{
+    json_object *e = ccp_json_get(c, "error");
+    if (e) return upstream_error(d, e);
+    int rc = ensure_start(d, c);
+    if (rc) return rc;
+    take_usage(d, ccp_json_get_obj(c, "usage"));
+    json_object *choices = ccp_json_get_arr(c, "choices");
+    json_object *ch = choices && json_object_array_length(choices)
+                          ? json_object_array_get_idx(choices, 0)
+                          : NULL;
+    if (!ch) return 0;
+    json_object *dl = ccp_json_get_obj(ch, "delta");
+    if (!dl) dl = ccp_json_get_obj(ch, "message"); /* some servers stream whole messages */
+    json_object *r = ccp_json_get(dl, "reasoning_content");
+    if (!r || !json_object_is_type(r, json_type_string)) r = ccp_json_get(dl, "reasoning");
+    if ((rc = text_like(d, CCP_BLOCK_THINKING, r))) return rc;
+    if ((rc = text_like(d, CCP_BLOCK_TEXT, ccp_json_get(dl, "content")))) return rc;
+    json_object *tcs = ccp_json_get_arr(dl, "tool_calls");
+    for (size_t i = 0; tcs && i < json_object_array_length(tcs); i++)
+        if ((rc = tool_delta(d, json_object_array_get_idx(tcs, i), (int)i))) return rc;
+    const char *fr = ccp_json_get_str(ch, "finish_reason");
+    if (fr) {
+        free(d->finish_reason);
+        d->finish_reason = ccp_xstrdup(fr);
+    }
+    return 0;
+}
+
+static int on_sse(void *ud, const char *event, const char *data, size_t len)
+{
+    ccp_decoder *d = ud;
+    if (d->finished || d->errored) return 0;
+    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) return finalize(d);
+    ccp_error perr;
+    json_object *o = ccp_json_parse(data, len, &perr);
+    if (!o)
+        return ccp_error_set(d->err, CCP_EUPSTREAM, "upstream sent a bad chunk: %s",
+                             perr.code ? perr.msg : "null");
+    int rc = on_chunk(d, o);
+    json_object_put(o);
+    return rc;
+}
+
+ccp_decoder *ccp_openai_decoder_new(ccp_event_sink *sink, bool sse)
+{
+    ccp_decoder *d = ccp_xcalloc(1, sizeof *d);
+    d->sink = sink;
+    d->sse = sse;
+    d->open_index = -1;
+    d->usage = CCP_USAGE_UNKNOWN;
+    d->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)d ^ 0x9E3779B97F4A7C15ULL;
+    ccp_sse_reader_init(&d->reader, on_sse, d);
+    return d;
+}
+
+int ccp_openai_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp_error *err)
+{
+    if (!d->sse) {
+        ccp_buf_append(&d->body, data, len);
+        return 0;
+    }
+    d->err = err;
+    int rc = ccp_sse_reader_feed(&d->reader, data, len);
+    d->err = NULL;
+    if (rc == CCP_ELIMIT) return ccp_error_set(err, CCP_EUPSTREAM, "upstream chunk too large");
+    return rc;
+}
+
+/* Arguments that must become a JSON object: kept when valid, repaired when
+ * only closing brackets are missing, else wrapped as {"arguments": "..."}. */
+static char *fix_arguments(const char *s, size_t n)
+{
+    ccp_error e;
+    if (n == 0) return ccp_xstrdup("{}");
+    json_object *o = ccp_json_parse(s, n, &e);
+    if (o && json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return ccp_xstrndup(s, n);
+    }
+    json_object_put(o);
+    static const char *const tails[] = {"}", "\"}", "}}", "\"}}", "]}"};
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_buf_append(&b, s, n);
+        ccp_buf_appends(&b, tails[i]);
+        o = ccp_json_parse(b.data, b.len, &e);
+        if (o && json_object_is_type(o, json_type_object)) {
+            json_object_put(o);
+            ccp_log_warn("openai-chat: repaired tool arguments by appending '%s'", tails[i]);
+            return ccp_buf_detach(&b, NULL);
+        }
+        json_object_put(o);
+        ccp_buf_free(&b);
+    }
+    ccp_log_warn("openai-chat: tool arguments are not JSON; passing them as a string");
+    json_object *w = json_object_new_object();
+    json_object_object_add(w, "arguments", json_object_new_string_len(s, (int)n));
+    char *out = ccp_xstrdup(ccp_json_str(w, NULL));
+    json_object_put(w);
+    return out;
+}
+
+/* A whole completion (non-streaming, or a streaming request answered with
+ * JSON) → the events a stream of it would give. */
+static int completion(ccp_decoder *d, json_object *c)
+{
+    int rc = ensure_start(d, c);
+    if (rc) return rc;
+    take_usage(d, ccp_json_get_obj(c, "usage"));
+    json_object *choices = ccp_json_get_arr(c, "choices");
+    json_object *ch = choices && json_object_array_length(choices)
+                          ? json_object_array_get_idx(choices, 0)
+                          : NULL;
+    json_object *m = ccp_json_get_obj(ch, "message");
+    json_object *r = ccp_json_get(m, "reasoning_content");
+    if (!r || !json_object_is_type(r, json_type_string)) r = ccp_json_get(m, "reasoning");
+    if ((rc = text_like(d, CCP_BLOCK_THINKING, r))) return rc;
+    if ((rc = text_like(d, CCP_BLOCK_TEXT, ccp_json_get(m, "content")))) return rc;
+    json_object *tcs = ccp_json_get_arr(m, "tool_calls");
+    for (size_t i = 0; tcs && i < json_object_array_length(tcs); i++) {
+        json_object *tc = json_object_array_get_idx(tcs, i);
+        json_object *fn = ccp_json_get_obj(tc, "function");
+        tool_slot *t = slot_for(d, (int)i);
+        const char *id = ccp_json_get_str(tc, "id"), *name = ccp_json_get_str(fn, "name");
+        t->id = id && *id ? ccp_xstrdup(id) : NULL;
+        t->name = ccp_xstrdup(name ? name : "unknown_tool");
+        json_object *a = ccp_json_get(fn, "arguments");
+        const char *as = a && json_object_is_type(a, json_type_string) ? json_object_get_string(a) : "";
+        char *fixed = a && json_object_is_type(a, json_type_object) ? ccp_xstrdup(ccp_json_str(a, NULL))
+                                                                     : fix_arguments(as, strlen(as));
+        ccp_buf_appends(&t->args, fixed);
+        free(fixed);
+        if (!(rc = open_block(d, CCP_BLOCK_TOOL_USE, t))) rc = flush_args(d, t);
+        if (rc) return rc;
+    }
+    const char *fr = ccp_json_get_str(ch, "finish_reason");
+    if (fr) d->finish_reason = ccp_xstrdup(fr);
+    return finalize(d);
+}
+
+int ccp_openai_decoder_finish(ccp_decoder *d, ccp_error *err)
+{
+    if (d->sse) {
+        if (d->errored || d->finished) return 0;
+        if (!d->started)
+            return ccp_error_set(err, CCP_EUPSTREAM, "upstream stream ended before any chunk");
+        /* No [DONE]: close what is open all the same. */
+        return finalize(d);
+    }
+    ccp_error perr;
+    json_object *o = ccp_json_parse(d->body.data ? d->body.data : "", d->body.len, &perr);
+    if (!o)
+        return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
+                             perr.code ? perr.msg : "null");
+    int rc = ccp_json_get(o, "error") ? upstream_error(d, ccp_json_get(o, "error")) : completion(d, o);
+    json_object_put(o);
+    return rc;
+}
+
+void ccp_openai_decoder_free(ccp_decoder *d)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->n_tools; i++) {
+        free(d->tools[i].id);
+        free(d->tools[i].name);
+        ccp_buf_free(&d->tools[i].args);
+    }
+    free(d->tools);
+    free(d->finish_reason);
+    ccp_sse_reader_free(&d->reader);
+    ccp_buf_free(&d->body);
+    free(d);
+}

@@ -1,0 +1,191 @@
+/* test_openai_chat_decode.c — OpenAI Chat Completions answers to Anthropic
+ * events: each recorded stream, split at every byte boundary, must give
+ * exactly its expected event sequence; whole completions too. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "codec/anthropic_writer.h"
+#include "codec/openai_chat.h"
+#include "core/json.h"
+#include "core/sse.h"
+#include "test_helpers.h"
+
+#include <string.h>
+
+static const char *const fixtures[] = {"text",       "tool_single", "tool_parallel",
+                                       "reasoning_text_tool", "usage_last", "error_mid",
+                                       "length",     "no_finish"};
+
+static void collect(void *ud, const char *data, size_t len)
+{
+    ccp_buf_append(ud, data, len);
+}
+
+static int to_array(void *ud, const char *event, const char *data, size_t len)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "event", json_object_new_string(event));
+    json_object *d = ccp_json_parse(data, len, NULL);
+    assert_non_null(d);
+    json_object_object_add(o, "data", d);
+    json_object_array_add(ud, o);
+    return 0;
+}
+
+static json_object *events_of(const char *sse, size_t len)
+{
+    json_object *arr = json_object_new_array();
+    ccp_sse_reader r;
+    ccp_sse_reader_init(&r, to_array, arr);
+    assert_int_equal(ccp_sse_reader_feed(&r, sse, len), 0);
+    ccp_sse_reader_free(&r);
+    return arr;
+}
+
+/* Decodes in, split at `split`, into an SSE text. */
+static void decode_split(const char *in, size_t len, size_t split, bool sse, ccp_buf *out)
+{
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, collect, out);
+    ccp_decoder *d = ccp_openai_decoder_new(ccp_anthropic_writer_sink(w), sse);
+    ccp_error err = {0};
+    assert_int_equal(ccp_openai_decoder_feed(d, in, split, &err), 0);
+    assert_int_equal(ccp_openai_decoder_feed(d, in + split, len - split, &err), 0);
+    assert_int_equal(ccp_openai_decoder_finish(d, &err), 0);
+    ccp_openai_decoder_free(d);
+    ccp_anthropic_writer_free(w);
+}
+
+static void every_stream_at_every_split_gives_its_expected_events(void **state)
+{
+    for (size_t f = 0; f < sizeof fixtures / sizeof fixtures[0]; f++) {
+        char rel[128];
+        size_t len, elen;
+        snprintf(rel, sizeof rel, "openai/%s.sse", fixtures[f]);
+        char *in = read_fixture(rel, &len);
+        snprintf(rel, sizeof rel, "openai/%s.expected.json", fixtures[f]);
+        char *etxt = read_fixture(rel, &elen);
+        json_object *want = ccp_json_parse(etxt, elen, NULL);
+        assert_non_null(want);
+        for (size_t split = 0; split <= len; split++) {
+            ccp_buf out = CCP_BUF_INIT;
+            decode_split(in, len, split, true, &out);
+            json_object *got = events_of(out.data, out.len);
+            if (!json_object_equal(want, got))
+                fail_msg("%s split %zu:\nwant %s\ngot  %s", fixtures[f], split,
+                         ccp_json_str(want, NULL), ccp_json_str(got, NULL));
+            json_object_put(got);
+            ccp_buf_free(&out);
+        }
+        json_object_put(want);
+        free(etxt);
+        free(in);
+    }
+}
+
+static json_object *message_of(const char *in, size_t len, bool sse)
+{
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(false, NULL, NULL);
+    ccp_decoder *d = ccp_openai_decoder_new(ccp_anthropic_writer_sink(w), sse);
+    ccp_error err = {0};
+    assert_int_equal(ccp_openai_decoder_feed(d, in, len, &err), 0);
+    assert_int_equal(ccp_openai_decoder_finish(d, &err), 0);
+    ccp_buf out = CCP_BUF_INIT;
+    assert_int_equal(ccp_anthropic_writer_message(w, &out, &err), 0);
+    json_object *m = ccp_json_parse(out.data, out.len, NULL);
+    ccp_buf_free(&out);
+    ccp_openai_decoder_free(d);
+    ccp_anthropic_writer_free(w);
+    return m;
+}
+
+static void parallel_calls_accumulate_to_three_whole_tool_uses(void **state)
+{
+    size_t len;
+    char *in = read_fixture("openai/tool_parallel.sse", &len);
+    json_object *m = message_of(in, len, true);
+    const char *want =
+        "{\"id\":\"msg_chatcmpl-par\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
+        "\"gpt-test\",\"content\":[{\"type\":\"text\",\"text\":\"Reading three files.\"},"
+        "{\"type\":\"tool_use\",\"id\":\"call_0\",\"name\":\"Read\",\"input\":{\"p\":\"a\"}},"
+        "{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"Read\",\"input\":{\"p\":\"b\"}},"
+        "{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"Grep\",\"input\":{\"q\":\"x\"}}],"
+        "\"stop_reason\":\"tool_use\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":20,"
+        "\"cache_read_input_tokens\":100,\"output_tokens\":30}}";
+    json_object *w = ccp_json_parse(want, strlen(want), NULL);
+    if (!json_object_equal(w, m)) fail_msg("got %s", ccp_json_str(m, NULL));
+    json_object_put(w);
+    json_object_put(m);
+    free(in);
+}
+
+static void a_whole_completion_becomes_the_same_message(void **state)
+{
+    const char *c =
+        "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"model\":\"gpt-test\",\"choices\":"
+        "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"reasoning_content\":\"hmm\","
+        "\"content\":\"Sure.\",\"tool_calls\":[{\"id\":\"call_9\",\"type\":\"function\","
+        "\"function\":{\"name\":\"Write\",\"arguments\":\"{\\\"path\\\":\\\"/x\\\"\"}},"
+        "{\"id\":\"\",\"type\":\"function\",\"function\":{\"name\":\"Bash\",\"arguments\":"
+        "\"not json\"}}]},\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":5,"
+        "\"completion_tokens\":6}}";
+    json_object *m = message_of(c, strlen(c), false);
+    json_object *content = ccp_json_get_arr(m, "content");
+    assert_int_equal(json_object_array_length(content), 4);
+    assert_string_equal(ccp_json_get_str(json_object_array_get_idx(content, 0), "thinking"), "hmm");
+    assert_string_equal(ccp_json_get_str(json_object_array_get_idx(content, 1), "text"), "Sure.");
+    json_object *t1 = json_object_array_get_idx(content, 2);
+    /* A missing closing brace is repaired. */
+    assert_string_equal(ccp_json_get_str(ccp_json_get_obj(t1, "input"), "path"), "/x");
+    json_object *t2 = json_object_array_get_idx(content, 3);
+    /* An empty id gets a generated one; unrepairable arguments pass as a string. */
+    assert_int_equal(strncmp(ccp_json_get_str(t2, "id"), "toolu_", 6), 0);
+    assert_string_equal(ccp_json_get_str(ccp_json_get_obj(t2, "input"), "arguments"), "not json");
+    assert_string_equal(ccp_json_get_str(m, "stop_reason"), "tool_use");
+    assert_int_equal(ccp_json_get_int(ccp_json_get_obj(m, "usage"), "output_tokens", 0), 6);
+    json_object_put(m);
+}
+
+static void an_error_body_and_finish_reasons(void **state)
+{
+    const char *e = "{\"error\":{\"message\":\"bad key\",\"type\":\"invalid_request_error\"}}";
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(false, NULL, NULL);
+    ccp_decoder *d = ccp_openai_decoder_new(ccp_anthropic_writer_sink(w), false);
+    ccp_error err;
+    assert_int_equal(ccp_openai_decoder_feed(d, e, strlen(e), &err), 0);
+    assert_int_equal(ccp_openai_decoder_finish(d, &err), 0);
+    const char *type, *msg;
+    assert_true(ccp_anthropic_writer_error(w, &type, &msg));
+    assert_string_equal(msg, "bad key");
+    ccp_openai_decoder_free(d);
+    ccp_anthropic_writer_free(w);
+    assert_string_equal(ccp_openai_stop_reason("stop"), "end_turn");
+    assert_string_equal(ccp_openai_stop_reason("length"), "max_tokens");
+    assert_string_equal(ccp_openai_stop_reason("tool_calls"), "tool_use");
+    assert_string_equal(ccp_openai_stop_reason("content_filter"), "refusal");
+}
+
+static void an_empty_stream_is_an_error(void **state)
+{
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(false, NULL, NULL);
+    ccp_decoder *d = ccp_openai_decoder_new(ccp_anthropic_writer_sink(w), true);
+    ccp_error err;
+    assert_int_equal(ccp_openai_decoder_feed(d, ": ping\n\n", 8, &err), 0);
+    assert_int_equal(ccp_openai_decoder_finish(d, &err), CCP_EUPSTREAM);
+    ccp_openai_decoder_free(d);
+    ccp_anthropic_writer_free(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_stream_at_every_split_gives_its_expected_events),
+        cmocka_unit_test(parallel_calls_accumulate_to_three_whole_tool_uses),
+        cmocka_unit_test(a_whole_completion_becomes_the_same_message),
+        cmocka_unit_test(an_error_body_and_finish_reasons),
+        cmocka_unit_test(an_empty_stream_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
