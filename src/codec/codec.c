@@ -52,8 +52,9 @@ const ccp_codec *ccp_codec_for(ccp_format format)
     case CCP_FORMAT_ANTHROPIC:
         return &ccp_codec_anthropic;
     case CCP_FORMAT_OPENAI_CHAT:
+        return &ccp_codec_openai_chat;
     case CCP_FORMAT_GEMINI:
-        return NULL; /* later issues */
+        return NULL; /* a later issue */
     }
     return NULL;
 }
