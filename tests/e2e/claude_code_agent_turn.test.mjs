@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startProxy, mockConfig } from './lib/proxy.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 import { answer } from './lib/mock_model.mjs';
+import { startOpenAIMock, openaiModel, openaiConfig } from './lib/mock_openai.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLAUDE = path.join(ROOT, 'node_modules/.bin/claude');
@@ -63,6 +64,43 @@ test('claude_code_writes_a_file_through_ccproxy', { timeout: 180000 }, async () 
     // The log names the route and never the provider key.
     assert.match(proxy.log(), /POST \/v1\/messages 200 provider=mock/);
     assert.ok(!proxy.log().includes('test-key-123'));
+  } finally {
+    await proxy.stop();
+    await mock.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('claude_code_writes_a_file_through_ccproxy_to_an_openai_provider', { timeout: 180000 }, async () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-claude-oa-'));
+  const file = path.join(work, 'out.txt');
+  const mock = await startOpenAIMock((req) => openaiModel(req.body, { file }));
+  const proxy = await startProxy(openaiConfig(mock.url));
+  try {
+    const { code, out } = await run(CLAUDE, ['-p', 'Write hello to out.txt', '--allowedTools', 'Write'], {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH,
+        HOME: work,
+        ANTHROPIC_BASE_URL: proxy.url,
+        ANTHROPIC_API_KEY: 'client-key',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_AUTOUPDATER: '1',
+      },
+    });
+    assert.equal(code, 0, `claude failed:\n${out}\n--- proxy:\n${proxy.log()}`);
+    assert.match(out, /Done: the file is written\./);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'hello from the mock model\n');
+    const turns = mock.requests.filter((r) => r.body?.tools?.some((t) => t.function?.name === 'Write'));
+    assert.ok(turns.length >= 2);
+    const second = turns[1].body;
+    assert.equal(second.model, 'gpt-test');
+    assert.equal(turns[1].headers.authorization, 'Bearer oa-key-456');
+    const assistant = second.messages.find((m) => m.role === 'assistant' && m.tool_calls);
+    assert.equal(assistant.tool_calls[0].id, 'call_write_1');
+    const tool = second.messages.find((m) => m.role === 'tool');
+    assert.equal(tool.tool_call_id, 'call_write_1');
+    assert.ok(!JSON.stringify(second.messages).includes('x-anthropic-billing-header'));
   } finally {
     await proxy.stop();
     await mock.close();

@@ -22,7 +22,10 @@ export async function startOpenAIMock(script) {
       const entry = { method: req.method, url: req.url, headers: req.headers, body };
       requests.push(entry);
       const a = typeof script === 'function' ? script(entry, requests.length) : script;
-      if (a.kind === 'sse') {
+      if (a.raw_sse) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(a.raw_sse);
+      } else if (a.kind === 'sse') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const text = openaiFixture(a.fixture);
         for (let i = 0, n = 3; i < text.length; i += n, n = (n * 5) % 61 + 1) {
@@ -58,4 +61,43 @@ providers:
 router:
   default: oa/gpt-test
 `;
+}
+
+// A scripted model in OpenAI's format for one Claude Code agent turn: with
+// tools and no tool result yet it calls Write; after the tool result it
+// answers in text; anything else (title requests) gets a JSON text.
+export function openaiModel(body, { file }) {
+  const msgs = body.messages ?? [];
+  const hasWrite = (body.tools ?? []).some((t) => t.function?.name === 'Write');
+  const id = `chatcmpl-${Date.now()}`;
+  const base = { id, object: 'chat.completion.chunk', created: 1, model: body.model };
+  let deltas, finish;
+  if (msgs.some((m) => m.role === 'tool')) {
+    deltas = [{ role: 'assistant', content: 'Done: the file is ' }, { content: 'written.' }];
+    finish = 'stop';
+  } else if (hasWrite) {
+    const args = JSON.stringify({ file_path: file, content: 'hello from the mock model\n' });
+    deltas = [
+      { role: 'assistant', reasoning_content: 'The user wants a file.' },
+      { content: 'I will write the file.' },
+      { tool_calls: [{ index: 0, id: 'call_write_1', type: 'function', function: { name: 'Write', arguments: args.slice(0, 12) } }] },
+      { tool_calls: [{ index: 0, function: { arguments: args.slice(12) } }] },
+    ];
+    finish = 'tool_calls';
+  } else {
+    deltas = [{ role: 'assistant', content: '{"title": "Write a file", "isNewTopic": true}' }];
+    finish = 'stop';
+  }
+  const usage = { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 };
+  if (!body.stream) {
+    const content = deltas.map((d) => d.content ?? '').join('') || null;
+    const calls = deltas.flatMap((d) => d.tool_calls ?? []);
+    const message = { role: 'assistant', content };
+    if (calls.length) message.tool_calls = [{ id: calls[0].id, type: 'function', function: { name: 'Write', arguments: calls.map((c) => c.function.arguments).join('') } }];
+    return { kind: 'json', body: { id, object: 'chat.completion', model: body.model, choices: [{ index: 0, message, finish_reason: finish }], usage } };
+  }
+  const chunks = deltas.map((d) => ({ ...base, choices: [{ index: 0, delta: d, finish_reason: null }] }));
+  chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }] });
+  chunks.push({ ...base, choices: [], usage });
+  return { kind: 'json', status: 200, raw_sse: chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('') + 'data: [DONE]\n\n' };
 }
