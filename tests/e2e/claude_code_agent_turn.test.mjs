@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startProxy, mockConfig } from './lib/proxy.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 import { answer } from './lib/mock_model.mjs';
-import { startOpenAIMock, openaiModel, openaiConfig } from './lib/mock_openai.mjs';
+import { startOpenAIMock, openaiModel, openaiAgent, openaiConfig } from './lib/mock_openai.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLAUDE = path.join(ROOT, 'node_modules/.bin/claude');
@@ -101,6 +101,40 @@ test('claude_code_writes_a_file_through_ccproxy_to_an_openai_provider', { timeou
     const tool = second.messages.find((m) => m.role === 'tool');
     assert.equal(tool.tool_call_id, 'call_write_1');
     assert.ok(!JSON.stringify(second.messages).includes('x-anthropic-billing-header'));
+  } finally {
+    await proxy.stop();
+    await mock.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('claude_code_reads_edits_and_runs_a_command_through_an_openai_provider', { timeout: 240000 }, async () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-claude-agent-'));
+  const file = path.join(work, 'greeting.txt');
+  fs.writeFileSync(file, 'hello world\n');
+  const mock = await startOpenAIMock((req) => openaiAgent(req.body, { file }));
+  const proxy = await startProxy(openaiConfig(mock.url));
+  try {
+    const { code, out } = await run(CLAUDE, ['-p', 'Change world to proxy in greeting.txt and copy it', '--allowedTools', 'Read,Edit,Bash'], {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH,
+        HOME: work,
+        ANTHROPIC_BASE_URL: proxy.url,
+        ANTHROPIC_API_KEY: 'client-key',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_AUTOUPDATER: '1',
+      },
+    });
+    assert.equal(code, 0, `claude failed:\n${out}\n--- proxy:\n${proxy.log()}`);
+    assert.match(out, /All done: read, edited and copied\./);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'hello proxy\n');
+    assert.equal(fs.readFileSync(`${file}.copy`, 'utf8'), 'hello proxy\n');
+    // Each step's result came back as a tool message with its call id.
+    const last = mock.requests.filter((r) => r.body?.tools?.length).at(-1).body.messages;
+    const ids = last.filter((m) => m.role === 'tool').map((m) => m.tool_call_id);
+    assert.deepEqual(ids, ['call_step_0', 'call_step_1', 'call_step_2']);
+    assert.match(last.find((m) => m.tool_call_id === 'call_step_0').content, /hello world/);
   } finally {
     await proxy.stop();
     await mock.close();

@@ -101,3 +101,41 @@ export function openaiModel(body, { file }) {
   chunks.push({ ...base, choices: [], usage });
   return { kind: 'json', status: 200, raw_sse: chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('') + 'data: [DONE]\n\n' };
 }
+
+// A scripted model that reads a file, edits it, runs a command, then
+// answers: one step per tool result already in the conversation.
+export function openaiAgent(body, { file }) {
+  const msgs = body.messages ?? [];
+  const hasTools = (body.tools ?? []).some((t) => t.function?.name === 'Edit');
+  const done = msgs.filter((m) => m.role === 'tool').length;
+  const id = `chatcmpl-agent${done}`;
+  const base = { id, object: 'chat.completion.chunk', created: 1, model: body.model };
+  const steps = [
+    ['Read', { file_path: file }],
+    ['Edit', { file_path: file, old_string: 'world', new_string: 'proxy' }],
+    ['Bash', { command: `cat ${file} > ${file}.copy`, description: 'Copy the file' }],
+  ];
+  let deltas, finish;
+  if (!hasTools) {
+    deltas = [{ role: 'assistant', content: '{"title": "Edit a file", "isNewTopic": true}' }];
+    finish = 'stop';
+  } else if (done < steps.length) {
+    const [name, input] = steps[done];
+    const args = JSON.stringify(input);
+    deltas = [
+      { role: 'assistant', content: `Step ${done + 1}.` },
+      { tool_calls: [{ index: 0, id: `call_step_${done}`, type: 'function', function: { name, arguments: args.slice(0, 5) } }] },
+      { tool_calls: [{ index: 0, function: { arguments: args.slice(5) } }] },
+    ];
+    finish = 'tool_calls';
+  } else {
+    deltas = [{ role: 'assistant', content: 'All done: read, edited and copied.' }];
+    finish = 'stop';
+  }
+  const chunks = deltas.map((d) => ({ ...base, choices: [{ index: 0, delta: d, finish_reason: null }] }));
+  chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }], usage: { prompt_tokens: 50, completion_tokens: 10 } });
+  if (!body.stream) {
+    return { kind: 'json', body: { id, object: 'chat.completion', model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: deltas.map((d) => d.content ?? '').join('') }, finish_reason: 'stop' }] } };
+  }
+  return { raw_sse: chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('') + 'data: [DONE]\n\n' };
+}
