@@ -173,10 +173,10 @@ static void add_user(json_object *out, json_object *msg)
     if (c) json_object_array_add(out, message("user", c));
 }
 
-static void add_assistant(json_object *out, json_object *msg)
+static void add_assistant(json_object *out, json_object *msg, bool with_reasoning)
 {
     json_object *content = ccp_json_get(msg, "content");
-    ccp_buf text = CCP_BUF_INIT;
+    ccp_buf text = CCP_BUF_INIT, reasoning = CCP_BUF_INIT;
     json_object *calls = NULL;
     if (content && json_object_is_type(content, json_type_string)) {
         append_text(&text, content, "");
@@ -187,32 +187,43 @@ static void add_assistant(json_object *out, json_object *msg)
             if (!type) continue;
             if (!strcmp(type, "text")) {
                 json_object *t = ccp_json_get(blk, "text");
-                if (t) ccp_buf_append(&text, json_object_get_string(t),
-                                      (size_t)json_object_get_string_len(t));
+                if (t)
+                    ccp_buf_append(&text, json_object_get_string(t),
+                                   (size_t)json_object_get_string_len(t));
             } else if (!strcmp(type, "tool_use")) {
                 json_object *fn = json_object_new_object();
                 json_object_object_add(fn, "name", ref(ccp_json_get(blk, "name")));
                 json_object *input = ccp_json_get(blk, "input");
-                json_object_object_add(fn, "arguments", str(input ? ccp_json_str(input, NULL) : "{}"));
+                json_object_object_add(fn, "arguments",
+                                       str(input ? ccp_json_str(input, NULL) : "{}"));
                 json_object *call = json_object_new_object();
                 json_object_object_add(call, "id", ref(ccp_json_get(blk, "id")));
                 json_object_object_add(call, "type", str("function"));
                 json_object_object_add(call, "function", fn);
                 if (!calls) calls = json_object_new_array();
                 json_object_array_add(calls, call);
+            } else if (!strcmp(type, "thinking") && with_reasoning) {
+                json_object *t = ccp_json_get(blk, "thinking");
+                if (t)
+                    ccp_buf_append(&reasoning, json_object_get_string(t),
+                                   (size_t)json_object_get_string_len(t));
             }
-            /* thinking and redacted_thinking are the provider's own
-             * business and are not sent back. */
+            /* Otherwise thinking and redacted_thinking are not sent back:
+             * most providers reject reasoning in their input. */
         }
     }
     if (text.len || calls) {
-        json_object *m = message("assistant", text.len ? json_object_new_string_len(text.data, (int)text.len)
-                                                       : NULL);
+        json_object *m = message(
+            "assistant", text.len ? json_object_new_string_len(text.data, (int)text.len) : NULL);
         if (!text.len) json_object_object_add(m, "content", NULL);
         if (calls) json_object_object_add(m, "tool_calls", calls);
+        if (reasoning.len)
+            json_object_object_add(m, "reasoning_content",
+                                   json_object_new_string_len(reasoning.data, (int)reasoning.len));
         json_object_array_add(out, m);
     }
     ccp_buf_free(&text);
+    ccp_buf_free(&reasoning);
 }
 
 const char *ccp_openai_reasoning_effort(json_object *req)
@@ -299,7 +310,8 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     ccp_buf sys = CCP_BUF_INIT;
     append_text(&sys, ccp_json_get(req, "system"), "\n\n");
     if (sys.len)
-        json_object_array_add(msgs, message("system", json_object_new_string_len(sys.data, (int)sys.len)));
+        json_object_array_add(
+            msgs, message("system", json_object_new_string_len(sys.data, (int)sys.len)));
     ccp_buf_free(&sys);
     json_object *in = ccp_json_get_arr(req, "messages");
     for (size_t i = 0; in && i < json_object_array_length(in); i++) {
@@ -309,13 +321,14 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
         if (!strcmp(role, "user")) {
             add_user(msgs, msg);
         } else if (!strcmp(role, "assistant")) {
-            add_assistant(msgs, msg);
+            add_assistant(msgs, msg, p->reasoning_history);
         } else if (!strcmp(role, "system")) {
             /* A mid-conversation system message stays where it is. */
             ccp_buf b = CCP_BUF_INIT;
             append_text(&b, ccp_json_get(msg, "content"), "\n\n");
             if (b.len)
-                json_object_array_add(msgs, message("system", json_object_new_string_len(b.data, (int)b.len)));
+                json_object_array_add(
+                    msgs, message("system", json_object_new_string_len(b.data, (int)b.len)));
             ccp_buf_free(&b);
         }
     }
@@ -328,7 +341,8 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
             json_object_object_add(o, "tools", t);
             json_object *tc = map_tool_choice(ccp_json_get_obj(req, "tool_choice"));
             if (tc) json_object_object_add(o, "tool_choice", tc);
-            if (ccp_json_get_bool(ccp_json_get_obj(req, "tool_choice"), "disable_parallel_tool_use", false))
+            if (ccp_json_get_bool(ccp_json_get_obj(req, "tool_choice"), "disable_parallel_tool_use",
+                                  false))
                 json_object_object_add(o, "parallel_tool_calls", json_object_new_boolean(0));
         } else {
             json_object_put(t);
@@ -337,6 +351,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     copy(o, p->max_completion_tokens ? "max_completion_tokens" : "max_tokens", req, "max_tokens");
     copy(o, "temperature", req, "temperature");
     copy(o, "top_p", req, "top_p");
+    if (p->send_top_k) copy(o, "top_k", req, "top_k");
     copy(o, "stop", req, "stop_sequences");
     copy(o, "user", ccp_json_get_obj(req, "metadata"), "user_id");
     if (p->reasoning == CCP_REASONING_EFFORT) {

@@ -126,8 +126,7 @@ static int delta(ccp_decoder *d, ccp_delta_kind kind, const char *s, size_t n)
 
 static int text_like(ccp_decoder *d, ccp_block_kind kind, json_object *v)
 {
-    if (!v || !json_object_is_type(v, json_type_string) || !json_object_get_string_len(v))
-        return 0;
+    if (!v || !json_object_is_type(v, json_type_string) || !json_object_get_string_len(v)) return 0;
     if (d->open_index < 0 || d->open_kind != kind) {
         int rc = open_block(d, kind, NULL);
         if (rc) return rc;
@@ -193,7 +192,8 @@ static void take_usage(ccp_decoder *d, json_object *u)
     if (!u || !json_object_is_type(u, json_type_object)) return;
     int64_t prompt = ccp_json_get_int(u, "prompt_tokens", -1);
     int64_t out = ccp_json_get_int(u, "completion_tokens", -1);
-    int64_t cached = ccp_json_get_int(ccp_json_get_obj(u, "prompt_tokens_details"), "cached_tokens", 0);
+    int64_t cached =
+        ccp_json_get_int(ccp_json_get_obj(u, "prompt_tokens_details"), "cached_tokens", 0);
     if (prompt >= 0) d->usage.input_tokens = prompt - cached;
     if (out >= 0) d->usage.output_tokens = out;
     if (prompt >= 0) d->usage.cache_read_input_tokens = cached;
@@ -245,9 +245,8 @@ static int on_chunk(ccp_decoder *d, json_object *c)
     if (rc) return rc;
     take_usage(d, ccp_json_get_obj(c, "usage"));
     json_object *choices = ccp_json_get_arr(c, "choices");
-    json_object *ch = choices && json_object_array_length(choices)
-                          ? json_object_array_get_idx(choices, 0)
-                          : NULL;
+    json_object *ch =
+        choices && json_object_array_length(choices) ? json_object_array_get_idx(choices, 0) : NULL;
     if (!ch) return 0;
     json_object *dl = ccp_json_get_obj(ch, "delta");
     if (!dl) dl = ccp_json_get_obj(ch, "message"); /* some servers stream whole messages */
@@ -348,9 +347,8 @@ static int completion(ccp_decoder *d, json_object *c)
     if (rc) return rc;
     take_usage(d, ccp_json_get_obj(c, "usage"));
     json_object *choices = ccp_json_get_arr(c, "choices");
-    json_object *ch = choices && json_object_array_length(choices)
-                          ? json_object_array_get_idx(choices, 0)
-                          : NULL;
+    json_object *ch =
+        choices && json_object_array_length(choices) ? json_object_array_get_idx(choices, 0) : NULL;
     json_object *m = ccp_json_get_obj(ch, "message");
     json_object *r = ccp_json_get(m, "reasoning_content");
     if (!r || !json_object_is_type(r, json_type_string)) r = ccp_json_get(m, "reasoning");
@@ -365,9 +363,11 @@ static int completion(ccp_decoder *d, json_object *c)
         t->id = id && *id ? ccp_xstrdup(id) : NULL;
         t->name = ccp_xstrdup(name ? name : "unknown_tool");
         json_object *a = ccp_json_get(fn, "arguments");
-        const char *as = a && json_object_is_type(a, json_type_string) ? json_object_get_string(a) : "";
-        char *fixed = a && json_object_is_type(a, json_type_object) ? ccp_xstrdup(ccp_json_str(a, NULL))
-                                                                     : fix_arguments(as, strlen(as));
+        const char *as =
+            a && json_object_is_type(a, json_type_string) ? json_object_get_string(a) : "";
+        char *fixed = a && json_object_is_type(a, json_type_object)
+                          ? ccp_xstrdup(ccp_json_str(a, NULL))
+                          : fix_arguments(as, strlen(as));
         ccp_buf_appends(&t->args, fixed);
         free(fixed);
         if (!(rc = open_block(d, CCP_BLOCK_TOOL_USE, t))) rc = flush_args(d, t);
@@ -392,7 +392,8 @@ int ccp_openai_decoder_finish(ccp_decoder *d, ccp_error *err)
     if (!o)
         return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
                              perr.code ? perr.msg : "null");
-    int rc = ccp_json_get(o, "error") ? upstream_error(d, ccp_json_get(o, "error")) : completion(d, o);
+    int rc =
+        ccp_json_get(o, "error") ? upstream_error(d, ccp_json_get(o, "error")) : completion(d, o);
     json_object_put(o);
     return rc;
 }

@@ -51,6 +51,10 @@ typedef struct ccp_provider {
     bool max_completion_tokens;
     /* openai-chat: how Anthropic's `thinking` is sent (reasoning_effort or not at all) */
     ccp_reasoning reasoning;
+    /* openai-chat: send top_k (most OpenAI-compatible servers reject it) */
+    bool send_top_k;
+    /* openai-chat: send earlier thinking back as reasoning_content */
+    bool reasoning_history;
 } ccp_provider;
 
 /* A routing target: a provider and the model to ask it for. model == NULL

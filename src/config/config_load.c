@@ -290,8 +290,23 @@ static char *interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
     return NULL;
 }
 
-static const char *const provider_keys[] = {"name", "format",  "base_url", "api_key",
-                                            "auth", "headers", "models"};
+static const char *const provider_keys[] = {
+    "name",      "format",  "base_url",         "api_key",
+    "auth",      "headers", "models",           "max_tokens_field",
+    "reasoning", "top_k",   "reasoning_history"};
+
+/* YAML 1.1's booleans, as libyaml leaves them to the reader. */
+static int parse_bool(const char *s, bool *out)
+{
+    if (!s) return -1;
+    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+        *out = true;
+    else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
 
 static bool valid_name(const char *s)
 {
@@ -375,15 +390,25 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
                 ok = false;
             }
         } else if (!strcmp(key, "max_tokens_field")) {
-            if (s && !strcmp(s, "max_tokens")) p->max_completion_tokens = false;
-            else if (s && !strcmp(s, "max_completion_tokens")) p->max_completion_tokens = true;
+            if (s && !strcmp(s, "max_tokens"))
+                p->max_completion_tokens = false;
+            else if (s && !strcmp(s, "max_completion_tokens"))
+                p->max_completion_tokens = true;
             else {
                 DIAG(l, v, "providers.max_tokens_field: use max_tokens or max_completion_tokens");
                 ok = false;
             }
+        } else if (!strcmp(key, "top_k") || !strcmp(key, "reasoning_history")) {
+            bool *dst = !strcmp(key, "top_k") ? &p->send_top_k : &p->reasoning_history;
+            if (parse_bool(s, dst) != 0) {
+                DIAG(l, v, "providers.%s: expected true or false", key);
+                ok = false;
+            }
         } else if (!strcmp(key, "reasoning")) {
-            if (s && !strcmp(s, "none")) p->reasoning = CCP_REASONING_NONE;
-            else if (s && !strcmp(s, "effort")) p->reasoning = CCP_REASONING_EFFORT;
+            if (s && !strcmp(s, "none"))
+                p->reasoning = CCP_REASONING_NONE;
+            else if (s && !strcmp(s, "effort"))
+                p->reasoning = CCP_REASONING_EFFORT;
             else {
                 DIAG(l, v, "providers.reasoning: use none or effort");
                 ok = false;

@@ -103,6 +103,27 @@ static void a_full_config_loads_into_typed_structs(void **state)
     ccp_config_unref(c);
 }
 
+static void openai_chat_provider_options(void **state)
+{
+    ccp_config *c =
+        load_ok("providers:\n  - name: o\n    format: openai-chat\n"
+                "    base_url: http://x/v1\n    max_tokens_field: max_completion_tokens\n"
+                "    reasoning: effort\n    top_k: true\n    reasoning_history: yes\n");
+    const ccp_provider *p = &c->providers[0];
+    assert_int_equal(p->auth, CCP_AUTH_BEARER);
+    assert_true(p->max_completion_tokens);
+    assert_int_equal(p->reasoning, CCP_REASONING_EFFORT);
+    assert_true(p->send_top_k);
+    assert_true(p->reasoning_history);
+    ccp_config_unref(c);
+    ccp_diags d = load_bad("providers:\n  - {name: o, base_url: 'http://x', top_k: maybe, "
+                           "reasoning: lots, max_tokens_field: n}\n");
+    has_diag(&d, 2, 44, "expected true or false");
+    has_diag(&d, 2, 62, "use none or effort");
+    has_diag(&d, 2, 86, "max_tokens or max_completion_tokens");
+    ccp_diags_free(&d);
+}
+
 static void router_provider_only_keeps_the_client_model(void **state)
 {
     ccp_config *c = load_ok("providers:\n  - {name: a, base_url: 'http://x'}\n"
@@ -273,6 +294,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(empty_config_gets_every_default),
         cmocka_unit_test(a_full_config_loads_into_typed_structs),
+        cmocka_unit_test(openai_chat_provider_options),
         cmocka_unit_test(router_provider_only_keeps_the_client_model),
         cmocka_unit_test(model_names_may_contain_slashes),
         cmocka_unit_test(without_router_the_first_provider_and_model_are_used),

@@ -40,8 +40,7 @@ static void expect_json(json_object *got, const char *want)
 {
     json_object *w = ccp_json_parse(want, strlen(want), NULL);
     assert_non_null(w);
-    if (!json_object_equal(w, got))
-        fail_msg("want %s\ngot  %s", want, ccp_json_str(got, NULL));
+    if (!json_object_equal(w, got)) fail_msg("want %s\ngot  %s", want, ccp_json_str(got, NULL));
     json_object_put(w);
 }
 
@@ -80,27 +79,26 @@ static void a_tool_conversation_maps_field_by_field(void **state)
     ccp_outbound out;
     json_object *o = encode_with(conversation, &p, NULL, true, &out);
     expect_json(
-        o,
-        "{\"model\":\"claude-opus-4-8\",\"messages\":["
-        "{\"role\":\"system\",\"content\":\"Be terse.\\n\\nUse tools.\"},"
-        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Read a.c\"},{\"type\":"
-        "\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBO\"}}]},"
-        "{\"role\":\"assistant\",\"content\":\"Reading.\",\"tool_calls\":["
-        "{\"id\":\"toolu_1\",\"type\":\"function\",\"function\":{\"name\":\"Read\","
-        "\"arguments\":\"{\\\"p\\\":\\\"a.c\\\"}\"}},"
-        "{\"id\":\"toolu_2\",\"type\":\"function\",\"function\":{\"name\":\"Read\","
-        "\"arguments\":\"{\\\"p\\\":\\\"b.c\\\"}\"}}]},"
-        "{\"role\":\"tool\",\"content\":\"int main;\",\"tool_call_id\":\"toolu_1\"},"
-        "{\"role\":\"tool\",\"content\":\"[tool error] no such file\",\"tool_call_id\":"
-        "\"toolu_2\"},"
-        "{\"role\":\"user\",\"content\":\"Now fix it.\"},"
-        "{\"role\":\"system\",\"content\":\"Plan mode is off.\"}],"
-        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"Read\",\"description\":"
-        "\"Read a file\",\"parameters\":{\"type\":\"object\",\"properties\":{\"p\":{\"type\":"
-        "\"string\"}}}}}],"
-        "\"tool_choice\":\"required\",\"parallel_tool_calls\":false,\"max_tokens\":64000,"
-        "\"temperature\":0.5,\"stop\":[\"END\"],\"user\":\"u-1\",\"reasoning_effort\":\"low\","
-        "\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
+        o, "{\"model\":\"claude-opus-4-8\",\"messages\":["
+           "{\"role\":\"system\",\"content\":\"Be terse.\\n\\nUse tools.\"},"
+           "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Read a.c\"},{\"type\":"
+           "\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBO\"}}]},"
+           "{\"role\":\"assistant\",\"content\":\"Reading.\",\"tool_calls\":["
+           "{\"id\":\"toolu_1\",\"type\":\"function\",\"function\":{\"name\":\"Read\","
+           "\"arguments\":\"{\\\"p\\\":\\\"a.c\\\"}\"}},"
+           "{\"id\":\"toolu_2\",\"type\":\"function\",\"function\":{\"name\":\"Read\","
+           "\"arguments\":\"{\\\"p\\\":\\\"b.c\\\"}\"}}]},"
+           "{\"role\":\"tool\",\"content\":\"int main;\",\"tool_call_id\":\"toolu_1\"},"
+           "{\"role\":\"tool\",\"content\":\"[tool error] no such file\",\"tool_call_id\":"
+           "\"toolu_2\"},"
+           "{\"role\":\"user\",\"content\":\"Now fix it.\"},"
+           "{\"role\":\"system\",\"content\":\"Plan mode is off.\"}],"
+           "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"Read\",\"description\":"
+           "\"Read a file\",\"parameters\":{\"type\":\"object\",\"properties\":{\"p\":{\"type\":"
+           "\"string\"}}}}}],"
+           "\"tool_choice\":\"required\",\"parallel_tool_calls\":false,\"max_tokens\":64000,"
+           "\"temperature\":0.5,\"stop\":[\"END\"],\"user\":\"u-1\",\"reasoning_effort\":\"low\","
+           "\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
     json_object_put(o);
     assert_string_equal(out.url.data, "https://api.example.com/v1/chat/completions");
     bool auth = false;
@@ -127,6 +125,26 @@ static void provider_options_and_structured_output(void **state)
                    "\"max_completion_tokens\":512,\"response_format\":{\"type\":\"json_schema\","
                    "\"json_schema\":{\"name\":\"output\",\"schema\":{\"type\":\"object\","
                    "\"properties\":{\"title\":{\"type\":\"string\"}}}}}}");
+    json_object_put(o);
+    ccp_outbound_free(&out);
+}
+
+static void top_k_and_reasoning_history_are_per_provider(void **state)
+{
+    const char *req = "{\"model\":\"m\",\"top_k\":40,\"messages\":[{\"role\":\"assistant\","
+                      "\"content\":[{\"type\":\"thinking\",\"thinking\":\"plan\",\"signature\":"
+                      "\"s\"},{\"type\":\"text\",\"text\":\"ok\"}]}]}";
+    ccp_provider p = provider();
+    ccp_outbound out;
+    json_object *o = encode_with(req, &p, NULL, false, &out);
+    expect_json(o, "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":\"ok\"}]}");
+    json_object_put(o);
+    ccp_outbound_free(&out);
+    p.send_top_k = true;
+    p.reasoning_history = true;
+    o = encode_with(req, &p, NULL, false, &out);
+    expect_json(o, "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":\"ok\","
+                   "\"reasoning_content\":\"plan\"}],\"top_k\":40}");
     json_object_put(o);
     ccp_outbound_free(&out);
 }
@@ -161,6 +179,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_tool_conversation_maps_field_by_field),
         cmocka_unit_test(provider_options_and_structured_output),
+        cmocka_unit_test(top_k_and_reasoning_history_are_per_provider),
         cmocka_unit_test(reasoning_effort_follows_thinking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

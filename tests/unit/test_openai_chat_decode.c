@@ -15,9 +15,9 @@
 
 #include <string.h>
 
-static const char *const fixtures[] = {"text",       "tool_single", "tool_parallel",
-                                       "reasoning_text_tool", "usage_last", "error_mid",
-                                       "length",     "no_finish"};
+static const char *const fixtures[] = {
+    "text",       "tool_single", "tool_parallel", "reasoning_text_tool",
+    "usage_last", "error_mid",   "length",        "no_finish"};
 
 static void collect(void *ud, const char *data, size_t len)
 {
