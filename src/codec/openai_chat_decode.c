@@ -39,6 +39,7 @@ struct ccp_decoder {
     tool_slot *tools;
     size_t n_tools;
     char *finish_reason;
+    char *stop_sequence; /* the matched stop string, where the server names it */
     ccp_usage usage;
     uint64_t rng;
 };
@@ -210,6 +211,21 @@ static int upstream_error(ccp_decoder *d, json_object *e)
     return emit(d, &ev);
 }
 
+/* Records a choice's finish_reason and, where the server reports which
+ * stop string matched (vLLM: `stop_reason`, SGLang: `matched_stop`; plain
+ * OpenAI does not), that string. */
+static void take_finish(ccp_decoder *d, json_object *ch)
+{
+    const char *fr = ccp_json_get_str(ch, "finish_reason");
+    if (!fr) return;
+    free(d->finish_reason);
+    d->finish_reason = ccp_xstrdup(fr);
+    const char *ss = ccp_json_get_str(ch, "stop_reason");
+    if (!ss) ss = ccp_json_get_str(ch, "matched_stop");
+    free(d->stop_sequence);
+    d->stop_sequence = ss && !strcmp(fr, "stop") ? ccp_xstrdup(ss) : NULL;
+}
+
 /* Closes every block (buffered tool calls last, in order) and the message. */
 static int finalize(ccp_decoder *d)
 {
@@ -230,6 +246,10 @@ static int finalize(ccp_decoder *d)
                        : any_tool       ? "tool_use"
                                         : "end_turn";
     ccp_event md = {.type = CCP_EV_MESSAGE_DELTA, .stop_reason = stop, .usage = d->usage};
+    if (d->stop_sequence) {
+        md.stop_reason = "stop_sequence";
+        md.stop_sequence = d->stop_sequence;
+    }
     if (md.usage.output_tokens < 0) md.usage.output_tokens = 0;
     if ((rc = emit(d, &md))) return rc;
     ccp_event ms = {.type = CCP_EV_MESSAGE_STOP};
@@ -257,11 +277,7 @@ static int on_chunk(ccp_decoder *d, json_object *c)
     json_object *tcs = ccp_json_get_arr(dl, "tool_calls");
     for (size_t i = 0; tcs && i < json_object_array_length(tcs); i++)
         if ((rc = tool_delta(d, json_object_array_get_idx(tcs, i), (int)i))) return rc;
-    const char *fr = ccp_json_get_str(ch, "finish_reason");
-    if (fr) {
-        free(d->finish_reason);
-        d->finish_reason = ccp_xstrdup(fr);
-    }
+    take_finish(d, ch);
     return 0;
 }
 
@@ -373,8 +389,7 @@ static int completion(ccp_decoder *d, json_object *c)
         if (!(rc = open_block(d, CCP_BLOCK_TOOL_USE, t))) rc = flush_args(d, t);
         if (rc) return rc;
     }
-    const char *fr = ccp_json_get_str(ch, "finish_reason");
-    if (fr) d->finish_reason = ccp_xstrdup(fr);
+    take_finish(d, ch);
     return finalize(d);
 }
 
@@ -408,6 +423,7 @@ void ccp_openai_decoder_free(ccp_decoder *d)
     }
     free(d->tools);
     free(d->finish_reason);
+    free(d->stop_sequence);
     ccp_sse_reader_free(&d->reader);
     ccp_buf_free(&d->body);
     free(d);

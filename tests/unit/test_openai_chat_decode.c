@@ -167,6 +167,41 @@ static void an_error_body_and_finish_reasons(void **state)
     assert_string_equal(ccp_openai_stop_reason("content_filter"), "refusal");
 }
 
+/* vLLM names the stop string that matched (`stop_reason`), SGLang too
+ * (`matched_stop`); plain OpenAI does not, and then it is end_turn. */
+static void a_named_stop_string_becomes_stop_sequence(void **state)
+{
+    const char *streams[] = {
+        "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":"
+        "{\"content\":\"1 2 3\"}}]}\n\ndata: {\"id\":\"c\",\"model\":\"m\",\"choices\":"
+        "[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\",\"stop_reason\":\"END\"}]}"
+        "\n\ndata: [DONE]\n\n",
+        "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":"
+        "{\"content\":\"1 2 3\"},\"finish_reason\":\"stop\",\"matched_stop\":\"END\"}]}"
+        "\n\ndata: [DONE]\n\n",
+        "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":"
+        "{\"content\":\"1 2 3\"},\"finish_reason\":\"stop\",\"stop_reason\":null}]}"
+        "\n\ndata: [DONE]\n\n",
+    };
+    for (int i = 0; i < 3; i++) {
+        json_object *m = message_of(streams[i], strlen(streams[i]), true);
+        if (i < 2) {
+            assert_string_equal(ccp_json_get_str(m, "stop_reason"), "stop_sequence");
+            assert_string_equal(ccp_json_get_str(m, "stop_sequence"), "END");
+        } else {
+            assert_string_equal(ccp_json_get_str(m, "stop_reason"), "end_turn");
+            assert_null(ccp_json_get_str(m, "stop_sequence"));
+        }
+        json_object_put(m);
+    }
+    const char *whole = "{\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+                        "\"message\":{\"content\":\"x\"},\"finish_reason\":\"stop\","
+                        "\"stop_reason\":\"###\"}]}";
+    json_object *m = message_of(whole, strlen(whole), false);
+    assert_string_equal(ccp_json_get_str(m, "stop_sequence"), "###");
+    json_object_put(m);
+}
+
 static void an_empty_stream_is_an_error(void **state)
 {
     ccp_anthropic_writer *w = ccp_anthropic_writer_new(false, NULL, NULL);
@@ -185,6 +220,7 @@ int main(void)
         cmocka_unit_test(parallel_calls_accumulate_to_three_whole_tool_uses),
         cmocka_unit_test(a_whole_completion_becomes_the_same_message),
         cmocka_unit_test(an_error_body_and_finish_reasons),
+        cmocka_unit_test(a_named_stop_string_becomes_stop_sequence),
         cmocka_unit_test(an_empty_stream_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
