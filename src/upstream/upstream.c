@@ -344,7 +344,11 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* No CURLOPT_PIPEWAIT: with it, a transfer that starts while another
+     * to the same host is under way waits to learn whether that connection
+     * can multiplex, and over HTTP/1.1 it is only woken when some transfer
+     * ends, so concurrent long streams stalled until one finished. HTTP/2
+     * connections are still shared once open (CURLPIPE_MULTIPLEX). */
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->cfg.connect_timeout_ms);

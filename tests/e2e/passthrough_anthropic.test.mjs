@@ -106,6 +106,30 @@ test('a_streaming_request_answered_with_plain_json_still_streams', async () => {
   }
 });
 
+// Claude Code runs subagents in parallel: each stream must start at once,
+// not wait for an earlier one to end. (The timeout only guards a hang.)
+test('concurrent_long_streams_all_start_without_waiting_for_each_other', { timeout: 60000 }, async () => {
+  const m = await startMock({ kind: 'slow' });
+  const p = await startProxy(mockConfig(m.url), { args: ['--workers', '1'] });
+  const streams = [];
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'k', maxRetries: 0 });
+    const firsts = [];
+    for (let i = 0; i < 24; i++) {
+      const s = c.messages.stream(request('text'));
+      streams.push(s);
+      s.done().catch(() => {}); // aborted at the end, on purpose
+      firsts.push(new Promise((resolve, reject) => { s.on('text', resolve); s.on('error', reject); }));
+    }
+    await Promise.all(firsts);
+    assert.equal(m.requests.length, 24);
+  } finally {
+    for (const s of streams) s.abort();
+    await p.stop();
+    await m.close();
+  }
+});
+
 test('upstream_connections_are_reused_across_requests', async () => {
   const m = await startMock({ kind: 'json', fixture: 'text.json' });
   const p = await startProxy(mockConfig(m.url), { args: ['--workers', '1'] });
