@@ -63,9 +63,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     free(m);
     if (!is_anthropic_host(p->base_url)) strip_billing_block(req);
 
-    size_t len;
-    const char *body = ccp_json_str(req, &len);
-    ccp_buf_append(&out->body, body, len);
+    ccp_json_write(&out->body, req);
     ccp_outbound_set_url(out, p->base_url, "/v1/messages");
 
     ccp_outbound_add_header(out, "content-type", "application/json");

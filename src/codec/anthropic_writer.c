@@ -96,9 +96,7 @@ static void append_extra(ccp_buf *b, json_object *raw, bool (*skip)(const char *
         first = false;
         json_str(b, k, strlen(k));
         ccp_buf_appendc(b, ':');
-        size_t n = 4;
-        const char *s = v ? ccp_json_str(v, &n) : "null";
-        ccp_buf_append(b, s, n);
+        ccp_json_write(b, v);
     }
 }
 
@@ -168,9 +166,7 @@ static void write_block_start(ccp_buf *b, const ccp_event *ev)
     ccp_buf_printf(b,
                    "{\"type\":\"content_block_start\",\"index\":%d,\"content_block\":", ev->index);
     if (ev->raw && ev->block_kind != CCP_BLOCK_TOOL_USE) {
-        size_t n;
-        const char *s = ccp_json_str(ev->raw, &n);
-        ccp_buf_append(b, s, n);
+        ccp_json_write(b, ev->raw);
     } else {
         switch (ev->block_kind) {
         case CCP_BLOCK_TEXT:
@@ -217,9 +213,10 @@ static void write_block_delta(ccp_buf *b, const ccp_event *ev)
         ccp_buf_appends(b, "{\"type\":\"input_json_delta\",\"partial_json\":");
         break;
     case CCP_DELTA_OTHER: {
-        size_t n = 2;
-        const char *s = ev->raw ? ccp_json_str(ev->raw, &n) : "{}";
-        ccp_buf_append(b, s, n);
+        if (ev->raw)
+            ccp_json_write(b, ev->raw);
+        else
+            ccp_buf_appends(b, "{}");
         ccp_buf_appendc(b, '}');
         return;
     }
@@ -474,9 +471,7 @@ static int write_block(ccp_buf *b, block *bl, size_t index, ccp_error *err)
         json_cstr_or_null(b, bl->tool_name);
         ccp_buf_appends(b, ",\"input\":");
         if (input) {
-            size_t n;
-            const char *s = ccp_json_str(input, &n);
-            ccp_buf_append(b, s, n);
+            ccp_json_write(b, input);
             json_object_put(input);
         } else {
             ccp_buf_appends(b, "{}");
@@ -485,9 +480,10 @@ static int write_block(ccp_buf *b, block *bl, size_t index, ccp_error *err)
         break;
     }
     case CCP_BLOCK_OTHER: {
-        size_t n = 2;
-        const char *s = bl->raw ? ccp_json_str(bl->raw, &n) : "{}";
-        ccp_buf_append(b, s, n);
+        if (bl->raw)
+            ccp_json_write(b, bl->raw);
+        else
+            ccp_buf_appends(b, "{}");
         break;
     }
     }

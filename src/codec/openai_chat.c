@@ -194,8 +194,14 @@ static void add_assistant(json_object *out, json_object *msg, bool with_reasonin
                 json_object *fn = json_object_new_object();
                 json_object_object_add(fn, "name", ref(ccp_json_get(blk, "name")));
                 json_object *input = ccp_json_get(blk, "input");
+                ccp_buf args = CCP_BUF_INIT;
+                if (input)
+                    ccp_json_write(&args, input);
+                else
+                    ccp_buf_appends(&args, "{}");
                 json_object_object_add(fn, "arguments",
-                                       str(input ? ccp_json_str(input, NULL) : "{}"));
+                                       json_object_new_string_len(args.data, (int)args.len));
+                ccp_buf_free(&args);
                 json_object *call = json_object_new_object();
                 json_object_object_add(call, "id", ref(ccp_json_get(blk, "id")));
                 json_object_object_add(call, "type", str("function"));
@@ -377,9 +383,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
         json_object_object_add(o, "stream_options", so);
     }
 
-    size_t len;
-    const char *body = ccp_json_str(o, &len);
-    ccp_buf_append(&out->body, body, len);
+    ccp_json_write(&out->body, o);
     json_object_put(o);
 
     ccp_outbound_set_url(out, p->base_url, "/chat/completions");

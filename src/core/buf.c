@@ -85,47 +85,66 @@ void ccp_buf_printf(ccp_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* 1 for the bytes JSON needs escaped: controls, '"' and '\\'. */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
+};
+
 void ccp_buf_append_json_str(ccp_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    /* Room for the common case (nothing to escape) up front; escapes grow
+     * the buffer as they come. */
     ccp_buf_reserve(b, n + 2);
-    ccp_buf_appendc(b, '"');
-    size_t run = 0; /* start of the current run of bytes needing no escape */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        ccp_buf_append(b, s + run, i - run);
-        run = i + 1;
+    b->data[b->len++] = '"';
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && !needs_escape[*p])
+            p++;
+        if (p > run) {
+            ccp_buf_reserve(b, (size_t)(p - run) + 1);
+            memcpy(b->data + b->len, run, (size_t)(p - run));
+            b->len += (size_t)(p - run);
+        }
+        if (p == end) break;
+        unsigned char c = *p++;
+        char e[6] = {'\\', 0};
+        size_t el = 2;
         switch (c) {
         case '"':
-            ccp_buf_append(b, "\\\"", 2);
+            e[1] = '"';
             break;
         case '\\':
-            ccp_buf_append(b, "\\\\", 2);
+            e[1] = '\\';
             break;
         case '\n':
-            ccp_buf_append(b, "\\n", 2);
+            e[1] = 'n';
             break;
         case '\r':
-            ccp_buf_append(b, "\\r", 2);
+            e[1] = 'r';
             break;
         case '\t':
-            ccp_buf_append(b, "\\t", 2);
+            e[1] = 't';
             break;
         case '\b':
-            ccp_buf_append(b, "\\b", 2);
+            e[1] = 'b';
             break;
         case '\f':
-            ccp_buf_append(b, "\\f", 2);
+            e[1] = 'f';
             break;
-        default: {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            ccp_buf_append(b, u, 6);
+        default:
+            e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
+            el = 6;
         }
-        }
+        ccp_buf_reserve(b, el + 1);
+        memcpy(b->data + b->len, e, el);
+        b->len += el;
     }
-    ccp_buf_append(b, s + run, n - run);
-    ccp_buf_appendc(b, '"');
+    ccp_buf_reserve(b, 1);
+    b->data[b->len++] = '"';
+    b->data[b->len] = '\0';
 }
 
 void ccp_buf_consume(ccp_buf *b, size_t n)

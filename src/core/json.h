@@ -7,6 +7,7 @@
 #ifndef CCP_CORE_JSON_H
 #define CCP_CORE_JSON_H
 
+#include "core/buf.h"
 #include "core/error.h"
 
 #include <json-c/json.h>
@@ -25,6 +26,12 @@ json_object *ccp_json_parse(const char *data, size_t len, ccp_error *err);
 /* Serializes obj; the string is owned by obj and valid until obj changes or
  * is released. *len (optional) receives its length. */
 const char *ccp_json_str(json_object *obj, size_t *len);
+
+/* Appends obj serialized to b: the same bytes as ccp_json_str, written
+ * straight into b with no intermediate copy and nothing cached in obj (the
+ * hot path: every outbound body and every response is written this way).
+ * A NULL obj is written as null. */
+void ccp_json_write(ccp_buf *b, json_object *obj);
 
 /* Member lookups that return NULL (or the fallback) when the key is absent or
  * of another type. Returned pointers are borrowed from obj. */

@@ -57,7 +57,7 @@ typedef struct wreq {
     uv_write_t req;
     conn *c;
     size_t len;
-    char data[];
+    char *data; /* owned */
 } wreq;
 
 static void write_cb(uv_write_t *req, int status)
@@ -65,6 +65,7 @@ static void write_cb(uv_write_t *req, int status)
     wreq *wr = (wreq *)req;
     conn *c = wr->c;
     c->queued -= wr->len;
+    free(wr->data);
     free(wr);
     if (status < 0 && !c->closing) {
         ccp_conn_close(c);
@@ -73,22 +74,51 @@ static void write_cb(uv_write_t *req, int status)
     if (c->close_after && c->queued == 0 && !c->closing) ccp_conn_close(c);
 }
 
+static void unlist(conn *c)
+{
+    if (!c->flush_pprev) return;
+    *c->flush_pprev = c->flush_next;
+    if (c->flush_next) c->flush_next->flush_pprev = c->flush_pprev;
+    c->flush_pprev = NULL;
+    c->flush_next = NULL;
+}
+
 int ccp_conn_write(conn *c, const char *data, size_t len)
 {
     if (c->closing) return CCP_ECANCELED;
-    wreq *wr = ccp_xmalloc(sizeof *wr + len);
-    wr->c = c;
-    wr->len = len;
-    memcpy(wr->data, data, len);
-    uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
+    if (len == 0) return 0;
+    ccp_buf_append(&c->out, data, len);
     c->queued += len;
-    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
-        c->queued -= len;
-        free(wr);
-        ccp_conn_close(c);
-        return CCP_ECANCELED;
+    if (!c->flush_pprev) {
+        worker *w = c->w;
+        c->flush_next = w->flush_list;
+        if (c->flush_next) c->flush_next->flush_pprev = &c->flush_next;
+        c->flush_pprev = &w->flush_list;
+        w->flush_list = c;
     }
     return 0;
+}
+
+static void flush_one(conn *c)
+{
+    unlist(c);
+    if (c->closing || c->out.len == 0) return;
+    wreq *wr = ccp_xmalloc(sizeof *wr);
+    wr->c = c;
+    wr->data = ccp_buf_detach(&c->out, &wr->len);
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
+    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
+        c->queued -= wr->len;
+        free(wr->data);
+        free(wr);
+        ccp_conn_close(c);
+    }
+}
+
+void ccp_worker_flush(worker *w)
+{
+    while (w->flush_list)
+        flush_one(w->flush_list);
 }
 
 void ccp_conn_fail(conn *c, int status, const char *type, const char *message)
@@ -342,6 +372,8 @@ static void close_cb(uv_handle_t *h)
 {
     conn *c = h->data;
     worker *w = c->w;
+    unlist(c);
+    ccp_buf_free(&c->out);
     ccp_buf_free(&c->pending);
     ccp_buf_free(&c->url);
     ccp_buf_free(&c->hbuf);

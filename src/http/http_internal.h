@@ -17,6 +17,13 @@ typedef struct worker {
     uv_tcp_t listener;
     uv_async_t wake;  /* "stop": sent by the main thread */
     uv_timer_t drain; /* drain deadline while stopping */
+    /* Writes are gathered per connection and flushed once per loop turn
+     * (before the loop blocks, and after I/O callbacks): a response head
+     * and body, or several SSE events from one upstream read, leave in
+     * one syscall and one TCP segment. */
+    uv_prepare_t flush_prepare;
+    uv_check_t flush_check;
+    conn *flush_list; /* connections with unflushed bytes */
     uv_thread_t thread;
     int fd;      /* the bound listening socket, until opened */
     void *wdata; /* from opts->worker_start */
@@ -37,9 +44,11 @@ struct conn {
     bool closing;     /* uv_close called */
     bool close_after; /* close once queued writes are flushed */
     bool keep_alive;
-    bool first;      /* no request seen yet on this connection */
-    size_t queued;   /* bytes handed to uv_write, not yet written */
-    ccp_buf pending; /* bytes read while a response is in flight */
+    bool first;                      /* no request seen yet on this connection */
+    size_t queued;                   /* bytes written by the handler, not yet on the socket */
+    ccp_buf out;                     /* bytes not yet handed to uv_write (see worker.flush_list) */
+    conn *flush_next, **flush_pprev; /* in worker.flush_list while out is not empty */
+    ccp_buf pending;                 /* bytes read while a response is in flight */
     /* the request being parsed */
     ccp_buf url;
     ccp_buf hbuf;  /* header names and values, NUL-separated */
@@ -78,8 +87,11 @@ struct ccp_response {
 /* conn.c */
 void ccp_conn_accept(worker *w);
 void ccp_conn_close(conn *c);
-/* Queues bytes on the socket (copied); returns 0 or CCP_ECANCELED. */
+/* Queues bytes for the socket (copied; flushed this loop turn); returns 0
+ * or CCP_ECANCELED. */
 int ccp_conn_write(conn *c, const char *data, size_t len);
+/* Hands every connection's gathered bytes to the socket. */
+void ccp_worker_flush(worker *w);
 /* The response in flight finished: log, then read the next request. */
 void ccp_conn_response_done(conn *c, bool keep_alive);
 /* Writes an Anthropic-format error with Connection: close and closes. */

@@ -224,14 +224,10 @@ int ccp_res_write(ccp_response *r, const char *data, size_t len)
     if (!r->streaming || len == 0 || r->is_head) return 0;
     char head[24];
     int n = snprintf(head, sizeof head, "%zx\r\n", len);
-    /* One write per chunk keeps each SSE event in one TCP segment. */
-    ccp_buf b = CCP_BUF_INIT;
-    ccp_buf_reserve(&b, len + (size_t)n + 2);
-    ccp_buf_append(&b, head, (size_t)n);
-    ccp_buf_append(&b, data, len);
-    ccp_buf_append(&b, "\r\n", 2);
-    out(r, b.data, b.len);
-    ccp_buf_free(&b);
+    /* The connection gathers the pieces into one write. */
+    out(r, head, (size_t)n);
+    out(r, data, len);
+    out(r, "\r\n", 2);
     return r->c ? 0 : CCP_ECANCELED;
 }
 

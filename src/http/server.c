@@ -54,6 +54,18 @@ static void finalize(worker *w)
     w->wdata = NULL;
     close_handle((uv_handle_t *)&w->drain);
     close_handle((uv_handle_t *)&w->wake);
+    close_handle((uv_handle_t *)&w->flush_prepare);
+    close_handle((uv_handle_t *)&w->flush_check);
+}
+
+static void flush_prepare_cb(uv_prepare_t *h)
+{
+    ccp_worker_flush(h->data);
+}
+
+static void flush_check_cb(uv_check_t *h)
+{
+    ccp_worker_flush(h->data);
 }
 
 static void drain_expired(uv_timer_t *t)
@@ -207,6 +219,12 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
         w->wake.data = w;
         uv_timer_init(&w->loop, &w->drain);
         w->drain.data = w;
+        uv_prepare_init(&w->loop, &w->flush_prepare);
+        w->flush_prepare.data = w;
+        uv_prepare_start(&w->flush_prepare, flush_prepare_cb);
+        uv_check_init(&w->loop, &w->flush_check);
+        w->flush_check.data = w;
+        uv_check_start(&w->flush_check, flush_check_cb);
         if (getrandom(&w->rng, sizeof w->rng, 0) != sizeof w->rng || w->rng == 0)
             w->rng = uv_hrtime() | 1;
     }

@@ -25,6 +25,9 @@ struct ccp_upstream {
     bool deferred;          /* a cancel waits for curl to return */
 };
 
+/* Idle upstream connections kept per worker, across all providers. */
+#define CCP_UPSTREAM_IDLE_CONNS 256
+
 typedef struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
@@ -211,6 +214,11 @@ ccp_upstream *ccp_upstream_new(uv_loop_t *loop, const ccp_upstream_config *cfg)
     curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_fn);
     curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
     curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* Keep idle connections for reuse. curl's default cache holds four per
+     * transfer in progress, counted when a transfer ends: under steady
+     * concurrency that shrinks as transfers finish, and connections were
+     * closed and reopened for nearly every request. */
+    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)CCP_UPSTREAM_IDLE_CONNS);
     return u;
 }
 

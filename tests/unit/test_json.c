@@ -6,7 +6,9 @@
 #include <cmocka.h>
 
 #include "core/json.h"
+#include "test_helpers.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static json_object *parse(const char *s, ccp_error *err)
@@ -108,6 +110,63 @@ static void slashes_are_not_escaped(void **state)
     json_object_put(o);
 }
 
+/* ccp_json_write must give exactly json-c's own serialization. */
+static void assert_write_matches_json_c(json_object *o)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_json_write(&b, o);
+    size_t n = 0;
+    const char *want = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, want, n);
+    ccp_buf_free(&b);
+}
+
+static void write_gives_json_c_bytes_for_every_kind_of_value(void **state)
+{
+    const char *docs[] = {
+        "{\"a\":null,\"b\":true,\"c\":false,\"d\":[],\"e\":{},\"f\":[null,[{}],{\"x\":[1]}]}",
+        "[9223372036854775807,-9223372036854775808,18446744073709551615,0,-1]",
+        "[0.1,-0.0,1.5e300,2.50,1E-7,3.141592653589793238]",
+        "\"\\u0000\\u0001\\u001f\\u007f\\b\\f\\n\\r\\t\\\"\\\\/\\ud83d\\ude00\\ud83d x\"",
+        "{\"k\\n\\\"ey\":\"caf\u00e9 \u4e2d\u6587 \\u2028\",\"/path/x\":\"a/b\"}",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        ccp_error err;
+        json_object *o = ccp_json_parse(docs[i], strlen(docs[i]), &err);
+        if (!o) fail_msg("doc %zu: %s", i, err.msg);
+        assert_write_matches_json_c(o);
+        json_object_put(o);
+    }
+    /* Built, not parsed: a NULL member and a double without its source text. */
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "content", NULL);
+    json_object_object_add(o, "t", json_object_new_double(0.7));
+    json_object_object_add(o, "s", json_object_new_string_len("a\0b", 3));
+    assert_write_matches_json_c(o);
+    json_object_put(o);
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_json_write(&b, NULL);
+    assert_string_equal(b.data, "null");
+    ccp_buf_free(&b);
+}
+
+static void write_gives_json_c_bytes_for_recorded_bodies(void **state)
+{
+    const char *files[] = {"anthropic/tool_use_multi.json", "anthropic/thinking_text.json",
+                           "tokens/reference.json", "openai/tool_parallel.expected.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        size_t len;
+        char *text = read_fixture(files[i], &len);
+        json_object *o = ccp_json_parse(text, len, NULL);
+        if (!o) fail_msg("%s does not parse", files[i]);
+        assert_write_matches_json_c(o);
+        json_object_put(o);
+        free(text);
+    }
+}
+
 static void typed_getters_return_fallbacks_on_wrong_types(void **state)
 {
     ccp_error err = {0};
@@ -131,6 +190,8 @@ int main(void)
         cmocka_unit_test(big_integers_nul_bytes_and_lone_surrogates_survive),
         cmocka_unit_test(deep_nesting_to_64_parses_and_beyond_the_cap_fails),
         cmocka_unit_test(slashes_are_not_escaped),
+        cmocka_unit_test(write_gives_json_c_bytes_for_every_kind_of_value),
+        cmocka_unit_test(write_gives_json_c_bytes_for_recorded_bodies),
         cmocka_unit_test(typed_getters_return_fallbacks_on_wrong_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
