@@ -36,7 +36,10 @@ unit:
 e2e:
 	CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy node --test --test-concurrency=1 tests/e2e/
 
-bench: build
+bench:
+	@scripts/deps.sh --bench
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccp-bench-mock
 	bench/run.sh
 
 format:

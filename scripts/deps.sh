@@ -2,11 +2,17 @@
 # Installs what cc-proxy needs to build and test, idempotently: Debian packages
 # (only those missing, so a second run takes well under a second) and the
 # end-to-end tests' npm packages from the committed package-lock.json.
+#   scripts/deps.sh            build + test
+#   scripts/deps.sh --no-npm   build only
+#   scripts/deps.sh --bench    build + the benchmark's peers (wrk, nginx,
+#                              claude-code-router from bench/ccr's lock)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=${1:-}
 
 PKGS=(build-essential cmake pkg-config libuv1-dev libjson-c-dev libcurl4-openssl-dev
       node-llhttp libyaml-dev libcmocka-dev nodejs npm)
+[[ $MODE == --bench ]] && PKGS+=(wrk nginx-light libcjson-dev libjansson-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -21,14 +27,27 @@ if ((${#missing[@]})); then
   echo "deps: installing ${missing[*]}" >&2
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
   $SUDO apt-get update -qq
+  # Packages with a service (nginx) must not start it: the benchmark runs its
+  # own instance on a free port. policy-rc.d is Debian's switch for that.
+  policy=/usr/sbin/policy-rc.d; made_policy=""
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee $policy >/dev/null && $SUDO chmod +x $policy && made_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [[ -n $made_policy ]] && $SUDO rm -f $policy
 fi
 
-if [[ ${1:-} != --no-npm ]]; then
-  stamp=node_modules/.ccp-lock-stamp
-  if [[ ! -f $stamp ]] || ! cmp -s package-lock.json "$stamp"; then
-    echo "deps: npm ci" >&2
-    npm ci --no-audit --no-fund --loglevel=error >/dev/null
-    cp package-lock.json "$stamp"
+# npm ci in a directory, skipped while its lock is unchanged.
+npm_ci() {
+  local dir=$1 stamp=$1/node_modules/.ccp-lock-stamp
+  if [[ ! -f $stamp ]] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    echo "deps: npm ci in $dir" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp "$dir/package-lock.json" "$stamp"
   fi
-fi
+}
+case $MODE in
+  --no-npm) ;;
+  --bench) npm_ci bench/ccr ;;
+  *) npm_ci . ;;
+esac
