@@ -4,6 +4,7 @@
 #include "core/alloc.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,19 @@ static const unsigned char needs_escape[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
 };
 
+/* Whether any byte of w is below 0x20, '"' or '\\' (exact: the classic
+ * "has zero byte" / "has byte less than" bit tricks). */
+static inline bool word_needs_escape(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t ctl = (w - ones * 0x20) & ~w & high;
+    uint64_t q = w ^ (ones * '"');
+    uint64_t bs = w ^ (ones * '\\');
+    q = (q - ones) & ~q & high;
+    bs = (bs - ones) & ~bs & high;
+    return (ctl | q | bs) != 0;
+}
+
 void ccp_buf_append_json_str(ccp_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -101,6 +115,14 @@ void ccp_buf_append_json_str(ccp_buf *b, const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
         const unsigned char *run = p;
+        /* Eight bytes at a time while none needs escaping (text is mostly
+         * long plain runs), then byte by byte to find the one that does. */
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (word_needs_escape(w)) break;
+            p += 8;
+        }
         while (p < end && !needs_escape[*p])
             p++;
         if (p > run) {

@@ -56,12 +56,65 @@ static void json_string_escapes_what_json_requires_and_nothing_else(void **state
     ccp_buf_free(&b);
 }
 
+/* The obvious byte-at-a-time escaper, to check the word-at-a-time one. */
+static void reference_escape(ccp_buf *b, const unsigned char *s, size_t n)
+{
+    ccp_buf_appendc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            ccp_buf_appendc(b, '\\');
+            ccp_buf_appendc(b, (char)c);
+        } else if (c == '\n') {
+            ccp_buf_appends(b, "\\n");
+        } else if (c == '\r') {
+            ccp_buf_appends(b, "\\r");
+        } else if (c == '\t') {
+            ccp_buf_appends(b, "\\t");
+        } else if (c == '\b') {
+            ccp_buf_appends(b, "\\b");
+        } else if (c == '\f') {
+            ccp_buf_appends(b, "\\f");
+        } else if (c < 0x20) {
+            ccp_buf_printf(b, "\\u%04x", c);
+        } else {
+            ccp_buf_appendc(b, (char)c);
+        }
+    }
+    ccp_buf_appendc(b, '"');
+}
+
+/* Every byte value at every offset of a 20-byte run (so in each lane of
+ * the 8-byte scan and in the tail), alone and next to another. */
+static void json_string_escaping_matches_the_reference_for_every_byte_and_offset(void **state)
+{
+    unsigned char in[20];
+    for (int c = 0; c < 256; c++) {
+        for (size_t pos = 0; pos < sizeof in; pos++) {
+            for (int pair = 0; pair < 2; pair++) {
+                memset(in, 'a', sizeof in);
+                in[pos] = (unsigned char)c;
+                if (pair) in[(pos + 9) % sizeof in] = 0xe4; /* a UTF-8 lead byte */
+                ccp_buf got = CCP_BUF_INIT, want = CCP_BUF_INIT;
+                ccp_buf_append_json_str(&got, (const char *)in, sizeof in);
+                reference_escape(&want, in, sizeof in);
+                assert_int_equal(got.len, want.len);
+                assert_memory_equal(got.data, want.data, got.len);
+                assert_int_equal(got.data[got.len], '\0');
+                ccp_buf_free(&got);
+                ccp_buf_free(&want);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(append_grows_and_stays_nul_terminated),
         cmocka_unit_test(a_fresh_reserved_buffer_is_an_empty_string),
         cmocka_unit_test(json_string_escapes_what_json_requires_and_nothing_else),
+        cmocka_unit_test(json_string_escaping_matches_the_reference_for_every_byte_and_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
