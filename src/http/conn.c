@@ -83,26 +83,12 @@ static void unlist(conn *c)
     c->flush_next = NULL;
 }
 
-int ccp_conn_write(conn *c, const char *data, size_t len)
-{
-    if (c->closing) return CCP_ECANCELED;
-    if (len == 0) return 0;
-    ccp_buf_append(&c->out, data, len);
-    c->queued += len;
-    if (!c->flush_pprev) {
-        worker *w = c->w;
-        c->flush_next = w->flush_list;
-        if (c->flush_next) c->flush_next->flush_pprev = &c->flush_next;
-        c->flush_pprev = &w->flush_list;
-        w->flush_list = c;
-    }
-    return 0;
-}
-
-static void flush_one(conn *c)
+/* Hands c's gathered bytes to libuv. Returns -1 if libuv refused them (the
+ * bytes are dropped); the caller closes c, never from inside a write. */
+static int flush_one(conn *c)
 {
     unlist(c);
-    if (c->closing || c->out.len == 0) return;
+    if (c->closing || c->out.len == 0) return 0;
     wreq *wr = ccp_xmalloc(sizeof *wr);
     wr->c = c;
     wr->data = ccp_buf_detach(&c->out, &wr->len);
@@ -111,14 +97,52 @@ static void flush_one(conn *c)
         c->queued -= wr->len;
         free(wr->data);
         free(wr);
-        ccp_conn_close(c);
+        return -1;
     }
+    return 0;
+}
+
+static void list(conn *c)
+{
+    if (c->flush_pprev) return;
+    worker *w = c->w;
+    c->flush_next = w->flush_list;
+    if (c->flush_next) c->flush_next->flush_pprev = &c->flush_next;
+    c->flush_pprev = &w->flush_list;
+    w->flush_list = c;
+}
+
+/* Gathered bytes leave at once past this much: a burst of upstream events
+ * (many in one read) then starts reaching the client before the whole
+ * burst is decoded. */
+#define FLUSH_AT (16 * 1024)
+
+int ccp_conn_write(conn *c, const char *data, size_t len)
+{
+    if (c->closing || c->write_failed) return CCP_ECANCELED;
+    if (len == 0) return 0;
+    ccp_buf_append(&c->out, data, len);
+    c->queued += len;
+    list(c);
+    if (c->out.len >= FLUSH_AT && flush_one(c) != 0) {
+        /* Closing here would free the response under its writer: the
+         * flush at the end of this loop turn closes it. */
+        c->write_failed = true;
+        list(c);
+        return CCP_ECANCELED;
+    }
+    return 0;
 }
 
 void ccp_worker_flush(worker *w)
 {
-    while (w->flush_list)
-        flush_one(w->flush_list);
+    while (w->flush_list) {
+        conn *c = w->flush_list;
+        if (c->write_failed || flush_one(c) != 0) {
+            unlist(c);
+            ccp_conn_close(c);
+        }
+    }
 }
 
 void ccp_conn_fail(conn *c, int status, const char *type, const char *message)

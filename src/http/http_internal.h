@@ -41,8 +41,9 @@ struct conn {
     llhttp_t parser;
     uv_timer_t timer;
     conn_state state;
-    bool closing;     /* uv_close called */
-    bool close_after; /* close once queued writes are flushed */
+    bool closing;      /* uv_close called */
+    bool close_after;  /* close once queued writes are flushed */
+    bool write_failed; /* libuv refused a write: closed at the next flush */
     bool keep_alive;
     bool first;                      /* no request seen yet on this connection */
     size_t queued;                   /* bytes written by the handler, not yet on the socket */
