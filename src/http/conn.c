@@ -117,6 +117,17 @@ static void list(conn *c)
  * burst is decoded. */
 #define FLUSH_AT (16 * 1024)
 
+/* Flushes c now. Closing here would free the response under its writer,
+ * so a refused write only marks c: the flush at the end of this loop turn
+ * closes it. */
+static int push(conn *c)
+{
+    if (flush_one(c) == 0) return 0;
+    c->write_failed = true;
+    list(c);
+    return CCP_ECANCELED;
+}
+
 int ccp_conn_write(conn *c, const char *data, size_t len)
 {
     if (c->closing || c->write_failed) return CCP_ECANCELED;
@@ -124,14 +135,13 @@ int ccp_conn_write(conn *c, const char *data, size_t len)
     ccp_buf_append(&c->out, data, len);
     c->queued += len;
     list(c);
-    if (c->out.len >= FLUSH_AT && flush_one(c) != 0) {
-        /* Closing here would free the response under its writer: the
-         * flush at the end of this loop turn closes it. */
-        c->write_failed = true;
-        list(c);
-        return CCP_ECANCELED;
-    }
-    return 0;
+    return c->out.len >= FLUSH_AT ? push(c) : 0;
+}
+
+int ccp_conn_push(conn *c)
+{
+    if (c->closing || c->write_failed) return CCP_ECANCELED;
+    return push(c);
 }
 
 void ccp_worker_flush(worker *w)

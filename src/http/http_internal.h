@@ -77,6 +77,7 @@ struct ccp_response {
     char id[32];
     ccp_buf extra; /* "name: value\r\n" lines set by the handler */
     bool head_sent, streaming, finished, is_head, keep_alive;
+    bool pushed; /* the first stream chunk went out at once */
     void (*abort_fn)(void *ud);
     void *abort_ud;
     int status;
@@ -91,6 +92,9 @@ void ccp_conn_close(conn *c);
 /* Queues bytes for the socket (copied; flushed this loop turn); returns 0
  * or CCP_ECANCELED. */
 int ccp_conn_write(conn *c, const char *data, size_t len);
+/* Hands c's gathered bytes to the socket now, not at the end of the loop
+ * turn; returns 0 or CCP_ECANCELED. */
+int ccp_conn_push(conn *c);
 /* Hands every connection's gathered bytes to the socket. */
 void ccp_worker_flush(worker *w);
 /* The response in flight finished: log, then read the next request. */

@@ -228,6 +228,12 @@ int ccp_res_write(ccp_response *r, const char *data, size_t len)
     out(r, head, (size_t)n);
     out(r, data, len);
     out(r, "\r\n", 2);
+    /* The head and the first event leave at once: time to first byte is
+     * what a streaming client feels. The rest is gathered per loop turn. */
+    if (!r->pushed && r->c) {
+        r->pushed = true;
+        ccp_conn_push(r->c);
+    }
     return r->c ? 0 : CCP_ECANCELED;
 }
 
