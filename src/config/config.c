@@ -56,7 +56,7 @@ void ccp_config_destroy(ccp_config *c)
     for (size_t i = 0; i < c->n_providers; i++)
         ccp_provider_free(&c->providers[i]);
     free(c->providers);
-    free(c->router_model);
+    ccp_router_config_free(&c->router);
     free(c->server.host);
     free(c->source);
     free(c);

@@ -64,6 +64,53 @@ typedef struct ccp_target {
     const char *model;            /* borrowed from the config */
 } ccp_target;
 
+/* Claude Code's kinds of request, each of which may go to its own route. */
+typedef enum {
+    CCP_STAGE_DEFAULT,
+    CCP_STAGE_BACKGROUND,   /* the small-model calls (titles, summaries): model matches a glob */
+    CCP_STAGE_THINKING,     /* thinking enabled (or adaptive, when configured) */
+    CCP_STAGE_PLANNING,     /* plan mode, from its system reminder */
+    CCP_STAGE_LONG_CONTEXT, /* estimated input tokens above a threshold */
+    CCP_STAGE_WEB_SEARCH,   /* a web search server tool is offered */
+    CCP_STAGE_IMAGE,        /* an image in the latest user turn */
+    CCP_STAGE_COUNT
+} ccp_stage;
+
+/* An ordered list of targets: the first serves, the rest are fallbacks
+ * tried in order when it fails before answering. n == 0: not configured. */
+typedef struct ccp_route {
+    ccp_target *targets; /* owned array; target models owned by the config */
+    size_t n;
+} ccp_route;
+
+/* A routing rule: every condition given must hold; the first rule that
+ * matches picks the route. */
+typedef struct ccp_rule {
+    char *name;       /* from config, or "rule N" */
+    char *model_glob; /* incoming model name; NULL = any */
+    ccp_kv *headers;  /* request header name -> glob; all must match */
+    size_t n_headers;
+    int64_t tokens_above; /* estimated input tokens; -1 = no bound */
+    int64_t tokens_below;
+    char **tools; /* tool names that must all be offered */
+    size_t n_tools;
+    int stage; /* a ccp_stage the request must be in; -1 = any */
+    ccp_route route;
+    int line, col; /* where it is written, for explain */
+} ccp_rule;
+
+typedef struct ccp_router_config {
+    ccp_route stages[CCP_STAGE_COUNT]; /* stages[CCP_STAGE_DEFAULT] is router.default */
+    ccp_rule *rules;
+    size_t n_rules;
+    char *background_model;      /* glob; default "*haiku*" */
+    bool adaptive_is_thinking;   /* thinking.type adaptive counts as thinking; default false */
+    char *planning_marker;       /* default "Plan mode is active" */
+    int64_t long_context_tokens; /* default 60000 */
+    char **owned;                /* model strings the targets point to */
+    size_t n_owned;
+} ccp_router_config;
+
 typedef struct ccp_server_config {
     char *host;                 /* default "127.0.0.1" */
     int port;                   /* default 3456 */
@@ -89,9 +136,9 @@ typedef struct ccp_config {
     ccp_upstream_config upstream;
     ccp_provider *providers;
     size_t n_providers;
-    bool has_default; /* false when no provider is configured at all */
-    ccp_target router_default;
-    char *router_model; /* owns router_default.model */
+    bool has_default;          /* false when no provider is configured at all */
+    ccp_target router_default; /* router.stages[DEFAULT].targets[0] */
+    ccp_router_config router;
     _Atomic int refs;
 } ccp_config;
 
@@ -138,5 +185,7 @@ void ccp_config_unref(ccp_config *c);
 
 const ccp_provider *ccp_config_provider(const ccp_config *c, const char *name);
 const char *ccp_format_name(ccp_format f);
+/* "default", "background", ... as written in config. */
+const char *ccp_stage_name(ccp_stage s);
 
 #endif

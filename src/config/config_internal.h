@@ -4,6 +4,47 @@
 #define CCP_CONFIG_INTERNAL_H
 
 #include "config/config.h"
+#include "core/buf.h"
+
+#include <yaml.h>
+
+/* The state of one load: the YAML document, where diagnostics go, the
+ * config being built. */
+typedef struct loader {
+    const char *file;
+    yaml_document_t doc;
+    ccp_diags *diags;
+    ccp_config *cfg;
+    bool env_default; /* the embedded default: skip providers whose key is unset */
+    ccp_buf rejected; /* names of providers left out for errors, NUL-separated */
+} loader;
+
+/* Adds a diagnostic at line:col (1-based) of the file. */
+void ccp_cfg_diag(loader *l, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define DIAG(l, node, ...)                                                                         \
+    ccp_cfg_diag((l), (int)(node)->start_mark.line + 1, (int)(node)->start_mark.column + 1,        \
+                 __VA_ARGS__)
+
+yaml_node_t *ccp_cfg_node(loader *l, int idx);
+/* The text of a scalar node, or NULL for any other node. */
+const char *ccp_cfg_scalar(yaml_node_t *n);
+/* Reports an unknown key with a "did you mean" from known[0..n). */
+void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const char *const *known,
+                         size_t n);
+/* Interpolates a scalar (${VAR}); a malloc'd string, or NULL with a
+ * diagnostic. *unset (optional) is set when a variable was unset. */
+char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset);
+int ccp_cfg_parse_bool(const char *s, bool *out);
+bool ccp_cfg_parse_ll(const char *s, long long *out);
+/* True if a provider of this name was left out for its own errors. */
+bool ccp_cfg_was_rejected(const loader *l, const char *name);
+
+/* config_router.c: the router section, after every provider is loaded. */
+void ccp_cfg_load_router(loader *l, yaml_node_t *map);
+/* Fills in router defaults and the default route when none was given. */
+void ccp_cfg_router_finish(loader *l);
+void ccp_router_config_free(ccp_router_config *r);
 
 /* Loads YAML text; env_default marks the embedded default, whose providers
  * are left out (not reported) when their key variable is unset. */

@@ -19,28 +19,16 @@
 #include <string.h>
 #include <yaml.h>
 
-typedef struct loader {
-    const char *file;
-    yaml_document_t doc;
-    ccp_diags *diags;
-    ccp_config *cfg;
-    bool env_default; /* the embedded default: skip providers whose key is unset */
-    ccp_buf rejected; /* names of providers left out for errors, NUL-separated */
-} loader;
-
 /* True if a provider of this name was left out because of its own errors:
  * a router target naming it is then not reported a second time. */
-static bool was_rejected(const loader *l, const char *name)
+bool ccp_cfg_was_rejected(const loader *l, const char *name)
 {
     for (size_t off = 0; off < l->rejected.len; off += strlen(l->rejected.data + off) + 1)
         if (strcmp(l->rejected.data + off, name) == 0) return true;
     return false;
 }
 
-static void diag_at(loader *l, int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void diag_at(loader *l, int line, int col, const char *fmt, ...)
+void ccp_cfg_diag(loader *l, int line, int col, const char *fmt, ...)
 {
     ccp_buf b = CCP_BUF_INIT;
     va_list ap;
@@ -52,15 +40,12 @@ static void diag_at(loader *l, int line, int col, const char *fmt, ...)
     d->items[d->n++] = (ccp_diag){ccp_xstrdup(l->file), line, col, ccp_buf_detach(&b, NULL)};
 }
 
-#define DIAG(l, node, ...)                                                                         \
-    diag_at((l), (int)(node)->start_mark.line + 1, (int)(node)->start_mark.column + 1, __VA_ARGS__)
-
-static yaml_node_t *node_at(loader *l, int idx)
+yaml_node_t *ccp_cfg_node(loader *l, int idx)
 {
     return yaml_document_get_node(&l->doc, idx);
 }
 
-static const char *scalar(yaml_node_t *n)
+const char *ccp_cfg_scalar(yaml_node_t *n)
 {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
@@ -99,10 +84,10 @@ static const char *suggest(const char *key, const char *const *known, size_t n)
     return bestd <= (limit < 3 ? limit : 3) ? best : NULL;
 }
 
-static void unknown_key(loader *l, yaml_node_t *k, const char *where, const char *const *known,
-                        size_t n)
+void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const char *const *known,
+                         size_t n)
 {
-    const char *key = scalar(k);
+    const char *key = ccp_cfg_scalar(k);
     const char *s = suggest(key, known, n);
     ccp_buf list = CCP_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
@@ -149,7 +134,7 @@ static const field upstream_fields[] = {
     {"total_timeout_ms", F_MS, offsetof(ccp_upstream_config, total_timeout_ms), 0, MS_MAX},
 };
 
-static bool parse_ll(const char *s, long long *out)
+bool ccp_cfg_parse_ll(const char *s, long long *out)
 {
     char *end;
     errno = 0;
@@ -185,7 +170,7 @@ static bool parse_size(const char *s, long long *out)
 
 static void set_field(loader *l, const field *f, void *base, yaml_node_t *v, const char *where)
 {
-    const char *s = scalar(v);
+    const char *s = ccp_cfg_scalar(v);
     if (!s) {
         DIAG(l, v, "%s.%s: expected a single value, not a %s", where, f->name,
              v->type == YAML_MAPPING_NODE ? "mapping" : "list");
@@ -211,7 +196,7 @@ static void set_field(loader *l, const field *f, void *base, yaml_node_t *v, con
         break;
     case F_INT:
     case F_MS:
-        if (!parse_ll(s, &n)) {
+        if (!ccp_cfg_parse_ll(s, &n)) {
             DIAG(l, v, "%s.%s: expected an integer%s", where, f->name,
                  f->type == F_MS ? " number of milliseconds" : "");
             return;
@@ -243,15 +228,15 @@ static void load_fields(loader *l, yaml_node_t *map, const char *where, const fi
         names[i] = fields[i].name;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        yaml_node_t *k = node_at(l, pr->key), *v = node_at(l, pr->value);
-        const char *key = scalar(k);
+        yaml_node_t *k = ccp_cfg_node(l, pr->key), *v = ccp_cfg_node(l, pr->value);
+        const char *key = ccp_cfg_scalar(k);
         size_t i = 0;
         while (key && i < nf && strcmp(key, fields[i].name) != 0)
             i++;
         if (!key) {
             DIAG(l, k, "%s: keys must be plain names", where);
         } else if (i == nf) {
-            unknown_key(l, k, where, names, nf);
+            ccp_cfg_unknown_key(l, k, where, names, nf);
         } else {
             set_field(l, &fields[i], base, v, where);
         }
@@ -262,9 +247,9 @@ static void load_fields(loader *l, yaml_node_t *map, const char *where, const fi
 
 /* Interpolates a scalar; NULL (with a diagnostic unless skipping) on error.
  * *unset is set when a variable was unset. The value is never quoted. */
-static char *interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
+char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
 {
-    const char *s = scalar(v);
+    const char *s = ccp_cfg_scalar(v);
     if (!s) {
         DIAG(l, v, "%s: expected a string", what);
         return NULL;
@@ -296,7 +281,7 @@ static const char *const provider_keys[] = {
     "reasoning", "top_k",   "reasoning_history"};
 
 /* YAML 1.1's booleans, as libyaml leaves them to the reader. */
-static int parse_bool(const char *s, bool *out)
+int ccp_cfg_parse_bool(const char *s, bool *out)
 {
     if (!s) return -1;
     if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
@@ -326,8 +311,8 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
     p->format = CCP_FORMAT_ANTHROPIC;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        yaml_node_t *k = node_at(l, pr->key), *v = node_at(l, pr->value);
-        const char *key = scalar(k), *s = scalar(v);
+        yaml_node_t *k = ccp_cfg_node(l, pr->key), *v = ccp_cfg_node(l, pr->value);
+        const char *key = ccp_cfg_scalar(k), *s = ccp_cfg_scalar(v);
         if (!key) {
             DIAG(l, k, "providers: keys must be plain names");
             ok = false;
@@ -354,7 +339,7 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
                 ok = false;
             }
         } else if (!strcmp(key, "base_url")) {
-            char *u = interp(l, v, "providers.base_url", &skip);
+            char *u = ccp_cfg_interp(l, v, "providers.base_url", &skip);
             if (u && strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
                 DIAG(l, v, "providers.base_url: must start with http:// or https://");
                 free(u);
@@ -370,7 +355,7 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
             p->base_url = u;
         } else if (!strcmp(key, "api_key")) {
             if (p->api_key) free(p->api_key);
-            p->api_key = interp(l, v, "providers.api_key", &skip);
+            p->api_key = ccp_cfg_interp(l, v, "providers.api_key", &skip);
             if (!p->api_key)
                 ok = false;
             else if (!*p->api_key) {
@@ -400,7 +385,7 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
             }
         } else if (!strcmp(key, "top_k") || !strcmp(key, "reasoning_history")) {
             bool *dst = !strcmp(key, "top_k") ? &p->send_top_k : &p->reasoning_history;
-            if (parse_bool(s, dst) != 0) {
+            if (ccp_cfg_parse_bool(s, dst) != 0) {
                 DIAG(l, v, "providers.%s: expected true or false", key);
                 ok = false;
             }
@@ -421,15 +406,15 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
             }
             for (yaml_node_pair_t *h = v->data.mapping.pairs.start; h < v->data.mapping.pairs.top;
                  h++) {
-                yaml_node_t *hk = node_at(l, h->key), *hv = node_at(l, h->value);
-                char *val = interp(l, hv, "providers.headers", &skip);
-                if (!scalar(hk) || !val) {
+                yaml_node_t *hk = ccp_cfg_node(l, h->key), *hv = ccp_cfg_node(l, h->value);
+                char *val = ccp_cfg_interp(l, hv, "providers.headers", &skip);
+                if (!ccp_cfg_scalar(hk) || !val) {
                     free(val);
                     ok = false;
                     continue;
                 }
                 p->headers = ccp_xrealloc(p->headers, (p->n_headers + 1) * sizeof *p->headers);
-                p->headers[p->n_headers++] = (ccp_kv){ccp_xstrdup(scalar(hk)), val};
+                p->headers[p->n_headers++] = (ccp_kv){ccp_xstrdup(ccp_cfg_scalar(hk)), val};
             }
         } else if (!strcmp(key, "models")) {
             if (v->type != YAML_SEQUENCE_NODE) {
@@ -439,9 +424,9 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
             }
             for (yaml_node_item_t *it = v->data.sequence.items.start;
                  it < v->data.sequence.items.top; it++) {
-                const char *m = scalar(node_at(l, *it));
+                const char *m = ccp_cfg_scalar(ccp_cfg_node(l, *it));
                 if (!m || !*m) {
-                    DIAG(l, node_at(l, *it), "providers.models: each model is a name");
+                    DIAG(l, ccp_cfg_node(l, *it), "providers.models: each model is a name");
                     ok = false;
                     continue;
                 }
@@ -449,8 +434,8 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
                 p->models[p->n_models++] = ccp_xstrdup(m);
             }
         } else {
-            unknown_key(l, k, "a provider", provider_keys,
-                        sizeof provider_keys / sizeof provider_keys[0]);
+            ccp_cfg_unknown_key(l, k, "a provider", provider_keys,
+                                sizeof provider_keys / sizeof provider_keys[0]);
             ok = false;
         }
     }
@@ -472,7 +457,7 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
 static void load_providers(loader *l, yaml_node_t *seq)
 {
     if (seq->type != YAML_SEQUENCE_NODE) {
-        if (!(seq->type == YAML_SCALAR_NODE && !*scalar(seq)))
+        if (!(seq->type == YAML_SCALAR_NODE && !*ccp_cfg_scalar(seq)))
             DIAG(l, seq, "providers: expected a list of providers (each '- name: ...')");
         return;
     }
@@ -481,7 +466,7 @@ static void load_providers(loader *l, yaml_node_t *seq)
     c->providers = ccp_xcalloc(n ? n : 1, sizeof *c->providers);
     for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
          it++) {
-        yaml_node_t *m = node_at(l, *it);
+        yaml_node_t *m = ccp_cfg_node(l, *it);
         if (m->type != YAML_MAPPING_NODE) {
             DIAG(l, m, "providers: each provider is a mapping with name, base_url, ...");
             continue;
@@ -500,82 +485,6 @@ static void load_providers(loader *l, yaml_node_t *seq)
             if (p->name) ccp_buf_append(&l->rejected, p->name, strlen(p->name) + 1);
             ccp_provider_free(p);
             memset(p, 0, sizeof *p);
-        }
-    }
-}
-
-/* ---- router ------------------------------------------------------------- */
-
-static void resolve_target(loader *l, yaml_node_t *v, const char *target)
-{
-    ccp_config *c = l->cfg;
-    const char *slash = strchr(target, '/');
-    size_t plen = slash ? (size_t)(slash - target) : strlen(target);
-    char pname[128];
-    if (plen == 0 || plen >= sizeof pname) {
-        DIAG(l, v, "router.default: write 'provider/model' or 'provider'");
-        return;
-    }
-    memcpy(pname, target, plen);
-    pname[plen] = '\0';
-    const ccp_provider *p = ccp_config_provider(c, pname);
-    if (!p) {
-        ccp_buf names = CCP_BUF_INIT;
-        for (size_t i = 0; i < c->n_providers; i++) {
-            if (i) ccp_buf_appends(&names, ", ");
-            ccp_buf_appends(&names, c->providers[i].name);
-        }
-        if (l->env_default || was_rejected(l, pname)) {
-            ccp_buf_free(&names);
-            return;
-        }
-        DIAG(l, v, "router.default: no provider named '%s'; configured: %s", pname,
-             names.data ? names.data : "(none)");
-        ccp_buf_free(&names);
-        return;
-    }
-    const char *model = slash && slash[1] ? slash + 1 : NULL;
-    if (model && p->n_models) {
-        size_t i = 0;
-        while (i < p->n_models && strcmp(p->models[i], model) != 0)
-            i++;
-        if (i == p->n_models) {
-            ccp_buf names = CCP_BUF_INIT;
-            for (size_t j = 0; j < p->n_models; j++) {
-                if (j) ccp_buf_appends(&names, ", ");
-                ccp_buf_appends(&names, p->models[j]);
-            }
-            DIAG(l, v,
-                 "router.default: provider '%s' lists no model '%s'; add it to its models "
-                 "or use one of: %s",
-                 pname, model, names.data);
-            ccp_buf_free(&names);
-            return;
-        }
-    }
-    c->router_model = model ? ccp_xstrdup(model) : NULL;
-    c->router_default = (ccp_target){p, c->router_model};
-    c->has_default = true;
-}
-
-static const char *const router_keys[] = {"default"};
-
-static void load_router(loader *l, yaml_node_t *map)
-{
-    if (map->type != YAML_MAPPING_NODE) {
-        DIAG(l, map, "router: expected a mapping such as 'default: provider/model'");
-        return;
-    }
-    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
-         pr++) {
-        yaml_node_t *k = node_at(l, pr->key), *v = node_at(l, pr->value);
-        const char *key = scalar(k);
-        if (key && !strcmp(key, "default")) {
-            char *t = interp(l, v, "router.default", NULL);
-            if (t) resolve_target(l, v, t);
-            free(t);
-        } else if (key) {
-            unknown_key(l, k, "router", router_keys, 1);
         }
     }
 }
@@ -612,9 +521,9 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
     if (!yaml_parser_load(&parser, &l.doc)) {
-        diag_at(&l, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
-                "YAML syntax: %s%s%s", parser.problem ? parser.problem : "error",
-                parser.context ? " " : "", parser.context ? parser.context : "");
+        ccp_cfg_diag(&l, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                     "YAML syntax: %s%s%s", parser.problem ? parser.problem : "error",
+                     parser.context ? " " : "", parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         return CCP_ECONFIG;
     }
@@ -629,8 +538,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     if (root && root->type == YAML_MAPPING_NODE) {
         for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
              pr < root->data.mapping.pairs.top; pr++) {
-            yaml_node_t *k = node_at(&l, pr->key), *v = node_at(&l, pr->value);
-            const char *key = scalar(k);
+            yaml_node_t *k = ccp_cfg_node(&l, pr->key), *v = ccp_cfg_node(&l, pr->value);
+            const char *key = ccp_cfg_scalar(k);
             if (!key)
                 DIAG(&l, k, "top-level keys must be plain names");
             else if (!strcmp(key, "server"))
@@ -644,19 +553,14 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
             else if (!strcmp(key, "router"))
                 router = v;
             else
-                unknown_key(&l, k, "the top level", root_keys, 4);
+                ccp_cfg_unknown_key(&l, k, "the top level", root_keys, 4);
         }
-    } else if (root && !(root->type == YAML_SCALAR_NODE && !*scalar(root))) {
+    } else if (root && !(root->type == YAML_SCALAR_NODE && !*ccp_cfg_scalar(root))) {
         DIAG(&l, root, "the config must be a mapping with server, providers and router keys");
     }
     /* The router refers to providers, so it is resolved after all of them. */
-    if (router) load_router(&l, router);
-    if (!c->has_default && c->n_providers > 0 && (!router || l.env_default)) {
-        ccp_provider *p = &c->providers[0];
-        c->router_model = p->n_models ? ccp_xstrdup(p->models[0]) : NULL;
-        c->router_default = (ccp_target){p, c->router_model};
-        c->has_default = true;
-    }
+    if (router) ccp_cfg_load_router(&l, router);
+    ccp_cfg_router_finish(&l);
     yaml_document_delete(&l.doc);
     ccp_buf_free(&l.rejected);
     if (diags->n > before) {
@@ -679,10 +583,10 @@ int ccp_config_load_file(const char *path, ccp_config **out, ccp_diags *diags)
     FILE *f = fopen(path, "rb");
     if (!f) {
         loader l = {.file = path, .diags = diags};
-        diag_at(&l, 0, 0,
-                "cannot open config file: %s; check the path (--config, "
-                "$CCPROXY_CONFIG) or remove it to use the embedded default",
-                strerror(errno));
+        ccp_cfg_diag(&l, 0, 0,
+                     "cannot open config file: %s; check the path (--config, "
+                     "$CCPROXY_CONFIG) or remove it to use the embedded default",
+                     strerror(errno));
         return CCP_ECONFIG;
     }
     ccp_buf b = CCP_BUF_INIT;

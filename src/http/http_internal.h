@@ -82,7 +82,7 @@ struct ccp_response {
     void *abort_ud;
     int status;
     uint64_t bytes_in, bytes_out;
-    char *log_provider, *log_model;
+    char *log_provider, *log_model, *log_route;
     bool log_stream;
 };
 

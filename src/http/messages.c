@@ -23,9 +23,14 @@
 typedef struct msg_ctx {
     ccp_worker *w;
     ccp_response *res;
-    ccp_config *cfg; /* a reference held for the request's life */
-    bool stream;     /* the client asked for SSE */
-    ccp_target target;
+    ccp_config *cfg;         /* a reference held for the request's life */
+    bool stream;             /* the client asked for SSE */
+    const ccp_request *req;  /* the client's request (lives as long as res) */
+    json_object *body;       /* the request tree, kept while fallbacks remain; owned */
+    char *client_model;      /* owned */
+    ccp_route_choice choice; /* owned */
+    size_t attempt;          /* index into choice.route->targets */
+    ccp_target target;       /* the target of this attempt */
     const ccp_codec *codec;
     ccp_outbound out;
     ccp_upstream_req *up; /* NULL once done or cancelled */
@@ -49,8 +54,23 @@ static void finish(msg_ctx *c)
     ccp_outbound_free(&c->out);
     ccp_buf_free(&c->err_body);
     free(c->retry_after);
+    json_object_put(c->body);
+    free(c->client_model);
+    ccp_route_choice_free(&c->choice);
     ccp_config_unref(c->cfg);
     free(c);
+}
+
+/* x-ccproxy-route: the stage, how the route was chosen, and the target
+ * that served (or failed last). Set once, just before the head goes out. */
+static void route_header(msg_ctx *c)
+{
+    if (!c->choice.route) return;
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_route_describe(&c->choice, &c->target, c->client_model, &b);
+    ccp_res_header(c->res, "x-ccproxy-route", b.data);
+    ccp_res_log_route(c->res, b.data);
+    ccp_buf_free(&b);
 }
 
 /* The writer's output, one SSE frame at a time: the first frame sends the
@@ -61,6 +81,7 @@ static void on_frame(void *ud, const char *data, size_t len)
     msg_ctx *c = ud;
     if (c->aborted) return;
     if (!c->stream_started) {
+        route_header(c);
         ccp_res_header(c->res, "cache-control", "no-cache");
         ccp_res_start_stream(c->res, 200, "text/event-stream; charset=utf-8");
         c->stream_started = true;
@@ -81,10 +102,38 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
         }
         ccp_res_end(c->res);
     } else {
+        route_header(c);
         if (c->retry_after) ccp_res_header(c->res, "retry-after", c->retry_after);
         ccp_res_send_error(c->res, status, type, message);
     }
     finish(c);
+}
+
+static void start_attempt(msg_ctx *c);
+
+/* A failure before anything reached the client moves on to the route's next
+ * target, if there is one; returns true when it did. */
+static bool fall_back(msg_ctx *c, const char *why)
+{
+    if (c->stream_started || c->aborted || !c->body) return false;
+    if (c->attempt + 1 >= c->choice.route->n) return false;
+    const ccp_target *next = &c->choice.route->targets[c->attempt + 1];
+    ccp_log_warn("provider '%s' %s; falling back to '%s'", c->target.provider->name, why,
+                 next->provider->name);
+    if (c->dec) c->codec->decoder_free(c->dec);
+    c->dec = NULL;
+    ccp_anthropic_writer_free(c->wr);
+    c->wr = NULL;
+    ccp_outbound_free(&c->out);
+    ccp_outbound_init(&c->out);
+    ccp_buf_reset(&c->err_body);
+    free(c->retry_after);
+    c->retry_after = NULL;
+    c->status = 0;
+    c->fail_code = 0;
+    c->attempt++;
+    start_attempt(c);
+    return true;
 }
 
 static void on_head(void *ud, int status, const char *content_type, const char *retry_after)
@@ -145,6 +194,7 @@ static void complete_ok(msg_ctx *c)
         fail_and_finish(c, 502, "api_error", err.msg);
         return;
     }
+    route_header(c);
     ccp_res_send(c->res, 200, "application/json", body.data, body.len);
     ccp_buf_free(&body);
     finish(c);
@@ -165,6 +215,7 @@ static void on_done(void *ud, int result, const ccp_error *err)
     }
     if (result != 0) {
         bool timeout = result == CCP_ETIMEOUT;
+        if (fall_back(c, timeout ? "timed out" : "failed")) return;
         char msg[700];
         snprintf(msg, sizeof msg, "upstream provider '%s' %s: %s", c->target.provider->name,
                  timeout ? "timed out" : "failed", err ? err->msg : ccp_error_name(result));
@@ -172,6 +223,13 @@ static void on_done(void *ud, int result, const ccp_error *err)
         return;
     }
     if (c->status < 200 || c->status >= 300) {
+        /* Overload and server errors are worth another provider; a 4xx
+         * other than 408/429 would fail the same way elsewhere. */
+        if (c->status == 408 || c->status == 429 || c->status >= 500) {
+            char why[64];
+            snprintf(why, sizeof why, "answered %d", c->status);
+            if (fall_back(c, why)) return;
+        }
         ccp_buf msg = CCP_BUF_INIT;
         const char *type = c->codec->map_error(c->status, c->err_body.data ? c->err_body.data : "",
                                                c->err_body.len, &msg);
@@ -214,6 +272,61 @@ static const char *check_request(json_object *body)
     return NULL;
 }
 
+static const char *header_of(void *ud, const char *name)
+{
+    return ccp_request_header(ud, name);
+}
+
+/* Encodes the request for the current target and sends it. */
+static void start_attempt(msg_ctx *c)
+{
+    ccp_error err = {0};
+    c->target = c->choice.route->targets[c->attempt];
+    const ccp_provider *p = c->target.provider;
+    ccp_res_log_info(c->res, p->name, c->target.model ? c->target.model : c->client_model,
+                     c->stream);
+    c->codec = ccp_codec_for(p->format);
+    if (!c->codec) {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "provider '%s' uses format '%s', which this build of cc-proxy does not "
+                 "implement yet; use a provider with format anthropic or openai-chat",
+                 p->name, ccp_format_name(p->format));
+        if (fall_back(c, "has a format this build lacks")) return;
+        fail_and_finish(c, 400, "invalid_request_error", msg);
+        return;
+    }
+    ccp_encode_ctx ectx = {
+        .provider = p,
+        .model = c->target.model,
+        .request = c->body,
+        .stream = c->stream,
+        .in_headers = c->req->headers,
+        .n_in_headers = c->req->n_headers,
+    };
+    int rc = c->codec->encode(&ectx, &c->out, &err);
+    /* The outbound body is serialized: without fallbacks left, the tree is
+     * done with. */
+    if (c->attempt + 1 >= c->choice.route->n) {
+        json_object_put(c->body);
+        c->body = NULL;
+    }
+    if (rc != 0) {
+        fail_and_finish(c, 400, "invalid_request_error", err.msg);
+        return;
+    }
+    c->wr = ccp_anthropic_writer_new(c->stream, c->stream ? on_frame : NULL, c);
+    ccp_upstream_send_opts so = {
+        .method = "POST",
+        .url = c->out.url.data,
+        .headers = c->out.headers,
+        .n_headers = c->out.n_headers,
+        .body = c->out.body.data,
+        .body_len = c->out.body.len,
+    };
+    c->up = ccp_upstream_send(c->w->upstream, &so, &upstream_cb, c);
+}
+
 void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
     json_object *body = ccp_app_parse_body(req, res);
@@ -228,58 +341,20 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     msg_ctx *c = ccp_xcalloc(1, sizeof *c);
     c->w = w;
     c->res = res;
+    c->req = req;
+    c->body = body;
     c->cfg = ccp_config_ref(w->app->config);
     c->stream = ccp_json_get_bool(body, "stream", false);
+    c->client_model = ccp_xstrdup(ccp_json_get_str(body, "model"));
     ccp_outbound_init(&c->out);
 
     ccp_error err = {0};
-    if (ccp_route_pick(c->cfg, body, &c->target, &err) != 0) {
-        json_object_put(body);
-        ccp_res_send_error(res, 400, "invalid_request_error", err.msg);
-        finish(c);
-        return;
-    }
-    const ccp_provider *p = c->target.provider;
-    ccp_res_log_info(res, p->name,
-                     c->target.model ? c->target.model : ccp_json_get_str(body, "model"),
-                     c->stream);
-    c->codec = ccp_codec_for(p->format);
-    if (!c->codec) {
-        json_object_put(body);
-        char msg[300];
-        snprintf(msg, sizeof msg,
-                 "provider '%s' uses format '%s', which this build of cc-proxy does not "
-                 "implement yet; use a provider with format: anthropic",
-                 p->name, ccp_format_name(p->format));
-        ccp_res_send_error(res, 400, "invalid_request_error", msg);
-        finish(c);
-        return;
-    }
-    ccp_encode_ctx ectx = {
-        .provider = p,
-        .model = c->target.model,
-        .request = body,
-        .stream = c->stream,
-        .in_headers = req->headers,
-        .n_in_headers = req->n_headers,
-    };
-    int rc = c->codec->encode(&ectx, &c->out, &err);
-    json_object_put(body); /* the outbound body is serialized; the tree is done */
+    int rc = ccp_route_pick(c->cfg, body, header_of, (void *)req, &c->choice, &err);
     if (rc != 0) {
         ccp_res_send_error(res, 400, "invalid_request_error", err.msg);
         finish(c);
         return;
     }
-
-    c->wr = ccp_anthropic_writer_new(c->stream, c->stream ? on_frame : NULL, c);
     ccp_res_on_abort(res, on_abort, c);
-    ccp_upstream_send_opts so = {
-        .method = "POST",
-        .url = c->out.url.data,
-        .headers = c->out.headers,
-        .n_headers = c->out.n_headers,
-        .body = c->out.body.data,
-        .body_len = c->out.body.len,
-    };
-    c->up = ccp_upstream_send(w->upstream, &so, &upstream_cb, c);
+    start_attempt(c);
 }

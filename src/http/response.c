@@ -127,17 +127,19 @@ static void response_free(ccp_response *r)
     ccp_buf_free(&r->extra);
     free(r->log_provider);
     free(r->log_model);
+    free(r->log_route);
     free(r);
 }
 
 static void access_log(ccp_response *r)
 {
     double ms = (double)(uv_hrtime() - r->req.start_ns) / 1e6;
-    ccp_log_info("%s %s %s %d provider=%s model=%s stream=%s %.1fms in=%llu out=%llu%s", r->id,
-                 r->method, r->path, r->status, r->log_provider ? r->log_provider : "-",
+    ccp_log_info("%s %s %s %d provider=%s model=%s stream=%s %.1fms in=%llu out=%llu%s%s%s%s",
+                 r->id, r->method, r->path, r->status, r->log_provider ? r->log_provider : "-",
                  r->log_model ? r->log_model : "-", r->log_stream ? "yes" : "no", ms,
                  (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-                 r->c ? "" : " (client gone)");
+                 r->c ? "" : " (client gone)", r->log_route ? " route=\"" : "",
+                 r->log_route ? r->log_route : "", r->log_route ? "\"" : "");
 }
 
 /* Finishes r: logs it, hands the connection back, frees r. */
@@ -258,6 +260,12 @@ void ccp_res_log_info(ccp_response *r, const char *provider, const char *model, 
     r->log_provider = provider ? ccp_xstrdup(provider) : NULL;
     r->log_model = model ? ccp_xstrdup(model) : NULL;
     r->log_stream = stream;
+}
+
+void ccp_res_log_route(ccp_response *r, const char *route)
+{
+    free(r->log_route);
+    r->log_route = route ? ccp_xstrdup(route) : NULL;
 }
 
 uv_loop_t *ccp_res_loop(ccp_response *r)

@@ -55,6 +55,8 @@ void ccp_res_end(ccp_response *res);
 void ccp_res_on_abort(ccp_response *res, void (*fn)(void *ud), void *ud);
 /* Fills the access-log fields the server cannot know. Strings copied. */
 void ccp_res_log_info(ccp_response *res, const char *provider, const char *model, bool stream);
+/* The route taken (see ccp_route_describe), for the access log. */
+void ccp_res_log_route(ccp_response *res, const char *route);
 uv_loop_t *ccp_res_loop(ccp_response *res);
 /* The per-worker state returned by worker_start for this response's loop. */
 void *ccp_res_worker_data(ccp_response *res);

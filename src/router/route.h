@@ -1,18 +1,69 @@
 /* route.h — choosing where a request goes.
  *
- * For now one target: router.default. Routing stages, rules and fallbacks
- * (DESIGN.md: router) grow here; callers already go through this one entry. */
+ * Precedence, first that applies wins:
+ *   1. a subagent tag <ccproxy-model>provider/model</ccproxy-model> in the
+ *      system prompt (removed from the request);
+ *   2. a request model of the form provider/model or provider,model naming
+ *      a configured provider (Claude Code's /model command);
+ *   3. router.rules, in order;
+ *   4. the request's stage, when that stage has a route: long_context,
+ *      web_search, image, background, planning, thinking (in that order of
+ *      priority when several apply);
+ *   5. router.default.
+ * The server and `ccproxy explain` both call ccp_route_pick: one engine. */
 #ifndef CCP_ROUTER_ROUTE_H
 #define CCP_ROUTER_ROUTE_H
 
 #include "config/config.h"
+#include "core/buf.h"
 #include "core/error.h"
 
 #include <json-c/json.h>
+#include <stdint.h>
 
-/* Picks the target for the canonical request req under cfg. Returns 0 and
- * fills *out (borrowed from cfg), or CCP_ENOTFOUND with err saying how to
- * configure a provider. */
-int ccp_route_pick(const ccp_config *cfg, json_object *req, ccp_target *out, ccp_error *err);
+/* Looks up a request header (case-insensitive); NULL when absent. */
+typedef const char *(*ccp_header_get)(void *ud, const char *name);
+
+typedef enum {
+    CCP_VIA_TAG,     /* the subagent tag */
+    CCP_VIA_MODEL,   /* provider/model in the request's model */
+    CCP_VIA_RULE,    /* a router rule */
+    CCP_VIA_STAGE,   /* the stage's route */
+    CCP_VIA_DEFAULT, /* router.default */
+} ccp_route_via;
+
+typedef struct ccp_route_choice {
+    ccp_route_via via;
+    ccp_stage stage;        /* the stage whose route was taken, else the detected one */
+    unsigned stages;        /* every stage the request matches (bit per ccp_stage) */
+    const ccp_rule *rule;   /* when via == CCP_VIA_RULE */
+    const ccp_route *route; /* the targets in order; borrowed (config or below) */
+    int64_t tokens;         /* estimated input tokens; -1 when not needed */
+    /* An explicit choice (tag, model) is a route of its own: */
+    ccp_target explicit_target;
+    ccp_route explicit_route;
+    char *explicit_model; /* owned */
+} ccp_route_choice;
+
+/* Classifies req: a bitmask of the stages it matches (bit 1 << stage;
+ * CCP_STAGE_DEFAULT always set). tokens is the estimate, or -1 to have it
+ * computed when long_context needs it (*tokens_out receives it if non-NULL). */
+unsigned ccp_route_stages(const ccp_router_config *rc, json_object *req, int64_t *tokens_out);
+
+/* Picks the route for req (which it may edit: the subagent tag is removed).
+ * hdr/ud look up request headers for rules (hdr may be NULL). Returns 0 and
+ * fills *out (free with ccp_route_choice_free), or CCP_ENOTFOUND /
+ * CCP_EINVAL with err saying what to fix. */
+int ccp_route_pick(const ccp_config *cfg, json_object *req, ccp_header_get hdr, void *ud,
+                   ccp_route_choice *out, ccp_error *err);
+void ccp_route_choice_free(ccp_route_choice *c);
+
+/* "stage=thinking; via=rule; rule=NAME; target=provider/model" for the
+ * x-ccproxy-route header and the log; served is the target that answered
+ * (a fallback, perhaps). model NULL in a target: the client's model. */
+void ccp_route_describe(const ccp_route_choice *c, const ccp_target *served,
+                        const char *client_model, ccp_buf *out);
+
+const char *ccp_route_via_name(ccp_route_via v);
 
 #endif
