@@ -69,3 +69,48 @@ test('a_taken_port_is_a_clear_error', async () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: Address already in use`));
 });
+
+test('every example config is valid', () => {
+  const env = { OPENROUTER_API_KEY: 'k', DEEPSEEK_API_KEY: 'k', GEMINI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k' };
+  for (const f of ['openrouter.yaml', 'deepseek-gemini.yaml', 'local-and-cloud.yaml']) {
+    const r = ccproxy(['check', '--config', path.join(ROOT, 'examples', f)], env);
+    assert.equal(r.status, 0, `${f}: ${r.stderr}`);
+    assert.match(r.stdout, /: ok, 2 providers/);
+  }
+});
+
+test('explain shows the route and the exact outbound request, secrets masked', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccp-explain-'));
+  const req = path.join(dir, 'req.json');
+  fs.writeFileSync(req, JSON.stringify({
+    model: 'claude-haiku-4-5-20251001', max_tokens: 512, stream: true,
+    system: [{ type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1.197' }, { type: 'text', text: 'Write a title.' }],
+    messages: [{ role: 'user', content: 'fix the build' }],
+  }));
+  const cfg = path.join(ROOT, 'examples/local-and-cloud.yaml');
+  const env = { ANTHROPIC_API_KEY: 'sk-ant-do-not-print' };
+  let r = ccproxy(['explain', '--config', cfg, req], env);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^stage: +background \(matches: default background;/m);
+  assert.match(r.stdout, /^chosen by: router\.background$/m);
+  assert.match(r.stdout, /^target: +local\/qwen2\.5-coder:7b \(openai-chat\)$/m);
+  assert.match(r.stdout, /^ {2}POST http:\/\/127\.0\.0\.1:11434\/v1\/chat\/completions$/m);
+  const body = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  assert.equal(body.model, 'qwen2.5-coder:7b');
+  assert.deepEqual(body.messages[0], { role: 'system', content: 'Write a title.' });
+  assert.deepEqual(body.stream_options, { include_usage: true });
+
+  // A rule on a header, to the cloud provider: its key is masked.
+  r = ccproxy(['explain', '--config', cfg, '--header', 'x-ccproxy-offline: 0', req], env);
+  assert.match(r.stdout, /^target: +local\//m, 'the rule needs the header to be "1"');
+  fs.writeFileSync(req, JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }));
+  r = ccproxy(['explain', '--config', cfg, req], env);
+  assert.match(r.stdout, /^target: +anthropic\/claude-sonnet-4-5 \(anthropic\)$/m);
+  assert.match(r.stdout, /^ {2}x-api-key: \*\*\*\*$/m);
+  assert.ok(!r.stdout.includes('sk-ant-do-not-print'), 'the key never appears');
+  r = ccproxy(['explain', '--config', cfg, '-H', 'x-ccproxy-offline: 1', req], env);
+  assert.match(r.stdout, /^chosen by: rule 'offline-team' \(.*local-and-cloud\.yaml:19:7\)$/m);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

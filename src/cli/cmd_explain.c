@@ -1,0 +1,245 @@
+/* cmd_explain.c — `ccproxy explain`: where a request would go and exactly
+ * what would be sent, without sending anything. It runs the server's own
+ * router (ccp_route_pick) and codec (encode): no second implementation. */
+#include "cli/cli.h"
+
+#include "codec/codec.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "router/route.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_HEADERS 64
+
+static void usage(FILE *out)
+{
+    fputs("usage: ccproxy explain [--config FILE] [--header 'Name: value']... REQUEST.json\n"
+          "\n"
+          "Prints the stage of an Anthropic Messages request, the rule that matched, the\n"
+          "targets in order, and the exact request the first target would get (URL,\n"
+          "headers with secrets masked, body). Sends nothing. REQUEST.json may be '-' for\n"
+          "standard input.\n"
+          "\n"
+          "  -c, --config FILE   the config file (default lookup as for serve)\n"
+          "  -H, --header H      a client request header, for rules that test headers\n",
+          out);
+}
+
+static bool read_all(const char *path, ccp_buf *out)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) return false;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ccp_buf_append(out, chunk, n);
+    if (f != stdin) fclose(f);
+    return true;
+}
+
+typedef struct {
+    ccp_header_view *h;
+    size_t n;
+} header_list;
+
+static const char *get_header(void *ud, const char *name)
+{
+    const header_list *l = ud;
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcasecmp(l->h[i].name, name)) return l->h[i].value;
+    return NULL;
+}
+
+/* Header names whose values are credentials: shown as their first word
+ * (a scheme such as "Bearer") and asterisks. */
+static bool is_secret(const char *name, size_t len)
+{
+    static const char *const words[] = {"key", "token", "auth", "secret", "cookie", "signature"};
+    char lower[128];
+    if (len >= sizeof lower) len = sizeof lower - 1;
+    for (size_t i = 0; i < len; i++)
+        lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    lower[len] = '\0';
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(lower, words[i])) return true;
+    return false;
+}
+
+static void print_header(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    if (!colon || !is_secret(line, (size_t)(colon - line))) {
+        printf("  %s\n", line);
+        return;
+    }
+    const char *v = colon + 1;
+    while (*v == ' ')
+        v++;
+    const char *sp = strchr(v, ' ');
+    if (sp)
+        printf("  %.*s %.*s****\n", (int)(colon - line + 1), line, (int)(sp - v + 1), v);
+    else
+        printf("  %.*s ****\n", (int)(colon - line + 1), line);
+}
+
+static void print_target(const ccp_target *t, const char *client_model)
+{
+    printf("%s/%s (%s)", t->provider->name, t->model ? t->model : client_model,
+           ccp_format_name(t->provider->format));
+}
+
+int ccp_cmd_explain(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"header", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    ccp_header_view hv[MAX_HEADERS];
+    char *hstore[MAX_HEADERS];
+    header_list hl = {hv, 0};
+    int ch, rc = 1;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:H:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'H': {
+            char *colon = strchr(optarg, ':');
+            if (!colon || hl.n == MAX_HEADERS) {
+                fprintf(stderr, "ccproxy explain: --header wants 'Name: value'\n");
+                goto out;
+            }
+            char *h = strdup(optarg);
+            h[colon - optarg] = '\0';
+            char *v = h + (colon - optarg) + 1;
+            while (*v == ' ')
+                v++;
+            hstore[hl.n] = h;
+            hv[hl.n++] = (ccp_header_view){h, v};
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            rc = 0;
+            goto out;
+        default:
+            usage(stderr);
+            rc = 2;
+            goto out;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        rc = 2;
+        goto out;
+    }
+    const char *path = argv[optind];
+    ccp_buf text = CCP_BUF_INIT;
+    if (!read_all(path, &text)) {
+        fprintf(stderr, "ccproxy explain: cannot read %s\n", path);
+        goto out;
+    }
+    ccp_error err;
+    json_object *req = ccp_json_parse(text.data ? text.data : "", text.len, &err);
+    ccp_buf_free(&text);
+    if (!req || !json_object_is_type(req, json_type_object)) {
+        fprintf(stderr, "ccproxy explain: %s: %s\n", path,
+                req ? "expected a JSON object (an Anthropic Messages request)" : err.msg);
+        json_object_put(req);
+        goto out;
+    }
+    ccp_config *cfg = ccp_cli_load_config(config_path);
+    if (!cfg) {
+        json_object_put(req);
+        goto out;
+    }
+    char *client_model =
+        strdup(ccp_json_get_str(req, "model") ? ccp_json_get_str(req, "model") : "(none)");
+    ccp_route_choice c;
+    if (ccp_route_pick(cfg, req, get_header, &hl, &c, &err) != 0) {
+        fprintf(stderr, "ccproxy explain: %s\n", err.msg);
+        ccp_route_choice_free(&c);
+        free(client_model);
+        json_object_put(req);
+        ccp_config_unref(cfg);
+        goto out;
+    }
+    printf("config:    %s\n", cfg->source);
+    printf("stage:     %s (matches:", ccp_stage_name(c.stage));
+    for (int s = 0; s < CCP_STAGE_COUNT; s++)
+        if (c.stages & (1u << s)) printf(" %s", ccp_stage_name((ccp_stage)s));
+    printf("; estimated input tokens %lld)\n", (long long)c.tokens);
+    switch (c.via) {
+    case CCP_VIA_TAG:
+        printf(
+            "chosen by: the <ccproxy-model> tag in the system prompt (removed before sending)\n");
+        break;
+    case CCP_VIA_MODEL:
+        printf("chosen by: the request's model '%s' (provider/model)\n", client_model);
+        break;
+    case CCP_VIA_RULE:
+        printf("chosen by: rule '%s' (%s:%d:%d)\n", c.rule->name, cfg->source, c.rule->line,
+               c.rule->col);
+        break;
+    case CCP_VIA_STAGE:
+        printf("chosen by: router.%s\n", ccp_stage_name(c.stage));
+        break;
+    case CCP_VIA_DEFAULT:
+        printf("chosen by: router.default%s\n",
+               c.stage != CCP_STAGE_DEFAULT ? " (the stage has no route of its own)" : "");
+        break;
+    }
+    for (size_t i = 0; i < c.route->n; i++) {
+        printf(i ? "fallback:  " : "target:    ");
+        print_target(&c.route->targets[i], client_model);
+        printf("\n");
+    }
+    printf("pipeline:  (none: transformer pipelines are not configurable yet)\n");
+
+    const ccp_target *t = &c.route->targets[0];
+    const ccp_codec *codec = ccp_codec_for(t->provider->format);
+    if (!codec) {
+        printf("\nprovider '%s' uses format '%s', which this build does not implement: the "
+               "request would be answered with a 400\n",
+               t->provider->name, ccp_format_name(t->provider->format));
+    } else {
+        ccp_outbound ob;
+        ccp_outbound_init(&ob);
+        ccp_encode_ctx ectx = {
+            .provider = t->provider,
+            .model = t->model,
+            .request = req,
+            .stream = ccp_json_get_bool(req, "stream", false),
+            .in_headers = hv,
+            .n_in_headers = hl.n,
+        };
+        if (codec->encode(&ectx, &ob, &err) != 0) {
+            printf("\nthe request cannot be encoded for '%s': %s\n", t->provider->name, err.msg);
+        } else {
+            printf("\noutbound request (headers with credentials masked):\n  POST %s\n",
+                   ob.url.data);
+            for (size_t i = 0; i < ob.n_headers; i++)
+                print_header(ob.headers[i]);
+            printf("\n%s\n", ob.body.data ? ob.body.data : "");
+            rc = 0;
+        }
+        ccp_outbound_free(&ob);
+    }
+    ccp_route_choice_free(&c);
+    free(client_model);
+    json_object_put(req);
+    ccp_config_unref(cfg);
+out:
+    for (size_t i = 0; i < hl.n; i++)
+        free(hstore[i]);
+    return rc;
+}
