@@ -6,6 +6,7 @@
 #include "codec/codec.h"
 #include "core/buf.h"
 #include "core/json.h"
+#include "pipeline/pipeline.h"
 #include "router/route.h"
 
 #include <getopt.h>
@@ -203,9 +204,23 @@ int ccp_cmd_explain(int argc, char **argv)
         print_target(&c.route->targets[i], client_model);
         printf("\n");
     }
-    printf("pipeline:  (none: transformer pipelines are not configurable yet)\n");
-
     const ccp_target *t = &c.route->targets[0];
+    const ccp_pipeline *pl = ccp_pipeline_for(t, client_model);
+    if (!pl) {
+        printf("pipeline:  (none)\n");
+    } else {
+        printf("pipeline:  %s\n", pl->name);
+        for (size_t i = 0; i < pl->n; i++) {
+            const ccp_step *st = &pl->steps[i];
+            printf("  %zu. %s %s%s (%s:%d:%d)\n", i + 1, st->t->name, ccp_json_str(st->opts, NULL),
+                   st->skip_on_error ? " on_error: skip" : "", cfg->source, st->line, st->col);
+        }
+    }
+    if (ccp_pipeline_run_request(pl, req, &err) != 0) {
+        printf("\nthe pipeline fails: %s\n", err.msg);
+        goto done;
+    }
+
     const ccp_codec *codec = ccp_codec_for(t->provider->format);
     if (!codec) {
         printf("\nprovider '%s' uses format '%s', which this build does not implement: the "
@@ -224,6 +239,8 @@ int ccp_cmd_explain(int argc, char **argv)
         };
         if (codec->encode(&ectx, &ob, &err) != 0) {
             printf("\nthe request cannot be encoded for '%s': %s\n", t->provider->name, err.msg);
+        } else if (ccp_pipeline_run_outbound(pl, &ob, &err) != 0) {
+            printf("\nthe pipeline fails: %s\n", err.msg);
         } else {
             printf("\noutbound request (headers with credentials masked):\n  POST %s\n",
                    ob.url.data);
@@ -234,6 +251,7 @@ int ccp_cmd_explain(int argc, char **argv)
         }
         ccp_outbound_free(&ob);
     }
+done:
     ccp_route_choice_free(&c);
     free(client_model);
     json_object_put(req);

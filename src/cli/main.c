@@ -14,6 +14,7 @@ static void usage(FILE *out)
           "  serve     run the proxy in the foreground (default: 127.0.0.1:3456)\n"
           "  check     validate a config file and print every problem found\n"
           "  explain   show where a request would be routed and what would be sent\n"
+          "  transformers  list the transformers pipelines can use, with their options\n"
           "  version   print the version\n"
           "\n"
           "Run 'ccproxy <command> --help' for a command's options.\n",
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) return ccp_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0) return ccp_cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0) return ccp_cmd_explain(argc - 1, argv + 1);
+    if (strcmp(cmd, "transformers") == 0) return ccp_cmd_transformers(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return ccp_cmd_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -3,6 +3,7 @@
 
 #include "config/config_internal.h"
 #include "core/alloc.h"
+#include "pipeline/pipeline.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -48,6 +49,9 @@ void ccp_provider_free(ccp_provider *p)
     for (size_t i = 0; i < p->n_models; i++)
         free(p->models[i]);
     free(p->models);
+    for (size_t i = 0; i < p->n_model_pipelines; i++)
+        free(p->model_pipelines[i].model);
+    free(p->model_pipelines);
 }
 
 void ccp_config_destroy(ccp_config *c)
@@ -57,6 +61,9 @@ void ccp_config_destroy(ccp_config *c)
         ccp_provider_free(&c->providers[i]);
     free(c->providers);
     ccp_router_config_free(&c->router);
+    for (size_t i = 0; i < c->n_pipelines; i++)
+        ccp_pipeline_free(&c->pipelines[i]);
+    free(c->pipelines);
     free(c->server.host);
     free(c->source);
     free(c);

@@ -32,6 +32,14 @@ typedef enum {
     CCP_REASONING_EFFORT, /* reasoning_effort: low|medium|high */
 } ccp_reasoning;
 
+/* A named pipeline of transformers (pipeline/pipeline.h has its fields). */
+typedef struct ccp_pipeline ccp_pipeline;
+
+typedef struct ccp_model_pipeline {
+    char *model;
+    const ccp_pipeline *pipeline; /* points into ccp_config.pipelines */
+} ccp_model_pipeline;
+
 typedef struct ccp_kv {
     char *name;
     char *value;
@@ -55,6 +63,10 @@ typedef struct ccp_provider {
     bool send_top_k;
     /* openai-chat: send earlier thinking back as reasoning_content */
     bool reasoning_history;
+    /* the provider's default pipeline, and pipelines for some of its models */
+    const ccp_pipeline *pipeline;
+    ccp_model_pipeline *model_pipelines;
+    size_t n_model_pipelines;
 } ccp_provider;
 
 /* A routing target: a provider and the model to ask it for. model == NULL
@@ -136,6 +148,8 @@ typedef struct ccp_config {
     ccp_upstream_config upstream;
     ccp_provider *providers;
     size_t n_providers;
+    ccp_pipeline *pipelines; /* owned array */
+    size_t n_pipelines;
     bool has_default;          /* false when no provider is configured at all */
     ccp_target router_default; /* router.stages[DEFAULT].targets[0] */
     ccp_router_config router;

@@ -10,6 +10,12 @@
 
 /* The state of one load: the YAML document, where diagnostics go, the
  * config being built. */
+/* A provider's reference to a pipeline, resolved once all are loaded. */
+typedef struct ccp_pipeline_ref {
+    char *provider, *model, *pipeline; /* model NULL: the provider's default */
+    int line, col;
+} ccp_pipeline_ref;
+
 typedef struct loader {
     const char *file;
     yaml_document_t doc;
@@ -17,6 +23,8 @@ typedef struct loader {
     ccp_config *cfg;
     bool env_default; /* the embedded default: skip providers whose key is unset */
     ccp_buf rejected; /* names of providers left out for errors, NUL-separated */
+    ccp_pipeline_ref *refs;
+    size_t n_refs;
 } loader;
 
 /* Adds a diagnostic at line:col (1-based) of the file. */
@@ -39,6 +47,15 @@ int ccp_cfg_parse_bool(const char *s, bool *out);
 bool ccp_cfg_parse_ll(const char *s, long long *out);
 /* True if a provider of this name was left out for its own errors. */
 bool ccp_cfg_was_rejected(const loader *l, const char *name);
+
+/* The known name closest to name, if close enough to be a typo; or NULL. */
+const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n);
+
+/* config_pipeline.c: the pipelines section; providers' references to
+ * pipelines are noted while loading and resolved after both. */
+void ccp_cfg_load_pipelines(loader *l, yaml_node_t *map);
+void ccp_cfg_note_pipeline(loader *l, const char *provider, const char *model, yaml_node_t *v);
+void ccp_cfg_resolve_pipelines(loader *l);
 
 /* config_router.c: the router section, after every provider is loaded. */
 void ccp_cfg_load_router(loader *l, yaml_node_t *map);

@@ -72,7 +72,7 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 /* The known key closest to key, if close enough to be a likely typo. */
-static const char *suggest(const char *key, const char *const *known, size_t n)
+const char *ccp_cfg_suggest(const char *key, const char *const *known, size_t n)
 {
     const char *best = NULL;
     size_t bestd = 99;
@@ -88,7 +88,7 @@ void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const cha
                          size_t n)
 {
     const char *key = ccp_cfg_scalar(k);
-    const char *s = suggest(key, known, n);
+    const char *s = ccp_cfg_suggest(key, known, n);
     ccp_buf list = CCP_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         if (i) ccp_buf_appends(&list, ", ");
@@ -275,10 +275,19 @@ char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
     return NULL;
 }
 
-static const char *const provider_keys[] = {
-    "name",      "format",  "base_url",         "api_key",
-    "auth",      "headers", "models",           "max_tokens_field",
-    "reasoning", "top_k",   "reasoning_history"};
+static const char *const provider_keys[] = {"name",
+                                            "format",
+                                            "base_url",
+                                            "api_key",
+                                            "auth",
+                                            "headers",
+                                            "models",
+                                            "max_tokens_field",
+                                            "reasoning",
+                                            "top_k",
+                                            "reasoning_history",
+                                            "pipeline",
+                                            "model_pipelines"};
 
 /* YAML 1.1's booleans, as libyaml leaves them to the reader. */
 int ccp_cfg_parse_bool(const char *s, bool *out)
@@ -307,7 +316,7 @@ static bool valid_name(const char *s)
 static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
 {
     bool ok = true, skip = false, auth_set = false;
-    yaml_node_t *name_node = NULL;
+    yaml_node_t *name_node = NULL, *pipeline_node = NULL, *model_pipelines_node = NULL;
     p->format = CCP_FORMAT_ANTHROPIC;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
@@ -433,6 +442,15 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
                 p->models = ccp_xrealloc(p->models, (p->n_models + 1) * sizeof *p->models);
                 p->models[p->n_models++] = ccp_xstrdup(m);
             }
+        } else if (!strcmp(key, "pipeline")) {
+            pipeline_node = v;
+        } else if (!strcmp(key, "model_pipelines")) {
+            if (v->type != YAML_MAPPING_NODE) {
+                DIAG(l, v, "providers.model_pipelines: expected a mapping of model to pipeline");
+                ok = false;
+            } else {
+                model_pipelines_node = v;
+            }
         } else {
             ccp_cfg_unknown_key(l, k, "a provider", provider_keys,
                                 sizeof provider_keys / sizeof provider_keys[0]);
@@ -451,6 +469,14 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
         ok = false;
     }
     if (skip && l->env_default) return false;
+    /* Pipelines may be declared after the providers: resolved later. */
+    if (ok && pipeline_node) ccp_cfg_note_pipeline(l, p->name, NULL, pipeline_node);
+    for (yaml_node_pair_t *pr =
+             model_pipelines_node ? model_pipelines_node->data.mapping.pairs.start : NULL;
+         ok && pr && pr < model_pipelines_node->data.mapping.pairs.top; pr++) {
+        const char *model = ccp_cfg_scalar(ccp_cfg_node(l, pr->key));
+        if (model) ccp_cfg_note_pipeline(l, p->name, model, ccp_cfg_node(l, pr->value));
+    }
     return ok;
 }
 
@@ -491,7 +517,7 @@ static void load_providers(loader *l, yaml_node_t *seq)
 
 /* ---- the document ------------------------------------------------------- */
 
-static const char *const root_keys[] = {"server", "upstream", "providers", "router"};
+static const char *const root_keys[] = {"server", "upstream", "providers", "router", "pipelines"};
 
 static void defaults(ccp_config *c)
 {
@@ -552,13 +578,16 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 load_providers(&l, v);
             else if (!strcmp(key, "router"))
                 router = v;
+            else if (!strcmp(key, "pipelines"))
+                ccp_cfg_load_pipelines(&l, v);
             else
-                ccp_cfg_unknown_key(&l, k, "the top level", root_keys, 4);
+                ccp_cfg_unknown_key(&l, k, "the top level", root_keys, 5);
         }
     } else if (root && !(root->type == YAML_SCALAR_NODE && !*ccp_cfg_scalar(root))) {
         DIAG(&l, root, "the config must be a mapping with server, providers and router keys");
     }
     /* The router refers to providers, so it is resolved after all of them. */
+    ccp_cfg_resolve_pipelines(&l);
     if (router) ccp_cfg_load_router(&l, router);
     ccp_cfg_router_finish(&l);
     yaml_document_delete(&l.doc);

@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "pipeline/pipeline.h"
 #include "router/route.h"
 
 #include <stdio.h>
@@ -296,23 +297,40 @@ static void start_attempt(msg_ctx *c)
         fail_and_finish(c, 400, "invalid_request_error", msg);
         return;
     }
+    /* The target's pipeline edits the request; with fallbacks left, it
+     * edits a copy, so the next target starts from the client's request. */
+    const ccp_pipeline *pl = ccp_pipeline_for(&c->target, c->client_model);
+    bool last = c->attempt + 1 >= c->choice.route->n;
+    json_object *req = c->body, *copy = NULL;
+    if (!last && ccp_pipeline_edits_request(pl) && json_object_deep_copy(c->body, &copy, NULL) == 0)
+        req = copy;
+    if (ccp_pipeline_run_request(pl, req, &err) != 0) {
+        json_object_put(copy);
+        fail_and_finish(c, 500, "api_error", err.msg);
+        return;
+    }
     ccp_encode_ctx ectx = {
         .provider = p,
         .model = c->target.model,
-        .request = c->body,
+        .request = req,
         .stream = c->stream,
         .in_headers = c->req->headers,
         .n_in_headers = c->req->n_headers,
     };
     int rc = c->codec->encode(&ectx, &c->out, &err);
+    json_object_put(copy);
     /* The outbound body is serialized: without fallbacks left, the tree is
      * done with. */
-    if (c->attempt + 1 >= c->choice.route->n) {
+    if (last) {
         json_object_put(c->body);
         c->body = NULL;
     }
     if (rc != 0) {
         fail_and_finish(c, 400, "invalid_request_error", err.msg);
+        return;
+    }
+    if (ccp_pipeline_run_outbound(pl, &c->out, &err) != 0) {
+        fail_and_finish(c, 500, "api_error", err.msg);
         return;
     }
     c->wr = ccp_anthropic_writer_new(c->stream, c->stream ? on_frame : NULL, c);

@@ -1,0 +1,182 @@
+/* pipeline.c — running pipelines, the catalog, option access. */
+#include "pipeline/pipeline.h"
+
+#include "core/json.h"
+#include "core/log.h"
+#include "transform/transform.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const ccp_transformer *const ccp_transformers[] = {
+    &ccp_tf_max_tokens,          &ccp_tf_sampling,       &ccp_tf_reasoning,
+    &ccp_tf_strip_cache_control, &ccp_tf_strip_thinking, &ccp_tf_system_prompt,
+    &ccp_tf_schema_sanitize,     &ccp_tf_extra_body,     &ccp_tf_extra_headers,
+};
+const size_t ccp_n_transformers = sizeof ccp_transformers / sizeof ccp_transformers[0];
+
+const ccp_transformer *ccp_transformer_find(const char *name)
+{
+    for (size_t i = 0; name && i < ccp_n_transformers; i++)
+        if (!strcmp(ccp_transformers[i]->name, name)) return ccp_transformers[i];
+    return NULL;
+}
+
+const char *ccp_opt_type_name(ccp_opt_type t)
+{
+    switch (t) {
+    case CCP_OPT_INT:
+        return "integer";
+    case CCP_OPT_NUMBER:
+        return "number";
+    case CCP_OPT_STRING:
+        return "string";
+    case CCP_OPT_BOOL:
+        return "boolean";
+    case CCP_OPT_OBJECT:
+        return "mapping";
+    case CCP_OPT_STRING_LIST:
+        return "list of strings";
+    }
+    return "?";
+}
+
+static int step_failed(const ccp_pipeline *p, size_t i, const ccp_error *e, ccp_error *err)
+{
+    const ccp_step *s = &p->steps[i];
+    if (s->skip_on_error) {
+        ccp_log_warn("pipeline '%s' step %zu (%s) failed, skipped (on_error: skip): %s", p->name,
+                     i + 1, s->t->name, e->msg);
+        return 0;
+    }
+    return ccp_error_set(err, e->code ? e->code : CCP_EINVAL, "pipeline '%s' step %zu (%s): %s",
+                         p->name, i + 1, s->t->name, e->msg);
+}
+
+int ccp_pipeline_run_request(const ccp_pipeline *p, json_object *req, ccp_error *err)
+{
+    for (size_t i = 0; p && i < p->n; i++) {
+        const ccp_step *s = &p->steps[i];
+        if (!s->t->request) continue;
+        ccp_error e = {0};
+        if (s->t->request(s, req, &e) != 0 && step_failed(p, i, &e, err) != 0) return err->code;
+    }
+    return 0;
+}
+
+int ccp_pipeline_run_outbound(const ccp_pipeline *p, ccp_outbound *out, ccp_error *err)
+{
+    for (size_t i = 0; p && i < p->n; i++) {
+        const ccp_step *s = &p->steps[i];
+        if (!s->t->outbound) continue;
+        ccp_error e = {0};
+        if (s->t->outbound(s, out, &e) != 0 && step_failed(p, i, &e, err) != 0) return err->code;
+    }
+    return 0;
+}
+
+bool ccp_pipeline_edits_request(const ccp_pipeline *p)
+{
+    for (size_t i = 0; p && i < p->n; i++)
+        if (p->steps[i].t->request) return true;
+    return false;
+}
+
+const ccp_pipeline *ccp_pipeline_for(const ccp_target *t, const char *client_model)
+{
+    const ccp_provider *p = t->provider;
+    const char *model = t->model ? t->model : client_model;
+    for (size_t i = 0; model && i < p->n_model_pipelines; i++)
+        if (!strcmp(p->model_pipelines[i].model, model)) return p->model_pipelines[i].pipeline;
+    return p->pipeline;
+}
+
+void ccp_pipeline_free(ccp_pipeline *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        json_object_put(p->steps[i].opts);
+    free(p->steps);
+    free(p->name);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+json_object *ccp_opt(const ccp_step *s, const char *name)
+{
+    return ccp_json_get(s->opts, name);
+}
+
+int64_t ccp_opt_int(const ccp_step *s, const char *name, int64_t fallback)
+{
+    json_object *v = ccp_opt(s, name);
+    return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : fallback;
+}
+
+double ccp_opt_number(const ccp_step *s, const char *name, double fallback)
+{
+    json_object *v = ccp_opt(s, name);
+    return v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
+               ? json_object_get_double(v)
+               : fallback;
+}
+
+const char *ccp_opt_str(const ccp_step *s, const char *name)
+{
+    return ccp_json_get_str(s->opts, name);
+}
+
+bool ccp_opt_bool(const ccp_step *s, const char *name, bool fallback)
+{
+    return ccp_json_get_bool(s->opts, name, fallback);
+}
+
+/* ---- the catalog ------------------------------------------------------- */
+
+static void formats_of(const ccp_transformer *t, ccp_buf *out)
+{
+    if (!t->formats) {
+        ccp_buf_appends(out, "all");
+        return;
+    }
+    bool first = true;
+    for (int f = CCP_FORMAT_ANTHROPIC; f <= CCP_FORMAT_GEMINI; f++) {
+        if (!(t->formats & (1u << f))) continue;
+        if (!first) ccp_buf_appends(out, ", ");
+        ccp_buf_appends(out, ccp_format_name((ccp_format)f));
+        first = false;
+    }
+}
+
+void ccp_catalog_write(ccp_buf *out, bool md)
+{
+    for (size_t i = 0; i < ccp_n_transformers; i++) {
+        const ccp_transformer *t = ccp_transformers[i];
+        ccp_buf fm = CCP_BUF_INIT;
+        formats_of(t, &fm);
+        const char *hooks = t->request && t->outbound ? "request, outbound"
+                            : t->request              ? "request"
+                                                      : "outbound";
+        if (md) {
+            ccp_buf_printf(out, "## `%s`\n\n%s\n\nFormats: %s. Hooks: %s.\n\n", t->name, t->summary,
+                           fm.data, hooks);
+            if (t->opts[0].name) {
+                ccp_buf_appends(out, "| option | type | default | meaning |\n|---|---|---|---|\n");
+                for (const ccp_opt_spec *o = t->opts; o->name; o++)
+                    ccp_buf_printf(out, "| `%s` | %s | %s%s%s | %s |\n", o->name,
+                                   ccp_opt_type_name(o->type), o->def ? "`" : "",
+                                   o->def ? o->def : "unset", o->def ? "`" : "", o->help);
+                ccp_buf_appends(out, "\n");
+            } else {
+                ccp_buf_appends(out, "No options.\n\n");
+            }
+        } else {
+            ccp_buf_printf(out, "%s — %s\n  formats: %s; hooks: %s\n", t->name, t->summary, fm.data,
+                           hooks);
+            for (const ccp_opt_spec *o = t->opts; o->name; o++)
+                ccp_buf_printf(out, "  %-14s %-15s default %-10s %s\n", o->name,
+                               ccp_opt_type_name(o->type), o->def ? o->def : "unset", o->help);
+            ccp_buf_appends(out, "\n");
+        }
+        ccp_buf_free(&fm);
+    }
+}

@@ -1,0 +1,96 @@
+/* pipeline.h — transformers and the pipelines that chain them.
+ *
+ * A transformer is a named unit with hooks on the canonical (Anthropic)
+ * request and on the outbound (provider-format) request. Each declares, in
+ * its table beside its code, its name, a one-line summary, its options
+ * (name, type, default, help) and the formats it applies to; config
+ * validation, `ccproxy transformers` and docs/transformers.md all come from
+ * those tables. A pipeline is a named, ordered list of steps (a transformer
+ * and its options), declared in config; a provider names its default
+ * pipeline and a model of it may name another. */
+#ifndef CCP_PIPELINE_PIPELINE_H
+#define CCP_PIPELINE_PIPELINE_H
+
+#include "codec/codec.h"
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/error.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+typedef enum {
+    CCP_OPT_INT,
+    CCP_OPT_NUMBER,
+    CCP_OPT_STRING,
+    CCP_OPT_BOOL,
+    CCP_OPT_OBJECT,
+    CCP_OPT_STRING_LIST,
+} ccp_opt_type;
+
+typedef struct ccp_opt_spec {
+    const char *name;
+    ccp_opt_type type;
+    const char *def; /* the default as JSON text; NULL: unset unless given */
+    const char *help;
+    const char *const *choices; /* for strings: the allowed values, NULL-terminated; or NULL */
+} ccp_opt_spec;
+
+typedef struct ccp_step ccp_step;
+
+typedef struct ccp_transformer {
+    const char *name;
+    const char *summary;
+    const ccp_opt_spec *opts; /* terminated by an entry with name NULL */
+    unsigned formats;         /* bit (1u << ccp_format) per format it applies to; 0 = all */
+    /* On the canonical request, before encoding. */
+    int (*request)(const ccp_step *s, json_object *req, ccp_error *err);
+    /* On the provider-format request, after encoding. */
+    int (*outbound)(const ccp_step *s, ccp_outbound *out, ccp_error *err);
+} ccp_transformer;
+
+struct ccp_step {
+    const ccp_transformer *t;
+    json_object *opts;  /* every declared option that has a value; owned */
+    bool skip_on_error; /* on_error: skip */
+    int line, col;      /* where the step is written */
+};
+
+struct ccp_pipeline { /* typedef'd in config.h */
+    char *name;
+    ccp_step *steps;
+    size_t n;
+};
+
+/* The catalog: every built-in transformer, in a stable order. */
+extern const ccp_transformer *const ccp_transformers[];
+extern const size_t ccp_n_transformers;
+const ccp_transformer *ccp_transformer_find(const char *name);
+const char *ccp_opt_type_name(ccp_opt_type t);
+
+/* Runs the pipeline's request hooks over req, then (after the caller has
+ * encoded) its outbound hooks over out. A failing step with on_error: fail
+ * returns its error, naming the pipeline and the step; with skip, it is
+ * logged and the request goes on without it. */
+int ccp_pipeline_run_request(const ccp_pipeline *p, json_object *req, ccp_error *err);
+int ccp_pipeline_run_outbound(const ccp_pipeline *p, ccp_outbound *out, ccp_error *err);
+/* True if some step has a request hook (which edits the request tree). */
+bool ccp_pipeline_edits_request(const ccp_pipeline *p);
+
+/* The pipeline for a target: the provider's model pipeline, else its
+ * default; NULL when none. */
+const ccp_pipeline *ccp_pipeline_for(const ccp_target *t, const char *client_model);
+
+void ccp_pipeline_free(ccp_pipeline *p);
+
+/* The catalog as text (`ccproxy transformers`) or Markdown (docs). */
+void ccp_catalog_write(ccp_buf *out, bool markdown);
+
+/* Option getters for transformer code: the step's value, else fallback. */
+int64_t ccp_opt_int(const ccp_step *s, const char *name, int64_t fallback);
+double ccp_opt_number(const ccp_step *s, const char *name, double fallback);
+const char *ccp_opt_str(const ccp_step *s, const char *name);
+bool ccp_opt_bool(const ccp_step *s, const char *name, bool fallback);
+json_object *ccp_opt(const ccp_step *s, const char *name); /* borrowed; NULL if unset */
+
+#endif

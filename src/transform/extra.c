@@ -1,0 +1,70 @@
+/* extra.c — extra-body and extra-headers: provider-specific fields and
+ * headers added to the outbound request. */
+#include "core/json.h"
+#include "transform/transform.h"
+
+#include <string.h>
+
+static int extra_body(const ccp_step *s, ccp_outbound *out, ccp_error *err)
+{
+    json_object *add = ccp_opt(s, "body");
+    if (!add) return 0;
+    json_object *body = ccp_json_parse(out->body.data ? out->body.data : "", out->body.len, err);
+    if (!json_object_is_type(body, json_type_object)) {
+        json_object_put(body);
+        return ccp_error_set(err, CCP_EINVAL, "the outbound body is not a JSON object");
+    }
+    /* Top-level merge; a null value removes the field. */
+    json_object_object_foreach(add, key, val)
+    {
+        if (!val)
+            json_object_object_del(body, key);
+        else
+            json_object_object_add(body, key, json_object_get(val));
+    }
+    ccp_buf_reset(&out->body);
+    ccp_json_write(&out->body, body);
+    json_object_put(body);
+    return 0;
+}
+
+static const ccp_opt_spec extra_body_opts[] = {
+    {"body", CCP_OPT_OBJECT, NULL,
+     "fields merged into the provider's request body; null removes a field", NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+const ccp_transformer ccp_tf_extra_body = {
+    .name = "extra-body",
+    .summary = "Merges provider-specific fields into the outbound request body (e.g. "
+               "OpenRouter's provider preferences).",
+    .opts = extra_body_opts,
+    .outbound = extra_body,
+};
+
+static int extra_headers(const ccp_step *s, ccp_outbound *out, ccp_error *err)
+{
+    json_object *h = ccp_opt(s, "headers");
+    if (!h) return 0;
+    json_object_object_foreach(h, name, val)
+    {
+        if (!json_object_is_type(val, json_type_string) || strpbrk(name, "\r\n:") ||
+            strpbrk(json_object_get_string(val), "\r\n"))
+            return ccp_error_set(err, CCP_EINVAL, "header '%s' needs a one-line string value",
+                                 name);
+        ccp_outbound_add_header(out, name, json_object_get_string(val));
+    }
+    return 0;
+}
+
+static const ccp_opt_spec extra_headers_opts[] = {
+    {"headers", CCP_OPT_OBJECT, NULL, "header name to value, added to the outbound request", NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+const ccp_transformer ccp_tf_extra_headers = {
+    .name = "extra-headers",
+    .summary = "Adds headers to the outbound request.",
+    .opts = extra_headers_opts,
+    .outbound = extra_headers,
+};

@@ -1,0 +1,18 @@
+/* transform.h — the built-in transformers (one table each, beside its
+ * code); the catalog in pipeline.c lists them. */
+#ifndef CCP_TRANSFORM_TRANSFORM_H
+#define CCP_TRANSFORM_TRANSFORM_H
+
+#include "pipeline/pipeline.h"
+
+extern const ccp_transformer ccp_tf_max_tokens;          /* request_basic.c */
+extern const ccp_transformer ccp_tf_sampling;            /* request_basic.c */
+extern const ccp_transformer ccp_tf_system_prompt;       /* request_basic.c */
+extern const ccp_transformer ccp_tf_reasoning;           /* reasoning.c */
+extern const ccp_transformer ccp_tf_strip_cache_control; /* strip.c */
+extern const ccp_transformer ccp_tf_strip_thinking;      /* strip.c */
+extern const ccp_transformer ccp_tf_schema_sanitize;     /* schema_sanitize.c */
+extern const ccp_transformer ccp_tf_extra_body;          /* extra.c */
+extern const ccp_transformer ccp_tf_extra_headers;       /* extra.c */
+
+#endif

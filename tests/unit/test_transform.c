@@ -1,0 +1,230 @@
+/* test_transform.c — each built-in transformer on a request, and the
+ * pipelines section's validation against the catalog. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "core/json.h"
+#include "pipeline/pipeline.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Runs pipeline `p` of a config made of `pipelines` (YAML) on `request`,
+ * request and outbound hooks (outbound on a given provider-format body),
+ * and returns the edited request. */
+static json_object *run(const char *pipelines, const char *request, ccp_outbound *out)
+{
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "providers: [{name: a, base_url: 'http://x', pipeline: p}]\npipelines:\n  p:\n%s",
+             pipelines);
+    ccp_config *cfg = NULL;
+    ccp_diags d = {0};
+    if (ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d) != 0) {
+        ccp_diags_print(&d, stderr);
+        fail_msg("config does not load");
+    }
+    ccp_diags_free(&d);
+    json_object *req = ccp_json_parse(request, strlen(request), NULL);
+    assert_non_null(req);
+    const ccp_pipeline *pl = cfg->providers[0].pipeline;
+    assert_non_null(pl);
+    ccp_error err;
+    if (ccp_pipeline_run_request(pl, req, &err) != 0) fail_msg("%s", err.msg);
+    if (out && ccp_pipeline_run_outbound(pl, out, &err) != 0) fail_msg("%s", err.msg);
+    ccp_config_unref(cfg);
+    return req;
+}
+
+static void assert_json(json_object *got, const char *want)
+{
+    json_object *w = ccp_json_parse(want, strlen(want), NULL);
+    if (!json_object_equal(w, got)) fail_msg("got  %s\nwant %s", ccp_json_str(got, NULL), want);
+    json_object_put(w);
+}
+
+static void max_tokens_clamps_sets_and_keeps_thinking_below(void **state)
+{
+    json_object *r =
+        run("    - {use: max-tokens, with: {max: 8192}}\n",
+            "{\"max_tokens\":64000,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":"
+            "10000}}",
+            NULL);
+    assert_json(r,
+                "{\"max_tokens\":8192,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":8191}}");
+    json_object_put(r);
+    r = run("    - {use: max-tokens, with: {max: 8192}}\n", "{\"max_tokens\":100}", NULL);
+    assert_json(r, "{\"max_tokens\":100}");
+    json_object_put(r);
+    r = run("    - {use: max-tokens, with: {set: 4096}}\n", "{\"max_tokens\":100}", NULL);
+    assert_json(r, "{\"max_tokens\":4096}");
+    json_object_put(r);
+}
+
+static void sampling_sets_and_removes(void **state)
+{
+    json_object *r = run("    - use: sampling\n      with: {temperature: 0.6, remove: [top_k]}\n",
+                         "{\"temperature\":1,\"top_k\":40,\"top_p\":0.9}", NULL);
+    assert_json(r, "{\"temperature\":0.6,\"top_p\":0.9}");
+    json_object_put(r);
+}
+
+static void reasoning_maps_adaptive_and_clamps(void **state)
+{
+    json_object *r =
+        run("    - {use: reasoning, with: {adaptive_budget: 8000, max_budget: 6000}}\n",
+            "{\"thinking\":{\"type\":\"adaptive\"}}", NULL);
+    assert_json(r, "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":6000}}");
+    json_object_put(r);
+    r = run("    - {use: reasoning, with: {disable: true}}\n",
+            "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":5}}", NULL);
+    assert_json(r, "{}");
+    json_object_put(r);
+}
+
+static void strips_cache_control_and_thinking(void **state)
+{
+    json_object *r =
+        run("    - strip-cache-control\n    - strip-thinking\n",
+            "{\"system\":[{\"type\":\"text\",\"text\":\"s\",\"cache_control\":{\"type\":"
+            "\"ephemeral\"}}],\"messages\":[{\"role\":\"assistant\",\"content\":[{"
+            "\"type\":\"thinking\",\"thinking\":\"t\",\"signature\":\"x\"},{\"type\":"
+            "\"text\",\"text\":\"a\"}]},{\"role\":\"user\",\"content\":[{\"type\":"
+            "\"tool_result\",\"tool_use_id\":\"1\",\"content\":[{\"type\":\"text\","
+            "\"text\":\"r\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}]}",
+            NULL);
+    assert_json(r, "{\"system\":[{\"type\":\"text\",\"text\":\"s\"}],\"messages\":[{\"role\":"
+                   "\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"a\"}]},{\"role\":"
+                   "\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"1\","
+                   "\"content\":[{\"type\":\"text\",\"text\":\"r\"}]}]}]}");
+    json_object_put(r);
+}
+
+static void system_prompt_prepends_appends_replaces(void **state)
+{
+    const char *req = "{\"system\":\"base\"}";
+    json_object *r =
+        run("    - {use: system-prompt, with: {mode: prepend, text: first}}\n", req, NULL);
+    assert_json(r, "{\"system\":[{\"type\":\"text\",\"text\":\"first\"},{\"type\":\"text\","
+                   "\"text\":\"base\"}]}");
+    json_object_put(r);
+    r = run("    - {use: system-prompt, with: {text: last}}\n", req, NULL);
+    assert_json(r, "{\"system\":[{\"type\":\"text\",\"text\":\"base\"},{\"type\":\"text\","
+                   "\"text\":\"last\"}]}");
+    json_object_put(r);
+    r = run("    - {use: system-prompt, with: {mode: replace, text: only}}\n", req, NULL);
+    assert_json(r, "{\"system\":[{\"type\":\"text\",\"text\":\"only\"}]}");
+    json_object_put(r);
+}
+
+static void schema_sanitize_drops_keywords_but_not_properties(void **state)
+{
+    json_object *r =
+        run("    - schema-sanitize\n",
+            "{\"tools\":[{\"name\":\"t\",\"input_schema\":{\"$schema\":\"x\",\"type\":\"object\","
+            "\"additionalProperties\":false,\"properties\":{\"format\":{\"type\":\"string\","
+            "\"format\":\"uri\",\"default\":\"a\"},\"n\":{\"type\":\"array\",\"items\":{\"type\":"
+            "\"object\",\"additionalProperties\":false,\"examples\":[1]}}},\"required\":["
+            "\"format\"]}}]}",
+            NULL);
+    assert_json(r, "{\"tools\":[{\"name\":\"t\",\"input_schema\":{\"type\":\"object\","
+                   "\"properties\":{\"format\":{\"type\":\"string\"},\"n\":{\"type\":\"array\","
+                   "\"items\":{\"type\":\"object\"}}},\"required\":[\"format\"]}}]}");
+    json_object_put(r);
+}
+
+static void extra_body_and_headers_edit_the_outbound_request(void **state)
+{
+    ccp_outbound out;
+    ccp_outbound_init(&out);
+    ccp_buf_appends(&out.body, "{\"model\":\"m\",\"stream\":true,\"user\":\"u\"}");
+    json_object *r = run("    - use: extra-body\n      with: {body: {provider: {order: [a, b]}, "
+                         "user: null}}\n    - use: extra-headers\n      with: {headers: "
+                         "{X-Title: cc-proxy}}\n",
+                         "{}", &out);
+    json_object *body = ccp_json_parse(out.body.data, out.body.len, NULL);
+    assert_json(body, "{\"model\":\"m\",\"stream\":true,\"provider\":{\"order\":[\"a\",\"b\"]}}");
+    assert_int_equal(out.n_headers, 1);
+    assert_string_equal(out.headers[0], "X-Title: cc-proxy");
+    json_object_put(body);
+    json_object_put(r);
+    ccp_outbound_free(&out);
+}
+
+static void a_failing_step_names_itself_or_is_skipped(void **state)
+{
+    const char *yaml = "providers: [{name: a, base_url: 'http://x', pipeline: p}]\n"
+                       "pipelines:\n  p:\n    - system-prompt\n";
+    ccp_config *cfg = NULL;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    json_object *req = ccp_json_parse("{}", 2, NULL);
+    ccp_error err;
+    assert_int_not_equal(ccp_pipeline_run_request(cfg->providers[0].pipeline, req, &err), 0);
+    assert_string_equal(err.msg, "pipeline 'p' step 1 (system-prompt): option text is required");
+    ccp_config_unref(cfg);
+    yaml = "providers: [{name: a, base_url: 'http://x', pipeline: p}]\n"
+           "pipelines:\n  p:\n    - {use: system-prompt, on_error: skip}\n";
+    assert_int_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    assert_int_equal(ccp_pipeline_run_request(cfg->providers[0].pipeline, req, &err), 0);
+    ccp_config_unref(cfg);
+    json_object_put(req);
+    ccp_diags_free(&d);
+}
+
+static void pipeline_mistakes_are_reported_with_their_place(void **state)
+{
+    const char *yaml = "providers:\n"
+                       "  - {name: a, format: openai-chat, base_url: 'http://x', pipeline: p}\n"
+                       "  - {name: b, base_url: 'http://y', pipeline: nope}\n"
+                       "pipelines:\n"
+                       "  p:\n"
+                       "    - max-token\n"
+                       "    - {use: max-tokens, with: {max: lots, cap: 3}}\n"
+                       "    - {use: system-prompt, with: {mode: middle, text: x}}\n"
+                       "    - strip-cache-control\n";
+    ccp_config *c = NULL;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_string("p.yaml", yaml, strlen(yaml), &c, &d), CCP_ECONFIG);
+    const char *want[] = {
+        "p.yaml:6:7: pipeline 'p': unknown transformer 'max-token': did you mean 'max-tokens'?",
+        "p.yaml:7:37: max-tokens option max: expected an integer",
+        "p.yaml:7:43: unknown key 'cap' in the options of max-tokens",
+        "p.yaml:8:41: system-prompt option mode: expected a string (one of: prepend, append, "
+        "replace)",
+        "p.yaml:2:68: provider 'a' has format openai-chat, but the strip-cache-control step of "
+        "pipeline 'p' (p.yaml:9:7) does not apply to it",
+        "p.yaml:3:47: provider 'b': no pipeline named 'nope'; declare it under pipelines "
+        "(declared: p)",
+    };
+    size_t n = sizeof want / sizeof want[0];
+    for (size_t i = 0; i < d.n && i < n; i++) {
+        char got[600];
+        snprintf(got, sizeof got, "%s:%d:%d: %s", d.items[i].file, d.items[i].line, d.items[i].col,
+                 d.items[i].message);
+        if (strncmp(got, want[i], strlen(want[i])) != 0)
+            fail_msg("got: %s\nwant: %s", got, want[i]);
+    }
+    assert_int_equal(d.n, n);
+    ccp_diags_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(max_tokens_clamps_sets_and_keeps_thinking_below),
+        cmocka_unit_test(sampling_sets_and_removes),
+        cmocka_unit_test(reasoning_maps_adaptive_and_clamps),
+        cmocka_unit_test(strips_cache_control_and_thinking),
+        cmocka_unit_test(system_prompt_prepends_appends_replaces),
+        cmocka_unit_test(schema_sanitize_drops_keywords_but_not_properties),
+        cmocka_unit_test(extra_body_and_headers_edit_the_outbound_request),
+        cmocka_unit_test(a_failing_step_names_itself_or_is_skipped),
+        cmocka_unit_test(pipeline_mistakes_are_reported_with_their_place),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
