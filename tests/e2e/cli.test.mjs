@@ -114,3 +114,14 @@ test('explain shows the route and the exact outbound request, secrets masked', a
   assert.match(r.stdout, /^chosen by: rule 'offline-team' \(.*local-and-cloud\.yaml:19:7\)$/m);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('docs/transformers.md is what the catalog generates', async () => {
+  const fs = await import('node:fs');
+  const r = ccproxy(['transformers', '--markdown']);
+  assert.equal(r.status, 0);
+  assert.equal(fs.readFileSync(path.join(ROOT, 'docs/transformers.md'), 'utf8'), r.stdout,
+    'regenerate with: ccproxy transformers --markdown > docs/transformers.md');
+  const text = ccproxy(['transformers']);
+  for (const name of ['max-tokens', 'sampling', 'reasoning', 'strip-cache-control', 'strip-thinking', 'system-prompt', 'schema-sanitize', 'extra-body', 'extra-headers'])
+    assert.match(text.stdout, new RegExp(`^${name} — `, 'm'));
+});
