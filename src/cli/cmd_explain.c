@@ -239,7 +239,7 @@ int ccp_cmd_explain(int argc, char **argv)
         };
         if (codec->encode(&ectx, &ob, &err) != 0) {
             printf("\nthe request cannot be encoded for '%s': %s\n", t->provider->name, err.msg);
-        } else if (ccp_pipeline_run_outbound(pl, &ob, &err) != 0) {
+        } else if (ccp_pipeline_run_outbound(pl, req, &ob, &err) != 0) {
             printf("\nthe pipeline fails: %s\n", err.msg);
         } else {
             printf("\noutbound request (headers with credentials masked):\n  POST %s\n",

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "core/json_repair.h"
 #include "core/log.h"
 #include "core/sse.h"
 
@@ -321,37 +322,15 @@ int ccp_openai_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp_er
     return rc;
 }
 
-/* Arguments that must become a JSON object: kept when valid, repaired when
- * only closing brackets are missing, else wrapped as {"arguments": "..."}. */
+/* Arguments that must become a JSON object (see core/json_repair.h). */
 static char *fix_arguments(const char *s, size_t n)
 {
-    ccp_error e;
-    if (n == 0) return ccp_xstrdup("{}");
-    json_object *o = ccp_json_parse(s, n, &e);
-    if (o && json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return ccp_xstrndup(s, n);
-    }
-    json_object_put(o);
-    static const char *const tails[] = {"}", "\"}", "}}", "\"}}", "]}"};
-    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
-        ccp_buf b = CCP_BUF_INIT;
-        ccp_buf_append(&b, s, n);
-        ccp_buf_appends(&b, tails[i]);
-        o = ccp_json_parse(b.data, b.len, &e);
-        if (o && json_object_is_type(o, json_type_object)) {
-            json_object_put(o);
-            ccp_log_warn("openai-chat: repaired tool arguments by appending '%s'", tails[i]);
-            return ccp_buf_detach(&b, NULL);
-        }
-        json_object_put(o);
-        ccp_buf_free(&b);
-    }
-    ccp_log_warn("openai-chat: tool arguments are not JSON; passing them as a string");
-    json_object *w = json_object_new_object();
-    json_object_object_add(w, "arguments", json_object_new_string_len(s, (int)n));
-    char *out = ccp_xstrdup(ccp_json_str(w, NULL));
-    json_object_put(w);
+    ccp_repair how;
+    char *out = ccp_json_repair_object(s, n, &how);
+    if (how == CCP_REPAIR_CLOSED)
+        ccp_log_warn("openai-chat: repaired tool arguments cut short");
+    else if (how == CCP_REPAIR_WRAPPED)
+        ccp_log_warn("openai-chat: tool arguments are not JSON; passing them as a string");
     return out;
 }
 

@@ -32,6 +32,7 @@ typedef struct msg_ctx {
     ccp_route_choice choice; /* owned */
     size_t attempt;          /* index into choice.route->targets */
     ccp_target target;       /* the target of this attempt */
+    ccp_event_chain chain;   /* the pipeline's event hooks in front of the writer */
     const ccp_codec *codec;
     ccp_outbound out;
     ccp_upstream_req *up; /* NULL once done or cancelled */
@@ -51,6 +52,7 @@ static void finish(msg_ctx *c)
 {
     if (c->up) ccp_upstream_cancel(c->up);
     if (c->dec) c->codec->decoder_free(c->dec);
+    ccp_event_chain_free(&c->chain);
     if (c->wr) ccp_anthropic_writer_free(c->wr);
     ccp_outbound_free(&c->out);
     ccp_buf_free(&c->err_body);
@@ -123,6 +125,7 @@ static bool fall_back(msg_ctx *c, const char *why)
                  next->provider->name);
     if (c->dec) c->codec->decoder_free(c->dec);
     c->dec = NULL;
+    ccp_event_chain_free(&c->chain);
     ccp_anthropic_writer_free(c->wr);
     c->wr = NULL;
     ccp_outbound_free(&c->out);
@@ -144,7 +147,7 @@ static void on_head(void *ud, int status, const char *content_type, const char *
     if (retry_after) c->retry_after = ccp_xstrdup(retry_after);
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
-        c->dec = c->codec->decoder_new(ccp_anthropic_writer_sink(c->wr), sse);
+        c->dec = c->codec->decoder_new(c->chain.head, sse);
     }
 }
 
@@ -318,6 +321,10 @@ static void start_attempt(msg_ctx *c)
         .n_in_headers = c->req->n_headers,
     };
     int rc = c->codec->encode(&ectx, &c->out, &err);
+    int status = 400;
+    const char *etype = "invalid_request_error";
+    if (rc == 0 && (rc = ccp_pipeline_run_outbound(pl, req, &c->out, &err)) != 0)
+        status = 500, etype = "api_error";
     json_object_put(copy);
     /* The outbound body is serialized: without fallbacks left, the tree is
      * done with. */
@@ -326,14 +333,11 @@ static void start_attempt(msg_ctx *c)
         c->body = NULL;
     }
     if (rc != 0) {
-        fail_and_finish(c, 400, "invalid_request_error", err.msg);
-        return;
-    }
-    if (ccp_pipeline_run_outbound(pl, &c->out, &err) != 0) {
-        fail_and_finish(c, 500, "api_error", err.msg);
+        fail_and_finish(c, status, etype, err.msg);
         return;
     }
     c->wr = ccp_anthropic_writer_new(c->stream, c->stream ? on_frame : NULL, c);
+    ccp_event_chain_build(&c->chain, pl, ccp_anthropic_writer_sink(c->wr));
     ccp_upstream_send_opts so = {
         .method = "POST",
         .url = c->out.url.data,

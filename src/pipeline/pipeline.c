@@ -12,6 +12,7 @@ const ccp_transformer *const ccp_transformers[] = {
     &ccp_tf_max_tokens,          &ccp_tf_sampling,       &ccp_tf_reasoning,
     &ccp_tf_strip_cache_control, &ccp_tf_strip_thinking, &ccp_tf_system_prompt,
     &ccp_tf_schema_sanitize,     &ccp_tf_extra_body,     &ccp_tf_extra_headers,
+    &ccp_tf_tool_args_repair,
 };
 const size_t ccp_n_transformers = sizeof ccp_transformers / sizeof ccp_transformers[0];
 
@@ -64,15 +65,39 @@ int ccp_pipeline_run_request(const ccp_pipeline *p, json_object *req, ccp_error 
     return 0;
 }
 
-int ccp_pipeline_run_outbound(const ccp_pipeline *p, ccp_outbound *out, ccp_error *err)
+int ccp_pipeline_run_outbound(const ccp_pipeline *p, json_object *req, ccp_outbound *out,
+                              ccp_error *err)
 {
     for (size_t i = 0; p && i < p->n; i++) {
         const ccp_step *s = &p->steps[i];
         if (!s->t->outbound) continue;
         ccp_error e = {0};
-        if (s->t->outbound(s, out, &e) != 0 && step_failed(p, i, &e, err) != 0) return err->code;
+        if (s->t->outbound(s, req, out, &e) != 0 && step_failed(p, i, &e, err) != 0)
+            return err->code;
     }
     return 0;
+}
+
+void ccp_event_chain_build(ccp_event_chain *ch, const ccp_pipeline *p, ccp_event_sink *last)
+{
+    ch->head = last;
+    ch->n = 0;
+    /* Built from the last step back, so the first step sees events first. */
+    for (size_t i = p ? p->n : 0; i-- > 0;) {
+        const ccp_step *s = &p->steps[i];
+        if (!s->t->events || ch->n == sizeof ch->sinks / sizeof ch->sinks[0]) continue;
+        ch->head = s->t->events(s, ch->head);
+        ch->sinks[ch->n] = ch->head;
+        ch->owners[ch->n++] = s->t;
+    }
+}
+
+void ccp_event_chain_free(ccp_event_chain *ch)
+{
+    for (size_t i = 0; i < ch->n; i++)
+        ch->owners[i]->events_free(ch->sinks[i]);
+    ch->n = 0;
+    ch->head = NULL;
 }
 
 bool ccp_pipeline_edits_request(const ccp_pipeline *p)
@@ -155,7 +180,8 @@ void ccp_catalog_write(ccp_buf *out, bool md)
         formats_of(t, &fm);
         const char *hooks = t->request && t->outbound ? "request, outbound"
                             : t->request              ? "request"
-                                                      : "outbound";
+                            : t->outbound             ? "outbound"
+                                                      : "response events";
         if (md) {
             ccp_buf_printf(out, "## `%s`\n\n%s\n\nFormats: %s. Hooks: %s.\n\n", t->name, t->summary,
                            fm.data, hooks);

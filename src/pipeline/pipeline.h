@@ -45,8 +45,13 @@ typedef struct ccp_transformer {
     unsigned formats;         /* bit (1u << ccp_format) per format it applies to; 0 = all */
     /* On the canonical request, before encoding. */
     int (*request)(const ccp_step *s, json_object *req, ccp_error *err);
-    /* On the provider-format request, after encoding. */
-    int (*outbound)(const ccp_step *s, ccp_outbound *out, ccp_error *err);
+    /* On the provider-format request, after encoding; req is the canonical
+     * request it was encoded from (read it, do not edit it). */
+    int (*outbound)(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err);
+    /* On the response: a sink that takes the canonical events and passes
+     * them (edited, held back, added to) to next, which outlives it. */
+    ccp_event_sink *(*events)(const ccp_step *s, ccp_event_sink *next);
+    void (*events_free)(ccp_event_sink *sink);
 } ccp_transformer;
 
 struct ccp_step {
@@ -73,7 +78,18 @@ const char *ccp_opt_type_name(ccp_opt_type t);
  * returns its error, naming the pipeline and the step; with skip, it is
  * logged and the request goes on without it. */
 int ccp_pipeline_run_request(const ccp_pipeline *p, json_object *req, ccp_error *err);
-int ccp_pipeline_run_outbound(const ccp_pipeline *p, ccp_outbound *out, ccp_error *err);
+int ccp_pipeline_run_outbound(const ccp_pipeline *p, json_object *req, ccp_outbound *out,
+                              ccp_error *err);
+
+/* The event hooks of a pipeline, chained in front of a final sink. */
+typedef struct ccp_event_chain {
+    ccp_event_sink *head; /* where the decoder emits: the first step's sink, or the final one */
+    ccp_event_sink *sinks[16];
+    const ccp_transformer *owners[16];
+    size_t n;
+} ccp_event_chain;
+void ccp_event_chain_build(ccp_event_chain *ch, const ccp_pipeline *p, ccp_event_sink *last);
+void ccp_event_chain_free(ccp_event_chain *ch);
 /* True if some step has a request hook (which edits the request tree). */
 bool ccp_pipeline_edits_request(const ccp_pipeline *p);
 

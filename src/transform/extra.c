@@ -5,8 +5,9 @@
 
 #include <string.h>
 
-static int extra_body(const ccp_step *s, ccp_outbound *out, ccp_error *err)
+static int extra_body(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
 {
+    (void)req;
     json_object *add = ccp_opt(s, "body");
     if (!add) return 0;
     json_object *body = ccp_json_parse(out->body.data ? out->body.data : "", out->body.len, err);
@@ -42,8 +43,9 @@ const ccp_transformer ccp_tf_extra_body = {
     .outbound = extra_body,
 };
 
-static int extra_headers(const ccp_step *s, ccp_outbound *out, ccp_error *err)
+static int extra_headers(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
 {
+    (void)req;
     json_object *h = ccp_opt(s, "headers");
     if (!h) return 0;
     json_object_object_foreach(h, name, val)

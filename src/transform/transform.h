@@ -14,5 +14,6 @@ extern const ccp_transformer ccp_tf_strip_thinking;      /* strip.c */
 extern const ccp_transformer ccp_tf_schema_sanitize;     /* schema_sanitize.c */
 extern const ccp_transformer ccp_tf_extra_body;          /* extra.c */
 extern const ccp_transformer ccp_tf_extra_headers;       /* extra.c */
+extern const ccp_transformer ccp_tf_tool_args_repair;    /* tool_args_repair.c */
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "codec/anthropic_writer.h"
 #include "config/config.h"
 #include "core/json.h"
 #include "pipeline/pipeline.h"
@@ -35,7 +36,7 @@ static json_object *run(const char *pipelines, const char *request, ccp_outbound
     assert_non_null(pl);
     ccp_error err;
     if (ccp_pipeline_run_request(pl, req, &err) != 0) fail_msg("%s", err.msg);
-    if (out && ccp_pipeline_run_outbound(pl, out, &err) != 0) fail_msg("%s", err.msg);
+    if (out && ccp_pipeline_run_outbound(pl, req, out, &err) != 0) fail_msg("%s", err.msg);
     ccp_config_unref(cfg);
     return req;
 }
@@ -155,6 +156,85 @@ static void extra_body_and_headers_edit_the_outbound_request(void **state)
     ccp_outbound_free(&out);
 }
 
+/* Events through the pipeline's event hooks into the writer: the message
+ * the client would get. */
+static json_object *message_through(const char *pipeline_yaml, const char *args)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "providers: [{name: a, base_url: 'http://x', pipeline: p}]\npipelines:\n  p:\n%s",
+             pipeline_yaml);
+    ccp_config *cfg = NULL;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(false, NULL, NULL);
+    ccp_event_chain ch;
+    ccp_event_chain_build(&ch, cfg->providers[0].pipeline, ccp_anthropic_writer_sink(w));
+    size_t half = strlen(args) / 2;
+    ccp_event evs[] = {
+        {.type = CCP_EV_MESSAGE_START,
+         .message_id = "msg_1",
+         .model = "m",
+         .usage = CCP_USAGE_UNKNOWN},
+        {.type = CCP_EV_BLOCK_START, .index = 0, .block_kind = CCP_BLOCK_TEXT},
+        {.type = CCP_EV_BLOCK_DELTA,
+         .index = 0,
+         .delta_kind = CCP_DELTA_TEXT,
+         .text = "ok",
+         .text_len = 2},
+        {.type = CCP_EV_BLOCK_STOP, .index = 0},
+        {.type = CCP_EV_BLOCK_START,
+         .index = 1,
+         .block_kind = CCP_BLOCK_TOOL_USE,
+         .tool_id = "toolu_1",
+         .tool_name = "Read"},
+        {.type = CCP_EV_BLOCK_DELTA,
+         .index = 1,
+         .delta_kind = CCP_DELTA_PARTIAL_JSON,
+         .text = args,
+         .text_len = half},
+        {.type = CCP_EV_BLOCK_DELTA,
+         .index = 1,
+         .delta_kind = CCP_DELTA_PARTIAL_JSON,
+         .text = args + half,
+         .text_len = strlen(args) - half},
+        {.type = CCP_EV_BLOCK_STOP, .index = 1},
+        {.type = CCP_EV_MESSAGE_DELTA, .stop_reason = "tool_use", .usage = CCP_USAGE_UNKNOWN},
+        {.type = CCP_EV_MESSAGE_STOP},
+    };
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        assert_int_equal(ch.head->emit(ch.head, &evs[i]), 0);
+    ccp_buf body = CCP_BUF_INIT;
+    ccp_error err;
+    assert_int_equal(ccp_anthropic_writer_message(w, &body, &err), 0);
+    json_object *m = ccp_json_parse(body.data, body.len, NULL);
+    ccp_buf_free(&body);
+    ccp_event_chain_free(&ch);
+    ccp_anthropic_writer_free(w);
+    ccp_config_unref(cfg);
+    ccp_diags_free(&d);
+    return m;
+}
+
+static void tool_args_repair_completes_or_wraps_tool_input(void **state)
+{
+    struct {
+        const char *args, *want;
+    } cases[] = {
+        {"{\"file_path\":\"/a.c\"}", "{\"file_path\":\"/a.c\"}"},
+        {"{\"file_path\":\"/a.c", "{\"file_path\":\"/a.c\"}"},
+        {"{\"edits\":[{\"old\":\"x\"", "{\"edits\":[{\"old\":\"x\"}]}"},
+        {"ls -la", "{\"arguments\":\"ls -la\"}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_object *m = message_through("    - tool-args-repair\n", cases[i].args);
+        json_object *content = ccp_json_get_arr(m, "content");
+        assert_string_equal(ccp_json_get_str(json_object_array_get_idx(content, 0), "text"), "ok");
+        assert_json(ccp_json_get(json_object_array_get_idx(content, 1), "input"), cases[i].want);
+        json_object_put(m);
+    }
+}
+
 static void a_failing_step_names_itself_or_is_skipped(void **state)
 {
     const char *yaml = "providers: [{name: a, base_url: 'http://x', pipeline: p}]\n"
@@ -223,6 +303,7 @@ int main(void)
         cmocka_unit_test(system_prompt_prepends_appends_replaces),
         cmocka_unit_test(schema_sanitize_drops_keywords_but_not_properties),
         cmocka_unit_test(extra_body_and_headers_edit_the_outbound_request),
+        cmocka_unit_test(tool_args_repair_completes_or_wraps_tool_input),
         cmocka_unit_test(a_failing_step_names_itself_or_is_skipped),
         cmocka_unit_test(pipeline_mistakes_are_reported_with_their_place),
     };
