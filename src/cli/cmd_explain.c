@@ -216,6 +216,7 @@ int ccp_cmd_explain(int argc, char **argv)
                    st->skip_on_error ? " on_error: skip" : "", cfg->source, st->line, st->col);
         }
     }
+    if (t->model) json_object_object_add(req, "model", json_object_new_string(t->model));
     if (ccp_pipeline_run_request(pl, req, &err) != 0) {
         printf("\nthe pipeline fails: %s\n", err.msg);
         goto done;

@@ -265,6 +265,8 @@ static int on_chunk(ccp_decoder *d, json_object *c)
     int rc = ensure_start(d, c);
     if (rc) return rc;
     take_usage(d, ccp_json_get_obj(c, "usage"));
+    /* Groq puts a stream's usage in x_groq on the last chunk. */
+    take_usage(d, ccp_json_get_obj(ccp_json_get_obj(c, "x_groq"), "usage"));
     json_object *choices = ccp_json_get_arr(c, "choices");
     json_object *ch =
         choices && json_object_array_length(choices) ? json_object_array_get_idx(choices, 0) : NULL;

@@ -49,6 +49,13 @@ json_object *ccp_json_parse(const char *data, size_t len, ccp_error *err)
     json_object *obj = json_tokener_parse_ex(tok, data, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t off = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue) {
+        /* A number at the very end (the whole input "42") is only known
+         * to be complete once something follows it: a space ends it. */
+        obj = json_tokener_parse_ex(tok, " ", 1);
+        jerr = json_tokener_get_error(tok);
+        off = len;
+    }
     if (jerr == json_tokener_success) {
         /* Only whitespace may follow the value. */
         while (off < len &&

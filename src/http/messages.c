@@ -307,6 +307,10 @@ static void start_attempt(msg_ctx *c)
     json_object *req = c->body, *copy = NULL;
     if (!last && ccp_pipeline_edits_request(pl) && json_object_deep_copy(c->body, &copy, NULL) == 0)
         req = copy;
+    /* Request hooks see the model they are sending to (deepseek's caps
+     * depend on it); the encoder would set it anyway. */
+    if ((copy || last) && c->target.model)
+        json_object_object_add(req, "model", json_object_new_string(c->target.model));
     if (ccp_pipeline_run_request(pl, req, &err) != 0) {
         json_object_put(copy);
         fail_and_finish(c, 500, "api_error", err.msg);

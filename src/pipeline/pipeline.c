@@ -12,7 +12,8 @@ const ccp_transformer *const ccp_transformers[] = {
     &ccp_tf_max_tokens,          &ccp_tf_sampling,       &ccp_tf_reasoning,
     &ccp_tf_strip_cache_control, &ccp_tf_strip_thinking, &ccp_tf_system_prompt,
     &ccp_tf_schema_sanitize,     &ccp_tf_extra_body,     &ccp_tf_extra_headers,
-    &ccp_tf_tool_args_repair,
+    &ccp_tf_tool_args_repair, &ccp_tf_openrouter, &ccp_tf_deepseek, &ccp_tf_groq,
+    &ccp_tf_ollama, &ccp_tf_qwen,
 };
 const size_t ccp_n_transformers = sizeof ccp_transformers / sizeof ccp_transformers[0];
 

@@ -15,5 +15,10 @@ extern const ccp_transformer ccp_tf_schema_sanitize;     /* schema_sanitize.c */
 extern const ccp_transformer ccp_tf_extra_body;          /* extra.c */
 extern const ccp_transformer ccp_tf_extra_headers;       /* extra.c */
 extern const ccp_transformer ccp_tf_tool_args_repair;    /* tool_args_repair.c */
+extern const ccp_transformer ccp_tf_openrouter;          /* dialects.c */
+extern const ccp_transformer ccp_tf_deepseek;            /* dialects.c */
+extern const ccp_transformer ccp_tf_groq;                /* dialects.c */
+extern const ccp_transformer ccp_tf_ollama;              /* dialects.c */
+extern const ccp_transformer ccp_tf_qwen;                /* dialects.c */
 
 #endif

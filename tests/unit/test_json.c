@@ -54,6 +54,14 @@ static void strict_mode_rejects_trailing_commas_and_bad_literals(void **state)
 
 static void whitespace_around_the_value_is_fine(void **state)
 {
+    /* A bare number ends with the input, not with a delimiter. */
+    ccp_error e0;
+    json_object *n = ccp_json_parse("65536", 5, &e0);
+    assert_non_null(n);
+    assert_int_equal(json_object_get_int64(n), 65536);
+    json_object_put(n);
+    assert_null(ccp_json_parse("-1.5e", 5, &e0));
+    assert_int_equal(e0.code, CCP_EPARSE);
     ccp_error err = {0};
     json_object *o = parse("  \r\n{\"a\":1}\n ", &err);
     assert_non_null(o);

@@ -17,12 +17,14 @@
 /* Runs pipeline `p` of a config made of `pipelines` (YAML) on `request`,
  * request and outbound hooks (outbound on a given provider-format body),
  * and returns the edited request. */
-static json_object *run(const char *pipelines, const char *request, ccp_outbound *out)
+static json_object *run_as(const char *format, const char *pipelines, const char *request,
+                           ccp_outbound *out)
 {
     char yaml[4096];
     snprintf(yaml, sizeof yaml,
-             "providers: [{name: a, base_url: 'http://x', pipeline: p}]\npipelines:\n  p:\n%s",
-             pipelines);
+             "providers: [{name: a, format: %s, base_url: 'http://x', pipeline: p}]\n"
+             "pipelines:\n  p:\n%s",
+             format, pipelines);
     ccp_config *cfg = NULL;
     ccp_diags d = {0};
     if (ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d) != 0) {
@@ -39,6 +41,11 @@ static json_object *run(const char *pipelines, const char *request, ccp_outbound
     if (out && ccp_pipeline_run_outbound(pl, req, out, &err) != 0) fail_msg("%s", err.msg);
     ccp_config_unref(cfg);
     return req;
+}
+
+static json_object *run(const char *pipelines, const char *request, ccp_outbound *out)
+{
+    return run_as("anthropic", pipelines, request, out);
 }
 
 static void assert_json(json_object *got, const char *want)
@@ -154,6 +161,73 @@ static void extra_body_and_headers_edit_the_outbound_request(void **state)
     json_object_put(body);
     json_object_put(r);
     ccp_outbound_free(&out);
+}
+
+/* An outbound hook's result on a given provider body. */
+static json_object *outbound(const char *pipeline_yaml, const char *request, const char *body)
+{
+    ccp_outbound out;
+    ccp_outbound_init(&out);
+    ccp_buf_appends(&out.body, body);
+    json_object *r = run_as("openai-chat", pipeline_yaml, request, &out);
+    json_object_put(r);
+    json_object *b = ccp_json_parse(out.body.data, out.body.len, NULL);
+    ccp_outbound_free(&out);
+    return b;
+}
+
+static void dialects_rewrite_what_their_provider_differs_in(void **state)
+{
+    const char *enabled = "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":3000}}";
+    const char *adaptive = "{\"thinking\":{\"type\":\"adaptive\"},\"output_config\":{\"effort\":"
+                           "\"high\"}}";
+    const char *off = "{\"thinking\":{\"type\":\"disabled\"}}";
+    json_object *b =
+        outbound("    - use: openrouter\n      with: {provider: {order: [fireworks]}}\n", enabled,
+                 "{\"model\":\"m\",\"reasoning_effort\":\"low\"}");
+    assert_json(b, "{\"model\":\"m\",\"reasoning\":{\"max_tokens\":3000},\"provider\":{"
+                   "\"order\":[\"fireworks\"]}}");
+    json_object_put(b);
+    b = outbound("    - openrouter\n", adaptive, "{\"model\":\"m\"}");
+    assert_json(b, "{\"model\":\"m\",\"reasoning\":{\"effort\":\"high\"}}");
+    json_object_put(b);
+
+    b = outbound("    - {use: groq, with: {reasoning_format: parsed}}\n", adaptive,
+                 "{\"model\":\"m\",\"logprobs\":true}");
+    assert_json(b, "{\"model\":\"m\",\"reasoning_format\":\"parsed\"}");
+    json_object_put(b);
+    b = outbound("    - {use: groq, with: {reasoning_format: parsed}}\n", off, "{\"model\":\"m\"}");
+    assert_json(b, "{\"model\":\"m\"}");
+    json_object_put(b);
+
+    b = outbound("    - ollama\n", adaptive, "{\"model\":\"m\",\"parallel_tool_calls\":false}");
+    assert_json(b, "{\"model\":\"m\",\"reasoning_effort\":\"high\"}");
+    json_object_put(b);
+    b = outbound("    - ollama\n", off, "{\"model\":\"m\",\"reasoning_effort\":\"low\"}");
+    assert_json(b, "{\"model\":\"m\"}");
+    json_object_put(b);
+
+    b = outbound("    - qwen\n", enabled, "{\"model\":\"m\",\"stream\":true}");
+    assert_json(b, "{\"model\":\"m\",\"stream\":true,\"enable_thinking\":true,"
+                   "\"thinking_budget\":3000}");
+    json_object_put(b);
+    b = outbound("    - qwen\n", enabled, "{\"model\":\"m\"}");
+    assert_json(b, "{\"model\":\"m\",\"enable_thinking\":false}");
+    json_object_put(b);
+
+    json_object *r = run("    - deepseek\n",
+                         "{\"model\":\"deepseek-reasoner\",\"max_tokens\":100000,\"temperature\":"
+                         "1,\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":"
+                         "\"thinking\",\"thinking\":\"t\",\"signature\":\"s\"},{\"type\":"
+                         "\"text\",\"text\":\"a\"}]}]}",
+                         NULL);
+    assert_json(r, "{\"model\":\"deepseek-reasoner\",\"max_tokens\":65536,\"messages\":[{"
+                   "\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
+                   "\"a\"}]}]}");
+    json_object_put(r);
+    r = run("    - deepseek\n", "{\"model\":\"deepseek-chat\",\"max_tokens\":64000}", NULL);
+    assert_json(r, "{\"model\":\"deepseek-chat\",\"max_tokens\":8192}");
+    json_object_put(r);
 }
 
 /* Events through the pipeline's event hooks into the writer: the message
@@ -304,6 +378,7 @@ int main(void)
         cmocka_unit_test(schema_sanitize_drops_keywords_but_not_properties),
         cmocka_unit_test(extra_body_and_headers_edit_the_outbound_request),
         cmocka_unit_test(tool_args_repair_completes_or_wraps_tool_input),
+        cmocka_unit_test(dialects_rewrite_what_their_provider_differs_in),
         cmocka_unit_test(a_failing_step_names_itself_or_is_skipped),
         cmocka_unit_test(pipeline_mistakes_are_reported_with_their_place),
     };

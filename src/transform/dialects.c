@@ -1,0 +1,263 @@
+/* dialects.c — where an OpenAI- or Anthropic-compatible provider differs
+ * from the format: OpenRouter, DeepSeek, Groq, Ollama and Qwen/DashScope.
+ * Each is one transformer; a provider's pipeline names the one it needs. */
+#include "codec/openai_chat.h"
+#include "core/json.h"
+#include "transform/transform.h"
+
+#include <string.h>
+
+#define OPENAI (1u << CCP_FORMAT_OPENAI_CHAT)
+#define ANTHROPIC (1u << CCP_FORMAT_ANTHROPIC)
+
+/* Parses the outbound body, lets fn edit it, writes it back. */
+static int edit_body(ccp_outbound *out, ccp_error *err,
+                     void (*fn)(const ccp_step *, json_object *req, json_object *body),
+                     const ccp_step *s, json_object *req)
+{
+    json_object *body = ccp_json_parse(out->body.data ? out->body.data : "", out->body.len, err);
+    if (!json_object_is_type(body, json_type_object)) {
+        json_object_put(body);
+        return ccp_error_set(err, CCP_EINVAL, "the outbound body is not a JSON object");
+    }
+    fn(s, req, body);
+    ccp_buf_reset(&out->body);
+    ccp_json_write(&out->body, body);
+    json_object_put(body);
+    return 0;
+}
+
+static const char *thinking_type(json_object *req)
+{
+    return ccp_json_get_str(ccp_json_get_obj(req, "thinking"), "type");
+}
+
+static bool thinking_on(json_object *req)
+{
+    const char *t = thinking_type(req);
+    return t && strcmp(t, "disabled") != 0;
+}
+
+/* ---- openrouter ---------------------------------------------------------- */
+
+static void openrouter_body(const ccp_step *s, json_object *req, json_object *body)
+{
+    /* OpenRouter's unified reasoning object instead of reasoning_effort. */
+    const char *t = thinking_type(req);
+    if (ccp_opt_bool(s, "reasoning", true) && t) {
+        json_object *r = json_object_new_object();
+        if (!strcmp(t, "enabled"))
+            json_object_object_add(r, "max_tokens",
+                                   json_object_new_int64(ccp_json_get_int(
+                                       ccp_json_get_obj(req, "thinking"), "budget_tokens", 1024)));
+        else if (!strcmp(t, "adaptive"))
+            json_object_object_add(r, "effort",
+                                   json_object_new_string(ccp_openai_reasoning_effort(req)));
+        else
+            json_object_object_add(r, "enabled", json_object_new_boolean(0));
+        json_object_object_add(body, "reasoning", r);
+        json_object_object_del(body, "reasoning_effort");
+    }
+    json_object *prov = ccp_opt(s, "provider");
+    if (prov) json_object_object_add(body, "provider", json_object_get(prov));
+    json_object *tr = ccp_opt(s, "transforms");
+    if (tr) json_object_object_add(body, "transforms", json_object_get(tr));
+}
+
+static int openrouter(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
+{
+    return edit_body(out, err, openrouter_body, s, req);
+}
+
+static const ccp_opt_spec openrouter_opts[] = {
+    {"reasoning", CCP_OPT_BOOL, "true",
+     "send thinking as OpenRouter's reasoning object (max_tokens, effort or enabled: false)", NULL},
+    {"provider", CCP_OPT_OBJECT, NULL,
+     "provider routing preferences, sent as is (order, allow_fallbacks, only, ...)", NULL},
+    {"transforms", CCP_OPT_STRING_LIST, NULL, "OpenRouter transforms, e.g. [middle-out]", NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+const ccp_transformer ccp_tf_openrouter = {
+    .name = "openrouter",
+    .summary = "OpenRouter's OpenAI-format dialect: its reasoning object, provider preferences "
+               "and transforms.",
+    .opts = openrouter_opts,
+    .formats = OPENAI,
+    .outbound = openrouter,
+};
+
+/* ---- deepseek ------------------------------------------------------------ */
+
+static int deepseek(const ccp_step *s, json_object *req, ccp_error *err)
+{
+    const char *model = ccp_json_get_str(req, "model");
+    bool reasoner = model && strstr(model, "reasoner");
+    int64_t cap = ccp_opt_int(s, reasoner ? "max_tokens_reasoner" : "max_tokens", 0);
+    int64_t have = ccp_json_get_int(req, "max_tokens", -1);
+    if (cap > 0 && have > cap)
+        json_object_object_add(req, "max_tokens", json_object_new_int64(cap));
+    if (reasoner) {
+        /* The reasoner ignores sampling settings and refuses its own
+         * reasoning sent back. */
+        json_object_object_del(req, "temperature");
+        json_object_object_del(req, "top_p");
+        json_object_object_del(req, "top_k");
+    }
+    json_object *msgs = ccp_json_get_arr(req, "messages");
+    for (size_t i = 0; msgs && i < json_object_array_length(msgs); i++) {
+        json_object *m = json_object_array_get_idx(msgs, i);
+        json_object *c = ccp_json_get_arr(m, "content");
+        if (!c) continue;
+        json_object *kept = json_object_new_array();
+        for (size_t j = 0; j < json_object_array_length(c); j++) {
+            json_object *b = json_object_array_get_idx(c, j);
+            const char *t = ccp_json_get_str(b, "type");
+            /* Thinking from another provider carries a signature DeepSeek
+             * cannot check. */
+            if (t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"))) continue;
+            json_object_array_add(kept, json_object_get(b));
+        }
+        json_object_object_add(m, "content", kept);
+    }
+    (void)err;
+    return 0;
+}
+
+static const ccp_opt_spec deepseek_opts[] = {
+    {"max_tokens", CCP_OPT_INT, "8192", "max_tokens cap for deepseek-chat", NULL},
+    {"max_tokens_reasoner", CCP_OPT_INT, "65536", "max_tokens cap for deepseek-reasoner", NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+const ccp_transformer ccp_tf_deepseek = {
+    .name = "deepseek",
+    .summary = "DeepSeek: caps max_tokens per model, drops sampling settings for the reasoner "
+               "and thinking blocks from the history.",
+    .opts = deepseek_opts,
+    .formats = OPENAI | ANTHROPIC,
+    .request = deepseek,
+};
+
+/* ---- groq ---------------------------------------------------------------- */
+
+static void groq_body(const ccp_step *s, json_object *req, json_object *body)
+{
+    const char *rf = ccp_opt_str(s, "reasoning_format");
+    if (rf && thinking_on(req))
+        json_object_object_add(body, "reasoning_format", json_object_new_string(rf));
+    const char *re = ccp_opt_str(s, "reasoning_effort");
+    if (re && !strcmp(re, "remove"))
+        json_object_object_del(body, "reasoning_effort");
+    else if (re && json_object_object_get_ex(body, "reasoning_effort", NULL))
+        json_object_object_add(body, "reasoning_effort", json_object_new_string(re));
+    /* Groq refuses these OpenAI fields outright. */
+    static const char *const refused[] = {"logprobs", "logit_bias", "top_logprobs", "top_k"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        json_object_object_del(body, refused[i]);
+}
+
+static int groq(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
+{
+    return edit_body(out, err, groq_body, s, req);
+}
+
+static const char *const groq_formats[] = {"hidden", "raw", "parsed", NULL};
+static const ccp_opt_spec groq_opts[] = {
+    {"reasoning_format", CCP_OPT_STRING, NULL,
+     "for reasoning models, when thinking is on: parsed returns reasoning as a thinking block",
+     groq_formats},
+    {"reasoning_effort", CCP_OPT_STRING, NULL,
+     "replace reasoning_effort with this value (e.g. default for Qwen3 on Groq), or remove it",
+     NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+const ccp_transformer ccp_tf_groq = {
+    .name = "groq",
+    .summary = "Groq: reasoning_format for its reasoning models, its reasoning_effort values, "
+               "and no fields it refuses.",
+    .opts = groq_opts,
+    .formats = OPENAI,
+    .outbound = groq,
+};
+
+/* ---- ollama -------------------------------------------------------------- */
+
+static void ollama_body(const ccp_step *s, json_object *req, json_object *body)
+{
+    const char *mode = ccp_opt_str(s, "reasoning");
+    json_object_object_del(body, "reasoning_effort");
+    if (!strcmp(mode, "auto")) {
+        const char *e = thinking_on(req) ? ccp_openai_reasoning_effort(req) : NULL;
+        if (e) json_object_object_add(body, "reasoning_effort", json_object_new_string(e));
+    } else if (strcmp(mode, "off") != 0) {
+        json_object_object_add(body, "reasoning_effort", json_object_new_string(mode));
+    }
+    /* Ollama's OpenAI endpoint takes neither of these. */
+    json_object_object_del(body, "parallel_tool_calls");
+    json_object_object_del(body, "top_k");
+}
+
+static int ollama(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
+{
+    return edit_body(out, err, ollama_body, s, req);
+}
+
+static const char *const ollama_modes[] = {"auto", "off", "low", "medium", "high", NULL};
+static const ccp_opt_spec ollama_opts[] = {
+    {"reasoning", CCP_OPT_STRING, "\"auto\"",
+     "auto: reasoning_effort from Claude Code's thinking; off: never; or a fixed effort",
+     ollama_modes},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+const ccp_transformer ccp_tf_ollama = {
+    .name = "ollama",
+    .summary = "Ollama's OpenAI endpoint: thinking control through reasoning_effort, and no "
+               "fields it does not take. (Its context length is set on the Ollama server: "
+               "OLLAMA_CONTEXT_LENGTH.)",
+    .opts = ollama_opts,
+    .formats = OPENAI,
+    .outbound = ollama,
+};
+
+/* ---- qwen (DashScope) ---------------------------------------------------- */
+
+static void qwen_body(const ccp_step *s, json_object *req, json_object *body)
+{
+    bool on = thinking_on(req);
+    /* DashScope takes thinking in non-streaming calls only for some models. */
+    if (!ccp_json_get_bool(body, "stream", false) && !ccp_opt_bool(s, "non_stream_thinking", false))
+        on = false;
+    json_object_object_add(body, "enable_thinking", json_object_new_boolean(on));
+    const char *t = thinking_type(req);
+    if (on && t && !strcmp(t, "enabled")) {
+        int64_t b = ccp_json_get_int(ccp_json_get_obj(req, "thinking"), "budget_tokens", 0);
+        int64_t max = ccp_opt_int(s, "max_budget", 0);
+        if (max > 0 && b > max) b = max;
+        if (b > 0) json_object_object_add(body, "thinking_budget", json_object_new_int64(b));
+    }
+    json_object_object_del(body, "reasoning_effort");
+}
+
+static int qwen(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
+{
+    return edit_body(out, err, qwen_body, s, req);
+}
+
+static const ccp_opt_spec qwen_opts[] = {
+    {"max_budget", CCP_OPT_INT, NULL, "cap on thinking_budget", NULL},
+    {"non_stream_thinking", CCP_OPT_BOOL, "false",
+     "allow thinking in non-streaming calls (some Qwen models refuse it)", NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+const ccp_transformer ccp_tf_qwen = {
+    .name = "qwen",
+    .summary = "Qwen on DashScope (OpenAI mode): thinking as enable_thinking and "
+               "thinking_budget.",
+    .opts = qwen_opts,
+    .formats = OPENAI,
+    .outbound = qwen,
+};
