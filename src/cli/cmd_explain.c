@@ -192,7 +192,8 @@ int ccp_cmd_explain(int argc, char **argv)
                c.rule->col);
         break;
     case CCP_VIA_STAGE:
-        printf("chosen by: router.%s\n", ccp_stage_name(c.stage));
+        printf("chosen by: router.%s%s%s%s\n", ccp_stage_name(c.stage), c.rule ? " (rule '" : "",
+               c.rule ? c.rule->name : "", c.rule ? "' set a pipeline)" : "");
         break;
     case CCP_VIA_DEFAULT:
         printf("chosen by: router.default%s\n",
@@ -205,11 +206,12 @@ int ccp_cmd_explain(int argc, char **argv)
         printf("\n");
     }
     const ccp_target *t = &c.route->targets[0];
-    const ccp_pipeline *pl = ccp_pipeline_for(t, client_model);
-    if (!pl) {
-        printf("pipeline:  (none)\n");
-    } else {
-        printf("pipeline:  %s\n", pl->name);
+    const ccp_pipeline *pls[2] = {c.pipeline, ccp_pipeline_for(t, client_model)};
+    if (!pls[0] && !pls[1]) printf("pipeline:  (none)\n");
+    for (int k = 0; k < 2; k++) {
+        const ccp_pipeline *pl = pls[k];
+        if (!pl) continue;
+        printf("pipeline:  %s (%s)\n", pl->name, k ? "the provider's" : "the rule's, first");
         for (size_t i = 0; i < pl->n; i++) {
             const ccp_step *st = &pl->steps[i];
             printf("  %zu. %s %s%s (%s:%d:%d)\n", i + 1, st->t->name, ccp_json_str(st->opts, NULL),
@@ -217,7 +219,8 @@ int ccp_cmd_explain(int argc, char **argv)
         }
     }
     if (t->model) json_object_object_add(req, "model", json_object_new_string(t->model));
-    if (ccp_pipeline_run_request(pl, req, &err) != 0) {
+    if (ccp_pipeline_run_request(pls[0], req, &err) != 0 ||
+        ccp_pipeline_run_request(pls[1], req, &err) != 0) {
         printf("\nthe pipeline fails: %s\n", err.msg);
         goto done;
     }
@@ -240,7 +243,8 @@ int ccp_cmd_explain(int argc, char **argv)
         };
         if (codec->encode(&ectx, &ob, &err) != 0) {
             printf("\nthe request cannot be encoded for '%s': %s\n", t->provider->name, err.msg);
-        } else if (ccp_pipeline_run_outbound(pl, req, &ob, &err) != 0) {
+        } else if (ccp_pipeline_run_outbound(pls[0], req, &ob, &err) != 0 ||
+                   ccp_pipeline_run_outbound(pls[1], req, &ob, &err) != 0) {
             printf("\nthe pipeline fails: %s\n", err.msg);
         } else {
             printf("\noutbound request (headers with credentials masked):\n  POST %s\n",

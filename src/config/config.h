@@ -107,7 +107,8 @@ typedef struct ccp_rule {
     char **tools; /* tool names that must all be offered */
     size_t n_tools;
     int stage; /* a ccp_stage the request must be in; -1 = any */
-    ccp_route route;
+    ccp_route route;                /* n == 0: the rule only sets a pipeline */
+    const ccp_pipeline *pipeline;   /* run before the target's own; NULL = none */
     int line, col; /* where it is written, for explain */
 } ccp_rule;
 

@@ -3,6 +3,7 @@
  * targets name them. */
 #include "config/config_internal.h"
 #include "core/alloc.h"
+#include "pipeline/pipeline.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +224,7 @@ static void rule_free(ccp_rule *r)
     free(r->route.targets);
 }
 
-static const char *const rule_keys[] = {"name", "when", "route"};
+static const char *const rule_keys[] = {"name", "when", "route", "pipeline"};
 
 static void load_rules(loader *l, yaml_node_t *seq)
 {
@@ -256,13 +257,27 @@ static void load_rules(loader *l, yaml_node_t *seq)
             } else if (!strcmp(key, "route")) {
                 has_route = true;
                 ok = load_route(l, v, "router.rules.route", &r.route) && ok;
+            } else if (!strcmp(key, "pipeline")) {
+                const char *pn = ccp_cfg_scalar(v);
+                for (size_t i = 0; pn && i < l->cfg->n_pipelines; i++)
+                    if (!strcmp(l->cfg->pipelines[i].name, pn)) r.pipeline = &l->cfg->pipelines[i];
+                has_route = has_route || r.pipeline;
+                if (!r.pipeline) {
+                    DIAG(l, v,
+                         "router.rules.pipeline: no pipeline named '%s'; declare it under "
+                         "pipelines",
+                         pn ? pn : "?");
+                    ok = false;
+                }
             } else {
-                ccp_cfg_unknown_key(l, k, "router.rules", rule_keys, 3);
+                ccp_cfg_unknown_key(l, k, "router.rules", rule_keys, 4);
                 ok = false;
             }
         }
         if (!has_route) {
-            DIAG(l, m, "router.rules: this rule has no route; add 'route: provider/model'");
+            DIAG(l, m,
+                 "router.rules: this rule has no route; add 'route: provider/model' (or "
+                 "'pipeline: name')");
             ok = false;
         }
         if (!ok) {

@@ -303,15 +303,18 @@ static void start_attempt(msg_ctx *c)
     /* The target's pipeline edits the request; with fallbacks left, it
      * edits a copy, so the next target starts from the client's request. */
     const ccp_pipeline *pl = ccp_pipeline_for(&c->target, c->client_model);
+    const ccp_pipeline *rpl = c->choice.pipeline; /* a rule's, run first */
     bool last = c->attempt + 1 >= c->choice.route->n;
     json_object *req = c->body, *copy = NULL;
-    if (!last && ccp_pipeline_edits_request(pl) && json_object_deep_copy(c->body, &copy, NULL) == 0)
+    if (!last && (ccp_pipeline_edits_request(pl) || ccp_pipeline_edits_request(rpl)) &&
+        json_object_deep_copy(c->body, &copy, NULL) == 0)
         req = copy;
     /* Request hooks see the model they are sending to (deepseek's caps
      * depend on it); the encoder would set it anyway. */
     if ((copy || last) && c->target.model)
         json_object_object_add(req, "model", json_object_new_string(c->target.model));
-    if (ccp_pipeline_run_request(pl, req, &err) != 0) {
+    if (ccp_pipeline_run_request(rpl, req, &err) != 0 ||
+        ccp_pipeline_run_request(pl, req, &err) != 0) {
         json_object_put(copy);
         fail_and_finish(c, 500, "api_error", err.msg);
         return;
@@ -327,7 +330,8 @@ static void start_attempt(msg_ctx *c)
     int rc = c->codec->encode(&ectx, &c->out, &err);
     int status = 400;
     const char *etype = "invalid_request_error";
-    if (rc == 0 && (rc = ccp_pipeline_run_outbound(pl, req, &c->out, &err)) != 0)
+    if (rc == 0 && ((rc = ccp_pipeline_run_outbound(rpl, req, &c->out, &err)) != 0 ||
+                    (rc = ccp_pipeline_run_outbound(pl, req, &c->out, &err)) != 0))
         status = 500, etype = "api_error";
     json_object_put(copy);
     /* The outbound body is serialized: without fallbacks left, the tree is
@@ -342,6 +346,7 @@ static void start_attempt(msg_ctx *c)
     }
     c->wr = ccp_anthropic_writer_new(c->stream, c->stream ? on_frame : NULL, c);
     ccp_event_chain_build(&c->chain, pl, ccp_anthropic_writer_sink(c->wr));
+    ccp_event_chain_push(&c->chain, rpl);
     ccp_upstream_send_opts so = {
         .method = "POST",
         .url = c->out.url.data,

@@ -9,11 +9,21 @@
 #include <string.h>
 
 const ccp_transformer *const ccp_transformers[] = {
-    &ccp_tf_max_tokens,          &ccp_tf_sampling,       &ccp_tf_reasoning,
-    &ccp_tf_strip_cache_control, &ccp_tf_strip_thinking, &ccp_tf_system_prompt,
-    &ccp_tf_schema_sanitize,     &ccp_tf_extra_body,     &ccp_tf_extra_headers,
-    &ccp_tf_tool_args_repair, &ccp_tf_openrouter, &ccp_tf_deepseek, &ccp_tf_groq,
-    &ccp_tf_ollama, &ccp_tf_qwen,
+    &ccp_tf_max_tokens,
+    &ccp_tf_sampling,
+    &ccp_tf_reasoning,
+    &ccp_tf_strip_cache_control,
+    &ccp_tf_strip_thinking,
+    &ccp_tf_system_prompt,
+    &ccp_tf_schema_sanitize,
+    &ccp_tf_extra_body,
+    &ccp_tf_extra_headers,
+    &ccp_tf_tool_args_repair,
+    &ccp_tf_openrouter,
+    &ccp_tf_deepseek,
+    &ccp_tf_groq,
+    &ccp_tf_ollama,
+    &ccp_tf_qwen,
 };
 const size_t ccp_n_transformers = sizeof ccp_transformers / sizeof ccp_transformers[0];
 
@@ -83,6 +93,11 @@ void ccp_event_chain_build(ccp_event_chain *ch, const ccp_pipeline *p, ccp_event
 {
     ch->head = last;
     ch->n = 0;
+    ccp_event_chain_push(ch, p);
+}
+
+void ccp_event_chain_push(ccp_event_chain *ch, const ccp_pipeline *p)
+{
     /* Built from the last step back, so the first step sees events first. */
     for (size_t i = p ? p->n : 0; i-- > 0;) {
         const ccp_step *s = &p->steps[i];

@@ -89,6 +89,8 @@ typedef struct ccp_event_chain {
     size_t n;
 } ccp_event_chain;
 void ccp_event_chain_build(ccp_event_chain *ch, const ccp_pipeline *p, ccp_event_sink *last);
+/* Puts p's event hooks in front of what the chain has. */
+void ccp_event_chain_push(ccp_event_chain *ch, const ccp_pipeline *p);
 void ccp_event_chain_free(ccp_event_chain *ch);
 /* True if some step has a request hook (which edits the request tree). */
 bool ccp_pipeline_edits_request(const ccp_pipeline *p);

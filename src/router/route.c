@@ -266,10 +266,14 @@ int ccp_route_pick(const ccp_config *cfg, json_object *req, ccp_header_get hdr, 
     }
     for (size_t i = 0; i < rc->n_rules; i++) {
         if (rule_matches(&rc->rules[i], req, out->stages, out->tokens, hdr, ud)) {
-            out->via = CCP_VIA_RULE;
             out->rule = &rc->rules[i];
-            out->route = &rc->rules[i].route;
-            return 0;
+            out->pipeline = rc->rules[i].pipeline;
+            if (rc->rules[i].route.n) {
+                out->via = CCP_VIA_RULE;
+                out->route = &rc->rules[i].route;
+                return 0;
+            }
+            break; /* a pipeline-only rule: routed by stage below */
         }
     }
     for (size_t i = 0; i < sizeof stage_priority / sizeof stage_priority[0]; i++) {

@@ -36,7 +36,8 @@ typedef struct ccp_route_choice {
     ccp_route_via via;
     ccp_stage stage;        /* the stage whose route was taken, else the detected one */
     unsigned stages;        /* every stage the request matches (bit per ccp_stage) */
-    const ccp_rule *rule;   /* when via == CCP_VIA_RULE */
+    const ccp_rule *rule;   /* the rule that matched (via == CCP_VIA_RULE when it routed) */
+    const ccp_pipeline *pipeline; /* the matched rule's pipeline, run before the target's */
     const ccp_route *route; /* the targets in order; borrowed (config or below) */
     int64_t tokens;         /* estimated input tokens; -1 when not needed */
     /* An explicit choice (tag, model) is a route of its own: */

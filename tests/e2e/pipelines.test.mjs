@@ -31,11 +31,17 @@ pipelines:
   tolerant:
     - {use: system-prompt, on_error: skip}
     - {use: max-tokens, with: {set: 77}}
+  terse:
+    - {use: system-prompt, with: {text: "Be terse."}}
 providers:
   - {name: ant, base_url: '${ant.url}', api_key: k, pipeline: tidy, model_pipelines: {bad-model: broken, soft-model: tolerant}}
   - {name: oa, format: openai-chat, base_url: '${oa.url}/v1', api_key: k, pipeline: openai-extras}
 router:
   default: ant/main-model
+  rules:
+    - name: terse-style
+      when: {header: {x-style: terse}}
+      pipeline: terse
 `);
   client = new Anthropic({ baseURL: proxy.url, apiKey: 'client-key', maxRetries: 0 });
 });
@@ -81,4 +87,10 @@ test('a failing step fails the request with its name; on_error: skip goes on', a
   await client.messages.create(request('ant/soft-model'));
   assert.equal(ant.requests.length, before + 1);
   assert.equal(ant.requests.at(-1).body.max_tokens, 77, 'the step after the skipped one ran');
+});
+
+test("a rule may add a pipeline, run before the provider's own", async () => {
+  const { response } = await client.messages.create(request('claude-sonnet-4-5'), { headers: { 'x-style': 'terse' } }).withResponse();
+  assert.equal(response.headers.get('x-ccproxy-route'), 'stage=default; via=default; rule=terse-style; target=ant/main-model');
+  assert.deepEqual(ant.requests.at(-1).body.system.map((b) => b.text), ['You are Claude Code.', 'Be terse.', 'Answer in English.']);
 });
