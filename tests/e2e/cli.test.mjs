@@ -111,7 +111,7 @@ test('explain shows the route and the exact outbound request, secrets masked', a
   assert.match(r.stdout, /^ {2}x-api-key: \*\*\*\*$/m);
   assert.ok(!r.stdout.includes('sk-ant-do-not-print'), 'the key never appears');
   r = ccproxy(['explain', '--config', cfg, '-H', 'x-ccproxy-offline: 1', req], env);
-  assert.match(r.stdout, /^chosen by: rule 'offline-team' \(.*local-and-cloud\.yaml:19:7\)$/m);
+  assert.match(r.stdout, /^chosen by: rule 'offline-team' \(.*local-and-cloud\.yaml:26:7\)$/m);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
