@@ -34,8 +34,11 @@ router:
   client = new Anthropic({ baseURL: proxy.url, apiKey: 'client-key', maxRetries: 0 });
 });
 after(async () => {
-  await proxy.stop();
+  const log = await proxy.stop();
   for (const m of [ant, oa, down]) await m.close();
+  // Every request's route is in the access log, and each fallback is logged.
+  assert.match(log, / POST \/v1\/messages 200 .*route="stage=background; via=stage; target=oa\/small-model"/);
+  assert.match(log, /provider 'down' answered 529; falling back to 'oa'/);
 });
 
 const ask = (over = {}, headers = {}) => client.messages.create({
