@@ -6,6 +6,7 @@
 #include "codec/codec.h"
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/tokens.h"
 #include "pipeline/pipeline.h"
 #include "router/route.h"
 
@@ -178,6 +179,7 @@ int ccp_cmd_explain(int argc, char **argv)
     printf("stage:     %s (matches:", ccp_stage_name(c.stage));
     for (int s = 0; s < CCP_STAGE_COUNT; s++)
         if (c.stages & (1u << s)) printf(" %s", ccp_stage_name((ccp_stage)s));
+    if (c.tokens < 0) c.tokens = ccp_tokens_estimate_request(req); /* not needed to route */
     printf("; estimated input tokens %lld)\n", (long long)c.tokens);
     switch (c.via) {
     case CCP_VIA_TAG:

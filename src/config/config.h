@@ -106,10 +106,10 @@ typedef struct ccp_rule {
     int64_t tokens_below;
     char **tools; /* tool names that must all be offered */
     size_t n_tools;
-    int stage; /* a ccp_stage the request must be in; -1 = any */
-    ccp_route route;                /* n == 0: the rule only sets a pipeline */
-    const ccp_pipeline *pipeline;   /* run before the target's own; NULL = none */
-    int line, col; /* where it is written, for explain */
+    int stage;                    /* a ccp_stage the request must be in; -1 = any */
+    ccp_route route;              /* n == 0: the rule only sets a pipeline */
+    const ccp_pipeline *pipeline; /* run before the target's own; NULL = none */
+    int line, col;                /* where it is written, for explain */
 } ccp_rule;
 
 typedef struct ccp_router_config {
@@ -120,6 +120,7 @@ typedef struct ccp_router_config {
     bool adaptive_is_thinking;   /* thinking.type adaptive counts as thinking; default false */
     char *planning_marker;       /* default "Plan mode is active" */
     int64_t long_context_tokens; /* default 60000 */
+    bool needs_tokens;           /* some route or rule depends on the token estimate */
     char **owned;                /* model strings the targets point to */
     size_t n_owned;
 } ccp_router_config;

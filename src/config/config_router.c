@@ -353,6 +353,13 @@ void ccp_cfg_router_finish(loader *l)
     if (!rc->background_model) rc->background_model = ccp_xstrdup("*haiku*");
     if (!rc->planning_marker) rc->planning_marker = ccp_xstrdup("Plan mode is active");
     if (!rc->long_context_tokens) rc->long_context_tokens = 60000;
+    /* The estimate is a pass over the whole request: made only when a
+     * long_context route or a rule needs it. */
+    rc->needs_tokens = rc->stages[CCP_STAGE_LONG_CONTEXT].n > 0;
+    for (size_t i = 0; i < rc->n_rules; i++)
+        if (rc->rules[i].tokens_above >= 0 || rc->rules[i].tokens_below >= 0 ||
+            rc->rules[i].stage == CCP_STAGE_LONG_CONTEXT)
+            rc->needs_tokens = true;
     ccp_route *def = &rc->stages[CCP_STAGE_DEFAULT];
     /* Without router.default, the first provider with its first model (a
      * router.default that failed to resolve has been reported already). */

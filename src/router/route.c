@@ -125,8 +125,8 @@ unsigned ccp_route_stages(const ccp_router_config *rc, json_object *req, int64_t
     if (offers_web_search(ccp_json_get_arr(req, "tools"))) set |= 1u << CCP_STAGE_WEB_SEARCH;
     u = latest_user(msgs);
     if (u && has_image(ccp_json_get(u, "content"))) set |= 1u << CCP_STAGE_IMAGE;
-    int64_t tokens =
-        tokens_out && *tokens_out >= 0 ? *tokens_out : ccp_tokens_estimate_request(req);
+    int64_t tokens = tokens_out ? *tokens_out : -1;
+    if (tokens < 0 && tokens_out && rc->needs_tokens) tokens = ccp_tokens_estimate_request(req);
     if (tokens > rc->long_context_tokens) set |= 1u << CCP_STAGE_LONG_CONTEXT;
     if (tokens_out) *tokens_out = tokens;
     return set;

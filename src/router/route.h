@@ -34,12 +34,12 @@ typedef enum {
 
 typedef struct ccp_route_choice {
     ccp_route_via via;
-    ccp_stage stage;        /* the stage whose route was taken, else the detected one */
-    unsigned stages;        /* every stage the request matches (bit per ccp_stage) */
-    const ccp_rule *rule;   /* the rule that matched (via == CCP_VIA_RULE when it routed) */
+    ccp_stage stage;              /* the stage whose route was taken, else the detected one */
+    unsigned stages;              /* every stage the request matches (bit per ccp_stage) */
+    const ccp_rule *rule;         /* the rule that matched (via == CCP_VIA_RULE when it routed) */
     const ccp_pipeline *pipeline; /* the matched rule's pipeline, run before the target's */
-    const ccp_route *route; /* the targets in order; borrowed (config or below) */
-    int64_t tokens;         /* estimated input tokens; -1 when not needed */
+    const ccp_route *route;       /* the targets in order; borrowed (config or below) */
+    int64_t tokens;               /* estimated input tokens; -1 when not needed */
     /* An explicit choice (tag, model) is a route of its own: */
     ccp_target explicit_target;
     ccp_route explicit_route;
@@ -47,8 +47,10 @@ typedef struct ccp_route_choice {
 } ccp_route_choice;
 
 /* Classifies req: a bitmask of the stages it matches (bit 1 << stage;
- * CCP_STAGE_DEFAULT always set). tokens is the estimate, or -1 to have it
- * computed when long_context needs it (*tokens_out receives it if non-NULL). */
+ * CCP_STAGE_DEFAULT always set). *tokens_out is the token estimate if
+ * already known, else -1: it is then made when the config needs it (a
+ * long_context route, a rule on tokens) and stored back; it stays -1 when
+ * not needed, and long_context is then not detected. */
 unsigned ccp_route_stages(const ccp_router_config *rc, json_object *req, int64_t *tokens_out);
 
 /* Picks the route for req (which it may edit: the subagent tag is removed).

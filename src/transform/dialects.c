@@ -10,23 +10,6 @@
 #define OPENAI (1u << CCP_FORMAT_OPENAI_CHAT)
 #define ANTHROPIC (1u << CCP_FORMAT_ANTHROPIC)
 
-/* Parses the outbound body, lets fn edit it, writes it back. */
-static int edit_body(ccp_outbound *out, ccp_error *err,
-                     void (*fn)(const ccp_step *, json_object *req, json_object *body),
-                     const ccp_step *s, json_object *req)
-{
-    json_object *body = ccp_json_parse(out->body.data ? out->body.data : "", out->body.len, err);
-    if (!json_object_is_type(body, json_type_object)) {
-        json_object_put(body);
-        return ccp_error_set(err, CCP_EINVAL, "the outbound body is not a JSON object");
-    }
-    fn(s, req, body);
-    ccp_buf_reset(&out->body);
-    ccp_json_write(&out->body, body);
-    json_object_put(body);
-    return 0;
-}
-
 static const char *thinking_type(json_object *req)
 {
     return ccp_json_get_str(ccp_json_get_obj(req, "thinking"), "type");
@@ -66,7 +49,7 @@ static void openrouter_body(const ccp_step *s, json_object *req, json_object *bo
 
 static int openrouter(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
 {
-    return edit_body(out, err, openrouter_body, s, req);
+    return ccp_tf_edit_body(out, err, openrouter_body, s, req);
 }
 
 static const ccp_opt_spec openrouter_opts[] = {
@@ -104,22 +87,9 @@ static int deepseek(const ccp_step *s, json_object *req, ccp_error *err)
         json_object_object_del(req, "top_p");
         json_object_object_del(req, "top_k");
     }
-    json_object *msgs = ccp_json_get_arr(req, "messages");
-    for (size_t i = 0; msgs && i < json_object_array_length(msgs); i++) {
-        json_object *m = json_object_array_get_idx(msgs, i);
-        json_object *c = ccp_json_get_arr(m, "content");
-        if (!c) continue;
-        json_object *kept = json_object_new_array();
-        for (size_t j = 0; j < json_object_array_length(c); j++) {
-            json_object *b = json_object_array_get_idx(c, j);
-            const char *t = ccp_json_get_str(b, "type");
-            /* Thinking from another provider carries a signature DeepSeek
-             * cannot check. */
-            if (t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"))) continue;
-            json_object_array_add(kept, json_object_get(b));
-        }
-        json_object_object_add(m, "content", kept);
-    }
+    /* Thinking from another provider carries a signature DeepSeek cannot
+     * check. */
+    ccp_tf_drop_thinking_blocks(req);
     (void)err;
     return 0;
 }
@@ -159,7 +129,7 @@ static void groq_body(const ccp_step *s, json_object *req, json_object *body)
 
 static int groq(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
 {
-    return edit_body(out, err, groq_body, s, req);
+    return ccp_tf_edit_body(out, err, groq_body, s, req);
 }
 
 static const char *const groq_formats[] = {"hidden", "raw", "parsed", NULL};
@@ -201,7 +171,7 @@ static void ollama_body(const ccp_step *s, json_object *req, json_object *body)
 
 static int ollama(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
 {
-    return edit_body(out, err, ollama_body, s, req);
+    return ccp_tf_edit_body(out, err, ollama_body, s, req);
 }
 
 static const char *const ollama_modes[] = {"auto", "off", "low", "medium", "high", NULL};
@@ -243,7 +213,7 @@ static void qwen_body(const ccp_step *s, json_object *req, json_object *body)
 
 static int qwen(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
 {
-    return edit_body(out, err, qwen_body, s, req);
+    return ccp_tf_edit_body(out, err, qwen_body, s, req);
 }
 
 static const ccp_opt_spec qwen_opts[] = {

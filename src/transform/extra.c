@@ -5,28 +5,40 @@
 
 #include <string.h>
 
-static int extra_body(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
+/* Parses the outbound body, lets fn edit it, writes it back. */
+int ccp_tf_edit_body(ccp_outbound *out, ccp_error *err,
+                     void (*fn)(const ccp_step *s, json_object *req, json_object *body),
+                     const ccp_step *s, json_object *req)
 {
-    (void)req;
-    json_object *add = ccp_opt(s, "body");
-    if (!add) return 0;
     json_object *body = ccp_json_parse(out->body.data ? out->body.data : "", out->body.len, err);
     if (!json_object_is_type(body, json_type_object)) {
         json_object_put(body);
         return ccp_error_set(err, CCP_EINVAL, "the outbound body is not a JSON object");
     }
-    /* Top-level merge; a null value removes the field. */
-    json_object_object_foreach(add, key, val)
+    fn(s, req, body);
+    ccp_buf_reset(&out->body);
+    ccp_json_write(&out->body, body);
+    json_object_put(body);
+    return 0;
+}
+
+/* Top-level merge; a null value removes the field. */
+static void merge_body(const ccp_step *s, json_object *req, json_object *body)
+{
+    (void)req;
+    json_object_object_foreach(ccp_opt(s, "body"), key, val)
     {
         if (!val)
             json_object_object_del(body, key);
         else
             json_object_object_add(body, key, json_object_get(val));
     }
-    ccp_buf_reset(&out->body);
-    ccp_json_write(&out->body, body);
-    json_object_put(body);
-    return 0;
+}
+
+static int extra_body(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
+{
+    if (!ccp_opt(s, "body")) return 0;
+    return ccp_tf_edit_body(out, err, merge_body, s, req);
 }
 
 static const ccp_opt_spec extra_body_opts[] = {

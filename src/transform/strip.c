@@ -42,7 +42,7 @@ const ccp_transformer ccp_tf_strip_cache_control = {
     .request = strip_cache_control,
 };
 
-static int strip_thinking(const ccp_step *s, json_object *req, ccp_error *err)
+void ccp_tf_drop_thinking_blocks(json_object *req)
 {
     json_object *msgs = ccp_json_get(req, "messages");
     for (size_t i = 0; i < arr_len(msgs); i++) {
@@ -58,6 +58,11 @@ static int strip_thinking(const ccp_step *s, json_object *req, ccp_error *err)
         }
         json_object_object_add(m, "content", kept);
     }
+}
+
+static int strip_thinking(const ccp_step *s, json_object *req, ccp_error *err)
+{
+    ccp_tf_drop_thinking_blocks(req);
     if (ccp_opt_bool(s, "request", false)) json_object_object_del(req, "thinking");
     (void)err;
     return 0;
