@@ -3,6 +3,7 @@
 #include "codec/codec.h"
 
 #include "codec/anthropic.h"
+#include "codec/gemini.h"
 #include "codec/openai_chat.h"
 #include "core/alloc.h"
 
@@ -54,7 +55,7 @@ const ccp_codec *ccp_codec_for(ccp_format format)
     case CCP_FORMAT_OPENAI_CHAT:
         return &ccp_codec_openai_chat;
     case CCP_FORMAT_GEMINI:
-        return NULL; /* a later issue */
+        return &ccp_codec_gemini;
     }
     return NULL;
 }

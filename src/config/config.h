@@ -25,6 +25,7 @@ typedef enum {
     CCP_AUTH_X_API_KEY, /* x-api-key: KEY (Anthropic's own) */
     CCP_AUTH_BEARER,    /* Authorization: Bearer KEY */
     CCP_AUTH_NONE,      /* no key sent (local servers) */
+    CCP_AUTH_GOOG,      /* x-goog-api-key: KEY (Gemini's own) */
 } ccp_auth;
 
 typedef enum {

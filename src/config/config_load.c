@@ -379,8 +379,10 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
                 p->auth = CCP_AUTH_BEARER;
             else if (s && !strcmp(s, "none"))
                 p->auth = CCP_AUTH_NONE;
+            else if (s && !strcmp(s, "x-goog-api-key"))
+                p->auth = CCP_AUTH_GOOG;
             else {
-                DIAG(l, v, "providers.auth: use x-api-key, bearer or none");
+                DIAG(l, v, "providers.auth: use x-api-key, bearer, x-goog-api-key or none");
                 ok = false;
             }
         } else if (!strcmp(key, "max_tokens_field")) {
@@ -458,7 +460,9 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
         }
     }
     if (!auth_set)
-        p->auth = p->format == CCP_FORMAT_ANTHROPIC ? CCP_AUTH_X_API_KEY : CCP_AUTH_BEARER;
+        p->auth = p->format == CCP_FORMAT_ANTHROPIC ? CCP_AUTH_X_API_KEY
+                  : p->format == CCP_FORMAT_GEMINI  ? CCP_AUTH_GOOG
+                                                    : CCP_AUTH_BEARER;
     if (!p->name && !name_node) {
         DIAG(l, map, "a provider needs a name: add 'name: <provider>'");
         ok = false;

@@ -1,0 +1,35 @@
+/* gemini.h — the `gemini` wire format: Google's Gemini API
+ * (generateContent / streamGenerateContent?alt=sse). The encoder maps an
+ * Anthropic request onto it (gemini.c, tool schemas by gemini_schema.c);
+ * the decoder turns its answer into canonical events (gemini_decode.c).
+ * docs/gemini.md lists every mapping.
+ *
+ * Thought signatures: Gemini puts a thoughtSignature on a functionCall part
+ * and refuses the next turn unless it comes back on that part. Claude Code
+ * keeps tool_use ids verbatim, so the signature travels inside the id:
+ * toolu_<random>_gs_<signature in base64url>. */
+#ifndef CCP_CODEC_GEMINI_H
+#define CCP_CODEC_GEMINI_H
+
+#include "codec/codec.h"
+
+extern const ccp_codec ccp_codec_gemini;
+
+ccp_decoder *ccp_gemini_decoder_new(ccp_event_sink *sink, bool sse);
+int ccp_gemini_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp_error *err);
+int ccp_gemini_decoder_finish(ccp_decoder *d, ccp_error *err);
+void ccp_gemini_decoder_free(ccp_decoder *d);
+
+/* The Anthropic stop_reason for a Gemini finishReason (static string);
+ * had_calls: the turn ended in function calls. */
+const char *ccp_gemini_stop_reason(const char *finish_reason, bool had_calls);
+
+/* A JSON Schema (an Anthropic tool's input_schema) as the OpenAPI subset
+ * Gemini accepts: a new object the caller owns. $ref to #/$defs or
+ * #/definitions is resolved inline; keywords Gemini refuses are dropped. */
+json_object *ccp_gemini_schema(json_object *schema);
+
+/* The marker between a tool_use id and the signature it carries. */
+#define CCP_GEMINI_SIG_MARK "_gs_"
+
+#endif

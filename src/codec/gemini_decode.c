@@ -1,0 +1,297 @@
+/* gemini_decode.c — Gemini answers (a stream of GenerateContentResponse
+ * objects over SSE, or one of them as JSON) → canonical events.
+ *
+ * Parts arrive in order and never interleave: thought text, text, and whole
+ * functionCalls. One block is open at a time; a part of another kind closes
+ * it. A functionCall is a complete tool_use block at once (Gemini does not
+ * stream arguments), its thoughtSignature carried in the id (gemini.h). The
+ * message ends when the body ends: finishReason and usageMetadata may come
+ * on the last chunk or before it. */
+#include "codec/gemini.h"
+
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/sse.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct ccp_decoder {
+    ccp_event_sink *sink;
+    bool sse;
+    ccp_sse_reader reader;
+    ccp_buf body; /* JSON mode: the whole body */
+    ccp_error *err;
+    bool started, finished, errored, had_calls, saw_candidate;
+    int next_index;
+    int open_index; /* -1: none */
+    ccp_block_kind open_kind;
+    char *finish_reason;
+    ccp_usage usage;
+    uint64_t rng;
+};
+
+const char *ccp_gemini_stop_reason(const char *fr, bool had_calls)
+{
+    if (!fr || !strcmp(fr, "STOP")) return had_calls ? "tool_use" : "end_turn";
+    if (!strcmp(fr, "MAX_TOKENS")) return "max_tokens";
+    static const char *const refused[] = {
+        "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (!strcmp(fr, refused[i])) return "refusal";
+    return had_calls ? "tool_use" : "end_turn";
+}
+
+static int emit(ccp_decoder *d, const ccp_event *ev)
+{
+    return d->sink->emit(d->sink, ev);
+}
+
+static int error_event(ccp_decoder *d, const char *type, const char *msg)
+{
+    d->errored = true;
+    ccp_event ev = {.type = CCP_EV_ERROR, .error_type = type, .error_message = msg};
+    return emit(d, &ev);
+}
+
+static int ensure_start(ccp_decoder *d, json_object *chunk)
+{
+    if (d->started) return 0;
+    d->started = true;
+    const char *rid = ccp_json_get_str(chunk, "responseId");
+    ccp_buf id = CCP_BUF_INIT;
+    if (rid) ccp_buf_printf(&id, "msg_%s", rid);
+    ccp_event ev = {.type = CCP_EV_MESSAGE_START,
+                    .message_id = id.data,
+                    .model = ccp_json_get_str(chunk, "modelVersion"),
+                    .usage = {0, 0, -1, -1}}; /* counts come with message_delta */
+    int rc = emit(d, &ev);
+    ccp_buf_free(&id);
+    return rc;
+}
+
+static int close_open(ccp_decoder *d)
+{
+    if (d->open_index < 0) return 0;
+    ccp_event ev = {.type = CCP_EV_BLOCK_STOP, .index = d->open_index};
+    d->open_index = -1;
+    return emit(d, &ev);
+}
+
+static int open_block(ccp_decoder *d, ccp_block_kind kind, const char *id, const char *name)
+{
+    int rc = close_open(d);
+    if (rc) return rc;
+    d->open_index = d->next_index++;
+    d->open_kind = kind;
+    ccp_event ev = {.type = CCP_EV_BLOCK_START,
+                    .index = d->open_index,
+                    .block_kind = kind,
+                    .tool_id = id,
+                    .tool_name = name};
+    return emit(d, &ev);
+}
+
+static int delta(ccp_decoder *d, ccp_delta_kind kind, const char *s, size_t n)
+{
+    ccp_event ev = {.type = CCP_EV_BLOCK_DELTA,
+                    .index = d->open_index,
+                    .delta_kind = kind,
+                    .text = s,
+                    .text_len = n};
+    return emit(d, &ev);
+}
+
+/* toolu_ + 24 random characters, + _gs_ + the signature in base64url. */
+static void tool_id(ccp_decoder *d, const char *sig, ccp_buf *out)
+{
+    static const char al[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    ccp_buf_appends(out, "toolu_");
+    for (int i = 0; i < 24; i++) {
+        d->rng ^= d->rng << 13, d->rng ^= d->rng >> 7, d->rng ^= d->rng << 17;
+        ccp_buf_appendc(out, al[(d->rng >> 33) % 62]);
+    }
+    if (!sig || !*sig) return;
+    ccp_buf_appends(out, CCP_GEMINI_SIG_MARK);
+    for (const char *p = sig; *p && *p != '='; p++)
+        ccp_buf_appendc(out, *p == '+' ? '-' : *p == '/' ? '_' : *p);
+}
+
+static int part(ccp_decoder *d, json_object *p)
+{
+    int rc;
+    json_object *fc = ccp_json_get_obj(p, "functionCall");
+    if (fc) {
+        ccp_buf id = CCP_BUF_INIT;
+        tool_id(d, ccp_json_get_str(p, "thoughtSignature"), &id);
+        const char *name = ccp_json_get_str(fc, "name");
+        rc = open_block(d, CCP_BLOCK_TOOL_USE, id.data, name ? name : "unknown_tool");
+        ccp_buf_free(&id);
+        if (rc) return rc;
+        d->had_calls = true;
+        ccp_buf args = CCP_BUF_INIT;
+        json_object *a = ccp_json_get_obj(fc, "args");
+        if (a)
+            ccp_json_write(&args, a);
+        else
+            ccp_buf_appends(&args, "{}");
+        rc = delta(d, CCP_DELTA_PARTIAL_JSON, args.data, args.len);
+        ccp_buf_free(&args);
+        return rc ? rc : close_open(d);
+    }
+    json_object *t = ccp_json_get(p, "text");
+    if (!json_object_is_type(t, json_type_string)) return 0;
+    bool thought = ccp_json_get_bool(p, "thought", false);
+    ccp_block_kind kind = thought ? CCP_BLOCK_THINKING : CCP_BLOCK_TEXT;
+    size_t n = (size_t)json_object_get_string_len(t);
+    if (d->open_index < 0 || d->open_kind != kind) {
+        if (n == 0) return 0;
+        if ((rc = open_block(d, kind, NULL, NULL))) return rc;
+    }
+    if (n && (rc = delta(d, thought ? CCP_DELTA_THINKING : CCP_DELTA_TEXT,
+                         json_object_get_string(t), n)))
+        return rc;
+    const char *sig = ccp_json_get_str(p, "thoughtSignature");
+    if (thought && sig) return delta(d, CCP_DELTA_SIGNATURE, sig, strlen(sig));
+    return 0;
+}
+
+static void take_usage(ccp_decoder *d, json_object *u)
+{
+    if (!u) return;
+    int64_t prompt = ccp_json_get_int(u, "promptTokenCount", -1);
+    int64_t cached = ccp_json_get_int(u, "cachedContentTokenCount", 0);
+    int64_t cand = ccp_json_get_int(u, "candidatesTokenCount", 0);
+    int64_t thoughts = ccp_json_get_int(u, "thoughtsTokenCount", 0);
+    if (prompt >= 0) {
+        d->usage.input_tokens = prompt - cached;
+        d->usage.cache_read_input_tokens = cached;
+    }
+    d->usage.output_tokens = cand + thoughts;
+}
+
+static int chunk(ccp_decoder *d, json_object *c)
+{
+    if (d->finished || d->errored) return 0;
+    json_object *e = ccp_json_get_obj(c, "error");
+    if (e) {
+        const char *m = ccp_json_get_str(e, "message");
+        return error_event(d, "api_error", m ? m : "upstream error");
+    }
+    json_object *cands = ccp_json_get_arr(c, "candidates");
+    json_object *cand =
+        cands && json_object_array_length(cands) ? json_object_array_get_idx(cands, 0) : NULL;
+    const char *blocked = ccp_json_get_str(ccp_json_get_obj(c, "promptFeedback"), "blockReason");
+    if (!cand && blocked) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "Gemini blocked the prompt (%s); rephrase the request", blocked);
+        return error_event(d, "invalid_request_error", msg);
+    }
+    int rc = ensure_start(d, c);
+    if (rc) return rc;
+    if (cand) d->saw_candidate = true;
+    take_usage(d, ccp_json_get_obj(c, "usageMetadata"));
+    json_object *parts = ccp_json_get_arr(ccp_json_get_obj(cand, "content"), "parts");
+    for (size_t i = 0; parts && i < json_object_array_length(parts); i++)
+        if ((rc = part(d, json_object_array_get_idx(parts, i)))) return rc;
+    const char *fr = ccp_json_get_str(cand, "finishReason");
+    if (fr) {
+        free(d->finish_reason);
+        d->finish_reason = ccp_xstrdup(fr);
+    }
+    return 0;
+}
+
+static int finalize(ccp_decoder *d)
+{
+    if (d->finished || d->errored) return 0;
+    d->finished = true;
+    int rc = close_open(d);
+    if (rc) return rc;
+    ccp_event md = {.type = CCP_EV_MESSAGE_DELTA,
+                    .stop_reason = ccp_gemini_stop_reason(d->finish_reason, d->had_calls),
+                    .usage = d->usage};
+    if (md.usage.output_tokens < 0) md.usage.output_tokens = 0;
+    if ((rc = emit(d, &md))) return rc;
+    ccp_event ms = {.type = CCP_EV_MESSAGE_STOP};
+    return emit(d, &ms);
+}
+
+static int on_sse(void *ud, const char *event, const char *data, size_t len)
+{
+    ccp_decoder *d = ud;
+    (void)event;
+    if (d->finished || d->errored) return 0;
+    ccp_error perr;
+    json_object *o = ccp_json_parse(data, len, &perr);
+    if (!o)
+        return ccp_error_set(d->err, CCP_EUPSTREAM, "upstream sent a bad chunk: %s",
+                             perr.code ? perr.msg : "null");
+    int rc = chunk(d, o);
+    json_object_put(o);
+    return rc;
+}
+
+ccp_decoder *ccp_gemini_decoder_new(ccp_event_sink *sink, bool sse)
+{
+    ccp_decoder *d = ccp_xcalloc(1, sizeof *d);
+    d->sink = sink;
+    d->sse = sse;
+    d->open_index = -1;
+    d->usage = CCP_USAGE_UNKNOWN;
+    d->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)d ^ 0x9E3779B97F4A7C15ULL;
+    ccp_sse_reader_init(&d->reader, on_sse, d);
+    return d;
+}
+
+int ccp_gemini_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp_error *err)
+{
+    if (!d->sse) {
+        ccp_buf_append(&d->body, data, len);
+        return 0;
+    }
+    d->err = err;
+    int rc = ccp_sse_reader_feed(&d->reader, data, len);
+    d->err = NULL;
+    if (rc == CCP_ELIMIT) return ccp_error_set(err, CCP_EUPSTREAM, "upstream chunk too large");
+    return rc;
+}
+
+int ccp_gemini_decoder_finish(ccp_decoder *d, ccp_error *err)
+{
+    if (d->sse) {
+        if (d->errored || d->finished) return 0;
+        if (!d->started)
+            return ccp_error_set(err, CCP_EUPSTREAM, "upstream stream ended before any chunk");
+        return finalize(d);
+    }
+    ccp_error perr;
+    json_object *o = ccp_json_parse(d->body.data ? d->body.data : "", d->body.len, &perr);
+    if (!o)
+        return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
+                             perr.code ? perr.msg : "null");
+    int rc = 0;
+    if (json_object_is_type(o, json_type_array)) {
+        /* streamGenerateContent without alt=sse: a list of responses. */
+        for (size_t i = 0; !rc && i < json_object_array_length(o); i++)
+            rc = chunk(d, json_object_array_get_idx(o, i));
+    } else {
+        rc = chunk(d, o);
+    }
+    json_object_put(o);
+    if (!rc && !d->errored && !d->saw_candidate)
+        return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent an answer with no candidate");
+    return rc ? rc : finalize(d);
+}
+
+void ccp_gemini_decoder_free(ccp_decoder *d)
+{
+    if (!d) return;
+    free(d->finish_reason);
+    ccp_sse_reader_free(&d->reader);
+    ccp_buf_free(&d->body);
+    free(d);
+}

@@ -1,0 +1,191 @@
+/* test_gemini_decode.c — Gemini streams and answers → Anthropic events: the
+ * recorded corpus in tests/fixtures/gemini fed at every split, whole
+ * answers, finish reasons, blocked prompts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "codec/anthropic_writer.h"
+#include "codec/gemini.h"
+#include "core/json.h"
+#include "core/sse.h"
+#include "test_helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const fixtures[] = {"text",   "thinking_text", "function_call", "function_calls",
+                                       "safety", "usage_last",    "error"};
+
+static void collect(void *ud, const char *data, size_t len)
+{
+    ccp_buf_append(ud, data, len);
+}
+
+/* Tool ids are toolu_ + 24 random characters (+ a signature): compared as
+ * toolu_* and what follows. */
+static void normalize_ids(json_object *ev)
+{
+    json_object *cb = ccp_json_get_obj(ccp_json_get_obj(ev, "data"), "content_block");
+    const char *id = ccp_json_get_str(cb, "id");
+    if (!id || strncmp(id, "toolu_", 6) != 0 || strlen(id) < 30) return;
+    char buf[512];
+    snprintf(buf, sizeof buf, "toolu_*%s", id + 30);
+    json_object_object_add(cb, "id", json_object_new_string(buf));
+}
+
+static int to_array(void *ud, const char *event, const char *data, size_t len)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "event", json_object_new_string(event));
+    json_object *d = ccp_json_parse(data, len, NULL);
+    assert_non_null(d);
+    json_object_object_add(o, "data", d);
+    normalize_ids(o);
+    json_object_array_add(ud, o);
+    return 0;
+}
+
+static json_object *events_of(const char *sse, size_t len)
+{
+    json_object *arr = json_object_new_array();
+    ccp_sse_reader r;
+    ccp_sse_reader_init(&r, to_array, arr);
+    assert_int_equal(ccp_sse_reader_feed(&r, sse, len), 0);
+    ccp_sse_reader_free(&r);
+    return arr;
+}
+
+static void decode_split(const char *in, size_t len, size_t split, ccp_buf *out)
+{
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, collect, out);
+    ccp_decoder *d = ccp_gemini_decoder_new(ccp_anthropic_writer_sink(w), true);
+    ccp_error err = {0};
+    assert_int_equal(ccp_gemini_decoder_feed(d, in, split, &err), 0);
+    assert_int_equal(ccp_gemini_decoder_feed(d, in + split, len - split, &err), 0);
+    assert_int_equal(ccp_gemini_decoder_finish(d, &err), 0);
+    ccp_gemini_decoder_free(d);
+    ccp_anthropic_writer_free(w);
+}
+
+static void every_stream_at_every_split_gives_its_expected_events(void **state)
+{
+    for (size_t f = 0; f < sizeof fixtures / sizeof fixtures[0]; f++) {
+        char rel[128];
+        size_t len, elen;
+        snprintf(rel, sizeof rel, "gemini/%s.sse", fixtures[f]);
+        char *in = read_fixture(rel, &len);
+        snprintf(rel, sizeof rel, "gemini/%s.expected.json", fixtures[f]);
+        char *etxt = read_fixture(rel, &elen);
+        json_object *want = ccp_json_parse(etxt, elen, NULL);
+        assert_non_null(want);
+        for (size_t split = 0; split <= len; split++) {
+            ccp_buf out = CCP_BUF_INIT;
+            decode_split(in, len, split, &out);
+            json_object *got = events_of(out.data, out.len);
+            if (!json_object_equal(want, got)) {
+                /* cmocka cuts long messages: the events go to stderr whole. */
+                fprintf(stderr, "want %s\ngot  %s\n", ccp_json_str(want, NULL),
+                        ccp_json_str(got, NULL));
+                fail_msg("%s split %zu: events differ (above)", fixtures[f], split);
+            }
+            json_object_put(got);
+            ccp_buf_free(&out);
+        }
+        json_object_put(want);
+        free(etxt);
+        free(in);
+    }
+}
+
+static json_object *message_of(const char *in, bool sse, int *rc_out)
+{
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(false, NULL, NULL);
+    ccp_decoder *d = ccp_gemini_decoder_new(ccp_anthropic_writer_sink(w), sse);
+    ccp_error err = {0};
+    assert_int_equal(ccp_gemini_decoder_feed(d, in, strlen(in), &err), 0);
+    int rc = ccp_gemini_decoder_finish(d, &err);
+    if (rc_out) *rc_out = rc;
+    json_object *m = NULL;
+    const char *type, *msg;
+    if (rc == 0 && !ccp_anthropic_writer_error(w, &type, &msg)) {
+        ccp_buf out = CCP_BUF_INIT;
+        assert_int_equal(ccp_anthropic_writer_message(w, &out, &err), 0);
+        m = ccp_json_parse(out.data, out.len, NULL);
+        ccp_buf_free(&out);
+    } else if (rc == 0) {
+        m = json_object_new_object();
+        json_object_object_add(m, "error_type", json_object_new_string(type));
+        json_object_object_add(m, "error_message", json_object_new_string(msg));
+    }
+    ccp_gemini_decoder_free(d);
+    ccp_anthropic_writer_free(w);
+    return m;
+}
+
+static void a_whole_answer_and_a_list_of_answers_decode_alike(void **state)
+{
+    const char *one =
+        "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Let me check.\"},"
+        "{\"functionCall\":{\"name\":\"Read\",\"args\":{\"file_path\":\"/x\"}},"
+        "\"thoughtSignature\":\"QUJD\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{"
+        "\"promptTokenCount\":9,\"candidatesTokenCount\":4},\"modelVersion\":\"gemini-2.5-flash\","
+        "\"responseId\":\"rid\"}";
+    char list[2048];
+    snprintf(list, sizeof list, "[%s]", one);
+    const char *inputs[] = {one, list};
+    for (int i = 0; i < 2; i++) {
+        json_object *m = message_of(inputs[i], false, NULL);
+        assert_string_equal(ccp_json_get_str(m, "id"), "msg_rid");
+        assert_string_equal(ccp_json_get_str(m, "model"), "gemini-2.5-flash");
+        assert_string_equal(ccp_json_get_str(m, "stop_reason"), "tool_use");
+        json_object *c = ccp_json_get_arr(m, "content");
+        assert_int_equal(json_object_array_length(c), 2);
+        json_object *tu = json_object_array_get_idx(c, 1);
+        const char *id = ccp_json_get_str(tu, "id");
+        assert_non_null(strstr(id, "_gs_QUJD"));
+        assert_string_equal(ccp_json_get_str(ccp_json_get_obj(tu, "input"), "file_path"), "/x");
+        assert_int_equal(ccp_json_get_int(ccp_json_get_obj(m, "usage"), "output_tokens", -1), 4);
+        json_object_put(m);
+    }
+}
+
+static void a_blocked_prompt_is_a_clear_error(void **state)
+{
+    const char *blocked =
+        "data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{"
+        "\"promptTokenCount\":3}}\n\n";
+    json_object *m = message_of(blocked, true, NULL);
+    assert_string_equal(ccp_json_get_str(m, "error_type"), "invalid_request_error");
+    assert_string_equal(ccp_json_get_str(m, "error_message"),
+                        "Gemini blocked the prompt (SAFETY); rephrase the request");
+    json_object_put(m);
+    int rc;
+    assert_null(message_of("{\"usageMetadata\":{}}", false, &rc));
+    assert_int_equal(rc, CCP_EUPSTREAM);
+}
+
+static void finish_reasons_map_to_stop_reasons(void **state)
+{
+    assert_string_equal(ccp_gemini_stop_reason("STOP", false), "end_turn");
+    assert_string_equal(ccp_gemini_stop_reason("STOP", true), "tool_use");
+    assert_string_equal(ccp_gemini_stop_reason("MAX_TOKENS", true), "max_tokens");
+    const char *refusals[] = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT"};
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(ccp_gemini_stop_reason(refusals[i], false), "refusal");
+    assert_string_equal(ccp_gemini_stop_reason(NULL, false), "end_turn");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_stream_at_every_split_gives_its_expected_events),
+        cmocka_unit_test(a_whole_answer_and_a_list_of_answers_decode_alike),
+        cmocka_unit_test(a_blocked_prompt_is_a_clear_error),
+        cmocka_unit_test(finish_reasons_map_to_stop_reasons),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
