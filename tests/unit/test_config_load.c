@@ -184,7 +184,7 @@ static void provider_problems_are_each_reported(void **state)
     has_diag(&d, 6, 13, "anthropic, openai-chat or gemini");
     has_diag(&d, 9, 5, "used twice");
     has_diag(&d, 11, 5, "needs a name");
-    has_diag(&d, 14, 11, "x-api-key, bearer or none");
+    has_diag(&d, 14, 11, "x-api-key, bearer, x-goog-api-key or none");
     has_diag(&d, 15, 5, "did you mean 'models'?");
     ccp_diags_free(&d);
 }
