@@ -12,6 +12,7 @@ import { startProxy, mockConfig } from './lib/proxy.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 import { answer } from './lib/mock_model.mjs';
 import { startOpenAIMock, openaiModel, openaiAgent, openaiConfig } from './lib/mock_openai.mjs';
+import { startGeminiMock, geminiAgent, geminiConfig } from './lib/mock_gemini.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLAUDE = path.join(ROOT, 'node_modules/.bin/claude');
@@ -135,6 +136,42 @@ test('claude_code_reads_edits_and_runs_a_command_through_an_openai_provider', { 
     const ids = last.filter((m) => m.role === 'tool').map((m) => m.tool_call_id);
     assert.deepEqual(ids, ['call_step_0', 'call_step_1', 'call_step_2']);
     assert.match(last.find((m) => m.tool_call_id === 'call_step_0').content, /hello world/);
+  } finally {
+    await proxy.stop();
+    await mock.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('claude_code_reads_edits_and_runs_a_command_through_gemini', { timeout: 240000 }, async () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-claude-gemini-'));
+  const file = path.join(work, 'greeting.txt');
+  fs.writeFileSync(file, 'hello world\n');
+  const mock = await startGeminiMock((entry) => geminiAgent(entry, { file }));
+  const proxy = await startProxy(geminiConfig(mock.url));
+  try {
+    const { code, out } = await run(CLAUDE, ['-p', 'Change world to gemini in greeting.txt and copy it', '--allowedTools', 'Read,Edit,Bash'], {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH,
+        HOME: work,
+        ANTHROPIC_BASE_URL: proxy.url,
+        ANTHROPIC_API_KEY: 'client-key',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_AUTOUPDATER: '1',
+      },
+    });
+    assert.equal(code, 0, `claude failed:\n${out}\n--- proxy:\n${proxy.log()}`);
+    assert.match(out, /All done: read, edited and copied\./);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'hello gemini\n');
+    assert.equal(fs.readFileSync(`${file}.copy`, 'utf8'), 'hello gemini\n');
+    // Every step's signature came back (the mock refuses a turn without),
+    // and each result went back as a functionResponse named for its call.
+    const last = mock.requests.filter((r) => r.body?.tools).at(-1).body.contents;
+    const responses = last.flatMap((c) => c.parts).filter((p) => p.functionResponse).map((p) => p.functionResponse.name);
+    assert.deepEqual(responses, ['Read', 'Edit', 'Bash']);
+    assert.equal(last.flatMap((c) => c.parts).filter((p) => p.functionCall && p.thoughtSignature).length, 3);
+    assert.ok(!JSON.stringify(last).includes('x-anthropic-billing-header'));
   } finally {
     await proxy.stop();
     await mock.close();

@@ -21,7 +21,10 @@ export async function startGeminiMock(script) {
       const entry = { method: req.method, url: req.url, headers: req.headers, body };
       requests.push(entry);
       const a = typeof script === 'function' ? script(entry, requests.length) : script;
-      if (a.kind === 'sse') {
+      if (a.raw_sse) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(a.raw_sse);
+      } else if (a.kind === 'sse') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const text = geminiFixture(`${a.fixture}.sse`);
         for (let i = 0, n = 2; i < text.length; i += n, n = (n * 5) % 53 + 1) {
@@ -57,4 +60,43 @@ providers:
 router:
   default: gem/gemini-test
 `;
+}
+
+// A scripted Gemini model for a Claude Code session: reads a file, edits
+// it, runs a command, then answers; one step per functionResponse so far.
+// Like the real API it refuses a turn whose earlier functionCall lost its
+// thoughtSignature.
+export function geminiAgent(entry, { file }) {
+  const body = entry.body;
+  const contents = body.contents ?? [];
+  const sigFor = (n) => Buffer.from(`signature of step ${n}`).toString('base64');
+  let step = 0;
+  for (const c of contents) {
+    for (const p of c.parts ?? []) {
+      if (p.functionCall && p.thoughtSignature !== sigFor(step))
+        return { kind: 'json', status: 400, body: { error: { code: 400, message: `Function call is missing a thought_signature in functionCall parts (step ${step})`, status: 'INVALID_ARGUMENT' } } };
+      if (p.functionCall) step++;
+    }
+  }
+  const names = (body.tools ?? []).flatMap((t) => t.functionDeclarations ?? []).map((d) => d.name);
+  const steps = [
+    ['Read', { file_path: file }],
+    ['Edit', { file_path: file, old_string: 'world', new_string: 'gemini' }],
+    ['Bash', { command: `cat ${file} > ${file}.copy`, description: 'Copy the file' }],
+  ];
+  let parts, finishReason = 'STOP';
+  if (!names.includes('Edit')) {
+    parts = [{ text: '{"title": "Edit a file", "isNewTopic": true}' }];
+  } else if (step < steps.length) {
+    const [name, args] = steps[step];
+    parts = [{ text: 'Thinking about the next step.', thought: true }, { text: `Step ${step + 1}.` },
+      { functionCall: { name, args }, thoughtSignature: sigFor(step) }];
+  } else {
+    parts = [{ text: 'All done: read, edited and copied.' }];
+  }
+  const usageMetadata = { promptTokenCount: 50, candidatesTokenCount: 10, thoughtsTokenCount: 5 };
+  const chunk = (ps, fin) => ({ candidates: [{ content: { role: 'model', parts: ps }, ...(fin ? { finishReason: fin } : {}), index: 0 }], usageMetadata, modelVersion: 'gemini-test', responseId: `r${step}` });
+  if (!entry.url.includes(':streamGenerateContent')) return { kind: 'json', body: chunk(parts, finishReason) };
+  const chunks = parts.map((p, i) => chunk([p], i === parts.length - 1 ? finishReason : undefined));
+  return { raw_sse: chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`).join('') };
 }
