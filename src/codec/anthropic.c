@@ -71,16 +71,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     ccp_outbound_add_header(out, "anthropic-version", v ? v : DEFAULT_ANTHROPIC_VERSION);
     if ((v = in_header(ctx, "anthropic-beta"))) ccp_outbound_add_header(out, "anthropic-beta", v);
     if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
-    if (p->api_key && p->auth == CCP_AUTH_X_API_KEY) {
-        ccp_outbound_add_header(out, "x-api-key", p->api_key);
-    } else if (p->api_key && p->auth == CCP_AUTH_BEARER) {
-        ccp_buf b = CCP_BUF_INIT;
-        ccp_buf_printf(&b, "Bearer %s", p->api_key);
-        ccp_outbound_add_header(out, "authorization", b.data);
-        ccp_buf_free(&b);
-    }
-    for (size_t i = 0; i < p->n_headers; i++)
-        ccp_outbound_add_header(out, p->headers[i].name, p->headers[i].value);
+    ccp_outbound_add_auth(out, p);
     return 0;
 }
 
@@ -105,12 +96,7 @@ static const char *map_error(int status, const char *body, size_t len, ccp_buf *
             if (strcmp(type, known[i]) == 0) result = known[i];
         ccp_buf_appends(msg, m);
     } else {
-        size_t n = len < 500 ? len : 500;
-        ccp_buf_printf(msg, "upstream answered HTTP %d", status);
-        if (n) {
-            ccp_buf_appends(msg, ": ");
-            ccp_buf_append(msg, body, n);
-        }
+        ccp_error_body_excerpt(msg, status, body, len);
     }
     json_object_put(o);
     return result;

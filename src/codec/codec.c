@@ -36,6 +36,41 @@ void ccp_outbound_add_header(ccp_outbound *out, const char *name, const char *va
     out->headers[out->n_headers++] = line;
 }
 
+void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p)
+{
+    if (p->api_key) {
+        switch (p->auth) {
+        case CCP_AUTH_X_API_KEY:
+            ccp_outbound_add_header(out, "x-api-key", p->api_key);
+            break;
+        case CCP_AUTH_GOOG:
+            ccp_outbound_add_header(out, "x-goog-api-key", p->api_key);
+            break;
+        case CCP_AUTH_BEARER: {
+            ccp_buf b = CCP_BUF_INIT;
+            ccp_buf_printf(&b, "Bearer %s", p->api_key);
+            ccp_outbound_add_header(out, "authorization", b.data);
+            ccp_buf_free(&b);
+            break;
+        }
+        case CCP_AUTH_NONE:
+            break;
+        }
+    }
+    for (size_t i = 0; i < p->n_headers; i++)
+        ccp_outbound_add_header(out, p->headers[i].name, p->headers[i].value);
+}
+
+void ccp_error_body_excerpt(ccp_buf *msg, int status, const char *body, size_t len)
+{
+    size_t n = len < 500 ? len : 500;
+    ccp_buf_printf(msg, "upstream answered HTTP %d", status);
+    if (n) {
+        ccp_buf_appends(msg, ": ");
+        ccp_buf_append(msg, body, n);
+    }
+}
+
 void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *path)
 {
     ccp_buf_reset(&out->url);

@@ -35,6 +35,12 @@ typedef struct ccp_outbound {
 void ccp_outbound_init(ccp_outbound *out);
 void ccp_outbound_free(ccp_outbound *out);
 void ccp_outbound_add_header(ccp_outbound *out, const char *name, const char *value);
+/* Adds the provider's key in its auth mode (x-api-key, Authorization:
+ * Bearer, x-goog-api-key or none), then its configured extra headers. */
+void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p);
+/* For map_error when the body says nothing useful: "upstream answered HTTP
+ * <status>: <the first 500 bytes of the body>". */
+void ccp_error_body_excerpt(ccp_buf *msg, int status, const char *body, size_t len);
 /* Appends base_url and path with exactly one '/' between them. */
 void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *path);
 

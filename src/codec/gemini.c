@@ -350,18 +350,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     ccp_buf_free(&path);
     ccp_outbound_add_header(out, "content-type", "application/json");
     if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
-    if (p->api_key && p->auth == CCP_AUTH_GOOG) {
-        ccp_outbound_add_header(out, "x-goog-api-key", p->api_key);
-    } else if (p->api_key && p->auth == CCP_AUTH_BEARER) {
-        ccp_buf b = CCP_BUF_INIT;
-        ccp_buf_printf(&b, "Bearer %s", p->api_key);
-        ccp_outbound_add_header(out, "authorization", b.data);
-        ccp_buf_free(&b);
-    } else if (p->api_key && p->auth == CCP_AUTH_X_API_KEY) {
-        ccp_outbound_add_header(out, "x-api-key", p->api_key);
-    }
-    for (size_t i = 0; i < p->n_headers; i++)
-        ccp_outbound_add_header(out, p->headers[i].name, p->headers[i].value);
+    ccp_outbound_add_auth(out, p);
     return 0;
 }
 
@@ -381,12 +370,7 @@ static const char *map_error(int status, const char *body, size_t len, ccp_buf *
     if (m) {
         ccp_buf_appends(msg, m);
     } else {
-        size_t n = len < 500 ? len : 500;
-        ccp_buf_printf(msg, "upstream answered HTTP %d", status);
-        if (n) {
-            ccp_buf_appends(msg, ": ");
-            ccp_buf_append(msg, body, n);
-        }
+        ccp_error_body_excerpt(msg, status, body, len);
     }
     const char *type = ccp_error_type_for_status(status);
     if (gs && !strcmp(gs, "RESOURCE_EXHAUSTED"))
