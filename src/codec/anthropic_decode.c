@@ -4,20 +4,17 @@
  * skipped, as the API's versioning policy asks of clients. */
 #include "codec/anthropic.h"
 
+#include "codec/body_in.h"
 #include "core/alloc.h"
 #include "core/json.h"
-#include "core/sse.h"
 
 #include <string.h>
 
 struct ccp_decoder {
     ccp_event_sink *sink;
-    bool sse;
-    ccp_sse_reader reader;
-    ccp_buf body;   /* JSON mode: the whole body */
+    ccp_body_in in;
     bool started;   /* message_start seen */
     bool stopped;   /* message_stop seen */
-    ccp_error *err; /* the error record of the feed call in progress */
 };
 
 static int64_t usage_field(json_object *u, const char *key)
@@ -166,7 +163,7 @@ static int on_sse(void *ud, const char *event, const char *data, size_t len)
     ccp_error perr;
     json_object *o = ccp_json_parse(data, len, &perr);
     if (!o)
-        return ccp_error_set(d->err, CCP_EUPSTREAM, "upstream sent a bad '%s' event: %s", event,
+        return ccp_error_set(d->in.err, CCP_EUPSTREAM, "upstream sent a bad '%s' event: %s", event,
                              perr.code ? perr.msg : "null data");
     int rc = on_event_json(d, o);
     json_object_put(o);
@@ -177,22 +174,13 @@ ccp_decoder *ccp_anthropic_decoder_new(ccp_event_sink *sink, bool sse)
 {
     ccp_decoder *d = ccp_xcalloc(1, sizeof *d);
     d->sink = sink;
-    d->sse = sse;
-    ccp_sse_reader_init(&d->reader, on_sse, d);
+    ccp_body_in_init(&d->in, sse, on_sse, d);
     return d;
 }
 
 int ccp_anthropic_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp_error *err)
 {
-    if (!d->sse) {
-        ccp_buf_append(&d->body, data, len);
-        return 0;
-    }
-    d->err = err;
-    int rc = ccp_sse_reader_feed(&d->reader, data, len);
-    d->err = NULL;
-    if (rc == CCP_ELIMIT) return ccp_error_set(err, CCP_EUPSTREAM, "upstream event too large");
-    return rc;
+    return ccp_body_in_feed(&d->in, data, len, err);
 }
 
 int ccp_anthropic_message_to_events(json_object *msg, ccp_event_sink *sink, ccp_error *err)
@@ -272,7 +260,7 @@ int ccp_anthropic_message_to_events(json_object *msg, ccp_event_sink *sink, ccp_
 
 int ccp_anthropic_decoder_finish(ccp_decoder *d, ccp_error *err)
 {
-    if (d->sse) {
+    if (d->in.sse) {
         if (!d->stopped)
             return ccp_error_set(err, CCP_EUPSTREAM,
                                  d->started ? "upstream stream ended before message_stop"
@@ -280,7 +268,8 @@ int ccp_anthropic_decoder_finish(ccp_decoder *d, ccp_error *err)
         return 0;
     }
     ccp_error perr;
-    json_object *msg = ccp_json_parse(d->body.data ? d->body.data : "", d->body.len, &perr);
+    json_object *msg =
+        ccp_json_parse(d->in.body.data ? d->in.body.data : "", d->in.body.len, &perr);
     if (!msg)
         return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
                              perr.code ? perr.msg : "null");
@@ -304,7 +293,6 @@ int ccp_anthropic_decoder_finish(ccp_decoder *d, ccp_error *err)
 void ccp_anthropic_decoder_free(ccp_decoder *d)
 {
     if (!d) return;
-    ccp_sse_reader_free(&d->reader);
-    ccp_buf_free(&d->body);
+    ccp_body_in_free(&d->in);
     free(d);
 }

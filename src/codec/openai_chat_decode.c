@@ -9,11 +9,11 @@
  * message ends at [DONE] or at the end of the body, not at finish_reason. */
 #include "codec/openai_chat.h"
 
+#include "codec/body_in.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/json_repair.h"
 #include "core/log.h"
-#include "core/sse.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,10 +28,7 @@ typedef struct tool_slot {
 
 struct ccp_decoder {
     ccp_event_sink *sink;
-    bool sse;
-    ccp_sse_reader reader;
-    ccp_buf body; /* JSON mode: the whole body */
-    ccp_error *err;
+    ccp_body_in in;
     bool started, finished, errored;
     int next_index; /* the next Anthropic block index */
     int open_index; /* -1: no block open */
@@ -292,7 +289,7 @@ static int on_sse(void *ud, const char *event, const char *data, size_t len)
     ccp_error perr;
     json_object *o = ccp_json_parse(data, len, &perr);
     if (!o)
-        return ccp_error_set(d->err, CCP_EUPSTREAM, "upstream sent a bad chunk: %s",
+        return ccp_error_set(d->in.err, CCP_EUPSTREAM, "upstream sent a bad chunk: %s",
                              perr.code ? perr.msg : "null");
     int rc = on_chunk(d, o);
     json_object_put(o);
@@ -303,25 +300,16 @@ ccp_decoder *ccp_openai_decoder_new(ccp_event_sink *sink, bool sse)
 {
     ccp_decoder *d = ccp_xcalloc(1, sizeof *d);
     d->sink = sink;
-    d->sse = sse;
     d->open_index = -1;
     d->usage = CCP_USAGE_UNKNOWN;
     d->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)d ^ 0x9E3779B97F4A7C15ULL;
-    ccp_sse_reader_init(&d->reader, on_sse, d);
+    ccp_body_in_init(&d->in, sse, on_sse, d);
     return d;
 }
 
 int ccp_openai_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp_error *err)
 {
-    if (!d->sse) {
-        ccp_buf_append(&d->body, data, len);
-        return 0;
-    }
-    d->err = err;
-    int rc = ccp_sse_reader_feed(&d->reader, data, len);
-    d->err = NULL;
-    if (rc == CCP_ELIMIT) return ccp_error_set(err, CCP_EUPSTREAM, "upstream chunk too large");
-    return rc;
+    return ccp_body_in_feed(&d->in, data, len, err);
 }
 
 /* Arguments that must become a JSON object (see core/json_repair.h). */
@@ -376,7 +364,7 @@ static int completion(ccp_decoder *d, json_object *c)
 
 int ccp_openai_decoder_finish(ccp_decoder *d, ccp_error *err)
 {
-    if (d->sse) {
+    if (d->in.sse) {
         if (d->errored || d->finished) return 0;
         if (!d->started)
             return ccp_error_set(err, CCP_EUPSTREAM, "upstream stream ended before any chunk");
@@ -384,7 +372,7 @@ int ccp_openai_decoder_finish(ccp_decoder *d, ccp_error *err)
         return finalize(d);
     }
     ccp_error perr;
-    json_object *o = ccp_json_parse(d->body.data ? d->body.data : "", d->body.len, &perr);
+    json_object *o = ccp_json_parse(d->in.body.data ? d->in.body.data : "", d->in.body.len, &perr);
     if (!o)
         return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
                              perr.code ? perr.msg : "null");
@@ -405,7 +393,6 @@ void ccp_openai_decoder_free(ccp_decoder *d)
     free(d->tools);
     free(d->finish_reason);
     free(d->stop_sequence);
-    ccp_sse_reader_free(&d->reader);
-    ccp_buf_free(&d->body);
+    ccp_body_in_free(&d->in);
     free(d);
 }

@@ -1,0 +1,29 @@
+/* body_in.c — see body_in.h. */
+#include "codec/body_in.h"
+
+void ccp_body_in_init(ccp_body_in *in, bool sse, ccp_sse_event_fn fn, void *ud)
+{
+    in->sse = sse;
+    in->err = NULL;
+    ccp_buf_init(&in->body);
+    ccp_sse_reader_init(&in->reader, fn, ud);
+}
+
+int ccp_body_in_feed(ccp_body_in *in, const char *data, size_t len, ccp_error *err)
+{
+    if (!in->sse) {
+        ccp_buf_append(&in->body, data, len);
+        return 0;
+    }
+    in->err = err;
+    int rc = ccp_sse_reader_feed(&in->reader, data, len);
+    in->err = NULL;
+    if (rc == CCP_ELIMIT) return ccp_error_set(err, CCP_EUPSTREAM, "upstream event too large");
+    return rc;
+}
+
+void ccp_body_in_free(ccp_body_in *in)
+{
+    ccp_sse_reader_free(&in->reader);
+    ccp_buf_free(&in->body);
+}
