@@ -149,3 +149,16 @@ test('Google errors map to Anthropic errors', async () => {
     }
   }
 });
+
+test('what Gemini cannot take is a clear 400 before anything is sent', async () => {
+  const before = mock.requests.length;
+  await assert.rejects(client.messages.create(request('text', {
+    messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://example.com/cat.png' } }] }],
+  })), (e) => {
+    assert.equal(e.status, 400);
+    assert.equal(e.error.error.type, 'invalid_request_error');
+    assert.match(e.error.error.message, /cannot be sent to Gemini.*send it as base64/);
+    return true;
+  });
+  assert.equal(mock.requests.length, before, 'nothing reached the provider');
+});

@@ -119,3 +119,12 @@ function expectedText() {
   return JSON.parse(openaiFixture('text.expected.json'))
     .filter((e) => e.data.type === 'content_block_delta').map((e) => e.data.delta.text).join('');
 }
+
+test('a subagent tag naming no provider is a clear 400', async () => {
+  await assert.rejects(ask({ system: 'Agent.\n<ccproxy-model>nowhere/x</ccproxy-model>' }), (e) => {
+    assert.equal(e.status, 400);
+    assert.equal(e.error.error.type, 'invalid_request_error');
+    assert.match(e.error.error.message, /<ccproxy-model> tag names 'nowhere\/x'/);
+    return true;
+  });
+});
