@@ -5,7 +5,8 @@
  *      system prompt (removed from the request);
  *   2. a request model of the form provider/model or provider,model naming
  *      a configured provider (Claude Code's /model command);
- *   3. router.rules, in order;
+ *   3. router.rules, in order (a rule with only a pipeline adds that
+ *      pipeline and lets the steps below choose the route);
  *   4. the request's stage, when that stage has a route: long_context,
  *      web_search, image, background, planning, thinking (in that order of
  *      priority when several apply);
