@@ -381,8 +381,9 @@ void ccp_conn_response_done(conn *c, bool keep_alive)
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    buf->base = ccp_xmalloc(65536);
-    buf->len = 65536;
+    conn *c = h->data;
+    (void)suggested;
+    *buf = uv_buf_init(c->w->read_slab, sizeof c->w->read_slab);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -399,7 +400,6 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
          * aborted, which cancels its upstream work). */
         ccp_conn_close(c);
     }
-    free(buf->base);
 }
 
 static void close_cb(uv_handle_t *h)
