@@ -202,6 +202,21 @@ static void a_named_stop_string_becomes_stop_sequence(void **state)
     json_object_put(m);
 }
 
+/* Groq reports a stream's usage in x_groq on its last chunk. */
+static void groq_usage_in_x_groq_is_read(void **state)
+{
+    const char *in =
+        "data: {\"id\":\"g\",\"model\":\"llama\",\"choices\":[{\"index\":0,\"delta\":{"
+        "\"content\":\"hi\"}}]}\n\ndata: {\"id\":\"g\",\"model\":\"llama\",\"choices\":[{"
+        "\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"x_groq\":{\"id\":\"req\","
+        "\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":3}}}\n\ndata: [DONE]\n\n";
+    json_object *m = message_of(in, strlen(in), true);
+    json_object *u = ccp_json_get_obj(m, "usage");
+    assert_int_equal(ccp_json_get_int(u, "input_tokens", -1), 11);
+    assert_int_equal(ccp_json_get_int(u, "output_tokens", -1), 3);
+    json_object_put(m);
+}
+
 static void an_empty_stream_is_an_error(void **state)
 {
     ccp_anthropic_writer *w = ccp_anthropic_writer_new(false, NULL, NULL);
@@ -221,6 +236,7 @@ int main(void)
         cmocka_unit_test(a_whole_completion_becomes_the_same_message),
         cmocka_unit_test(an_error_body_and_finish_reasons),
         cmocka_unit_test(a_named_stop_string_becomes_stop_sequence),
+        cmocka_unit_test(groq_usage_in_x_groq_is_read),
         cmocka_unit_test(an_empty_stream_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
