@@ -13,8 +13,8 @@
 struct ccp_decoder {
     ccp_event_sink *sink;
     ccp_body_in in;
-    bool started;   /* message_start seen */
-    bool stopped;   /* message_stop seen */
+    bool started; /* message_start seen */
+    bool stopped; /* message_stop seen */
 };
 
 static int64_t usage_field(json_object *u, const char *key)

@@ -7,9 +7,9 @@
 #include <stddef.h>
 
 typedef enum {
-    CCP_REPAIR_NONE,     /* already a JSON object (or empty: "{}") */
-    CCP_REPAIR_CLOSED,   /* closing brackets/quotes were missing and were added */
-    CCP_REPAIR_WRAPPED,  /* not repairable: {"arguments": "<the text>"} */
+    CCP_REPAIR_NONE,    /* already a JSON object (or empty: "{}") */
+    CCP_REPAIR_CLOSED,  /* closing brackets/quotes were missing and were added */
+    CCP_REPAIR_WRAPPED, /* not repairable: {"arguments": "<the text>"} */
 } ccp_repair;
 
 /* Returns s[0..n) as a JSON object text (malloc'd, caller frees): kept when

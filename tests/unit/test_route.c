@@ -63,10 +63,10 @@ static const char *get_header(void *ud, const char *name)
 
 /* Claude Code's main-turn shape: adaptive thinking, its tools, a user turn. */
 #define TOOLS                                                                                      \
-    "\"tools\":[{\"name\":\"Read\",\"description\":\"r\",\"input_schema\":{\"type\":\"object\"}},"  \
+    "\"tools\":[{\"name\":\"Read\",\"description\":\"r\",\"input_schema\":{\"type\":\"object\"}}," \
     "{\"name\":\"Bash\",\"description\":\"b\",\"input_schema\":{\"type\":\"object\"}}]"
 #define SYSTEM                                                                                     \
-    "\"system\":[{\"type\":\"text\",\"text\":\"x-anthropic-billing-header: cc_version=2.1.197\"},"   \
+    "\"system\":[{\"type\":\"text\",\"text\":\"x-anthropic-billing-header: cc_version=2.1.197\"}," \
     "{\"type\":\"text\",\"text\":\"You are Claude Code.\"}]"
 
 typedef struct {
@@ -82,9 +82,10 @@ typedef struct {
 static const hdr research[] = {{"X-Team", "research-west"}, {NULL, NULL}};
 
 static const route_case cases[] = {
-    {"main turn", "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64000,\"stream\":true," SYSTEM
-                  "," TOOLS ",\"thinking\":{\"type\":\"adaptive\"},\"messages\":[{\"role\":"
-                  "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"fix the test\"}]}]}",
+    {"main turn",
+     "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64000,\"stream\":true," SYSTEM "," TOOLS
+     ",\"thinking\":{\"type\":\"adaptive\"},\"messages\":[{\"role\":"
+     "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"fix the test\"}]}]}",
      NULL, CCP_VIA_DEFAULT, "default", "main/big-model", 1},
     {"haiku background call",
      "{\"model\":\"claude-haiku-4-5-20251001\",\"max_tokens\":512,\"thinking\":{\"type\":"
@@ -187,9 +188,8 @@ static void claude_code_request_shapes_route_where_the_config_says(void **state)
             strcmp(got, tc->target) != 0 || c.route->n != tc->n_targets)
             fail_msg("%s: got via=%s stage=%s target=%s (%zu targets); want via=%s stage=%s "
                      "target=%s (%zu)",
-                     tc->what, ccp_route_via_name(c.via), ccp_stage_name(c.stage), got,
-                     c.route->n, ccp_route_via_name(tc->via), tc->stage, tc->target,
-                     tc->n_targets);
+                     tc->what, ccp_route_via_name(c.via), ccp_stage_name(c.stage), got, c.route->n,
+                     ccp_route_via_name(tc->via), tc->stage, tc->target, tc->n_targets);
         if (c.via == CCP_VIA_TAG) {
             /* The tag is gone from what will be sent; the rest stays. */
             const char *sys = ccp_json_get_str(
@@ -268,9 +268,10 @@ static void router_mistakes_are_reported_with_their_place(void **state)
     assert_int_equal(d.n, 4);
     for (size_t i = 0; i < 4; i++) {
         char got[400];
-        snprintf(got, sizeof got, "%s:%d:%d: %s", d.items[i].file, d.items[i].line,
-                 d.items[i].col, d.items[i].message);
-        if (strncmp(got, want[i], strlen(want[i])) != 0) fail_msg("got: %s\nwant: %s", got, want[i]);
+        snprintf(got, sizeof got, "%s:%d:%d: %s", d.items[i].file, d.items[i].line, d.items[i].col,
+                 d.items[i].message);
+        if (strncmp(got, want[i], strlen(want[i])) != 0)
+            fail_msg("got: %s\nwant: %s", got, want[i]);
     }
     ccp_diags_free(&d);
 }
