@@ -6,6 +6,8 @@
 #include "codec/gemini.h"
 #include "codec/openai_chat.h"
 #include "core/alloc.h"
+#include "core/json.h"
+#include "core/log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,14 @@ void ccp_error_body_excerpt(ccp_buf *msg, int status, const char *body, size_t l
         ccp_buf_appends(msg, ": ");
         ccp_buf_append(msg, body, n);
     }
+}
+
+bool ccp_tool_is_server_tool(json_object *tool, const char *codec)
+{
+    if (ccp_json_get_obj(tool, "input_schema")) return false;
+    const char *name = ccp_json_get_str(tool, "name"), *type = ccp_json_get_str(tool, "type");
+    ccp_log_info("%s: dropping server tool '%s' (%s)", codec, name ? name : "?", type ? type : "?");
+    return true;
 }
 
 void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *path)

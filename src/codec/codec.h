@@ -41,6 +41,10 @@ void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p);
 /* For map_error when the body says nothing useful: "upstream answered HTTP
  * <status>: <the first 500 bytes of the body>". */
 void ccp_error_body_excerpt(ccp_buf *msg, int status, const char *body, size_t len);
+/* True for an Anthropic server tool (web search, code execution, ... : no
+ * input_schema), which a provider of another format cannot run: logged as
+ * dropped by `codec`. */
+bool ccp_tool_is_server_tool(json_object *tool, const char *codec);
 /* Appends base_url and path with exactly one '/' between them. */
 void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *path);
 

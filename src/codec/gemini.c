@@ -192,13 +192,8 @@ static json_object *tools_of(json_object *tools)
     json_object *decls = json_object_new_array();
     for (size_t i = 0; i < arr_len(tools); i++) {
         json_object *t = json_object_array_get_idx(tools, i);
+        if (ccp_tool_is_server_tool(t, "gemini")) continue;
         json_object *schema = ccp_json_get_obj(t, "input_schema");
-        if (!schema) {
-            ccp_log_info("gemini: dropping server tool '%s' (%s)",
-                         ccp_json_get_str(t, "name") ? ccp_json_get_str(t, "name") : "?",
-                         ccp_json_get_str(t, "type") ? ccp_json_get_str(t, "type") : "?");
-            continue;
-        }
         json_object *d = json_object_new_object();
         json_object_object_add(d, "name", json_object_get(ccp_json_get(t, "name")));
         if (ccp_json_get(t, "description"))

@@ -253,15 +253,8 @@ static json_object *map_tools(json_object *tools)
     json_object *out = json_object_new_array();
     for (size_t i = 0; i < json_object_array_length(tools); i++) {
         json_object *t = json_object_array_get_idx(tools, i);
+        if (ccp_tool_is_server_tool(t, "openai-chat")) continue;
         json_object *schema = ccp_json_get_obj(t, "input_schema");
-        if (!schema) {
-            /* A server tool (web search, code execution, ...) this
-             * provider cannot run. */
-            ccp_log_info("openai-chat: dropping server tool '%s' (%s)",
-                         ccp_json_get_str(t, "name") ? ccp_json_get_str(t, "name") : "?",
-                         ccp_json_get_str(t, "type") ? ccp_json_get_str(t, "type") : "?");
-            continue;
-        }
         json_object *fn = json_object_new_object();
         json_object_object_add(fn, "name", ref(ccp_json_get(t, "name")));
         if (ccp_json_get(t, "description"))
