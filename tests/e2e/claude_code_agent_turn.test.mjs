@@ -17,6 +17,21 @@ import { startGeminiMock, geminiAgent, geminiConfig } from './lib/mock_gemini.mj
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLAUDE = path.join(ROOT, 'node_modules/.bin/claude');
 
+// Claude Code in print mode in work, its API base URL pointed at the proxy.
+function claude(args, work, proxy) {
+  return run(CLAUDE, args, {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH,
+      HOME: work,
+      ANTHROPIC_BASE_URL: proxy.url,
+      ANTHROPIC_API_KEY: 'client-key',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_AUTOUPDATER: '1',
+    },
+  });
+}
+
 function run(cmd, args, opts) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,17 +49,7 @@ test('claude_code_writes_a_file_through_ccproxy', { timeout: 180000 }, async () 
   const mock = await startMock((req) => ({ kind: 'raw', ...answer(req.body, { file }) }));
   const proxy = await startProxy(mockConfig(mock.url).replace('default: mock/mock-model', 'default: mock'));
   try {
-    const { code, out } = await run(CLAUDE, ['-p', 'Write hello to out.txt', '--allowedTools', 'Write'], {
-      cwd: work,
-      env: {
-        PATH: process.env.PATH,
-        HOME: work,
-        ANTHROPIC_BASE_URL: proxy.url,
-        ANTHROPIC_API_KEY: 'client-key',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_AUTOUPDATER: '1',
-      },
-    });
+    const { code, out } = await claude(['-p', 'Write hello to out.txt', '--allowedTools', 'Write'], work, proxy);
     assert.equal(code, 0, `claude failed:\n${out}\n--- proxy:\n${proxy.log()}`);
     assert.match(out, /Done: the file is written\./);
     assert.equal(fs.readFileSync(file, 'utf8'), 'hello from the mock model\n');
@@ -78,17 +83,7 @@ test('claude_code_writes_a_file_through_ccproxy_to_an_openai_provider', { timeou
   const mock = await startOpenAIMock((req) => openaiModel(req.body, { file }));
   const proxy = await startProxy(openaiConfig(mock.url));
   try {
-    const { code, out } = await run(CLAUDE, ['-p', 'Write hello to out.txt', '--allowedTools', 'Write'], {
-      cwd: work,
-      env: {
-        PATH: process.env.PATH,
-        HOME: work,
-        ANTHROPIC_BASE_URL: proxy.url,
-        ANTHROPIC_API_KEY: 'client-key',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_AUTOUPDATER: '1',
-      },
-    });
+    const { code, out } = await claude(['-p', 'Write hello to out.txt', '--allowedTools', 'Write'], work, proxy);
     assert.equal(code, 0, `claude failed:\n${out}\n--- proxy:\n${proxy.log()}`);
     assert.match(out, /Done: the file is written\./);
     assert.equal(fs.readFileSync(file, 'utf8'), 'hello from the mock model\n');
@@ -116,17 +111,7 @@ test('claude_code_reads_edits_and_runs_a_command_through_an_openai_provider', { 
   const mock = await startOpenAIMock((req) => openaiAgent(req.body, { file }));
   const proxy = await startProxy(openaiConfig(mock.url));
   try {
-    const { code, out } = await run(CLAUDE, ['-p', 'Change world to proxy in greeting.txt and copy it', '--allowedTools', 'Read,Edit,Bash'], {
-      cwd: work,
-      env: {
-        PATH: process.env.PATH,
-        HOME: work,
-        ANTHROPIC_BASE_URL: proxy.url,
-        ANTHROPIC_API_KEY: 'client-key',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_AUTOUPDATER: '1',
-      },
-    });
+    const { code, out } = await claude(['-p', 'Change world to proxy in greeting.txt and copy it', '--allowedTools', 'Read,Edit,Bash'], work, proxy);
     assert.equal(code, 0, `claude failed:\n${out}\n--- proxy:\n${proxy.log()}`);
     assert.match(out, /All done: read, edited and copied\./);
     assert.equal(fs.readFileSync(file, 'utf8'), 'hello proxy\n');
@@ -150,17 +135,7 @@ test('claude_code_reads_edits_and_runs_a_command_through_gemini', { timeout: 240
   const mock = await startGeminiMock((entry) => geminiAgent(entry, { file }));
   const proxy = await startProxy(geminiConfig(mock.url));
   try {
-    const { code, out } = await run(CLAUDE, ['-p', 'Change world to gemini in greeting.txt and copy it', '--allowedTools', 'Read,Edit,Bash'], {
-      cwd: work,
-      env: {
-        PATH: process.env.PATH,
-        HOME: work,
-        ANTHROPIC_BASE_URL: proxy.url,
-        ANTHROPIC_API_KEY: 'client-key',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_AUTOUPDATER: '1',
-      },
-    });
+    const { code, out } = await claude(['-p', 'Change world to gemini in greeting.txt and copy it', '--allowedTools', 'Read,Edit,Bash'], work, proxy);
     assert.equal(code, 0, `claude failed:\n${out}\n--- proxy:\n${proxy.log()}`);
     assert.match(out, /All done: read, edited and copied\./);
     assert.equal(fs.readFileSync(file, 'utf8'), 'hello gemini\n');

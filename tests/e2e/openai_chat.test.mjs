@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { startProxy } from './lib/proxy.mjs';
+import { accumulate } from './lib/expected.mjs';
 import { startOpenAIMock, openaiFixture, openaiConfig } from './lib/mock_openai.mjs';
 
 let mock, proxy, client;
@@ -25,25 +26,7 @@ after(async () => {
 
 // The message a recorded stream's expected events accumulate to.
 function expectedMessage(name) {
-  const events = JSON.parse(openaiFixture(`${name}.expected.json`)).map((e) => e.data);
-  const msg = structuredClone(events[0].message);
-  const parts = [];
-  for (const e of events) {
-    if (e.type === 'content_block_start') msg.content[e.index] = structuredClone(e.content_block);
-    if (e.type === 'content_block_delta') {
-      const b = msg.content[e.index];
-      if (e.delta.type === 'text_delta') b.text += e.delta.text;
-      if (e.delta.type === 'thinking_delta') b.thinking += e.delta.thinking;
-      if (e.delta.type === 'input_json_delta') parts[e.index] = (parts[e.index] ?? '') + e.delta.partial_json;
-    }
-    if (e.type === 'content_block_stop' && msg.content[e.index].type === 'tool_use')
-      msg.content[e.index].input = JSON.parse(parts[e.index] || '{}');
-    if (e.type === 'message_delta') {
-      msg.stop_reason = e.delta.stop_reason;
-      Object.assign(msg.usage, e.usage);
-    }
-  }
-  return msg;
+  return accumulate(JSON.parse(openaiFixture(`${name}.expected.json`)));
 }
 
 function completionFor(name) {

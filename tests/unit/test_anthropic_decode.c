@@ -12,37 +12,11 @@
 #include "core/json.h"
 #include "core/sse.h"
 #include "test_helpers.h"
+#include "test_sse_events.h"
 
 #include <string.h>
 
 static const char *const fixtures[] = {"text", "thinking_text", "tool_use_multi"};
-
-static void collect(void *ud, const char *data, size_t len)
-{
-    ccp_buf_append(ud, data, len);
-}
-
-/* Parses an SSE text into an array of {event, data} JSON objects. */
-static int to_array(void *ud, const char *event, const char *data, size_t len)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "event", json_object_new_string(event));
-    json_object *d = ccp_json_parse(data, len, NULL);
-    assert_non_null(d);
-    json_object_object_add(o, "data", d);
-    json_object_array_add(ud, o);
-    return 0;
-}
-
-static json_object *sse_events(const char *s, size_t len)
-{
-    json_object *arr = json_object_new_array();
-    ccp_sse_reader r;
-    ccp_sse_reader_init(&r, to_array, arr);
-    assert_int_equal(ccp_sse_reader_feed(&r, s, len), 0);
-    ccp_sse_reader_free(&r);
-    return arr;
-}
 
 /* Decodes in (split into pieces of chunk bytes) into a writer. */
 static void decode(const char *in, size_t len, bool sse, size_t chunk, ccp_anthropic_writer *w)
@@ -66,10 +40,10 @@ static void streams_are_rewritten_event_for_event(void **state)
         char *in = read_fixture(rel, &len);
         for (size_t chunk = 1; chunk <= len; chunk = chunk * 3 + 1) {
             ccp_buf out = CCP_BUF_INIT;
-            ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, collect, &out);
+            ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, test_collect, &out);
             decode(in, len, true, chunk, w);
             assert_true(ccp_anthropic_writer_done(w));
-            json_object *want = sse_events(in, len), *got = sse_events(out.data, out.len);
+            json_object *want = test_sse_events(in, len), *got = test_sse_events(out.data, out.len);
             if (!json_object_equal(want, got))
                 fail_msg("%s chunk %zu:\nwant %s\ngot  %s", fixtures[i], chunk,
                          ccp_json_str(want, NULL), ccp_json_str(got, NULL));
@@ -130,7 +104,7 @@ static void json_bodies_round_trip_and_stream_like_the_recording(void **state)
         ccp_anthropic_writer_free(w);
         /* The same body written as a stream accumulates back to itself. */
         ccp_buf sse = CCP_BUF_INIT;
-        w = ccp_anthropic_writer_new(true, collect, &sse);
+        w = ccp_anthropic_writer_new(true, test_collect, &sse);
         decode(in, len, false, len, w);
         ccp_anthropic_writer_free(w);
         w = ccp_anthropic_writer_new(false, NULL, NULL);
@@ -167,7 +141,7 @@ static void an_error_event_passes_through(void **state)
                      "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
                      "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
     ccp_buf out = CCP_BUF_INIT;
-    ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, collect, &out);
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, test_collect, &out);
     decode(in, strlen(in), true, 3, w);
     const char *type, *msg;
     assert_true(ccp_anthropic_writer_error(w, &type, &msg));

@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/sse.h"
 #include "test_helpers.h"
+#include "test_sse_events.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,6 @@
 
 static const char *const fixtures[] = {"text",   "thinking_text", "function_call", "function_calls",
                                        "safety", "usage_last",    "error"};
-
-static void collect(void *ud, const char *data, size_t len)
-{
-    ccp_buf_append(ud, data, len);
-}
 
 /* Tool ids are toolu_ + 24 random characters (+ a signature): compared as
  * toolu_* and what follows. */
@@ -37,31 +33,18 @@ static void normalize_ids(json_object *ev)
     json_object_object_add(cb, "id", json_object_new_string(buf));
 }
 
-static int to_array(void *ud, const char *event, const char *data, size_t len)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "event", json_object_new_string(event));
-    json_object *d = ccp_json_parse(data, len, NULL);
-    assert_non_null(d);
-    json_object_object_add(o, "data", d);
-    normalize_ids(o);
-    json_object_array_add(ud, o);
-    return 0;
-}
-
+/* The events of an SSE text, tool ids normalized. */
 static json_object *events_of(const char *sse, size_t len)
 {
-    json_object *arr = json_object_new_array();
-    ccp_sse_reader r;
-    ccp_sse_reader_init(&r, to_array, arr);
-    assert_int_equal(ccp_sse_reader_feed(&r, sse, len), 0);
-    ccp_sse_reader_free(&r);
+    json_object *arr = test_sse_events(sse, len);
+    for (size_t i = 0; i < json_object_array_length(arr); i++)
+        normalize_ids(json_object_array_get_idx(arr, i));
     return arr;
 }
 
 static void decode_split(const char *in, size_t len, size_t split, ccp_buf *out)
 {
-    ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, collect, out);
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, test_collect, out);
     ccp_decoder *d = ccp_gemini_decoder_new(ccp_anthropic_writer_sink(w), true);
     ccp_error err = {0};
     assert_int_equal(ccp_gemini_decoder_feed(d, in, split, &err), 0);

@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/sse.h"
 #include "test_helpers.h"
+#include "test_sse_events.h"
 
 #include <string.h>
 
@@ -19,36 +20,10 @@ static const char *const fixtures[] = {
     "text",       "tool_single", "tool_parallel", "reasoning_text_tool",
     "usage_last", "error_mid",   "length",        "no_finish"};
 
-static void collect(void *ud, const char *data, size_t len)
-{
-    ccp_buf_append(ud, data, len);
-}
-
-static int to_array(void *ud, const char *event, const char *data, size_t len)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "event", json_object_new_string(event));
-    json_object *d = ccp_json_parse(data, len, NULL);
-    assert_non_null(d);
-    json_object_object_add(o, "data", d);
-    json_object_array_add(ud, o);
-    return 0;
-}
-
-static json_object *events_of(const char *sse, size_t len)
-{
-    json_object *arr = json_object_new_array();
-    ccp_sse_reader r;
-    ccp_sse_reader_init(&r, to_array, arr);
-    assert_int_equal(ccp_sse_reader_feed(&r, sse, len), 0);
-    ccp_sse_reader_free(&r);
-    return arr;
-}
-
 /* Decodes in, split at `split`, into an SSE text. */
 static void decode_split(const char *in, size_t len, size_t split, bool sse, ccp_buf *out)
 {
-    ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, collect, out);
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, test_collect, out);
     ccp_decoder *d = ccp_openai_decoder_new(ccp_anthropic_writer_sink(w), sse);
     ccp_error err = {0};
     assert_int_equal(ccp_openai_decoder_feed(d, in, split, &err), 0);
@@ -72,7 +47,7 @@ static void every_stream_at_every_split_gives_its_expected_events(void **state)
         for (size_t split = 0; split <= len; split++) {
             ccp_buf out = CCP_BUF_INIT;
             decode_split(in, len, split, true, &out);
-            json_object *got = events_of(out.data, out.len);
+            json_object *got = test_sse_events(out.data, out.len);
             if (!json_object_equal(want, got))
                 fail_msg("%s split %zu:\nwant %s\ngot  %s", fixtures[f], split,
                          ccp_json_str(want, NULL), ccp_json_str(got, NULL));
