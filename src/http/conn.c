@@ -83,16 +83,45 @@ static void unlist(conn *c)
     c->flush_next = NULL;
 }
 
-/* Hands c's gathered bytes to libuv. Returns -1 if libuv refused them (the
- * bytes are dropped); the caller closes c, never from inside a write. */
+/* A connection keeps its output buffer between answers up to this size. */
+#define OUT_KEEP (64 * 1024)
+
+/* Hands c's gathered bytes to the socket. Returns -1 if libuv refused them
+ * (the bytes are dropped); the caller closes c, never from inside a write. */
 static int flush_one(conn *c)
 {
     unlist(c);
     if (c->closing || c->out.len == 0) return 0;
+    size_t len = c->out.len;
+    /* With nothing of ours in libuv's queue, write at once. The socket
+     * almost always takes it all, and then no request is allocated and no
+     * callback runs; through uv_write, libuv 1.44 also re-registers the
+     * socket with epoll (an epoll_ctl) after every completed write. A
+     * closing connection goes through uv_write: its callback closes it. */
+    size_t done = 0;
+    if (c->queued == len && !c->close_after) {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            c->queued -= len;
+            ccp_buf_reset(&c->out);
+            return -1;
+        }
+        if (n > 0) done = (size_t)n;
+        c->queued -= done;
+        if (done == len) {
+            if (c->out.cap > OUT_KEEP)
+                ccp_buf_free(&c->out);
+            else
+                ccp_buf_reset(&c->out);
+            return 0;
+        }
+    }
     wreq *wr = ccp_xmalloc(sizeof *wr);
     wr->c = c;
     wr->data = ccp_buf_detach(&c->out, &wr->len);
-    uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
+    wr->len -= done;
+    uv_buf_t b = uv_buf_init(wr->data + done, (unsigned)wr->len);
     if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
         c->queued -= wr->len;
         free(wr->data);
