@@ -41,7 +41,7 @@ struct ccp_upstream {
     int in_curl;                          /* >0 while inside curl_multi_socket_action */
     CURL *spare[CCP_UPSTREAM_SPARE_EASY]; /* reset handles ready for reuse */
     size_t n_spare;
-    bool deferred; /* a cancel waits for curl to return */
+    bool deferred;         /* a cancel waits for curl to return */
     sock_ctx **conn_socks; /* owned: connection sockets' watchers, by fd */
     size_t n_conn_socks;   /* slots in conn_socks */
 };
@@ -53,9 +53,9 @@ struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
     ccp_upstream *u;
-    int events;     /* UV_READABLE|UV_WRITABLE being watched, 0 when stopped */
-    bool conn;      /* a connection socket: lives until closesocket_cb */
-    bool idle;      /* conn only: no transfer is using it */
+    int events; /* UV_READABLE|UV_WRITABLE being watched, 0 when stopped */
+    bool conn;  /* a connection socket: lives until closesocket_cb */
+    bool idle;  /* conn only: no transfer is using it */
 };
 
 struct ccp_upstream_req {
@@ -266,8 +266,7 @@ static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose)
         while (n <= (size_t)fd)
             n *= 2;
         u->conn_socks = ccp_xrealloc(u->conn_socks, n * sizeof *u->conn_socks);
-        memset(u->conn_socks + u->n_conn_socks, 0,
-               (n - u->n_conn_socks) * sizeof *u->conn_socks);
+        memset(u->conn_socks + u->n_conn_socks, 0, (n - u->n_conn_socks) * sizeof *u->conn_socks);
         u->n_conn_socks = n;
     }
     sock_ctx *sc = sock_new(u, fd);
