@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-}
 
-PKGS=(build-essential cmake pkg-config libuv1-dev libjson-c-dev libcurl4-openssl-dev
+PKGS=(build-essential cmake pkg-config libuv1-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
       node-llhttp libyaml-dev libcmocka-dev nodejs npm)
 [[ $MODE == --bench ]] && PKGS+=(wrk nginx-light libcjson-dev libjansson-dev)
 

@@ -17,6 +17,8 @@
  * gets a watcher for just as long as curl names it. */
 #include "upstream/upstream.h"
 
+#include "upstream/tls.h"
+
 #include "core/alloc.h"
 #include "core/log.h"
 
@@ -74,6 +76,7 @@ struct ccp_upstream_req {
 
 void ccp_upstream_global_init(void)
 {
+    ccp_tls_global_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -151,8 +154,10 @@ static void check_multi_info(ccp_upstream *u)
                                  r->errbuf[0] ? r->errbuf : curl_easy_strerror(res),
                                  u->cfg.connect_timeout_ms, u->cfg.total_timeout_ms);
         } else if (res != CURLE_OK) {
-            code = ccp_error_set(&err, CCP_EUPSTREAM, "%s",
-                                 r->errbuf[0] ? r->errbuf : curl_easy_strerror(res));
+            const char *why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(res);
+            char *spelt = ccp_tls_error_text(why);
+            code = ccp_error_set(&err, CCP_EUPSTREAM, "%s", spelt ? spelt : why);
+            free(spelt);
         }
         finish(r, code, code ? &err : NULL);
     }

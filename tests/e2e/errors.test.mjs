@@ -70,6 +70,24 @@ test('upstream_down_is_a_502_api_error', async () => {
   });
 });
 
+// OpenSSL's error strings are loaded only when a TLS error needs them: the
+// message still names the reason, not just OpenSSL's number for it.
+test('tls_to_a_plain_http_port_names_the_openssl_reason', async () => {
+  const { mock } = await setup({ kind: 'json', fixture: 'text.json' });
+  const proxy = await startProxy(mockConfig(mock.url.replace('http://', 'https://')));
+  cleanups.push(() => proxy.stop());
+  const client = new Anthropic({ baseURL: proxy.url, apiKey: 'k', maxRetries: 0 });
+  for (let i = 0; i < 2; i++) {
+    await assert.rejects(client.messages.create(req), (e) => {
+      assert.equal(e.status, 502);
+      assert.equal(e.error.error.type, 'api_error');
+      assert.match(e.error.error.message, /SSL routines::wrong version number/);
+      assert.doesNotMatch(e.error.error.message, /lib\(\d+\)|test-key-123/);
+      return true;
+    });
+  }
+});
+
 test('upstream_429_passes_status_type_and_retry_after', async () => {
   const { client } = await setup({ kind: 'error', status: 429, type: 'rate_limit_error', message: 'slow down', headers: { 'retry-after': '7' } });
   await assert.rejects(client.messages.create(req), (e) => {
