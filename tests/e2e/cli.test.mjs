@@ -70,6 +70,26 @@ test('a_taken_port_is_a_clear_error', async () => {
   assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: Address already in use`));
 });
 
+// serve starts without GnuTLS's implicit initialisation (see main.c): it adds
+// GNUTLS_NO_IMPLICIT_INIT=1 and executes itself again under the same pid;
+// a value the user set is kept as it is.
+test('serve_runs_with_gnutls_implicit_init_off_and_keeps_a_user_value', async () => {
+  const { startProxy, mockConfig } = await import('./lib/proxy.mjs');
+  const fs = await import('node:fs');
+  const environ = (pid) => fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+  const cfg = mockConfig('http://127.0.0.1:9');
+  const p1 = await startProxy(cfg);
+  try {
+    assert.ok(environ(p1.pid).includes('GNUTLS_NO_IMPLICIT_INIT=1'));
+    assert.equal((await fetch(`${p1.url}/`, { method: 'HEAD' })).status, 200);
+  } finally { await p1.stop(); }
+  const p2 = await startProxy(cfg, { env: { GNUTLS_NO_IMPLICIT_INIT: '0' } });
+  try {
+    const env = environ(p2.pid).filter((e) => e.startsWith('GNUTLS_NO_IMPLICIT_INIT='));
+    assert.deepEqual(env, ['GNUTLS_NO_IMPLICIT_INIT=0']);
+  } finally { await p2.stop(); }
+});
+
 test('every example config is valid', () => {
   const env = { OPENROUTER_API_KEY: 'k', DEEPSEEK_API_KEY: 'k', GEMINI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k' };
   for (const f of ['openrouter.yaml', 'deepseek-gemini.yaml', 'local-and-cloud.yaml']) {

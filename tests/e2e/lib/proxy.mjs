@@ -36,6 +36,7 @@ export async function startProxy(yaml, { env = {}, args = [] } = {}) {
   return {
     url,
     port,
+    pid: child.pid,
     log: () => stderr,
     async stop() {
       child.kill('SIGTERM');
