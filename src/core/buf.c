@@ -2,6 +2,7 @@
 #include "core/buf.h"
 
 #include "core/alloc.h"
+#include "core/json_scan.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -86,25 +87,6 @@ void ccp_buf_printf(ccp_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-/* 1 for the bytes JSON needs escaped: controls, '"' and '\\'. */
-static const unsigned char needs_escape[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
-};
-
-/* Whether any byte of w is below 0x20, '"' or '\\' (exact: the classic
- * "has zero byte" / "has byte less than" bit tricks). */
-static inline bool word_needs_escape(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    uint64_t ctl = (w - ones * 0x20) & ~w & high;
-    uint64_t q = w ^ (ones * '"');
-    uint64_t bs = w ^ (ones * '\\');
-    q = (q - ones) & ~q & high;
-    bs = (bs - ones) & ~bs & high;
-    return (ctl | q | bs) != 0;
-}
-
 void ccp_buf_append_json_str(ccp_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -120,10 +102,10 @@ void ccp_buf_append_json_str(ccp_buf *b, const char *s, size_t n)
         while (end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
-            if (word_needs_escape(w)) break;
+            if (ccp_json_word_special(w)) break;
             p += 8;
         }
-        while (p < end && !needs_escape[*p])
+        while (p < end && !ccp_json_special[*p])
             p++;
         if (p > run) {
             ccp_buf_reserve(b, (size_t)(p - run) + 1);

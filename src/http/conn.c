@@ -207,11 +207,18 @@ void ccp_conn_fail(conn *c, int status, const char *type, const char *message)
 
 /* ---- parsing -------------------------------------------------------- */
 
+/* A kept-alive connection keeps its body buffer for the next request up to
+ * this size; a larger one goes back to malloc rather than sit idle. */
+#define BODY_KEEP (64 * 1024)
+
 static void reset_request(conn *c)
 {
     ccp_buf_reset(&c->url);
     ccp_buf_reset(&c->hbuf);
-    ccp_buf_reset(&c->body);
+    if (c->body.cap > BODY_KEEP)
+        ccp_buf_free(&c->body);
+    else
+        ccp_buf_reset(&c->body);
     c->n_hoffs = 0;
     c->in_value = false;
     c->head_bytes = 0;
@@ -311,6 +318,9 @@ static int on_headers_complete(llhttp_t *p)
                       "the request body is larger than server.max_body_bytes");
         return -1;
     }
+    /* The whole body in one allocation, not a doubling chain of copies (a
+     * 148 KiB body was copied 300 KiB on its way in). */
+    if (p->flags & F_CONTENT_LENGTH) ccp_buf_reserve(&c->body, (size_t)p->content_length);
     const char *expect = find_header(c, "expect");
     if (expect && strcasecmp(expect, "100-continue") == 0 && p->http_minor >= 1) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -40,8 +40,8 @@ static void bad_token_names_its_offset(void **state)
     assert_non_null(strstr(err.msg, "byte offset"));
 }
 
-/* json-c 0.16's strict mode still takes a single-quoted key, NaN and a raw
- * tab in a string; those are tracked as a known gap, not asserted here. */
+/* More of what json-c's strict mode let through (a single-quoted key, NaN,
+ * a raw tab in a string) is refused too: see test_json_parse.c. */
 static void strict_mode_rejects_trailing_commas_and_bad_literals(void **state)
 {
     ccp_error err = {0};
