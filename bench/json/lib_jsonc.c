@@ -6,7 +6,31 @@
 
 #include "bench.h"
 
-/* ---- json-c, as ccproxy uses it ----------------------------------------- */
+/* Built twice: plain, json-c's own tokenizer and serializer (as ccproxy used
+ * them at first); with CCP_OWN, ccproxy's parser (src/core/json_parse.c) and
+ * writer (ccp_json_write) around the same json-c objects. */
+#ifdef CCP_OWN
+#include "core/json.h"
+static json_object *jc_parse(const char *s, size_t n)
+{
+    return ccp_json_parse(s, n, NULL);
+}
+static size_t jc_serialize(json_object *o)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_json_write(&b, o);
+    size_t n = b.len;
+    ccp_buf_free(&b);
+    return n;
+}
+#else
+static size_t jc_serialize(json_object *o)
+{
+    size_t len;
+    json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                      &len);
+    return len;
+}
 static json_object *jc_parse(const char *s, size_t n)
 {
     json_tokener *t = json_tokener_new_ex(128);
@@ -16,6 +40,7 @@ static json_object *jc_parse(const char *s, size_t n)
     json_tokener_free(t);
     return o;
 }
+#endif
 
 static json_object *jg(json_object *o, const char *k)
 {
@@ -104,9 +129,7 @@ size_t bench_run(const char *s, size_t n)
         json_object_array_add(tools, w);
     }
     json_object_object_add(out, "tools", tools);
-    size_t len;
-    json_object_to_json_string_length(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                      &len);
+    size_t len = jc_serialize(out);
     json_object_put(out);
     json_object_put(in);
     return len;

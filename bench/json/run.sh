@@ -22,12 +22,15 @@ declare -A libs=([cjson]="-lcjson" [jansson]="$(pkg-config --libs jansson)" [jso
 for lib in cjson jansson json-c; do
   cc -O2 -Wall -o "$work/bench-$lib" bench/json/bench_main.c "bench/json/lib_${lib//-/}.c" ${libs[$lib]}
 done
+# json-c objects read and written by ccproxy's own parser and writer.
+cc -O2 -Wall -DCCP_OWN -Isrc -o "$work/bench-ccproxy" bench/json/bench_main.c bench/json/lib_jsonc.c \
+  src/core/json_parse.c src/core/json.c src/core/buf.c src/core/alloc.c src/core/error.c ${libs[json-c]}
 node bench/gen_claude_request.mjs 300000 > "$work/req300k.json"
 node bench/gen_claude_request.mjs 1000000 > "$work/req1m.json"
 
 echo "| library | request | median ms | p90 ms | peak RSS KiB | output bytes |"
 echo "|---|---|---:|---:|---:|---:|"
-for lib in cjson jansson json-c; do
+for lib in cjson jansson json-c ccproxy; do
   for req in req300k req1m; do
     iters=$([[ $req == req1m ]] && echo 60 || echo 200)
     read -r med p90 rss out < <("$work/bench-$lib" "$lib" "$work/$req.json" "$iters")
@@ -38,7 +41,7 @@ done
 echo
 echo "| library | 2^53+1 integer | \\u0000 in a string | lone surrogate | depth 64 |"
 echo "|---|---|---|---|---|"
-for lib in cjson jansson json-c; do
+for lib in cjson jansson json-c ccproxy; do
   line=$("$work/bench-$lib" "$lib" --fidelity)
   get() { sed -E "s/.*$1:([a-z]+).*/\1/" <<<"$line"; }
   echo "| $lib | $(get big_int) | $(get nul) | $(get lone_surrogate) | $(get depth64) |"

@@ -4,7 +4,8 @@
 //   node bench/proxy/run.mjs            (make bench builds what it needs first)
 //
 // Environment: CCPROXY_BIN, CCP_BENCH_MOCK (binaries; default build/),
-// BENCH_SECONDS (each wrk run, default 5), BENCH_ONLY (comma list of targets).
+// BENCH_SECONDS (each wrk run, default 5), BENCH_ONLY (comma list of targets),
+// BENCH_ROUNDS (throughput rounds per target, default 3).
 //
 // Every process it starts is in its own process group and is killed on exit,
 // on error and on SIGINT/SIGTERM.
@@ -28,6 +29,7 @@ const STREAM_EVENTS = 300;
 const STREAM_RUNS = 20;
 const SLOW_STREAMS = 1000;
 const STARTS = 5;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const log = (...a) => console.error('bench:', ...a);
 
@@ -304,9 +306,12 @@ wrk.headers["anthropic-version"] = "2023-06-01"
     mock.stdout.once('data', (d) => resolve(Number(String(d).match(/port (\d+)/)[1])));
     mock.once('exit', () => reject(new Error(`mock exited: ${mock.stderrText}`)));
   });
+  // Phase 1a, one target at a time: start-up, idle memory, latency at low
+  // load and streams. Each target stays up for phase 1b.
+  const live = [];
   for (const t of targets(mockPort)) {
     log(`${t.name}: start-up`);
-    const r = { name: t.name };
+    const r = { name: t.name, small: {}, big: {} };
     const starts = [];
     if (t.proc) {
       for (let i = 0; i < STARTS; i++) {
@@ -322,18 +327,39 @@ wrk.headers["anthropic-version"] = "2023-06-01"
     await sleep(500);
     r.idleRss = root ? memKiB(root, 'VmRSS') : NaN;
     for (const size of ['small', 'big']) {
-      log(`${t.name}: ${size} requests`);
-      const c0 = root ? cpuSeconds(root) : 0;
-      const load = wrk(l.url, bodies[size].file, { threads: 2, connections: CONCURRENCY });
-      const c1 = root ? cpuSeconds(root) : 0;
+      log(`${t.name}: ${size} requests, one connection`);
       const low = wrk(l.url, bodies[size].file, { threads: 1, connections: 1 });
-      r[size] = { rps: load.rps, cpuUs: root ? ((c1 - c0) / load.requests) * 1e6 : NaN, p50: low.p50, p99: low.p99, errs: load.errs ?? low.errs };
+      Object.assign(r[size], { p50: low.p50, p99: low.p99, errs: low.errs });
     }
     log(`${t.name}: streams`);
     r.stream = await streamRuns(t, l.url, streamBody);
-    r.peakRss = root ? memKiB(root, 'VmHWM') : NaN;
-    await stop(l.p);
+    live.push({ t, l, r, root, runs: { small: [], big: [] } });
     results.push(r);
+  }
+  // Phase 1b, throughput: every target is up, and they take turns, ROUNDS
+  // times over. The machines are shared: load from elsewhere comes and goes
+  // over minutes, and taking turns spreads it over all targets instead of
+  // landing on whichever ran then. Each figure is the median of its rounds.
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const x of live) {
+      for (const size of ['small', 'big']) {
+        log(`${x.t.name}: ${size} requests, throughput, round ${round} of ${ROUNDS}`);
+        const c0 = x.root ? cpuSeconds(x.root) : 0;
+        const load = wrk(x.l.url, bodies[size].file, { threads: 2, connections: CONCURRENCY });
+        const c1 = x.root ? cpuSeconds(x.root) : 0;
+        x.runs[size].push({ rps: load.rps, cpuUs: x.root ? ((c1 - c0) / load.requests) * 1e6 : NaN });
+        if (load.errs) x.r[size].errs = load.errs;
+      }
+    }
+  }
+  for (const x of live) {
+    for (const size of ['small', 'big']) {
+      x.r[size].rps = median(x.runs[size].map((v) => v.rps));
+      x.r[size].cpuUs = median(x.runs[size].map((v) => v.cpuUs));
+      x.r[size].rpsRange = [Math.min(...x.runs[size].map((v) => v.rps)), Math.max(...x.runs[size].map((v) => v.rps))];
+    }
+    x.r.peakRss = x.root ? memKiB(x.root, 'VmHWM') : NaN;
+    await stop(x.l.p);
   }
   await stop(mock);
 
@@ -360,14 +386,16 @@ function report(results, bodies) {
   const row = (...c) => lines.push(`| ${c.join(' | ')} |`);
   const small = `${(bodies.small.bytes / 1024).toFixed(1)} KiB`, big = `${(bodies.big.bytes / 1024).toFixed(0)} KiB`;
   lines.push(`Requests: small = ${small} (no tools), Claude Code–shaped = ${big} (20 tools, 40 turns), non-streaming; `
-    + `streams: ${STREAM_EVENTS} events. Throughput: wrk -t2 -c${CONCURRENCY} -d${SECONDS}s; latency: wrk -t1 -c1 -d${SECONDS}s. `
+    + `streams: ${STREAM_EVENTS} events. Throughput: wrk -t2 -c${CONCURRENCY} -d${SECONDS}s, median of ${ROUNDS} rounds taken in turns by all targets; latency: wrk -t1 -c1 -d${SECONDS}s. `
     + `CPU and RSS are the whole process tree of the proxy (nginx: master + workers). direct = wrk straight to the mock.`, '');
   row('target', `req/s ${small}`, `req/s ${big}`, `CPU µs/req ${small}`, `CPU µs/req ${big}`, `p50 / p99 ms ${small}`, `p50 / p99 ms ${big}`);
   row('---', '---:', '---:', '---:', '---:', '---:', '---:');
   for (const r of results)
     row(r.name, f(r.small.rps), f(r.big.rps), f(r.small.cpuUs), f(r.big.cpuUs),
       `${f(r.small.p50, 3)} / ${f(r.small.p99, 3)}`, `${f(r.big.p50, 3)} / ${f(r.big.p99, 3)}`);
-  lines.push('');
+  lines.push('', `Throughput over the ${ROUNDS} rounds, lowest–highest req/s: `
+    + results.map((r) => `${r.name} ${f(r.small.rpsRange?.[0])}–${f(r.small.rpsRange?.[1])} (${small}), `
+      + `${f(r.big.rpsRange?.[0])}–${f(r.big.rpsRange?.[1])} (${big})`).join('; ') + '.', '');
   row('target', 'start-up ms', 'idle RSS MiB', 'peak RSS MiB (under load)', `RSS MiB, ${SLOW_STREAMS} open streams`, `stream TTFB ms (p50)`, `stream total ms (p50)`);
   row('---', '---:', '---:', '---:', '---:', '---:', '---:');
   for (const r of results)
