@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -70,24 +72,27 @@ test('a_taken_port_is_a_clear_error', async () => {
   assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: Address already in use`));
 });
 
-// serve starts without GnuTLS's implicit initialisation (see main.c): it adds
-// GNUTLS_NO_IMPLICIT_INIT=1 and executes itself again under the same pid;
-// a value the user set is kept as it is.
-test('serve_runs_with_gnutls_implicit_init_off_and_keeps_a_user_value', async () => {
-  const { startProxy, mockConfig } = await import('./lib/proxy.mjs');
-  const fs = await import('node:fs');
-  const environ = (pid) => fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
-  const cfg = mockConfig('http://127.0.0.1:9');
-  const p1 = await startProxy(cfg);
-  try {
-    assert.ok(environ(p1.pid).includes('GNUTLS_NO_IMPLICIT_INIT=1'));
-    assert.equal((await fetch(`${p1.url}/`, { method: 'HEAD' })).status, 200);
-  } finally { await p1.stop(); }
-  const p2 = await startProxy(cfg, { env: { GNUTLS_NO_IMPLICIT_INIT: '0' } });
-  try {
-    const env = environ(p2.pid).filter((e) => e.startsWith('GNUTLS_NO_IMPLICIT_INIT='));
-    assert.deepEqual(env, ['GNUTLS_NO_IMPLICIT_INIT=0']);
-  } finally { await p2.stop(); }
+// The launcher sets GNUTLS_NO_IMPLICIT_INIT before it loads the core (and
+// with it libcurl and GnuTLS), in the same process; a value the user set is
+// kept as it is.
+test('the_launcher_turns_gnutls_implicit_init_off_and_keeps_a_user_value', () => {
+  const v = ccproxy(['version']);
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^GNUTLS_NO_IMPLICIT_INIT=1 \(GnuTLS, unused, skipped its start-up\)$/m);
+  const u = spawnSync(BIN, ['version'], { encoding: 'utf8', env: { ...process.env, GNUTLS_NO_IMPLICIT_INIT: '0' } });
+  assert.equal(u.status, 0);
+  assert.match(u.stdout, /^GNUTLS_NO_IMPLICIT_INIT=0 \(GnuTLS, unused, initialised itself\)$/m);
+});
+
+test('a_missing_core_library_is_a_clear_error', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-launcher-'));
+  const copy = path.join(dir, 'ccproxy');
+  fs.copyFileSync(BIN, copy);
+  fs.chmodSync(copy, 0o755);
+  const r = spawnSync(copy, ['version'], { encoding: 'utf8' });
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /cannot load .*libccproxy-core\.so \(it belongs beside the ccproxy executable\)/);
 });
 
 test('every example config is valid', () => {
