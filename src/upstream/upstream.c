@@ -24,9 +24,9 @@
 
 #include <curl/curl.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* Easy handles kept for reuse per worker: curl_easy_init was 6% of the
  * CPU time of a proxied request in the profile. */
@@ -56,8 +56,7 @@ struct sock_ctx {
     curl_socket_t fd;
     ccp_upstream *u;
     int events; /* UV_READABLE|UV_WRITABLE being watched, 0 when stopped */
-    bool conn;  /* a connection socket: lives until closesocket_cb */
-    bool idle;  /* conn only: no transfer is using it */
+    bool idle;  /* a connection socket (in conn_socks) no transfer is using */
 };
 
 struct ccp_upstream_req {
@@ -276,7 +275,6 @@ static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose)
     }
     sock_ctx *sc = sock_new(u, fd);
     if (!sc) return CURL_SOCKOPT_ERROR;
-    sc->conn = true;
     u->conn_socks[fd] = sc;
     return CURL_SOCKOPT_OK;
 }
