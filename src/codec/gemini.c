@@ -265,6 +265,39 @@ static json_object *generation_config(json_object *req)
     return g;
 }
 
+/* Adds a turn of role with parts (taken over) to contents. Two turns of one
+ * role in a row become one: a mid-conversation system message is sent as a
+ * user turn, and Gemini wants user and model turns to alternate. In a merged
+ * user turn the function responses come first, so that they still directly
+ * answer the model's function calls. */
+static void append_turn(json_object *contents, const char *role, json_object *parts)
+{
+    size_t n = json_object_array_length(contents);
+    json_object *last = n ? json_object_array_get_idx(contents, n - 1) : NULL;
+    const char *last_role = last ? ccp_json_get_str(last, "role") : NULL;
+    if (!last_role || strcmp(last_role, role) != 0) {
+        json_object *c = json_object_new_object();
+        json_object_object_add(c, "role", json_object_new_string(role));
+        json_object_object_add(c, "parts", parts);
+        json_object_array_add(contents, c);
+        return;
+    }
+    json_object *prev = ccp_json_get_arr(last, "parts");
+    json_object *merged = json_object_new_array();
+    for (int pass = 0; pass < 2; pass++) {
+        json_object *from[2] = {prev, parts};
+        for (int k = 0; k < 2; k++) {
+            for (size_t i = 0; i < json_object_array_length(from[k]); i++) {
+                json_object *part = json_object_array_get_idx(from[k], i);
+                bool response = ccp_json_get(part, "functionResponse") != NULL;
+                if (response == (pass == 0)) json_object_array_add(merged, json_object_get(part));
+            }
+        }
+    }
+    json_object_put(parts);
+    json_object_object_add(last, "parts", merged); /* releases prev */
+}
+
 static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 {
     const ccp_provider *p = ctx->provider;
@@ -314,10 +347,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
             json_object_put(parts);
             continue;
         }
-        json_object *c = json_object_new_object();
-        json_object_object_add(c, "role", json_object_new_string(is_model ? "model" : "user"));
-        json_object_object_add(c, "parts", parts);
-        json_object_array_add(contents, c);
+        append_turn(contents, is_model ? "model" : "user", parts);
     }
 
     json_object *tools = tools_of(ccp_json_get_arr(req, "tools"));

@@ -86,9 +86,9 @@ static void a_claude_code_turn_maps_field_by_field(void **state)
            "\"image/png\",\"data\":\"iVBO\"}}]},"
            "{\"role\":\"model\",\"parts\":[{\"text\":\"Reading.\"},{\"functionCall\":{\"name\":"
            "\"Read\",\"args\":{\"file_path\":\"/a\"}},\"thoughtSignature\":\"CiQB+/ab\"}]},"
-           "{\"role\":\"user\",\"parts\":[{\"text\":\"[system] Be brief.\"}]},"
            "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"Read\",\"response\":{"
-           "\"error\":\"no such file\"}}},{\"text\":\"try again\"}]}],"
+           "\"error\":\"no such file\"}}},{\"text\":\"[system] Be brief.\"},{\"text\":\"try "
+           "again\"}]}],"
            "\"tools\":[{\"functionDeclarations\":[{\"name\":\"Read\",\"description\":\"Reads\","
            "\"parameters\":{\"type\":\"OBJECT\",\"properties\":{\"file_path\":{\"type\":"
            "\"STRING\"}},\"required\":[\"file_path\"]}},{\"name\":\"Ping\"}]}],"
@@ -228,6 +228,34 @@ static void schemas_keep_the_subset_and_drop_each_keyword_gemini_refuses(void **
     json_object_put(s);
 }
 
+/* Turns of one role in a row become one turn: Gemini wants user and model to
+ * alternate. Claude Code's mid-conversation system message is the usual
+ * case; parts keep their order. */
+static void turns_of_one_role_in_a_row_are_merged(void **state)
+{
+    (void)state;
+    const char *req = "{\"model\":\"m\",\"max_tokens\":10,\"messages\":["
+                      "{\"role\":\"user\",\"content\":\"one\"},"
+                      "{\"role\":\"system\",\"content\":\"Plan mode.\"},"
+                      "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"two\"}]},"
+                      "{\"role\":\"assistant\",\"content\":\"a\"},"
+                      "{\"role\":\"assistant\",\"content\":\"b\"},"
+                      "{\"role\":\"user\",\"content\":\"three\"},"
+                      "{\"role\":\"system\",\"content\":\"last\"}]}";
+    ccp_outbound out;
+    int rc;
+    json_object *b = encode(req, false, NULL, &out, &rc);
+    assert_int_equal(rc, 0);
+    assert_json(ccp_json_get(b, "contents"),
+                "[{\"role\":\"user\",\"parts\":[{\"text\":\"one\"},{\"text\":\"[system] Plan "
+                "mode.\"},{\"text\":\"two\"}]},"
+                "{\"role\":\"model\",\"parts\":[{\"text\":\"a\"},{\"text\":\"b\"}]},"
+                "{\"role\":\"user\",\"parts\":[{\"text\":\"three\"},{\"text\":\"[system] "
+                "last\"}]}]");
+    json_object_put(b);
+    ccp_outbound_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +263,7 @@ int main(void)
         cmocka_unit_test(thinking_tool_choice_and_output_format_variants),
         cmocka_unit_test(what_gemini_cannot_take_is_a_clear_error),
         cmocka_unit_test(schemas_keep_the_subset_and_drop_each_keyword_gemini_refuses),
+        cmocka_unit_test(turns_of_one_role_in_a_row_are_merged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
