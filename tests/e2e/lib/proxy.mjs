@@ -36,7 +36,6 @@ export async function startProxy(yaml, { env = {}, args = [] } = {}) {
   return {
     url,
     port,
-    pid: child.pid,
     log: () => stderr,
     async stop() {
       child.kill('SIGTERM');
