@@ -27,3 +27,12 @@ void ccp_body_in_free(ccp_body_in *in)
     ccp_sse_reader_free(&in->reader);
     ccp_buf_free(&in->body);
 }
+
+int ccp_body_in_json(ccp_body_in *in, const char *data, size_t len, json_object **out)
+{
+    ccp_error perr;
+    *out = ccp_json_parse(data, len, &perr);
+    if (*out) return 0;
+    return ccp_error_set(in->err, CCP_EUPSTREAM, "upstream sent a bad chunk: %s",
+                         perr.code ? perr.msg : "null");
+}

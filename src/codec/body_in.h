@@ -6,6 +6,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/sse.h"
 
 #include <stdbool.h>
@@ -22,5 +23,9 @@ void ccp_body_in_init(ccp_body_in *in, bool sse, ccp_sse_event_fn fn, void *ud);
  * err set when one event is over the reader's limit. */
 int ccp_body_in_feed(ccp_body_in *in, const char *data, size_t len, ccp_error *err);
 void ccp_body_in_free(ccp_body_in *in);
+/* Parses one event's data (or the whole body) as a JSON value into *out
+ * (caller owns). On failure, sets the feed's error to "upstream sent a bad
+ * chunk: ..." and returns CCP_EUPSTREAM; a bare null counts as a failure. */
+int ccp_body_in_json(ccp_body_in *in, const char *data, size_t len, json_object **out);
 
 #endif

@@ -9,8 +9,10 @@
 #include "core/json.h"
 #include "core/log.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void ccp_outbound_init(ccp_outbound *out)
 {
@@ -133,4 +135,21 @@ const char *ccp_error_type_for_status(int status)
     }
     if (status >= 400 && status < 500) return "invalid_request_error";
     return "api_error";
+}
+
+uint64_t ccp_tool_id_seed(const void *salt)
+{
+    return (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)salt ^ 0x9E3779B97F4A7C15ULL;
+}
+
+void ccp_tool_id_append(uint64_t *rng, ccp_buf *out)
+{
+    static const char al[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    char id[30];
+    memcpy(id, "toolu_", 6);
+    for (int i = 6; i < 30; i++) {
+        *rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+        id[i] = al[(*rng >> 33) % 62];
+    }
+    ccp_buf_append(out, id, sizeof id);
 }

@@ -45,6 +45,12 @@ void ccp_error_body_excerpt(ccp_buf *msg, int status, const char *body, size_t l
  * input_schema), which a provider of another format cannot run: logged as
  * dropped by `codec`. */
 bool ccp_tool_is_server_tool(json_object *tool, const char *codec);
+/* Tool-use ids for providers that give none (or none in Anthropic's shape):
+ * "toolu_" and 24 letters and digits, as Anthropic makes them. Each decoder
+ * seeds its own generator (xorshift; not for secrets) with ccp_tool_id_seed
+ * and appends ids with ccp_tool_id_append. */
+uint64_t ccp_tool_id_seed(const void *salt);
+void ccp_tool_id_append(uint64_t *rng, ccp_buf *out);
 /* Appends base_url and path with exactly one '/' between them. */
 void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *path);
 

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct ccp_decoder {
     ccp_event_sink *sink;
@@ -105,12 +104,7 @@ static int delta(ccp_decoder *d, ccp_delta_kind kind, const char *s, size_t n)
 /* toolu_ + 24 random characters, + _gs_ + the signature in base64url. */
 static void tool_id(ccp_decoder *d, const char *sig, ccp_buf *out)
 {
-    static const char al[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    ccp_buf_appends(out, "toolu_");
-    for (int i = 0; i < 24; i++) {
-        d->rng ^= d->rng << 13, d->rng ^= d->rng >> 7, d->rng ^= d->rng << 17;
-        ccp_buf_appendc(out, al[(d->rng >> 33) % 62]);
-    }
+    ccp_tool_id_append(&d->rng, out);
     if (!sig || !*sig) return;
     ccp_buf_appends(out, CCP_GEMINI_SIG_MARK);
     for (const char *p = sig; *p && *p != '='; p++)
@@ -222,12 +216,10 @@ static int on_sse(void *ud, const char *event, const char *data, size_t len)
     ccp_decoder *d = ud;
     (void)event;
     if (d->finished || d->errored) return 0;
-    ccp_error perr;
-    json_object *o = ccp_json_parse(data, len, &perr);
-    if (!o)
-        return ccp_error_set(d->in.err, CCP_EUPSTREAM, "upstream sent a bad chunk: %s",
-                             perr.code ? perr.msg : "null");
-    int rc = chunk(d, o);
+    json_object *o;
+    int rc = ccp_body_in_json(&d->in, data, len, &o);
+    if (rc) return rc;
+    rc = chunk(d, o);
     json_object_put(o);
     return rc;
 }
@@ -238,7 +230,7 @@ ccp_decoder *ccp_gemini_decoder_new(ccp_event_sink *sink, bool sse)
     d->sink = sink;
     d->open_index = -1;
     d->usage = CCP_USAGE_UNKNOWN;
-    d->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)d ^ 0x9E3779B97F4A7C15ULL;
+    d->rng = ccp_tool_id_seed(d);
     ccp_body_in_init(&d->in, sse, on_sse, d);
     return d;
 }

@@ -17,7 +17,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct tool_slot {
     int oa_index; /* the call's index in OpenAI's stream */
@@ -56,17 +55,6 @@ static int emit(ccp_decoder *d, const ccp_event *ev)
     return d->sink->emit(d->sink, ev);
 }
 
-static void gen_tool_id(ccp_decoder *d, char out[32])
-{
-    static const char al[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    memcpy(out, "toolu_", 6);
-    for (int i = 6; i < 30; i++) {
-        d->rng ^= d->rng << 13, d->rng ^= d->rng >> 7, d->rng ^= d->rng << 17;
-        out[i] = al[(d->rng >> 33) % 62];
-    }
-    out[30] = '\0';
-}
-
 static int ensure_start(ccp_decoder *d, json_object *chunk)
 {
     if (d->started) return 0;
@@ -96,12 +84,13 @@ static int open_block(ccp_decoder *d, ccp_block_kind kind, tool_slot *t)
     int rc = close_open(d);
     if (rc) return rc;
     ccp_event ev = {.type = CCP_EV_BLOCK_START, .index = d->next_index, .block_kind = kind};
-    char gen[32];
     if (t) {
         if (!t->id || !*t->id) {
-            gen_tool_id(d, gen);
+            ccp_buf gen = CCP_BUF_INIT;
+            ccp_tool_id_append(&d->rng, &gen);
             free(t->id);
-            t->id = ccp_xstrdup(gen);
+            size_t n;
+            t->id = ccp_buf_detach(&gen, &n);
         }
         ev.tool_id = t->id;
         ev.tool_name = t->name;
@@ -286,12 +275,10 @@ static int on_sse(void *ud, const char *event, const char *data, size_t len)
     ccp_decoder *d = ud;
     if (d->finished || d->errored) return 0;
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) return finalize(d);
-    ccp_error perr;
-    json_object *o = ccp_json_parse(data, len, &perr);
-    if (!o)
-        return ccp_error_set(d->in.err, CCP_EUPSTREAM, "upstream sent a bad chunk: %s",
-                             perr.code ? perr.msg : "null");
-    int rc = on_chunk(d, o);
+    json_object *o;
+    int rc = ccp_body_in_json(&d->in, data, len, &o);
+    if (rc) return rc;
+    rc = on_chunk(d, o);
     json_object_put(o);
     return rc;
 }
@@ -302,7 +289,7 @@ ccp_decoder *ccp_openai_decoder_new(ccp_event_sink *sink, bool sse)
     d->sink = sink;
     d->open_index = -1;
     d->usage = CCP_USAGE_UNKNOWN;
-    d->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)d ^ 0x9E3779B97F4A7C15ULL;
+    d->rng = ccp_tool_id_seed(d);
     ccp_body_in_init(&d->in, sse, on_sse, d);
     return d;
 }
