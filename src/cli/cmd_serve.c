@@ -106,7 +106,7 @@ int ccp_cmd_serve(int argc, char **argv)
 
     ccp_config *cfg = ccp_cli_load_config(config_path);
     if (!cfg) return 1;
-    ccp_log_set_level(level ? lv : cfg->server.log_level);
+    ccp_log_set_level(level ? lv : (ccp_log_level)cfg->server.log_level);
 
     ccp_app app = {.config = cfg};
     ccp_server_opts so = {

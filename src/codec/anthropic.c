@@ -105,6 +105,9 @@ static const char *map_error(int status, const char *body, size_t len, ccp_buf *
 const ccp_codec ccp_codec_anthropic = {
     .name = "anthropic",
     .format = CCP_FORMAT_ANTHROPIC,
+    .summary =
+        "the Anthropic Messages API, and the Anthropic-compatible endpoints of other providers",
+    .default_auth = CCP_AUTH_X_API_KEY,
     .encode = encode,
     .decoder_new = ccp_anthropic_decoder_new,
     .decoder_feed = ccp_anthropic_decoder_feed,

@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "core/log.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,17 +95,32 @@ void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *p
     ccp_buf_appends(&out->url, path);
 }
 
+const ccp_codec *const ccp_codecs[] = {
+    [CCP_FORMAT_ANTHROPIC] = &ccp_codec_anthropic,
+    [CCP_FORMAT_OPENAI_CHAT] = &ccp_codec_openai_chat,
+    [CCP_FORMAT_GEMINI] = &ccp_codec_gemini,
+    NULL,
+};
+
 const ccp_codec *ccp_codec_for(ccp_format format)
 {
-    switch (format) {
-    case CCP_FORMAT_ANTHROPIC:
-        return &ccp_codec_anthropic;
-    case CCP_FORMAT_OPENAI_CHAT:
-        return &ccp_codec_openai_chat;
-    case CCP_FORMAT_GEMINI:
-        return &ccp_codec_gemini;
-    }
+    assert((unsigned)format < sizeof ccp_codecs / sizeof ccp_codecs[0] - 1);
+    return ccp_codecs[format];
+}
+
+const ccp_codec *ccp_codec_find(const char *name)
+{
+    for (size_t i = 0; name && ccp_codecs[i]; i++)
+        if (!strcmp(ccp_codecs[i]->name, name)) return ccp_codecs[i];
     return NULL;
+}
+
+void ccp_codec_names(ccp_buf *out, const char *last_sep)
+{
+    for (size_t i = 0; ccp_codecs[i]; i++) {
+        if (i) ccp_buf_appends(out, ccp_codecs[i + 1] ? ", " : last_sep);
+        ccp_buf_appends(out, ccp_codecs[i]->name);
+    }
 }
 
 const char *ccp_error_type_for_status(int status)

@@ -11,6 +11,7 @@
 
 #include "codec/events.h"
 #include "config/config.h"
+#include "config/keys.h"
 #include "core/buf.h"
 #include "core/error.h"
 
@@ -69,6 +70,14 @@ typedef struct ccp_decoder ccp_decoder; /* codec-private */
 typedef struct ccp_codec {
     const char *name; /* config name: "anthropic", "openai-chat", "gemini" */
     ccp_format format;
+    const char *summary;   /* one line for the configuration reference */
+    ccp_auth default_auth; /* how the key is sent unless the provider says */
+    /* The provider options this format takes (keys of a provider entry),
+     * filled at config load into a struct of opts_size bytes that
+     * ccp_provider.codec_opts points to; the codec reads it typed. */
+    const ccp_key *opts;
+    size_t n_opts;
+    size_t opts_size;
 
     /* Fills out (initialised by the caller) with URL, headers and body. */
     int (*encode)(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err);
@@ -91,8 +100,14 @@ typedef struct ccp_codec {
     const char *(*map_error)(int status, const char *body, size_t len, ccp_buf *msg);
 } ccp_codec;
 
-/* The codec for a format, or NULL if this build does not implement it. */
+/* Every codec, in ccp_format order; NULL-terminated. */
+extern const ccp_codec *const ccp_codecs[];
+/* The codec for a format (every ccp_format has one). */
 const ccp_codec *ccp_codec_for(ccp_format format);
+/* The codec whose config name is name, or NULL. */
+const ccp_codec *ccp_codec_find(const char *name);
+/* "anthropic, openai-chat or gemini": the names, for messages. */
+void ccp_codec_names(ccp_buf *out, const char *last_sep);
 
 /* The Anthropic error type for an HTTP status ("invalid_request_error" for
  * 400, "authentication_error" for 401, ...): shared by every codec. */

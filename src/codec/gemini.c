@@ -409,6 +409,8 @@ static const char *map_error(int status, const char *body, size_t len, ccp_buf *
 const ccp_codec ccp_codec_gemini = {
     .name = "gemini",
     .format = CCP_FORMAT_GEMINI,
+    .summary = "Google's Gemini API (generateContent)",
+    .default_auth = CCP_AUTH_GOOG,
     .encode = encode,
     .decoder_new = ccp_gemini_decoder_new,
     .decoder_feed = ccp_gemini_decoder_feed,

@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/log.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +296,7 @@ static void copy(json_object *out, const char *to, json_object *req, const char 
 static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 {
     const ccp_provider *p = ctx->provider;
+    const ccp_openai_chat_opts *opts = p->codec_opts;
     json_object *req = ctx->request;
     const char *model = ctx->model ? ctx->model : ccp_json_get_str(req, "model");
     if (!model) return ccp_error_set(err, CCP_EINVAL, "model: field required");
@@ -320,7 +322,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
         if (!strcmp(role, "user")) {
             add_user(msgs, msg);
         } else if (!strcmp(role, "assistant")) {
-            add_assistant(msgs, msg, p->reasoning_history);
+            add_assistant(msgs, msg, opts->reasoning_history);
         } else if (!strcmp(role, "system")) {
             /* A mid-conversation system message stays where it is. */
             ccp_buf b = CCP_BUF_INIT;
@@ -347,13 +349,13 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
             json_object_put(t);
         }
     }
-    copy(o, p->max_completion_tokens ? "max_completion_tokens" : "max_tokens", req, "max_tokens");
+    copy(o, opts->max_tokens_field ? "max_completion_tokens" : "max_tokens", req, "max_tokens");
     copy(o, "temperature", req, "temperature");
     copy(o, "top_p", req, "top_p");
-    if (p->send_top_k) copy(o, "top_k", req, "top_k");
+    if (opts->top_k) copy(o, "top_k", req, "top_k");
     copy(o, "stop", req, "stop_sequences");
     copy(o, "user", ccp_json_get_obj(req, "metadata"), "user_id");
-    if (p->reasoning == CCP_REASONING_EFFORT) {
+    if (opts->reasoning == CCP_REASONING_EFFORT) {
         const char *effort = ccp_openai_reasoning_effort(req);
         if (effort) json_object_object_add(o, "reasoning_effort", str(effort));
     }
@@ -403,9 +405,45 @@ static const char *map_error(int status, const char *body, size_t len, ccp_buf *
     return ccp_error_type_for_status(status);
 }
 
+static const char *const max_tokens_fields[] = {"max_tokens", "max_completion_tokens", NULL};
+static const char *const reasonings[] = {"none", "effort", NULL};
+
+#define OPT(f) offsetof(ccp_openai_chat_opts, f)
+static const ccp_key opts_keys[] = {
+    {.name = "max_tokens_field",
+     .type = CCP_KEY_ENUM,
+     .offset = OPT(max_tokens_field),
+     .def = "max_tokens",
+     .choices = max_tokens_fields,
+     .help = "the field `max_tokens` is sent as (OpenAI's reasoning models need "
+             "`max_completion_tokens`)"},
+    {.name = "reasoning",
+     .type = CCP_KEY_ENUM,
+     .offset = OPT(reasoning),
+     .def = "none",
+     .choices = reasonings,
+     .help = "`effort` maps Claude Code's `thinking` to `reasoning_effort` "
+             "([how](openai-chat.md#thinking--reasoning_effort))"},
+    {.name = "top_k",
+     .type = CCP_KEY_BOOL,
+     .offset = OPT(top_k),
+     .def = "false",
+     .help = "send `top_k` (OpenAI rejects it; vLLM, Ollama, llama.cpp take it)"},
+    {.name = "reasoning_history",
+     .type = CCP_KEY_BOOL,
+     .offset = OPT(reasoning_history),
+     .def = "false",
+     .help = "send earlier thinking back as `reasoning_content`"},
+};
+
 const ccp_codec ccp_codec_openai_chat = {
     .name = "openai-chat",
     .format = CCP_FORMAT_OPENAI_CHAT,
+    .summary = "OpenAI Chat Completions and the servers that copy it",
+    .default_auth = CCP_AUTH_BEARER,
+    .opts = opts_keys,
+    .n_opts = sizeof opts_keys / sizeof opts_keys[0],
+    .opts_size = sizeof(ccp_openai_chat_opts),
     .encode = encode,
     .decoder_new = ccp_openai_decoder_new,
     .decoder_feed = ccp_openai_decoder_feed,

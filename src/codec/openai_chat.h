@@ -11,6 +11,21 @@
 
 extern const ccp_codec ccp_codec_openai_chat;
 
+/* How Anthropic's `thinking` is sent. */
+typedef enum {
+    CCP_REASONING_NONE,   /* not sent */
+    CCP_REASONING_EFFORT, /* reasoning_effort: low|medium|high */
+} ccp_reasoning;
+
+/* The provider options of an openai-chat provider (ccp_provider.codec_opts),
+ * filled from the table in openai_chat.c. */
+typedef struct ccp_openai_chat_opts {
+    int max_tokens_field;   /* 0: max_tokens, 1: max_completion_tokens */
+    int reasoning;          /* a ccp_reasoning */
+    bool top_k;             /* send top_k (most OpenAI-compatible servers reject it) */
+    bool reasoning_history; /* send earlier thinking back as reasoning_content */
+} ccp_openai_chat_opts;
+
 ccp_decoder *ccp_openai_decoder_new(ccp_event_sink *sink, bool sse);
 int ccp_openai_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp_error *err);
 int ccp_openai_decoder_finish(ccp_decoder *d, ccp_error *err);

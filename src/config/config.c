@@ -2,6 +2,7 @@
 #include "config/config.h"
 
 #include "config/config_internal.h"
+#include "codec/codec.h"
 #include "core/alloc.h"
 #include "pipeline/pipeline.h"
 
@@ -52,6 +53,7 @@ void ccp_provider_free(ccp_provider *p)
     for (size_t i = 0; i < p->n_model_pipelines; i++)
         free(p->model_pipelines[i].model);
     free(p->model_pipelines);
+    free(p->codec_opts);
 }
 
 void ccp_config_destroy(ccp_config *c)
@@ -64,7 +66,8 @@ void ccp_config_destroy(ccp_config *c)
     for (size_t i = 0; i < c->n_pipelines; i++)
         ccp_pipeline_free(&c->pipelines[i]);
     free(c->pipelines);
-    free(c->server.host);
+    ccp_keys_free(&ccp_cfg_server_keys, &c->server);
+    ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     free(c->source);
     free(c);
 }
@@ -89,15 +92,7 @@ const ccp_provider *ccp_config_provider(const ccp_config *c, const char *name)
 
 const char *ccp_format_name(ccp_format f)
 {
-    switch (f) {
-    case CCP_FORMAT_ANTHROPIC:
-        return "anthropic";
-    case CCP_FORMAT_OPENAI_CHAT:
-        return "openai-chat";
-    case CCP_FORMAT_GEMINI:
-        return "gemini";
-    }
-    return "?";
+    return ccp_codec_for(f)->name;
 }
 
 char *ccp_config_find_path(const char *explicit_path)

@@ -8,6 +8,8 @@
 #ifndef CCP_CONFIG_CONFIG_H
 #define CCP_CONFIG_CONFIG_H
 
+#include "core/buf.h"
+#include "core/error.h"
 #include "core/log.h"
 
 #include <stdbool.h>
@@ -24,14 +26,9 @@ typedef enum {
 typedef enum {
     CCP_AUTH_X_API_KEY, /* x-api-key: KEY (Anthropic's own) */
     CCP_AUTH_BEARER,    /* Authorization: Bearer KEY */
-    CCP_AUTH_NONE,      /* no key sent (local servers) */
     CCP_AUTH_GOOG,      /* x-goog-api-key: KEY (Gemini's own) */
+    CCP_AUTH_NONE,      /* no key sent (local servers) */
 } ccp_auth;
-
-typedef enum {
-    CCP_REASONING_NONE,   /* thinking is not sent */
-    CCP_REASONING_EFFORT, /* reasoning_effort: low|medium|high */
-} ccp_reasoning;
 
 /* A named pipeline of transformers (pipeline/pipeline.h has its fields). */
 typedef struct ccp_pipeline ccp_pipeline;
@@ -56,14 +53,9 @@ typedef struct ccp_provider {
     size_t n_headers;
     char **models; /* the models this provider serves, as named in config */
     size_t n_models;
-    /* openai-chat: send max_completion_tokens instead of max_tokens */
-    bool max_completion_tokens;
-    /* openai-chat: how Anthropic's `thinking` is sent (reasoning_effort or not at all) */
-    ccp_reasoning reasoning;
-    /* openai-chat: send top_k (most OpenAI-compatible servers reject it) */
-    bool send_top_k;
-    /* openai-chat: send earlier thinking back as reasoning_content */
-    bool reasoning_history;
+    /* The format's own options (the codec's table, codec.h), in the codec's
+     * struct; owned; NULL for a format without options. */
+    void *codec_opts;
     /* the provider's default pipeline, and pipelines for some of its models */
     const ccp_pipeline *pipeline;
     ccp_model_pipeline *model_pipelines;
@@ -117,32 +109,36 @@ typedef struct ccp_router_config {
     ccp_route stages[CCP_STAGE_COUNT]; /* stages[CCP_STAGE_DEFAULT] is router.default */
     ccp_rule *rules;
     size_t n_rules;
-    char *background_model;      /* glob; default "*haiku*" */
-    bool adaptive_is_thinking;   /* thinking.type adaptive counts as thinking; default false */
-    char *planning_marker;       /* default "Plan mode is active" */
-    int64_t long_context_tokens; /* default 60000 */
+    /* The stage detectors' settings (their table is in config_router.c). */
+    char *background_model;      /* glob on the model */
+    bool adaptive_is_thinking;   /* thinking.type adaptive counts as thinking */
+    char *planning_marker;       /* text that marks plan mode */
+    int64_t long_context_tokens; /* estimate above which a request is long context */
     bool needs_tokens;           /* some route or rule depends on the token estimate */
     char **owned;                /* model strings the targets point to */
     size_t n_owned;
 } ccp_router_config;
 
+/* The `server` and `upstream` sections. What each field means, its bounds
+ * and its default are in the section's table (config_load.c), the one
+ * place they are written. */
 typedef struct ccp_server_config {
-    char *host;                 /* default "127.0.0.1" */
-    int port;                   /* default 3456 */
-    int workers;                /* default 0 = one per core */
-    size_t max_body_bytes;      /* default 32 MiB */
-    size_t max_header_bytes;    /* default 64 KiB */
-    uint32_t header_timeout_ms; /* time to receive a whole request head: 10 s */
-    uint32_t idle_timeout_ms;   /* keep-alive idle, and body read gap: 60 s */
-    uint32_t drain_timeout_ms;  /* graceful shutdown: 10 s */
-    ccp_log_level log_level;    /* default info */
+    char *host;
+    int port;
+    int workers;
+    size_t max_body_bytes;
+    size_t max_header_bytes;
+    uint32_t header_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t drain_timeout_ms;
+    int log_level; /* a ccp_log_level */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {
-    uint32_t connect_timeout_ms;     /* default 10 s */
-    uint32_t first_byte_timeout_ms;  /* request sent to response head: 120 s */
-    uint32_t stream_idle_timeout_ms; /* gap between body chunks: 120 s */
-    uint32_t total_timeout_ms;       /* whole transfer: 0 = unlimited (default 600 s) */
+    uint32_t connect_timeout_ms;
+    uint32_t first_byte_timeout_ms;
+    uint32_t stream_idle_timeout_ms;
+    uint32_t total_timeout_ms; /* 0: unlimited */
 } ccp_upstream_config;
 
 typedef struct ccp_config {
@@ -194,6 +190,15 @@ int ccp_config_load_default(ccp_config **out, ccp_diags *diags);
  * $CCPROXY_CONFIG, ./ccproxy.yaml, ~/.config/ccproxy/config.yaml. Returns a
  * malloc'd path, or NULL when none exists (use the embedded default). */
 char *ccp_config_find_path(const char *explicit_path);
+
+/* The reference of every key (config_reference.c), as `ccproxy keys`
+ * prints it. */
+void ccp_config_reference(ccp_buf *out);
+/* Copies doc to out with each "<!-- keys: NAME -->" ... "<!-- /keys -->"
+ * block's body replaced by the Markdown table NAME (top, server, upstream,
+ * providers, formats, router, or a format's options). Returns 0, or
+ * CCP_EINVAL with err set for a malformed or unknown block. */
+int ccp_config_doc_update(const char *doc, ccp_buf *out, ccp_error *err);
 
 ccp_config *ccp_config_ref(ccp_config *c);
 /* Frees c whatever its count (for the loader's failure path). */

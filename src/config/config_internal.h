@@ -4,6 +4,7 @@
 #define CCP_CONFIG_INTERNAL_H
 
 #include "config/config.h"
+#include "config/keys.h"
 #include "core/buf.h"
 
 #include <yaml.h>
@@ -16,7 +17,7 @@ typedef struct ccp_pipeline_ref {
     int line, col;
 } ccp_pipeline_ref;
 
-typedef struct loader {
+typedef struct ccp_loader {
     const char *file;
     yaml_document_t doc;
     ccp_diags *diags;
@@ -25,6 +26,9 @@ typedef struct loader {
     ccp_buf rejected; /* names of providers left out for errors, NUL-separated */
     ccp_pipeline_ref *refs;
     size_t n_refs;
+    /* While loading one provider: a ${VAR} was unset; its pipeline nodes. */
+    bool unset;
+    yaml_node_t *pipeline_node, *model_pipelines_node;
 } loader;
 
 /* Adds a diagnostic at line:col (1-based) of the file. */
@@ -43,13 +47,24 @@ void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const cha
 /* Interpolates a scalar (${VAR}); a malloc'd string, or NULL with a
  * diagnostic. *unset (optional) is set when a variable was unset. */
 char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset);
-int ccp_cfg_parse_bool(const char *s, bool *out);
-bool ccp_cfg_parse_ll(const char *s, long long *out);
+
+/* Loads a mapping of the keys of table t into base, each through its row
+ * (ccp_cfg_set_key); an unknown key gets a "did you mean". */
+void ccp_cfg_load_keys(loader *l, yaml_node_t *map, const char *where, const ccp_key_table *t,
+                       void *base);
+/* Loads one key's value v through its row k into base. */
+void ccp_cfg_set_key(loader *l, const ccp_key *k, void *base, yaml_node_t *v, const char *where);
+/* Reports an unknown key k of a mapping whose keys are t's. */
+void ccp_cfg_unknown_in(loader *l, yaml_node_t *k, const char *where, const ccp_key_table *t);
 /* True if a provider of this name was left out for its own errors. */
 bool ccp_cfg_was_rejected(const loader *l, const char *name);
 
 /* The known name closest to name, if close enough to be a typo; or NULL. */
 const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n);
+
+/* The sections' tables (config_load.c, config_router.c). */
+extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
+    ccp_cfg_provider_keys, ccp_cfg_router_keys;
 
 /* config_pipeline.c: the pipelines section; providers' references to
  * pipelines are noted while loading and resolved after both. */

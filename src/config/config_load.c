@@ -8,6 +8,8 @@
 
 #include "config/config_internal.h"
 #include "config/interp.h"
+#include "config/keys.h"
+#include "codec/codec.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -101,145 +103,165 @@ void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const cha
     ccp_buf_free(&list);
 }
 
-/* ---- typed scalar fields ---------------------------------------------- */
-
-typedef enum { F_STR, F_INT, F_SIZE, F_MS, F_LOGLEVEL } field_type;
-
-typedef struct field {
-    const char *name;
-    field_type type;
-    size_t offset;
-    long long min, max;
-} field;
+/* ---- tables of keys ---------------------------------------------------- */
 
 #define MS_MAX (24LL * 3600 * 1000)
-static const field server_fields[] = {
-    {"host", F_STR, offsetof(ccp_server_config, host), 0, 0},
-    {"port", F_INT, offsetof(ccp_server_config, port), 0, 65535},
-    {"workers", F_INT, offsetof(ccp_server_config, workers), 0, 1024},
-    {"max_body_bytes", F_SIZE, offsetof(ccp_server_config, max_body_bytes), 1024, 1LL << 32},
-    {"max_header_bytes", F_SIZE, offsetof(ccp_server_config, max_header_bytes), 1024, 1 << 24},
-    {"header_timeout_ms", F_MS, offsetof(ccp_server_config, header_timeout_ms), 1, MS_MAX},
-    {"idle_timeout_ms", F_MS, offsetof(ccp_server_config, idle_timeout_ms), 1, MS_MAX},
-    {"drain_timeout_ms", F_MS, offsetof(ccp_server_config, drain_timeout_ms), 0, MS_MAX},
-    {"log_level", F_LOGLEVEL, offsetof(ccp_server_config, log_level), 0, 0},
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+
+#define SRV(f) offsetof(ccp_server_config, f)
+static const ccp_key server_keys[] = {
+    {.name = "host",
+     .type = CCP_KEY_STR,
+     .offset = SRV(host),
+     .def = "127.0.0.1",
+     .min = 1,
+     .help = "address to bind (numeric IPv4/IPv6, or `localhost`); `0.0.0.0` exposes it to the "
+             "network"},
+    {.name = "port",
+     .type = CCP_KEY_INT,
+     .offset = SRV(port),
+     .def = "3456",
+     .max = 65535,
+     .help = "`0` picks a free port (printed at start)"},
+    {.name = "workers",
+     .type = CCP_KEY_INT,
+     .offset = SRV(workers),
+     .def = "0",
+     .max = 1024,
+     .help = "worker threads, each with its own event loop sharing the port (`SO_REUSEPORT`); "
+             "`0` = one per core"},
+    {.name = "max_body_bytes",
+     .type = CCP_KEY_SIZE,
+     .offset = SRV(max_body_bytes),
+     .def = "32MiB",
+     .min = 1024,
+     .max = 1LL << 32,
+     .help = "larger request bodies get `413 request_too_large`"},
+    {.name = "max_header_bytes",
+     .type = CCP_KEY_SIZE,
+     .offset = SRV(max_header_bytes),
+     .def = "64KiB",
+     .min = 1024,
+     .max = 1 << 24,
+     .help = "larger request heads get `431`"},
+    {.name = "header_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = SRV(header_timeout_ms),
+     .def = "10000",
+     .min = 1,
+     .max = MS_MAX,
+     .help = "a request head must arrive within this time of its first byte (and a new "
+             "connection must start one); else `408` and close"},
+    {.name = "idle_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = SRV(idle_timeout_ms),
+     .def = "60000",
+     .min = 1,
+     .max = MS_MAX,
+     .help = "an idle keep-alive connection is closed after this; a request body that stalls "
+             "this long gets `408`"},
+    {.name = "drain_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = SRV(drain_timeout_ms),
+     .def = "10000",
+     .max = MS_MAX,
+     .help = "on SIGINT/SIGTERM, in-flight requests get this long to finish before their "
+             "connections are closed"},
+    {.name = "log_level",
+     .type = CCP_KEY_ENUM,
+     .offset = SRV(log_level),
+     .def = "info",
+     .choices = log_levels,
+     .help = "`info` logs one line per request"},
 };
 
-static const field upstream_fields[] = {
-    {"connect_timeout_ms", F_MS, offsetof(ccp_upstream_config, connect_timeout_ms), 1, MS_MAX},
-    {"first_byte_timeout_ms", F_MS, offsetof(ccp_upstream_config, first_byte_timeout_ms), 1,
-     MS_MAX},
-    {"stream_idle_timeout_ms", F_MS, offsetof(ccp_upstream_config, stream_idle_timeout_ms), 1,
-     MS_MAX},
-    {"total_timeout_ms", F_MS, offsetof(ccp_upstream_config, total_timeout_ms), 0, MS_MAX},
+#define UP(f) offsetof(ccp_upstream_config, f)
+static const ccp_key upstream_keys[] = {
+    {.name = "connect_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = UP(connect_timeout_ms),
+     .def = "10000",
+     .min = 1,
+     .max = MS_MAX,
+     .help = "TCP + TLS connect to the provider"},
+    {.name = "first_byte_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = UP(first_byte_timeout_ms),
+     .def = "120000",
+     .min = 1,
+     .max = MS_MAX,
+     .help = "from sending the request (plus the connect timeout) to the response head"},
+    {.name = "stream_idle_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = UP(stream_idle_timeout_ms),
+     .def = "120000",
+     .min = 1,
+     .max = MS_MAX,
+     .help = "the longest gap between two pieces of the response body"},
+    {.name = "total_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = UP(total_timeout_ms),
+     .def = "600000",
+     .max = MS_MAX,
+     .help = "the whole exchange; `0` = no limit"},
 };
 
-bool ccp_cfg_parse_ll(const char *s, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || errno || end == s) return false;
-    *out = v;
-    return *end == '\0';
-}
+const ccp_key_table ccp_cfg_server_keys = CCP_KEYS("server", server_keys);
+const ccp_key_table ccp_cfg_upstream_keys = CCP_KEYS("upstream", upstream_keys);
 
-/* "32MiB", "64KiB", "1048576", "2GB"... */
-static bool parse_size(const char *s, long long *out)
+/* The scalar text of v, interpolated (malloc'd), or NULL with a diagnostic. */
+static char *scalar_text(loader *l, yaml_node_t *v, const char *what)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || errno || end == s || v < 0) return false;
-    while (*end == ' ')
-        end++;
-    long long mul = 1;
-    if (!*end || !strcmp(end, "B"))
-        mul = 1;
-    else if (!strcmp(end, "KiB") || !strcmp(end, "KB") || !strcmp(end, "k") || !strcmp(end, "K"))
-        mul = 1024;
-    else if (!strcmp(end, "MiB") || !strcmp(end, "MB") || !strcmp(end, "M"))
-        mul = 1024 * 1024;
-    else if (!strcmp(end, "GiB") || !strcmp(end, "GB") || !strcmp(end, "G"))
-        mul = 1024LL * 1024 * 1024;
-    else
-        return false;
-    *out = v * mul;
-    return true;
-}
-
-static void set_field(loader *l, const field *f, void *base, yaml_node_t *v, const char *where)
-{
-    const char *s = ccp_cfg_scalar(v);
-    if (!s) {
-        DIAG(l, v, "%s.%s: expected a single value, not a %s", where, f->name,
+    if (!ccp_cfg_scalar(v)) {
+        DIAG(l, v, "%s: expected a single value, not a %s", what,
              v->type == YAML_MAPPING_NODE ? "mapping" : "list");
-        return;
+        return NULL;
     }
-    char *p = (char *)base + f->offset;
-    long long n;
-    switch (f->type) {
-    case F_STR:
-        free(*(char **)p);
-        *(char **)p = ccp_xstrdup(s);
-        return;
-    case F_LOGLEVEL:
-        if (ccp_log_parse_level(s, (ccp_log_level *)p) != 0)
-            DIAG(l, v, "%s.%s: '%s' is not a log level; use one of error, warn, info, debug", where,
-                 f->name, s);
-        return;
-    case F_SIZE:
-        if (!parse_size(s, &n)) {
-            DIAG(l, v, "%s.%s: expected a size in bytes such as 1048576 or 32MiB", where, f->name);
-            return;
-        }
-        break;
-    case F_INT:
-    case F_MS:
-        if (!ccp_cfg_parse_ll(s, &n)) {
-            DIAG(l, v, "%s.%s: expected an integer%s", where, f->name,
-                 f->type == F_MS ? " number of milliseconds" : "");
-            return;
-        }
-        break;
-    }
-    if (n < f->min || n > f->max) {
-        DIAG(l, v, "%s.%s: %lld is out of range; use %lld to %lld", where, f->name, n, f->min,
-             f->max);
-        return;
-    }
-    if (f->type == F_SIZE)
-        *(size_t *)p = (size_t)n;
-    else if (f->type == F_MS)
-        *(uint32_t *)p = (uint32_t)n;
-    else
-        *(int *)p = (int)n;
+    return ccp_cfg_interp(l, v, what, NULL);
 }
 
-static void load_fields(loader *l, yaml_node_t *map, const char *where, const field *fields,
-                        size_t nf, void *base)
+void ccp_cfg_set_key(loader *l, const ccp_key *k, void *base, yaml_node_t *v, const char *where)
+{
+    if (k->type == CCP_KEY_CUSTOM) {
+        k->load(l, v, base, k);
+        return;
+    }
+    char what[128];
+    snprintf(what, sizeof what, "%s.%s", where, k->name);
+    char *s = scalar_text(l, v, what);
+    if (!s) return;
+    char why[200];
+    if (ccp_key_set(k, base, s, why, sizeof why) != 0) DIAG(l, v, "%s: %s", what, why);
+    free(s);
+}
+
+void ccp_cfg_unknown_in(loader *l, yaml_node_t *k, const char *where, const ccp_key_table *t)
+{
+    const char *names[64];
+    size_t n = t->n < 64 ? t->n : 64;
+    for (size_t i = 0; i < n; i++)
+        names[i] = t->keys[i].name;
+    ccp_cfg_unknown_key(l, k, where, names, n);
+}
+
+void ccp_cfg_load_keys(loader *l, yaml_node_t *map, const char *where, const ccp_key_table *t,
+                       void *base)
 {
     if (map->type != YAML_MAPPING_NODE) {
         DIAG(l, map, "%s: expected a mapping of settings", where);
         return;
     }
-    const char *names[16];
-    for (size_t i = 0; i < nf; i++)
-        names[i] = fields[i].name;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *k = ccp_cfg_node(l, pr->key), *v = ccp_cfg_node(l, pr->value);
         const char *key = ccp_cfg_scalar(k);
-        size_t i = 0;
-        while (key && i < nf && strcmp(key, fields[i].name) != 0)
-            i++;
-        if (!key) {
+        const ccp_key *row = ccp_keys_find(t, key);
+        if (!key)
             DIAG(l, k, "%s: keys must be plain names", where);
-        } else if (i == nf) {
-            ccp_cfg_unknown_key(l, k, where, names, nf);
-        } else {
-            set_field(l, &fields[i], base, v, where);
-        }
+        else if (!row)
+            ccp_cfg_unknown_in(l, k, where, t);
+        else
+            ccp_cfg_set_key(l, row, base, v, where);
     }
 }
 
@@ -275,33 +297,6 @@ char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
     return NULL;
 }
 
-static const char *const provider_keys[] = {"name",
-                                            "format",
-                                            "base_url",
-                                            "api_key",
-                                            "auth",
-                                            "headers",
-                                            "models",
-                                            "max_tokens_field",
-                                            "reasoning",
-                                            "top_k",
-                                            "reasoning_history",
-                                            "pipeline",
-                                            "model_pipelines"};
-
-/* YAML 1.1's booleans, as libyaml leaves them to the reader. */
-int ccp_cfg_parse_bool(const char *s, bool *out)
-{
-    if (!s) return -1;
-    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
-        *out = true;
-    else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
-        *out = false;
-    else
-        return -1;
-    return 0;
-}
-
 static bool valid_name(const char *s)
 {
     if (!*s) return false;
@@ -312,158 +307,250 @@ static bool valid_name(const char *s)
     return true;
 }
 
+/* The provider keys that are more than a scalar. Each reports its own
+ * problems; load_provider counts the diagnostics to know whether the
+ * provider is sound. */
+
+static void load_p_name(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_provider *p = base;
+    const char *s = ccp_cfg_scalar(v);
+    if (!s || !valid_name(s)) {
+        DIAG(l, v, "providers.name: use lower-case letters, digits, '-', '_' or '.'");
+        return;
+    }
+    free(p->name);
+    p->name = ccp_xstrdup(s);
+}
+
+static void load_p_format(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    /* Read before the other keys (load_provider): options depend on it. */
+}
+
+static void load_p_base_url(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_provider *p = base;
+    char *u = ccp_cfg_interp(l, v, "providers.base_url", &l->unset);
+    if (u && strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
+        DIAG(l, v, "providers.base_url: must start with http:// or https://");
+        free(u);
+        u = NULL;
+    }
+    if (u) {
+        size_t n = strlen(u);
+        while (n > 0 && u[n - 1] == '/')
+            u[--n] = '\0';
+    }
+    free(p->base_url);
+    p->base_url = u;
+}
+
+static void load_p_api_key(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_provider *p = base;
+    free(p->api_key);
+    p->api_key = ccp_cfg_interp(l, v, "providers.api_key", &l->unset);
+    if (p->api_key && !*p->api_key) {
+        free(p->api_key);
+        p->api_key = NULL;
+    }
+}
+
+static void load_p_headers(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_provider *p = base;
+    if (v->type != YAML_MAPPING_NODE) {
+        DIAG(l, v, "providers.headers: expected a mapping of header name to value");
+        return;
+    }
+    for (yaml_node_pair_t *h = v->data.mapping.pairs.start; h < v->data.mapping.pairs.top; h++) {
+        yaml_node_t *hk = ccp_cfg_node(l, h->key), *hv = ccp_cfg_node(l, h->value);
+        char *val = ccp_cfg_interp(l, hv, "providers.headers", &l->unset);
+        if (!ccp_cfg_scalar(hk) || !val) {
+            if (val && !ccp_cfg_scalar(hk)) DIAG(l, hk, "providers.headers: names are strings");
+            free(val);
+            continue;
+        }
+        p->headers = ccp_xrealloc(p->headers, (p->n_headers + 1) * sizeof *p->headers);
+        p->headers[p->n_headers++] = (ccp_kv){ccp_xstrdup(ccp_cfg_scalar(hk)), val};
+    }
+}
+
+static void load_p_models(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_provider *p = base;
+    if (v->type != YAML_SEQUENCE_NODE) {
+        DIAG(l, v, "providers.models: expected a list of model names");
+        return;
+    }
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        const char *m = ccp_cfg_scalar(ccp_cfg_node(l, *it));
+        if (!m || !*m) {
+            DIAG(l, ccp_cfg_node(l, *it), "providers.models: each model is a name");
+            continue;
+        }
+        p->models = ccp_xrealloc(p->models, (p->n_models + 1) * sizeof *p->models);
+        p->models[p->n_models++] = ccp_xstrdup(m);
+    }
+}
+
+/* Pipelines may be declared after the providers, and the provider's name
+ * may come after these keys: the nodes are kept and resolved later. */
+static void load_p_pipeline(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    l->pipeline_node = v;
+}
+
+static void load_p_model_pipelines(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    if (v->type != YAML_MAPPING_NODE)
+        DIAG(l, v, "providers.model_pipelines: expected a mapping of model to pipeline");
+    else
+        l->model_pipelines_node = v;
+}
+
+static const char *const auths[] = {
+    [CCP_AUTH_X_API_KEY] = "x-api-key",
+    [CCP_AUTH_BEARER] = "bearer",
+    [CCP_AUTH_GOOG] = "x-goog-api-key",
+    [CCP_AUTH_NONE] = "none",
+    NULL,
+};
+
+#define PROV(f) offsetof(ccp_provider, f)
+static const ccp_key provider_keys[] = {
+    {.name = "name",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_p_name,
+     .doc_type = "string, `[a-z0-9._-]`",
+     .required = true,
+     .help = "unique; used by `router.default` and in logs"},
+    {.name = "format",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_p_format,
+     .doc_type = "a format (below)",
+     .doc_def = "`anthropic`",
+     .help = "the provider's wire format; every mapping of [openai-chat](openai-chat.md) and "
+             "[gemini](gemini.md) is documented"},
+    {.name = "base_url",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_p_base_url,
+     .doc_type = "`http://` or `https://` URL",
+     .required = true,
+     .help = "without the API path: ccproxy appends `/v1/messages` for `anthropic`; for "
+             "`openai-chat` give it up to `/v1` (`https://api.openai.com/v1`) and ccproxy appends "
+             "`/chat/completions`; for `gemini` up to the version "
+             "(`https://generativelanguage.googleapis.com/v1beta`) and ccproxy appends "
+             "`/models/{model}:…`"},
+    {.name = "api_key",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_p_api_key,
+     .doc_type = "string",
+     .help = "sent as the `auth` mode says; the client's own key is never forwarded"},
+    {.name = "auth",
+     .type = CCP_KEY_ENUM,
+     .offset = PROV(auth),
+     .choices = auths,
+     .doc_def = "per format (below)",
+     .help = "how the key is sent"},
+    {.name = "headers",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_p_headers,
+     .doc_type = "map of string → string",
+     .help = "extra headers sent to the provider"},
+    {.name = "models",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_p_models,
+     .doc_type = "list of strings",
+     .help = "the models it serves: listed by `GET /v1/models`, and checked against "
+             "`router.default`"},
+    {.name = "pipeline",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_p_pipeline,
+     .doc_type = "name",
+     .help = "the pipeline (under `pipelines`) every request to this provider goes through"},
+    {.name = "model_pipelines",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_p_model_pipelines,
+     .doc_type = "map of model → name",
+     .help = "a pipeline for some of its models instead"},
+};
+
+const ccp_key_table ccp_cfg_provider_keys = CCP_KEYS("providers", provider_keys);
+
+/* The format named in a provider's mapping (anthropic when absent); NULL
+ * with a diagnostic when it names none. */
+static const ccp_codec *provider_codec(loader *l, yaml_node_t *map)
+{
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+         pr++) {
+        const char *key = ccp_cfg_scalar(ccp_cfg_node(l, pr->key));
+        if (!key || strcmp(key, "format")) continue;
+        yaml_node_t *v = ccp_cfg_node(l, pr->value);
+        const char *s = ccp_cfg_scalar(v);
+        const ccp_codec *c = ccp_codec_find(s);
+        if (!c) {
+            ccp_buf names = CCP_BUF_INIT;
+            ccp_codec_names(&names, " or ");
+            DIAG(l, v, "providers.format: '%s' is not a format; use %s", s ? s : "(not a string)",
+                 names.data);
+            ccp_buf_free(&names);
+        }
+        return c;
+    }
+    return ccp_codec_for(CCP_FORMAT_ANTHROPIC);
+}
+
+/* A key that is another format's option: says which format takes it. */
+static bool other_format_option(loader *l, yaml_node_t *k, const char *key, const ccp_codec *mine)
+{
+    for (size_t i = 0; ccp_codecs[i]; i++) {
+        const ccp_codec *c = ccp_codecs[i];
+        if (c == mine) continue;
+        ccp_key_table t = {c->name, c->opts, c->n_opts};
+        if (!ccp_keys_find(&t, key)) continue;
+        DIAG(l, k, "providers.%s: applies only to format %s; set 'format: %s' or remove it", key,
+             c->name, c->name);
+        return true;
+    }
+    return false;
+}
+
 /* Loads one provider; returns false if it must be left out. */
 static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
 {
-    bool ok = true, skip = false, auth_set = false;
-    yaml_node_t *name_node = NULL, *pipeline_node = NULL, *model_pipelines_node = NULL;
-    p->format = CCP_FORMAT_ANTHROPIC;
+    size_t diags_before = l->diags->n;
+    l->unset = false;
+    l->pipeline_node = l->model_pipelines_node = NULL;
+    const ccp_codec *codec = provider_codec(l, map);
+    if (!codec) codec = ccp_codec_for(CCP_FORMAT_ANTHROPIC); /* reported; check the rest */
+    p->format = codec->format;
+    ccp_key_table opts = {codec->name, codec->opts, codec->n_opts};
+    if (codec->opts_size) {
+        p->codec_opts = ccp_xcalloc(1, codec->opts_size);
+        ccp_keys_defaults(&opts, p->codec_opts);
+    }
+    p->auth = (ccp_auth)-1;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *k = ccp_cfg_node(l, pr->key), *v = ccp_cfg_node(l, pr->value);
-        const char *key = ccp_cfg_scalar(k), *s = ccp_cfg_scalar(v);
+        const char *key = ccp_cfg_scalar(k);
+        const ccp_key *row;
         if (!key) {
             DIAG(l, k, "providers: keys must be plain names");
-            ok = false;
-        } else if (!strcmp(key, "name")) {
-            name_node = v;
-            if (!s || !valid_name(s)) {
-                DIAG(l, v, "providers.name: use lower-case letters, digits, '-', '_' or '.'");
-                ok = false;
-            } else {
-                p->name = ccp_xstrdup(s);
-            }
-        } else if (!strcmp(key, "format")) {
-            if (s && !strcmp(s, "anthropic"))
-                p->format = CCP_FORMAT_ANTHROPIC;
-            else if (s && !strcmp(s, "openai-chat"))
-                p->format = CCP_FORMAT_OPENAI_CHAT;
-            else if (s && !strcmp(s, "gemini"))
-                p->format = CCP_FORMAT_GEMINI;
-            else {
-                DIAG(l, v,
-                     "providers.format: '%s' is not a format; use anthropic, openai-chat "
-                     "or gemini",
-                     s ? s : "(not a string)");
-                ok = false;
-            }
-        } else if (!strcmp(key, "base_url")) {
-            char *u = ccp_cfg_interp(l, v, "providers.base_url", &skip);
-            if (u && strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
-                DIAG(l, v, "providers.base_url: must start with http:// or https://");
-                free(u);
-                u = NULL;
-            }
-            if (!u) ok = false;
-            if (u) {
-                size_t n = strlen(u);
-                while (n > 0 && u[n - 1] == '/')
-                    u[--n] = '\0';
-            }
-            free(p->base_url);
-            p->base_url = u;
-        } else if (!strcmp(key, "api_key")) {
-            if (p->api_key) free(p->api_key);
-            p->api_key = ccp_cfg_interp(l, v, "providers.api_key", &skip);
-            if (!p->api_key)
-                ok = false;
-            else if (!*p->api_key) {
-                free(p->api_key);
-                p->api_key = NULL;
-            }
-        } else if (!strcmp(key, "auth")) {
-            auth_set = true;
-            if (s && !strcmp(s, "x-api-key"))
-                p->auth = CCP_AUTH_X_API_KEY;
-            else if (s && !strcmp(s, "bearer"))
-                p->auth = CCP_AUTH_BEARER;
-            else if (s && !strcmp(s, "none"))
-                p->auth = CCP_AUTH_NONE;
-            else if (s && !strcmp(s, "x-goog-api-key"))
-                p->auth = CCP_AUTH_GOOG;
-            else {
-                DIAG(l, v, "providers.auth: use x-api-key, bearer, x-goog-api-key or none");
-                ok = false;
-            }
-        } else if (!strcmp(key, "max_tokens_field")) {
-            if (s && !strcmp(s, "max_tokens"))
-                p->max_completion_tokens = false;
-            else if (s && !strcmp(s, "max_completion_tokens"))
-                p->max_completion_tokens = true;
-            else {
-                DIAG(l, v, "providers.max_tokens_field: use max_tokens or max_completion_tokens");
-                ok = false;
-            }
-        } else if (!strcmp(key, "top_k") || !strcmp(key, "reasoning_history")) {
-            bool *dst = !strcmp(key, "top_k") ? &p->send_top_k : &p->reasoning_history;
-            if (ccp_cfg_parse_bool(s, dst) != 0) {
-                DIAG(l, v, "providers.%s: expected true or false", key);
-                ok = false;
-            }
-        } else if (!strcmp(key, "reasoning")) {
-            if (s && !strcmp(s, "none"))
-                p->reasoning = CCP_REASONING_NONE;
-            else if (s && !strcmp(s, "effort"))
-                p->reasoning = CCP_REASONING_EFFORT;
-            else {
-                DIAG(l, v, "providers.reasoning: use none or effort");
-                ok = false;
-            }
-        } else if (!strcmp(key, "headers")) {
-            if (v->type != YAML_MAPPING_NODE) {
-                DIAG(l, v, "providers.headers: expected a mapping of header name to value");
-                ok = false;
-                continue;
-            }
-            for (yaml_node_pair_t *h = v->data.mapping.pairs.start; h < v->data.mapping.pairs.top;
-                 h++) {
-                yaml_node_t *hk = ccp_cfg_node(l, h->key), *hv = ccp_cfg_node(l, h->value);
-                char *val = ccp_cfg_interp(l, hv, "providers.headers", &skip);
-                if (!ccp_cfg_scalar(hk) || !val) {
-                    free(val);
-                    ok = false;
-                    continue;
-                }
-                p->headers = ccp_xrealloc(p->headers, (p->n_headers + 1) * sizeof *p->headers);
-                p->headers[p->n_headers++] = (ccp_kv){ccp_xstrdup(ccp_cfg_scalar(hk)), val};
-            }
-        } else if (!strcmp(key, "models")) {
-            if (v->type != YAML_SEQUENCE_NODE) {
-                DIAG(l, v, "providers.models: expected a list of model names");
-                ok = false;
-                continue;
-            }
-            for (yaml_node_item_t *it = v->data.sequence.items.start;
-                 it < v->data.sequence.items.top; it++) {
-                const char *m = ccp_cfg_scalar(ccp_cfg_node(l, *it));
-                if (!m || !*m) {
-                    DIAG(l, ccp_cfg_node(l, *it), "providers.models: each model is a name");
-                    ok = false;
-                    continue;
-                }
-                p->models = ccp_xrealloc(p->models, (p->n_models + 1) * sizeof *p->models);
-                p->models[p->n_models++] = ccp_xstrdup(m);
-            }
-        } else if (!strcmp(key, "pipeline")) {
-            pipeline_node = v;
-        } else if (!strcmp(key, "model_pipelines")) {
-            if (v->type != YAML_MAPPING_NODE) {
-                DIAG(l, v, "providers.model_pipelines: expected a mapping of model to pipeline");
-                ok = false;
-            } else {
-                model_pipelines_node = v;
-            }
-        } else {
-            ccp_cfg_unknown_key(l, k, "a provider", provider_keys,
-                                sizeof provider_keys / sizeof provider_keys[0]);
-            ok = false;
+        } else if ((row = ccp_keys_find(&ccp_cfg_provider_keys, key))) {
+            ccp_cfg_set_key(l, row, p, v, "providers");
+        } else if ((row = ccp_keys_find(&opts, key))) {
+            ccp_cfg_set_key(l, row, p->codec_opts, v, "providers");
+        } else if (!other_format_option(l, k, key, codec)) {
+            ccp_cfg_unknown_in(l, k, "a provider", &ccp_cfg_provider_keys);
         }
     }
-    if (!auth_set)
-        p->auth = p->format == CCP_FORMAT_ANTHROPIC ? CCP_AUTH_X_API_KEY
-                  : p->format == CCP_FORMAT_GEMINI  ? CCP_AUTH_GOOG
-                                                    : CCP_AUTH_BEARER;
-    if (!p->name && !name_node) {
+    if ((int)p->auth < 0) p->auth = codec->default_auth;
+    bool ok = l->diags->n == diags_before;
+    if (!p->name) {
         DIAG(l, map, "a provider needs a name: add 'name: <provider>'");
         ok = false;
     }
@@ -472,16 +559,16 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
              p->name ? p->name : "?");
         ok = false;
     }
-    if (skip && l->env_default) return false;
-    /* Pipelines may be declared after the providers: resolved later. */
-    if (ok && pipeline_node) ccp_cfg_note_pipeline(l, p->name, NULL, pipeline_node);
-    for (yaml_node_pair_t *pr =
-             model_pipelines_node ? model_pipelines_node->data.mapping.pairs.start : NULL;
-         ok && pr && pr < model_pipelines_node->data.mapping.pairs.top; pr++) {
+    if (l->unset && l->env_default) return false;
+    if (!ok) return false;
+    if (l->pipeline_node) ccp_cfg_note_pipeline(l, p->name, NULL, l->pipeline_node);
+    yaml_node_t *mp = l->model_pipelines_node;
+    for (yaml_node_pair_t *pr = mp ? mp->data.mapping.pairs.start : NULL;
+         pr && pr < mp->data.mapping.pairs.top; pr++) {
         const char *model = ccp_cfg_scalar(ccp_cfg_node(l, pr->key));
         if (model) ccp_cfg_note_pipeline(l, p->name, model, ccp_cfg_node(l, pr->value));
     }
-    return ok;
+    return true;
 }
 
 static void load_providers(loader *l, yaml_node_t *seq)
@@ -521,25 +608,36 @@ static void load_providers(loader *l, yaml_node_t *seq)
 
 /* ---- the document ------------------------------------------------------- */
 
-static const char *const root_keys[] = {"server", "upstream", "providers", "router", "pipelines"};
-
-static void defaults(ccp_config *c)
-{
-    c->server.host = ccp_xstrdup("127.0.0.1");
-    c->server.port = 3456;
-    c->server.workers = 0;
-    c->server.max_body_bytes = 32u << 20;
-    c->server.max_header_bytes = 64u << 10;
-    c->server.header_timeout_ms = 10000;
-    c->server.idle_timeout_ms = 60000;
-    c->server.drain_timeout_ms = 10000;
-    c->server.log_level = CCP_LOG_INFO;
-    c->upstream.connect_timeout_ms = 10000;
-    c->upstream.first_byte_timeout_ms = 120000;
-    c->upstream.stream_idle_timeout_ms = 120000;
-    c->upstream.total_timeout_ms = 600000;
-    atomic_init(&c->refs, 1);
-}
+/* The sections, for the unknown-key message and the reference. Each is
+ * loaded by its own code (below, config_router.c, config_pipeline.c). */
+static const ccp_key root_keys[] = {
+    {.name = "server",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "the listener, its limits and logging"},
+    {.name = "upstream",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "timeouts of the requests to providers"},
+    {.name = "providers",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "list",
+     .doc_def = "—",
+     .help = "the model providers and how to reach them"},
+    {.name = "router",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "which provider and model serve each request"},
+    {.name = "pipelines",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "named lists of transformers that providers and rules use"},
+};
+const ccp_key_table ccp_cfg_root_keys = CCP_KEYS("the top level", root_keys);
 
 int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool env_default,
                          ccp_config **out, ccp_diags *diags)
@@ -561,7 +659,10 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
 
     ccp_config *c = ccp_xcalloc(1, sizeof *c);
     l.cfg = c;
-    defaults(c);
+    atomic_init(&c->refs, 1);
+    ccp_keys_defaults(&ccp_cfg_server_keys, &c->server);
+    ccp_keys_defaults(&ccp_cfg_upstream_keys, &c->upstream);
+    ccp_keys_defaults(&ccp_cfg_router_keys, &c->router);
     c->source = ccp_xstrdup(name);
     yaml_node_t *root = yaml_document_get_root_node(&l.doc);
     yaml_node_t *router = NULL;
@@ -573,11 +674,9 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
             if (!key)
                 DIAG(&l, k, "top-level keys must be plain names");
             else if (!strcmp(key, "server"))
-                load_fields(&l, v, "server", server_fields,
-                            sizeof server_fields / sizeof server_fields[0], &c->server);
+                ccp_cfg_load_keys(&l, v, "server", &ccp_cfg_server_keys, &c->server);
             else if (!strcmp(key, "upstream"))
-                load_fields(&l, v, "upstream", upstream_fields,
-                            sizeof upstream_fields / sizeof upstream_fields[0], &c->upstream);
+                ccp_cfg_load_keys(&l, v, "upstream", &ccp_cfg_upstream_keys, &c->upstream);
             else if (!strcmp(key, "providers"))
                 load_providers(&l, v);
             else if (!strcmp(key, "router"))
@@ -585,7 +684,7 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
             else if (!strcmp(key, "pipelines"))
                 ccp_cfg_load_pipelines(&l, v);
             else
-                ccp_cfg_unknown_key(&l, k, "the top level", root_keys, 5);
+                ccp_cfg_unknown_in(&l, k, "the top level", &ccp_cfg_root_keys);
         }
     } else if (root && !(root->type == YAML_SCALAR_NODE && !*ccp_cfg_scalar(root))) {
         DIAG(&l, root, "the config must be a mapping with server, providers and router keys");

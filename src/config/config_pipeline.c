@@ -38,8 +38,8 @@ static json_object *to_json(loader *l, yaml_node_t *v, bool *ok)
         long long n;
         char *end;
         if (!strcmp(s, "null") || !strcmp(s, "~") || !*s) return NULL;
-        if (ccp_cfg_parse_bool(s, &b) == 0) return json_object_new_boolean(b);
-        if (ccp_cfg_parse_ll(s, &n)) return json_object_new_int64(n);
+        if (ccp_parse_bool(s, &b) == 0) return json_object_new_boolean(b);
+        if (ccp_parse_ll(s, &n)) return json_object_new_int64(n);
         double d = strtod(s, &end);
         if (end != s && !*end) return json_object_new_double(d);
     }

@@ -5,6 +5,9 @@
 #include "core/alloc.h"
 #include "pipeline/pipeline.h"
 
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,7 +155,7 @@ static bool load_when(loader *l, yaml_node_t *map, ccp_rule *r)
                 ok = false;
         } else if (!strcmp(key, "tokens_above") || !strcmp(key, "tokens_below")) {
             long long n;
-            if (!s || !ccp_cfg_parse_ll(s, &n) || n < 0) {
+            if (!s || !ccp_parse_ll(s, &n) || n < 0) {
                 DIAG(l, v, "router.rules.when.%s: expected a number of tokens", key);
                 ok = false;
             } else if (key[7] == 'a') {
@@ -294,65 +297,90 @@ static void load_rules(loader *l, yaml_node_t *seq)
     }
 }
 
-static const char *const router_keys[] = {
-    "default",          "background",           "thinking",        "planning",
-    "long_context",     "web_search",           "image",           "rules",
-    "background_model", "adaptive_is_thinking", "planning_marker", "long_context_tokens"};
+static void load_stage_route(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_router_config *rc = base;
+    char where[64];
+    snprintf(where, sizeof where, "router.%s", k->name);
+    load_route(l, v, where, &rc->stages[stage_of(k->name)]);
+}
+
+static void load_rules_key(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    load_rules(l, v);
+}
+
+#define STAGE_ROUTE(stage, text)                                                                   \
+    {                                                                                              \
+        .name = stage, .type = CCP_KEY_CUSTOM, .load = load_stage_route, .doc_type = "route",      \
+        .doc_def = "`default`", .help = text                                                       \
+    }
+#define RC(f) offsetof(ccp_router_config, f)
+static const ccp_key router_keys[] = {
+    {.name = "default",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_stage_route,
+     .doc_type = "route",
+     .doc_def = "the first provider, with its first model",
+     .help = "the route when nothing else applies. A **route** is one target or a list of them "
+             "(the first serves, the rest are fallbacks in order). A target is `provider/model` "
+             "(the request's `model` is rewritten), or `provider` alone (the client's model is "
+             "kept: what you want for Anthropic itself). The model part may contain `/` "
+             "(`openrouter/anthropic/claude-sonnet-4.5`): the split is at the first `/`."},
+    STAGE_ROUTE("background", "the route for the small-model calls (titles, summaries)"),
+    STAGE_ROUTE("thinking", "the route for requests with thinking enabled"),
+    STAGE_ROUTE("planning", "the route for requests in plan mode"),
+    STAGE_ROUTE("long_context", "the route for requests above `long_context_tokens`"),
+    STAGE_ROUTE("web_search", "the route for requests that offer the web search tool"),
+    STAGE_ROUTE("image", "the route for requests with an image in the latest user turn"),
+    {.name = "rules",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_rules_key,
+     .doc_type = "list",
+     .help = "`{name, when, route, pipeline}` entries, tried in order before the stages "
+             "([routing.md](routing.md))"},
+    {.name = "background_model",
+     .type = CCP_KEY_STR,
+     .offset = RC(background_model),
+     .def = "*haiku*",
+     .min = 1,
+     .help = "glob on the request's model that marks the background stage"},
+    {.name = "adaptive_is_thinking",
+     .type = CCP_KEY_BOOL,
+     .offset = RC(adaptive_is_thinking),
+     .def = "false",
+     .help = "`true`: `thinking: {type: adaptive}` (every Claude Code main turn) counts as the "
+             "thinking stage"},
+    {.name = "planning_marker",
+     .type = CCP_KEY_STR,
+     .offset = RC(planning_marker),
+     .def = "Plan mode is active",
+     .min = 1,
+     .help = "text that marks plan mode in the latest user message"},
+    {.name = "long_context_tokens",
+     .type = CCP_KEY_INT64,
+     .offset = RC(long_context_tokens),
+     .def = "60000",
+     .min = 1,
+     .max = INT64_MAX,
+     .help = "estimated input tokens above which a request is long context"},
+};
+
+const ccp_key_table ccp_cfg_router_keys = CCP_KEYS("router", router_keys);
 
 void ccp_cfg_load_router(loader *l, yaml_node_t *map)
 {
-    ccp_router_config *rc = &l->cfg->router;
     if (map->type != YAML_MAPPING_NODE) {
         DIAG(l, map, "router: expected a mapping such as 'default: provider/model'");
         return;
     }
-    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
-         pr++) {
-        yaml_node_t *k = ccp_cfg_node(l, pr->key), *v = ccp_cfg_node(l, pr->value);
-        const char *key = ccp_cfg_scalar(k);
-        if (!key) continue;
-        int stage = stage_of(key);
-        char where[64];
-        snprintf(where, sizeof where, "router.%s", key);
-        if (stage >= 0) {
-            load_route(l, v, where, &rc->stages[stage]);
-        } else if (!strcmp(key, "rules")) {
-            load_rules(l, v);
-        } else if (!strcmp(key, "background_model") || !strcmp(key, "planning_marker")) {
-            char *s = ccp_cfg_interp(l, v, where, NULL);
-            if (s && !*s) {
-                DIAG(l, v, "%s: must not be empty", where);
-                free(s);
-                s = NULL;
-            }
-            if (!s) continue;
-            char **dst = key[0] == 'b' ? &rc->background_model : &rc->planning_marker;
-            free(*dst);
-            *dst = s;
-        } else if (!strcmp(key, "adaptive_is_thinking")) {
-            if (ccp_cfg_parse_bool(ccp_cfg_scalar(v), &rc->adaptive_is_thinking) != 0)
-                DIAG(l, v, "%s: expected true or false", where);
-        } else if (!strcmp(key, "long_context_tokens")) {
-            long long n;
-            const char *s = ccp_cfg_scalar(v);
-            if (!s || !ccp_cfg_parse_ll(s, &n) || n <= 0)
-                DIAG(l, v, "%s: expected a positive number of tokens", where);
-            else
-                rc->long_context_tokens = n;
-        } else {
-            ccp_cfg_unknown_key(l, k, "router", router_keys,
-                                sizeof router_keys / sizeof router_keys[0]);
-        }
-    }
+    ccp_cfg_load_keys(l, map, "router", &ccp_cfg_router_keys, &l->cfg->router);
 }
 
 void ccp_cfg_router_finish(loader *l)
 {
     ccp_config *c = l->cfg;
     ccp_router_config *rc = &c->router;
-    if (!rc->background_model) rc->background_model = ccp_xstrdup("*haiku*");
-    if (!rc->planning_marker) rc->planning_marker = ccp_xstrdup("Plan mode is active");
-    if (!rc->long_context_tokens) rc->long_context_tokens = 60000;
     /* The estimate is a pass over the whole request: made only when a
      * long_context route or a rule needs it. */
     rc->needs_tokens = rc->stages[CCP_STAGE_LONG_CONTEXT].n > 0;
@@ -381,8 +409,7 @@ void ccp_router_config_free(ccp_router_config *r)
     for (size_t i = 0; i < r->n_rules; i++)
         rule_free(&r->rules[i]);
     free(r->rules);
-    free(r->background_model);
-    free(r->planning_marker);
+    ccp_keys_free(&ccp_cfg_router_keys, r);
     for (size_t i = 0; i < r->n_owned; i++)
         free(r->owned[i]);
     free(r->owned);

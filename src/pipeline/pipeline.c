@@ -180,10 +180,10 @@ static void formats_of(const ccp_transformer *t, ccp_buf *out)
         return;
     }
     bool first = true;
-    for (int f = CCP_FORMAT_ANTHROPIC; f <= CCP_FORMAT_GEMINI; f++) {
-        if (!(t->formats & (1u << f))) continue;
+    for (size_t i = 0; ccp_codecs[i]; i++) {
+        if (!(t->formats & (1u << ccp_codecs[i]->format))) continue;
         if (!first) ccp_buf_appends(out, ", ");
-        ccp_buf_appends(out, ccp_format_name((ccp_format)f));
+        ccp_buf_appends(out, ccp_codecs[i]->name);
         first = false;
     }
 }

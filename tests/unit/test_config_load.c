@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "codec/openai_chat.h"
 #include "config/config.h"
 #include "core/error.h"
 
@@ -111,16 +112,22 @@ static void openai_chat_provider_options(void **state)
                 "    reasoning: effort\n    top_k: true\n    reasoning_history: yes\n");
     const ccp_provider *p = &c->providers[0];
     assert_int_equal(p->auth, CCP_AUTH_BEARER);
-    assert_true(p->max_completion_tokens);
-    assert_int_equal(p->reasoning, CCP_REASONING_EFFORT);
-    assert_true(p->send_top_k);
-    assert_true(p->reasoning_history);
+    const ccp_openai_chat_opts *o = p->codec_opts;
+    assert_int_equal(o->max_tokens_field, 1);
+    assert_int_equal(o->reasoning, CCP_REASONING_EFFORT);
+    assert_true(o->top_k);
+    assert_true(o->reasoning_history);
     ccp_config_unref(c);
-    ccp_diags d = load_bad("providers:\n  - {name: o, base_url: 'http://x', top_k: maybe, "
-                           "reasoning: lots, max_tokens_field: n}\n");
-    has_diag(&d, 2, 44, "expected true or false");
-    has_diag(&d, 2, 62, "use none or effort");
-    has_diag(&d, 2, 86, "max_tokens or max_completion_tokens");
+    ccp_diags d = load_bad("providers:\n  - {name: o, format: openai-chat, base_url: 'http://x', "
+                           "top_k: maybe, reasoning: lots, max_tokens_field: n}\n");
+    has_diag(&d, 2, 65, "expected true or false");
+    has_diag(&d, 2, 83, "use none or effort");
+    has_diag(&d, 2, 107, "max_tokens or max_completion_tokens");
+    ccp_diags_free(&d);
+    /* An option of another format is an error that names the format, not
+     * a setting silently ignored. */
+    d = load_bad("providers:\n  - {name: a, base_url: 'http://x', reasoning_history: true}\n");
+    has_diag(&d, 2, 37, "applies only to format openai-chat");
     ccp_diags_free(&d);
 }
 
@@ -165,7 +172,7 @@ static void wrong_types_and_ranges_are_named(void **state)
     has_diag(&d, 2, 9, "expected an integer");
     has_diag(&d, 3, 12, "out of range");
     has_diag(&d, 4, 19, "expected a size");
-    has_diag(&d, 5, 14, "error, warn, info, debug");
+    has_diag(&d, 5, 14, "error, warn, info or debug");
     has_diag(&d, 6, 12, "expected a list of providers");
     ccp_diags_free(&d);
 }

@@ -26,9 +26,14 @@ static json_object *encode_with(const char *req_json, ccp_provider *p, const cha
     return o;
 }
 
+/* The provider's openai-chat options, reset to the defaults by provider(). */
+static ccp_openai_chat_opts opts;
+
 static ccp_provider provider(void)
 {
+    opts = (ccp_openai_chat_opts){0};
     ccp_provider p = {.name = "oa",
+                      .codec_opts = &opts,
                       .format = CCP_FORMAT_OPENAI_CHAT,
                       .base_url = "https://api.example.com/v1",
                       .api_key = "sk-oa",
@@ -75,7 +80,7 @@ static const char conversation[] =
 static void a_tool_conversation_maps_field_by_field(void **state)
 {
     ccp_provider p = provider();
-    p.reasoning = CCP_REASONING_EFFORT;
+    opts.reasoning = CCP_REASONING_EFFORT;
     ccp_outbound out;
     json_object *o = encode_with(conversation, &p, NULL, true, &out);
     expect_json(
@@ -111,7 +116,7 @@ static void a_tool_conversation_maps_field_by_field(void **state)
 static void provider_options_and_structured_output(void **state)
 {
     ccp_provider p = provider();
-    p.max_completion_tokens = true;
+    opts.max_tokens_field = 1;
     ccp_outbound out;
     json_object *o = encode_with(
         "{\"model\":\"claude-haiku\",\"max_tokens\":512,\"thinking\":{\"type\":\"enabled\","
@@ -140,8 +145,8 @@ static void top_k_and_reasoning_history_are_per_provider(void **state)
     expect_json(o, "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":\"ok\"}]}");
     json_object_put(o);
     ccp_outbound_free(&out);
-    p.send_top_k = true;
-    p.reasoning_history = true;
+    opts.top_k = true;
+    opts.reasoning_history = true;
     o = encode_with(req, &p, NULL, false, &out);
     expect_json(o, "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":\"ok\","
                    "\"reasoning_content\":\"plan\"}],\"top_k\":40}");
