@@ -342,6 +342,33 @@ static void the_model_in_the_url_cannot_steer_the_request(void **state)
     }
 }
 
+/* Definitions that refer to one another 8 times a level, 16 levels deep,
+ * expand to 8^16 nodes inline: the conversion stops at its node budget
+ * (and the request is still answered) instead of running forever. */
+static void a_ref_bomb_schema_is_cut_at_the_node_budget(void **state)
+{
+    (void)state;
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/D0\"}},"
+                        "\"$defs\":{");
+    for (int d = 0; d < 16; d++) {
+        ccp_buf_printf(&b, "%s\"D%d\":{\"type\":\"object\",\"properties\":{", d ? "," : "", d);
+        for (int k = 0; k < 8; k++)
+            ccp_buf_printf(&b, "%s\"p%d\":{\"$ref\":\"#/$defs/D%d\"}", k ? "," : "", k, d + 1);
+        ccp_buf_appends(&b, "}}");
+    }
+    ccp_buf_appends(&b, ",\"D16\":{\"type\":\"string\"}}}");
+    json_object *schema = ccp_json_parse(b.data, b.len, NULL);
+    assert_non_null(schema);
+    json_object *g = ccp_gemini_schema(schema);
+    size_t len;
+    ccp_json_str(g, &len);
+    assert_true(len < 20000 * 64); /* bounded by the budget, not 8^16 */
+    json_object_put(g);
+    json_object_put(schema);
+    ccp_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +379,7 @@ int main(void)
         cmocka_unit_test(turns_of_one_role_in_a_row_are_merged),
         cmocka_unit_test(a_long_run_of_one_role_merges_in_linear_work),
         cmocka_unit_test(the_model_in_the_url_cannot_steer_the_request),
+        cmocka_unit_test(a_ref_bomb_schema_is_cut_at_the_node_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
