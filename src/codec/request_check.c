@@ -200,8 +200,11 @@ static int each(walk *w, json_object *arr, const char *key, int (*fn)(walk *, js
 static int tool(walk *w, json_object *t)
 {
     if (!json_object_is_type(t, json_type_object)) return fail(w, "must be a tool object");
+    /* A custom tool needs its name; a server tool (typed, no schema) may
+     * have none (Anthropic's mcp_toolset names its server instead). */
+    bool custom = ccp_json_get(t, "input_schema") || !ccp_json_get(t, "type");
     int rc;
-    if ((rc = str_field(w, t, "name", REQUIRED)) || (rc = str_field(w, t, "type", OPTIONAL)) ||
+    if ((rc = str_field(w, t, "name", custom)) || (rc = str_field(w, t, "type", OPTIONAL)) ||
         (rc = str_field(w, t, "description", OPTIONAL)))
         return rc;
     return field(w, t, "input_schema", T_OBJ, OPTIONAL, "must be an object (a JSON Schema)", NULL);

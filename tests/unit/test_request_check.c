@@ -379,6 +379,8 @@ static void a_field_of_the_wrong_type_is_refused_by_name_in_every_format(void **
     expect_refusal("{\"model\":\"m\",\"messages\":[],\"tools\":[{\"name\":\"a\","
                    "\"input_schema\":[]}]}",
                    "tools.0.input_schema: must be an object (a JSON Schema)");
+    expect_refusal("{\"model\":\"m\",\"messages\":[],\"tools\":[{\"input_schema\":{}}]}",
+                   "tools.0.name: field required");
     expect_refusal("{\"model\":\"m\",\"messages\":[],\"max_tokens\":\"5\"}",
                    "max_tokens: must be an integer");
     expect_refusal("{\"model\":\"m\",\"messages\":[],\"stop_sequences\":[\"a\",1]}",
