@@ -55,10 +55,10 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 {
     const ccp_provider *p = ctx->provider;
     json_object *req = ctx->request;
-    const char *model = ctx->model ? ctx->model : ccp_json_get_str(req, "model");
-    if (!model) return ccp_error_set(err, CCP_EINVAL, "model: field required");
-    char *m = ccp_xstrdup(model);
-    ccp_model_strip_suffix(m);
+    int rc = ccp_request_check(req, err);
+    if (rc) return rc;
+    char *m = ccp_encode_model(ctx, err);
+    if (!m) return CCP_EINVAL;
     json_object_object_add(req, "model", json_object_new_string(m));
     free(m);
     if (!is_anthropic_host(p->base_url)) strip_billing_block(req);

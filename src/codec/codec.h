@@ -65,6 +65,36 @@ typedef struct ccp_encode_ctx {
     size_t n_in_headers;
 } ccp_encode_ctx;
 
+/* ---- what every encoder checks first (request_check.c) ---- */
+
+/* The canonical request's shape: 0, or CCP_EINVAL with err naming the first
+ * field of a wrong type ("messages.0.content: must be a string or an array
+ * of content blocks"). Every field a codec, the router or a built-in
+ * transformer reads is checked, so no code that reads the tree meets a type
+ * it did not expect; fields nobody reads are left to the provider. Each
+ * encoder calls it first. docs/configuration.md ("Request checks") lists
+ * what it holds. */
+int ccp_request_check(json_object *req, ccp_error *err);
+
+#define CCP_MODEL_NAME_MAX 256
+
+/* A model name as sent upstream: 1..CCP_MODEL_NAME_MAX bytes of letters,
+ * digits and - . _ : / @ + (OpenRouter's vendor/model:free, Bedrock's
+ * vendor.model-v1:0, Ollama's llama3:8b, Vertex's model@version), with no
+ * empty, "." or ".." '/'-segment. 0, or CCP_EINVAL with err saying what is
+ * wrong. */
+int ccp_model_name_check(const char *model, ccp_error *err);
+
+/* The model an encoder sends: ctx->model or the request's, its "[1m]"-style
+ * suffix stripped, checked by ccp_model_name_check. A new string the caller
+ * frees, or NULL with err set. */
+char *ccp_encode_model(const ccp_encode_ctx *ctx, ccp_error *err);
+
+/* Appends s as URL path segments: '/' kept between segments, every byte
+ * other than letters, digits and - . _ ~ percent-encoded. For every path
+ * segment built from request data. */
+void ccp_url_append_path(ccp_buf *b, const char *s);
+
 typedef struct ccp_decoder ccp_decoder; /* codec-private */
 
 typedef struct ccp_codec {

@@ -12,11 +12,6 @@
 
 #define BILLING_PREFIX "x-anthropic-billing-header:"
 
-static size_t arr_len(json_object *a)
-{
-    return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-}
-
 static json_object *text_part(const char *s, size_t n)
 {
     json_object *p = json_object_new_object();
@@ -33,7 +28,7 @@ static void append_text(ccp_buf *b, json_object *content)
                        (size_t)json_object_get_string_len(content));
         return;
     }
-    for (size_t i = 0; i < arr_len(content); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
         json_object *blk = json_object_array_get_idx(content, i);
         const char *type = ccp_json_get_str(blk, "type");
         const char *t = ccp_json_get_str(blk, "text");
@@ -96,9 +91,9 @@ static char *signature_of(const char *id)
  * functionResponse parts (Gemini matches results by name). */
 static const char *name_for(json_object *msgs, const char *id)
 {
-    for (size_t i = 0; id && i < arr_len(msgs); i++) {
+    for (size_t i = 0; id && i < ccp_json_arr_len(msgs); i++) {
         json_object *c = ccp_json_get(json_object_array_get_idx(msgs, i), "content");
-        for (size_t j = 0; j < arr_len(c); j++) {
+        for (size_t j = 0; j < ccp_json_arr_len(c); j++) {
             json_object *b = json_object_array_get_idx(c, j);
             const char *t = ccp_json_get_str(b, "type");
             const char *bid = ccp_json_get_str(b, "id");
@@ -132,7 +127,7 @@ static int add_tool_result(json_object *parts, json_object *msgs, json_object *b
     json_object_object_add(p, "functionResponse", fr);
     json_object_array_add(parts, p);
     /* Images a tool returned (a screenshot) follow as parts of their own. */
-    for (size_t i = 0; i < arr_len(content); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
         json_object *c = json_object_array_get_idx(content, i);
         const char *t = ccp_json_get_str(c, "type");
         if (!t || strcmp(t, "image") != 0) continue;
@@ -153,7 +148,7 @@ static int content_parts(json_object *parts, json_object *msgs, json_object *msg
                                                    (size_t)json_object_get_string_len(content)));
         return 0;
     }
-    for (size_t i = 0; i < arr_len(content); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
         json_object *blk = json_object_array_get_idx(content, i);
         const char *type = ccp_json_get_str(blk, "type");
         if (!type) continue;
@@ -190,7 +185,7 @@ static int content_parts(json_object *parts, json_object *msgs, json_object *msg
 static json_object *tools_of(json_object *tools)
 {
     json_object *decls = json_object_new_array();
-    for (size_t i = 0; i < arr_len(tools); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(tools); i++) {
         json_object *t = json_object_array_get_idx(tools, i);
         if (ccp_tool_is_server_tool(t, "gemini")) continue;
         json_object *schema = ccp_json_get_obj(t, "input_schema");
@@ -265,45 +260,82 @@ static json_object *generation_config(json_object *req)
     return g;
 }
 
-/* Adds a turn of role with parts (taken over) to contents. Two turns of one
- * role in a row become one: a mid-conversation system message is sent as a
- * user turn, and Gemini wants user and model turns to alternate. In a merged
- * user turn the function responses come first, so that they still directly
- * answer the model's function calls. */
-static void append_turn(json_object *contents, const char *role, json_object *parts)
+/* ---- turns (see gemini.h) ---------------------------------------------- */
+
+void ccp_gemini_turns_init(ccp_gemini_turns *t, json_object *contents)
 {
-    size_t n = json_object_array_length(contents);
-    json_object *last = n ? json_object_array_get_idx(contents, n - 1) : NULL;
-    const char *last_role = last ? ccp_json_get_str(last, "role") : NULL;
-    if (!last_role || strcmp(last_role, role) != 0) {
-        json_object *c = json_object_new_object();
-        json_object_object_add(c, "role", json_object_new_string(role));
-        json_object_object_add(c, "parts", parts);
-        json_object_array_add(contents, c);
+    memset(t, 0, sizeof *t);
+    t->contents = contents;
+}
+
+/* Sorts the parts of one message into the pending turn's function
+ * responses and other parts, in order. */
+static void sort_parts(ccp_gemini_turns *t, json_object *parts)
+{
+    if (!t->responses) t->responses = json_object_new_array();
+    if (!t->others) t->others = json_object_new_array();
+    for (size_t i = 0; i < ccp_json_arr_len(parts); i++) {
+        json_object *part = json_object_array_get_idx(parts, i);
+        bool response = ccp_json_get(part, "functionResponse") != NULL;
+        json_object_array_add(response ? t->responses : t->others, json_object_get(part));
+        t->part_adds++;
+    }
+}
+
+void ccp_gemini_turns_flush(ccp_gemini_turns *t)
+{
+    if (!t->role) return;
+    json_object *parts = t->first;
+    if (!parts) {
+        /* Function responses first, then the rest: each part moved once. */
+        parts = t->responses;
+        for (size_t i = 0; i < ccp_json_arr_len(t->others); i++) {
+            json_object_array_add(parts, json_object_get(json_object_array_get_idx(t->others, i)));
+            t->part_adds++;
+        }
+        json_object_put(t->others);
+    }
+    json_object *c = json_object_new_object();
+    json_object_object_add(c, "role", json_object_new_string(t->role));
+    json_object_object_add(c, "parts", parts);
+    json_object_array_add(t->contents, c);
+    t->role = NULL;
+    t->first = t->responses = t->others = NULL;
+}
+
+void ccp_gemini_turns_add(ccp_gemini_turns *t, const char *role, json_object *parts)
+{
+    if (!t->role || strcmp(t->role, role) != 0) {
+        ccp_gemini_turns_flush(t);
+        t->role = role;
+        t->first = parts; /* one message keeps its parts as they are */
         return;
     }
-    json_object *prev = ccp_json_get_arr(last, "parts");
-    json_object *merged = json_object_new_array();
-    for (int pass = 0; pass < 2; pass++) {
-        json_object *from[2] = {prev, parts};
-        for (int k = 0; k < 2; k++) {
-            for (size_t i = 0; i < json_object_array_length(from[k]); i++) {
-                json_object *part = json_object_array_get_idx(from[k], i);
-                bool response = ccp_json_get(part, "functionResponse") != NULL;
-                if (response == (pass == 0)) json_object_array_add(merged, json_object_get(part));
-            }
-        }
+    if (t->first) {
+        sort_parts(t, t->first);
+        json_object_put(t->first);
+        t->first = NULL;
     }
+    sort_parts(t, parts);
     json_object_put(parts);
-    json_object_object_add(last, "parts", merged); /* releases prev */
+}
+
+void ccp_gemini_turns_free(ccp_gemini_turns *t)
+{
+    json_object_put(t->first);
+    json_object_put(t->responses);
+    json_object_put(t->others);
+    memset(t, 0, sizeof *t);
 }
 
 static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 {
     const ccp_provider *p = ctx->provider;
     json_object *req = ctx->request;
-    const char *model = ctx->model ? ctx->model : ccp_json_get_str(req, "model");
-    if (!model) return ccp_error_set(err, CCP_EINVAL, "model: field required");
+    int rc = ccp_request_check(req, err);
+    if (rc) return rc;
+    char *m = ccp_encode_model(ctx, err);
+    if (!m) return CCP_EINVAL;
 
     json_object *o = json_object_new_object();
     ccp_buf sys = CCP_BUF_INIT;
@@ -320,35 +352,39 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     json_object *msgs = ccp_json_get_arr(req, "messages");
     json_object *contents = json_object_new_array();
     json_object_object_add(o, "contents", contents);
-    for (size_t i = 0; i < arr_len(msgs); i++) {
-        json_object *m = json_object_array_get_idx(msgs, i);
-        const char *role = ccp_json_get_str(m, "role");
+    ccp_gemini_turns turns;
+    ccp_gemini_turns_init(&turns, contents);
+    for (size_t i = 0; i < ccp_json_arr_len(msgs); i++) {
+        json_object *msg = json_object_array_get_idx(msgs, i);
+        const char *role = ccp_json_get_str(msg, "role");
         if (!role) continue;
         bool is_model = !strcmp(role, "assistant");
         json_object *parts = json_object_new_array();
-        int rc = 0;
         if (!strcmp(role, "system")) {
             /* Gemini has no system turn: the text goes in as a user turn, in
              * place, marked as what it is. */
             ccp_buf b = CCP_BUF_INIT;
             ccp_buf_appends(&b, "[system] ");
-            append_text(&b, ccp_json_get(m, "content"));
+            append_text(&b, ccp_json_get(msg, "content"));
             json_object_array_add(parts, text_part(b.data, b.len));
             ccp_buf_free(&b);
         } else {
-            rc = content_parts(parts, msgs, m, is_model, err);
+            rc = content_parts(parts, msgs, msg, is_model, err);
         }
         if (rc) {
             json_object_put(parts);
+            ccp_gemini_turns_free(&turns);
             json_object_put(o);
+            free(m);
             return rc;
         }
         if (!json_object_array_length(parts)) {
             json_object_put(parts);
             continue;
         }
-        append_turn(contents, is_model ? "model" : "user", parts);
+        ccp_gemini_turns_add(&turns, is_model ? "model" : "user", parts);
     }
+    ccp_gemini_turns_flush(&turns);
 
     json_object *tools = tools_of(ccp_json_get_arr(req, "tools"));
     if (tools) {
@@ -365,11 +401,13 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     ccp_json_write(&out->body, o);
     json_object_put(o);
 
-    char *m = ccp_xstrdup(model);
-    ccp_model_strip_suffix(m);
+    /* The model is request data in a URL path: checked (no ".." segment)
+     * by ccp_encode_model and percent-encoded here, so that neither a path
+     * nor a query nor a fragment can be slipped into the upstream URL. */
     ccp_buf path = CCP_BUF_INIT;
-    ccp_buf_printf(&path, "/models/%s:%s", m,
-                   ctx->stream ? "streamGenerateContent?alt=sse" : "generateContent");
+    ccp_buf_appends(&path, "/models/");
+    ccp_url_append_path(&path, m);
+    ccp_buf_appends(&path, ctx->stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
     free(m);
     ccp_outbound_set_url(out, p->base_url, path.data);
     ccp_buf_free(&path);

@@ -6,7 +6,8 @@
  * it. A functionCall is a complete tool_use block at once (Gemini does not
  * stream arguments), its thoughtSignature carried in the id (gemini.h). The
  * message ends when the body ends: finishReason and usageMetadata may come
- * on the last chunk or before it. */
+ * on the last chunk or before it. A stream that ends with no finishReason
+ * was cut: an error, not an end_turn. */
 #include "codec/gemini.h"
 
 #include "codec/body_in.h"
@@ -246,6 +247,13 @@ int ccp_gemini_decoder_finish(ccp_decoder *d, ccp_error *err)
         if (d->errored || d->finished) return 0;
         if (!d->started)
             return ccp_error_set(err, CCP_EUPSTREAM, "upstream stream ended before any chunk");
+        /* Gemini's last chunk carries a finishReason: without one the
+         * stream was cut, and ending it as end_turn would pass a truncated
+         * answer off as a complete one. */
+        if (!d->finish_reason)
+            return ccp_error_set(err, CCP_EUPSTREAM,
+                                 "upstream stream ended early: no finishReason (the answer was "
+                                 "cut short)");
         return finalize(d);
     }
     ccp_error perr;

@@ -5,15 +5,23 @@
 #include "codec/gemini.h"
 
 #include "core/json.h"
+#include "core/log.h"
 
 #include <ctype.h>
 #include <string.h>
 
 #define MAX_REF_DEPTH 16
+/* Each $ref is expanded inline, so a schema whose definitions refer to one
+ * another several times over grows exponentially with the depth (8 refs
+ * per level, 16 levels: 8^16 nodes, a request that never finishes). The
+ * whole conversion stops expanding past this many schema nodes: far above
+ * any real tool schema (Claude Code's largest has about 200). */
+#define MAX_NODES 20000
 
 typedef struct {
     json_object *root; /* for $ref */
     int depth;
+    size_t nodes; /* schema nodes converted so far */
 } walk;
 
 static json_object *convert(walk *w, json_object *s);
@@ -70,6 +78,14 @@ static json_object *convert(walk *w, json_object *s)
 {
     json_object *out = json_object_new_object();
     if (!json_object_is_type(s, json_type_object)) return out;
+    if (++w->nodes > MAX_NODES) {
+        if (w->nodes == MAX_NODES + 1)
+            ccp_log_warn("gemini: a tool schema expands to more than %d nodes through its $refs; "
+                         "the rest is sent as open objects",
+                         MAX_NODES);
+        json_object_object_add(out, "type", json_object_new_string("OBJECT"));
+        return out;
+    }
     const char *ref = ccp_json_get_str(s, "$ref");
     if (ref) {
         json_object *target = resolve(w, ref);

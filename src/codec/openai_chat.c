@@ -34,8 +34,7 @@ static void append_text(ccp_buf *b, json_object *content, const char *sep)
                        (size_t)json_object_get_string_len(content));
         return;
     }
-    if (!json_object_is_type(content, json_type_array)) return;
-    for (size_t i = 0; i < json_object_array_length(content); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
         json_object *blk = json_object_array_get_idx(content, i);
         const char *type = ccp_json_get_str(blk, "type");
         json_object *t = ccp_json_get(blk, "text");
@@ -124,8 +123,8 @@ static json_object *tool_message(json_object *blk, json_object *user_parts)
     if (ccp_json_get_bool(blk, "is_error", false)) ccp_buf_appends(&b, "[tool error] ");
     json_object *content = ccp_json_get(blk, "content");
     size_t prefix = b.len;
-    if (content && json_object_is_type(content, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(content); i++) {
+    if (json_object_is_type(content, json_type_array)) {
+        for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
             json_object *c = json_object_array_get_idx(content, i);
             const char *type = ccp_json_get_str(c, "type");
             if (type && !strcmp(type, "image")) {
@@ -156,7 +155,7 @@ static void add_user(json_object *out, json_object *msg)
         return;
     }
     json_object *parts = json_object_new_array();
-    for (size_t i = 0; content && i < json_object_array_length(content); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
         json_object *blk = json_object_array_get_idx(content, i);
         const char *type = ccp_json_get_str(blk, "type");
         if (!type) continue;
@@ -182,7 +181,7 @@ static void add_assistant(json_object *out, json_object *msg, bool with_reasonin
     if (content && json_object_is_type(content, json_type_string)) {
         append_text(&text, content, "");
     } else {
-        for (size_t i = 0; content && i < json_object_array_length(content); i++) {
+        for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
             json_object *blk = json_object_array_get_idx(content, i);
             const char *type = ccp_json_get_str(blk, "type");
             if (!type) continue;
@@ -252,7 +251,7 @@ const char *ccp_openai_reasoning_effort(json_object *req)
 static json_object *map_tools(json_object *tools)
 {
     json_object *out = json_object_new_array();
-    for (size_t i = 0; i < json_object_array_length(tools); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(tools); i++) {
         json_object *t = json_object_array_get_idx(tools, i);
         if (ccp_tool_is_server_tool(t, "openai-chat")) continue;
         json_object *schema = ccp_json_get_obj(t, "input_schema");
@@ -298,12 +297,12 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     const ccp_provider *p = ctx->provider;
     const ccp_openai_chat_opts *opts = p->codec_opts;
     json_object *req = ctx->request;
-    const char *model = ctx->model ? ctx->model : ccp_json_get_str(req, "model");
-    if (!model) return ccp_error_set(err, CCP_EINVAL, "model: field required");
+    int rc = ccp_request_check(req, err);
+    if (rc) return rc;
+    char *m = ccp_encode_model(ctx, err);
+    if (!m) return CCP_EINVAL;
 
     json_object *o = json_object_new_object();
-    char *m = ccp_xstrdup(model);
-    ccp_model_strip_suffix(m);
     json_object_object_add(o, "model", str(m));
     free(m);
 
@@ -315,7 +314,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
             msgs, message("system", json_object_new_string_len(sys.data, (int)sys.len)));
     ccp_buf_free(&sys);
     json_object *in = ccp_json_get_arr(req, "messages");
-    for (size_t i = 0; in && i < json_object_array_length(in); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(in); i++) {
         json_object *msg = json_object_array_get_idx(in, i);
         const char *role = ccp_json_get_str(msg, "role");
         if (!role) continue;

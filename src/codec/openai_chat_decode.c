@@ -6,7 +6,9 @@
  * a tool call that streams while another tool's block is open is buffered
  * and emitted, whole, once the earlier blocks have closed. The usage chunk
  * that follows the last choice is folded into message_delta, so the
- * message ends at [DONE] or at the end of the body, not at finish_reason. */
+ * message ends at [DONE] or at the end of the body, not at finish_reason.
+ * A stream that ends with neither [DONE] nor a finish_reason was cut: an
+ * error, not an end_turn. */
 #include "codec/openai_chat.h"
 
 #include "codec/body_in.h"
@@ -355,7 +357,14 @@ int ccp_openai_decoder_finish(ccp_decoder *d, ccp_error *err)
         if (d->errored || d->finished) return 0;
         if (!d->started)
             return ccp_error_set(err, CCP_EUPSTREAM, "upstream stream ended before any chunk");
-        /* No [DONE]: close what is open all the same. */
+        /* No [DONE] (some servers never send it): a finish_reason still
+         * says the answer is whole. Without either the stream was cut, and
+         * ending it as end_turn would pass a truncated answer off as a
+         * complete one. */
+        if (!d->finish_reason)
+            return ccp_error_set(err, CCP_EUPSTREAM,
+                                 "upstream stream ended early: no finish_reason and no [DONE] "
+                                 "(the answer was cut short)");
         return finalize(d);
     }
     ccp_error perr;

@@ -102,6 +102,16 @@ bool ccp_json_get_bool(json_object *obj, const char *key, bool fallback)
     return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : fallback;
 }
 
+size_t ccp_json_arr_len(json_object *arr)
+{
+    return json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+}
+
+json_object *ccp_json_arr_at(json_object *arr, size_t i)
+{
+    return i < ccp_json_arr_len(arr) ? json_object_array_get_idx(arr, i) : NULL;
+}
+
 json_object *ccp_json_strn(const char *s, size_t n)
 {
     return json_object_new_string_len(s, (int)n);

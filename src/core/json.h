@@ -42,6 +42,13 @@ json_object *ccp_json_get_arr(json_object *obj, const char *key);
 int64_t ccp_json_get_int(json_object *obj, const char *key, int64_t fallback);
 bool ccp_json_get_bool(json_object *obj, const char *key, bool fallback);
 
+/* The length of an array, 0 for NULL or any other type: json-c's own
+ * json_object_array_length and _get_idx assert (abort the process) on a
+ * non-array, so code reading request or upstream data uses these. */
+size_t ccp_json_arr_len(json_object *arr);
+/* Element i of an array, NULL when arr is no array or i is out of range. */
+json_object *ccp_json_arr_at(json_object *arr, size_t i);
+
 /* Builds a new string object from s[0..n) (NUL bytes kept). Caller owns it. */
 json_object *ccp_json_strn(const char *s, size_t n);
 

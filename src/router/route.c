@@ -18,12 +18,6 @@ static const ccp_stage stage_priority[] = {CCP_STAGE_LONG_CONTEXT, CCP_STAGE_WEB
                                            CCP_STAGE_IMAGE,        CCP_STAGE_BACKGROUND,
                                            CCP_STAGE_PLANNING,     CCP_STAGE_THINKING};
 
-/* The length of an array, 0 for anything else (json-c asserts). */
-static size_t arr_len(json_object *a)
-{
-    return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-}
-
 const char *ccp_route_via_name(ccp_route_via v)
 {
     switch (v) {
@@ -53,13 +47,13 @@ static bool is_type(json_object *blk, const char *type)
  * turns carry no text of their own), for the plan-mode marker. */
 static json_object *latest_user_with_text(json_object *msgs)
 {
-    for (size_t i = arr_len(msgs); i-- > 0;) {
+    for (size_t i = ccp_json_arr_len(msgs); i-- > 0;) {
         json_object *m = json_object_array_get_idx(msgs, i);
         const char *role = ccp_json_get_str(m, "role");
         if (!role || strcmp(role, "user") != 0) continue;
         json_object *c = ccp_json_get(m, "content");
         if (json_object_is_type(c, json_type_string)) return m;
-        for (size_t j = 0; j < arr_len(c); j++)
+        for (size_t j = 0; j < ccp_json_arr_len(c); j++)
             if (is_type(json_object_array_get_idx(c, j), "text")) return m;
     }
     return NULL;
@@ -67,7 +61,7 @@ static json_object *latest_user_with_text(json_object *msgs)
 
 static json_object *latest_user(json_object *msgs)
 {
-    for (size_t i = arr_len(msgs); i-- > 0;) {
+    for (size_t i = ccp_json_arr_len(msgs); i-- > 0;) {
         json_object *m = json_object_array_get_idx(msgs, i);
         const char *role = ccp_json_get_str(m, "role");
         if (role && !strcmp(role, "user")) return m;
@@ -79,7 +73,7 @@ static bool text_contains(json_object *content, const char *needle)
 {
     if (json_object_is_type(content, json_type_string))
         return strstr(json_object_get_string(content), needle) != NULL;
-    for (size_t j = 0; j < arr_len(content); j++) {
+    for (size_t j = 0; j < ccp_json_arr_len(content); j++) {
         json_object *b = json_object_array_get_idx(content, j);
         const char *t = is_type(b, "text") ? ccp_json_get_str(b, "text") : NULL;
         if (t && strstr(t, needle)) return true;
@@ -92,7 +86,7 @@ static bool text_contains(json_object *content, const char *needle)
 static bool has_image(json_object *content)
 {
     if (!json_object_is_type(content, json_type_array)) return false;
-    for (size_t j = 0; j < arr_len(content); j++) {
+    for (size_t j = 0; j < ccp_json_arr_len(content); j++) {
         json_object *b = json_object_array_get_idx(content, j);
         if (is_type(b, "image")) return true;
         if (is_type(b, "tool_result") && has_image(ccp_json_get(b, "content"))) return true;
@@ -102,7 +96,7 @@ static bool has_image(json_object *content)
 
 static bool offers_web_search(json_object *tools)
 {
-    for (size_t i = 0; i < arr_len(tools); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(tools); i++) {
         const char *t = ccp_json_get_str(json_object_array_get_idx(tools, i), "type");
         if (t && !strncmp(t, "web_search", 10)) return true;
     }
@@ -190,7 +184,7 @@ static int subagent_tag(const ccp_config *cfg, json_object *req, ccp_route_choic
     json_object *sys = ccp_json_get(req, "system");
     if (json_object_is_type(sys, json_type_string))
         return take_tag(cfg, req, "system", sys, c, err);
-    for (size_t i = 0; i < arr_len(sys); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(sys); i++) {
         json_object *b = json_object_array_get_idx(sys, i);
         json_object *t = ccp_json_get(b, "text");
         if (!t || !json_object_is_type(t, json_type_string)) continue;
@@ -204,7 +198,7 @@ static int subagent_tag(const ccp_config *cfg, json_object *req, ccp_route_choic
 
 static bool offers_tool(json_object *tools, const char *name)
 {
-    for (size_t i = 0; i < arr_len(tools); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(tools); i++) {
         const char *n = ccp_json_get_str(json_object_array_get_idx(tools, i), "name");
         if (n && !strcmp(n, name)) return true;
     }

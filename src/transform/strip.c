@@ -5,14 +5,9 @@
 
 #include <string.h>
 
-static size_t arr_len(json_object *a)
-{
-    return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-}
-
 static void strip_cc_blocks(json_object *blocks)
 {
-    for (size_t i = 0; i < arr_len(blocks); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(blocks); i++) {
         json_object *b = json_object_array_get_idx(blocks, i);
         if (!json_object_is_type(b, json_type_object)) continue;
         json_object_object_del(b, "cache_control");
@@ -25,7 +20,7 @@ static int strip_cache_control(const ccp_step *s, json_object *req, ccp_error *e
     strip_cc_blocks(ccp_json_get(req, "system"));
     strip_cc_blocks(ccp_json_get(req, "tools"));
     json_object *msgs = ccp_json_get(req, "messages");
-    for (size_t i = 0; i < arr_len(msgs); i++)
+    for (size_t i = 0; i < ccp_json_arr_len(msgs); i++)
         strip_cc_blocks(ccp_json_get(json_object_array_get_idx(msgs, i), "content"));
     (void)s, (void)err;
     return 0;
@@ -45,12 +40,12 @@ const ccp_transformer ccp_tf_strip_cache_control = {
 void ccp_tf_drop_thinking_blocks(json_object *req)
 {
     json_object *msgs = ccp_json_get(req, "messages");
-    for (size_t i = 0; i < arr_len(msgs); i++) {
+    for (size_t i = 0; i < ccp_json_arr_len(msgs); i++) {
         json_object *m = json_object_array_get_idx(msgs, i);
         json_object *c = ccp_json_get(m, "content");
         if (!json_object_is_type(c, json_type_array)) continue;
         json_object *kept = json_object_new_array();
-        for (size_t j = 0; j < json_object_array_length(c); j++) {
+        for (size_t j = 0; j < ccp_json_arr_len(c); j++) {
             json_object *b = json_object_array_get_idx(c, j);
             const char *t = ccp_json_get_str(b, "type");
             if (t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"))) continue;

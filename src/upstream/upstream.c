@@ -482,6 +482,10 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->cfg.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)u->cfg.total_timeout_ms);
+    /* The loop's clock was read when this loop turn began; the work since
+     * (parsing and encoding a large request can take a while) is not in
+     * it, and a timer armed from that stale time would fire early. */
+    uv_update_time(u->loop);
     if (u->cfg.first_byte_timeout_ms)
         uv_timer_start(&r->timer, req_timer_cb,
                        (uint64_t)u->cfg.first_byte_timeout_ms + u->cfg.connect_timeout_ms, 0);

@@ -140,6 +140,21 @@ test('explain shows the route and the exact outbound request, secrets masked', a
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+// explain runs the server's encoder: a field of the wrong type once aborted
+// it on a json-c assertion, as it aborted the server.
+test('explain reports a field of the wrong type instead of crashing', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccp-explain-'));
+  const req = path.join(dir, 'req.json');
+  fs.writeFileSync(req, JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 5 }] }));
+  const r = ccproxy(['explain', '--config', path.join(ROOT, 'examples/local-and-cloud.yaml'), req], { ANTHROPIC_API_KEY: 'k' });
+  assert.equal(r.signal, null, r.stderr);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /cannot be encoded for 'local': messages\.0\.content: must be a string or an array of content blocks/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('docs/transformers.md is what the catalog generates', async () => {
   const fs = await import('node:fs');
   const r = ccproxy(['transformers', '--markdown']);

@@ -144,3 +144,55 @@ test('what Gemini cannot take is a clear 400 before anything is sent', async () 
   });
   assert.equal(mock.requests.length, before, 'nothing reached the provider');
 });
+
+test('a message of the wrong type is a 400 naming it, not dropped', async () => {
+  const before = mock.requests.length;
+  await assert.rejects(client.messages.create(request('text', {
+    messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: { type: 'text', text: 'x' } }],
+  })), (e) => {
+    assert.equal(e.status, 400);
+    assert.equal(e.error.error.type, 'invalid_request_error');
+    assert.equal(e.error.error.message, 'messages.1.content: must be a string or an array of content blocks');
+    return true;
+  });
+  assert.equal(mock.requests.length, before, 'nothing reached the provider');
+});
+
+test('a stream cut before its finishReason reaches the SDK as an error', async () => {
+  const cut = 'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"Par"}]},"index":0}],"responseId":"r"}\n\n';
+  const m = await startGeminiMock({ raw_sse: cut });
+  const p = await startProxy(geminiConfig(m.url));
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'k', maxRetries: 0 });
+    await assert.rejects(c.messages.stream(request('text')).finalMessage(), /upstream stream ended early/);
+  } finally {
+    await p.stop();
+    await m.close();
+  }
+});
+
+// The model is part of the URL path: 'gem,../../../admin/secret' once made
+// the upstream receive POST /admin/secret:generateContent with the
+// operator's key, and 'x?injected=1#' added a query.
+test('a model name cannot steer the upstream URL', async () => {
+  const m = await startGeminiMock({ kind: 'json', body: wholeAnswer('text') });
+  const p = await startProxy(geminiConfig(m.url).replace('default: gem/gemini-test', 'default: gem'));
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'k', maxRetries: 0 });
+    for (const model of ['gem,../../../admin/secret', 'gem/../../../admin/secret', 'x?injected=1#', 'gem/x?injected=1#', 'a/../../b']) {
+      await assert.rejects(c.messages.create(request('text', { model })), (e) => {
+        assert.equal(e.status, 400, model);
+        assert.equal(e.error.error.type, 'invalid_request_error');
+        assert.match(e.error.error.message, /^model: /);
+        return true;
+      });
+    }
+    assert.deepEqual(m.requests.map((r) => r.url), [], 'the mock saw nothing');
+    // A real id with ':' and '/' still goes through, percent-encoded where needed.
+    await c.messages.create(request('text', { model: 'tunedModels/my-model-1' }));
+    assert.deepEqual(m.requests.map((r) => r.url), ['/v1beta/models/tunedModels/my-model-1:generateContent']);
+  } finally {
+    await p.stop();
+    await m.close();
+  }
+});

@@ -130,3 +130,41 @@ test('provider_errors_map_to_anthropic_errors', async () => {
     await m.close();
   }
 });
+
+// One request with a field of the wrong type once hit a json-c assertion in
+// the encoder and aborted the whole process (every other client with it).
+test('a_field_of_the_wrong_type_is_a_400_naming_it_and_the_proxy_lives_on', async () => {
+  const before = mock.requests.length;
+  const cases = [
+    [{ role: 'user', content: 5 }, 'messages.0.content: must be a string or an array of content blocks'],
+    [{ role: 'assistant', content: { type: 'text', text: 'x' } }, 'messages.0.content: must be a string or an array of content blocks'],
+    [{ role: 'user', content: [{ type: 'text', text: 7 }] }, 'messages.0.content.0.text: must be a string'],
+  ];
+  for (const [message, want] of cases) {
+    const r = await fetch(`${proxy.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'client-key' },
+      body: JSON.stringify({ model: 'gpt-test', max_tokens: 5, messages: [message] }),
+    });
+    assert.equal(r.status, 400);
+    assert.deepEqual(await r.json(), { type: 'error', error: { type: 'invalid_request_error', message: want } });
+  }
+  assert.equal(mock.requests.length, before, 'nothing reached the provider');
+  // Still serving.
+  const final = await client.messages.stream({ model: 'gpt-test', max_tokens: 64, metadata: { user_id: 'text' }, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+  assert.equal(final.stop_reason, 'end_turn');
+});
+
+test('a_stream_cut_before_its_finish_reaches_the_sdk_as_an_error', async () => {
+  const chunk = { id: 'c', object: 'chat.completion.chunk', model: 'gpt-test', choices: [{ index: 0, delta: { content: 'par' }, finish_reason: null }] };
+  const m = await startOpenAIMock({ raw_sse: `data: ${JSON.stringify(chunk)}\n\n` });
+  const p = await startProxy(openaiConfig(m.url));
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'k', maxRetries: 0 });
+    await assert.rejects(c.messages.stream({ model: 'gpt-test', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }).finalMessage(),
+      /upstream stream ended early/);
+  } finally {
+    await p.stop();
+    await m.close();
+  }
+});

@@ -256,6 +256,119 @@ static void turns_of_one_role_in_a_row_are_merged(void **state)
     ccp_outbound_free(&out);
 }
 
+/* 20,000 consecutive user messages (1 MB) became one turn by copying every
+ * earlier part at each merge: 11 s of CPU. The work is now counted, not
+ * timed: each part is added to an array at most twice. */
+static void a_long_run_of_one_role_merges_in_linear_work(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    json_object *contents = json_object_new_array();
+    ccp_gemini_turns t;
+    ccp_gemini_turns_init(&t, contents);
+    for (int i = 0; i < N; i++) {
+        /* Each message: a function response and a text, as a tool-result
+         * turn of Claude Code's. */
+        json_object *parts = json_object_new_array();
+        char buf[64];
+        snprintf(buf, sizeof buf, "{\"functionResponse\":{\"name\":\"f%d\"}}", i);
+        json_object_array_add(parts, ccp_json_parse(buf, strlen(buf), NULL));
+        snprintf(buf, sizeof buf, "{\"text\":\"t%d\"}", i);
+        json_object_array_add(parts, ccp_json_parse(buf, strlen(buf), NULL));
+        ccp_gemini_turns_add(&t, "user", parts);
+    }
+    ccp_gemini_turns_add(&t, "model", ccp_json_parse("[{\"text\":\"ok\"}]", 15, NULL));
+    ccp_gemini_turns_flush(&t);
+    assert_true(t.part_adds <= 2 * (2 * N + 1));
+    assert_int_equal(json_object_array_length(contents), 2);
+    json_object *parts = ccp_json_get_arr(json_object_array_get_idx(contents, 0), "parts");
+    assert_int_equal(json_object_array_length(parts), 2 * N);
+    /* The function responses first, then the texts, each in order. */
+    for (int i = 0; i < N; i += 997) {
+        char want[16];
+        snprintf(want, sizeof want, "f%d", i);
+        json_object *fr =
+            ccp_json_get_obj(json_object_array_get_idx(parts, (size_t)i), "functionResponse");
+        assert_string_equal(ccp_json_get_str(fr, "name"), want);
+        snprintf(want, sizeof want, "t%d", i);
+        assert_string_equal(
+            ccp_json_get_str(json_object_array_get_idx(parts, (size_t)(N + i)), "text"), want);
+    }
+    json_object_put(contents);
+
+    /* And through the encoder: the request of the report. */
+    ccp_buf req = CCP_BUF_INIT;
+    ccp_buf_appends(&req, "{\"model\":\"gemini-2.5-flash\",\"messages\":[");
+    for (int i = 0; i < N; i++)
+        ccp_buf_printf(&req, "%s{\"role\":\"user\",\"content\":\"message %d\"}", i ? "," : "", i);
+    ccp_buf_appends(&req, "]}");
+    ccp_outbound out;
+    int rc;
+    json_object *o = encode(req.data, false, NULL, &out, &rc);
+    assert_int_equal(rc, 0);
+    json_object *c = ccp_json_get_arr(o, "contents");
+    assert_int_equal(json_object_array_length(c), 1);
+    parts = ccp_json_get_arr(json_object_array_get_idx(c, 0), "parts");
+    assert_int_equal(json_object_array_length(parts), N);
+    assert_string_equal(ccp_json_get_str(json_object_array_get_idx(parts, N - 1), "text"),
+                        "message 19999");
+    json_object_put(o);
+    ccp_outbound_free(&out);
+    ccp_buf_free(&req);
+}
+
+/* The model reaches the URL path: percent-encoded, and a model that would
+ * climb out of /models/ or add a query is refused before anything is sent. */
+static void the_model_in_the_url_cannot_steer_the_request(void **state)
+{
+    (void)state;
+    const char *req = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    ccp_outbound out;
+    int rc;
+    json_object *o = encode(req, true, "tunedModels/my-model", &out, &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out.url.data, "https://generativelanguage.googleapis.com/v1beta/models/"
+                                      "tunedModels/my-model:streamGenerateContent?alt=sse");
+    json_object_put(o);
+    ccp_outbound_free(&out);
+    static const char *const bad[] = {"../../../admin/secret", "x?injected=1#", "a/../../b",
+                                      "gm,../../../admin/secret"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o = encode(req, false, bad[i], &out, &rc);
+        assert_int_equal(rc, CCP_EINVAL);
+        assert_int_equal(out.url.len, 0);
+        json_object_put(o);
+        ccp_outbound_free(&out);
+    }
+}
+
+/* Definitions that refer to one another 8 times a level, 16 levels deep,
+ * expand to 8^16 nodes inline: the conversion stops at its node budget
+ * (and the request is still answered) instead of running forever. */
+static void a_ref_bomb_schema_is_cut_at_the_node_budget(void **state)
+{
+    (void)state;
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/D0\"}},"
+                        "\"$defs\":{");
+    for (int d = 0; d < 16; d++) {
+        ccp_buf_printf(&b, "%s\"D%d\":{\"type\":\"object\",\"properties\":{", d ? "," : "", d);
+        for (int k = 0; k < 8; k++)
+            ccp_buf_printf(&b, "%s\"p%d\":{\"$ref\":\"#/$defs/D%d\"}", k ? "," : "", k, d + 1);
+        ccp_buf_appends(&b, "}}");
+    }
+    ccp_buf_appends(&b, ",\"D16\":{\"type\":\"string\"}}}");
+    json_object *schema = ccp_json_parse(b.data, b.len, NULL);
+    assert_non_null(schema);
+    json_object *g = ccp_gemini_schema(schema);
+    size_t len;
+    ccp_json_str(g, &len);
+    assert_true(len < 20000 * 64); /* bounded by the budget, not 8^16 */
+    json_object_put(g);
+    json_object_put(schema);
+    ccp_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +377,9 @@ int main(void)
         cmocka_unit_test(what_gemini_cannot_take_is_a_clear_error),
         cmocka_unit_test(schemas_keep_the_subset_and_drop_each_keyword_gemini_refuses),
         cmocka_unit_test(turns_of_one_role_in_a_row_are_merged),
+        cmocka_unit_test(a_long_run_of_one_role_merges_in_linear_work),
+        cmocka_unit_test(the_model_in_the_url_cannot_steer_the_request),
+        cmocka_unit_test(a_ref_bomb_schema_is_cut_at_the_node_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@
 #include <string.h>
 
 static const char *const fixtures[] = {"text",   "thinking_text", "function_call", "function_calls",
-                                       "safety", "usage_last",    "error"};
+                                       "safety", "usage_last",    "error",         "cut"};
 
 /* Tool ids are toolu_ + 24 random characters (+ a signature): compared as
  * toolu_* and what follows. */
@@ -49,7 +49,13 @@ static void decode_split(const char *in, size_t len, size_t split, ccp_buf *out)
     ccp_error err = {0};
     assert_int_equal(ccp_gemini_decoder_feed(d, in, split, &err), 0);
     assert_int_equal(ccp_gemini_decoder_feed(d, in + split, len - split, &err), 0);
-    assert_int_equal(ccp_gemini_decoder_finish(d, &err), 0);
+    /* A stream that ends badly reaches the client as messages.c sends it:
+     * an SSE error event of type api_error. */
+    if (ccp_gemini_decoder_finish(d, &err) != 0) {
+        ccp_event ev = {.type = CCP_EV_ERROR, .error_type = "api_error", .error_message = err.msg};
+        ccp_event_sink *sink = ccp_anthropic_writer_sink(w);
+        assert_int_equal(sink->emit(sink, &ev), 0);
+    }
     ccp_gemini_decoder_free(d);
     ccp_anthropic_writer_free(w);
 }
@@ -162,6 +168,24 @@ static void finish_reasons_map_to_stop_reasons(void **state)
     assert_string_equal(ccp_gemini_stop_reason(NULL, false), "end_turn");
 }
 
+/* A stream that stops before any finishReason was cut: an error (the
+ * client's SSE error event, or a 502), never a clean end_turn. A whole
+ * JSON answer keeps its own rules. */
+static void a_stream_cut_before_its_finish_reason_is_an_error(void **state)
+{
+    const char *cut = "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+                      "[{\"functionCall\":{\"name\":\"Read\",\"args\":{}}}]}}]}\n\n";
+    int rc;
+    assert_null(message_of(cut, true, &rc));
+    assert_int_equal(rc, CCP_EUPSTREAM);
+    const char *whole = "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+                        "[{\"text\":\"hi\"}]}}]}";
+    json_object *m = message_of(whole, false, &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(ccp_json_get_str(m, "stop_reason"), "end_turn");
+    json_object_put(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +193,7 @@ int main(void)
         cmocka_unit_test(a_whole_answer_and_a_list_of_answers_decode_alike),
         cmocka_unit_test(a_blocked_prompt_is_a_clear_error),
         cmocka_unit_test(finish_reasons_map_to_stop_reasons),
+        cmocka_unit_test(a_stream_cut_before_its_finish_reason_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,7 +28,13 @@ static void decode_split(const char *in, size_t len, size_t split, bool sse, ccp
     ccp_error err = {0};
     assert_int_equal(ccp_openai_decoder_feed(d, in, split, &err), 0);
     assert_int_equal(ccp_openai_decoder_feed(d, in + split, len - split, &err), 0);
-    assert_int_equal(ccp_openai_decoder_finish(d, &err), 0);
+    /* A stream that ends badly reaches the client as messages.c sends it:
+     * an SSE error event of type api_error. */
+    if (ccp_openai_decoder_finish(d, &err) != 0) {
+        ccp_event ev = {.type = CCP_EV_ERROR, .error_type = "api_error", .error_message = err.msg};
+        ccp_event_sink *sink = ccp_anthropic_writer_sink(w);
+        assert_int_equal(sink->emit(sink, &ev), 0);
+    }
     ccp_openai_decoder_free(d);
     ccp_anthropic_writer_free(w);
 }
@@ -203,6 +209,48 @@ static void an_empty_stream_is_an_error(void **state)
     ccp_anthropic_writer_free(w);
 }
 
+/* The finish result of one stream fed whole. */
+static int finish_of(const char *in, ccp_error *err)
+{
+    ccp_anthropic_writer *w = ccp_anthropic_writer_new(false, NULL, NULL);
+    ccp_decoder *d = ccp_openai_decoder_new(ccp_anthropic_writer_sink(w), true);
+    assert_int_equal(ccp_openai_decoder_feed(d, in, strlen(in), err), 0);
+    int rc = ccp_openai_decoder_finish(d, err);
+    ccp_openai_decoder_free(d);
+    ccp_anthropic_writer_free(w);
+    return rc;
+}
+
+/* A stream that stops with neither [DONE] nor a finish_reason was cut: an
+ * error (the client's SSE error event, or a 502), never a clean end_turn.
+ * Either sign of a whole answer alone is enough. */
+static void a_stream_cut_before_its_finish_is_an_error(void **state)
+{
+    const char *chunk = "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+                        "\"delta\":{\"content\":\"par\"}}]}\n\n";
+    const char *tool = "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+                       "\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"function\":"
+                       "{\"name\":\"Read\",\"arguments\":\"{\\\"p\\\":\"}}]}}]}\n\n";
+    const char *fin = "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+                      "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+    char buf[1024];
+    ccp_error err = {0};
+    assert_int_equal(finish_of(chunk, &err), CCP_EUPSTREAM);
+    assert_non_null(strstr(err.msg, "ended early"));
+    assert_int_equal(finish_of(tool, &err), CCP_EUPSTREAM);
+    snprintf(buf, sizeof buf, "%s%s", chunk, fin); /* finish_reason, no [DONE] */
+    assert_int_equal(finish_of(buf, &err), 0);
+    snprintf(buf, sizeof buf, "%sdata: [DONE]\n\n", chunk); /* [DONE], no finish_reason */
+    assert_int_equal(finish_of(buf, &err), 0);
+    /* A whole (non-streamed) completion keeps its own rules: no
+     * finish_reason there is still a message. */
+    const char *whole = "{\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+                        "\"message\":{\"content\":\"x\"}}]}";
+    json_object *m = message_of(whole, strlen(whole), false);
+    assert_string_equal(ccp_json_get_str(m, "stop_reason"), "end_turn");
+    json_object_put(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +261,7 @@ int main(void)
         cmocka_unit_test(a_named_stop_string_becomes_stop_sequence),
         cmocka_unit_test(groq_usage_in_x_groq_is_read),
         cmocka_unit_test(an_empty_stream_is_an_error),
+        cmocka_unit_test(a_stream_cut_before_its_finish_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

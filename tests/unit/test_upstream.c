@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 /* ---- the server ------------------------------------------------------ */
@@ -324,6 +325,22 @@ static void test_cancel_closes_the_connection(void **state)
     check_ok(&r2);
 }
 
+/* Work done on the loop's thread before a send (encoding a large request)
+ * leaves the loop's clock behind; a timeout armed from it would fire early
+ * (a 504 for an upstream that answered at once). The send reads the clock
+ * afresh. */
+static void test_send_arms_its_timers_from_the_current_time(void **state)
+{
+    fixture *f = *state;
+    uint64_t before = uv_now(&f->loop);
+    usleep(50 * 1000); /* the long work, with the loop not running */
+    result r = {0};
+    send_one(f, &r);
+    assert_true(uv_now(&f->loop) >= before + 50);
+    wait_done(f, &r, 1);
+    check_ok(&r);
+}
+
 int main(void)
 {
     ccp_upstream_global_init();
@@ -334,6 +351,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_parallel_requests_all_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_closes_the_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_arms_its_timers_from_the_current_time, setup,
+                                        teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ccp_upstream_global_cleanup();
