@@ -127,6 +127,7 @@ static bool load_options(loader *l, yaml_node_t *map, const char *pname, ccp_ste
     for (const ccp_opt_spec *o = t->opts; o->name; o++)
         if (o->def && !ccp_json_get(st->opts, o->name))
             json_object_object_add(st->opts, o->name, ccp_json_parse(o->def, strlen(o->def), NULL));
+    ccp_step_fill_conf(st);
     return ok;
 }
 
@@ -215,6 +216,7 @@ void ccp_cfg_load_pipelines(loader *l, yaml_node_t *map)
                 p->n++;
             } else {
                 json_object_put(st->opts);
+                free((void *)st->conf);
                 memset(st, 0, sizeof *st);
             }
         }

@@ -1,6 +1,7 @@
-/* pipeline.c — running pipelines, the catalog, option access. */
+/* pipeline.c — running pipelines, the catalog, typed options. */
 #include "pipeline/pipeline.h"
 
+#include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "transform/transform.h"
@@ -134,41 +135,42 @@ const ccp_pipeline *ccp_pipeline_for(const ccp_target *t, const char *client_mod
 
 void ccp_pipeline_free(ccp_pipeline *p)
 {
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         json_object_put(p->steps[i].opts);
+        free((void *)p->steps[i].conf);
+    }
     free(p->steps);
     free(p->name);
 }
 
 /* ---- options ----------------------------------------------------------- */
 
-json_object *ccp_opt(const ccp_step *s, const char *name)
+void ccp_step_fill_conf(ccp_step *s)
 {
-    return ccp_json_get(s->opts, name);
-}
-
-int64_t ccp_opt_int(const ccp_step *s, const char *name, int64_t fallback)
-{
-    json_object *v = ccp_opt(s, name);
-    return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : fallback;
-}
-
-double ccp_opt_number(const ccp_step *s, const char *name, double fallback)
-{
-    json_object *v = ccp_opt(s, name);
-    return v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
-               ? json_object_get_double(v)
-               : fallback;
-}
-
-const char *ccp_opt_str(const ccp_step *s, const char *name)
-{
-    return ccp_json_get_str(s->opts, name);
-}
-
-bool ccp_opt_bool(const ccp_step *s, const char *name, bool fallback)
-{
-    return ccp_json_get_bool(s->opts, name, fallback);
+    const ccp_transformer *t = s->t;
+    if (!t->conf_size) return;
+    char *conf = ccp_xcalloc(1, t->conf_size);
+    for (const ccp_opt_spec *o = t->opts; o->name; o++) {
+        json_object *v = ccp_json_get(s->opts, o->name);
+        char *slot = conf + o->offset;
+        switch (o->type) {
+        case CCP_OPT_INT:
+            *(int64_t *)slot = v ? json_object_get_int64(v) : CCP_OPT_UNSET;
+            break;
+        case CCP_OPT_BOOL:
+            *(bool *)slot = v && json_object_get_boolean(v);
+            break;
+        case CCP_OPT_STRING:
+            *(const char **)slot = v ? json_object_get_string(v) : NULL;
+            break;
+        case CCP_OPT_NUMBER:
+        case CCP_OPT_OBJECT:
+        case CCP_OPT_STRING_LIST:
+            *(json_object **)slot = v;
+            break;
+        }
+    }
+    s->conf = conf;
 }
 
 /* ---- the catalog ------------------------------------------------------- */

@@ -28,13 +28,26 @@ typedef enum {
     CCP_OPT_STRING_LIST,
 } ccp_opt_type;
 
+/* One option of a transformer. Its value lands, once at config load, in
+ * the step's conf: the transformer's own struct, at offset, typed:
+ *   INT          int64_t (CCP_OPT_UNSET when neither given nor defaulted)
+ *   BOOL         bool
+ *   STRING       const char * (NULL when unset)
+ *   NUMBER       json_object * (an int or a double, as written; NULL unset)
+ *   OBJECT       json_object * (NULL unset)
+ *   STRING_LIST  json_object * (an array of strings; NULL unset)
+ * Strings and JSON values are borrowed from the step's opts, which live as
+ * long as the config. */
 typedef struct ccp_opt_spec {
     const char *name;
     ccp_opt_type type;
     const char *def; /* the default as JSON text; NULL: unset unless given */
     const char *help;
     const char *const *choices; /* for strings: the allowed values, NULL-terminated; or NULL */
+    size_t offset;              /* of the value's slot in the transformer's conf struct */
 } ccp_opt_spec;
+
+#define CCP_OPT_UNSET INT64_MIN
 
 typedef struct ccp_step ccp_step;
 
@@ -42,6 +55,7 @@ typedef struct ccp_transformer {
     const char *name;
     const char *summary;
     const ccp_opt_spec *opts; /* terminated by an entry with name NULL */
+    size_t conf_size;         /* of the struct the options fill (0: no options) */
     unsigned formats;         /* bit (1u << ccp_format) per format it applies to; 0 = all */
     /* On the canonical request, before encoding. */
     int (*request)(const ccp_step *s, json_object *req, ccp_error *err);
@@ -57,6 +71,7 @@ typedef struct ccp_transformer {
 struct ccp_step {
     const ccp_transformer *t;
     json_object *opts;  /* every declared option that has a value; owned */
+    const void *conf;   /* the options, typed (ccp_opt_spec); owned; NULL without options */
     bool skip_on_error; /* on_error: skip */
     int line, col;      /* where the step is written */
 };
@@ -104,11 +119,7 @@ void ccp_pipeline_free(ccp_pipeline *p);
 /* The catalog as text (`ccproxy transformers`) or Markdown (docs). */
 void ccp_catalog_write(ccp_buf *out, bool markdown);
 
-/* Option getters for transformer code: the step's value, else fallback. */
-int64_t ccp_opt_int(const ccp_step *s, const char *name, int64_t fallback);
-double ccp_opt_number(const ccp_step *s, const char *name, double fallback);
-const char *ccp_opt_str(const ccp_step *s, const char *name);
-bool ccp_opt_bool(const ccp_step *s, const char *name, bool fallback);
-json_object *ccp_opt(const ccp_step *s, const char *name); /* borrowed; NULL if unset */
+/* Fills a step's conf from its opts (config load calls it once per step). */
+void ccp_step_fill_conf(ccp_step *s);
 
 #endif

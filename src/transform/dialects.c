@@ -5,6 +5,7 @@
 #include "core/json.h"
 #include "transform/transform.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define OPENAI (1u << CCP_FORMAT_OPENAI_CHAT)
@@ -23,11 +24,17 @@ static bool thinking_on(json_object *req)
 
 /* ---- openrouter ---------------------------------------------------------- */
 
+typedef struct openrouter_conf {
+    bool reasoning;
+    json_object *provider, *transforms;
+} openrouter_conf;
+
 static void openrouter_body(const ccp_step *s, json_object *req, json_object *body)
 {
+    const openrouter_conf *c = s->conf;
     /* OpenRouter's unified reasoning object instead of reasoning_effort. */
     const char *t = thinking_type(req);
-    if (ccp_opt_bool(s, "reasoning", true) && t) {
+    if (c->reasoning && t) {
         json_object *r = json_object_new_object();
         if (!strcmp(t, "enabled"))
             json_object_object_add(r, "max_tokens",
@@ -41,10 +48,8 @@ static void openrouter_body(const ccp_step *s, json_object *req, json_object *bo
         json_object_object_add(body, "reasoning", r);
         json_object_object_del(body, "reasoning_effort");
     }
-    json_object *prov = ccp_opt(s, "provider");
-    if (prov) json_object_object_add(body, "provider", json_object_get(prov));
-    json_object *tr = ccp_opt(s, "transforms");
-    if (tr) json_object_object_add(body, "transforms", json_object_get(tr));
+    if (c->provider) json_object_object_add(body, "provider", json_object_get(c->provider));
+    if (c->transforms) json_object_object_add(body, "transforms", json_object_get(c->transforms));
 }
 
 static int openrouter(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
@@ -54,15 +59,19 @@ static int openrouter(const ccp_step *s, json_object *req, ccp_outbound *out, cc
 
 static const ccp_opt_spec openrouter_opts[] = {
     {"reasoning", CCP_OPT_BOOL, "true",
-     "send thinking as OpenRouter's reasoning object (max_tokens, effort or enabled: false)", NULL},
+     "send thinking as OpenRouter's reasoning object (max_tokens, effort or enabled: false)", NULL,
+     offsetof(openrouter_conf, reasoning)},
     {"provider", CCP_OPT_OBJECT, NULL,
-     "provider routing preferences, sent as is (order, allow_fallbacks, only, ...)", NULL},
-    {"transforms", CCP_OPT_STRING_LIST, NULL, "OpenRouter transforms, e.g. [middle-out]", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+     "provider routing preferences, sent as is (order, allow_fallbacks, only, ...)", NULL,
+     offsetof(openrouter_conf, provider)},
+    {"transforms", CCP_OPT_STRING_LIST, NULL, "OpenRouter transforms, e.g. [middle-out]", NULL,
+     offsetof(openrouter_conf, transforms)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_openrouter = {
     .name = "openrouter",
+    .conf_size = sizeof(openrouter_conf),
     .summary = "OpenRouter's OpenAI-format dialect: its reasoning object, provider preferences "
                "and transforms.",
     .opts = openrouter_opts,
@@ -72,11 +81,16 @@ const ccp_transformer ccp_tf_openrouter = {
 
 /* ---- deepseek ------------------------------------------------------------ */
 
+typedef struct deepseek_conf {
+    int64_t max_tokens, max_tokens_reasoner;
+} deepseek_conf;
+
 static int deepseek(const ccp_step *s, json_object *req, ccp_error *err)
 {
+    const deepseek_conf *c = s->conf;
     const char *model = ccp_json_get_str(req, "model");
     bool reasoner = model && strstr(model, "reasoner");
-    int64_t cap = ccp_opt_int(s, reasoner ? "max_tokens_reasoner" : "max_tokens", 0);
+    int64_t cap = reasoner ? c->max_tokens_reasoner : c->max_tokens;
     int64_t have = ccp_json_get_int(req, "max_tokens", -1);
     if (cap > 0 && have > cap)
         json_object_object_add(req, "max_tokens", json_object_new_int64(cap));
@@ -95,9 +109,11 @@ static int deepseek(const ccp_step *s, json_object *req, ccp_error *err)
 }
 
 static const ccp_opt_spec deepseek_opts[] = {
-    {"max_tokens", CCP_OPT_INT, "8192", "max_tokens cap for deepseek-chat", NULL},
-    {"max_tokens_reasoner", CCP_OPT_INT, "65536", "max_tokens cap for deepseek-reasoner", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+    {"max_tokens", CCP_OPT_INT, "8192", "max_tokens cap for deepseek-chat", NULL,
+     offsetof(deepseek_conf, max_tokens)},
+    {"max_tokens_reasoner", CCP_OPT_INT, "65536", "max_tokens cap for deepseek-reasoner", NULL,
+     offsetof(deepseek_conf, max_tokens_reasoner)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_deepseek = {
@@ -105,18 +121,24 @@ const ccp_transformer ccp_tf_deepseek = {
     .summary = "DeepSeek: caps max_tokens per model, drops sampling settings for the reasoner "
                "and thinking blocks from the history.",
     .opts = deepseek_opts,
+    .conf_size = sizeof(deepseek_conf),
     .formats = OPENAI | ANTHROPIC,
     .request = deepseek,
 };
 
 /* ---- groq ---------------------------------------------------------------- */
 
+typedef struct groq_conf {
+    const char *reasoning_format, *reasoning_effort;
+} groq_conf;
+
 static void groq_body(const ccp_step *s, json_object *req, json_object *body)
 {
-    const char *rf = ccp_opt_str(s, "reasoning_format");
+    const groq_conf *c = s->conf;
+    const char *rf = c->reasoning_format;
     if (rf && thinking_on(req))
         json_object_object_add(body, "reasoning_format", json_object_new_string(rf));
-    const char *re = ccp_opt_str(s, "reasoning_effort");
+    const char *re = c->reasoning_effort;
     if (re && !strcmp(re, "remove"))
         json_object_object_del(body, "reasoning_effort");
     else if (re && json_object_object_get_ex(body, "reasoning_effort", NULL))
@@ -136,11 +158,11 @@ static const char *const groq_formats[] = {"hidden", "raw", "parsed", NULL};
 static const ccp_opt_spec groq_opts[] = {
     {"reasoning_format", CCP_OPT_STRING, NULL,
      "for reasoning models, when thinking is on: parsed returns reasoning as a thinking block",
-     groq_formats},
+     groq_formats, offsetof(groq_conf, reasoning_format)},
     {"reasoning_effort", CCP_OPT_STRING, NULL,
      "replace reasoning_effort with this value (e.g. default for Qwen3 on Groq), or remove it",
-     NULL},
-    {NULL, 0, NULL, NULL, NULL},
+     NULL, offsetof(groq_conf, reasoning_effort)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_groq = {
@@ -148,15 +170,20 @@ const ccp_transformer ccp_tf_groq = {
     .summary = "Groq: reasoning_format for its reasoning models, its reasoning_effort values, "
                "and no fields it refuses.",
     .opts = groq_opts,
+    .conf_size = sizeof(groq_conf),
     .formats = OPENAI,
     .outbound = groq,
 };
 
 /* ---- ollama -------------------------------------------------------------- */
 
+typedef struct ollama_conf {
+    const char *reasoning;
+} ollama_conf;
+
 static void ollama_body(const ccp_step *s, json_object *req, json_object *body)
 {
-    const char *mode = ccp_opt_str(s, "reasoning");
+    const char *mode = ((const ollama_conf *)s->conf)->reasoning;
     json_object_object_del(body, "reasoning_effort");
     if (!strcmp(mode, "auto")) {
         const char *e = thinking_on(req) ? ccp_openai_reasoning_effort(req) : NULL;
@@ -178,8 +205,8 @@ static const char *const ollama_modes[] = {"auto", "off", "low", "medium", "high
 static const ccp_opt_spec ollama_opts[] = {
     {"reasoning", CCP_OPT_STRING, "\"auto\"",
      "auto: reasoning_effort from Claude Code's thinking; off: never; or a fixed effort",
-     ollama_modes},
-    {NULL, 0, NULL, NULL, NULL},
+     ollama_modes, offsetof(ollama_conf, reasoning)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_ollama = {
@@ -188,23 +215,29 @@ const ccp_transformer ccp_tf_ollama = {
                "fields it does not take. (Its context length is set on the Ollama server: "
                "OLLAMA_CONTEXT_LENGTH.)",
     .opts = ollama_opts,
+    .conf_size = sizeof(ollama_conf),
     .formats = OPENAI,
     .outbound = ollama,
 };
 
 /* ---- qwen (DashScope) ---------------------------------------------------- */
 
+typedef struct qwen_conf {
+    int64_t max_budget;
+    bool non_stream_thinking;
+} qwen_conf;
+
 static void qwen_body(const ccp_step *s, json_object *req, json_object *body)
 {
+    const qwen_conf *c = s->conf;
     bool on = thinking_on(req);
     /* DashScope takes thinking in non-streaming calls only for some models. */
-    if (!ccp_json_get_bool(body, "stream", false) && !ccp_opt_bool(s, "non_stream_thinking", false))
-        on = false;
+    if (!ccp_json_get_bool(body, "stream", false) && !c->non_stream_thinking) on = false;
     json_object_object_add(body, "enable_thinking", json_object_new_boolean(on));
     const char *t = thinking_type(req);
     if (on && t && !strcmp(t, "enabled")) {
         int64_t b = ccp_json_get_int(ccp_json_get_obj(req, "thinking"), "budget_tokens", 0);
-        int64_t max = ccp_opt_int(s, "max_budget", 0);
+        int64_t max = c->max_budget;
         if (max > 0 && b > max) b = max;
         if (b > 0) json_object_object_add(body, "thinking_budget", json_object_new_int64(b));
     }
@@ -217,10 +250,12 @@ static int qwen(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_erro
 }
 
 static const ccp_opt_spec qwen_opts[] = {
-    {"max_budget", CCP_OPT_INT, NULL, "cap on thinking_budget", NULL},
+    {"max_budget", CCP_OPT_INT, NULL, "cap on thinking_budget", NULL,
+     offsetof(qwen_conf, max_budget)},
     {"non_stream_thinking", CCP_OPT_BOOL, "false",
-     "allow thinking in non-streaming calls (some Qwen models refuse it)", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+     "allow thinking in non-streaming calls (some Qwen models refuse it)", NULL,
+     offsetof(qwen_conf, non_stream_thinking)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_qwen = {
@@ -228,6 +263,7 @@ const ccp_transformer ccp_tf_qwen = {
     .summary = "Qwen on DashScope (OpenAI mode): thinking as enable_thinking and "
                "thinking_budget.",
     .opts = qwen_opts,
+    .conf_size = sizeof(qwen_conf),
     .formats = OPENAI,
     .outbound = qwen,
 };

@@ -22,11 +22,16 @@ int ccp_tf_edit_body(ccp_outbound *out, ccp_error *err,
     return 0;
 }
 
+typedef struct extra_body_conf {
+    json_object *body;
+} extra_body_conf;
+
 /* Top-level merge; a null value removes the field. */
 static void merge_body(const ccp_step *s, json_object *req, json_object *body)
 {
+    const extra_body_conf *c = s->conf;
     (void)req;
-    json_object_object_foreach(ccp_opt(s, "body"), key, val)
+    json_object_object_foreach(c->body, key, val)
     {
         if (!val)
             json_object_object_del(body, key);
@@ -37,14 +42,15 @@ static void merge_body(const ccp_step *s, json_object *req, json_object *body)
 
 static int extra_body(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
 {
-    if (!ccp_opt(s, "body")) return 0;
+    if (!((const extra_body_conf *)s->conf)->body) return 0;
     return ccp_tf_edit_body(out, err, merge_body, s, req);
 }
 
 static const ccp_opt_spec extra_body_opts[] = {
     {"body", CCP_OPT_OBJECT, NULL,
-     "fields merged into the provider's request body; null removes a field", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+     "fields merged into the provider's request body; null removes a field", NULL,
+     offsetof(extra_body_conf, body)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_extra_body = {
@@ -52,13 +58,18 @@ const ccp_transformer ccp_tf_extra_body = {
     .summary = "Merges provider-specific fields into the outbound request body (e.g. "
                "OpenRouter's provider preferences).",
     .opts = extra_body_opts,
+    .conf_size = sizeof(extra_body_conf),
     .outbound = extra_body,
 };
+
+typedef struct extra_headers_conf {
+    json_object *headers;
+} extra_headers_conf;
 
 static int extra_headers(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
 {
     (void)req;
-    json_object *h = ccp_opt(s, "headers");
+    json_object *h = ((const extra_headers_conf *)s->conf)->headers;
     if (!h) return 0;
     json_object_object_foreach(h, name, val)
     {
@@ -72,13 +83,15 @@ static int extra_headers(const ccp_step *s, json_object *req, ccp_outbound *out,
 }
 
 static const ccp_opt_spec extra_headers_opts[] = {
-    {"headers", CCP_OPT_OBJECT, NULL, "header name to value, added to the outbound request", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+    {"headers", CCP_OPT_OBJECT, NULL, "header name to value, added to the outbound request", NULL,
+     offsetof(extra_headers_conf, headers)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_extra_headers = {
     .name = "extra-headers",
     .summary = "Adds headers to the outbound request.",
     .opts = extra_headers_opts,
+    .conf_size = sizeof(extra_headers_conf),
     .outbound = extra_headers,
 };

@@ -3,18 +3,25 @@
 #include "core/json.h"
 #include "transform/transform.h"
 
+#include <stddef.h>
 #include <string.h>
+
+typedef struct reasoning_conf {
+    int64_t adaptive_budget, max_budget, min_budget;
+    bool disable;
+} reasoning_conf;
 
 static int reasoning(const ccp_step *s, json_object *req, ccp_error *err)
 {
+    const reasoning_conf *c = s->conf;
     json_object *th = ccp_json_get_obj(req, "thinking");
     const char *type = ccp_json_get_str(th, "type");
     if (!type) return 0;
-    if (ccp_opt_bool(s, "disable", false)) {
+    if (c->disable) {
         json_object_object_del(req, "thinking");
         return 0;
     }
-    int64_t adaptive = ccp_opt_int(s, "adaptive_budget", 0);
+    int64_t adaptive = c->adaptive_budget;
     if (!strcmp(type, "adaptive") && adaptive > 0) {
         /* For endpoints that know only enabled/disabled. */
         json_object *n = json_object_new_object();
@@ -24,7 +31,7 @@ static int reasoning(const ccp_step *s, json_object *req, ccp_error *err)
         th = n;
         type = "enabled";
     }
-    int64_t max = ccp_opt_int(s, "max_budget", 0), min = ccp_opt_int(s, "min_budget", 0);
+    int64_t max = c->max_budget, min = c->min_budget;
     int64_t b = ccp_json_get_int(th, "budget_tokens", -1);
     if (!strcmp(type, "enabled") && b >= 0) {
         int64_t nb = max > 0 && b > max ? max : b;
@@ -37,11 +44,15 @@ static int reasoning(const ccp_step *s, json_object *req, ccp_error *err)
 
 static const ccp_opt_spec reasoning_opts[] = {
     {"adaptive_budget", CCP_OPT_INT, NULL,
-     "turn thinking {type: adaptive} into {type: enabled, budget_tokens: N}", NULL},
-    {"max_budget", CCP_OPT_INT, NULL, "lower budget_tokens to this", NULL},
-    {"min_budget", CCP_OPT_INT, NULL, "raise budget_tokens to this", NULL},
-    {"disable", CCP_OPT_BOOL, "false", "remove thinking altogether", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+     "turn thinking {type: adaptive} into {type: enabled, budget_tokens: N}", NULL,
+     offsetof(reasoning_conf, adaptive_budget)},
+    {"max_budget", CCP_OPT_INT, NULL, "lower budget_tokens to this", NULL,
+     offsetof(reasoning_conf, max_budget)},
+    {"min_budget", CCP_OPT_INT, NULL, "raise budget_tokens to this", NULL,
+     offsetof(reasoning_conf, min_budget)},
+    {"disable", CCP_OPT_BOOL, "false", "remove thinking altogether", NULL,
+     offsetof(reasoning_conf, disable)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_reasoning = {
@@ -49,5 +60,6 @@ const ccp_transformer ccp_tf_reasoning = {
     .summary = "Maps thinking budgets to a provider's limits: adaptive to an explicit budget, "
                "budgets clamped, or thinking removed.",
     .opts = reasoning_opts,
+    .conf_size = sizeof(reasoning_conf),
     .request = reasoning,
 };

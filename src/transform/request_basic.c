@@ -3,13 +3,19 @@
 #include "core/json.h"
 #include "transform/transform.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* ---- max-tokens -------------------------------------------------------- */
 
+typedef struct max_tokens_conf {
+    int64_t max, set;
+} max_tokens_conf;
+
 static int max_tokens(const ccp_step *s, json_object *req, ccp_error *err)
 {
-    int64_t set = ccp_opt_int(s, "set", -1), max = ccp_opt_int(s, "max", -1);
+    const max_tokens_conf *c = s->conf;
+    int64_t set = c->set, max = c->max;
     int64_t have = ccp_json_get_int(req, "max_tokens", -1);
     int64_t want = set > 0 ? set : (max > 0 && have > max ? max : have);
     if (want > 0 && want != have)
@@ -25,9 +31,10 @@ static int max_tokens(const ccp_step *s, json_object *req, ccp_error *err)
 }
 
 static const ccp_opt_spec max_tokens_opts[] = {
-    {"max", CCP_OPT_INT, NULL, "lower max_tokens to this when the request asks for more", NULL},
-    {"set", CCP_OPT_INT, NULL, "always send this max_tokens", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+    {"max", CCP_OPT_INT, NULL, "lower max_tokens to this when the request asks for more", NULL,
+     offsetof(max_tokens_conf, max)},
+    {"set", CCP_OPT_INT, NULL, "always send this max_tokens", NULL, offsetof(max_tokens_conf, set)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_max_tokens = {
@@ -35,19 +42,26 @@ const ccp_transformer ccp_tf_max_tokens = {
     .summary = "Clamps or sets max_tokens (Claude Code asks for 64000; many models allow less), "
                "and keeps a thinking budget below it.",
     .opts = max_tokens_opts,
+    .conf_size = sizeof(max_tokens_conf),
     .request = max_tokens,
 };
 
 /* ---- sampling ---------------------------------------------------------- */
 
+typedef struct sampling_conf {
+    json_object *temperature, *top_p; /* numbers as written */
+    int64_t top_k;
+    json_object *remove;
+} sampling_conf;
+
 static int sampling(const ccp_step *s, json_object *req, ccp_error *err)
 {
-    static const char *const keys[] = {"temperature", "top_p", "top_k"};
-    for (size_t i = 0; i < 3; i++) {
-        json_object *v = ccp_opt(s, keys[i]);
-        if (v) json_object_object_add(req, keys[i], json_object_get(v));
-    }
-    json_object *drop = ccp_opt(s, "remove");
+    const sampling_conf *c = s->conf;
+    if (c->temperature) json_object_object_add(req, "temperature", json_object_get(c->temperature));
+    if (c->top_p) json_object_object_add(req, "top_p", json_object_get(c->top_p));
+    if (c->top_k != CCP_OPT_UNSET)
+        json_object_object_add(req, "top_k", json_object_new_int64(c->top_k));
+    json_object *drop = c->remove;
     for (size_t i = 0; drop && i < json_object_array_length(drop); i++)
         json_object_object_del(req, json_object_get_string(json_object_array_get_idx(drop, i)));
     (void)err;
@@ -55,26 +69,33 @@ static int sampling(const ccp_step *s, json_object *req, ccp_error *err)
 }
 
 static const ccp_opt_spec sampling_opts[] = {
-    {"temperature", CCP_OPT_NUMBER, NULL, "set temperature", NULL},
-    {"top_p", CCP_OPT_NUMBER, NULL, "set top_p", NULL},
-    {"top_k", CCP_OPT_INT, NULL, "set top_k", NULL},
-    {"remove", CCP_OPT_STRING_LIST, NULL, "request fields to remove (e.g. [top_k])", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+    {"temperature", CCP_OPT_NUMBER, NULL, "set temperature", NULL,
+     offsetof(sampling_conf, temperature)},
+    {"top_p", CCP_OPT_NUMBER, NULL, "set top_p", NULL, offsetof(sampling_conf, top_p)},
+    {"top_k", CCP_OPT_INT, NULL, "set top_k", NULL, offsetof(sampling_conf, top_k)},
+    {"remove", CCP_OPT_STRING_LIST, NULL, "request fields to remove (e.g. [top_k])", NULL,
+     offsetof(sampling_conf, remove)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_sampling = {
     .name = "sampling",
     .summary = "Sets, overrides or removes temperature, top_p and top_k.",
     .opts = sampling_opts,
+    .conf_size = sizeof(sampling_conf),
     .request = sampling,
 };
 
 /* ---- system-prompt ----------------------------------------------------- */
 
+typedef struct system_prompt_conf {
+    const char *mode, *text;
+} system_prompt_conf;
+
 static int system_prompt(const ccp_step *s, json_object *req, ccp_error *err)
 {
-    const char *mode = ccp_opt_str(s, "mode");
-    const char *text = ccp_opt_str(s, "text");
+    const system_prompt_conf *c = s->conf;
+    const char *mode = c->mode, *text = c->text;
     if (!text) return ccp_error_set(err, CCP_EINVAL, "option text is required");
     json_object *blk = json_object_new_object();
     json_object_object_add(blk, "type", json_object_new_string("text"));
@@ -101,14 +122,16 @@ static int system_prompt(const ccp_step *s, json_object *req, ccp_error *err)
 
 static const char *const sp_modes[] = {"prepend", "append", "replace", NULL};
 static const ccp_opt_spec system_prompt_opts[] = {
-    {"mode", CCP_OPT_STRING, "\"append\"", "prepend, append or replace", sp_modes},
-    {"text", CCP_OPT_STRING, NULL, "the text (required)", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+    {"mode", CCP_OPT_STRING, "\"append\"", "prepend, append or replace", sp_modes,
+     offsetof(system_prompt_conf, mode)},
+    {"text", CCP_OPT_STRING, NULL, "the text (required)", NULL, offsetof(system_prompt_conf, text)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_system_prompt = {
     .name = "system-prompt",
     .summary = "Prepends, appends or replaces system prompt text.",
     .opts = system_prompt_opts,
+    .conf_size = sizeof(system_prompt_conf),
     .request = system_prompt,
 };

@@ -36,9 +36,13 @@ static void sanitize(json_object *schema, json_object *drop, bool is_properties)
         json_object_object_del(schema, dead[i]);
 }
 
+typedef struct schema_conf {
+    json_object *drop;
+} schema_conf;
+
 static int schema_sanitize(const ccp_step *s, json_object *req, ccp_error *err)
 {
-    json_object *drop = ccp_opt(s, "drop");
+    json_object *drop = ((const schema_conf *)s->conf)->drop;
     json_object *tools = ccp_json_get_arr(req, "tools");
     for (size_t i = 0; drop && tools && i < json_object_array_length(tools); i++) {
         json_object *t = json_object_array_get_idx(tools, i);
@@ -58,8 +62,9 @@ static const ccp_opt_spec schema_opts[] = {
     {"drop", CCP_OPT_STRING_LIST,
      "[\"$schema\",\"$id\",\"$comment\",\"additionalProperties\",\"default\",\"examples\","
      "\"format\",\"propertyNames\",\"exclusiveMinimum\",\"exclusiveMaximum\"]",
-     "JSON Schema keywords removed at every level of every tool's input_schema", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+     "JSON Schema keywords removed at every level of every tool's input_schema", NULL,
+     offsetof(schema_conf, drop)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_schema_sanitize = {
@@ -67,5 +72,6 @@ const ccp_transformer ccp_tf_schema_sanitize = {
     .summary = "Removes JSON Schema keywords that strict providers reject from tool schemas "
                "(never a property that has such a name).",
     .opts = schema_opts,
+    .conf_size = sizeof(schema_conf),
     .request = schema_sanitize,
 };

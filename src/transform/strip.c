@@ -26,7 +26,7 @@ static int strip_cache_control(const ccp_step *s, json_object *req, ccp_error *e
     return 0;
 }
 
-static const ccp_opt_spec no_opts[] = {{NULL, 0, NULL, NULL, NULL}};
+static const ccp_opt_spec no_opts[] = {{NULL, 0, NULL, NULL, NULL, 0}};
 
 const ccp_transformer ccp_tf_strip_cache_control = {
     .name = "strip-cache-control",
@@ -55,17 +55,23 @@ void ccp_tf_drop_thinking_blocks(json_object *req)
     }
 }
 
+typedef struct strip_thinking_conf {
+    bool request;
+} strip_thinking_conf;
+
 static int strip_thinking(const ccp_step *s, json_object *req, ccp_error *err)
 {
+    const strip_thinking_conf *c = s->conf;
     ccp_tf_drop_thinking_blocks(req);
-    if (ccp_opt_bool(s, "request", false)) json_object_object_del(req, "thinking");
+    if (c->request) json_object_object_del(req, "thinking");
     (void)err;
     return 0;
 }
 
 static const ccp_opt_spec strip_thinking_opts[] = {
-    {"request", CCP_OPT_BOOL, "false", "also remove the request's thinking setting", NULL},
-    {NULL, 0, NULL, NULL, NULL},
+    {"request", CCP_OPT_BOOL, "false", "also remove the request's thinking setting", NULL,
+     offsetof(strip_thinking_conf, request)},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const ccp_transformer ccp_tf_strip_thinking = {
@@ -73,5 +79,6 @@ const ccp_transformer ccp_tf_strip_thinking = {
     .summary = "Removes thinking and redacted_thinking blocks from the history (signatures from "
                "another provider are refused), and optionally the thinking setting.",
     .opts = strip_thinking_opts,
+    .conf_size = sizeof(strip_thinking_conf),
     .request = strip_thinking,
 };

@@ -66,7 +66,7 @@ static void sink_free(ccp_event_sink *sink)
     free(r);
 }
 
-static const ccp_opt_spec no_opts[] = {{NULL, 0, NULL, NULL, NULL}};
+static const ccp_opt_spec no_opts[] = {{NULL, 0, NULL, NULL, NULL, 0}};
 
 const ccp_transformer ccp_tf_tool_args_repair = {
     .name = "tool-args-repair",

@@ -367,9 +367,37 @@ static void pipeline_mistakes_are_reported_with_their_place(void **state)
     ccp_diags_free(&d);
 }
 
+/* Each option's typed slot lies inside its transformer's conf struct, and
+ * a transformer has a conf exactly when it has options. */
+static size_t slot_size(ccp_opt_type t)
+{
+    switch (t) {
+    case CCP_OPT_INT:
+        return sizeof(int64_t);
+    case CCP_OPT_BOOL:
+        return sizeof(bool);
+    case CCP_OPT_STRING:
+        return sizeof(const char *);
+    default:
+        return sizeof(json_object *);
+    }
+}
+
+static void every_option_has_a_typed_slot(void **state)
+{
+    for (size_t i = 0; i < ccp_n_transformers; i++) {
+        const ccp_transformer *t = ccp_transformers[i];
+        assert_int_equal(t->conf_size != 0, t->opts[0].name != NULL);
+        for (const ccp_opt_spec *o = t->opts; o->name; o++)
+            if (o->offset + slot_size(o->type) > t->conf_size)
+                fail_msg("%s option %s: slot outside the conf struct", t->name, o->name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_option_has_a_typed_slot),
         cmocka_unit_test(max_tokens_clamps_sets_and_keeps_thinking_below),
         cmocka_unit_test(sampling_sets_and_removes),
         cmocka_unit_test(reasoning_maps_adaptive_and_clamps),
