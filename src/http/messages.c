@@ -164,7 +164,21 @@ static int on_data(void *ud, const char *data, size_t len)
     int rc = c->codec->decoder_feed(c->dec, data, len, &c->fail);
     c->in_upstream_cb--;
     if (rc != 0 && !c->aborted) c->fail_code = rc;
+    if (rc == 0 && !c->aborted && ccp_res_congested(c->res)) {
+        /* The client reads more slowly than the provider sends: hold the
+         * provider back rather than queue its whole answer here. */
+        ccp_log_debug("%s: the client is not keeping up; upstream paused", c->req->id);
+        ccp_upstream_pause(c->up);
+    }
     return rc != 0 || c->aborted;
+}
+
+/* The client read its backlog down: let the provider send again. Runs from
+ * the connection's write path, outside the upstream's callbacks. */
+static void on_drain(void *ud)
+{
+    msg_ctx *c = ud;
+    if (c->up) ccp_upstream_resume(c->up);
 }
 
 static void complete_ok(msg_ctx *c)
@@ -387,5 +401,6 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         return;
     }
     ccp_res_on_abort(res, on_abort, c);
+    ccp_res_on_drain(res, on_drain, c);
     start_attempt(c);
 }

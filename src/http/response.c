@@ -160,6 +160,11 @@ void ccp_response_abort(ccp_response *r)
     if (r->abort_fn) r->abort_fn(r->abort_ud); /* the handler ends r, freeing it */
 }
 
+void ccp_response_drained(ccp_response *r)
+{
+    if (r->drain_fn && !r->finished) r->drain_fn(r->drain_ud);
+}
+
 static void out(ccp_response *r, const char *data, size_t len)
 {
     r->bytes_out += len;
@@ -251,6 +256,17 @@ void ccp_res_on_abort(ccp_response *r, void (*fn)(void *ud), void *ud)
 {
     r->abort_fn = fn;
     r->abort_ud = ud;
+}
+
+bool ccp_res_congested(const ccp_response *r)
+{
+    return r->c && ccp_conn_congested(r->c);
+}
+
+void ccp_res_on_drain(ccp_response *r, void (*fn)(void *ud), void *ud)
+{
+    r->drain_fn = fn;
+    r->drain_ud = ud;
 }
 
 void ccp_res_log_info(ccp_response *r, const char *provider, const char *model, bool stream)

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct ccp_upstream ccp_upstream;
@@ -66,5 +67,17 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
  * the cancellation); no callback runs after this. Safe from inside the
  * request's own callbacks. */
 void ccp_upstream_cancel(ccp_upstream_req *r);
+
+/* Backpressure. pause: the receiver's output is congested; the transfer
+ * stops after the chunk being delivered (curl keeps the next one, and the
+ * provider's TCP window closes), and the idle-gap timeout is suspended.
+ * resume: carry on; the kept chunk is delivered on a later loop turn,
+ * never from inside this call. Both are safe from inside the request's own
+ * callbacks and do nothing on a cancelled request; cancelling a paused
+ * request needs nothing more. */
+void ccp_upstream_pause(ccp_upstream_req *r);
+void ccp_upstream_resume(ccp_upstream_req *r);
+/* How many times a transfer of u was paused (for tests and diagnostics). */
+uint64_t ccp_upstream_paused_count(const ccp_upstream *u);
 
 #endif
