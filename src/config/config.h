@@ -132,6 +132,7 @@ typedef struct ccp_server_config {
     int workers;                /* default 0 = one per core */
     size_t max_body_bytes;      /* default 32 MiB */
     size_t max_header_bytes;    /* default 64 KiB */
+    int max_json_elements;      /* JSON values in one request body: default 500,000 */
     uint32_t header_timeout_ms; /* time to receive a whole request head: 10 s */
     uint32_t idle_timeout_ms;   /* keep-alive idle, and body read gap: 60 s */
     uint32_t drain_timeout_ms;  /* graceful shutdown: 10 s */
@@ -143,6 +144,7 @@ typedef struct ccp_upstream_config {
     uint32_t first_byte_timeout_ms;  /* request sent to response head: 120 s */
     uint32_t stream_idle_timeout_ms; /* gap between body chunks: 120 s */
     uint32_t total_timeout_ms;       /* whole transfer: 0 = unlimited (default 600 s) */
+    size_t max_response_bytes;       /* a whole (non-SSE) answer: default 32 MiB */
 } ccp_upstream_config;
 
 typedef struct ccp_config {

@@ -119,6 +119,7 @@ static const field server_fields[] = {
     {"workers", F_INT, offsetof(ccp_server_config, workers), 0, 1024},
     {"max_body_bytes", F_SIZE, offsetof(ccp_server_config, max_body_bytes), 1024, 1LL << 32},
     {"max_header_bytes", F_SIZE, offsetof(ccp_server_config, max_header_bytes), 1024, 1 << 24},
+    {"max_json_elements", F_INT, offsetof(ccp_server_config, max_json_elements), 1000, 100000000},
     {"header_timeout_ms", F_MS, offsetof(ccp_server_config, header_timeout_ms), 1, MS_MAX},
     {"idle_timeout_ms", F_MS, offsetof(ccp_server_config, idle_timeout_ms), 1, MS_MAX},
     {"drain_timeout_ms", F_MS, offsetof(ccp_server_config, drain_timeout_ms), 0, MS_MAX},
@@ -132,6 +133,8 @@ static const field upstream_fields[] = {
     {"stream_idle_timeout_ms", F_MS, offsetof(ccp_upstream_config, stream_idle_timeout_ms), 1,
      MS_MAX},
     {"total_timeout_ms", F_MS, offsetof(ccp_upstream_config, total_timeout_ms), 0, MS_MAX},
+    {"max_response_bytes", F_SIZE, offsetof(ccp_upstream_config, max_response_bytes), 1024,
+     1LL << 32},
 };
 
 bool ccp_cfg_parse_ll(const char *s, long long *out)
@@ -530,6 +533,7 @@ static void defaults(ccp_config *c)
     c->server.workers = 0;
     c->server.max_body_bytes = 32u << 20;
     c->server.max_header_bytes = 64u << 10;
+    c->server.max_json_elements = 500000;
     c->server.header_timeout_ms = 10000;
     c->server.idle_timeout_ms = 60000;
     c->server.drain_timeout_ms = 10000;
@@ -538,6 +542,7 @@ static void defaults(ccp_config *c)
     c->upstream.first_byte_timeout_ms = 120000;
     c->upstream.stream_idle_timeout_ms = 120000;
     c->upstream.total_timeout_ms = 600000;
+    c->upstream.max_response_bytes = 32u << 20;
     atomic_init(&c->refs, 1);
 }
 

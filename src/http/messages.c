@@ -40,6 +40,8 @@ typedef struct msg_ctx {
     char *retry_after;    /* owned; NULL when absent */
     ccp_buf err_body;     /* the body of a non-2xx answer, capped */
     ccp_decoder *dec;
+    bool whole_body;   /* a 2xx JSON answer: the decoder keeps it until the end */
+    size_t body_bytes; /* of that answer so far, against upstream.max_response_bytes */
     ccp_anthropic_writer *wr;
     bool stream_started; /* a 200 and SSE headers went out */
     bool aborted;        /* the client disconnected */
@@ -148,6 +150,8 @@ static void on_head(void *ud, int status, const char *content_type, const char *
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
         c->dec = c->codec->decoder_new(c->chain.head, sse);
+        c->whole_body = !sse;
+        c->body_bytes = 0;
     }
 }
 
@@ -159,6 +163,17 @@ static int on_data(void *ud, const char *data, size_t len)
         size_t room = ERR_BODY_MAX - c->err_body.len;
         ccp_buf_append(&c->err_body, data, len < room ? len : room);
         return 0;
+    }
+    /* A whole answer is kept in memory until it ends, so its size is capped
+     * (a stream is passed on as it arrives; its events have their own cap,
+     * CCP_SSE_MAX_EVENT). */
+    size_t max = c->cfg->upstream.max_response_bytes;
+    if (c->whole_body && (c->body_bytes += len) > max) {
+        c->fail_code = ccp_error_set(&c->fail, CCP_ELIMIT,
+                                     "the answer of upstream provider '%s' is larger than "
+                                     "upstream.max_response_bytes (%zu bytes)",
+                                     c->target.provider->name, max);
+        return 1;
     }
     c->in_upstream_cb++;
     int rc = c->codec->decoder_feed(c->dec, data, len, &c->fail);
