@@ -24,6 +24,7 @@ typedef struct worker {
     uv_prepare_t flush_prepare;
     uv_check_t flush_check;
     conn *flush_list; /* connections with unflushed bytes */
+    uv_timer_t trim;  /* returns free heap memory after large requests (response.c) */
     uv_thread_t thread;
     int fd;      /* the bound listening socket, until opened */
     void *wdata; /* from opts->worker_start */

@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,22 @@ static void access_log(ccp_response *r)
                  r->log_route ? r->log_route : "", r->log_route ? "\"" : "");
 }
 
+/* A large request's JSON trees are many small blocks; freed, glibc keeps
+ * them in its arenas, so the memory of the largest request a process ever
+ * served stayed with it (a 14 MB body: 346 MiB kept after the answer).
+ * malloc_trim gives the free pages back (9.6 MiB after). It runs once the
+ * worker has had no large request end for TRIM_DELAY_MS: trimming after
+ * each one made back-to-back 1.2 MB requests 25 ms slower apiece, the
+ * pages being faulted in again by the next. */
+#define TRIM_AFTER_BYTES (1024 * 1024)
+#define TRIM_DELAY_MS 1000
+
+static void trim_cb(uv_timer_t *t)
+{
+    (void)t;
+    malloc_trim(0);
+}
+
 /* Finishes r: logs it, hands the connection back, frees r. */
 static void complete(ccp_response *r)
 {
@@ -150,6 +167,7 @@ static void complete(ccp_response *r)
     access_log(r);
     conn *c = r->c;
     bool keep = r->keep_alive;
+    if (r->req.body_len >= TRIM_AFTER_BYTES) uv_timer_start(&r->w->trim, trim_cb, TRIM_DELAY_MS, 0);
     response_free(r);
     if (c) ccp_conn_response_done(c, keep);
 }
