@@ -52,7 +52,6 @@ struct ccp_upstream {
     CURL *spare[CCP_UPSTREAM_SPARE_EASY]; /* reset handles ready for reuse */
     size_t n_spare;
     bool deferred;         /* a cancel waits for curl to return */
-    uint64_t n_paused;     /* transfers paused for a slow client, ever */
     sock_ctx **conn_socks; /* owned: connection sockets' watchers, by fd */
     size_t n_conn_socks;   /* slots in conn_socks */
 };
@@ -441,7 +440,6 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
          * idle-gap timer stops: the silence is ours, not the provider's. */
         r->want_pause = false;
         r->paused = true;
-        r->u->n_paused++;
         uv_timer_stop(&r->timer);
         return CURL_WRITEFUNC_PAUSE;
     }
@@ -560,9 +558,4 @@ void ccp_upstream_resume(ccp_upstream_req *r)
     /* While paused the request's timer is idle, so it carries the resume
      * to the next loop turn, out of whatever callback called us. */
     uv_timer_start(&r->timer, resume_cb, 0, 0);
-}
-
-uint64_t ccp_upstream_paused_count(const ccp_upstream *u)
-{
-    return u->n_paused;
 }

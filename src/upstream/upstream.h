@@ -13,7 +13,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <uv.h>
 
 typedef struct ccp_upstream ccp_upstream;
@@ -77,7 +76,5 @@ void ccp_upstream_cancel(ccp_upstream_req *r);
  * request needs nothing more. */
 void ccp_upstream_pause(ccp_upstream_req *r);
 void ccp_upstream_resume(ccp_upstream_req *r);
-/* How many times a transfer of u was paused (for tests and diagnostics). */
-uint64_t ccp_upstream_paused_count(const ccp_upstream *u);
 
 #endif
