@@ -18,7 +18,11 @@ int ccp_body_in_feed(ccp_body_in *in, const char *data, size_t len, ccp_error *e
     in->err = err;
     int rc = ccp_sse_reader_feed(&in->reader, data, len);
     in->err = NULL;
-    if (rc == CCP_ELIMIT) return ccp_error_set(err, CCP_EUPSTREAM, "upstream event too large");
+    if (rc == CCP_ELIMIT)
+        return ccp_error_set(err, CCP_EUPSTREAM,
+                             "an upstream SSE event is larger than %u MiB, the most one event "
+                             "may hold",
+                             CCP_SSE_MAX_EVENT >> 20);
     return rc;
 }
 

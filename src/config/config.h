@@ -128,6 +128,7 @@ typedef struct ccp_server_config {
     int workers;
     size_t max_body_bytes;
     size_t max_header_bytes;
+    int max_json_elements;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
     uint32_t drain_timeout_ms;
@@ -139,6 +140,7 @@ typedef struct ccp_upstream_config {
     uint32_t first_byte_timeout_ms;
     uint32_t stream_idle_timeout_ms;
     uint32_t total_timeout_ms; /* 0: unlimited */
+    size_t max_response_bytes;
 } ccp_upstream_config;
 
 typedef struct ccp_config {

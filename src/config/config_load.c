@@ -144,6 +144,19 @@ static const ccp_key server_keys[] = {
      .min = 1024,
      .max = 1 << 24,
      .help = "larger request heads get `431`"},
+    {.name = "max_json_elements",
+     .type = CCP_KEY_INT,
+     .offset = SRV(max_json_elements),
+     .def = "500000",
+     .min = 1000,
+     .max = 100000000,
+     .help = "a request body with more JSON values than this (every object, array, string, "
+             "number, `true`, `false`, `null`; member names not counted) gets `400 "
+             "invalid_request_error` before it is built in memory. Each value costs some 350 "
+             "bytes once parsed, so this bounds a request's memory where `max_body_bytes` cannot "
+             "(14 MB of tiny messages is a million values and took 375 MiB). A Claude "
+             "Code–shaped request holds one value per ~130 bytes (2,300 in 300 KB), so even a 32 "
+             "MiB one stays well under the default"},
     {.name = "header_timeout_ms",
      .type = CCP_KEY_MS,
      .offset = SRV(header_timeout_ms),
@@ -204,6 +217,15 @@ static const ccp_key upstream_keys[] = {
      .def = "600000",
      .max = MS_MAX,
      .help = "the whole exchange; `0` = no limit"},
+    {.name = "max_response_bytes",
+     .type = CCP_KEY_SIZE,
+     .offset = UP(max_response_bytes),
+     .def = "32MiB",
+     .min = 1024,
+     .max = 1LL << 32,
+     .help = "the largest whole (non-streamed) answer accepted from a provider; a larger one is a "
+             "`502 api_error` naming this key. A streamed answer is passed on as it arrives and "
+             "is not capped in total; one of its events may hold at most 16 MiB"},
 };
 
 const ccp_key_table ccp_cfg_server_keys = CCP_KEYS("server", server_keys);

@@ -22,6 +22,10 @@
  * with err set to CCP_EPARSE and a message naming the byte offset. A valid
  * literal `null` also returns NULL but with err->code == CCP_OK. */
 json_object *ccp_json_parse(const char *data, size_t len, ccp_error *err);
+/* The same with a budget: more than max_values values (every object, array,
+ * string, number, true, false and null counts one, members' names do not)
+ * is refused with err set to CCP_ELIMIT and nothing kept. 0: no budget. */
+json_object *ccp_json_parse_max(const char *data, size_t len, size_t max_values, ccp_error *err);
 
 /* Serializes obj; the string is owned by obj and valid until obj changes or
  * is released. *len (optional) receives its length. */

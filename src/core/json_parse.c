@@ -25,6 +25,8 @@
 typedef struct parser {
     const char *p, *end, *start;
     int depth;
+    size_t values, max_values; /* values made so far; the budget (0: none) */
+    bool over_budget;
     ccp_buf scratch;     /* unescaped string text */
     const char *err_at;  /* first error: where */
     const char *err_msg; /* and what */
@@ -383,6 +385,13 @@ static int parse_value(parser *ps, json_object **out)
 {
     skip_ws(ps);
     if (ps->p == ps->end) return fail(ps, ps->end, "unexpected end of input");
+    /* Each value costs a json-c object (an object ~600 bytes with its hash
+     * table), so a small body of tiny values can cost gigabytes: the budget
+     * stops the parse before the tree is built. */
+    if (ps->max_values && ++ps->values > ps->max_values) {
+        ps->over_budget = true;
+        return fail(ps, ps->p, "too many values");
+    }
     switch (*ps->p) {
     case '{':
     case '[': {
@@ -418,13 +427,22 @@ static int parse_value(parser *ps, json_object **out)
 
 json_object *ccp_json_parse(const char *data, size_t len, ccp_error *err)
 {
+    return ccp_json_parse_max(data, len, 0, err);
+}
+
+json_object *ccp_json_parse_max(const char *data, size_t len, size_t max_values, ccp_error *err)
+{
     if (err) err->code = CCP_OK;
     /* json-c's string length is an int; bodies are capped far below. */
     if (len > (size_t)INT32_MAX) {
         ccp_error_set(err, CCP_ELIMIT, "JSON input too large");
         return NULL;
     }
-    parser ps = {.p = data, .end = data + len, .start = data, .scratch = CCP_BUF_INIT};
+    parser ps = {.p = data,
+                 .end = data + len,
+                 .start = data,
+                 .max_values = max_values,
+                 .scratch = CCP_BUF_INIT};
     json_object *obj = NULL;
     if (parse_value(&ps, &obj) == 0) {
         skip_ws(&ps);
@@ -435,6 +453,10 @@ json_object *ccp_json_parse(const char *data, size_t len, ccp_error *err)
         }
     }
     ccp_buf_free(&ps.scratch);
+    if (ps.over_budget) {
+        ccp_error_set(err, CCP_ELIMIT, "the JSON holds more than %zu values", max_values);
+        return NULL;
+    }
     if (ps.err_msg) {
         ccp_error_set(err, CCP_EPARSE, "invalid JSON at byte offset %zu: %s",
                       (size_t)(ps.err_at - data), ps.err_msg);

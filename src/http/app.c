@@ -91,7 +91,17 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
 json_object *ccp_app_parse_body(const ccp_request *req, ccp_response *res)
 {
     ccp_error err = {0};
-    json_object *body = ccp_json_parse(req->body, req->body_len, &err);
+    ccp_worker *w = ccp_res_worker_data(res);
+    size_t max = (size_t)w->app->config->server.max_json_elements;
+    json_object *body = ccp_json_parse_max(req->body, req->body_len, max, &err);
+    if (!body && err.code == CCP_ELIMIT) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "the request body holds more than %zu JSON values (server.max_json_elements)",
+                 max);
+        ccp_res_send_error(res, 400, "invalid_request_error", msg);
+        return NULL;
+    }
     if (!body) {
         ccp_res_send_error(res, 400, "invalid_request_error",
                            err.code ? err.msg : "the request body must be a JSON object, not null");

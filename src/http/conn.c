@@ -60,6 +60,26 @@ typedef struct wreq {
     char *data; /* owned */
 } wreq;
 
+/* Backpressure: past HIGH_WATER bytes queued for the socket the response
+ * is told to stop producing (its upstream transfer pauses), and once the
+ * client has read the queue down to LOW_WATER it is told to go on. The gap
+ * keeps a client reading at a steady pace from flipping the upstream
+ * between paused and running on every write. So a client that stops reading
+ * costs about HIGH_WATER plus one upstream chunk, whatever the length of
+ * the answer. */
+#define HIGH_WATER (1024 * 1024)
+#define LOW_WATER (256 * 1024)
+
+/* c->queued went down: tells the response once the queue is short again.
+ * Called last by its callers: the response may run its upstream's work,
+ * finish, and even close c (c's memory stays until its close callback). */
+static void drained(conn *c)
+{
+    if (!c->congested || c->queued > LOW_WATER || c->closing) return;
+    c->congested = false;
+    if (c->res) ccp_response_drained(c->res);
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
     wreq *wr = (wreq *)req;
@@ -71,7 +91,11 @@ static void write_cb(uv_write_t *req, int status)
         ccp_conn_close(c);
         return;
     }
-    if (c->close_after && c->queued == 0 && !c->closing) ccp_conn_close(c);
+    if (c->close_after && c->queued == 0 && !c->closing) {
+        ccp_conn_close(c);
+        return;
+    }
+    drained(c);
 }
 
 static void unlist(conn *c)
@@ -114,6 +138,7 @@ static int flush_one(conn *c)
                 ccp_buf_free(&c->out);
             else
                 ccp_buf_reset(&c->out);
+            drained(c);
             return 0;
         }
     }
@@ -164,7 +189,14 @@ int ccp_conn_write(conn *c, const char *data, size_t len)
     ccp_buf_append(&c->out, data, len);
     c->queued += len;
     list(c);
-    return c->out.len >= FLUSH_AT ? push(c) : 0;
+    int rc = c->out.len >= FLUSH_AT ? push(c) : 0;
+    if (c->queued > HIGH_WATER) c->congested = true;
+    return rc;
+}
+
+bool ccp_conn_congested(const conn *c)
+{
+    return c->congested;
 }
 
 int ccp_conn_push(conn *c)

@@ -24,6 +24,7 @@ typedef struct worker {
     uv_prepare_t flush_prepare;
     uv_check_t flush_check;
     conn *flush_list; /* connections with unflushed bytes */
+    uv_timer_t trim;  /* returns free heap memory after large requests (response.c) */
     uv_thread_t thread;
     int fd;      /* the bound listening socket, until opened */
     void *wdata; /* from opts->worker_start */
@@ -51,6 +52,7 @@ struct conn {
     bool keep_alive;
     bool first;                      /* no request seen yet on this connection */
     size_t queued;                   /* bytes written by the handler, not yet on the socket */
+    bool congested;                  /* queued passed the high-water mark, not yet drained */
     ccp_buf out;                     /* bytes not yet handed to uv_write (see worker.flush_list) */
     conn *flush_next, **flush_pprev; /* in worker.flush_list while out is not empty */
     ccp_buf pending;                 /* bytes read while a response is in flight */
@@ -84,6 +86,8 @@ struct ccp_response {
     bool pushed; /* the first stream chunk went out at once */
     void (*abort_fn)(void *ud);
     void *abort_ud;
+    void (*drain_fn)(void *ud);
+    void *drain_ud;
     int status;
     uint64_t bytes_in, bytes_out;
     char *log_provider, *log_model, *log_route;
@@ -99,6 +103,10 @@ int ccp_conn_write(conn *c, const char *data, size_t len);
 /* Hands c's gathered bytes to the socket now, not at the end of the loop
  * turn; returns 0 or CCP_ECANCELED. */
 int ccp_conn_push(conn *c);
+/* True from the moment more than the high-water mark is queued for the
+ * socket until the client has read it down to the low-water mark; the
+ * response in flight is then told through ccp_response_drained. */
+bool ccp_conn_congested(const conn *c);
 /* Hands every connection's gathered bytes to the socket. */
 void ccp_worker_flush(worker *w);
 /* The response in flight finished: log, then read the next request. */
@@ -109,6 +117,9 @@ void ccp_conn_fail(conn *c, int status, const char *type, const char *message);
 /* response.c */
 ccp_response *ccp_response_new(conn *c);
 void ccp_response_abort(ccp_response *res);
+/* The connection drained below its low-water mark: runs the handler's
+ * drain callback (last thing; it may finish and free res). */
+void ccp_response_drained(ccp_response *res);
 const char *ccp_http_reason(int status);
 void ccp_http_request_id(worker *w, char out[32]);
 

@@ -40,6 +40,8 @@ typedef struct msg_ctx {
     char *retry_after;    /* owned; NULL when absent */
     ccp_buf err_body;     /* the body of a non-2xx answer, capped */
     ccp_decoder *dec;
+    bool whole_body;   /* a 2xx JSON answer: the decoder keeps it until the end */
+    size_t body_bytes; /* of that answer so far, against upstream.max_response_bytes */
     ccp_anthropic_writer *wr;
     bool stream_started; /* a 200 and SSE headers went out */
     bool aborted;        /* the client disconnected */
@@ -148,6 +150,8 @@ static void on_head(void *ud, int status, const char *content_type, const char *
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
         c->dec = c->codec->decoder_new(c->chain.head, sse);
+        c->whole_body = !sse;
+        c->body_bytes = 0;
     }
 }
 
@@ -160,11 +164,36 @@ static int on_data(void *ud, const char *data, size_t len)
         ccp_buf_append(&c->err_body, data, len < room ? len : room);
         return 0;
     }
+    /* A whole answer is kept in memory until it ends, so its size is capped
+     * (a stream is passed on as it arrives; its events have their own cap,
+     * CCP_SSE_MAX_EVENT). */
+    size_t max = c->cfg->upstream.max_response_bytes;
+    if (c->whole_body && (c->body_bytes += len) > max) {
+        c->fail_code = ccp_error_set(&c->fail, CCP_ELIMIT,
+                                     "the answer of upstream provider '%s' is larger than "
+                                     "upstream.max_response_bytes (%zu bytes)",
+                                     c->target.provider->name, max);
+        return 1;
+    }
     c->in_upstream_cb++;
     int rc = c->codec->decoder_feed(c->dec, data, len, &c->fail);
     c->in_upstream_cb--;
     if (rc != 0 && !c->aborted) c->fail_code = rc;
+    if (rc == 0 && !c->aborted && ccp_res_congested(c->res)) {
+        /* The client reads more slowly than the provider sends: hold the
+         * provider back rather than queue its whole answer here. */
+        ccp_log_debug("%s: the client is not keeping up; upstream paused", c->req->id);
+        ccp_upstream_pause(c->up);
+    }
     return rc != 0 || c->aborted;
+}
+
+/* The client read its backlog down: let the provider send again. Runs from
+ * the connection's write path, outside the upstream's callbacks. */
+static void on_drain(void *ud)
+{
+    msg_ctx *c = ud;
+    if (c->up) ccp_upstream_resume(c->up);
 }
 
 static void complete_ok(msg_ctx *c)
@@ -387,5 +416,6 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         return;
     }
     ccp_res_on_abort(res, on_abort, c);
+    ccp_res_on_drain(res, on_drain, c);
     start_attempt(c);
 }

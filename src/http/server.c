@@ -53,6 +53,7 @@ static void finalize(worker *w)
     if (w->opts->worker_stop) w->opts->worker_stop(w->opts->app, w->wdata);
     w->wdata = NULL;
     close_handle((uv_handle_t *)&w->drain);
+    close_handle((uv_handle_t *)&w->trim);
     close_handle((uv_handle_t *)&w->wake);
     close_handle((uv_handle_t *)&w->flush_prepare);
     close_handle((uv_handle_t *)&w->flush_check);
@@ -219,6 +220,8 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
         w->wake.data = w;
         uv_timer_init(&w->loop, &w->drain);
         w->drain.data = w;
+        uv_timer_init(&w->loop, &w->trim);
+        w->trim.data = w;
         uv_prepare_init(&w->loop, &w->flush_prepare);
         w->flush_prepare.data = w;
         uv_prepare_start(&w->flush_prepare, flush_prepare_cb);

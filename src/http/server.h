@@ -53,6 +53,13 @@ void ccp_res_end(ccp_response *res);
  * response is finished; the handler must then cancel its work and still
  * finish the response (send/end become no-ops that release it). */
 void ccp_res_on_abort(ccp_response *res, void (*fn)(void *ud), void *ud);
+/* Backpressure for streamed responses: congested is true once more than
+ * the connection's high-water mark (1 MiB) waits to reach a client that is
+ * not reading; stop producing then (pause the upstream transfer). fn runs
+ * once the client has read the backlog down to the low-water mark (256
+ * KiB), from the connection's write path: resume the upstream there. */
+bool ccp_res_congested(const ccp_response *res);
+void ccp_res_on_drain(ccp_response *res, void (*fn)(void *ud), void *ud);
 /* Fills the access-log fields the server cannot know. Strings copied. */
 void ccp_res_log_info(ccp_response *res, const char *provider, const char *model, bool stream);
 /* The route taken (see ccp_route_describe), for the access log. */

@@ -14,7 +14,15 @@
  * creates for connections are registered from its sockopt callback and
  * released from its close-socket callback; any other socket curl asks us to
  * watch (the threaded resolver's wake-up pair, closed without a callback)
- * gets a watcher for just as long as curl names it. */
+ * gets a watcher for just as long as curl names it.
+ *
+ * Backpressure: when the client reads more slowly than the provider sends,
+ * the receiver asks for a pause (ccp_upstream_pause). The next chunk curl
+ * offers is refused with CURL_WRITEFUNC_PAUSE: curl keeps that one chunk
+ * and stops reading the socket, so the provider's TCP window closes and
+ * nothing piles up here. ccp_upstream_resume unpauses on a later loop turn
+ * (curl_easy_pause re-delivers the kept chunk from inside the call, which
+ * must not happen inside another callback of ours). */
 #include "upstream/upstream.h"
 
 #include "upstream/tls.h"
@@ -67,6 +75,8 @@ struct ccp_upstream_req {
     void *ud;
     uv_timer_t timer; /* first byte, then idle gap */
     bool head_done, cancelled, data_abort, detached;
+    bool want_pause; /* refuse the next chunk: the receiver is congested */
+    bool paused;     /* curl holds a refused chunk until resume */
     int in_cb;
     char *content_type, *retry_after;
     char errbuf[CURL_ERROR_SIZE];
@@ -425,6 +435,14 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
     ccp_upstream_req *r = ud;
     size_t len = size * n;
     if (r->cancelled || r->data_abort) return 0;
+    if (r->want_pause) {
+        /* curl keeps this chunk and offers it again after the resume. The
+         * idle-gap timer stops: the silence is ours, not the provider's. */
+        r->want_pause = false;
+        r->paused = true;
+        uv_timer_stop(&r->timer);
+        return CURL_WRITEFUNC_PAUSE;
+    }
     if (r->u->cfg.stream_idle_timeout_ms)
         uv_timer_start(&r->timer, req_timer_cb, r->u->cfg.stream_idle_timeout_ms, 0);
     r->in_cb++;
@@ -511,4 +529,37 @@ void ccp_upstream_cancel(ccp_upstream_req *r)
         return;
     }
     release(r);
+}
+
+void ccp_upstream_pause(ccp_upstream_req *r)
+{
+    if (!r || r->cancelled || r->paused) return;
+    r->want_pause = true;
+}
+
+/* The resume's loop turn: curl re-delivers the chunk it kept (on_data runs
+ * from inside curl_easy_pause), then is kicked so it reads the socket again
+ * and reports a transfer that ended meanwhile. */
+static void resume_cb(uv_timer_t *t)
+{
+    ccp_upstream_req *r = t->data;
+    ccp_upstream *u = r->u;
+    if (r->cancelled || !r->paused) return;
+    r->paused = false;
+    if (u->cfg.stream_idle_timeout_ms)
+        uv_timer_start(&r->timer, req_timer_cb, u->cfg.stream_idle_timeout_ms, 0);
+    u->in_curl++;
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    u->in_curl--;
+    socket_action(u, CURL_SOCKET_TIMEOUT, 0);
+}
+
+void ccp_upstream_resume(ccp_upstream_req *r)
+{
+    if (!r || r->cancelled) return;
+    r->want_pause = false; /* asked for but not yet carried out: nothing to undo */
+    if (!r->paused) return;
+    /* While paused the request's timer is idle, so it carries the resume
+     * to the next loop turn, out of whatever callback called us. */
+    uv_timer_start(&r->timer, resume_cb, 0, 0);
 }

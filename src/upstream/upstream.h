@@ -67,4 +67,14 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
  * request's own callbacks. */
 void ccp_upstream_cancel(ccp_upstream_req *r);
 
+/* Backpressure. pause: the receiver's output is congested; the transfer
+ * stops after the chunk being delivered (curl keeps the next one, and the
+ * provider's TCP window closes), and the idle-gap timeout is suspended.
+ * resume: carry on; the kept chunk is delivered on a later loop turn,
+ * never from inside this call. Both are safe from inside the request's own
+ * callbacks and do nothing on a cancelled request; cancelling a paused
+ * request needs nothing more. */
+void ccp_upstream_pause(ccp_upstream_req *r);
+void ccp_upstream_resume(ccp_upstream_req *r);
+
 #endif

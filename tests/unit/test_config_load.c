@@ -55,6 +55,8 @@ static void empty_config_gets_every_default(void **state)
     assert_int_equal(c->server.max_body_bytes, 32u << 20);
     assert_int_equal(c->server.header_timeout_ms, 10000);
     assert_int_equal(c->upstream.total_timeout_ms, 600000);
+    assert_int_equal(c->server.max_json_elements, 500000);
+    assert_int_equal(c->upstream.max_response_bytes, 32u << 20);
     assert_int_equal(c->n_providers, 0);
     assert_false(c->has_default);
     ccp_config_unref(c);

@@ -381,6 +381,58 @@ static void errors_name_the_offset_and_the_problem(void **state)
     free(deep);
 }
 
+/* The value budget: a document of exactly N values parses under a budget
+ * of N and is refused under N - 1, for every kind of value, nested or not;
+ * member names do not count. */
+static void value_budget_is_exact(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t values;
+    } cases[] = {
+        {"1", 1},
+        {"null", 1},
+        {"[]", 1},
+        {"{}", 1},
+        {"[1,2,3]", 4},
+        {"{\"a\":{\"b\":[true,null]},\"c\":\"x\"}", 6},
+        {"[[[]],{},\"s\",-1.5,false]", 7},
+        {"{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}", 6},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *in = cases[i].in;
+        size_t n = cases[i].values;
+        ccp_error err = {0};
+        json_object *o = ccp_json_parse_max(in, strlen(in), n, &err);
+        if (err.code != CCP_OK) fail_msg("%s with a budget of %zu: %s", in, n, err.msg);
+        json_object_put(o);
+        if (n == 1) continue; /* a budget of 0 means none */
+        err = (ccp_error){0};
+        assert_null(ccp_json_parse_max(in, strlen(in), n - 1, &err));
+        assert_int_equal(err.code, CCP_ELIMIT);
+        char want[64];
+        snprintf(want, sizeof want, "more than %zu values", n - 1);
+        if (!strstr(err.msg, want)) fail_msg("%s: got '%s'", in, err.msg);
+    }
+    /* A large array: the budget stops the parse part-way and frees what
+     * was built (ASan checks); one more value of room and it parses. */
+    size_t count = 100000;
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appendc(&b, '[');
+    for (size_t i = 0; i < count; i++)
+        ccp_buf_appends(&b, i ? ",{}" : "{}");
+    ccp_buf_appendc(&b, ']');
+    ccp_error err = {0};
+    assert_null(ccp_json_parse_max(b.data, b.len, count, &err));
+    assert_int_equal(err.code, CCP_ELIMIT);
+    json_object *o = ccp_json_parse_max(b.data, b.len, count + 1, &err);
+    assert_non_null(o);
+    assert_int_equal(json_object_array_length(o), count);
+    json_object_put(o);
+    ccp_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +442,7 @@ int main(void)
         cmocka_unit_test(stricter_than_json_c_where_it_was_lax),
         cmocka_unit_test(integers_beyond_64_bits_keep_their_digits),
         cmocka_unit_test(errors_name_the_offset_and_the_problem),
+        cmocka_unit_test(value_budget_is_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
