@@ -92,9 +92,9 @@ static void a_doc_block_is_replaced_and_bad_blocks_are_errors(void **state)
 {
     ccp_buf out = CCP_BUF_INIT;
     ccp_error err = {0};
-    assert_int_equal(
-        ccp_config_doc_update("a\n<!-- keys: upstream -->\nstale-row\n<!-- /keys -->\nb\n", &out, &err),
-        0);
+    assert_int_equal(ccp_config_doc_update(
+                         "a\n<!-- keys: upstream -->\nstale-row\n<!-- /keys -->\nb\n", &out, &err),
+                     0);
     assert_non_null(strstr(out.data, "| `connect_timeout_ms` | milliseconds | `10000` |"));
     assert_null(strstr(out.data, "stale-row"));
     const char *tail = "<!-- /keys -->\nb\n";
