@@ -5,6 +5,7 @@
 #include "codec/anthropic.h"
 
 #include "codec/body_in.h"
+#include "codec/emitter.h"
 #include "core/alloc.h"
 #include "core/json.h"
 
@@ -183,79 +184,76 @@ int ccp_anthropic_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp
     return ccp_body_in_feed(&d->in, data, len, err);
 }
 
+/* A start block as the stream would send it: the type and empty fields. */
+static json_object *empty_block(const char *type)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "type", json_object_new_string(type));
+    json_object_object_add(o, type, json_object_new_string(""));
+    if (!strcmp(type, "thinking"))
+        json_object_object_add(o, "signature", json_object_new_string(""));
+    return o;
+}
+
+/* One content block of a whole message, as its stream events. */
+static int message_block(ccp_emitter *em, json_object *b)
+{
+    const char *type = ccp_json_get_str(b, "type");
+    size_t n;
+    const char *s;
+    int rc;
+    if (type && (!strcmp(type, "text") || !strcmp(type, "thinking"))) {
+        bool thinking = type[1] == 'h';
+        json_object *start = empty_block(type);
+        rc =
+            ccp_emitter_open(em, thinking ? CCP_BLOCK_THINKING : CCP_BLOCK_TEXT, NULL, NULL, start);
+        json_object_put(start);
+        s = str_len(b, type, &n);
+        if (!rc && n)
+            rc = ccp_emitter_delta(em, thinking ? CCP_DELTA_THINKING : CCP_DELTA_TEXT, s, n);
+        s = str_len(b, "signature", &n);
+        if (!rc && thinking && n) rc = ccp_emitter_delta(em, CCP_DELTA_SIGNATURE, s, n);
+    } else if (type && !strcmp(type, "tool_use")) {
+        rc = ccp_emitter_open(em, CCP_BLOCK_TOOL_USE, ccp_json_get_str(b, "id"),
+                              ccp_json_get_str(b, "name"), NULL);
+        json_object *input = ccp_json_get(b, "input");
+        s = input ? ccp_json_str(input, &n) : "{}";
+        if (!input) n = 2;
+        if (!rc) rc = ccp_emitter_delta(em, CCP_DELTA_PARTIAL_JSON, s, n);
+    } else if (type && !strcmp(type, "redacted_thinking")) {
+        /* redacted_thinking carries its data in the start event. */
+        s = str_len(b, "data", &n);
+        ccp_event ev = {.type = CCP_EV_BLOCK_START,
+                        .block_kind = CCP_BLOCK_REDACTED_THINKING,
+                        .text = s,
+                        .text_len = n,
+                        .raw = b};
+        rc = ccp_emitter_open_ev(em, &ev);
+    } else {
+        rc = ccp_emitter_open(em, CCP_BLOCK_OTHER, NULL, NULL, b); /* verbatim */
+    }
+    return rc ? rc : ccp_emitter_close(em);
+}
+
 int ccp_anthropic_message_to_events(json_object *msg, ccp_event_sink *sink, ccp_error *err)
 {
     if (!msg || !json_object_is_type(msg, json_type_object) || !ccp_json_get_arr(msg, "content"))
         return ccp_error_set(err, CCP_EUPSTREAM, "upstream answer is not a message object");
-    int rc;
-    ccp_event ev = {
-        .type = CCP_EV_MESSAGE_START,
-        .message_id = ccp_json_get_str(msg, "id"),
-        .model = ccp_json_get_str(msg, "model"),
-        .usage = ccp_anthropic_usage(ccp_json_get_obj(msg, "usage")),
-        .raw = msg,
-    };
-    /* The stream form reports output tokens at the end, not at the start. */
-    int64_t out_tokens = ev.usage.output_tokens;
-    if ((rc = emit(sink, &ev))) return rc;
+    ccp_emitter em;
+    ccp_emitter_init(&em, sink);
+    ccp_usage usage = ccp_anthropic_usage(ccp_json_get_obj(msg, "usage"));
+    int rc = ccp_emitter_start(&em, NULL, ccp_json_get_str(msg, "id"),
+                               ccp_json_get_str(msg, "model"), &usage, msg);
     json_object *content = ccp_json_get_arr(msg, "content");
     size_t n = json_object_array_length(content);
-    for (size_t i = 0; i < n; i++) {
-        json_object *b = json_object_array_get_idx(content, i);
-        const char *type = ccp_json_get_str(b, "type");
-        int idx = (int)i;
-        ccp_event d = {.type = CCP_EV_BLOCK_DELTA, .index = idx};
-        if (type && strcmp(type, "text") == 0) {
-            json_object *start = json_object_new_object();
-            json_object_object_add(start, "type", json_object_new_string("text"));
-            json_object_object_add(start, "text", json_object_new_string(""));
-            rc = block_start(sink, idx, start);
-            json_object_put(start);
-            d.delta_kind = CCP_DELTA_TEXT;
-            d.text = str_len(b, "text", &d.text_len);
-            if (!rc && d.text_len) rc = emit(sink, &d);
-        } else if (type && strcmp(type, "thinking") == 0) {
-            json_object *start = json_object_new_object();
-            json_object_object_add(start, "type", json_object_new_string("thinking"));
-            json_object_object_add(start, "thinking", json_object_new_string(""));
-            json_object_object_add(start, "signature", json_object_new_string(""));
-            rc = block_start(sink, idx, start);
-            json_object_put(start);
-            d.delta_kind = CCP_DELTA_THINKING;
-            d.text = str_len(b, "thinking", &d.text_len);
-            if (!rc && d.text_len) rc = emit(sink, &d);
-            d.delta_kind = CCP_DELTA_SIGNATURE;
-            d.text = str_len(b, "signature", &d.text_len);
-            if (!rc && d.text_len) rc = emit(sink, &d);
-        } else if (type && strcmp(type, "tool_use") == 0) {
-            ccp_event s = {.type = CCP_EV_BLOCK_START,
-                           .index = idx,
-                           .block_kind = CCP_BLOCK_TOOL_USE,
-                           .tool_id = ccp_json_get_str(b, "id"),
-                           .tool_name = ccp_json_get_str(b, "name")};
-            rc = emit(sink, &s);
-            json_object *input = ccp_json_get(b, "input");
-            d.delta_kind = CCP_DELTA_PARTIAL_JSON;
-            d.text = input ? ccp_json_str(input, &d.text_len) : "{}";
-            if (!input) d.text_len = 2;
-            if (!rc) rc = emit(sink, &d);
-        } else {
-            rc = block_start(sink, idx, b); /* redacted_thinking and others: verbatim */
-        }
-        if (rc) return rc;
-        ccp_event stop = {.type = CCP_EV_BLOCK_STOP, .index = idx};
-        if ((rc = emit(sink, &stop))) return rc;
-    }
-    ccp_event md = {
-        .type = CCP_EV_MESSAGE_DELTA,
-        .stop_reason = ccp_json_get_str(msg, "stop_reason"),
-        .stop_sequence = ccp_json_get_str(msg, "stop_sequence"),
-        .usage = CCP_USAGE_UNKNOWN,
-    };
-    md.usage.output_tokens = out_tokens;
-    if ((rc = emit(sink, &md))) return rc;
-    ccp_event stop = {.type = CCP_EV_MESSAGE_STOP};
-    return emit(sink, &stop);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = message_block(&em, json_object_array_get_idx(content, i));
+    if (rc) return rc;
+    /* The stream form reports output tokens at the end, not at the start. */
+    em.usage = CCP_USAGE_UNKNOWN;
+    em.usage.output_tokens = usage.output_tokens;
+    return ccp_emitter_finish(&em, ccp_json_get_str(msg, "stop_reason"),
+                              ccp_json_get_str(msg, "stop_sequence"));
 }
 
 int ccp_anthropic_decoder_finish(ccp_decoder *d, ccp_error *err)

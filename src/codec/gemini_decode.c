@@ -11,6 +11,7 @@
 #include "codec/gemini.h"
 
 #include "codec/body_in.h"
+#include "codec/emitter.h"
 #include "core/alloc.h"
 #include "core/json.h"
 
@@ -20,15 +21,10 @@
 #include <string.h>
 
 struct ccp_decoder {
-    ccp_event_sink *sink;
+    ccp_emitter em;
     ccp_body_in in;
-    bool started, finished, errored, had_calls, saw_candidate;
-    int next_index;
-    int open_index; /* -1: none */
-    ccp_block_kind open_kind;
+    bool had_calls, saw_candidate;
     char *finish_reason;
-    ccp_usage usage;
-    uint64_t rng;
 };
 
 const char *ccp_gemini_stop_reason(const char *fr, bool had_calls)
@@ -42,70 +38,16 @@ const char *ccp_gemini_stop_reason(const char *fr, bool had_calls)
     return had_calls ? "tool_use" : "end_turn";
 }
 
-static int emit(ccp_decoder *d, const ccp_event *ev)
-{
-    return d->sink->emit(d->sink, ev);
-}
-
-static int error_event(ccp_decoder *d, const char *type, const char *msg)
-{
-    d->errored = true;
-    ccp_event ev = {.type = CCP_EV_ERROR, .error_type = type, .error_message = msg};
-    return emit(d, &ev);
-}
-
 static int ensure_start(ccp_decoder *d, json_object *chunk)
 {
-    if (d->started) return 0;
-    d->started = true;
-    const char *rid = ccp_json_get_str(chunk, "responseId");
-    ccp_buf id = CCP_BUF_INIT;
-    if (rid) ccp_buf_printf(&id, "msg_%s", rid);
-    ccp_event ev = {.type = CCP_EV_MESSAGE_START,
-                    .message_id = id.data,
-                    .model = ccp_json_get_str(chunk, "modelVersion"),
-                    .usage = {0, 0, -1, -1}}; /* counts come with message_delta */
-    int rc = emit(d, &ev);
-    ccp_buf_free(&id);
-    return rc;
-}
-
-static int close_open(ccp_decoder *d)
-{
-    if (d->open_index < 0) return 0;
-    ccp_event ev = {.type = CCP_EV_BLOCK_STOP, .index = d->open_index};
-    d->open_index = -1;
-    return emit(d, &ev);
-}
-
-static int open_block(ccp_decoder *d, ccp_block_kind kind, const char *id, const char *name)
-{
-    int rc = close_open(d);
-    if (rc) return rc;
-    d->open_index = d->next_index++;
-    d->open_kind = kind;
-    ccp_event ev = {.type = CCP_EV_BLOCK_START,
-                    .index = d->open_index,
-                    .block_kind = kind,
-                    .tool_id = id,
-                    .tool_name = name};
-    return emit(d, &ev);
-}
-
-static int delta(ccp_decoder *d, ccp_delta_kind kind, const char *s, size_t n)
-{
-    ccp_event ev = {.type = CCP_EV_BLOCK_DELTA,
-                    .index = d->open_index,
-                    .delta_kind = kind,
-                    .text = s,
-                    .text_len = n};
-    return emit(d, &ev);
+    return ccp_emitter_start(&d->em, "msg_", ccp_json_get_str(chunk, "responseId"),
+                             ccp_json_get_str(chunk, "modelVersion"), NULL, NULL);
 }
 
 /* toolu_ + 24 random characters, + _gs_ + the signature in base64url. */
 static void tool_id(ccp_decoder *d, const char *sig, ccp_buf *out)
 {
-    ccp_tool_id_append(&d->rng, out);
+    ccp_emitter_tool_id(&d->em, out);
     if (!sig || !*sig) return;
     ccp_buf_appends(out, CCP_GEMINI_SIG_MARK);
     for (const char *p = sig; *p && *p != '='; p++)
@@ -120,7 +62,8 @@ static int part(ccp_decoder *d, json_object *p)
         ccp_buf id = CCP_BUF_INIT;
         tool_id(d, ccp_json_get_str(p, "thoughtSignature"), &id);
         const char *name = ccp_json_get_str(fc, "name");
-        rc = open_block(d, CCP_BLOCK_TOOL_USE, id.data, name ? name : "unknown_tool");
+        rc = ccp_emitter_open(&d->em, CCP_BLOCK_TOOL_USE, id.data, name ? name : "unknown_tool",
+                              NULL);
         ccp_buf_free(&id);
         if (rc) return rc;
         d->had_calls = true;
@@ -130,24 +73,21 @@ static int part(ccp_decoder *d, json_object *p)
             ccp_json_write(&args, a);
         else
             ccp_buf_appends(&args, "{}");
-        rc = delta(d, CCP_DELTA_PARTIAL_JSON, args.data, args.len);
+        rc = ccp_emitter_delta(&d->em, CCP_DELTA_PARTIAL_JSON, args.data, args.len);
         ccp_buf_free(&args);
-        return rc ? rc : close_open(d);
+        return rc ? rc : ccp_emitter_close(&d->em);
     }
     json_object *t = ccp_json_get(p, "text");
     if (!json_object_is_type(t, json_type_string)) return 0;
     bool thought = ccp_json_get_bool(p, "thought", false);
     ccp_block_kind kind = thought ? CCP_BLOCK_THINKING : CCP_BLOCK_TEXT;
-    size_t n = (size_t)json_object_get_string_len(t);
-    if (d->open_index < 0 || d->open_kind != kind) {
-        if (n == 0) return 0;
-        if ((rc = open_block(d, kind, NULL, NULL))) return rc;
-    }
-    if (n && (rc = delta(d, thought ? CCP_DELTA_THINKING : CCP_DELTA_TEXT,
-                         json_object_get_string(t), n)))
+    if ((rc = ccp_emitter_text(&d->em, kind, json_object_get_string(t),
+                               (size_t)json_object_get_string_len(t))))
         return rc;
+    /* A signature ends a thought: it belongs to the thinking block open. */
     const char *sig = ccp_json_get_str(p, "thoughtSignature");
-    if (thought && sig) return delta(d, CCP_DELTA_SIGNATURE, sig, strlen(sig));
+    if (thought && sig && d->em.open_index >= 0 && d->em.open_kind == CCP_BLOCK_THINKING)
+        return ccp_emitter_delta(&d->em, CCP_DELTA_SIGNATURE, sig, strlen(sig));
     return 0;
 }
 
@@ -159,19 +99,19 @@ static void take_usage(ccp_decoder *d, json_object *u)
     int64_t cand = ccp_json_get_int(u, "candidatesTokenCount", 0);
     int64_t thoughts = ccp_json_get_int(u, "thoughtsTokenCount", 0);
     if (prompt >= 0) {
-        d->usage.input_tokens = prompt - cached;
-        d->usage.cache_read_input_tokens = cached;
+        d->em.usage.input_tokens = prompt - cached;
+        d->em.usage.cache_read_input_tokens = cached;
     }
-    d->usage.output_tokens = cand + thoughts;
+    d->em.usage.output_tokens = cand + thoughts;
 }
 
 static int chunk(ccp_decoder *d, json_object *c)
 {
-    if (d->finished || d->errored) return 0;
+    if (ccp_emitter_done(&d->em)) return 0;
     json_object *e = ccp_json_get_obj(c, "error");
     if (e) {
         const char *m = ccp_json_get_str(e, "message");
-        return error_event(d, "api_error", m ? m : "upstream error");
+        return ccp_emitter_error(&d->em, "api_error", m ? m : "upstream error");
     }
     json_object *cands = ccp_json_get_arr(c, "candidates");
     json_object *cand =
@@ -180,7 +120,7 @@ static int chunk(ccp_decoder *d, json_object *c)
     if (!cand && blocked) {
         char msg[200];
         snprintf(msg, sizeof msg, "Gemini blocked the prompt (%s); rephrase the request", blocked);
-        return error_event(d, "invalid_request_error", msg);
+        return ccp_emitter_error(&d->em, "invalid_request_error", msg);
     }
     int rc = ensure_start(d, c);
     if (rc) return rc;
@@ -199,24 +139,14 @@ static int chunk(ccp_decoder *d, json_object *c)
 
 static int finalize(ccp_decoder *d)
 {
-    if (d->finished || d->errored) return 0;
-    d->finished = true;
-    int rc = close_open(d);
-    if (rc) return rc;
-    ccp_event md = {.type = CCP_EV_MESSAGE_DELTA,
-                    .stop_reason = ccp_gemini_stop_reason(d->finish_reason, d->had_calls),
-                    .usage = d->usage};
-    if (md.usage.output_tokens < 0) md.usage.output_tokens = 0;
-    if ((rc = emit(d, &md))) return rc;
-    ccp_event ms = {.type = CCP_EV_MESSAGE_STOP};
-    return emit(d, &ms);
+    return ccp_emitter_finish(&d->em, ccp_gemini_stop_reason(d->finish_reason, d->had_calls), NULL);
 }
 
 static int on_sse(void *ud, const char *event, const char *data, size_t len)
 {
     ccp_decoder *d = ud;
     (void)event;
-    if (d->finished || d->errored) return 0;
+    if (ccp_emitter_done(&d->em)) return 0;
     json_object *o;
     int rc = ccp_body_in_json(&d->in, data, len, &o);
     if (rc) return rc;
@@ -228,10 +158,7 @@ static int on_sse(void *ud, const char *event, const char *data, size_t len)
 ccp_decoder *ccp_gemini_decoder_new(ccp_event_sink *sink, bool sse)
 {
     ccp_decoder *d = ccp_xcalloc(1, sizeof *d);
-    d->sink = sink;
-    d->open_index = -1;
-    d->usage = CCP_USAGE_UNKNOWN;
-    d->rng = ccp_tool_id_seed(d);
+    ccp_emitter_init(&d->em, sink);
     ccp_body_in_init(&d->in, sse, on_sse, d);
     return d;
 }
@@ -244,8 +171,8 @@ int ccp_gemini_decoder_feed(ccp_decoder *d, const char *data, size_t len, ccp_er
 int ccp_gemini_decoder_finish(ccp_decoder *d, ccp_error *err)
 {
     if (d->in.sse) {
-        if (d->errored || d->finished) return 0;
-        if (!d->started)
+        if (ccp_emitter_done(&d->em)) return 0;
+        if (!d->em.started)
             return ccp_error_set(err, CCP_EUPSTREAM, "upstream stream ended before any chunk");
         /* Gemini's last chunk carries a finishReason: without one the
          * stream was cut, and ending it as end_turn would pass a truncated
@@ -270,7 +197,7 @@ int ccp_gemini_decoder_finish(ccp_decoder *d, ccp_error *err)
         rc = chunk(d, o);
     }
     json_object_put(o);
-    if (!rc && !d->errored && !d->saw_candidate)
+    if (!rc && !d->em.errored && !d->saw_candidate)
         return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent an answer with no candidate");
     return rc ? rc : finalize(d);
 }

@@ -12,6 +12,7 @@
 #include "codec/openai_chat.h"
 
 #include "codec/body_in.h"
+#include "codec/emitter.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/json_repair.h"
@@ -28,19 +29,13 @@ typedef struct tool_slot {
 } tool_slot;
 
 struct ccp_decoder {
-    ccp_event_sink *sink;
+    ccp_emitter em;
     ccp_body_in in;
-    bool started, finished, errored;
-    int next_index; /* the next Anthropic block index */
-    int open_index; /* -1: no block open */
-    ccp_block_kind open_kind;
     int open_tool; /* slot of the open tool block */
     tool_slot *tools;
     size_t n_tools;
     char *finish_reason;
     char *stop_sequence; /* the matched stop string, where the server names it */
-    ccp_usage usage;
-    uint64_t rng;
 };
 
 const char *ccp_openai_stop_reason(const char *fr)
@@ -52,77 +47,31 @@ const char *ccp_openai_stop_reason(const char *fr)
     return "end_turn";
 }
 
-static int emit(ccp_decoder *d, const ccp_event *ev)
-{
-    return d->sink->emit(d->sink, ev);
-}
-
 static int ensure_start(ccp_decoder *d, json_object *chunk)
 {
-    if (d->started) return 0;
-    d->started = true;
     const char *oid = ccp_json_get_str(chunk, "id");
-    ccp_buf id = CCP_BUF_INIT;
-    ccp_buf_printf(&id, "msg_%s", oid ? oid : "openai");
-    ccp_event ev = {.type = CCP_EV_MESSAGE_START,
-                    .message_id = id.data,
-                    .model = ccp_json_get_str(chunk, "model"),
-                    .usage = {0, 0, -1, -1}};
-    int rc = emit(d, &ev);
-    ccp_buf_free(&id);
-    return rc;
+    return ccp_emitter_start(&d->em, "msg_", oid ? oid : "openai", ccp_json_get_str(chunk, "model"),
+                             NULL, NULL);
 }
 
-static int close_open(ccp_decoder *d)
+static int open_tool(ccp_decoder *d, tool_slot *t)
 {
-    if (d->open_index < 0) return 0;
-    ccp_event ev = {.type = CCP_EV_BLOCK_STOP, .index = d->open_index};
-    d->open_index = -1;
-    return emit(d, &ev);
-}
-
-static int open_block(ccp_decoder *d, ccp_block_kind kind, tool_slot *t)
-{
-    int rc = close_open(d);
-    if (rc) return rc;
-    ccp_event ev = {.type = CCP_EV_BLOCK_START, .index = d->next_index, .block_kind = kind};
-    if (t) {
-        if (!t->id || !*t->id) {
-            ccp_buf gen = CCP_BUF_INIT;
-            ccp_tool_id_append(&d->rng, &gen);
-            free(t->id);
-            size_t n;
-            t->id = ccp_buf_detach(&gen, &n);
-        }
-        ev.tool_id = t->id;
-        ev.tool_name = t->name;
-        t->started = true;
-        d->open_tool = (int)(t - d->tools);
+    if (!t->id || !*t->id) {
+        ccp_buf gen = CCP_BUF_INIT;
+        ccp_emitter_tool_id(&d->em, &gen);
+        free(t->id);
+        t->id = ccp_buf_detach(&gen, NULL);
     }
-    d->open_index = d->next_index++;
-    d->open_kind = kind;
-    return emit(d, &ev);
-}
-
-static int delta(ccp_decoder *d, ccp_delta_kind kind, const char *s, size_t n)
-{
-    ccp_event ev = {.type = CCP_EV_BLOCK_DELTA,
-                    .index = d->open_index,
-                    .delta_kind = kind,
-                    .text = s,
-                    .text_len = n};
-    return emit(d, &ev);
+    t->started = true;
+    d->open_tool = (int)(t - d->tools);
+    return ccp_emitter_open(&d->em, CCP_BLOCK_TOOL_USE, t->id, t->name, NULL);
 }
 
 static int text_like(ccp_decoder *d, ccp_block_kind kind, json_object *v)
 {
-    if (!v || !json_object_is_type(v, json_type_string) || !json_object_get_string_len(v)) return 0;
-    if (d->open_index < 0 || d->open_kind != kind) {
-        int rc = open_block(d, kind, NULL);
-        if (rc) return rc;
-    }
-    return delta(d, kind == CCP_BLOCK_THINKING ? CCP_DELTA_THINKING : CCP_DELTA_TEXT,
-                 json_object_get_string(v), (size_t)json_object_get_string_len(v));
+    if (!v || !json_object_is_type(v, json_type_string)) return 0;
+    return ccp_emitter_text(&d->em, kind, json_object_get_string(v),
+                            (size_t)json_object_get_string_len(v));
 }
 
 static tool_slot *slot_for(ccp_decoder *d, int oa_index)
@@ -138,14 +87,14 @@ static tool_slot *slot_for(ccp_decoder *d, int oa_index)
 
 static bool tool_open(const ccp_decoder *d)
 {
-    return d->open_index >= 0 && d->open_kind == CCP_BLOCK_TOOL_USE;
+    return d->em.open_index >= 0 && d->em.open_kind == CCP_BLOCK_TOOL_USE;
 }
 
 /* Emits what a started tool has buffered. */
 static int flush_args(ccp_decoder *d, tool_slot *t)
 {
     if (!t->args.len) return 0;
-    int rc = delta(d, CCP_DELTA_PARTIAL_JSON, t->args.data, t->args.len);
+    int rc = ccp_emitter_delta(&d->em, CCP_DELTA_PARTIAL_JSON, t->args.data, t->args.len);
     ccp_buf_reset(&t->args);
     return rc;
 }
@@ -167,7 +116,7 @@ static int tool_delta(ccp_decoder *d, json_object *tc, int pos)
     if (tool_open(d) && &d->tools[d->open_tool] == t) {
         rc = flush_args(d, t);
     } else if (!t->started && !tool_open(d) && t->name) {
-        if (!(rc = open_block(d, CCP_BLOCK_TOOL_USE, t))) rc = flush_args(d, t);
+        if (!(rc = open_tool(d, t))) rc = flush_args(d, t);
     } else if (t->started && !(tool_open(d) && &d->tools[d->open_tool] == t) && t->args.len) {
         /* More arguments for a call whose block already closed: they
          * cannot be placed any more. */
@@ -184,20 +133,16 @@ static void take_usage(ccp_decoder *d, json_object *u)
     int64_t out = ccp_json_get_int(u, "completion_tokens", -1);
     int64_t cached =
         ccp_json_get_int(ccp_json_get_obj(u, "prompt_tokens_details"), "cached_tokens", 0);
-    if (prompt >= 0) d->usage.input_tokens = prompt - cached;
-    if (out >= 0) d->usage.output_tokens = out;
-    if (prompt >= 0) d->usage.cache_read_input_tokens = cached;
+    if (prompt >= 0) d->em.usage.input_tokens = prompt - cached;
+    if (out >= 0) d->em.usage.output_tokens = out;
+    if (prompt >= 0) d->em.usage.cache_read_input_tokens = cached;
 }
 
 static int upstream_error(ccp_decoder *d, json_object *e)
 {
     const char *msg = ccp_json_get_str(e, "message");
     if (!msg && json_object_is_type(e, json_type_string)) msg = json_object_get_string(e);
-    ccp_event ev = {.type = CCP_EV_ERROR,
-                    .error_type = "api_error",
-                    .error_message = msg ? msg : "upstream error"};
-    d->errored = true;
-    return emit(d, &ev);
+    return ccp_emitter_error(&d->em, "api_error", msg ? msg : "upstream error");
 }
 
 /* Records a choice's finish_reason and, where the server reports which
@@ -218,31 +163,24 @@ static void take_finish(ccp_decoder *d, json_object *ch)
 /* Closes every block (buffered tool calls last, in order) and the message. */
 static int finalize(ccp_decoder *d)
 {
-    if (d->finished || d->errored) return 0;
-    d->finished = true;
-    int rc = close_open(d);
+    if (ccp_emitter_done(&d->em)) return 0;
+    int rc = ccp_emitter_close(&d->em);
     bool any_tool = false;
     for (size_t i = 0; !rc && i < d->n_tools; i++) {
         tool_slot *t = &d->tools[i];
         any_tool = true;
         if (t->started) continue;
         if (!t->name) t->name = ccp_xstrdup("unknown_tool");
-        if (!(rc = open_block(d, CCP_BLOCK_TOOL_USE, t))) rc = flush_args(d, t);
-        if (!rc) rc = close_open(d);
+        if (!(rc = open_tool(d, t))) rc = flush_args(d, t);
+        if (!rc) rc = ccp_emitter_close(&d->em);
     }
     if (rc) return rc;
-    const char *stop = d->finish_reason ? ccp_openai_stop_reason(d->finish_reason)
-                       : any_tool       ? "tool_use"
-                                        : "end_turn";
-    ccp_event md = {.type = CCP_EV_MESSAGE_DELTA, .stop_reason = stop, .usage = d->usage};
-    if (d->stop_sequence) {
-        md.stop_reason = "stop_sequence";
-        md.stop_sequence = d->stop_sequence;
-    }
-    if (md.usage.output_tokens < 0) md.usage.output_tokens = 0;
-    if ((rc = emit(d, &md))) return rc;
-    ccp_event ms = {.type = CCP_EV_MESSAGE_STOP};
-    return emit(d, &ms);
+    if (d->stop_sequence) return ccp_emitter_finish(&d->em, "stop_sequence", d->stop_sequence);
+    return ccp_emitter_finish(&d->em,
+                              d->finish_reason ? ccp_openai_stop_reason(d->finish_reason)
+                              : any_tool       ? "tool_use"
+                                               : "end_turn",
+                              NULL);
 }
 
 /* One streamed chunk. */
@@ -275,7 +213,7 @@ static int on_chunk(ccp_decoder *d, json_object *c)
 static int on_sse(void *ud, const char *event, const char *data, size_t len)
 {
     ccp_decoder *d = ud;
-    if (d->finished || d->errored) return 0;
+    if (ccp_emitter_done(&d->em)) return 0;
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) return finalize(d);
     json_object *o;
     int rc = ccp_body_in_json(&d->in, data, len, &o);
@@ -288,10 +226,7 @@ static int on_sse(void *ud, const char *event, const char *data, size_t len)
 ccp_decoder *ccp_openai_decoder_new(ccp_event_sink *sink, bool sse)
 {
     ccp_decoder *d = ccp_xcalloc(1, sizeof *d);
-    d->sink = sink;
-    d->open_index = -1;
-    d->usage = CCP_USAGE_UNKNOWN;
-    d->rng = ccp_tool_id_seed(d);
+    ccp_emitter_init(&d->em, sink);
     ccp_body_in_init(&d->in, sse, on_sse, d);
     return d;
 }
@@ -344,7 +279,7 @@ static int completion(ccp_decoder *d, json_object *c)
                           : fix_arguments(as, strlen(as));
         ccp_buf_appends(&t->args, fixed);
         free(fixed);
-        if (!(rc = open_block(d, CCP_BLOCK_TOOL_USE, t))) rc = flush_args(d, t);
+        if (!(rc = open_tool(d, t))) rc = flush_args(d, t);
         if (rc) return rc;
     }
     take_finish(d, ch);
@@ -354,8 +289,8 @@ static int completion(ccp_decoder *d, json_object *c)
 int ccp_openai_decoder_finish(ccp_decoder *d, ccp_error *err)
 {
     if (d->in.sse) {
-        if (d->errored || d->finished) return 0;
-        if (!d->started)
+        if (ccp_emitter_done(&d->em)) return 0;
+        if (!d->em.started)
             return ccp_error_set(err, CCP_EUPSTREAM, "upstream stream ended before any chunk");
         /* No [DONE] (some servers never send it): a finish_reason still
          * says the answer is whole. Without either the stream was cut, and

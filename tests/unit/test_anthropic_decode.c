@@ -13,6 +13,7 @@
 #include "core/sse.h"
 #include "test_helpers.h"
 #include "test_sse_events.h"
+#include "test_decode_split.h"
 
 #include <string.h>
 
@@ -52,6 +53,21 @@ static void streams_are_rewritten_event_for_event(void **state)
             ccp_anthropic_writer_free(w);
             ccp_buf_free(&out);
         }
+        free(in);
+    }
+}
+
+/* Split at every byte, each recorded stream still comes out as it went in. */
+static void every_stream_at_every_split_passes_through(void **state)
+{
+    for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "anthropic/%s.sse", fixtures[i]);
+        size_t len;
+        char *in = read_fixture(rel, &len);
+        json_object *want = test_sse_events(in, len);
+        test_every_split(&ccp_codec_anthropic, "anthropic", fixtures[i], want, NULL);
+        json_object_put(want);
         free(in);
     }
 }
@@ -208,6 +224,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(streams_are_rewritten_event_for_event),
+        cmocka_unit_test(every_stream_at_every_split_passes_through),
         cmocka_unit_test(streams_accumulate_to_the_recorded_message),
         cmocka_unit_test(json_bodies_round_trip_and_stream_like_the_recording),
         cmocka_unit_test(a_truncated_stream_is_an_error),

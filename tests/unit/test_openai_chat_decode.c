@@ -13,6 +13,7 @@
 #include "core/sse.h"
 #include "test_helpers.h"
 #include "test_sse_events.h"
+#include "test_decode_split.h"
 
 #include <string.h>
 
@@ -20,50 +21,10 @@ static const char *const fixtures[] = {
     "text",       "tool_single", "tool_parallel", "reasoning_text_tool",
     "usage_last", "error_mid",   "length",        "no_finish"};
 
-/* Decodes in, split at `split`, into an SSE text. */
-static void decode_split(const char *in, size_t len, size_t split, bool sse, ccp_buf *out)
-{
-    ccp_anthropic_writer *w = ccp_anthropic_writer_new(true, test_collect, out);
-    ccp_decoder *d = ccp_openai_decoder_new(ccp_anthropic_writer_sink(w), sse);
-    ccp_error err = {0};
-    assert_int_equal(ccp_openai_decoder_feed(d, in, split, &err), 0);
-    assert_int_equal(ccp_openai_decoder_feed(d, in + split, len - split, &err), 0);
-    /* A stream that ends badly reaches the client as messages.c sends it:
-     * an SSE error event of type api_error. */
-    if (ccp_openai_decoder_finish(d, &err) != 0) {
-        ccp_event ev = {.type = CCP_EV_ERROR, .error_type = "api_error", .error_message = err.msg};
-        ccp_event_sink *sink = ccp_anthropic_writer_sink(w);
-        assert_int_equal(sink->emit(sink, &ev), 0);
-    }
-    ccp_openai_decoder_free(d);
-    ccp_anthropic_writer_free(w);
-}
-
 static void every_stream_at_every_split_gives_its_expected_events(void **state)
 {
-    for (size_t f = 0; f < sizeof fixtures / sizeof fixtures[0]; f++) {
-        char rel[128];
-        size_t len, elen;
-        snprintf(rel, sizeof rel, "openai/%s.sse", fixtures[f]);
-        char *in = read_fixture(rel, &len);
-        snprintf(rel, sizeof rel, "openai/%s.expected.json", fixtures[f]);
-        char *etxt = read_fixture(rel, &elen);
-        json_object *want = ccp_json_parse(etxt, elen, NULL);
-        assert_non_null(want);
-        for (size_t split = 0; split <= len; split++) {
-            ccp_buf out = CCP_BUF_INIT;
-            decode_split(in, len, split, true, &out);
-            json_object *got = test_sse_events(out.data, out.len);
-            if (!json_object_equal(want, got))
-                fail_msg("%s split %zu:\nwant %s\ngot  %s", fixtures[f], split,
-                         ccp_json_str(want, NULL), ccp_json_str(got, NULL));
-            json_object_put(got);
-            ccp_buf_free(&out);
-        }
-        json_object_put(want);
-        free(etxt);
-        free(in);
-    }
+    for (size_t f = 0; f < sizeof fixtures / sizeof fixtures[0]; f++)
+        test_every_split_expected(&ccp_codec_openai_chat, "openai", fixtures[f], NULL);
 }
 
 static json_object *message_of(const char *in, size_t len, bool sse)
