@@ -123,36 +123,6 @@ void ccp_codec_names(ccp_buf *out, const char *last_sep)
     }
 }
 
-const char *ccp_error_type_for_status(int status)
-{
-    switch (status) {
-    case 400:
-        return "invalid_request_error";
-    case 401:
-        return "authentication_error";
-    case 402:
-        return "billing_error";
-    case 403:
-        return "permission_error";
-    case 404:
-        return "not_found_error";
-    case 408:
-        return "timeout_error";
-    case 413:
-        return "request_too_large";
-    case 429:
-        return "rate_limit_error";
-    case 504:
-        return "timeout_error";
-    case 529:
-        return "overloaded_error";
-    case 503:
-        return "overloaded_error";
-    }
-    if (status >= 400 && status < 500) return "invalid_request_error";
-    return "api_error";
-}
-
 uint64_t ccp_tool_id_seed(const void *salt)
 {
     return (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)salt ^ 0x9E3779B97F4A7C15ULL;

@@ -12,6 +12,7 @@
 #include "codec/events.h"
 #include "config/config.h"
 #include "config/keys.h"
+#include "core/api_error.h"
 #include "core/buf.h"
 #include "core/error.h"
 
@@ -138,9 +139,5 @@ const ccp_codec *ccp_codec_for(ccp_format format);
 const ccp_codec *ccp_codec_find(const char *name);
 /* "anthropic, openai-chat or gemini": the names, for messages. */
 void ccp_codec_names(ccp_buf *out, const char *last_sep);
-
-/* The Anthropic error type for an HTTP status ("invalid_request_error" for
- * 400, "authentication_error" for 401, ...): shared by every codec. */
-const char *ccp_error_type_for_status(int status);
 
 #endif

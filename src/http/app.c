@@ -80,12 +80,18 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
         ccp_res_send_error(res, 405, "invalid_request_error", msg);
         return;
     }
-    char msg[512];
-    snprintf(msg, sizeof msg,
-             "no endpoint %s %.300s: cc-proxy serves POST /v1/messages, "
-             "POST /v1/messages/count_tokens, GET /v1/models, GET /health, GET /ready",
-             req->method, req->path);
-    ccp_res_send_error(res, 404, "not_found_error", msg);
+    /* What a client may call, from the table: HEAD rows and the root
+     * (a probe) are not worth naming. */
+    ccp_buf msg = CCP_BUF_INIT;
+    ccp_buf_printf(&msg, "no endpoint %s %.300s: cc-proxy serves ", req->method, req->path);
+    bool first = true;
+    for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
+        if (!strcmp(endpoints[i].method, "HEAD") || !strcmp(endpoints[i].path, "/")) continue;
+        ccp_buf_printf(&msg, "%s%s %s", first ? "" : ", ", endpoints[i].method, endpoints[i].path);
+        first = false;
+    }
+    ccp_res_send_error(res, 404, "not_found_error", msg.data);
+    ccp_buf_free(&msg);
 }
 
 json_object *ccp_app_parse_body(const ccp_request *req, ccp_response *res)
@@ -114,21 +120,4 @@ json_object *ccp_app_parse_body(const ccp_request *req, ccp_response *res)
         return NULL;
     }
     return body;
-}
-
-int ccp_app_status_for_error_type(const char *type)
-{
-    static const struct {
-        const char *type;
-        int status;
-    } map[] = {
-        {"invalid_request_error", 400}, {"authentication_error", 401},
-        {"billing_error", 402},         {"permission_error", 403},
-        {"not_found_error", 404},       {"request_too_large", 413},
-        {"rate_limit_error", 429},      {"api_error", 500},
-        {"timeout_error", 504},         {"overloaded_error", 529},
-    };
-    for (size_t i = 0; type && i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(type, map[i].type) == 0) return map[i].status;
-    return 500;
 }

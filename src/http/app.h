@@ -40,8 +40,4 @@ void ccp_app_root(ccp_worker *w, const ccp_request *req, ccp_response *res);
  * returns NULL. The caller owns the result (json_object_put). */
 json_object *ccp_app_parse_body(const ccp_request *req, ccp_response *res);
 
-/* The status the Anthropic API uses for an error type (e.g. 529 for
- * overloaded_error), for errors that arrive as events, not statuses. */
-int ccp_app_status_for_error_type(const char *type);
-
 #endif

@@ -217,7 +217,7 @@ static void complete_ok(msg_ctx *c)
         return;
     }
     if (upstream_error) {
-        fail_and_finish(c, ccp_app_status_for_error_type(etype), etype, emsg);
+        fail_and_finish(c, ccp_error_status_for_type(etype), etype, emsg);
         return;
     }
     ccp_buf body = CCP_BUF_INIT;

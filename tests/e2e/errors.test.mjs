@@ -50,7 +50,9 @@ test('oversize_body_is_a_413', async () => {
 
 test('unknown_path_is_404_and_wrong_method_405', async () => {
   const { proxy } = await setup({ kind: 'json', fixture: 'text.json' });
-  await expectError(await fetch(`${proxy.url}/v1/complete`, { method: 'POST', body: '{}' }), 404, 'not_found_error');
+  // The message lists what is served, from the endpoint table.
+  await expectError(await fetch(`${proxy.url}/v1/complete`, { method: 'POST', body: '{}' }), 404, 'not_found_error',
+    /^no endpoint POST \/v1\/complete: cc-proxy serves POST \/v1\/messages, POST \/v1\/messages\/count_tokens, GET \/v1\/models, GET \/health, GET \/ready/);
   const res = await fetch(`${proxy.url}/v1/messages`);
   await expectError(res, 405, 'invalid_request_error', /POST/);
   assert.equal(res.headers.get('allow'), 'POST');
