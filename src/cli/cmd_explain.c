@@ -1,9 +1,11 @@
 /* cmd_explain.c — `ccproxy explain`: where a request would go and exactly
  * what would be sent, without sending anything. It runs the server's own
- * router (ccp_route_pick) and codec (encode): no second implementation. */
+ * router (ccp_route_pick) and attempt preparation (ccp_exchange_prepare:
+ * pipelines, encoding, outbound hooks): no second implementation. */
 #include "cli/cli.h"
 
 #include "codec/codec.h"
+#include "exchange/exchange.h"
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/tokens.h"
@@ -220,45 +222,33 @@ int ccp_cmd_explain(int argc, char **argv)
                    st->skip_on_error ? " on_error: skip" : "", cfg->source, st->line, st->col);
         }
     }
-    if (t->model) json_object_object_add(req, "model", json_object_new_string(t->model));
-    if (ccp_pipeline_run_request(pls[0], req, &err) != 0 ||
-        ccp_pipeline_run_request(pls[1], req, &err) != 0) {
-        printf("\nthe pipeline fails: %s\n", err.msg);
-        goto done;
-    }
-
-    const ccp_codec *codec = ccp_codec_for(t->provider->format);
-    if (!codec) {
-        printf("\nprovider '%s' uses format '%s', which this build does not implement: the "
-               "request would be answered with a 400\n",
-               t->provider->name, ccp_format_name(t->provider->format));
+    /* The server's own preparation of the first attempt: the same hooks,
+     * encoding and serialization, without the sending. */
+    ccp_exchange ex = {
+        .choice = &c,
+        .request = json_object_get(req),
+        .client_model = client_model,
+        .stream = ccp_json_get_bool(req, "stream", false),
+        .in_headers = hv,
+        .n_in_headers = hl.n,
+    };
+    ccp_attempt a;
+    ccp_prep_error pe;
+    if (ccp_exchange_prepare(&ex, &a, &pe) != 0) {
+        if (pe.step == CCP_PREP_ENCODE)
+            printf("\nthe request cannot be encoded for '%s': %s\n", t->provider->name, pe.err.msg);
+        else
+            printf("\nthe pipeline fails: %s\n", pe.err.msg);
     } else {
-        ccp_outbound ob;
-        ccp_outbound_init(&ob);
-        ccp_encode_ctx ectx = {
-            .provider = t->provider,
-            .model = t->model,
-            .request = req,
-            .stream = ccp_json_get_bool(req, "stream", false),
-            .in_headers = hv,
-            .n_in_headers = hl.n,
-        };
-        if (codec->encode(&ectx, &ob, &err) != 0) {
-            printf("\nthe request cannot be encoded for '%s': %s\n", t->provider->name, err.msg);
-        } else if (ccp_pipeline_run_outbound(pls[0], req, &ob, &err) != 0 ||
-                   ccp_pipeline_run_outbound(pls[1], req, &ob, &err) != 0) {
-            printf("\nthe pipeline fails: %s\n", err.msg);
-        } else {
-            printf("\noutbound request (headers with credentials masked):\n  POST %s\n",
-                   ob.url.data);
-            for (size_t i = 0; i < ob.n_headers; i++)
-                print_header(ob.headers[i]);
-            printf("\n%s\n", ob.body.data ? ob.body.data : "");
-            rc = 0;
-        }
-        ccp_outbound_free(&ob);
+        printf("\noutbound request (headers with credentials masked):\n  POST %s\n",
+               a.out.url.data);
+        for (size_t i = 0; i < a.out.n_headers; i++)
+            print_header(a.out.headers[i]);
+        printf("\n%s\n", a.out.body.data ? a.out.body.data : "");
+        ccp_attempt_free(&a);
+        rc = 0;
     }
-done:
+    ccp_exchange_free(&ex);
     ccp_route_choice_free(&c);
     free(client_model);
     json_object_put(req);

@@ -63,7 +63,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     free(m);
     if (!is_anthropic_host(p->base_url)) strip_billing_block(req);
 
-    ccp_json_write(&out->body, req);
+    out->json = json_object_get(req);
     ccp_outbound_set_url(out, p->base_url, "/v1/messages");
 
     ccp_outbound_add_header(out, "content-type", "application/json");

@@ -22,12 +22,22 @@ void ccp_outbound_init(ccp_outbound *out)
 
 void ccp_outbound_free(ccp_outbound *out)
 {
+    json_object_put(out->json);
     ccp_buf_free(&out->url);
     ccp_buf_free(&out->body);
     for (size_t i = 0; i < out->n_headers; i++)
         free(out->headers[i]);
     free(out->headers);
     memset(out, 0, sizeof *out);
+}
+
+void ccp_outbound_seal(ccp_outbound *out)
+{
+    if (!out->json) return;
+    ccp_buf_reset(&out->body);
+    ccp_json_write(&out->body, out->json);
+    json_object_put(out->json);
+    out->json = NULL;
 }
 
 void ccp_outbound_add_header(ccp_outbound *out, const char *name, const char *value)

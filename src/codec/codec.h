@@ -26,16 +26,21 @@ typedef struct ccp_header_view {
 } ccp_header_view;
 
 /* What to send upstream. All fields owned by the ccp_outbound; free with
- * ccp_outbound_free. */
+ * ccp_outbound_free. The encoder leaves the body as a tree (json), the
+ * outbound hooks edit that tree, and ccp_outbound_seal writes it out once,
+ * after the last hook. */
 typedef struct ccp_outbound {
     ccp_buf url;    /* absolute URL */
     char **headers; /* "Name: value" lines, each malloc'd */
     size_t n_headers;
-    ccp_buf body;
+    json_object *json; /* the body until sealed; a reference of its own */
+    ccp_buf body;      /* the body as sent, once sealed */
 } ccp_outbound;
 
 void ccp_outbound_init(ccp_outbound *out);
 void ccp_outbound_free(ccp_outbound *out);
+/* Serializes out->json into out->body and drops the tree. */
+void ccp_outbound_seal(ccp_outbound *out);
 void ccp_outbound_add_header(ccp_outbound *out, const char *name, const char *value);
 /* Adds the provider's key in its auth mode (x-api-key, Authorization:
  * Bearer, x-goog-api-key or none), then its configured extra headers. */
@@ -110,7 +115,8 @@ typedef struct ccp_codec {
     size_t n_opts;
     size_t opts_size;
 
-    /* Fills out (initialised by the caller) with URL, headers and body. */
+    /* Fills out (initialised by the caller) with URL, headers and the body
+     * tree (out->json). */
     int (*encode)(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err);
 
     /* A decoder for one upstream 2xx answer. sse is true when the answer is

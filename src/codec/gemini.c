@@ -398,8 +398,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     else
         json_object_put(g);
 
-    ccp_json_write(&out->body, o);
-    json_object_put(o);
+    out->json = o;
 
     /* The model is request data in a URL path: checked (no ".." segment)
      * by ccp_encode_model and percent-encoded here, so that neither a path

@@ -377,8 +377,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
         json_object_object_add(o, "stream_options", so);
     }
 
-    ccp_json_write(&out->body, o);
-    json_object_put(o);
+    out->json = o;
 
     ccp_outbound_set_url(out, p->base_url, "/chat/completions");
     ccp_outbound_add_header(out, "content-type", "application/json");

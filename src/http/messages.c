@@ -1,10 +1,13 @@
-/* messages.c — POST /v1/messages: the proxy path.
+/* messages.c — POST /v1/messages: the HTTP side of the proxy path.
  *
- * parse → route → codec.encode → upstream → codec.decode → events →
- * Anthropic writer → client. One msg_ctx per request, owned by this file,
- * freed exactly once in finish() when the response is done or the client
- * has gone. Streaming and non-streaming share this one path: the writer
- * either frames each event as SSE at once or accumulates the message. */
+ * parse → route → exchange (prepare an attempt) → upstream → codec.decode
+ * → events → Anthropic writer → client. Which target is tried, how its
+ * request is built and what a finished attempt means are the exchange's
+ * (src/exchange/); this file owns the connection, the transfer and the
+ * writer. One msg_ctx per request, freed exactly once in finish() when the
+ * response is done or the client has gone. Streaming and non-streaming
+ * share this one path: the writer either frames each event as SSE at once
+ * or accumulates the message. */
 #include "http/app.h"
 
 #include "codec/anthropic_writer.h"
@@ -12,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "exchange/exchange.h"
 #include "pipeline/pipeline.h"
 #include "router/route.h"
 
@@ -27,18 +31,16 @@ typedef struct msg_ctx {
     ccp_config *cfg;         /* a reference held for the request's life */
     bool stream;             /* the client asked for SSE */
     const ccp_request *req;  /* the client's request (lives as long as res) */
-    json_object *body;       /* the request tree, kept while fallbacks remain; owned */
     char *client_model;      /* owned */
     ccp_route_choice choice; /* owned */
-    size_t attempt;          /* index into choice.route->targets */
-    ccp_target target;       /* the target of this attempt */
+    ccp_exchange ex;         /* the attempts along the route; owns the request tree */
+    ccp_attempt a;           /* the current attempt: target, codec, outbound request */
+    bool prepared;           /* a holds a prepared attempt */
     ccp_event_chain chain;   /* the pipeline's event hooks in front of the writer */
-    const ccp_codec *codec;
-    ccp_outbound out;
-    ccp_upstream_req *up; /* NULL once done or cancelled */
-    int status;           /* upstream HTTP status; 0 before the head */
-    char *retry_after;    /* owned; NULL when absent */
-    ccp_buf err_body;     /* the body of a non-2xx answer, capped */
+    ccp_upstream_req *up;    /* NULL once done or cancelled */
+    int status;              /* upstream HTTP status; 0 before the head */
+    char *retry_after;       /* owned; NULL when absent */
+    ccp_buf err_body;        /* the body of a non-2xx answer, capped */
     ccp_decoder *dec;
     bool whole_body;   /* a 2xx JSON answer: the decoder keeps it until the end */
     size_t body_bytes; /* of that answer so far, against upstream.max_response_bytes */
@@ -53,13 +55,13 @@ typedef struct msg_ctx {
 static void finish(msg_ctx *c)
 {
     if (c->up) ccp_upstream_cancel(c->up);
-    if (c->dec) c->codec->decoder_free(c->dec);
+    if (c->dec) c->a.codec->decoder_free(c->dec);
     ccp_event_chain_free(&c->chain);
     if (c->wr) ccp_anthropic_writer_free(c->wr);
-    ccp_outbound_free(&c->out);
+    if (c->prepared) ccp_attempt_free(&c->a);
     ccp_buf_free(&c->err_body);
     free(c->retry_after);
-    json_object_put(c->body);
+    ccp_exchange_free(&c->ex);
     free(c->client_model);
     ccp_route_choice_free(&c->choice);
     ccp_config_unref(c->cfg);
@@ -72,7 +74,7 @@ static void route_header(msg_ctx *c)
 {
     if (!c->choice.route) return;
     ccp_buf b = CCP_BUF_INIT;
-    ccp_route_describe(&c->choice, &c->target, c->client_model, &b);
+    ccp_route_describe(&c->choice, &c->a.target, c->client_model, &b);
     ccp_res_header(c->res, "x-ccproxy-route", b.data);
     ccp_res_log_route(c->res, b.data);
     ccp_buf_free(&b);
@@ -116,30 +118,27 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
 
 static void start_attempt(msg_ctx *c);
 
-/* A failure before anything reached the client moves on to the route's next
- * target, if there is one; returns true when it did. */
-static bool fall_back(msg_ctx *c, const char *why)
+/* Moves on to the route's next target (the exchange judged it worth it);
+ * this attempt's decoder, writer and outbound request go. */
+static void fall_back(msg_ctx *c, const char *why)
 {
-    if (c->stream_started || c->aborted || !c->body) return false;
-    if (c->attempt + 1 >= c->choice.route->n) return false;
-    const ccp_target *next = &c->choice.route->targets[c->attempt + 1];
-    ccp_log_warn("provider '%s' %s; falling back to '%s'", c->target.provider->name, why,
+    const ccp_target *next = &c->choice.route->targets[c->ex.attempt + 1];
+    ccp_log_warn("provider '%s' %s; falling back to '%s'", c->a.target.provider->name, why,
                  next->provider->name);
-    if (c->dec) c->codec->decoder_free(c->dec);
+    if (c->dec) c->a.codec->decoder_free(c->dec);
     c->dec = NULL;
     ccp_event_chain_free(&c->chain);
     ccp_anthropic_writer_free(c->wr);
     c->wr = NULL;
-    ccp_outbound_free(&c->out);
-    ccp_outbound_init(&c->out);
+    ccp_attempt_free(&c->a);
+    c->prepared = false;
     ccp_buf_reset(&c->err_body);
     free(c->retry_after);
     c->retry_after = NULL;
     c->status = 0;
     c->fail_code = 0;
-    c->attempt++;
+    ccp_exchange_next(&c->ex);
     start_attempt(c);
-    return true;
 }
 
 static void on_head(void *ud, int status, const char *content_type, const char *retry_after)
@@ -149,7 +148,7 @@ static void on_head(void *ud, int status, const char *content_type, const char *
     if (retry_after) c->retry_after = ccp_xstrdup(retry_after);
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
-        c->dec = c->codec->decoder_new(c->chain.head, sse);
+        c->dec = c->a.codec->decoder_new(c->chain.head, sse);
         c->whole_body = !sse;
         c->body_bytes = 0;
     }
@@ -172,11 +171,11 @@ static int on_data(void *ud, const char *data, size_t len)
         c->fail_code = ccp_error_set(&c->fail, CCP_ELIMIT,
                                      "the answer of upstream provider '%s' is larger than "
                                      "upstream.max_response_bytes (%zu bytes)",
-                                     c->target.provider->name, max);
+                                     c->a.target.provider->name, max);
         return 1;
     }
     c->in_upstream_cb++;
-    int rc = c->codec->decoder_feed(c->dec, data, len, &c->fail);
+    int rc = c->a.codec->decoder_feed(c->dec, data, len, &c->fail);
     c->in_upstream_cb--;
     if (rc != 0 && !c->aborted) c->fail_code = rc;
     if (rc == 0 && !c->aborted && ccp_res_congested(c->res)) {
@@ -199,7 +198,7 @@ static void on_drain(void *ud)
 static void complete_ok(msg_ctx *c)
 {
     ccp_error err = {0};
-    int rc = c->codec->decoder_finish(c->dec, &err);
+    int rc = c->a.codec->decoder_finish(c->dec, &err);
     const char *etype = NULL, *emsg = NULL;
     bool upstream_error = ccp_anthropic_writer_error(c->wr, &etype, &emsg);
     if (c->stream) {
@@ -246,32 +245,37 @@ static void on_done(void *ud, int result, const ccp_error *err)
         fail_and_finish(c, 502, "api_error", c->fail.msg);
         return;
     }
+    ccp_attempt_end end = {.result = result, .status = c->status, .answered = c->stream_started};
+    ccp_verdict v = ccp_exchange_judge(&c->ex, &end);
+    const char *pname = c->a.target.provider->name;
+    if (v == CCP_VERDICT_DONE) {
+        complete_ok(c);
+        return;
+    }
     if (result != 0) {
         bool timeout = result == CCP_ETIMEOUT;
-        if (fall_back(c, timeout ? "timed out" : "failed")) return;
+        if (v == CCP_VERDICT_FALL_BACK) {
+            fall_back(c, timeout ? "timed out" : "failed");
+            return;
+        }
         char msg[700];
-        snprintf(msg, sizeof msg, "upstream provider '%s' %s: %s", c->target.provider->name,
+        snprintf(msg, sizeof msg, "upstream provider '%s' %s: %s", pname,
                  timeout ? "timed out" : "failed", err ? err->msg : ccp_error_name(result));
         fail_and_finish(c, timeout ? 504 : 502, timeout ? "timeout_error" : "api_error", msg);
         return;
     }
-    if (c->status < 200 || c->status >= 300) {
-        /* Overload and server errors are worth another provider; a 4xx
-         * other than 408/429 would fail the same way elsewhere. */
-        if (c->status == 408 || c->status == 429 || c->status >= 500) {
-            char why[64];
-            snprintf(why, sizeof why, "answered %d", c->status);
-            if (fall_back(c, why)) return;
-        }
-        ccp_buf msg = CCP_BUF_INIT;
-        const char *type = c->codec->map_error(c->status, c->err_body.data ? c->err_body.data : "",
-                                               c->err_body.len, &msg);
-        ccp_log_warn("upstream %s answered %d (%s)", c->target.provider->name, c->status, type);
-        fail_and_finish(c, c->status, type, msg.data ? msg.data : "upstream error");
-        ccp_buf_free(&msg);
+    if (v == CCP_VERDICT_FALL_BACK) {
+        char why[64];
+        snprintf(why, sizeof why, "answered %d", c->status);
+        fall_back(c, why);
         return;
     }
-    complete_ok(c);
+    ccp_buf msg = CCP_BUF_INIT;
+    const char *type = c->a.codec->map_error(c->status, c->err_body.data ? c->err_body.data : "",
+                                             c->err_body.len, &msg);
+    ccp_log_warn("upstream %s answered %d (%s)", pname, c->status, type);
+    fail_and_finish(c, c->status, type, msg.data ? msg.data : "upstream error");
+    ccp_buf_free(&msg);
 }
 
 static void on_abort(void *ud)
@@ -310,79 +314,28 @@ static const char *header_of(void *ud, const char *name)
     return ccp_request_header(ud, name);
 }
 
-/* Encodes the request for the current target and sends it. */
+/* Prepares the attempt at the exchange's current target and sends it. */
 static void start_attempt(msg_ctx *c)
 {
-    ccp_error err = {0};
-    c->target = c->choice.route->targets[c->attempt];
-    const ccp_provider *p = c->target.provider;
-    ccp_res_log_info(c->res, p->name, c->target.model ? c->target.model : c->client_model,
-                     c->stream);
-    c->codec = ccp_codec_for(p->format);
-    if (!c->codec) {
-        char msg[300];
-        snprintf(msg, sizeof msg,
-                 "provider '%s' uses format '%s', which this build of cc-proxy does not "
-                 "implement yet; use a provider with format anthropic or openai-chat",
-                 p->name, ccp_format_name(p->format));
-        if (fall_back(c, "has a format this build lacks")) return;
-        fail_and_finish(c, 400, "invalid_request_error", msg);
+    const ccp_target *t = &c->choice.route->targets[c->ex.attempt];
+    ccp_res_log_info(c->res, t->provider->name, t->model ? t->model : c->client_model, c->stream);
+    ccp_prep_error e;
+    if (ccp_exchange_prepare(&c->ex, &c->a, &e) != 0) {
+        c->a.target = *t; /* for the route header */
+        fail_and_finish(c, e.status, e.type, e.err.msg);
         return;
     }
-    /* The target's pipeline edits the request; with fallbacks left, it
-     * edits a copy, so the next target starts from the client's request. */
-    const ccp_pipeline *pl = ccp_pipeline_for(&c->target, c->client_model);
-    const ccp_pipeline *rpl = c->choice.pipeline; /* a rule's, run first */
-    bool last = c->attempt + 1 >= c->choice.route->n;
-    json_object *req = c->body, *copy = NULL;
-    if (!last && (ccp_pipeline_edits_request(pl) || ccp_pipeline_edits_request(rpl)) &&
-        json_object_deep_copy(c->body, &copy, NULL) == 0)
-        req = copy;
-    /* Request hooks see the model they are sending to (deepseek's caps
-     * depend on it); the encoder would set it anyway. */
-    if ((copy || last) && c->target.model)
-        json_object_object_add(req, "model", json_object_new_string(c->target.model));
-    if (ccp_pipeline_run_request(rpl, req, &err) != 0 ||
-        ccp_pipeline_run_request(pl, req, &err) != 0) {
-        json_object_put(copy);
-        fail_and_finish(c, 500, "api_error", err.msg);
-        return;
-    }
-    ccp_encode_ctx ectx = {
-        .provider = p,
-        .model = c->target.model,
-        .request = req,
-        .stream = c->stream,
-        .in_headers = c->req->headers,
-        .n_in_headers = c->req->n_headers,
-    };
-    int rc = c->codec->encode(&ectx, &c->out, &err);
-    int status = 400;
-    const char *etype = "invalid_request_error";
-    if (rc == 0 && ((rc = ccp_pipeline_run_outbound(rpl, req, &c->out, &err)) != 0 ||
-                    (rc = ccp_pipeline_run_outbound(pl, req, &c->out, &err)) != 0))
-        status = 500, etype = "api_error";
-    json_object_put(copy);
-    /* The outbound body is serialized: without fallbacks left, the tree is
-     * done with. */
-    if (last) {
-        json_object_put(c->body);
-        c->body = NULL;
-    }
-    if (rc != 0) {
-        fail_and_finish(c, status, etype, err.msg);
-        return;
-    }
+    c->prepared = true;
     c->wr = ccp_anthropic_writer_new(c->stream, c->stream ? on_frame : NULL, c);
-    ccp_event_chain_build(&c->chain, pl, ccp_anthropic_writer_sink(c->wr));
-    ccp_event_chain_push(&c->chain, rpl);
+    ccp_event_chain_build(&c->chain, c->a.pipeline, ccp_anthropic_writer_sink(c->wr));
+    ccp_event_chain_push(&c->chain, c->a.rule_pipeline);
     ccp_upstream_send_opts so = {
         .method = "POST",
-        .url = c->out.url.data,
-        .headers = c->out.headers,
-        .n_headers = c->out.n_headers,
-        .body = c->out.body.data,
-        .body_len = c->out.body.len,
+        .url = c->a.out.url.data,
+        .headers = c->a.out.headers,
+        .n_headers = c->a.out.n_headers,
+        .body = c->a.out.body.data,
+        .body_len = c->a.out.body.len,
     };
     c->up = ccp_upstream_send(c->w->upstream, &so, &upstream_cb, c);
 }
@@ -402,11 +355,17 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     c->w = w;
     c->res = res;
     c->req = req;
-    c->body = body;
     c->cfg = ccp_config_ref(w->app->config);
     c->stream = ccp_json_get_bool(body, "stream", false);
     c->client_model = ccp_xstrdup(ccp_json_get_str(body, "model"));
-    ccp_outbound_init(&c->out);
+    c->ex = (ccp_exchange){
+        .choice = &c->choice,
+        .request = body,
+        .client_model = c->client_model,
+        .stream = c->stream,
+        .in_headers = req->headers,
+        .n_in_headers = req->n_headers,
+    };
 
     ccp_error err = {0};
     int rc = ccp_route_pick(c->cfg, body, header_of, (void *)req, &c->choice, &err);

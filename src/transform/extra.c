@@ -5,23 +5,6 @@
 
 #include <string.h>
 
-/* Parses the outbound body, lets fn edit it, writes it back. */
-int ccp_tf_edit_body(ccp_outbound *out, ccp_error *err,
-                     void (*fn)(const ccp_step *s, json_object *req, json_object *body),
-                     const ccp_step *s, json_object *req)
-{
-    json_object *body = ccp_json_parse(out->body.data ? out->body.data : "", out->body.len, err);
-    if (!json_object_is_type(body, json_type_object)) {
-        json_object_put(body);
-        return ccp_error_set(err, CCP_EINVAL, "the outbound body is not a JSON object");
-    }
-    fn(s, req, body);
-    ccp_buf_reset(&out->body);
-    ccp_json_write(&out->body, body);
-    json_object_put(body);
-    return 0;
-}
-
 typedef struct extra_body_conf {
     json_object *body;
 } extra_body_conf;

@@ -37,24 +37,6 @@ const ccp_transformer ccp_tf_strip_cache_control = {
     .request = strip_cache_control,
 };
 
-void ccp_tf_drop_thinking_blocks(json_object *req)
-{
-    json_object *msgs = ccp_json_get(req, "messages");
-    for (size_t i = 0; i < ccp_json_arr_len(msgs); i++) {
-        json_object *m = json_object_array_get_idx(msgs, i);
-        json_object *c = ccp_json_get(m, "content");
-        if (!json_object_is_type(c, json_type_array)) continue;
-        json_object *kept = json_object_new_array();
-        for (size_t j = 0; j < ccp_json_arr_len(c); j++) {
-            json_object *b = json_object_array_get_idx(c, j);
-            const char *t = ccp_json_get_str(b, "type");
-            if (t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"))) continue;
-            json_object_array_add(kept, json_object_get(b));
-        }
-        json_object_object_add(m, "content", kept);
-    }
-}
-
 typedef struct strip_thinking_conf {
     bool request;
 } strip_thinking_conf;

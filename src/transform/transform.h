@@ -5,11 +5,13 @@
 
 #include "pipeline/pipeline.h"
 
-/* Removes thinking and redacted_thinking blocks from every message. */
+/* helpers.c. Removes thinking and redacted_thinking blocks from every
+ * message. */
 void ccp_tf_drop_thinking_blocks(json_object *req);
 
-/* For outbound hooks: parses out's body, lets fn edit it, writes it back.
- * CCP_EINVAL when the body is not a JSON object. */
+/* helpers.c. For outbound hooks: lets fn edit the outbound body tree
+ * (out->json; serialized once, after the last hook). CCP_EINVAL when the
+ * body is not a JSON object. */
 int ccp_tf_edit_body(ccp_outbound *out, ccp_error *err,
                      void (*fn)(const ccp_step *s, json_object *req, json_object *body),
                      const ccp_step *s, json_object *req);

@@ -58,6 +58,7 @@ static encoded encode(const char *base_url, ccp_auth auth, const char *model, bo
     ccp_error err;
     assert_int_equal(ccp_codec_anthropic.encode(&ctx, &e.out, &err), 0);
     json_object_put(req);
+    ccp_outbound_seal(&e.out);
     e.body = ccp_json_parse(e.out.body.data, e.out.body.len, NULL);
     assert_non_null(e.body);
     return e;

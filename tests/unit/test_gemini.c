@@ -48,6 +48,7 @@ static json_object *encode(const char *request, bool stream, const char *model, 
         json_object_object_add(e, "error", json_object_new_string(err.msg));
         return e;
     }
+    ccp_outbound_seal(out);
     return ccp_json_parse(out->body.data, out->body.len, NULL);
 }
 

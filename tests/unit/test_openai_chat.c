@@ -21,6 +21,7 @@ static json_object *encode_with(const char *req_json, ccp_provider *p, const cha
     ccp_error err;
     assert_int_equal(ccp_codec_openai_chat.encode(&ctx, out, &err), 0);
     json_object_put(req);
+    ccp_outbound_seal(out);
     json_object *o = ccp_json_parse(out->body.data, out->body.len, NULL);
     assert_non_null(o);
     return o;

@@ -161,6 +161,7 @@ static int encode_with(const ccp_provider *p, json_object *req, const char *muta
     expect_clean(rc, &err, codec->name, mutant);
     if (rc == 0) {
         /* What went out is one JSON object and a URL of the provider's. */
+        ccp_outbound_seal(&out);
         json_object *body = ccp_json_parse(out.body.data, out.body.len, NULL);
         assert_true(json_object_is_type(body, json_type_object));
         json_object_put(body);

@@ -149,11 +149,13 @@ static void extra_body_and_headers_edit_the_outbound_request(void **state)
 {
     ccp_outbound out;
     ccp_outbound_init(&out);
-    ccp_buf_appends(&out.body, "{\"model\":\"m\",\"stream\":true,\"user\":\"u\"}");
+    const char *encoded = "{\"model\":\"m\",\"stream\":true,\"user\":\"u\"}";
+    out.json = ccp_json_parse(encoded, strlen(encoded), NULL);
     json_object *r = run("    - use: extra-body\n      with: {body: {provider: {order: [a, b]}, "
                          "user: null}}\n    - use: extra-headers\n      with: {headers: "
                          "{X-Title: cc-proxy}}\n",
                          "{}", &out);
+    ccp_outbound_seal(&out);
     json_object *body = ccp_json_parse(out.body.data, out.body.len, NULL);
     assert_json(body, "{\"model\":\"m\",\"stream\":true,\"provider\":{\"order\":[\"a\",\"b\"]}}");
     assert_int_equal(out.n_headers, 1);
@@ -168,9 +170,10 @@ static json_object *outbound(const char *pipeline_yaml, const char *request, con
 {
     ccp_outbound out;
     ccp_outbound_init(&out);
-    ccp_buf_appends(&out.body, body);
+    out.json = ccp_json_parse(body, strlen(body), NULL);
     json_object *r = run_as("openai-chat", pipeline_yaml, request, &out);
     json_object_put(r);
+    ccp_outbound_seal(&out);
     json_object *b = ccp_json_parse(out.body.data, out.body.len, NULL);
     ccp_outbound_free(&out);
     return b;
