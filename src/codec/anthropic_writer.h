@@ -22,6 +22,11 @@ ccp_anthropic_writer_new(bool stream, void (*write)(void *ud, const char *data, 
                          void *ud);
 void ccp_anthropic_writer_free(ccp_anthropic_writer *w);
 
+/* Names model (copied; NULL: the upstream's own again) as the message's
+ * model in message_start and in the non-streaming message, whatever the
+ * upstream said. Call before the first event. */
+void ccp_anthropic_writer_echo_model(ccp_anthropic_writer *w, const char *model);
+
 /* The sink that feeds this writer; borrowed, lives as long as w. */
 ccp_event_sink *ccp_anthropic_writer_sink(ccp_anthropic_writer *w);
 

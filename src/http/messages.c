@@ -374,6 +374,12 @@ static void start_attempt(msg_ctx *c)
         return;
     }
     c->wr = ccp_anthropic_writer_new(c->stream, c->stream ? on_frame : NULL, c);
+    /* Claude Code drops the signed thinking of an answer from the history it
+     * sends back when the answer names another model than it asked for, so
+     * a routed model would lose its reasoning across tool calls. The served
+     * model stays in x-ccproxy-route and the access log. */
+    if (c->cfg->server.echo_model == CCP_ECHO_MODEL_CLIENT)
+        ccp_anthropic_writer_echo_model(c->wr, c->client_model);
     ccp_event_chain_build(&c->chain, pl, ccp_anthropic_writer_sink(c->wr));
     ccp_event_chain_push(&c->chain, rpl);
     ccp_upstream_send_opts so = {
