@@ -347,7 +347,6 @@ static void accumulate(ccp_anthropic_writer *w, const ccp_event *ev)
             ccp_buf_append(&bl->text, ev->text, ev->text_len);
         break;
     case CCP_EV_MESSAGE_DELTA:
-        set_str(&w->stop_reason, ev->stop_reason);
         set_str(&w->stop_sequence, ev->stop_sequence);
         merge_usage(&w->usage, &ev->usage);
         merge_usage_extra(w, ev->raw);
@@ -365,6 +364,8 @@ static int sink_emit(ccp_event_sink *s, const ccp_event *ev)
         set_str(&w->err_msg, ev->error_message ? ev->error_message : "error");
     }
     if (ev->type == CCP_EV_MESSAGE_STOP) w->done = true;
+    /* Kept when streaming too, for ccp_anthropic_writer_stop_reason. */
+    if (ev->type == CCP_EV_MESSAGE_DELTA) set_str(&w->stop_reason, ev->stop_reason);
     if (w->stream)
         stream_event(w, ev);
     else
@@ -428,6 +429,11 @@ bool ccp_anthropic_writer_done(const ccp_anthropic_writer *w)
 bool ccp_anthropic_writer_started(const ccp_anthropic_writer *w)
 {
     return w->started;
+}
+
+const char *ccp_anthropic_writer_stop_reason(const ccp_anthropic_writer *w)
+{
+    return w->stop_reason;
 }
 
 bool ccp_anthropic_writer_error(const ccp_anthropic_writer *w, const char **type,

@@ -35,6 +35,8 @@ bool ccp_anthropic_writer_done(const ccp_anthropic_writer *w);
 /* True once any frame was written (streaming): after that an error can only be
  * reported as an SSE error event, no longer as an HTTP status. */
 bool ccp_anthropic_writer_started(const ccp_anthropic_writer *w);
+/* The stop_reason of the last MESSAGE_DELTA (owned by w), or NULL. */
+const char *ccp_anthropic_writer_stop_reason(const ccp_anthropic_writer *w);
 /* The ERROR event received, if any: type and message are owned by w. */
 bool ccp_anthropic_writer_error(const ccp_anthropic_writer *w, const char **type,
                                 const char **message);

@@ -186,7 +186,8 @@ static const ccp_key server_keys[] = {
      .offset = SRV(log_level),
      .def = "info",
      .choices = log_levels,
-     .help = "`info` logs one line per request"},
+     .help = "`info` logs one line per request; `debug` adds what happened along the way (see "
+             "[Logging](#logging)); `--log-level` overrides it"},
     {.name = "echo_model",
      .type = CCP_KEY_ENUM,
      .offset = SRV(echo_model),
