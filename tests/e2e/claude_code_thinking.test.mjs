@@ -1,9 +1,12 @@
-// Claude Code keeps the thinking of an answer in the history it sends back
-// only when the answer's model is the model it asked for. ccproxy routes to
-// another model, so it echoes the client's model (server.echo_model:
-// client, the default): then the reasoning of a tool-calling turn reaches
-// the provider again on the next turn, for an openai-chat provider with
-// reasoning_history and for an anthropic-format one behind a model rewrite.
+// Claude Code (2.1.197) keeps a signed thinking block of an answer in the
+// history it sends back only when the answer's model is the model it asked
+// for. ccproxy routes to another model, so it echoes the client's model
+// (server.echo_model: client, the default): then the reasoning of a
+// tool-calling turn reaches the provider again on the next turn. Measured:
+// the model-rewrite test fails with echo_model: upstream (the old
+// behaviour). Unsigned thinking (what the openai-chat decoder makes of
+// reasoning_content) is kept either way; its test guards reasoning_history
+// end to end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
