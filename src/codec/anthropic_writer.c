@@ -29,6 +29,7 @@ struct ccp_anthropic_writer {
     ccp_buf frame; /* reused for every frame */
     ccp_buf json;  /* reused for every event's JSON */
     bool started, done;
+    char *echo_model; /* owned; when set, the model every message names */
     char *err_type, *err_msg;
     /* non-streaming accumulation */
     char *id, *model, *stop_reason, *stop_sequence;
@@ -234,8 +235,9 @@ static void stream_event(ccp_anthropic_writer *w, const ccp_event *ev)
         char id[32];
         if (!ev->message_id) gen_id(id, sizeof id);
         ccp_buf_appends(b, "{\"type\":\"message_start\",\"message\":");
-        write_message(w, b, ev->message_id ? ev->message_id : id, ev->model, ev->raw, NULL,
-                      &ev->usage, ev->raw ? ccp_json_get_obj(ev->raw, "usage") : NULL);
+        write_message(w, b, ev->message_id ? ev->message_id : id,
+                      w->echo_model ? w->echo_model : ev->model, ev->raw, NULL, &ev->usage,
+                      ev->raw ? ccp_json_get_obj(ev->raw, "usage") : NULL);
         ccp_buf_appendc(b, '}');
         break;
     }
@@ -345,7 +347,6 @@ static void accumulate(ccp_anthropic_writer *w, const ccp_event *ev)
             ccp_buf_append(&bl->text, ev->text, ev->text_len);
         break;
     case CCP_EV_MESSAGE_DELTA:
-        set_str(&w->stop_reason, ev->stop_reason);
         set_str(&w->stop_sequence, ev->stop_sequence);
         merge_usage(&w->usage, &ev->usage);
         merge_usage_extra(w, ev->raw);
@@ -363,6 +364,8 @@ static int sink_emit(ccp_event_sink *s, const ccp_event *ev)
         set_str(&w->err_msg, ev->error_message ? ev->error_message : "error");
     }
     if (ev->type == CCP_EV_MESSAGE_STOP) w->done = true;
+    /* Kept when streaming too, for ccp_anthropic_writer_stop_reason. */
+    if (ev->type == CCP_EV_MESSAGE_DELTA) set_str(&w->stop_reason, ev->stop_reason);
     if (w->stream)
         stream_event(w, ev);
     else
@@ -383,9 +386,15 @@ ccp_anthropic_writer_new(bool stream, void (*write)(void *ud, const char *data, 
     return w;
 }
 
+void ccp_anthropic_writer_echo_model(ccp_anthropic_writer *w, const char *model)
+{
+    set_str(&w->echo_model, model);
+}
+
 void ccp_anthropic_writer_free(ccp_anthropic_writer *w)
 {
     if (!w) return;
+    free(w->echo_model);
     for (size_t i = 0; i < w->n_blocks; i++) {
         ccp_buf_free(&w->blocks[i].text);
         ccp_buf_free(&w->blocks[i].signature);
@@ -420,6 +429,11 @@ bool ccp_anthropic_writer_done(const ccp_anthropic_writer *w)
 bool ccp_anthropic_writer_started(const ccp_anthropic_writer *w)
 {
     return w->started;
+}
+
+const char *ccp_anthropic_writer_stop_reason(const ccp_anthropic_writer *w)
+{
+    return w->stop_reason;
 }
 
 bool ccp_anthropic_writer_error(const ccp_anthropic_writer *w, const char **type,
@@ -510,8 +524,8 @@ int ccp_anthropic_writer_message(ccp_anthropic_writer *w, ccp_buf *out, ccp_erro
     ccp_buf_appendc(&content, ']');
     char id[32];
     if (!w->id) gen_id(id, sizeof id);
-    write_message(w, out, w->id ? w->id : id, w->model, w->msg_extra, content.data, &w->usage,
-                  w->usage_extra);
+    write_message(w, out, w->id ? w->id : id, w->echo_model ? w->echo_model : w->model,
+                  w->msg_extra, content.data, &w->usage, w->usage_extra);
     ccp_buf_free(&content);
     return 0;
 }

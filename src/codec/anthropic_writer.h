@@ -22,6 +22,11 @@ ccp_anthropic_writer_new(bool stream, void (*write)(void *ud, const char *data, 
                          void *ud);
 void ccp_anthropic_writer_free(ccp_anthropic_writer *w);
 
+/* Names model (copied; NULL: the upstream's own again) as the message's
+ * model in message_start and in the non-streaming message, whatever the
+ * upstream said. Call before the first event. */
+void ccp_anthropic_writer_echo_model(ccp_anthropic_writer *w, const char *model);
+
 /* The sink that feeds this writer; borrowed, lives as long as w. */
 ccp_event_sink *ccp_anthropic_writer_sink(ccp_anthropic_writer *w);
 
@@ -30,6 +35,8 @@ bool ccp_anthropic_writer_done(const ccp_anthropic_writer *w);
 /* True once any frame was written (streaming): after that an error can only be
  * reported as an SSE error event, no longer as an HTTP status. */
 bool ccp_anthropic_writer_started(const ccp_anthropic_writer *w);
+/* The stop_reason of the last MESSAGE_DELTA (owned by w), or NULL. */
+const char *ccp_anthropic_writer_stop_reason(const ccp_anthropic_writer *w);
 /* The ERROR event received, if any: type and message are owned by w. */
 bool ccp_anthropic_writer_error(const ccp_anthropic_writer *w, const char **type,
                                 const char **message);

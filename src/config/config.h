@@ -119,6 +119,14 @@ typedef struct ccp_router_config {
     size_t n_owned;
 } ccp_router_config;
 
+/* Which model name the client sees in an answer's `model` field. */
+typedef enum {
+    /* the model the client asked for: Claude Code keeps the signed thinking
+     * of an answer in its history only when the answer names that model */
+    CCP_ECHO_MODEL_CLIENT = 0,
+    CCP_ECHO_MODEL_UPSTREAM, /* the model the provider says served */
+} ccp_echo_model;
+
 /* The `server` and `upstream` sections. What each field means, its bounds
  * and its default are in the section's table (config_load.c), the one
  * place they are written. */
@@ -132,7 +140,8 @@ typedef struct ccp_server_config {
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
     uint32_t drain_timeout_ms;
-    int log_level; /* a ccp_log_level */
+    int log_level;  /* a ccp_log_level */
+    int echo_model; /* a ccp_echo_model */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {

@@ -107,6 +107,7 @@ void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const cha
 
 #define MS_MAX (24LL * 3600 * 1000)
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const echo_models[] = {"client", "upstream", NULL}; /* ccp_echo_model's order */
 
 #define SRV(f) offsetof(ccp_server_config, f)
 static const ccp_key server_keys[] = {
@@ -185,7 +186,19 @@ static const ccp_key server_keys[] = {
      .offset = SRV(log_level),
      .def = "info",
      .choices = log_levels,
-     .help = "`info` logs one line per request"},
+     .help = "`info` logs one line per request; `debug` adds what happened along the way (see "
+             "[Logging](#logging)); `--log-level` overrides it"},
+    {.name = "echo_model",
+     .type = CCP_KEY_ENUM,
+     .offset = SRV(echo_model),
+     .def = "client",
+     .choices = echo_models,
+     .help = "the `model` an answer names (in `message_start` and in a non-streaming message): "
+             "`client` names the model the request asked for, `upstream` the one the provider "
+             "says served it. Claude Code sends an answer's signed thinking back on the next "
+             "turn only when the answer names the model it asked for, so with `upstream` a "
+             "routed model loses its reasoning across tool calls. The served model is always in "
+             "the `x-ccproxy-route` header and the access log"},
 };
 
 #define UP(f) offsetof(ccp_upstream_config, f)

@@ -66,3 +66,23 @@ void ccp_log(ccp_log_level level, const char *fmt, ...)
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
 }
+
+void ccp_log_url(ccp_buf *out, const char *url)
+{
+    const char *p = url, *scheme = strstr(url, "://");
+    if (scheme) {
+        ccp_buf_append(out, url, (size_t)(scheme + 3 - url));
+        p = scheme + 3;
+    }
+    /* The authority ends at the first '/', '?' or '#'; an '@' in it ends
+     * the user info, which is dropped. */
+    size_t auth = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', auth);
+    if (at) {
+        auth -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    size_t rest = auth + strcspn(p + auth, "?#");
+    ccp_buf_append(out, p, rest);
+    if (p[rest] == '?') ccp_buf_appends(out, "?...");
+}

@@ -494,9 +494,33 @@ static void timer_close_cb(uv_handle_t *h)
     uv_close((uv_handle_t *)&c->tcp, close_cb);
 }
 
+/* Debug: "connection fd 12 from 127.0.0.1:5555 opened" (the peer may be
+ * unknown once it has reset the connection). */
+static void log_conn(conn *c, const char *what)
+{
+    if (!ccp_log_enabled(CCP_LOG_DEBUG)) return;
+    struct sockaddr_storage sa;
+    int len = sizeof sa;
+    char host[64] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0) {
+        if (sa.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&sa, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+        } else if (sa.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&sa, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+        }
+    }
+    uv_os_fd_t fd = -1;
+    uv_fileno((uv_handle_t *)&c->tcp, &fd);
+    ccp_log_debug("connection fd %d from %s:%d %s", (int)fd, host, port, what);
+}
+
 void ccp_conn_close(conn *c)
 {
     if (c->closing) return;
+    log_conn(c, "closed");
     c->closing = true;
     if (c->pprev) {
         *c->pprev = c->next;
@@ -527,6 +551,7 @@ void ccp_conn_accept(worker *w)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    log_conn(c, "opened");
     uv_timer_init(&w->loop, &c->timer);
     c->timer.data = c;
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);

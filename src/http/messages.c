@@ -21,6 +21,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <uv.h>
 
 /* Cap on an upstream error body we keep to build our error message. */
 #define ERR_BODY_MAX (64 * 1024)
@@ -38,6 +39,7 @@ typedef struct msg_ctx {
     bool prepared;           /* a holds a prepared attempt */
     ccp_event_chain chain;   /* the pipeline's event hooks in front of the writer */
     ccp_upstream_req *up;    /* NULL once done or cancelled */
+    uint64_t sent_ns;        /* when this attempt was sent (debug timings) */
     int status;              /* upstream HTTP status; 0 before the head */
     char *retry_after;       /* owned; NULL when absent */
     ccp_buf err_body;        /* the body of a non-2xx answer, capped */
@@ -51,6 +53,11 @@ typedef struct msg_ctx {
     int fail_code;       /* set when we stopped the transfer ourselves */
     ccp_error fail;
 } msg_ctx;
+
+static double ms_since(uint64_t ns)
+{
+    return (double)(uv_hrtime() - ns) / 1e6;
+}
 
 static void finish(msg_ctx *c)
 {
@@ -123,8 +130,8 @@ static void start_attempt(msg_ctx *c);
 static void fall_back(msg_ctx *c, const char *why)
 {
     const ccp_target *next = &c->choice.route->targets[c->ex.attempt + 1];
-    ccp_log_warn("provider '%s' %s; falling back to '%s'", c->a.target.provider->name, why,
-                 next->provider->name);
+    ccp_log_warn("%s provider '%s' %s; falling back to '%s'", c->req->id,
+                 c->a.target.provider->name, why, next->provider->name);
     if (c->dec) c->a.codec->decoder_free(c->dec);
     c->dec = NULL;
     ccp_event_chain_free(&c->chain);
@@ -145,6 +152,9 @@ static void on_head(void *ud, int status, const char *content_type, const char *
 {
     msg_ctx *c = ud;
     c->status = status;
+    ccp_log_debug("%s upstream %s answered %d (%s) after %.1fms", c->req->id,
+                  c->a.target.provider->name, status,
+                  content_type ? content_type : "no content-type", ms_since(c->sent_ns));
     if (retry_after) c->retry_after = ccp_xstrdup(retry_after);
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
@@ -201,6 +211,13 @@ static void complete_ok(msg_ctx *c)
     int rc = c->a.codec->decoder_finish(c->dec, &err);
     const char *etype = NULL, *emsg = NULL;
     bool upstream_error = ccp_anthropic_writer_error(c->wr, &etype, &emsg);
+    const char *stop = ccp_anthropic_writer_stop_reason(c->wr);
+    ccp_log_debug("%s decoder end: %s%s%s; stop_reason=%s", c->req->id,
+                  rc                                 ? "error: "
+                  : upstream_error                   ? "upstream error event: "
+                  : ccp_anthropic_writer_done(c->wr) ? "message_stop"
+                                                     : "no message_stop",
+                  rc ? err.msg : "", !rc && upstream_error ? etype : "", stop ? stop : "none");
     if (c->stream) {
         if (rc != 0 && !upstream_error) {
             fail_and_finish(c, 502, "api_error", err.msg);
@@ -236,12 +253,16 @@ static void on_done(void *ud, int result, const ccp_error *err)
 {
     msg_ctx *c = ud;
     c->up = NULL; /* the handle is invalid once on_done returns */
+    ccp_log_debug(
+        "%s upstream %s transfer ended: %s after %.1fms", c->req->id, c->a.target.provider->name,
+        result == 0 ? "complete" : (err ? err->msg : ccp_error_name(result)), ms_since(c->sent_ns));
     if (c->aborted) {
         ccp_res_end(c->res);
         finish(c);
         return;
     }
     if (c->fail_code) {
+        ccp_log_debug("%s decoder stopped the transfer: %s", c->req->id, c->fail.msg);
         fail_and_finish(c, 502, "api_error", c->fail.msg);
         return;
     }
@@ -282,6 +303,7 @@ static void on_abort(void *ud)
 {
     msg_ctx *c = ud;
     c->aborted = true;
+    ccp_log_debug("%s client went away: cancelling the upstream request", c->req->id);
     /* Inside a decoder callback the upstream callback returning will see the
      * flag and stop the transfer; the rest of the teardown happens there. */
     if (c->in_upstream_cb) return;
@@ -314,6 +336,42 @@ static const char *header_of(void *ud, const char *name)
     return ccp_request_header(ud, name);
 }
 
+/* Debug: the route taken, with every target in order. */
+static void log_route(msg_ctx *c)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_route_describe(&c->choice, NULL, c->client_model, &b);
+    ccp_buf_appends(&b, "; targets=");
+    for (size_t i = 0; i < c->choice.route->n; i++) {
+        const ccp_target *t = &c->choice.route->targets[i];
+        ccp_buf_printf(&b, "%s%s/%s", i ? "," : "", t->provider->name,
+                       t->model ? t->model : c->client_model);
+    }
+    ccp_log_debug("%s route: %s; client model=%s", c->req->id, b.data, c->client_model);
+    ccp_buf_free(&b);
+}
+
+/* Debug: what this attempt sends. The URL without user info or query
+ * (keys may live there), header names without their values. */
+static void log_attempt(msg_ctx *c)
+{
+    const ccp_provider *p = c->a.target.provider;
+    ccp_buf u = CCP_BUF_INIT, h = CCP_BUF_INIT;
+    ccp_log_url(&u, c->a.out.url.data);
+    for (size_t i = 0; i < c->a.out.n_headers; i++) {
+        const char *line = c->a.out.headers[i];
+        ccp_buf_printf(&h, "%s%.*s", i ? "," : "", (int)strcspn(line, ":"), line);
+    }
+    ccp_log_debug("%s attempt %zu/%zu: provider=%s format=%s model=%s POST %s headers=%s "
+                  "body=%zu bytes stream=%s",
+                  c->req->id, c->ex.attempt + 1, c->choice.route->n, p->name,
+                  ccp_format_name(p->format),
+                  c->a.target.model ? c->a.target.model : c->client_model, u.data,
+                  h.data ? h.data : "", c->a.out.body.len, c->stream ? "yes" : "no");
+    ccp_buf_free(&u);
+    ccp_buf_free(&h);
+}
+
 /* Prepares the attempt at the exchange's current target and sends it. */
 static void start_attempt(msg_ctx *c)
 {
@@ -327,8 +385,16 @@ static void start_attempt(msg_ctx *c)
     }
     c->prepared = true;
     c->wr = ccp_anthropic_writer_new(c->stream, c->stream ? on_frame : NULL, c);
+    /* Claude Code drops the signed thinking of an answer from the history it
+     * sends back when the answer names another model than it asked for, so
+     * a routed model would lose its reasoning across tool calls. The served
+     * model stays in x-ccproxy-route and the access log. */
+    if (c->cfg->server.echo_model == CCP_ECHO_MODEL_CLIENT)
+        ccp_anthropic_writer_echo_model(c->wr, c->client_model);
     ccp_event_chain_build(&c->chain, c->a.pipeline, ccp_anthropic_writer_sink(c->wr));
     ccp_event_chain_push(&c->chain, c->a.rule_pipeline);
+    if (ccp_log_enabled(CCP_LOG_DEBUG)) log_attempt(c);
+    c->sent_ns = uv_hrtime();
     ccp_upstream_send_opts so = {
         .method = "POST",
         .url = c->a.out.url.data,
@@ -374,6 +440,7 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         finish(c);
         return;
     }
+    if (ccp_log_enabled(CCP_LOG_DEBUG)) log_route(c);
     ccp_res_on_abort(res, on_abort, c);
     ccp_res_on_drain(res, on_drain, c);
     start_attempt(c);

@@ -16,7 +16,9 @@ before(async () => {
     if (req.url.includes(':streamGenerateContent')) return { kind: 'sse', fixture: name };
     return { kind: 'json', body: wholeAnswer(name) };
   });
-  proxy = await startProxy(geminiConfig(mock.url));
+  // The recordings name the upstream's model; the default (client) would
+  // name the request's (claude_code_thinking.test.mjs covers that).
+  proxy = await startProxy(geminiConfig(mock.url, 'server:\n  echo_model: upstream\n'));
   client = new Anthropic({ baseURL: proxy.url, apiKey: 'client-key', maxRetries: 0 });
 });
 after(async () => {

@@ -16,7 +16,9 @@ before(async () => {
     if (req.body.stream) return { kind: 'sse', fixture: `${name}.sse` };
     return { kind: 'json', body: completionFor(name) };
   });
-  proxy = await startProxy(openaiConfig(mock.url));
+  // The recordings name the upstream's model; the default (client) would
+  // name the request's (claude_code_thinking.test.mjs covers that).
+  proxy = await startProxy(openaiConfig(mock.url, 'server:\n  echo_model: upstream\n'));
   client = new Anthropic({ baseURL: proxy.url, apiKey: 'client-key', maxRetries: 0 });
 });
 after(async () => {

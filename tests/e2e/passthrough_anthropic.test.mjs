@@ -16,7 +16,9 @@ before(async () => {
     const name = req.body.metadata.user_id; // the test names the fixture here
     return req.body.stream ? { kind: 'sse', fixture: `${name}.sse` } : { kind: 'json', fixture: `${name}.json` };
   });
-  proxy = await startProxy(mockConfig(mock.url));
+  // The recordings name the upstream's model; the default (client) would
+  // name the request's (claude_code_thinking.test.mjs covers that).
+  proxy = await startProxy(mockConfig(mock.url, 'server:\n  echo_model: upstream\n'));
   client = new Anthropic({ baseURL: proxy.url, apiKey: 'client-key', maxRetries: 0 });
 });
 
@@ -97,7 +99,9 @@ test('a_streaming_request_answered_with_plain_json_still_streams', async () => {
     const stream = c.messages.stream(request('x'));
     const types = [];
     for await (const ev of stream) types.push(ev.type);
-    assert.deepEqual(wire(await stream.finalMessage()), JSON.parse(fixture('tool_use_multi.json')));
+    // By default the answer names the model the client asked for.
+    const want = { ...JSON.parse(fixture('tool_use_multi.json')), model: 'claude-test-model' };
+    assert.deepEqual(wire(await stream.finalMessage()), want);
     assert.equal(types[0], 'message_start');
     assert.equal(types.at(-1), 'message_stop');
   } finally {

@@ -57,6 +57,7 @@ static void empty_config_gets_every_default(void **state)
     assert_int_equal(c->upstream.total_timeout_ms, 600000);
     assert_int_equal(c->server.max_json_elements, 500000);
     assert_int_equal(c->upstream.max_response_bytes, 32u << 20);
+    assert_int_equal(c->server.echo_model, CCP_ECHO_MODEL_CLIENT);
     assert_int_equal(c->n_providers, 0);
     assert_false(c->has_default);
     ccp_config_unref(c);
@@ -66,6 +67,7 @@ static const char full[] = "server:\n"
                            "  port: 8080\n"
                            "  max_body_bytes: 2MiB\n"
                            "  log_level: debug\n"
+                           "  echo_model: upstream\n"
                            "upstream: {connect_timeout_ms: 500}\n"
                            "providers:\n"
                            "  - name: ds\n"
@@ -88,6 +90,7 @@ static void a_full_config_loads_into_typed_structs(void **state)
     assert_int_equal(c->server.port, 8080);
     assert_int_equal(c->server.max_body_bytes, 2u << 20);
     assert_int_equal(c->server.log_level, CCP_LOG_DEBUG);
+    assert_int_equal(c->server.echo_model, CCP_ECHO_MODEL_UPSTREAM);
     assert_int_equal(c->upstream.connect_timeout_ms, 500);
     assert_int_equal(c->n_providers, 2);
     const ccp_provider *p = ccp_config_provider(c, "ds");
@@ -170,12 +173,13 @@ static void unknown_keys_suggest_the_near_one(void **state)
 static void wrong_types_and_ranges_are_named(void **state)
 {
     ccp_diags d = load_bad("server:\n  port: eighty\n  workers: -3\n  max_body_bytes: lots\n"
-                           "  log_level: loud\nproviders: {a: 1}\n");
+                           "  log_level: loud\n  echo_model: served\nproviders: {a: 1}\n");
     has_diag(&d, 2, 9, "expected an integer");
     has_diag(&d, 3, 12, "out of range");
     has_diag(&d, 4, 19, "expected a size");
     has_diag(&d, 5, 14, "error, warn, info or debug");
-    has_diag(&d, 6, 12, "expected a list of providers");
+    has_diag(&d, 6, 15, "client or upstream");
+    has_diag(&d, 7, 12, "expected a list of providers");
     ccp_diags_free(&d);
 }
 
