@@ -119,6 +119,14 @@ typedef struct ccp_router_config {
     size_t n_owned;
 } ccp_router_config;
 
+/* A list of strings, each owned. */
+typedef struct ccp_strlist {
+    char **v;
+    size_t n;
+} ccp_strlist;
+
+void ccp_strlist_free(ccp_strlist *l);
+
 /* The `server` and `upstream` sections. What each field means, its bounds
  * and its default are in the section's table (config_load.c), the one
  * place they are written. */
@@ -131,8 +139,11 @@ typedef struct ccp_server_config {
     int max_json_elements;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
+    uint32_t body_timeout_ms;
     uint32_t drain_timeout_ms;
-    int log_level; /* a ccp_log_level */
+    int log_level;               /* a ccp_log_level */
+    ccp_strlist allowed_hosts;   /* see guard/browser.h */
+    ccp_strlist allowed_origins; /* see guard/browser.h */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {

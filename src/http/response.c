@@ -39,6 +39,8 @@ const char *ccp_http_reason(int status)
         return "Request Timeout";
     case 413:
         return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
     case 429:
         return "Too Many Requests";
     case 431:
@@ -311,3 +313,8 @@ void *ccp_res_worker_data(ccp_response *r)
 {
     return r->w->wdata;
 }
+int ccp_res_listen_port(ccp_response *r)
+{
+    return r->w->port;
+}
+
