@@ -135,14 +135,33 @@ static void response_free(ccp_response *r)
 }
 
 static void access_log(ccp_response *r)
+/* Client-controlled fields are capped at this many bytes in the log. */
+#define LOG_FIELD_MAX 256
+
+/* One line per request. Every field a client can influence goes through
+ * ccp_log_field: a model name holding a newline or a quote must not forge
+ * a line or a field. */
 {
     double ms = (double)(uv_hrtime() - r->req.start_ns) / 1e6;
-    ccp_log_info("%s %s %s %d provider=%s model=%s stream=%s %.1fms in=%llu out=%llu%s%s%s%s",
-                 r->id, r->method, r->path, r->status, r->log_provider ? r->log_provider : "-",
-                 r->log_model ? r->log_model : "-", r->log_stream ? "yes" : "no", ms,
-                 (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-                 r->c ? "" : " (client gone)", r->log_route ? " route=\"" : "",
-                 r->log_route ? r->log_route : "", r->log_route ? "\"" : "");
+    if (ccp_log_get_level() < CCP_LOG_INFO) return;
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_printf(&b, "%s ", r->id);
+    ccp_log_field(&b, r->method, LOG_FIELD_MAX);
+    ccp_buf_appendc(&b, ' ');
+    ccp_log_field(&b, r->path, LOG_FIELD_MAX);
+    ccp_buf_printf(&b, " %d provider=", r->status);
+    ccp_log_field(&b, r->log_provider, LOG_FIELD_MAX);
+    ccp_buf_appends(&b, " model=");
+    ccp_log_field(&b, r->log_model, LOG_FIELD_MAX);
+    ccp_buf_printf(&b, " stream=%s %.1fms in=%llu out=%llu%s", r->log_stream ? "yes" : "no", ms,
+                   (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+                   r->c ? "" : " (client gone)");
+    if (r->log_route) {
+        ccp_buf_appends(&b, " route=");
+        ccp_log_field(&b, r->log_route, 2 * LOG_FIELD_MAX);
+    }
+    ccp_log_info("%s", b.data);
+    ccp_buf_free(&b);
 }
 
 /* A large request's JSON trees are many small blocks; freed, glibc keeps
