@@ -121,6 +121,7 @@ int ccp_cmd_serve(int argc, char **argv)
         .max_body_bytes = cfg->server.max_body_bytes,
         .header_timeout_ms = cfg->server.header_timeout_ms,
         .idle_timeout_ms = cfg->server.idle_timeout_ms,
+        .body_timeout_ms = cfg->server.body_timeout_ms,
         .drain_timeout_ms = cfg->server.drain_timeout_ms,
         .on_listening = on_listening,
     };

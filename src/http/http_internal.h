@@ -75,6 +75,7 @@ struct conn {
     bool expect_continue;
     bool too_large;
     uint64_t start_ns;
+    uint64_t body_deadline; /* uv_now() by which the body must be in; 0 = none */
     uint64_t bytes_in;
     ccp_response *res; /* the response in flight, if any */
     conn *next, **pprev;
@@ -91,7 +92,9 @@ struct ccp_response {
     char id[32];
     ccp_buf extra; /* "name: value\r\n" lines set by the handler */
     bool head_sent, streaming, finished, is_head, keep_alive;
-    bool pushed; /* the first stream chunk went out at once */
+    bool pushed;          /* the first stream chunk went out at once */
+    bool http10;          /* the client speaks HTTP/1.0: it knows no chunked encoding */
+    bool close_delimited; /* a stream to an HTTP/1.0 client: its end is the close */
     void (*abort_fn)(void *ud);
     void *abort_ud;
     void (*drain_fn)(void *ud);

@@ -5,7 +5,9 @@
  * loop over its own socket and connections. SIGINT/SIGTERM (or
  * ccp_server_request_stop) wake the workers: they stop accepting, close
  * idle connections, let in-flight requests finish up to the drain timeout,
- * force-close the rest, release their app state and return. */
+ * force-close the rest, release their app state and return. SIGHUP is
+ * logged and ignored (there is no reload yet). A worker that runs out of
+ * file descriptors stops accepting until some free up (pause_accepting). */
 #include "http/http_internal.h"
 
 #include "core/alloc.h"
@@ -245,10 +247,19 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_async_send(s->data);
 }
 
+/* SIGHUP conventionally asks a daemon to reload; its default action would
+ * kill the process. Until reload exists it is logged and ignored. */
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    (void)s, (void)signum;
+    ccp_log_warn("received SIGHUP: reload is not implemented yet; ignoring it (restart ccproxy "
+                 "to apply a new config)");
+}
+
 typedef struct main_ctx {
     worker *workers;
     int n;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_async_t stop;
 } main_ctx;
 
@@ -260,6 +271,7 @@ static void stop_all(uv_async_t *a)
         uv_async_send(&m->workers[i].wake);
     close_handle((uv_handle_t *)&m->sigint);
     close_handle((uv_handle_t *)&m->sigterm);
+    close_handle((uv_handle_t *)&m->sighup);
     close_handle((uv_handle_t *)&m->stop);
 }
 
@@ -309,6 +321,8 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     m.sigint.data = m.sigterm.data = &m.stop;
     uv_signal_start(&m.sigint, on_signal, SIGINT);
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_init(&main_loop, &m.sighup);
+    uv_signal_start(&m.sighup, on_sighup, SIGHUP);
     atomic_store(&g_stop, &m.stop);
 
     for (int i = 0; i < n; i++) {

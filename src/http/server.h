@@ -83,6 +83,7 @@ typedef struct ccp_server_opts {
     size_t max_body_bytes;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
+    uint32_t body_timeout_ms; /* the whole body, from the end of the head; 0 = none */
     uint32_t drain_timeout_ms;
     ccp_handler_fn handler;
     void *app;
