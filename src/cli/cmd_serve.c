@@ -34,6 +34,10 @@ static void on_listening(void *app, const char *host, int port)
     /* Tests and scripts wait for this exact line. */
     fprintf(stderr, "ccproxy listening on http://%s:%d (config: %s)\n", host, port,
             a->config->source);
+    const char *warn[8];
+    size_t n = ccp_app_warnings(a, warn, 8);
+    for (size_t i = 0; i < n; i++)
+        ccp_log_warn("%s", warn[i]);
     if (!a->config->has_default)
         ccp_log_warn("no provider configured: set ANTHROPIC_API_KEY (or OPENROUTER_API_KEY, "
                      "DEEPSEEK_API_KEY, ...) or write ccproxy.yaml; see docs/configuration.md");
@@ -117,10 +121,12 @@ int ccp_cmd_serve(int argc, char **argv)
         .max_body_bytes = cfg->server.max_body_bytes,
         .header_timeout_ms = cfg->server.header_timeout_ms,
         .idle_timeout_ms = cfg->server.idle_timeout_ms,
+        .body_timeout_ms = cfg->server.body_timeout_ms,
         .drain_timeout_ms = cfg->server.drain_timeout_ms,
         .on_listening = on_listening,
     };
     ccp_app_server_hooks(&app, &so);
+    app.host = so.host;
 
     ccp_upstream_global_init();
     ccp_error err = {0};

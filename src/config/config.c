@@ -56,6 +56,15 @@ void ccp_provider_free(ccp_provider *p)
     free(p->codec_opts);
 }
 
+void ccp_strlist_free(ccp_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
 void ccp_config_destroy(ccp_config *c)
 {
     if (!c) return;
@@ -67,6 +76,8 @@ void ccp_config_destroy(ccp_config *c)
         ccp_pipeline_free(&c->pipelines[i]);
     free(c->pipelines);
     ccp_keys_free(&ccp_cfg_server_keys, &c->server);
+    ccp_strlist_free(&c->server.allowed_hosts);
+    ccp_strlist_free(&c->server.allowed_origins);
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     free(c->source);
     free(c);

@@ -127,6 +127,14 @@ typedef enum {
     CCP_ECHO_MODEL_UPSTREAM, /* the model the provider says served */
 } ccp_echo_model;
 
+/* A list of strings, each owned. */
+typedef struct ccp_strlist {
+    char **v;
+    size_t n;
+} ccp_strlist;
+
+void ccp_strlist_free(ccp_strlist *l);
+
 /* The `server` and `upstream` sections. What each field means, its bounds
  * and its default are in the section's table (config_load.c), the one
  * place they are written. */
@@ -139,9 +147,12 @@ typedef struct ccp_server_config {
     int max_json_elements;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
+    uint32_t body_timeout_ms;
     uint32_t drain_timeout_ms;
-    int log_level;  /* a ccp_log_level */
-    int echo_model; /* a ccp_echo_model */
+    int log_level;               /* a ccp_log_level */
+    int echo_model;              /* a ccp_echo_model */
+    ccp_strlist allowed_hosts;   /* see guard/browser.h */
+    ccp_strlist allowed_origins; /* see guard/browser.h */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {

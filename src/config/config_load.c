@@ -109,6 +109,58 @@ void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const cha
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const echo_models[] = {"client", "upstream", NULL}; /* ccp_echo_model's order */
 
+/* "name" or "name:port" or "[v6]:port", or "*": what a Host header may be. */
+static bool valid_host_entry(const char *s)
+{
+    if (!strcmp(s, "*")) return true;
+    return *s && !strpbrk(s, "/ \t@?#,*");
+}
+
+/* "scheme://host[:port]" with no path, or "null" or "*": what an Origin
+ * header may be. */
+static bool valid_origin_entry(const char *s)
+{
+    if (!strcmp(s, "*") || !strcmp(s, "null")) return true;
+    const char *sep = strstr(s, "://");
+    if (!sep || sep == s || strpbrk(s, " \t")) return false;
+    const char *host = sep + 3;
+    return *host && !strchr(host, '/') && !strpbrk(host, "?#@*");
+}
+
+/* server.allowed_hosts / allowed_origins: a list of patterns into the
+ * ccp_strlist at k's offset. */
+static void load_pattern_list(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_strlist *out = (ccp_strlist *)((char *)base + k->offset);
+    bool hosts = !strcmp(k->name, "allowed_hosts");
+    if (v->type != YAML_SEQUENCE_NODE) {
+        DIAG(l, v, "server.%s: expected a list, e.g. [%s]", k->name,
+             hosts ? "proxy.internal, \"proxy.internal:3456\"" : "\"https://app.example.com\"");
+        return;
+    }
+    ccp_strlist_free(out);
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *n = ccp_cfg_node(l, *it);
+        const char *s = ccp_cfg_scalar(n);
+        if (!(s && (hosts ? valid_host_entry(s) : valid_origin_entry(s)))) {
+            if (hosts)
+                DIAG(l, n,
+                     "server.%s: each entry is a host name or address, optionally with :port "
+                     "(e.g. proxy.internal or 10.0.0.5:3456), or \"*\" for any",
+                     k->name);
+            else
+                DIAG(l, n,
+                     "server.%s: each entry is an origin scheme://host[:port] without a path "
+                     "(e.g. https://app.example.com), \"null\", or \"*\" for any",
+                     k->name);
+            continue;
+        }
+        out->v = ccp_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+        out->v[out->n++] = ccp_xstrdup(s);
+    }
+}
+
 #define SRV(f) offsetof(ccp_server_config, f)
 static const ccp_key server_keys[] = {
     {.name = "host",
@@ -174,6 +226,14 @@ static const ccp_key server_keys[] = {
      .max = MS_MAX,
      .help = "an idle keep-alive connection is closed after this; a request body that stalls "
              "this long gets `408`"},
+    {.name = "body_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = SRV(body_timeout_ms),
+     .def = "60000",
+     .min = 1,
+     .max = MS_MAX,
+     .help = "the whole request body must arrive within this time of the end of the head (a "
+             "body dribbled a byte at a time is cut off); else `408` and close"},
     {.name = "drain_timeout_ms",
      .type = CCP_KEY_MS,
      .offset = SRV(drain_timeout_ms),
@@ -186,8 +246,11 @@ static const ccp_key server_keys[] = {
      .offset = SRV(log_level),
      .def = "info",
      .choices = log_levels,
-     .help = "`info` logs one line per request; `debug` adds what happened along the way (see "
-             "[Logging](#logging)); `--log-level` overrides it"},
+     .help = "`info` logs one line per request (the access log); a value a client controls "
+             "(path, model, route) is written in double quotes with `\"`, `\\` and control "
+             "characters escaped (`\\x0a`) when it holds anything but plain characters, and cut "
+             "at 256 bytes; `debug` adds what happened along the way (see [Logging](#logging)); "
+             "`--log-level` overrides it"},
     {.name = "echo_model",
      .type = CCP_KEY_ENUM,
      .offset = SRV(echo_model),
@@ -199,6 +262,23 @@ static const ccp_key server_keys[] = {
              "turn only when the answer names the model it asked for, so with `upstream` a "
              "routed model loses its reasoning across tool calls. The served model is always in "
              "the `x-ccproxy-route` header and the access log"},
+    {.name = "allowed_hosts",
+     .type = CCP_KEY_CUSTOM,
+     .offset = SRV(allowed_hosts),
+     .load = load_pattern_list,
+     .doc_type = "list of strings",
+     .doc_def = "`[]`",
+     .help = "`Host` header values accepted besides the listening address: `name` (any port) or "
+             "`name:port`, `[v6]:port`, or `\"*\"` for any (see [Who may call the "
+             "proxy](#who-may-call-the-proxy))"},
+    {.name = "allowed_origins",
+     .type = CCP_KEY_CUSTOM,
+     .offset = SRV(allowed_origins),
+     .load = load_pattern_list,
+     .doc_type = "list of strings",
+     .doc_def = "`[]`",
+     .help = "origins (`scheme://host[:port]`, `\"null\"`, or `\"*\"`) whose web pages may call "
+             "the proxy; none by default"},
 };
 
 #define UP(f) offsetof(ccp_upstream_config, f)

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +44,49 @@ int ccp_log_parse_level(const char *s, ccp_log_level *out)
         return 0;
     }
     return CCP_EINVAL;
+}
+
+static bool bare_byte(unsigned char ch)
+{
+    return ch > ' ' && ch != '"' && ch != '\\' && ch != 0x7f;
+}
+
+void ccp_log_field(ccp_buf *out, const char *s, size_t max)
+{
+    if (!s) {
+        ccp_buf_appendc(out, '-');
+        return;
+    }
+    size_t n = strlen(s);
+    bool cut = n > max;
+    if (cut) {
+        n = max;
+        /* Not in the middle of a UTF-8 sequence. */
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    bool bare = n > 0;
+    for (size_t i = 0; i < n && bare; i++)
+        bare = bare_byte((unsigned char)s[i]);
+    if (bare) {
+        ccp_buf_append(out, s, n);
+        if (cut) ccp_buf_appends(out, "...");
+        return;
+    }
+    ccp_buf_appendc(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            ccp_buf_appendc(out, '\\');
+            ccp_buf_appendc(out, (char)ch);
+        } else if (ch < ' ' || ch == 0x7f) {
+            ccp_buf_printf(out, "\\x%02x", ch);
+        } else {
+            ccp_buf_appendc(out, (char)ch);
+        }
+    }
+    if (cut) ccp_buf_appends(out, "...");
+    ccp_buf_appendc(out, '"');
 }
 
 void ccp_log(ccp_log_level level, const char *fmt, ...)

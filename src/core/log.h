@@ -8,6 +8,7 @@
 #include "core/buf.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum {
     CCP_LOG_ERROR = 0,
@@ -21,6 +22,13 @@ ccp_log_level ccp_log_get_level(void);
 /* Parses "error|warn|info|debug"; returns 0 or CCP_EINVAL. */
 int ccp_log_parse_level(const char *s, ccp_log_level *out);
 const char *ccp_log_level_name(ccp_log_level level);
+
+/* Appends s (at most max of its bytes, then "...") to out as one field of a
+ * log line that a client's input cannot forge lines or fields with: bare
+ * when every byte is printable and not a space, '"' or '\\' (UTF-8 passes
+ * as is), else in double quotes with '"' and '\\' backslash-escaped and
+ * control bytes as \xNN. NULL is written as "-". */
+void ccp_log_field(ccp_buf *out, const char *s, size_t max);
 
 void ccp_log(ccp_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

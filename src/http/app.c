@@ -3,6 +3,7 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "guard/browser.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -46,21 +47,52 @@ static const struct {
     {"GET", "/v1/models", ccp_app_models},
     {"GET", "/health", ccp_app_health},
     {"GET", "/ready", ccp_app_ready},
+    {"GET", "/status", ccp_app_status},
     {"GET", "/", ccp_app_root},
     /* Claude Code probes connectivity with HEAD / before its first request. */
     {"HEAD", "/", ccp_app_root},
     {"HEAD", "/health", ccp_app_health},
 };
 
+/* Refuses what a web page could send (see guard/browser.h); returns false
+ * once it has answered. */
+static bool browser_guard(const ccp_app *app, const ccp_request *req, ccp_response *res)
+{
+    const ccp_server_config *sc = &app->config->server;
+    ccp_browser_policy p = {
+        .bind_host = app->host ? app->host : sc->host,
+        .port = ccp_res_listen_port(res),
+        .allowed_hosts = &sc->allowed_hosts,
+        .allowed_origins = &sc->allowed_origins,
+    };
+    char msg[512];
+    if (!ccp_browser_check_host(&p, ccp_request_header(req, "host"), msg, sizeof msg) ||
+        !ccp_browser_check_origin(&p, ccp_request_header(req, "origin"),
+                                  ccp_request_header(req, "sec-fetch-site"), msg, sizeof msg)) {
+        ccp_res_send_error(res, 403, "permission_error", msg);
+        return false;
+    }
+    return true;
+}
+
 void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
 {
     ccp_worker *w = ccp_res_worker_data(res);
-    (void)appv;
+    if (!browser_guard(appv, req, res)) return;
     bool path_known = false;
     for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
         if (strcmp(req->path, endpoints[i].path) != 0) continue;
         path_known = true;
         if (strcmp(req->method, endpoints[i].method) == 0) {
+            /* A page may POST text/plain or a form without asking first
+             * (no CORS preflight); JSON it cannot. */
+            if (!strcmp(req->method, "POST") &&
+                !ccp_browser_is_json(ccp_request_header(req, "content-type"))) {
+                ccp_res_send_error(res, 415, "invalid_request_error",
+                                   "the request body must be sent with Content-Type: "
+                                   "application/json");
+                return;
+            }
             endpoints[i].fn(w, req, res);
             return;
         }

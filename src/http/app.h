@@ -13,6 +13,7 @@
 
 typedef struct ccp_app {
     ccp_config *config; /* the snapshot in force; the app holds one reference */
+    const char *host;   /* the address bound (server.host or --host), not owned */
 } ccp_app;
 
 /* Per worker thread: created on the worker's loop by ccp_app_worker_start. */
@@ -35,6 +36,12 @@ void ccp_app_models(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_health(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_root(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res);
+
+/* The warnings about the running configuration that stay true while it
+ * runs (e.g. an open relay): fills out with up to cap static strings and
+ * returns how many. Logged at start and listed by GET /status. */
+size_t ccp_app_warnings(const ccp_app *app, const char **out, size_t cap);
 
 /* Parses the request body as a JSON object; on failure sends the 400 and
  * returns NULL. The caller owns the result (json_object_put). */

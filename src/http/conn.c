@@ -35,8 +35,12 @@ static void timer_cb(uv_timer_t *t)
                       "the request head did not arrive in time (server.header_timeout_ms)");
         break;
     case C_BODY:
-        ccp_conn_fail(c, 408, "invalid_request_error",
-                      "the request body stalled (server.idle_timeout_ms)");
+        if (c->body_deadline && uv_now(t->loop) >= c->body_deadline)
+            ccp_conn_fail(c, 408, "invalid_request_error",
+                          "the request body did not arrive in time (server.body_timeout_ms)");
+        else
+            ccp_conn_fail(c, 408, "invalid_request_error",
+                          "the request body stalled (server.idle_timeout_ms)");
         break;
     case C_IDLE:
         ccp_conn_close(c);
@@ -48,6 +52,20 @@ static void timer_cb(uv_timer_t *t)
 
 static void arm(conn *c, uint32_t ms)
 {
+    uv_timer_start(&c->timer, timer_cb, ms, 0);
+}
+
+/* While the body arrives, the timer fires at the idle gap or the body
+ * deadline, whichever comes first: each piece re-arms the gap, never the
+ * deadline, so a body dribbled a byte at a time is still cut off. */
+static void arm_body(conn *c)
+{
+    uint64_t ms = c->w->opts->idle_timeout_ms;
+    if (c->body_deadline) {
+        uint64_t now = uv_now(&c->w->loop);
+        uint64_t left = c->body_deadline > now ? c->body_deadline - now : 0;
+        if (left < ms) ms = left;
+    }
     uv_timer_start(&c->timer, timer_cb, ms, 0);
 }
 
@@ -344,7 +362,9 @@ static int on_headers_complete(llhttp_t *p)
     }
     ccp_buf_appendc(&c->hbuf, '\0');
     c->state = C_BODY;
-    arm(c, c->w->opts->idle_timeout_ms);
+    uint32_t body_ms = c->w->opts->body_timeout_ms;
+    c->body_deadline = body_ms ? uv_now(&c->w->loop) + body_ms : 0;
+    arm_body(c);
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->w->opts->max_body_bytes) {
         ccp_conn_fail(c, 413, "request_too_large",
                       "the request body is larger than server.max_body_bytes");
@@ -370,7 +390,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
         return -1;
     }
     ccp_buf_append(&c->body, at, len);
-    arm(c, c->w->opts->idle_timeout_ms);
+    arm_body(c);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/tokens.h"
+#include "guard/browser.h"
 
 #include <string.h>
 
@@ -25,6 +26,39 @@ void ccp_app_health(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
     ccp_buf b = CCP_BUF_INIT;
     ccp_buf_appends(&b, "{\"status\":\"ok\"}");
+    send_json(res, 200, &b);
+}
+
+size_t ccp_app_warnings(const ccp_app *app, const char **out, size_t cap)
+{
+    size_t n = 0;
+    const char *host = app->host ? app->host : app->config->server.host;
+    /* There are no proxy keys yet: whoever reaches a non-loopback port
+     * spends the provider keys configured here. */
+    if (!ccp_browser_host_is_loopback(host) && n < cap)
+        out[n++] = "OPEN RELAY: ccproxy listens on a non-loopback address and has no proxy keys, "
+                   "so anyone who can reach this port can use the configured providers at your "
+                   "expense; bind to 127.0.0.1 (server.host / --host) unless a firewall or an "
+                   "authenticating gateway in front restricts who can connect";
+    return n;
+}
+
+/* What an operator wants to see at a glance: version, address, warnings. */
+void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    const ccp_app *app = w->app;
+    const char *host = app->host ? app->host : app->config->server.host;
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\",\"listen\":{\"host\":", CCP_VERSION);
+    ccp_buf_append_json_str(&b, host, strlen(host));
+    ccp_buf_printf(&b, ",\"port\":%d},\"warnings\":[", ccp_res_listen_port(res));
+    const char *warn[8];
+    size_t n = ccp_app_warnings(app, warn, 8);
+    for (size_t i = 0; i < n; i++) {
+        if (i) ccp_buf_appendc(&b, ',');
+        ccp_buf_append_json_str(&b, warn[i], strlen(warn[i]));
+    }
+    ccp_buf_appends(&b, "]}");
     send_json(res, 200, &b);
 }
 

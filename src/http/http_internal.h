@@ -14,7 +14,14 @@ typedef struct conn conn;
 typedef struct worker {
     const ccp_server_opts *opts;
     uv_loop_t loop;
-    uv_tcp_t listener;
+    uv_tcp_t listener; /* over a dup of fd; closed while accepting is paused */
+    /* Out of file descriptors, accept() fails at once and libuv calls back
+     * again in the same loop turn, forever: the worker then stops
+     * listening and retries from this timer (see pause_accepting). */
+    uv_timer_t accept_retry;
+    uint64_t retry_ms;         /* the next retry's delay; doubles up to a second */
+    uint64_t emfile_logged_ms; /* when the last "out of descriptors" line went out */
+    bool accept_paused;
     uv_async_t wake;  /* "stop": sent by the main thread */
     uv_timer_t drain; /* drain deadline while stopping */
     /* Writes are gathered per connection and flushed once per loop turn
@@ -26,7 +33,8 @@ typedef struct worker {
     conn *flush_list; /* connections with unflushed bytes */
     uv_timer_t trim;  /* returns free heap memory after large requests (response.c) */
     uv_thread_t thread;
-    int fd;      /* the bound listening socket, until opened */
+    int fd;      /* the bound listening socket, owned (the listener holds a dup) */
+    int port;    /* the port it listens on (the one picked when 0 was asked) */
     void *wdata; /* from opts->worker_start */
     conn *conns; /* live connections */
     size_t n_conns;
@@ -67,6 +75,7 @@ struct conn {
     bool expect_continue;
     bool too_large;
     uint64_t start_ns;
+    uint64_t body_deadline; /* uv_now() by which the body must be in; 0 = none */
     uint64_t bytes_in;
     ccp_response *res; /* the response in flight, if any */
     conn *next, **pprev;
@@ -83,7 +92,9 @@ struct ccp_response {
     char id[32];
     ccp_buf extra; /* "name: value\r\n" lines set by the handler */
     bool head_sent, streaming, finished, is_head, keep_alive;
-    bool pushed; /* the first stream chunk went out at once */
+    bool pushed;          /* the first stream chunk went out at once */
+    bool http10;          /* the client speaks HTTP/1.0: it knows no chunked encoding */
+    bool close_delimited; /* a stream to an HTTP/1.0 client: its end is the close */
     void (*abort_fn)(void *ud);
     void *abort_ud;
     void (*drain_fn)(void *ud);

@@ -39,6 +39,8 @@ const char *ccp_http_reason(int status)
         return "Request Timeout";
     case 413:
         return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
     case 429:
         return "Too Many Requests";
     case 431:
@@ -94,6 +96,7 @@ ccp_response *ccp_response_new(conn *c)
     r->body = ccp_buf_detach(&c->body, &blen);
     r->is_head = strcmp(r->method, "HEAD") == 0;
     r->keep_alive = c->keep_alive;
+    r->http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
     r->bytes_in = c->bytes_in;
     c->bytes_in = 0;
     r->req = (ccp_request){
@@ -132,15 +135,34 @@ static void response_free(ccp_response *r)
     free(r);
 }
 
+/* Client-controlled fields are capped at this many bytes in the log. */
+#define LOG_FIELD_MAX 256
+
+/* One line per request. Every field a client can influence goes through
+ * ccp_log_field: a model name holding a newline or a quote must not forge
+ * a line or a field. */
 static void access_log(ccp_response *r)
 {
+    if (ccp_log_get_level() < CCP_LOG_INFO) return;
     double ms = (double)(uv_hrtime() - r->req.start_ns) / 1e6;
-    ccp_log_info("%s %s %s %d provider=%s model=%s stream=%s %.1fms in=%llu out=%llu%s%s%s%s",
-                 r->id, r->method, r->path, r->status, r->log_provider ? r->log_provider : "-",
-                 r->log_model ? r->log_model : "-", r->log_stream ? "yes" : "no", ms,
-                 (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-                 r->c ? "" : " (client gone)", r->log_route ? " route=\"" : "",
-                 r->log_route ? r->log_route : "", r->log_route ? "\"" : "");
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_printf(&b, "%s ", r->id);
+    ccp_log_field(&b, r->method, LOG_FIELD_MAX);
+    ccp_buf_appendc(&b, ' ');
+    ccp_log_field(&b, r->path, LOG_FIELD_MAX);
+    ccp_buf_printf(&b, " %d provider=", r->status);
+    ccp_log_field(&b, r->log_provider, LOG_FIELD_MAX);
+    ccp_buf_appends(&b, " model=");
+    ccp_log_field(&b, r->log_model, LOG_FIELD_MAX);
+    ccp_buf_printf(&b, " stream=%s %.1fms in=%llu out=%llu%s", r->log_stream ? "yes" : "no", ms,
+                   (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+                   r->c ? "" : " (client gone)");
+    if (r->log_route) {
+        ccp_buf_appends(&b, " route=");
+        ccp_log_field(&b, r->log_route, 2 * LOG_FIELD_MAX);
+    }
+    ccp_log_info("%s", b.data);
+    ccp_buf_free(&b);
 }
 
 /* A large request's JSON trees are many small blocks; freed, glibc keeps
@@ -197,10 +219,16 @@ static void write_head(ccp_response *r, int status, const char *content_type, lo
     ccp_buf_printf(&h, "HTTP/1.1 %d %s\r\nrequest-id: %s\r\n", status, ccp_http_reason(status),
                    r->id);
     if (content_type) ccp_buf_printf(&h, "content-type: %s\r\n", content_type);
-    if (length >= 0)
+    if (length >= 0) {
         ccp_buf_printf(&h, "content-length: %lld\r\n", length);
-    else
+    } else if (r->http10) {
+        /* HTTP/1.0 has no chunked encoding: the stream ends with the
+         * connection (RFC 9112 section 6.3). */
+        r->close_delimited = true;
+        r->keep_alive = false;
+    } else {
         ccp_buf_appends(&h, "transfer-encoding: chunked\r\n");
+    }
     if (!r->keep_alive) ccp_buf_appends(&h, "connection: close\r\n");
     if (r->extra.len) ccp_buf_append(&h, r->extra.data, r->extra.len);
     ccp_buf_appends(&h, "\r\n");
@@ -247,12 +275,16 @@ int ccp_res_write(ccp_response *r, const char *data, size_t len)
 {
     if (!r->c) return CCP_ECANCELED;
     if (!r->streaming || len == 0 || r->is_head) return 0;
-    char head[24];
-    int n = snprintf(head, sizeof head, "%zx\r\n", len);
     /* The connection gathers the pieces into one write. */
-    out(r, head, (size_t)n);
-    out(r, data, len);
-    out(r, "\r\n", 2);
+    if (r->close_delimited) {
+        out(r, data, len);
+    } else {
+        char head[24];
+        int n = snprintf(head, sizeof head, "%zx\r\n", len);
+        out(r, head, (size_t)n);
+        out(r, data, len);
+        out(r, "\r\n", 2);
+    }
     /* The head and the first event leave at once: time to first byte is
      * what a streaming client feels. The rest is gathered per loop turn. */
     if (!r->pushed && r->c) {
@@ -265,7 +297,7 @@ int ccp_res_write(ccp_response *r, const char *data, size_t len)
 void ccp_res_end(ccp_response *r)
 {
     if (r->finished) return;
-    if (r->streaming && r->c && !r->is_head) out(r, "0\r\n\r\n", 5);
+    if (r->streaming && r->c && !r->is_head && !r->close_delimited) out(r, "0\r\n\r\n", 5);
     if (!r->head_sent) write_head(r, 200, NULL, 0);
     complete(r);
 }
@@ -305,6 +337,11 @@ void ccp_res_log_route(ccp_response *r, const char *route)
 uv_loop_t *ccp_res_loop(ccp_response *r)
 {
     return &r->w->loop;
+}
+
+int ccp_res_listen_port(ccp_response *r)
+{
+    return r->w->port;
 }
 
 void *ccp_res_worker_data(ccp_response *r)

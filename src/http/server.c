@@ -5,7 +5,9 @@
  * loop over its own socket and connections. SIGINT/SIGTERM (or
  * ccp_server_request_stop) wake the workers: they stop accepting, close
  * idle connections, let in-flight requests finish up to the drain timeout,
- * force-close the rest, release their app state and return. */
+ * force-close the rest, release their app state and return. SIGHUP is
+ * logged and ignored (there is no reload yet). A worker that runs out of
+ * file descriptors stops accepting until some free up (pause_accepting). */
 #include "http/http_internal.h"
 
 #include "core/alloc.h"
@@ -13,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,11 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 /* The running server's stop signal, for ccp_server_request_stop. */
 static _Atomic(uv_async_t *) g_stop;
+/* When a worker last logged running out of descriptors (uv_now + 1, 0 =
+ * never): the line is written once per burst, whichever worker hits it. */
+static _Atomic uint64_t g_emfile_logged_ms;
 
 static void finalize(worker *w);
 
@@ -33,11 +40,102 @@ static void close_handle(uv_handle_t *h)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+static void on_connection(uv_stream_t *s, int status);
+
+static void retry_accepting(uv_timer_t *t);
+
+static void schedule_retry(worker *w)
+{
+    if (w->stopping) return;
+    w->retry_ms = w->retry_ms ? w->retry_ms * 2 : 50;
+    if (w->retry_ms > 1000) w->retry_ms = 1000;
+    uv_timer_start(&w->accept_retry, retry_accepting, w->retry_ms, 0);
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    schedule_retry(h->data);
+}
+
+/* Starts w's listener over a fresh dup of its socket. On failure (e.g. no
+ * descriptor free for the dup) it schedules the next try itself. */
+static void start_listener(worker *w)
+{
+    int fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        schedule_retry(w);
+        return;
+    }
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    int rc = uv_tcp_open(&w->listener, fd);
+    if (rc != 0)
+        close(fd); /* the handle did not take it */
+    else
+        rc = uv_listen((uv_stream_t *)&w->listener, 511, on_connection);
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&w->listener, listener_closed);
+        return;
+    }
+    w->accept_paused = false;
+    w->retry_ms = 0;
+}
+
+static void retry_accepting(uv_timer_t *t)
+{
+    worker *w = t->data;
+    if (!w->stopping && w->accept_paused) start_listener(w);
+}
+
+/* Stops accepting until descriptors free up. The listening socket itself
+ * stays open in w->fd, so the kernel keeps queueing connections in its
+ * backlog and they are served once accepting resumes. Closing the handle
+ * (over its dup) is what ends libuv's accept loop: it retries accept() as
+ * long as the handle has a descriptor, and its own spare-descriptor trick
+ * cannot help once another worker thread took the spare's slot. */
+static void pause_accepting(worker *w, int status)
+{
+    if (w->accept_paused || w->stopping) return;
+    w->accept_paused = true;
+    /* One line per burst from all workers, not one per refused accept. */
+    uint64_t now = uv_now(&w->loop) + 1, last = atomic_load(&g_emfile_logged_ms);
+    if ((!last || now - last >= 10000) &&
+        atomic_compare_exchange_strong(&g_emfile_logged_ms, &last, now)) {
+        struct rlimit rl = {0};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        ccp_log_warn("cannot accept connections: %s (open-file limit %llu); pausing new "
+                     "connections until some close (raise the limit with ulimit -n)",
+                     uv_strerror(status), (unsigned long long)rl.rlim_cur);
+    }
+    uv_close((uv_handle_t *)&w->listener, listener_closed);
+}
+
 static void on_connection(uv_stream_t *s, int status)
 {
     worker *w = s->data;
-    if (status < 0 || w->stopping) return;
+    if (w->stopping) return;
+    if (status < 0) {
+        pause_accepting(w, status);
+        return;
+    }
     ccp_conn_accept(w);
+}
+
+/* Raises the soft open-file limit to the hard one: each connection and each
+ * upstream transfer holds a descriptor, and the soft default (often 1024)
+ * is what a busy gateway runs out of first. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    rlim_t want = rl.rlim_max;
+    /* An unlimited or huge hard limit is capped: Linux refuses more than
+     * fs.nr_open (1Mi by default). */
+    if (want == RLIM_INFINITY || want > (1u << 20)) want = 1u << 20;
+    if (want <= rl.rlim_cur) return;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        ccp_log_debug("could not raise the open-file limit: %s", strerror(errno));
 }
 
 void ccp_worker_conn_gone(worker *w)
@@ -54,6 +152,7 @@ static void finalize(worker *w)
     w->wdata = NULL;
     close_handle((uv_handle_t *)&w->drain);
     close_handle((uv_handle_t *)&w->trim);
+    close_handle((uv_handle_t *)&w->accept_retry);
     close_handle((uv_handle_t *)&w->wake);
     close_handle((uv_handle_t *)&w->flush_prepare);
     close_handle((uv_handle_t *)&w->flush_check);
@@ -83,6 +182,11 @@ static void wake_cb(uv_async_t *a)
     if (w->stopping) return;
     w->stopping = true;
     close_handle((uv_handle_t *)&w->listener);
+    uv_timer_stop(&w->accept_retry);
+    /* The socket itself goes too, so the kernel stops queueing connections
+     * nobody will accept. */
+    close(w->fd);
+    w->fd = -1;
     /* Idle connections go now; busy ones close after their response. */
     for (conn *c = w->conns, *next; c; c = next) {
         next = c->next;
@@ -143,10 +247,19 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_async_send(s->data);
 }
 
+/* SIGHUP conventionally asks a daemon to reload; its default action would
+ * kill the process. Until reload exists it is logged and ignored. */
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    (void)s, (void)signum;
+    ccp_log_warn("received SIGHUP: reload is not implemented yet; ignoring it (restart ccproxy "
+                 "to apply a new config)");
+}
+
 typedef struct main_ctx {
     worker *workers;
     int n;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_async_t stop;
 } main_ctx;
 
@@ -158,6 +271,7 @@ static void stop_all(uv_async_t *a)
         uv_async_send(&m->workers[i].wake);
     close_handle((uv_handle_t *)&m->sigint);
     close_handle((uv_handle_t *)&m->sigterm);
+    close_handle((uv_handle_t *)&m->sighup);
     close_handle((uv_handle_t *)&m->stop);
 }
 
@@ -195,6 +309,7 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     /* A client that disconnects must not kill the process: writes to its
      * socket fail with EPIPE instead. */
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile_limit();
 
     main_ctx m = {.workers = ws, .n = n};
     uv_loop_t main_loop;
@@ -206,16 +321,19 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     m.sigint.data = m.sigterm.data = &m.stop;
     uv_signal_start(&m.sigint, on_signal, SIGINT);
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_init(&main_loop, &m.sighup);
+    uv_signal_start(&m.sighup, on_sighup, SIGHUP);
     atomic_store(&g_stop, &m.stop);
 
     for (int i = 0; i < n; i++) {
         worker *w = &ws[i];
         w->opts = opts;
         uv_loop_init(&w->loop);
-        uv_tcp_init(&w->loop, &w->listener);
-        w->listener.data = w;
-        uv_tcp_open(&w->listener, w->fd);
-        uv_listen((uv_stream_t *)&w->listener, 511, on_connection);
+        w->port = port;
+        uv_timer_init(&w->loop, &w->accept_retry);
+        w->accept_retry.data = w;
+        w->accept_paused = true; /* until start_listener succeeds */
+        start_listener(w);
         uv_async_init(&w->loop, &w->wake, wake_cb);
         w->wake.data = w;
         uv_timer_init(&w->loop, &w->drain);

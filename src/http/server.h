@@ -65,6 +65,8 @@ void ccp_res_log_info(ccp_response *res, const char *provider, const char *model
 /* The route taken (see ccp_route_describe), for the access log. */
 void ccp_res_log_route(ccp_response *res, const char *route);
 uv_loop_t *ccp_res_loop(ccp_response *res);
+/* The port the server listens on (the one picked when 0 was asked). */
+int ccp_res_listen_port(ccp_response *res);
 /* The per-worker state returned by worker_start for this response's loop. */
 void *ccp_res_worker_data(ccp_response *res);
 
@@ -81,6 +83,7 @@ typedef struct ccp_server_opts {
     size_t max_body_bytes;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
+    uint32_t body_timeout_ms; /* the whole body, from the end of the head; 0 = none */
     uint32_t drain_timeout_ms;
     ccp_handler_fn handler;
     void *app;

@@ -290,13 +290,50 @@ void ccp_route_choice_free(ccp_route_choice *c)
     c->explicit_model = NULL;
 }
 
+/* x-ccproxy-route is a header: a client's 100 KB model name, or one with
+ * control bytes, would break the client's header parser. Each value is cut
+ * at ROUTE_FIELD_MAX bytes (then "...") with control bytes as '?', and the
+ * whole at ROUTE_MAX. */
+#define ROUTE_FIELD_MAX 128
+#define ROUTE_MAX 512
+
+static void append_field(ccp_buf *out, const char *s)
+{
+    size_t n = strlen(s);
+    bool cut = n > ROUTE_FIELD_MAX;
+    if (cut) {
+        n = ROUTE_FIELD_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) /* not mid-character */
+            n--;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        ccp_buf_appendc(out, ch < ' ' || ch == 0x7f ? '?' : (char)ch);
+    }
+    if (cut) ccp_buf_appends(out, "...");
+}
+
 void ccp_route_describe(const ccp_route_choice *c, const ccp_target *served,
                         const char *client_model, ccp_buf *out)
 {
+    size_t start = out->len;
     ccp_buf_printf(out, "stage=%s; via=%s", ccp_stage_name(c->stage), ccp_route_via_name(c->via));
-    if (c->rule) ccp_buf_printf(out, "; rule=%s", c->rule->name);
+    if (c->rule) {
+        ccp_buf_appends(out, "; rule=");
+        append_field(out, c->rule->name);
+    }
     if (served && served->provider) {
         const char *m = served->model ? served->model : client_model;
-        ccp_buf_printf(out, "; target=%s/%s", served->provider->name, m ? m : "?");
+        ccp_buf_appends(out, "; target=");
+        append_field(out, served->provider->name);
+        ccp_buf_appendc(out, '/');
+        append_field(out, m ? m : "?");
+    }
+    if (out->len - start > ROUTE_MAX) {
+        size_t n = ROUTE_MAX - 3;
+        while (n > 0 && ((unsigned char)out->data[start + n] & 0xC0) == 0x80)
+            n--;
+        out->len = start + n;
+        ccp_buf_appends(out, "...");
     }
 }

@@ -64,7 +64,9 @@ void ccp_route_choice_free(ccp_route_choice *c);
 
 /* "stage=thinking; via=rule; rule=NAME; target=provider/model" for the
  * x-ccproxy-route header and the log; served is the target that answered
- * (a fallback, perhaps). model NULL in a target: the client's model. */
+ * (a fallback, perhaps). model NULL in a target: the client's model. Each
+ * value is cut at 128 bytes and the whole at 512 (ending "..."), control
+ * bytes become '?': it is sent as a header. Appends to out. */
 void ccp_route_describe(const ccp_route_choice *c, const ccp_target *served,
                         const char *client_model, ccp_buf *out);
 

@@ -41,6 +41,7 @@ test('count_tokens_returns_a_positive_estimate_that_grows_with_input', async () 
   const count = async (text) => {
     const res = await fetch(`${proxy.url}/v1/messages/count_tokens`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: text }] }),
     });
     assert.equal(res.status, 200);
@@ -55,6 +56,7 @@ test('count_tokens_returns_a_positive_estimate_that_grows_with_input', async () 
 test('query_string_is_ignored_for_routing', async () => {
   const res = await fetch(`${proxy.url}/v1/messages?beta=true`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'x', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
   });
   assert.equal(res.status, 200);
@@ -76,7 +78,7 @@ function raw(port, payload, { until = (s) => false, ms = 3000 } = {}) {
 }
 
 test('two_pipelined_requests_on_one_connection_get_two_answers_in_order', async () => {
-  const got = await raw(proxy.port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n', {
+  const got = await raw(proxy.port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', {
     until: (s) => s.includes('last_id'),
   });
   const first = got.indexOf('{"status":"ok"}');
@@ -88,7 +90,7 @@ test('chunked_request_body_is_accepted', async () => {
   const body = JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hi' }] });
   const half = body.length >> 1;
   const chunked = `${half.toString(16)}\r\n${body.slice(0, half)}\r\n${(body.length - half).toString(16)}\r\n${body.slice(half)}\r\n0\r\n\r\n`;
-  const got = await raw(proxy.port, `POST /v1/messages/count_tokens HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`, {
+  const got = await raw(proxy.port, `POST /v1/messages/count_tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`, {
     until: (s) => s.includes('input_tokens'),
   });
   assert.match(got, /^HTTP\/1.1 200/);
@@ -107,7 +109,7 @@ test('expect_100_continue_gets_100_then_the_answer', async () => {
       }
       if (buf.includes('input_tokens')) { sock.destroy(); resolve(buf); }
     });
-    sock.write(`POST /v1/messages/count_tokens HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
+    sock.write(`POST /v1/messages/count_tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
     setTimeout(() => { sock.destroy(); resolve(buf); }, 3000);
   });
   assert.match(got, /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 OK/);
@@ -124,7 +126,7 @@ test('malformed_http_is_a_400_and_a_huge_head_a_431', async () => {
 test('a_head_that_never_completes_is_cut_off_with_408', async () => {
   const p = await startProxy(mockConfig(mock.url, 'server: { header_timeout_ms: 300 }'));
   try {
-    const got = await raw(p.port, 'GET /health HTTP/1.1\r\nHost: x\r\n', { until: (s) => s.includes('}}') });
+    const got = await raw(p.port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n', { until: (s) => s.includes('}}') });
     assert.match(got, /^HTTP\/1.1 408/);
   } finally {
     await p.stop();

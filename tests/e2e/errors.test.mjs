@@ -34,9 +34,9 @@ async function expectError(res, status, type, messageRe) {
 
 test('malformed_json_is_a_400_naming_the_byte_offset', async () => {
   const { proxy, mock } = await setup({ kind: 'json', fixture: 'text.json' });
-  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', body: '{"model": "x", "messages": [' });
+  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "x", "messages": [' });
   await expectError(res, 400, 'invalid_request_error', /byte offset 28/);
-  const res2 = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', body: '{"model":"x"}' });
+  const res2 = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"x"}' });
   await expectError(res2, 400, 'invalid_request_error', /messages: field required/);
   assert.equal(mock.requests.length, 0);
 });
@@ -44,7 +44,7 @@ test('malformed_json_is_a_400_naming_the_byte_offset', async () => {
 test('oversize_body_is_a_413', async () => {
   const { proxy } = await setup({ kind: 'json', fixture: 'text.json' }, 'server: { max_body_bytes: 4096 }');
   const big = JSON.stringify({ ...req, messages: [{ role: 'user', content: 'x'.repeat(10000) }] });
-  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', body: big });
+  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
   await expectError(res, 413, 'request_too_large', /max_body_bytes/);
 });
 
@@ -112,7 +112,7 @@ test('upstream_529_is_overloaded_error', async () => {
 
 test('mid_stream_upstream_drop_becomes_an_sse_error_event', async () => {
   const { proxy } = await setup({ kind: 'drop', fixture: 'tool_use_multi.sse' });
-  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ ...req, stream: true }) });
+  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...req, stream: true }) });
   assert.equal(res.status, 200);
   const text = await res.text();
   const last = text.trim().split('\n\n').at(-1);
@@ -141,7 +141,7 @@ test('client_abort_closes_the_upstream_connection', async () => {
 test('no_provider_configured_answers_how_to_configure_one', async () => {
   const proxy = await startProxy('providers: []\n');
   cleanups.push(() => proxy.stop());
-  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', body: JSON.stringify(req) });
+  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
   await expectError(res, 400, 'invalid_request_error', /no provider configured.*ANTHROPIC_API_KEY/s);
   assert.equal((await fetch(`${proxy.url}/ready`)).status, 503);
 });
@@ -149,14 +149,14 @@ test('no_provider_configured_answers_how_to_configure_one', async () => {
 test('an_upstream_that_never_answers_is_a_504_timeout_error', async () => {
   const { proxy } = await setup({ kind: 'hang' }, 'upstream: { connect_timeout_ms: 200, first_byte_timeout_ms: 300 }');
   const started = Date.now();
-  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', body: JSON.stringify(req) });
+  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
   await expectError(res, 504, 'timeout_error', /first_byte_timeout_ms/);
   assert.ok(Date.now() - started < 5000);
 });
 
 test('a_stream_that_stalls_ends_with_an_sse_timeout_error', async () => {
   const { proxy } = await setup({ kind: 'stall' }, 'upstream: { stream_idle_timeout_ms: 300 }');
-  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ ...req, stream: true }) });
+  const res = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...req, stream: true }) });
   assert.equal(res.status, 200);
   const text = await res.text();
   assert.match(text, /^event: message_start\n/);

@@ -11,6 +11,7 @@ test('sigterm_lets_an_inflight_stream_finish_then_exits_cleanly', async () => {
   try {
     const res = await fetch(`${proxy.url}/v1/messages`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'x', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
     });
     assert.equal(res.status, 200);

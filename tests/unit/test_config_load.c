@@ -109,6 +109,39 @@ static void a_full_config_loads_into_typed_structs(void **state)
     ccp_config_unref(c);
 }
 
+static void server_allowed_hosts_origins_and_body_timeout(void **state)
+{
+    ccp_config *c = load_ok("");
+    assert_int_equal(c->server.body_timeout_ms, 60000);
+    assert_int_equal(c->server.allowed_hosts.n, 0);
+    assert_int_equal(c->server.allowed_origins.n, 0);
+    ccp_config_unref(c);
+    c = load_ok("server:\n"
+                "  body_timeout_ms: 5000\n"
+                "  allowed_hosts: [proxy.internal, \"10.0.0.5:3456\", \"[fd00::1]:3456\"]\n"
+                "  allowed_origins: [\"https://app.example.com\", \"null\"]\n");
+    assert_int_equal(c->server.body_timeout_ms, 5000);
+    assert_int_equal(c->server.allowed_hosts.n, 3);
+    assert_string_equal(c->server.allowed_hosts.v[0], "proxy.internal");
+    assert_string_equal(c->server.allowed_hosts.v[2], "[fd00::1]:3456");
+    assert_int_equal(c->server.allowed_origins.n, 2);
+    assert_string_equal(c->server.allowed_origins.v[0], "https://app.example.com");
+    ccp_config_unref(c);
+    ccp_diags d = load_bad("server:\n"
+                           "  allowed_hosts: proxy.internal\n"
+                           "  allowed_origins: [\"https://a.example/path\", app.example]\n"
+                           "  body_timeout_ms: 0\n");
+    has_diag(&d, 2, 18, "server.allowed_hosts: expected a list");
+    has_diag(&d, 3, 21, "each entry is an origin scheme://host[:port] without a path");
+    has_diag(&d, 3, 47, "each entry is an origin");
+    has_diag(&d, 4, 20, "server.body_timeout_ms: 0 is out of range");
+    ccp_diags_free(&d);
+    d = load_bad("server: {allowed_hosts: [\"a.example/x\", \"\"]}\n");
+    has_diag(&d, 1, 26, "each entry is a host name or address");
+    has_diag(&d, 1, 41, "each entry is a host name or address");
+    ccp_diags_free(&d);
+}
+
 static void openai_chat_provider_options(void **state)
 {
     ccp_config *c =
@@ -318,6 +351,7 @@ int main(void)
         cmocka_unit_test(an_unset_variable_is_an_error_that_never_shows_the_secret),
         cmocka_unit_test(a_rejected_provider_is_not_reported_again_by_the_router),
         cmocka_unit_test(yaml_syntax_errors_have_a_place),
+        cmocka_unit_test(server_allowed_hosts_origins_and_body_timeout),
         cmocka_unit_test(a_missing_file_says_so),
         cmocka_unit_test(the_embedded_default_follows_the_environment),
         cmocka_unit_test(find_path_follows_the_lookup_order),

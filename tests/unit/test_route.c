@@ -230,6 +230,31 @@ static void adaptive_thinking_counts_only_when_configured(void **state)
     }
 }
 
+static void the_route_description_is_capped_and_has_no_control_bytes(void **state)
+{
+    ccp_provider prov = {.name = "p"};
+    ccp_target served = {.provider = &prov, .model = NULL}; /* the client's model */
+    ccp_route_choice c = {.via = CCP_VIA_DEFAULT, .stage = CCP_STAGE_DEFAULT};
+    size_t n = 100 * 1024;
+    char *model = malloc(n + 1);
+    memset(model, 'm', n);
+    memcpy(model, "a\r\nx-evil: 1", 12);
+    model[n] = '\0';
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "kept|"); /* what the caller had stays */
+    ccp_route_describe(&c, &served, model, &b);
+    assert_true(b.len - 5 <= 512);
+    assert_null(strpbrk(b.data, "\r\n"));
+    assert_non_null(strstr(b.data, "kept|stage=default; via=default; target=p/a??x-evil: 1mmm"));
+    assert_int_equal(strcmp(b.data + b.len - 3, "..."), 0);
+    ccp_buf_free(&b);
+    free(model);
+    ccp_buf short_b = CCP_BUF_INIT;
+    ccp_route_describe(&c, &served, "claude-x", &short_b);
+    assert_string_equal(short_b.data, "stage=default; via=default; target=p/claude-x");
+    ccp_buf_free(&short_b);
+}
+
 static void a_tag_naming_no_provider_is_a_clear_error(void **state)
 {
     ccp_config *cfg = load(CONFIG);
@@ -281,6 +306,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(claude_code_request_shapes_route_where_the_config_says),
         cmocka_unit_test(adaptive_thinking_counts_only_when_configured),
+        cmocka_unit_test(the_route_description_is_capped_and_has_no_control_bytes),
         cmocka_unit_test(a_tag_naming_no_provider_is_a_clear_error),
         cmocka_unit_test(router_mistakes_are_reported_with_their_place),
     };

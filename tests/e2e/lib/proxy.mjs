@@ -9,14 +9,19 @@ import assert from 'node:assert/strict';
 
 const BIN = process.env.CCPROXY_BIN;
 
-export async function startProxy(yaml, { env = {}, args = [] } = {}) {
+// nofile: run under that open-file limit (soft and hard, set by the shell).
+export async function startProxy(yaml, { env = {}, args = [], nofile = 0 } = {}) {
   if (!BIN || !fs.existsSync(BIN)) {
     throw new Error(`CCPROXY_BIN must name the built ccproxy binary (got '${BIN}'); run 'make test'`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-e2e-'));
   const cfgPath = path.join(dir, 'ccproxy.yaml');
   fs.writeFileSync(cfgPath, yaml);
-  const child = spawn(BIN, ['serve', '--config', cfgPath, '--port', '0', '--workers', '2', ...args], {
+  const argv = ['serve', '--config', cfgPath, '--port', '0', '--workers', '2', ...args];
+  const [cmd, cmdArgs] = nofile
+    ? ['sh', ['-c', `ulimit -n ${Number(nofile)} && exec "$0" "$@"`, BIN, ...argv]]
+    : [BIN, argv];
+  const child = spawn(cmd, cmdArgs, {
     env: { PATH: process.env.PATH, ASAN_OPTIONS: 'detect_leaks=1', HOME: dir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -36,6 +41,7 @@ export async function startProxy(yaml, { env = {}, args = [] } = {}) {
   return {
     url,
     port,
+    pid: child.pid,
     log: () => stderr,
     async stop() {
       child.kill('SIGTERM');
