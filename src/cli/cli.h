@@ -18,8 +18,8 @@ int ccp_cmd_version(int argc, char **argv);
 
 /* Loads the config the way every subcommand does: --config path, else the
  * lookup order in config.h, else the embedded default. Prints diagnostics to
- * stderr on failure and returns NULL. *used_path (optional) receives the
- * file used ("<embedded default>" when none), owned by the config. */
+ * stderr on failure and returns NULL. The file used is the config's source
+ * ("<embedded default>" when none). */
 ccp_config *ccp_cli_load_config(const char *explicit_path);
 
 #endif

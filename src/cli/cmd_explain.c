@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include "codec/codec.h"
+#include "core/alloc.h"
 #include "exchange/exchange.h"
 #include "core/buf.h"
 #include "core/json.h"
@@ -122,7 +123,7 @@ int ccp_cmd_explain(int argc, char **argv)
                 fprintf(stderr, "ccproxy explain: --header wants 'Name: value'\n");
                 goto out;
             }
-            char *h = strdup(optarg);
+            char *h = ccp_xstrdup(optarg);
             h[colon - optarg] = '\0';
             char *v = h + (colon - optarg) + 1;
             while (*v == ' ')
@@ -167,7 +168,7 @@ int ccp_cmd_explain(int argc, char **argv)
         goto out;
     }
     char *client_model =
-        strdup(ccp_json_get_str(req, "model") ? ccp_json_get_str(req, "model") : "(none)");
+        ccp_xstrdup(ccp_json_get_str(req, "model") ? ccp_json_get_str(req, "model") : "(none)");
     ccp_route_choice c;
     if (ccp_route_pick(cfg, req, get_header, &hl, &c, &err) != 0) {
         fprintf(stderr, "ccproxy explain: %s\n", err.msg);
@@ -210,7 +211,7 @@ int ccp_cmd_explain(int argc, char **argv)
         printf("\n");
     }
     const ccp_target *t = &c.route->targets[0];
-    const ccp_pipeline *pls[2] = {c.pipeline, ccp_pipeline_for(t, client_model)};
+    const ccp_pipeline *pls[2] = {c.pipeline, ccp_route_target_pipeline(t, client_model)};
     if (!pls[0] && !pls[1]) printf("pipeline:  (none)\n");
     for (int k = 0; k < 2; k++) {
         const ccp_pipeline *pl = pls[k];

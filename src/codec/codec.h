@@ -14,16 +14,11 @@
 #include "config/keys.h"
 #include "core/api_error.h"
 #include "core/buf.h"
+#include "core/headers.h"
 #include "core/error.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
-
-/* A header as seen on the inbound request: name lower-cased. Borrowed. */
-typedef struct ccp_header_view {
-    const char *name;
-    const char *value;
-} ccp_header_view;
 
 /* What to send upstream. All fields owned by the ccp_outbound; free with
  * ccp_outbound_free. The encoder leaves the body as a tree (json), the

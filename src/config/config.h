@@ -2,9 +2,11 @@
  *
  * Loaded from YAML (config_load.c), validated with file:line:col diagnostics,
  * ${VAR} / ${VAR:-default} interpolated. The running server holds a
- * reference-counted, immutable snapshot: reload builds a new one and swaps it;
- * in-flight requests finish on the one they started with. Runtime code never
- * sees YAML, only these structs. */
+ * reference-counted, immutable snapshot, and each request takes its own
+ * reference, so that a reload (not implemented yet: it comes with the CLI
+ * work) can build a new one and swap it while in-flight requests finish on
+ * the one they started with. Runtime code never sees YAML, only these
+ * structs. */
 #ifndef CCP_CONFIG_CONFIG_H
 #define CCP_CONFIG_CONFIG_H
 

@@ -220,6 +220,17 @@ void ccp_cfg_load_pipelines(loader *l, yaml_node_t *map)
                 memset(st, 0, sizeof *st);
             }
         }
+        /* A request's event chain holds a rule's pipeline and a provider's:
+         * each gets half of its fixed room. */
+        size_t hooks = 0;
+        for (size_t i = 0; i < p->n; i++)
+            hooks += p->steps[i].t->events != NULL;
+        if (hooks > CCP_PIPELINE_MAX_EVENT_HOOKS)
+            DIAG(l, v,
+                 "pipelines.%s: %zu steps have response (event) hooks; a pipeline may have at "
+                 "most %d: remove some, or split them between a rule's pipeline and the "
+                 "provider's",
+                 name, hooks, CCP_PIPELINE_MAX_EVENT_HOOKS);
     }
 }
 

@@ -3,7 +3,9 @@
  * Parsing is strict, allows nesting to 128 levels (Claude Code sends 11) and
  * requires the parse to consume the whole input: a truncated body is an error,
  * not a "continue". Serialization is plain with no slash escaping. Subtrees
- * are shared by reference count (json_object_get), never deep-copied. */
+ * are shared by reference count (json_object_get); a tree is deep-copied
+ * only where the exchange must keep the client's request for a fallback
+ * (exchange.c). */
 #ifndef CCP_CORE_JSON_H
 #define CCP_CORE_JSON_H
 

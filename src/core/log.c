@@ -1,5 +1,6 @@
 /* log.c — stderr logging (see log.h). The level is the one piece of global
- * mutable state here; it is atomic so a reload may change it safely. */
+ * mutable state here; it is atomic so that a reload (not implemented yet)
+ * can change it while workers log. */
 #include "core/log.h"
 
 #include "core/error.h"

@@ -28,7 +28,7 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
     a->target = ex->choice->route->targets[ex->attempt];
     a->codec = ccp_codec_for(a->target.provider->format);
     a->rule_pipeline = ex->choice->pipeline;
-    a->pipeline = ccp_pipeline_for(&a->target, ex->client_model);
+    a->pipeline = ccp_route_target_pipeline(&a->target, ex->client_model);
 
     /* Hooks and encoders edit the tree they get. While later targets
      * remain, that is a copy, so the next starts from the client's own

@@ -1,6 +1,7 @@
 /* app.c — the endpoint table and per-worker state of the cc-proxy app. */
 #include "http/app.h"
 
+#include "codec/anthropic_writer.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "guard/browser.h"
@@ -32,6 +33,7 @@ void ccp_app_server_hooks(ccp_app *app, ccp_server_opts *opts)
     opts->app = app;
     opts->worker_start = worker_start;
     opts->worker_stop = worker_stop;
+    opts->error_body = ccp_anthropic_error_json;
 }
 
 typedef void (*endpoint_fn)(ccp_worker *w, const ccp_request *req, ccp_response *res);

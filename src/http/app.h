@@ -11,6 +11,8 @@
 #include "http/server.h"
 #include "upstream/upstream.h"
 
+#include <json-c/json.h>
+
 typedef struct ccp_app {
     ccp_config *config; /* the snapshot in force; the app holds one reference */
     const char *host;   /* the address bound (server.host or --host), not owned */

@@ -7,7 +7,6 @@
  * `pending`, so a disconnect is noticed at once even mid-response. */
 #include "http/http_internal.h"
 
-#include "codec/anthropic_writer.h"
 #include "core/alloc.h"
 #include "core/log.h"
 
@@ -240,7 +239,7 @@ void ccp_conn_fail(conn *c, int status, const char *type, const char *message)
     char id[32];
     ccp_http_request_id(c->w, id);
     ccp_buf body = CCP_BUF_INIT, out = CCP_BUF_INIT;
-    ccp_anthropic_error_json(&body, type, message);
+    c->w->opts->error_body(&body, type, message);
     ccp_buf_printf(&out,
                    "HTTP/1.1 %d %s\r\nrequest-id: %s\r\ncontent-type: application/json\r\n"
                    "content-length: %zu\r\nconnection: close\r\n\r\n",

@@ -7,7 +7,6 @@
  * reported through the abort callback. */
 #include "http/http_internal.h"
 
-#include "codec/anthropic_writer.h"
 #include "core/alloc.h"
 #include "core/log.h"
 
@@ -259,7 +258,7 @@ void ccp_res_send(ccp_response *r, int status, const char *content_type, const c
 void ccp_res_send_error(ccp_response *r, int status, const char *type, const char *message)
 {
     ccp_buf b = CCP_BUF_INIT;
-    ccp_anthropic_error_json(&b, type, message);
+    r->w->opts->error_body(&b, type, message);
     ccp_res_send(r, status, "application/json", b.data, b.len);
     ccp_buf_free(&b);
 }

@@ -14,6 +14,7 @@
 #include "core/log.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -283,6 +284,7 @@ void ccp_server_request_stop(void)
 
 int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
 {
+    assert(opts->handler && opts->error_body);
     int n = opts->workers > 0 ? opts->workers : (int)uv_available_parallelism();
     if (n < 1) n = 1;
     worker *ws = ccp_xcalloc((size_t)n, sizeof *ws);

@@ -10,7 +10,8 @@
 #ifndef CCP_HTTP_SERVER_H
 #define CCP_HTTP_SERVER_H
 
-#include "codec/codec.h" /* ccp_header_view */
+#include "core/buf.h"
+#include "core/headers.h"
 #include "core/error.h"
 
 #include <stdbool.h>
@@ -87,6 +88,9 @@ typedef struct ccp_server_opts {
     uint32_t drain_timeout_ms;
     ccp_handler_fn handler;
     void *app;
+    /* Writes the body of an error the server answers by itself (a bad
+     * request head, a limit, a timeout): the app's error format. */
+    void (*error_body)(ccp_buf *out, const char *type, const char *message);
     /* Per worker thread, on its loop: returns worker data (e.g. its upstream
      * client) passed back through ccp_res_worker_data; stop releases it. */
     void *(*worker_start)(void *app, uv_loop_t *loop);

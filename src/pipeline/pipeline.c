@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "transform/transform.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,7 +103,10 @@ void ccp_event_chain_push(ccp_event_chain *ch, const ccp_pipeline *p)
     /* Built from the last step back, so the first step sees events first. */
     for (size_t i = p ? p->n : 0; i-- > 0;) {
         const ccp_step *s = &p->steps[i];
-        if (!s->t->events || ch->n == sizeof ch->sinks / sizeof ch->sinks[0]) continue;
+        if (!s->t->events) continue;
+        /* The loader keeps each pipeline within half the room (see
+         * CCP_PIPELINE_MAX_EVENT_HOOKS), and a chain holds two. */
+        assert(ch->n < CCP_EVENT_CHAIN_MAX && s->t->events_free);
         ch->head = s->t->events(s, ch->head);
         ch->sinks[ch->n] = ch->head;
         ch->owners[ch->n++] = s->t;
@@ -122,15 +126,6 @@ bool ccp_pipeline_edits_request(const ccp_pipeline *p)
     for (size_t i = 0; p && i < p->n; i++)
         if (p->steps[i].t->request) return true;
     return false;
-}
-
-const ccp_pipeline *ccp_pipeline_for(const ccp_target *t, const char *client_model)
-{
-    const ccp_provider *p = t->provider;
-    const char *model = t->model ? t->model : client_model;
-    for (size_t i = 0; model && i < p->n_model_pipelines; i++)
-        if (!strcmp(p->model_pipelines[i].model, model)) return p->model_pipelines[i].pipeline;
-    return p->pipeline;
 }
 
 void ccp_pipeline_free(ccp_pipeline *p)

@@ -63,7 +63,8 @@ typedef struct ccp_transformer {
      * request it was encoded from (read it, do not edit it). */
     int (*outbound)(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err);
     /* On the response: a sink that takes the canonical events and passes
-     * them (edited, held back, added to) to next, which outlives it. */
+     * them (edited, held back, added to) to next, which outlives it;
+     * events_free releases it (both or neither are set). */
     ccp_event_sink *(*events)(const ccp_step *s, ccp_event_sink *next);
     void (*events_free)(ccp_event_sink *sink);
 } ccp_transformer;
@@ -96,11 +97,15 @@ int ccp_pipeline_run_request(const ccp_pipeline *p, json_object *req, ccp_error 
 int ccp_pipeline_run_outbound(const ccp_pipeline *p, json_object *req, ccp_outbound *out,
                               ccp_error *err);
 
-/* The event hooks of a pipeline, chained in front of a final sink. */
+/* The event hooks of a pipeline, chained in front of a final sink. A
+ * request's chain holds its rule's pipeline and its provider's; the config
+ * loader refuses a pipeline with more event hooks than its half. */
+#define CCP_EVENT_CHAIN_MAX 16
+#define CCP_PIPELINE_MAX_EVENT_HOOKS (CCP_EVENT_CHAIN_MAX / 2)
 typedef struct ccp_event_chain {
     ccp_event_sink *head; /* where the decoder emits: the first step's sink, or the final one */
-    ccp_event_sink *sinks[16];
-    const ccp_transformer *owners[16];
+    ccp_event_sink *sinks[CCP_EVENT_CHAIN_MAX];
+    const ccp_transformer *owners[CCP_EVENT_CHAIN_MAX];
     size_t n;
 } ccp_event_chain;
 void ccp_event_chain_build(ccp_event_chain *ch, const ccp_pipeline *p, ccp_event_sink *last);
@@ -109,10 +114,6 @@ void ccp_event_chain_push(ccp_event_chain *ch, const ccp_pipeline *p);
 void ccp_event_chain_free(ccp_event_chain *ch);
 /* True if some step has a request hook (which edits the request tree). */
 bool ccp_pipeline_edits_request(const ccp_pipeline *p);
-
-/* The pipeline for a target: the provider's model pipeline, else its
- * default; NULL when none. */
-const ccp_pipeline *ccp_pipeline_for(const ccp_target *t, const char *client_model);
 
 void ccp_pipeline_free(ccp_pipeline *p);
 

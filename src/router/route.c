@@ -337,3 +337,12 @@ void ccp_route_describe(const ccp_route_choice *c, const ccp_target *served,
         ccp_buf_appends(out, "...");
     }
 }
+
+const ccp_pipeline *ccp_route_target_pipeline(const ccp_target *t, const char *client_model)
+{
+    const ccp_provider *p = t->provider;
+    const char *model = t->model ? t->model : client_model;
+    for (size_t i = 0; model && i < p->n_model_pipelines; i++)
+        if (!strcmp(p->model_pipelines[i].model, model)) return p->model_pipelines[i].pipeline;
+    return p->pipeline;
+}

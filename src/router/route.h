@@ -72,4 +72,9 @@ void ccp_route_describe(const ccp_route_choice *c, const ccp_target *served,
 
 const char *ccp_route_via_name(ccp_route_via v);
 
+/* The pipeline for a target: the provider's pipeline for the model it
+ * sends (the client's when the target keeps it), else the provider's
+ * default; NULL when none. */
+const ccp_pipeline *ccp_route_target_pipeline(const ccp_target *t, const char *client_model);
+
 #endif

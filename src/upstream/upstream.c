@@ -31,6 +31,7 @@
 #include "core/log.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -471,6 +472,12 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
     r->headers = curl_slist_append(r->headers, "Expect:");
 
     CURL *e = r->easy = u->n_spare ? u->spare[--u->n_spare] : curl_easy_init();
+    if (!e) {
+        /* curl_easy_init fails only when memory does: the project's policy
+         * for that is to stop (core/alloc.h). */
+        fputs("ccproxy: out of memory (curl_easy_init)\n", stderr);
+        abort();
+    }
     curl_easy_setopt(e, CURLOPT_URL, o->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(o->method, "POST") ? o->method : NULL);

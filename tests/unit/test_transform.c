@@ -397,10 +397,37 @@ static void every_option_has_a_typed_slot(void **state)
     }
 }
 
+/* A response hook needs a way to be freed, and a pipeline may not hold
+ * more response hooks than its half of a request's event chain. */
+static void event_hooks_are_freed_and_bounded(void **state)
+{
+    for (size_t i = 0; i < ccp_n_transformers; i++)
+        assert_int_equal(ccp_transformers[i]->events != NULL,
+                         ccp_transformers[i]->events_free != NULL);
+    ccp_buf yaml = CCP_BUF_INIT;
+    ccp_buf_appends(&yaml, "pipelines:\n  many:\n");
+    for (int i = 0; i <= CCP_PIPELINE_MAX_EVENT_HOOKS; i++)
+        ccp_buf_appends(&yaml, "    - tool-args-repair\n");
+    ccp_config *c = NULL;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_string("p.yaml", yaml.data, yaml.len, &c, &d), CCP_ECONFIG);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.items[0].line, 3);
+    assert_non_null(strstr(d.items[0].message, "at most 8"));
+    ccp_diags_free(&d);
+    /* One fewer is fine. */
+    yaml.len -= strlen("    - tool-args-repair\n");
+    assert_int_equal(ccp_config_load_string("p.yaml", yaml.data, yaml.len, &c, &d), 0);
+    ccp_config_unref(c);
+    ccp_diags_free(&d);
+    ccp_buf_free(&yaml);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_option_has_a_typed_slot),
+        cmocka_unit_test(event_hooks_are_freed_and_bounded),
         cmocka_unit_test(max_tokens_clamps_sets_and_keeps_thinking_below),
         cmocka_unit_test(sampling_sets_and_removes),
         cmocka_unit_test(reasoning_maps_adaptive_and_clamps),
