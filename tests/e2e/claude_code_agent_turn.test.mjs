@@ -3,45 +3,15 @@
 // answer — against a scripted model behind a mock Anthropic upstream.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startProxy, mockConfig } from './lib/proxy.mjs';
+import { claude } from './lib/claude_cli.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 import { answer } from './lib/mock_model.mjs';
 import { startOpenAIMock, openaiModel, openaiAgent, openaiConfig } from './lib/mock_openai.mjs';
 import { startGeminiMock, geminiAgent, geminiConfig } from './lib/mock_gemini.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLAUDE = path.join(ROOT, 'node_modules/.bin/claude');
-
-// Claude Code in print mode in work, its API base URL pointed at the proxy.
-function claude(args, work, proxy) {
-  return run(CLAUDE, args, {
-    cwd: work,
-    env: {
-      PATH: process.env.PATH,
-      HOME: work,
-      ANTHROPIC_BASE_URL: proxy.url,
-      ANTHROPIC_API_KEY: 'client-key',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-      DISABLE_AUTOUPDATER: '1',
-    },
-  });
-}
-
-function run(cmd, args, opts) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out }); });
-  });
-}
 
 test('claude_code_writes_a_file_through_ccproxy', { timeout: 180000 }, async () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-claude-'));

@@ -9,6 +9,7 @@
 #include "codec/codec.h"
 #include "config/config.h"
 #include "config/config_internal.h"
+#include "test_helpers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,23 +61,10 @@ static void the_loaded_defaults_are_the_tables(void **state)
     ccp_diags_free(&d);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 static void configuration_md_is_current(void **state)
 {
-    char *doc = read_file(CCP_TEST_FIXTURES "/../../docs/configuration.md");
+    size_t len;
+    char *doc = read_fixture("../../docs/configuration.md", &len);
     assert_non_null(strstr(doc, "<!-- keys: server -->"));
     ccp_buf out = CCP_BUF_INIT;
     ccp_error err = {0};

@@ -45,15 +45,24 @@ static json_object *parse(const char *s)
     return o;
 }
 
+/* Routes the request text with the test config into an exchange that owns
+ * the parsed request. */
+static ccp_exchange routed(ccp_config *cfg, const char *text, ccp_route_choice *choice)
+{
+    json_object *req = parse(text);
+    ccp_error err;
+    assert_int_equal(ccp_route_pick(cfg, req, NULL, NULL, choice, &err), 0);
+    return (ccp_exchange){.choice = choice, .request = req, .client_model = "claude"};
+}
+
 static void each_target_starts_from_the_clients_request(void **state)
 {
     ccp_config *cfg = load();
-    json_object *req = parse("{\"model\":\"claude\",\"max_tokens\":5,\"messages\":[{\"role\":"
-                             "\"user\",\"content\":\"hi\"}]}");
     ccp_route_choice choice;
-    ccp_error err;
-    assert_int_equal(ccp_route_pick(cfg, req, NULL, NULL, &choice, &err), 0);
-    ccp_exchange ex = {.choice = &choice, .request = req, .client_model = "claude"};
+    ccp_exchange ex = routed(cfg,
+                             "{\"model\":\"claude\",\"max_tokens\":5,\"messages\":[{\"role\":"
+                             "\"user\",\"content\":\"hi\"}]}",
+                             &choice);
     ccp_attempt a;
     ccp_prep_error pe;
 
@@ -90,12 +99,9 @@ static void each_target_starts_from_the_clients_request(void **state)
 static void a_request_that_cannot_be_encoded_is_a_400_at_the_encode_step(void **state)
 {
     ccp_config *cfg = load();
-    json_object *req = parse("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\","
-                             "\"content\":5}]}");
     ccp_route_choice choice;
-    ccp_error err;
-    assert_int_equal(ccp_route_pick(cfg, req, NULL, NULL, &choice, &err), 0);
-    ccp_exchange ex = {.choice = &choice, .request = req, .client_model = "claude"};
+    ccp_exchange ex = routed(
+        cfg, "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", &choice);
     ccp_attempt a;
     ccp_prep_error pe;
     assert_int_equal(ccp_exchange_prepare(&ex, &a, &pe), -1);
