@@ -4,8 +4,10 @@ BUILD      ?= build
 TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all deps build run test unit e2e bench format clean
+.PHONY: all deps build install run test unit e2e bench fuzz format clean
 
 all: build
 
@@ -15,6 +17,16 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy
+
+# Installs into $(DESTDIR)$(PREFIX): bin/ccproxy, share/man/man1/ccproxy.1,
+# share/doc/ccproxy/ (the docs, and examples/). Uses $(BUILD) as it is when it
+# is already configured (so BUILD=build-test installs the sanitized build the
+# tests use without reconfiguring it), else configures a Release build.
+install:
+	@scripts/deps.sh --no-npm
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccproxy-man
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 run: build
 	./$(BUILD)/ccproxy serve $(ARGS)
