@@ -5,6 +5,9 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
 PREFIX     ?= /usr/local
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 DESTDIR    ?=
 
 .PHONY: all deps build install run test unit e2e bench fuzz format clean
@@ -54,8 +57,16 @@ bench:
 	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccp-bench-mock
 	bench/run.sh
 
+# libFuzzer targets (tests/fuzz/, clang): builds them all, then runs each
+# for FUZZ_SECONDS (or only FUZZ_TARGETS, e.g. FUZZ_TARGETS="sse http").
+fuzz:
+	@scripts/deps.sh --fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCCP_FUZZ=ON -DCCP_WERROR=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target ccp-fuzz
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)
