@@ -12,9 +12,11 @@
  * answer starts with a status line, and that a malformed request gets
  * Anthropic's error JSON; ASan and UBSan watch the worker thread. */
 #include "fuzz.h"
+#include "core/log.h"
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -66,6 +68,7 @@ static void *serve(void *arg)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    ccp_log_set_level(CCP_LOG_ERROR); /* no access log line per input */
     pthread_t t;
     if (pthread_create(&t, NULL, serve, NULL) != 0) abort();
     pthread_detach(t);
@@ -74,10 +77,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Waits until fd is ready for events; the server has 10 s to answer or
+ * close, which no input should need. */
+static void wait_for(int fd, short events)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int n;
+    do
+        n = poll(&p, 1, 10000);
+    while (n < 0 && errno == EINTR);
+    FUZZ_CHECK(n == 1, "the server neither answered nor closed in 10 s");
+}
+
 static void send_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return; /* the server closed early: fine, it answered */
         p += w;
         n -= (size_t)w;
@@ -94,9 +110,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0) abort();
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Each connection from another loopback address (127.1.x.y): the
+     * server closes first after an error or Connection: close and keeps a
+     * TIME_WAIT per (client address, port) for a minute; at thousands of
+     * inputs a second one address's 28,000 ports would not last. */
+    static unsigned next;
+    next++;
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(0x7f010000u | (next & 0xffffu));
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) abort();
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atomic_load(&g_port))};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) abort();
+    /* libFuzzer's SIGALRM (its -timeout watchdog) interrupts blocking
+     * calls: an interrupted connect goes on in the background, so wait for
+     * it; poll, send and recv are simply retried. */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        FUZZ_CHECK(errno == EINTR || errno == EINPROGRESS, "connect: %s", strerror(errno));
+        wait_for(fd, POLLOUT);
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+        FUZZ_CHECK(soerr == 0, "connect: %s", strerror(soerr));
+    }
     send_all(fd, req, k);
     send_all(fd, req + k, len - k);
     shutdown(fd, SHUT_WR);
@@ -106,13 +142,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static char buf[1 << 14], rest[1 << 14];
     size_t got = 0;
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        FUZZ_CHECK(poll(&p, 1, 10000) == 1, "the server neither answered nor closed in 10 s");
+        wait_for(fd, POLLIN);
         ssize_t r = got < sizeof buf - 1 ? recv(fd, buf + got, sizeof buf - 1 - got, 0)
                                          : recv(fd, rest, sizeof rest, 0);
+        if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
         if (got < sizeof buf - 1) got += (size_t)r;
     }
+    /* Closing with a reset leaves no TIME_WAIT on this side either. */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(fd);
     buf[got] = '\0';
     if (got >= 13) {
