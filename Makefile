@@ -60,7 +60,7 @@ bench:
 # libFuzzer targets (tests/fuzz/, clang): builds them all, then runs each
 # for FUZZ_SECONDS (or only FUZZ_TARGETS, e.g. FUZZ_TARGETS="sse http").
 fuzz:
-	@scripts/deps.sh --fuzz
+	@scripts/deps.sh --clang
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCCP_FUZZ=ON -DCCP_WERROR=ON >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target ccp-fuzz
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)

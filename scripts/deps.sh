@@ -2,9 +2,10 @@
 # Installs what cc-proxy needs to build and test, idempotently: Debian packages
 # (only those missing, so a second run takes well under a second) and the
 # end-to-end tests' npm packages from the committed package-lock.json.
-#   scripts/deps.sh            build + test (and CI: clang, clang-format)
+#   scripts/deps.sh            build + test
 #   scripts/deps.sh --no-npm   build only
-#   scripts/deps.sh --fuzz     build + clang and libFuzzer (make fuzz)
+#   scripts/deps.sh --clang    build + clang, clang-format and libFuzzer
+#                              (make fuzz, and .ci/run's clang build and format check)
 #   scripts/deps.sh --bench    build + the benchmark's peers (wrk, nginx,
 #                              claude-code-router from bench/ccr's lock)
 set -euo pipefail
@@ -17,7 +18,7 @@ PKGS=(build-essential cmake pkg-config libuv1-dev libjson-c-dev libcurl4-openssl
 # clang for the second compiler CI builds with, clang-format for the format
 # check, libclang-rt-dev for libFuzzer and clang's sanitizer runtimes (only
 # recommended by clang, which is installed without recommendations here).
-[[ -z $MODE || $MODE == --fuzz ]] && PKGS+=(clang clang-format libclang-rt-dev)
+[[ $MODE == --clang ]] && PKGS+=(clang clang-format libclang-rt-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -52,7 +53,7 @@ npm_ci() {
   fi
 }
 case $MODE in
-  --no-npm | --fuzz) ;;
+  --no-npm | --clang) ;;
   --bench) npm_ci bench/ccr ;;
   *) npm_ci . ;;
 esac
