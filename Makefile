@@ -4,8 +4,13 @@ BUILD      ?= build
 TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
+PREFIX     ?= /usr/local
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+DESTDIR    ?=
 
-.PHONY: all deps build run test unit e2e bench format clean
+.PHONY: all deps build install run test unit e2e bench fuzz format clean
 
 all: build
 
@@ -15,6 +20,16 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy
+
+# Installs into $(DESTDIR)$(PREFIX): bin/ccproxy, share/man/man1/ccproxy.1,
+# share/doc/ccproxy/ (the docs, and examples/). Uses $(BUILD) as it is when it
+# is already configured (so BUILD=build-test installs the sanitized build the
+# tests use without reconfiguring it), else configures a Release build.
+install:
+	@scripts/deps.sh --no-npm
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccproxy-man
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 run: build
 	./$(BUILD)/ccproxy serve $(ARGS)
@@ -42,8 +57,16 @@ bench:
 	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccp-bench-mock
 	bench/run.sh
 
+# libFuzzer targets (tests/fuzz/, clang): builds them all, then runs each
+# for FUZZ_SECONDS (or only FUZZ_TARGETS, e.g. FUZZ_TARGETS="sse http").
+fuzz:
+	@scripts/deps.sh --clang
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCCP_FUZZ=ON -DCCP_WERROR=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target ccp-fuzz
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)

@@ -4,6 +4,8 @@
 # end-to-end tests' npm packages from the committed package-lock.json.
 #   scripts/deps.sh            build + test
 #   scripts/deps.sh --no-npm   build only
+#   scripts/deps.sh --clang    build + clang, clang-format and libFuzzer
+#                              (make fuzz, and .ci/run's clang build and format check)
 #   scripts/deps.sh --bench    build + the benchmark's peers (wrk, nginx,
 #                              claude-code-router from bench/ccr's lock)
 set -euo pipefail
@@ -13,6 +15,10 @@ MODE=${1:-}
 PKGS=(build-essential cmake pkg-config libuv1-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
       node-llhttp libyaml-dev libcmocka-dev nodejs npm)
 [[ $MODE == --bench ]] && PKGS+=(wrk nginx-light libcjson-dev libjansson-dev)
+# clang for the second compiler CI builds with, clang-format for the format
+# check, libclang-rt-dev for libFuzzer and clang's sanitizer runtimes (only
+# recommended by clang, which is installed without recommendations here).
+[[ $MODE == --clang ]] && PKGS+=(clang clang-format libclang-rt-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -47,7 +53,7 @@ npm_ci() {
   fi
 }
 case $MODE in
-  --no-npm) ;;
+  --no-npm | --clang) ;;
   --bench) npm_ci bench/ccr ;;
   *) npm_ci . ;;
 esac

@@ -417,8 +417,8 @@ function report(results, bodies) {
       row('idle RSS, claude-code-router ÷ cc-proxy', f(x.idleRss / c.idleRss, 1), '');
       row(`RSS with ${SLOW_STREAMS} streams, claude-code-router ÷ cc-proxy`, f(x.slowRss / c.slowRss, 1), '');
     }
-    row('cc-proxy idle RSS', `${mib(c.idleRss)} MiB`, `≤ 10${check(c.idleRss <= 10 * 1024)}`);
-    row(`cc-proxy RSS with ${SLOW_STREAMS} streams`, `${mib(c.slowRss)} MiB`, `≤ 64${check(c.slowRss <= 64 * 1024)}`);
+    row('cc-proxy idle RSS', `${mib(c.idleRss)} MiB`, `≤ 16${check(c.idleRss <= 16 * 1024)}`);
+    row(`cc-proxy RSS with ${SLOW_STREAMS} streams`, `${mib(c.slowRss)} MiB`, `≤ 48${check(c.slowRss <= 48 * 1024)}`);
     row('cc-proxy start-up', `${f(c.startup, 1)} ms`, `≤ 20${check(c.startup <= 20)}`);
   }
   return lines.join('\n');

@@ -5,9 +5,9 @@
 
 #include "config/config.h"
 
-/* The whole command line (argv[0] is the program): what `ccproxy` runs.
- * The one symbol libccproxy-core.so exports, for the launcher (main.c). */
-__attribute__((visibility("default"))) int ccp_cli_main(int argc, char **argv);
+/* The whole command line (argv[0] is the program): what `ccproxy` runs
+ * (main.c). */
+int ccp_cli_main(int argc, char **argv);
 
 int ccp_cmd_serve(int argc, char **argv);
 int ccp_cmd_check(int argc, char **argv);

@@ -4,7 +4,6 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 #include <yaml.h>
@@ -18,10 +17,5 @@ int ccp_cmd_version(int argc, char **argv)
     printf("ccproxy %s (libuv %s, libcurl %s, json-c %s, libyaml %s)\n", CCP_VERSION,
            uv_version_string(), curl_version_info(CURLVERSION_NOW)->version, json_c_version(),
            yaml_get_version_string());
-    /* Set by the launcher (main.c) unless the user set it: shows whether
-     * GnuTLS skipped its start-up in this process. */
-    const char *g = getenv("GNUTLS_NO_IMPLICIT_INIT");
-    printf("GNUTLS_NO_IMPLICIT_INIT=%s (GnuTLS, unused, %s)\n", g ? g : "",
-           g && atoi(g) == 1 ? "skipped its start-up" : "initialised itself");
     return 0;
 }

@@ -1,5 +1,5 @@
-/* dispatch.c — the ccproxy command line: picks the subcommand. Called by the
- * launcher (main.c) once libccproxy-core.so is loaded. */
+/* dispatch.c — the ccproxy command line: picks the subcommand. Called by
+ * main.c. */
 #include "cli/cli.h"
 
 #include <stdio.h>

@@ -754,6 +754,34 @@ static const ccp_key root_keys[] = {
 };
 const ccp_key_table ccp_cfg_root_keys = CCP_KEYS("the top level", root_keys);
 
+/* A key written twice in one mapping: YAML forbids it, and each section's
+ * loader sizes its arrays from the first. Reported at the second, with
+ * where the first is; returns the number found. */
+static size_t duplicate_keys(loader *l)
+{
+    size_t found = 0;
+    for (yaml_node_t *n = l->doc.nodes.start; n < l->doc.nodes.top; n++) {
+        if (n->type != YAML_MAPPING_NODE) continue;
+        for (yaml_node_pair_t *a = n->data.mapping.pairs.start; a < n->data.mapping.pairs.top;
+             a++) {
+            yaml_node_t *ka = ccp_cfg_node(l, a->key);
+            const char *sa = ccp_cfg_scalar(ka);
+            for (yaml_node_pair_t *b = n->data.mapping.pairs.start; sa && b < a; b++) {
+                yaml_node_t *kb = ccp_cfg_node(l, b->key);
+                const char *sb = ccp_cfg_scalar(kb);
+                if (!sb || strcmp(sa, sb) != 0) continue;
+                DIAG(l, ka,
+                     "key '%s' is written twice in this mapping (first at line %d, column "
+                     "%d): keep one",
+                     sa, (int)kb->start_mark.line + 1, (int)kb->start_mark.column + 1);
+                found++;
+                break;
+            }
+        }
+    }
+    return found;
+}
+
 int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool env_default,
                          ccp_config **out, ccp_diags *diags)
 {
@@ -771,6 +799,10 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
         return CCP_ECONFIG;
     }
     yaml_parser_delete(&parser);
+    if (duplicate_keys(&l)) {
+        yaml_document_delete(&l.doc);
+        return CCP_ECONFIG;
+    }
 
     ccp_config *c = ccp_xcalloc(1, sizeof *c);
     l.cfg = c;

@@ -28,7 +28,7 @@ void ccp_buf_append(ccp_buf *b, const void *data, size_t len);
 void ccp_buf_appends(ccp_buf *b, const char *s);
 void ccp_buf_appendc(ccp_buf *b, char c);
 void ccp_buf_printf(ccp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ccp_buf_vprintf(ccp_buf *b, const char *fmt, va_list ap);
+void ccp_buf_vprintf(ccp_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends s[0..n) as a JSON string literal, quotes included. Bytes are passed
  * through unchanged except the escapes JSON requires, so invalid UTF-8 and
  * lone surrogates written as \uD83D survive a round trip. */

@@ -72,27 +72,38 @@ test('a_taken_port_is_a_clear_error', async () => {
   assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: Address already in use`));
 });
 
-// The launcher sets GNUTLS_NO_IMPLICIT_INIT before it loads the core (and
-// with it libcurl and GnuTLS), in the same process; a value the user set is
-// kept as it is.
-test('the_launcher_turns_gnutls_implicit_init_off_and_keeps_a_user_value', () => {
-  const v = ccproxy(['version']);
-  assert.equal(v.status, 0);
-  assert.match(v.stdout, /^GNUTLS_NO_IMPLICIT_INIT=1 \(GnuTLS, unused, skipped its start-up\)$/m);
-  const u = spawnSync(BIN, ['version'], { encoding: 'utf8', env: { ...process.env, GNUTLS_NO_IMPLICIT_INIT: '0' } });
-  assert.equal(u.status, 0);
-  assert.match(u.stdout, /^GNUTLS_NO_IMPLICIT_INIT=0 \(GnuTLS, unused, initialised itself\)$/m);
-});
-
-test('a_missing_core_library_is_a_clear_error', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-launcher-'));
-  const copy = path.join(dir, 'ccproxy');
-  fs.copyFileSync(BIN, copy);
-  fs.chmodSync(copy, 0o755);
-  const r = spawnSync(copy, ['version'], { encoding: 'utf8' });
-  fs.rmSync(dir, { recursive: true, force: true });
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /cannot load .*libccproxy-core\.so \(it belongs beside the ccproxy executable\)/);
+// `make install DESTDIR=... ` lays out the program, its man page, the docs
+// and the examples under PREFIX. It installs the build the tests run (the
+// directory of CCPROXY_BIN), already configured and built, so nothing is
+// rebuilt here.
+test('make_install_lays_out_binary_man_page_docs_and_examples_under_destdir', (t) => {
+  const build = path.dirname(BIN);
+  if (!fs.existsSync(path.join(build, 'CMakeCache.txt'))) return t.skip('CCPROXY_BIN is not in a cmake build directory');
+  const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-install-'));
+  try {
+    const env = { ...process.env };
+    for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES']) delete env[k];
+    const r = spawnSync('make', ['-C', ROOT, 'install', `BUILD=${build}`, `DESTDIR=${dest}`, 'PREFIX=/opt/ccp'], { env, encoding: 'utf8', timeout: 300000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const at = (p) => path.join(dest, 'opt/ccp', p);
+    const bin = at('bin/ccproxy');
+    assert.ok(fs.statSync(bin).mode & 0o111, 'bin/ccproxy is executable');
+    const v = spawnSync(bin, ['version'], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stderr);
+    assert.match(v.stdout, /^ccproxy \d+\.\d+\.\d+ /);
+    const man = fs.readFileSync(at('share/man/man1/ccproxy.1'), 'utf8');
+    assert.match(man, /^\.TH CCPROXY 1 /m);
+    for (const cmd of ['serve', 'check', 'explain', 'transformers', 'version']) {
+      assert.match(man, new RegExp(`^\\.SS ${cmd}$`, 'm'), `man page has a section for ${cmd}`);
+      assert.match(man, new RegExp(`usage: ccproxy ${cmd}`), `man page has ${cmd}'s usage`);
+    }
+    for (const doc of ['README.md', 'LICENSE', 'configuration.md', 'performance.md'])
+      assert.ok(fs.existsSync(at(`share/doc/ccproxy/${doc}`)), doc);
+    for (const ex of fs.readdirSync(path.join(ROOT, 'examples')))
+      assert.ok(fs.existsSync(at(`share/doc/ccproxy/examples/${ex}`)), ex);
+  } finally {
+    fs.rmSync(dest, { recursive: true, force: true });
+  }
 });
 
 test('every example config is valid', () => {

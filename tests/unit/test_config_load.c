@@ -335,9 +335,27 @@ static void find_path_follows_the_lookup_order(void **state)
     assert_null(ccp_config_find_path(NULL)); /* no ./ccproxy.yaml in the test dir */
 }
 
+/* YAML forbids a key twice in one mapping, and the loader sized its arrays
+ * from the first (a second `providers:` overflowed them: found by fuzzing,
+ * tests/fuzz/crashes/config). */
+static void a_key_written_twice_is_an_error_at_the_second(void **state)
+{
+    ccp_diags d = load_bad("providers:\n  - {name: a, base_url: 'http://x'}\n"
+                           "providers:\n  - {name: b, base_url: 'http://y'}\n");
+    has_diag(&d, 3, 1, "key 'providers' is written twice in this mapping (first at line 1");
+    ccp_diags_free(&d);
+    d = load_bad("pipelines:\n  p: [strip-thinking]\npipelines:\n  q: [strip-thinking]\n");
+    has_diag(&d, 3, 1, "key 'pipelines' is written twice");
+    ccp_diags_free(&d);
+    d = load_bad("server: {port: 1, port: 2}\n");
+    has_diag(&d, 1, 19, "key 'port' is written twice");
+    ccp_diags_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_key_written_twice_is_an_error_at_the_second),
         cmocka_unit_test(empty_config_gets_every_default),
         cmocka_unit_test(a_full_config_loads_into_typed_structs),
         cmocka_unit_test(openai_chat_provider_options),
