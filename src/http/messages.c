@@ -317,20 +317,6 @@ static void on_abort(void *ud)
 
 static const ccp_upstream_cb upstream_cb = {on_head, on_data, on_done};
 
-/* Checks the fields every provider needs; the upstream validates the rest. */
-static const char *check_request(json_object *body)
-{
-    json_object *v = ccp_json_get(body, "model");
-    if (!v) return "model: field required";
-    if (!json_object_is_type(v, json_type_string)) return "model: must be a string";
-    v = ccp_json_get(body, "messages");
-    if (!v) return "messages: field required";
-    if (!json_object_is_type(v, json_type_array)) return "messages: must be an array";
-    v = ccp_json_get(body, "stream");
-    if (v && !json_object_is_type(v, json_type_boolean)) return "stream: must be a boolean";
-    return NULL;
-}
-
 static const char *header_of(void *ud, const char *name)
 {
     return ccp_request_header(ud, name);
@@ -410,10 +396,13 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
     json_object *body = ccp_app_parse_body(req, res);
     if (!body) return;
-    const char *bad = check_request(body);
-    if (bad) {
+    /* Once, before routing: the router, the hooks and the codecs then read
+     * a tree of the shape they expect, and the client learns which field
+     * is wrong by its path. */
+    ccp_error verr = {0};
+    if (ccp_request_validate(body, &verr) != 0) {
         json_object_put(body);
-        ccp_res_send_error(res, 400, "invalid_request_error", bad);
+        ccp_res_send_error(res, 400, "invalid_request_error", verr.msg);
         return;
     }
 
@@ -431,6 +420,7 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         .stream = c->stream,
         .in_headers = req->headers,
         .n_in_headers = req->n_headers,
+        .validated = true,
     };
 
     ccp_error err = {0};
