@@ -16,6 +16,7 @@ static void *worker_start(void *appv, uv_loop_t *loop)
     w->app = app;
     w->loop = loop;
     w->upstream = ccp_upstream_new(loop, &app->config->upstream);
+    if (app->admit) w->admit = ccp_admit_queue_new(app->admit, loop);
     return w;
 }
 
@@ -24,6 +25,7 @@ static void worker_stop(void *appv, void *wv)
     ccp_worker *w = wv;
     if (!w) return;
     ccp_upstream_free(w->upstream);
+    ccp_admit_queue_free(w->admit);
     free(w);
 }
 
