@@ -17,6 +17,9 @@ static void *worker_start(void *appv, uv_loop_t *loop)
     w->loop = loop;
     w->upstream = ccp_upstream_new(loop, &app->config->upstream);
     if (app->admit) w->admit = ccp_admit_queue_new(app->admit, loop);
+    if (app->config->upstream.preconnect)
+        for (size_t i = 0; i < app->config->n_providers; i++)
+            ccp_upstream_preconnect(w->upstream, app->config->providers[i].base_url);
     return w;
 }
 
