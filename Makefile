@@ -5,7 +5,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
 
-.PHONY: all deps build run test unit e2e bench format clean
+.PHONY: all deps build run test unit e2e soak bench format clean
 
 all: build
 
@@ -35,6 +35,12 @@ unit:
 
 e2e:
 	CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy node --test --test-concurrency=1 tests/e2e/
+
+# The fault-injection soak, long (tests/e2e/soak.test.mjs; `make test` runs
+# a short one). SOAK_REQUESTS, SOAK_CONCURRENCY and SOAK_SEED tune it.
+soak: unit
+	CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy SOAK_REQUESTS=$${SOAK_REQUESTS:-3000} \
+		node --test --test-concurrency=1 tests/e2e/soak.test.mjs
 
 bench:
 	@scripts/deps.sh --bench
