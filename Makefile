@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 DESTDIR    ?=
 
-.PHONY: all deps build install run test unit e2e bench fuzz format clean
+.PHONY: all deps build install run test unit e2e soak bench fuzz format clean
 
 all: build
 
@@ -50,6 +50,12 @@ unit:
 
 e2e:
 	CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy node --test --test-concurrency=1 tests/e2e/
+
+# The fault-injection soak, long (tests/e2e/soak.test.mjs; `make test` runs
+# a short one). SOAK_REQUESTS, SOAK_CONCURRENCY and SOAK_SEED tune it.
+soak: unit
+	CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy SOAK_REQUESTS=$${SOAK_REQUESTS:-3000} \
+		node --test --test-concurrency=1 tests/e2e/soak.test.mjs
 
 bench:
 	@scripts/deps.sh --bench

@@ -162,6 +162,12 @@ int ccp_cmd_explain(int argc, char **argv)
         json_object_put(req);
         goto out;
     }
+    /* The server refuses such a request before routing it; so does explain. */
+    if (ccp_request_validate(req, &err) != 0) {
+        fprintf(stderr, "ccproxy explain: %s: the server would answer 400: %s\n", path, err.msg);
+        json_object_put(req);
+        goto out;
+    }
     ccp_config *cfg = ccp_cli_load_config(config_path);
     if (!cfg) {
         json_object_put(req);
@@ -232,6 +238,7 @@ int ccp_cmd_explain(int argc, char **argv)
         .stream = ccp_json_get_bool(req, "stream", false),
         .in_headers = hv,
         .n_in_headers = hl.n,
+        .validated = true,
     };
     ccp_attempt a;
     ccp_prep_error pe;

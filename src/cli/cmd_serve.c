@@ -112,7 +112,7 @@ int ccp_cmd_serve(int argc, char **argv)
     if (!cfg) return 1;
     ccp_log_set_level(level ? lv : (ccp_log_level)cfg->server.log_level);
 
-    ccp_app app = {.config = cfg};
+    ccp_app app = {.config = cfg, .admit = ccp_admit_new(cfg)};
     ccp_server_opts so = {
         .host = host ? host : cfg->server.host,
         .port = port >= 0 ? port : cfg->server.port,
@@ -123,6 +123,8 @@ int ccp_cmd_serve(int argc, char **argv)
         .idle_timeout_ms = cfg->server.idle_timeout_ms,
         .body_timeout_ms = cfg->server.body_timeout_ms,
         .drain_timeout_ms = cfg->server.drain_timeout_ms,
+        .write_timeout_ms = cfg->server.write_timeout_ms,
+        .max_connections = cfg->server.max_connections,
         .on_listening = on_listening,
     };
     ccp_app_server_hooks(&app, &so);
@@ -132,6 +134,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_error err = {0};
     int rc = ccp_server_run(&so, &err);
     ccp_upstream_global_cleanup();
+    ccp_admit_free(app.admit);
     ccp_config_unref(cfg);
     if (rc != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);

@@ -64,6 +64,10 @@ typedef struct ccp_encode_ctx {
     bool stream;                       /* the client asked for a stream */
     const ccp_header_view *in_headers; /* inbound client headers */
     size_t n_in_headers;
+    /* The request is known to pass ccp_request_check: the client's was
+     * validated on arrival and no request hook has edited it since. The
+     * encoder then skips its own check (one walk less per request). */
+    bool shape_checked;
 } ccp_encode_ctx;
 
 /* ---- what every encoder checks first (request_check.c) ---- */
@@ -76,6 +80,15 @@ typedef struct ccp_encode_ctx {
  * encoder calls it first. docs/configuration.md ("Request checks") lists
  * what it holds. */
 int ccp_request_check(json_object *req, ccp_error *err);
+
+/* ccp_request_check and what the Anthropic API requires besides, for a
+ * client's /v1/messages request before it is routed: max_tokens (an integer
+ * of at least 1), at least one message, a custom tool's input_schema,
+ * tool_choice's and thinking's type among the API's values, tool_choice's
+ * name for type tool, thinking's budget_tokens when enabled. The error
+ * names the JSON path ("messages.3.content.0.tool_use_id: field
+ * required"). Unknown fields pass. */
+int ccp_request_validate(json_object *req, ccp_error *err);
 
 #define CCP_MODEL_NAME_MAX 256
 

@@ -332,7 +332,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 {
     const ccp_provider *p = ctx->provider;
     json_object *req = ctx->request;
-    int rc = ccp_request_check(req, err);
+    int rc = ctx->shape_checked ? 0 : ccp_request_check(req, err);
     if (rc) return rc;
     char *m = ccp_encode_model(ctx, err);
     if (!m) return CCP_EINVAL;

@@ -40,6 +40,9 @@ typedef struct walk {
     char path[256]; /* cut short (not overflowed) on absurd depths */
     size_t len;
     ccp_error *err;
+    /* The client's request (ccp_request_validate): also what the Anthropic
+     * API requires, though no code here would break without it. */
+    bool strict;
 } walk;
 
 static size_t push(walk *w, const char *key, size_t idx)
@@ -202,12 +205,60 @@ static int tool(walk *w, json_object *t)
     if (!json_object_is_type(t, json_type_object)) return fail(w, "must be a tool object");
     /* A custom tool needs its name; a server tool (typed, no schema) may
      * have none (Anthropic's mcp_toolset names its server instead). */
-    bool custom = ccp_json_get(t, "input_schema") || !ccp_json_get(t, "type");
+    const char *type = ccp_json_get_str(t, "type");
+    bool custom = ccp_json_get(t, "input_schema") || !ccp_json_get(t, "type") ||
+                  (type && !strcmp(type, "custom"));
     int rc;
     if ((rc = str_field(w, t, "name", custom)) || (rc = str_field(w, t, "type", OPTIONAL)) ||
         (rc = str_field(w, t, "description", OPTIONAL)))
         return rc;
-    return field(w, t, "input_schema", T_OBJ, OPTIONAL, "must be an object (a JSON Schema)", NULL);
+    /* A custom tool without a schema is one the model cannot be told how to
+     * call; the API refuses it. */
+    return field(w, t, "input_schema", T_OBJ, w->strict && custom,
+                 "must be an object (a JSON Schema)", NULL);
+}
+
+/* s is one of the NULL-terminated choices. */
+static bool one_of(const char *s, const char *const *choices)
+{
+    for (; *choices; choices++)
+        if (!strcmp(s, *choices)) return true;
+    return false;
+}
+
+/* obj.key (a string, already checked) is one of choices, else "must be
+ * one of ...". */
+static int choice(walk *w, json_object *obj, const char *key, const char *const *choices,
+                  const char *what)
+{
+    const char *s = ccp_json_get_str(obj, key);
+    if (!s || one_of(s, choices)) return 0;
+    size_t was = push(w, key, 0);
+    int rc = fail(w, what);
+    pop(w, was);
+    return rc;
+}
+
+static const char *const tool_choices[] = {"auto", "any", "tool", "none", NULL};
+static const char *const thinking_types[] = {"enabled", "disabled", "adaptive", NULL};
+
+/* What the API requires of tool_choice and thinking beyond their types. */
+static int tool_choice_strict(walk *w, json_object *tc)
+{
+    int rc = choice(w, tc, "type", tool_choices, "must be \"auto\", \"any\", \"tool\" or \"none\"");
+    const char *type = ccp_json_get_str(tc, "type");
+    if (!rc && type && !strcmp(type, "tool")) rc = str_field(w, tc, "name", REQUIRED);
+    return rc;
+}
+
+static int thinking_strict(walk *w, json_object *th)
+{
+    int rc =
+        choice(w, th, "type", thinking_types, "must be \"enabled\", \"disabled\" or \"adaptive\"");
+    const char *type = ccp_json_get_str(th, "type");
+    if (!rc && type && !strcmp(type, "enabled"))
+        rc = field(w, th, "budget_tokens", T_INT, REQUIRED, "must be an integer", NULL);
+    return rc;
 }
 
 static int string_item(walk *w, json_object *s)
@@ -221,9 +272,9 @@ static int object_field(walk *w, json_object *req, const char *key, json_object 
     return field(w, req, key, T_OBJ, OPTIONAL, "must be an object", out);
 }
 
-int ccp_request_check(json_object *req, ccp_error *err)
+static int check(json_object *req, ccp_error *err, bool strict)
 {
-    walk w = {.err = err};
+    walk w = {.err = err, .strict = strict};
     if (!json_object_is_type(req, json_type_object))
         return fail(&w, "must be a JSON object (an Anthropic Messages request)");
     json_object *v;
@@ -232,6 +283,12 @@ int ccp_request_check(json_object *req, ccp_error *err)
     if ((rc = field(&w, req, "messages", T_ARR, REQUIRED, "must be an array", &v)) ||
         (rc = each(&w, v, "messages", message)))
         return rc;
+    if (strict && ccp_json_arr_len(v) == 0) {
+        size_t at = push(&w, "messages", 0);
+        rc = fail(&w, "at least one message is required");
+        pop(&w, at);
+        return rc;
+    }
     if ((rc = field(&w, req, "system", T_STR | T_ARR, OPTIONAL,
                     "must be a string or an array of text blocks", &v)))
         return rc;
@@ -239,8 +296,14 @@ int ccp_request_check(json_object *req, ccp_error *err)
     rc = content(&w, v);
     pop(&w, was);
     if (rc) return rc;
-    if ((rc = field(&w, req, "max_tokens", T_INT, OPTIONAL, "must be an integer", NULL)) ||
-        (rc = field(&w, req, "temperature", T_NUM, OPTIONAL, "must be a number", NULL)) ||
+    if ((rc = field(&w, req, "max_tokens", T_INT, strict, "must be an integer", &v))) return rc;
+    if (strict && json_object_get_int64(v) < 1) {
+        size_t at = push(&w, "max_tokens", 0);
+        rc = fail(&w, "must be at least 1");
+        pop(&w, at);
+        return rc;
+    }
+    if ((rc = field(&w, req, "temperature", T_NUM, OPTIONAL, "must be a number", NULL)) ||
         (rc = field(&w, req, "top_p", T_NUM, OPTIONAL, "must be a number", NULL)) ||
         (rc = field(&w, req, "top_k", T_INT, OPTIONAL, "must be an integer", NULL)) ||
         (rc = field(&w, req, "stream", T_BOOL, OPTIONAL, "must be a boolean", NULL)))
@@ -256,15 +319,20 @@ int ccp_request_check(json_object *req, ccp_error *err)
     if ((rc = object_field(&w, req, "tool_choice", &v))) return rc;
     was = push(&w, "tool_choice", 0);
     if (v && !(rc = str_field(&w, v, "type", REQUIRED)) &&
-        !(rc = str_field(&w, v, "name", OPTIONAL)))
-        rc = field(&w, v, "disable_parallel_tool_use", T_BOOL, OPTIONAL, "must be a boolean", NULL);
+        !(rc = str_field(&w, v, "name", OPTIONAL)) &&
+        !(rc = field(&w, v, "disable_parallel_tool_use", T_BOOL, OPTIONAL, "must be a boolean",
+                     NULL)) &&
+        strict)
+        rc = tool_choice_strict(&w, v);
     pop(&w, was);
     if (rc) return rc;
 
     if ((rc = object_field(&w, req, "thinking", &v))) return rc;
     was = push(&w, "thinking", 0);
-    if (v && !(rc = str_field(&w, v, "type", REQUIRED)))
-        rc = field(&w, v, "budget_tokens", T_INT, OPTIONAL, "must be an integer", NULL);
+    if (v && !(rc = str_field(&w, v, "type", REQUIRED)) &&
+        !(rc = field(&w, v, "budget_tokens", T_INT, OPTIONAL, "must be an integer", NULL)) &&
+        strict)
+        rc = thinking_strict(&w, v);
     pop(&w, was);
     if (rc) return rc;
 
@@ -287,6 +355,16 @@ int ccp_request_check(json_object *req, ccp_error *err)
     }
     pop(&w, was);
     return rc;
+}
+
+int ccp_request_check(json_object *req, ccp_error *err)
+{
+    return check(req, err, false);
+}
+
+int ccp_request_validate(json_object *req, ccp_error *err)
+{
+    return check(req, err, true);
 }
 
 /* ---- model names ------------------------------------------------------- */

@@ -62,6 +62,10 @@ typedef struct ccp_provider {
     const ccp_pipeline *pipeline;
     ccp_model_pipeline *model_pipelines;
     size_t n_model_pipelines;
+    /* concurrency limits (exchange/admit.h); max_in_flight 0 = unlimited */
+    int max_in_flight;
+    int max_queue;
+    uint32_t queue_timeout_ms;
 } ccp_provider;
 
 /* A routing target: a provider and the model to ask it for. model == NULL
@@ -151,6 +155,8 @@ typedef struct ccp_server_config {
     uint32_t idle_timeout_ms;
     uint32_t body_timeout_ms;
     uint32_t drain_timeout_ms;
+    uint32_t write_timeout_ms;   /* a client that reads nothing this long is dropped */
+    int max_connections;         /* open client connections, all workers; 0 = no cap */
     int log_level;               /* a ccp_log_level */
     int echo_model;              /* a ccp_echo_model */
     ccp_strlist allowed_hosts;   /* see guard/browser.h */
@@ -163,6 +169,7 @@ typedef struct ccp_upstream_config {
     uint32_t stream_idle_timeout_ms;
     uint32_t total_timeout_ms; /* 0: unlimited */
     size_t max_response_bytes;
+    bool preconnect; /* open a connection to each provider at start-up */
 } ccp_upstream_config;
 
 typedef struct ccp_config {

@@ -239,8 +239,27 @@ static const ccp_key server_keys[] = {
      .offset = SRV(drain_timeout_ms),
      .def = "10000",
      .max = MS_MAX,
-     .help = "on SIGINT/SIGTERM, in-flight requests get this long to finish before their "
-             "connections are closed"},
+     .help = "on SIGINT/SIGTERM, in-flight requests get this long to finish; then a stream "
+             "still open gets an SSE `error` event (`overloaded_error`, \"ccproxy is shutting "
+             "down\"), a request not yet answered a `529 overloaded_error`, and the connections "
+             "close (see [Limits and overload](#limits-and-overload))"},
+    {.name = "write_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = SRV(write_timeout_ms),
+     .def = "60000",
+     .min = 1,
+     .max = MS_MAX,
+     .help = "a client that reads nothing of its answer for this long while bytes wait to reach "
+             "it is dropped and its upstream transfer cancelled (checked once per period, so "
+             "it goes after one to two periods of not reading)"},
+    {.name = "max_connections",
+     .type = CCP_KEY_INT,
+     .offset = SRV(max_connections),
+     .def = "0",
+     .max = 10000000,
+     .help = "open client connections across all workers; past it a new connection is "
+             "accepted, answered `503 overloaded_error` once its request head is in, and "
+             "closed. `0` = no cap (the open-file limit still bounds it)"},
     {.name = "log_level",
      .type = CCP_KEY_ENUM,
      .offset = SRV(log_level),
@@ -319,6 +338,13 @@ static const ccp_key upstream_keys[] = {
      .help = "the largest whole (non-streamed) answer accepted from a provider; a larger one is a "
              "`502 api_error` naming this key. A streamed answer is passed on as it arrives and "
              "is not capped in total; one of its events may hold at most 16 MiB"},
+    {.name = "preconnect",
+     .type = CCP_KEY_BOOL,
+     .offset = UP(preconnect),
+     .def = "false",
+     .help = "at start-up each worker opens a connection (TCP and TLS, no request) to every "
+             "provider's host and keeps it for the first request, which then does not pay the "
+             "handshakes; a provider that cannot be reached is logged at debug level only"},
 };
 
 const ccp_key_table ccp_cfg_server_keys = CCP_KEYS("server", server_keys);
@@ -591,6 +617,26 @@ static const ccp_key provider_keys[] = {
      .load = load_p_model_pipelines,
      .doc_type = "map of model → name",
      .help = "a pipeline for some of its models instead"},
+    {.name = "max_in_flight",
+     .type = CCP_KEY_INT,
+     .offset = PROV(max_in_flight),
+     .def = "0",
+     .max = 1000000,
+     .help = "transfers to this provider under way at once, across all workers; more wait in a "
+             "queue. `0` = no limit (see [Limits and overload](#limits-and-overload))"},
+    {.name = "max_queue",
+     .type = CCP_KEY_INT,
+     .offset = PROV(max_queue),
+     .def = "100",
+     .max = 1000000,
+     .help = "attempts waiting for a slot at most; one more is refused at once (`529 "
+             "overloaded_error`, or the route's next target)"},
+    {.name = "queue_timeout_ms",
+     .type = CCP_KEY_MS,
+     .offset = PROV(queue_timeout_ms),
+     .def = "30000",
+     .max = MS_MAX,
+     .help = "how long an attempt waits for a slot before it is refused like a full queue"},
 };
 
 const ccp_key_table ccp_cfg_provider_keys = CCP_KEYS("providers", provider_keys);
@@ -647,6 +693,7 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
         p->codec_opts = ccp_xcalloc(1, codec->opts_size);
         ccp_keys_defaults(&opts, p->codec_opts);
     }
+    ccp_keys_defaults(&ccp_cfg_provider_keys, p);
     p->auth = (ccp_auth)-1;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {

@@ -61,6 +61,10 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
         .stream = ex->stream,
         .in_headers = ex->in_headers,
         .n_in_headers = ex->n_in_headers,
+        /* A hook may leave a shape the codec cannot read; the client's
+         * own request was validated once on arrival. */
+        .shape_checked = ex->validated && !ccp_pipeline_edits_request(a->rule_pipeline) &&
+                         !ccp_pipeline_edits_request(a->pipeline),
     };
     if (a->codec->encode(&ectx, &a->out, &err) != 0) {
         rc = prep_fail(e, CCP_PREP_ENCODE, &err);

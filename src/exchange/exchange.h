@@ -28,6 +28,7 @@ typedef struct ccp_exchange {
     bool stream;                       /* the client asked for SSE */
     const ccp_header_view *in_headers; /* the client's headers, borrowed */
     size_t n_in_headers;
+    bool validated; /* the request passed ccp_request_validate: encoders need not re-check it */
     size_t attempt; /* index of the current target in choice->route */
 } ccp_exchange;
 

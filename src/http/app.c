@@ -16,6 +16,10 @@ static void *worker_start(void *appv, uv_loop_t *loop)
     w->app = app;
     w->loop = loop;
     w->upstream = ccp_upstream_new(loop, &app->config->upstream);
+    if (app->admit) w->admit = ccp_admit_queue_new(app->admit, loop);
+    if (app->config->upstream.preconnect)
+        for (size_t i = 0; i < app->config->n_providers; i++)
+            ccp_upstream_preconnect(w->upstream, app->config->providers[i].base_url);
     return w;
 }
 
@@ -24,6 +28,7 @@ static void worker_stop(void *appv, void *wv)
     ccp_worker *w = wv;
     if (!w) return;
     ccp_upstream_free(w->upstream);
+    ccp_admit_queue_free(w->admit);
     free(w);
 }
 

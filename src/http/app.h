@@ -8,6 +8,7 @@
 #define CCP_HTTP_APP_H
 
 #include "config/config.h"
+#include "exchange/admit.h"
 #include "http/server.h"
 #include "upstream/upstream.h"
 
@@ -16,6 +17,7 @@
 typedef struct ccp_app {
     ccp_config *config; /* the snapshot in force; the app holds one reference */
     const char *host;   /* the address bound (server.host or --host), not owned */
+    ccp_admit *admit;   /* per-provider concurrency counts, all workers; owned by the caller */
 } ccp_app;
 
 /* Per worker thread: created on the worker's loop by ccp_app_worker_start. */
@@ -23,6 +25,7 @@ typedef struct ccp_worker {
     ccp_app *app;
     uv_loop_t *loop;
     ccp_upstream *upstream;
+    ccp_admit_queue *admit; /* this worker's attempts waiting for a provider slot */
 } ccp_worker;
 
 /* Fills the server options' handler and worker hooks for app. */

@@ -25,9 +25,17 @@ static conn *of_parser(llhttp_t *p)
 
 /* ---- timers --------------------------------------------------------- */
 
+static void write_check(conn *c);
+
 static void timer_cb(uv_timer_t *t)
 {
     conn *c = t->data;
+    /* While a response is written (or the last bytes before a close), the
+     * timer watches the client reading (write_check). */
+    if (c->state == C_HANDLER || c->close_after) {
+        write_check(c);
+        return;
+    }
     switch (c->state) {
     case C_HEAD:
         ccp_conn_fail(c, 408, "invalid_request_error",
@@ -124,6 +132,8 @@ static void unlist(conn *c)
     c->flush_next = NULL;
 }
 
+static void watch_writes(conn *c);
+
 /* A connection keeps its output buffer between answers up to this size. */
 #define OUT_KEEP (64 * 1024)
 
@@ -170,6 +180,8 @@ static int flush_one(conn *c)
         free(wr);
         return -1;
     }
+    c->handed += wr->len;
+    watch_writes(c);
     return 0;
 }
 
@@ -181,6 +193,48 @@ static void list(conn *c)
     if (c->flush_next) c->flush_next->flush_pprev = &c->flush_next;
     c->flush_pprev = &w->flush_list;
     w->flush_list = c;
+}
+
+/* ---- clients that stop reading (server.write_timeout_ms) ------------- */
+
+/* Bytes of ours that have reached the socket: what was handed to uv_write
+ * less what libuv still holds. libuv's queue shrinks with every partial
+ * write, so this moves whenever the client reads anything at all, even
+ * inside one large write. */
+static uint64_t written(conn *c)
+{
+    return c->handed - uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+}
+
+/* Bytes are waiting in libuv for c: if the timer is free (a response is in
+ * flight, or the last bytes before a close), it checks on the client every
+ * write_timeout_ms. */
+static void watch_writes(conn *c)
+{
+    uint32_t ms = c->w->opts->write_timeout_ms;
+    if (!ms || !(c->state == C_HANDLER || c->close_after)) return;
+    if (uv_is_active((uv_handle_t *)&c->timer)) return;
+    c->written_mark = written(c);
+    uv_timer_start(&c->timer, timer_cb, ms, 0);
+}
+
+/* A whole period has passed: a client that took nothing of what waits for
+ * it is dropped (closing aborts its response, which cancels the upstream
+ * transfer); one that took something gets another period. */
+static void write_check(conn *c)
+{
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) return; /* all out */
+    uint64_t now = written(c);
+    if (now != c->written_mark) {
+        c->written_mark = now;
+        uv_timer_start(&c->timer, timer_cb, c->w->opts->write_timeout_ms, 0);
+        return;
+    }
+    ccp_log_warn("%s: the client read nothing for %u ms with %zu bytes waiting for it; dropping "
+                 "the connection (server.write_timeout_ms)",
+                 c->res ? c->res->id : "connection", c->w->opts->write_timeout_ms,
+                 uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp));
+    ccp_conn_close(c);
 }
 
 /* Gathered bytes leave at once past this much: a burst of upstream events
@@ -360,6 +414,14 @@ static int on_headers_complete(llhttp_t *p)
         push_off(c);
     }
     ccp_buf_appendc(&c->hbuf, '\0');
+    if (c->reject) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "ccproxy has server.max_connections (%d) connections open; try again shortly",
+                 c->w->opts->max_connections);
+        ccp_conn_fail(c, 503, "overloaded_error", msg);
+        return -1;
+    }
     c->state = C_BODY;
     uint32_t body_ms = c->w->opts->body_timeout_ms;
     c->body_deadline = body_ms ? uv_now(&c->w->loop) + body_ms : 0;
@@ -504,6 +566,7 @@ static void close_cb(uv_handle_t *h)
     ccp_buf_free(&c->body);
     free(c->hoffs);
     free(c);
+    atomic_fetch_sub(w->open_conns, 1);
     ccp_worker_conn_gone(w);
 }
 
@@ -582,6 +645,13 @@ void ccp_conn_accept(worker *w)
     c->pprev = &w->conns;
     w->conns = c;
     w->n_conns++;
+    /* Past server.max_connections the connection is still accepted (else
+     * it would wait in the kernel's backlog with no answer) and gets a 503
+     * once its request head is in: read first, so closing does not reset
+     * a connection whose request we left unread. */
+    int open = atomic_fetch_add(w->open_conns, 1) + 1;
+    int max = w->opts->max_connections;
+    if (max > 0 && open > max) c->reject = true;
     /* A new connection must start its request within the header timeout. */
     arm(c, w->opts->header_timeout_ms);
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);

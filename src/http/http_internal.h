@@ -6,6 +6,7 @@
 #include "http/server.h"
 
 #include <llhttp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -38,6 +39,8 @@ typedef struct worker {
     void *wdata; /* from opts->worker_start */
     conn *conns; /* live connections */
     size_t n_conns;
+    _Atomic int *open_conns; /* every worker's connections, against opts->max_connections */
+    bool drain_grace;        /* the drain deadline passed; the last bytes are leaving */
     bool stopping, finalized;
     uint64_t rng; /* request ids */
     /* Every read of the worker's connections lands here: a read is parsed
@@ -59,6 +62,10 @@ struct conn {
     bool write_failed; /* libuv refused a write: closed at the next flush */
     bool keep_alive;
     bool first;                      /* no request seen yet on this connection */
+    bool reject;                     /* over server.max_connections: answer 503 and close */
+    uint64_t handed;                 /* bytes ever given to uv_write (for write_timeout_ms) */
+    uint64_t written_mark;           /* of those, how many had reached the socket at the
+                                        last write-timeout check */
     size_t queued;                   /* bytes written by the handler, not yet on the socket */
     bool congested;                  /* queued passed the high-water mark, not yet drained */
     ccp_buf out;                     /* bytes not yet handed to uv_write (see worker.flush_list) */
@@ -99,6 +106,8 @@ struct ccp_response {
     void *abort_ud;
     void (*drain_fn)(void *ud);
     void *drain_ud;
+    void (*shutdown_fn)(void *ud);
+    void *shutdown_ud;
     int status;
     uint64_t bytes_in, bytes_out;
     char *log_provider, *log_model, *log_route;
@@ -131,6 +140,9 @@ void ccp_response_abort(ccp_response *res);
 /* The connection drained below its low-water mark: runs the handler's
  * drain callback (last thing; it may finish and free res). */
 void ccp_response_drained(ccp_response *res);
+/* The drain deadline passed while res is in flight: asks its handler to end
+ * it with an error (true), or returns false when it registered no way to. */
+bool ccp_response_shutdown(ccp_response *res);
 const char *ccp_http_reason(int status);
 void ccp_http_request_id(worker *w, char out[32]);
 

@@ -38,6 +38,7 @@ typedef struct msg_ctx {
     ccp_attempt a;           /* the current attempt: target, codec, outbound request */
     bool prepared;           /* a holds a prepared attempt */
     ccp_event_chain chain;   /* the pipeline's event hooks in front of the writer */
+    ccp_admit_ticket ticket; /* the attempt's provider slot, or its place in the queue */
     ccp_upstream_req *up;    /* NULL once done or cancelled */
     uint64_t sent_ns;        /* when this attempt was sent (debug timings) */
     int status;              /* upstream HTTP status; 0 before the head */
@@ -61,6 +62,7 @@ static double ms_since(uint64_t ns)
 
 static void finish(msg_ctx *c)
 {
+    ccp_admit_leave(&c->ticket);
     if (c->up) ccp_upstream_cancel(c->up);
     if (c->dec) c->a.codec->decoder_free(c->dec);
     ccp_event_chain_free(&c->chain);
@@ -124,6 +126,8 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
 }
 
 static void start_attempt(msg_ctx *c);
+static void admit_attempt(msg_ctx *c);
+static void send_attempt(msg_ctx *c);
 
 /* Moves on to the route's next target (the exchange judged it worth it);
  * this attempt's decoder, writer and outbound request go. */
@@ -139,6 +143,7 @@ static void fall_back(msg_ctx *c, const char *why)
     c->wr = NULL;
     ccp_attempt_free(&c->a);
     c->prepared = false;
+    ccp_admit_leave(&c->ticket);
     ccp_buf_reset(&c->err_body);
     free(c->retry_after);
     c->retry_after = NULL;
@@ -252,7 +257,8 @@ static void complete_ok(msg_ctx *c)
 static void on_done(void *ud, int result, const ccp_error *err)
 {
     msg_ctx *c = ud;
-    c->up = NULL; /* the handle is invalid once on_done returns */
+    c->up = NULL;                /* the handle is invalid once on_done returns */
+    ccp_admit_leave(&c->ticket); /* the transfer is over: its slot frees */
     ccp_log_debug(
         "%s upstream %s transfer ended: %s after %.1fms", c->req->id, c->a.target.provider->name,
         result == 0 ? "complete" : (err ? err->msg : ccp_error_name(result)), ms_since(c->sent_ns));
@@ -315,21 +321,22 @@ static void on_abort(void *ud)
     finish(c);
 }
 
-static const ccp_upstream_cb upstream_cb = {on_head, on_data, on_done};
-
-/* Checks the fields every provider needs; the upstream validates the rest. */
-static const char *check_request(json_object *body)
+/* The server is stopping and its drain deadline passed: end with an error
+ * the client retries (an SSE error event if the stream began, else a 529)
+ * rather than let the connection be cut mid-answer. */
+static void on_shutdown(void *ud)
 {
-    json_object *v = ccp_json_get(body, "model");
-    if (!v) return "model: field required";
-    if (!json_object_is_type(v, json_type_string)) return "model: must be a string";
-    v = ccp_json_get(body, "messages");
-    if (!v) return "messages: field required";
-    if (!json_object_is_type(v, json_type_array)) return "messages: must be an array";
-    v = ccp_json_get(body, "stream");
-    if (v && !json_object_is_type(v, json_type_boolean)) return "stream: must be a boolean";
-    return NULL;
+    msg_ctx *c = ud;
+    if (c->aborted) return;
+    ccp_log_debug("%s drain deadline passed: ending the answer with an error", c->req->id);
+    if (c->up) {
+        ccp_upstream_cancel(c->up);
+        c->up = NULL;
+    }
+    fail_and_finish(c, 529, "overloaded_error", "ccproxy is shutting down");
 }
+
+static const ccp_upstream_cb upstream_cb = {on_head, on_data, on_done};
 
 static const char *header_of(void *ud, const char *name)
 {
@@ -372,6 +379,56 @@ static void log_attempt(msg_ctx *c)
     ccp_buf_free(&h);
 }
 
+/* The provider has no slot for this attempt: the next target if the
+ * exchange judges a 529 worth one, else 529 overloaded_error (the type
+ * Anthropic's own overload has, which Claude Code retries). */
+static void overloaded(msg_ctx *c, const char *why)
+{
+    ccp_attempt_end end = {.status = 529};
+    if (ccp_exchange_judge(&c->ex, &end) == CCP_VERDICT_FALL_BACK) {
+        fall_back(c, why);
+        return;
+    }
+    char msg[400];
+    snprintf(msg, sizeof msg, "provider '%s' %s", c->a.target.provider->name, why);
+    ccp_log_warn("%s %s", c->req->id, msg);
+    fail_and_finish(c, 529, "overloaded_error", msg);
+}
+
+static void admitted(void *ud, int result)
+{
+    msg_ctx *c = ud;
+    if (result == 0) {
+        send_attempt(c);
+        return;
+    }
+    char why[160];
+    snprintf(why, sizeof why,
+             "is overloaded: no request slot freed within queue_timeout_ms (%u ms)",
+             c->a.target.provider->queue_timeout_ms);
+    overloaded(c, why);
+}
+
+/* May this attempt start now? At once, after a wait in the provider's
+ * queue (admitted), or not at all. */
+static void admit_attempt(msg_ctx *c)
+{
+    const ccp_provider *p = c->a.target.provider;
+    int rc = ccp_admit_enter(c->w->admit, p, &c->ticket, admitted, c);
+    if (rc == 0) {
+        send_attempt(c);
+    } else if (rc < 0) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "is overloaded: %d requests in flight (max_in_flight) and %d waiting (max_queue)",
+                 p->max_in_flight, p->max_queue);
+        overloaded(c, why);
+    } else {
+        ccp_log_debug("%s provider %s: all %d slots taken; waiting", c->req->id, p->name,
+                      p->max_in_flight);
+    }
+}
+
 /* Prepares the attempt at the exchange's current target and sends it. */
 static void start_attempt(msg_ctx *c)
 {
@@ -393,6 +450,12 @@ static void start_attempt(msg_ctx *c)
         ccp_anthropic_writer_echo_model(c->wr, c->client_model);
     ccp_event_chain_build(&c->chain, c->a.pipeline, ccp_anthropic_writer_sink(c->wr));
     ccp_event_chain_push(&c->chain, c->a.rule_pipeline);
+    admit_attempt(c);
+}
+
+/* Sends the prepared attempt (its provider slot is held). */
+static void send_attempt(msg_ctx *c)
+{
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_attempt(c);
     c->sent_ns = uv_hrtime();
     ccp_upstream_send_opts so = {
@@ -410,10 +473,13 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
     json_object *body = ccp_app_parse_body(req, res);
     if (!body) return;
-    const char *bad = check_request(body);
-    if (bad) {
+    /* Once, before routing: the router, the hooks and the codecs then read
+     * a tree of the shape they expect, and the client learns which field
+     * is wrong by its path. */
+    ccp_error verr = {0};
+    if (ccp_request_validate(body, &verr) != 0) {
         json_object_put(body);
-        ccp_res_send_error(res, 400, "invalid_request_error", bad);
+        ccp_res_send_error(res, 400, "invalid_request_error", verr.msg);
         return;
     }
 
@@ -431,6 +497,7 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         .stream = c->stream,
         .in_headers = req->headers,
         .n_in_headers = req->n_headers,
+        .validated = true,
     };
 
     ccp_error err = {0};
@@ -443,5 +510,6 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_route(c);
     ccp_res_on_abort(res, on_abort, c);
     ccp_res_on_drain(res, on_drain, c);
+    ccp_res_on_shutdown(res, on_shutdown, c);
     start_attempt(c);
 }

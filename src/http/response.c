@@ -204,6 +204,21 @@ void ccp_response_drained(ccp_response *r)
     if (r->drain_fn && !r->finished) r->drain_fn(r->drain_ud);
 }
 
+bool ccp_response_shutdown(ccp_response *r)
+{
+    if (!r->shutdown_fn || r->finished) return false;
+    void (*fn)(void *) = r->shutdown_fn;
+    r->shutdown_fn = NULL;
+    fn(r->shutdown_ud); /* the handler ends r, freeing it */
+    return true;
+}
+
+void ccp_res_on_shutdown(ccp_response *r, void (*fn)(void *ud), void *ud)
+{
+    r->shutdown_fn = fn;
+    r->shutdown_ud = ud;
+}
+
 static void out(ccp_response *r, const char *data, size_t len)
 {
     r->bytes_out += len;

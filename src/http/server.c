@@ -169,12 +169,32 @@ static void flush_check_cb(uv_check_t *h)
     ccp_worker_flush(h->data);
 }
 
+/* How long the last bytes (an error event) get to leave once the drain
+ * deadline has passed, before every connection is closed regardless. */
+#define DRAIN_GRACE_MS 1000
+
+/* The drain deadline passed. A response whose handler can end it with an
+ * error is asked to (a stream gets an SSE error event, so its client sees
+ * a clean, retryable end rather than a cut connection), and its connection
+ * closes once that is written; the rest close now. Whatever is still open
+ * DRAIN_GRACE_MS later (a client not reading) is closed then. */
 static void drain_expired(uv_timer_t *t)
 {
     worker *w = t->data;
-    if (w->n_conns) ccp_log_warn("drain timeout: closing %zu connection(s) still busy", w->n_conns);
-    while (w->conns)
-        ccp_conn_close(w->conns);
+    if (w->drain_grace) {
+        while (w->conns)
+            ccp_conn_close(w->conns);
+        return;
+    }
+    w->drain_grace = true;
+    if (w->n_conns) ccp_log_warn("drain timeout: ending %zu connection(s) still busy", w->n_conns);
+    for (conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        /* Ending the response closes c (the worker is stopping) or leaves
+         * it flushing its last bytes; only c leaves the list. */
+        if (!(c->res && ccp_response_shutdown(c->res)) && !c->close_after) ccp_conn_close(c);
+    }
+    if (w->conns) uv_timer_start(&w->drain, drain_expired, DRAIN_GRACE_MS, 0);
 }
 
 static void wake_cb(uv_async_t *a)
@@ -314,6 +334,7 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     raise_nofile_limit();
 
     main_ctx m = {.workers = ws, .n = n};
+    _Atomic int open_conns = 0;
     uv_loop_t main_loop;
     uv_loop_init(&main_loop);
     uv_async_init(&main_loop, &m.stop, stop_all);
@@ -330,6 +351,7 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     for (int i = 0; i < n; i++) {
         worker *w = &ws[i];
         w->opts = opts;
+        w->open_conns = &open_conns;
         uv_loop_init(&w->loop);
         w->port = port;
         uv_timer_init(&w->loop, &w->accept_retry);

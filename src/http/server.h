@@ -61,6 +61,11 @@ void ccp_res_on_abort(ccp_response *res, void (*fn)(void *ud), void *ud);
  * KiB), from the connection's write path: resume the upstream there. */
 bool ccp_res_congested(const ccp_response *res);
 void ccp_res_on_drain(ccp_response *res, void (*fn)(void *ud), void *ud);
+/* Shutdown: fn runs once if the server's drain deadline passes while the
+ * response is in flight; the handler must cancel its work and end the
+ * response at once with an error the client can retry (an SSE error event
+ * once streaming began). The connection is closed soon after. */
+void ccp_res_on_shutdown(ccp_response *res, void (*fn)(void *ud), void *ud);
 /* Fills the access-log fields the server cannot know. Strings copied. */
 void ccp_res_log_info(ccp_response *res, const char *provider, const char *model, bool stream);
 /* The route taken (see ccp_route_describe), for the access log. */
@@ -86,6 +91,8 @@ typedef struct ccp_server_opts {
     uint32_t idle_timeout_ms;
     uint32_t body_timeout_ms; /* the whole body, from the end of the head; 0 = none */
     uint32_t drain_timeout_ms;
+    uint32_t write_timeout_ms; /* a client that reads nothing this long is dropped; 0 = never */
+    int max_connections;       /* open connections, all workers; 0 = no cap */
     ccp_handler_fn handler;
     void *app;
     /* Writes the body of an error the server answers by itself (a bad

@@ -55,6 +55,9 @@ struct ccp_upstream {
     bool deferred;         /* a cancel waits for curl to return */
     sock_ctx **conn_socks; /* owned: connection sockets' watchers, by fd */
     size_t n_conn_socks;   /* slots in conn_socks */
+    /* What pooling achieves, for the debug log at the end: transfers
+     * finished, and the connections they had to open (CURLINFO_NUM_CONNECTS). */
+    unsigned long long transfers, connects;
 };
 
 /* Idle upstream connections kept per worker, across all providers. */
@@ -155,6 +158,10 @@ static void check_multi_info(ccp_upstream *u)
         ccp_upstream_req *r = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode res = msg->data.result;
+        long nconn = 0;
+        if (curl_easy_getinfo(msg->easy_handle, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK)
+            u->connects += (unsigned long long)nconn;
+        u->transfers++;
         ccp_error err = {0};
         int code = 0;
         if (r->data_abort) {
@@ -351,6 +358,8 @@ static void free_upstream_cb(uv_handle_t *h)
 void ccp_upstream_free(ccp_upstream *u)
 {
     if (!u) return;
+    ccp_log_debug("upstream: %llu transfer(s) needed %llu new connection(s)", u->transfers,
+                  u->connects);
     while (u->reqs) {
         u->reqs->cancelled = true;
         release(u->reqs);
@@ -480,7 +489,11 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
     }
     curl_easy_setopt(e, CURLOPT_URL, o->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(o->method, "POST") ? o->method : NULL);
+    bool head = !strcmp(o->method, "HEAD");
+    if (head)
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L); /* no body follows the head */
+    else
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(o->method, "POST") ? o->method : NULL);
     if (o->body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, o->body);
@@ -523,6 +536,43 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
      * turn, so no callback runs before this returns. */
     curl_multi_add_handle(u->multi, e);
     return r;
+}
+
+void ccp_upstream_stats(const ccp_upstream *u, unsigned long long *transfers,
+                        unsigned long long *connects)
+{
+    *transfers = u->transfers;
+    *connects = u->connects;
+}
+
+static void pre_head(void *ud, int status, const char *ct, const char *ra)
+{
+    (void)ct, (void)ra;
+    ccp_log_debug("preconnect to %s: answered %d; connection kept", (const char *)ud, status);
+}
+
+static int pre_data(void *ud, const char *d, size_t n)
+{
+    (void)ud, (void)d, (void)n;
+    return 0;
+}
+
+static void pre_done(void *ud, int result, const ccp_error *err)
+{
+    if (result)
+        ccp_log_debug("preconnect to %s failed: %s", (const char *)ud,
+                      err ? err->msg : ccp_error_name(result));
+}
+
+/* A HEAD of the base URL: the cheapest request every HTTP server answers,
+ * and unlike CURLOPT_CONNECT_ONLY its connection goes back to the pool for
+ * the next transfer to that host. url must outlive the transfer (the
+ * config's base_url does: the worker's upstream is freed first). */
+void ccp_upstream_preconnect(ccp_upstream *u, const char *url)
+{
+    static const ccp_upstream_cb cb = {pre_head, pre_data, pre_done};
+    ccp_upstream_send_opts o = {.method = "HEAD", .url = url};
+    ccp_upstream_send(u, &o, &cb, (void *)url);
 }
 
 void ccp_upstream_cancel(ccp_upstream_req *r)

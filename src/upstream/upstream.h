@@ -75,6 +75,16 @@ void ccp_upstream_cancel(ccp_upstream_req *r);
  * callbacks and do nothing on a cancelled request; cancelling a paused
  * request needs nothing more. */
 void ccp_upstream_pause(ccp_upstream_req *r);
+
+/* Opens a connection to url's host now (a HEAD of url, answer ignored), so
+ * the first real request there does not pay TCP and TLS set-up; failures
+ * are logged at debug level. url is borrowed until u is freed. */
+void ccp_upstream_preconnect(ccp_upstream *u, const char *url);
+
+/* Transfers this client finished and the connections they opened; the
+ * difference is what keep-alive and multiplexing saved. */
+void ccp_upstream_stats(const ccp_upstream *u, unsigned long long *transfers,
+                        unsigned long long *connects);
 void ccp_upstream_resume(ccp_upstream_req *r);
 
 #endif

@@ -153,7 +153,7 @@ test('explain shows the route and the exact outbound request, secrets masked', a
 
 // explain runs the server's encoder: a field of the wrong type once aborted
 // it on a json-c assertion, as it aborted the server.
-test('explain reports a field of the wrong type instead of crashing', async () => {
+test('explain refuses a field of the wrong type by its path, as the server would', async () => {
   const fs = await import('node:fs');
   const os = await import('node:os');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccp-explain-'));
@@ -162,7 +162,7 @@ test('explain reports a field of the wrong type instead of crashing', async () =
   const r = ccproxy(['explain', '--config', path.join(ROOT, 'examples/local-and-cloud.yaml'), req], { ANTHROPIC_API_KEY: 'k' });
   assert.equal(r.signal, null, r.stderr);
   assert.equal(r.status, 1);
-  assert.match(r.stdout, /cannot be encoded for 'local': messages\.0\.content: must be a string or an array of content blocks/);
+  assert.match(r.stderr, /the server would answer 400: messages\.0\.content: must be a string or an array of content blocks/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

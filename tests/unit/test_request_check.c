@@ -392,6 +392,71 @@ static void a_field_of_the_wrong_type_is_refused_by_name_in_every_format(void **
     expect_refusal("[]", "request: must be a JSON object (an Anthropic Messages request)");
 }
 
+/* ---- what a client's request must hold (ccp_request_validate) ---------- */
+
+static void expect_invalid(const char *req_json, const char *want)
+{
+    json_object *req = ccp_json_parse(req_json, strlen(req_json), NULL);
+    assert_non_null(req);
+    ccp_error err = {0};
+    int rc = ccp_request_validate(req, &err);
+    if (want == NULL && rc != 0) fail_msg("%s: refused with '%s'", req_json, err.msg);
+    if (want && (rc != CCP_EINVAL || strcmp(err.msg, want) != 0))
+        fail_msg("%s: rc %d, '%s'; want '%s'", req_json, rc, err.msg, want);
+    json_object_put(req);
+}
+
+#define OK_HEAD "{\"model\":\"m\",\"max_tokens\":5,"
+#define HI "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+
+static void a_client_request_missing_what_the_api_requires_is_refused_by_path(void **state)
+{
+    (void)state;
+    expect_invalid(OK_HEAD HI "}", NULL);
+    expect_invalid(OK_HEAD HI ",\"some_future_field\":{\"x\":1}}", NULL); /* unknown passes */
+    expect_invalid("{\"model\":\"m\"," HI "}", "max_tokens: field required");
+    expect_invalid("{\"model\":\"m\",\"max_tokens\":0," HI "}", "max_tokens: must be at least 1");
+    expect_invalid("{\"max_tokens\":5," HI "}", "model: field required");
+    expect_invalid(OK_HEAD "\"messages\":[]}", "messages: at least one message is required");
+    expect_invalid(OK_HEAD "\"messages\":{}}", "messages: must be an array");
+    expect_invalid(OK_HEAD "\"messages\":[{\"content\":\"x\"}]}",
+                   "messages.0.role: field required");
+    expect_invalid(OK_HEAD
+                   "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\","
+                   "\"content\":\"b\"},{\"role\":\"user\",\"content\":\"c\"},{\"role\":\"user\","
+                   "\"content\":[{\"type\":\"tool_result\",\"content\":\"r\"}]}]}",
+                   "messages.3.content.0.tool_use_id: field required");
+    expect_invalid(OK_HEAD "\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":"
+                           "\"tool_use\",\"id\":\"t\",\"input\":{}}]}]}",
+                   "messages.0.content.0.name: field required");
+    expect_invalid(OK_HEAD HI ",\"tools\":[{\"name\":\"a\"}]}",
+                   "tools.0.input_schema: field required");
+    expect_invalid(OK_HEAD HI ",\"tools\":[{\"type\":\"web_search_20250305\",\"name\":"
+                              "\"web_search\"}]}",
+                   NULL); /* a server tool has no schema */
+    expect_invalid(OK_HEAD HI ",\"tool_choice\":{\"type\":\"some\"}}",
+                   "tool_choice.type: must be \"auto\", \"any\", \"tool\" or \"none\"");
+    expect_invalid(OK_HEAD HI ",\"tool_choice\":{\"type\":\"tool\"}}",
+                   "tool_choice.name: field required");
+    expect_invalid(OK_HEAD HI ",\"thinking\":{\"type\":\"enabled\"}}",
+                   "thinking.budget_tokens: field required");
+    expect_invalid(OK_HEAD HI ",\"thinking\":{\"type\":\"on\"}}",
+                   "thinking.type: must be \"enabled\", \"disabled\" or \"adaptive\"");
+    expect_invalid(OK_HEAD HI ",\"thinking\":{\"type\":\"adaptive\"}}", NULL);
+    expect_invalid(OK_HEAD HI ",\"stream\":\"yes\"}", "stream: must be a boolean");
+}
+
+/* Every request of the corpus (real Claude Code turns) is valid as sent. */
+static void every_request_of_the_corpus_validates(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < n_corpus; i++) {
+        ccp_error err = {0};
+        if (ccp_request_validate(corpus[i], &err) != 0)
+            fail_msg("%s: %s", corpus_names[i], err.msg);
+    }
+}
+
 /* ---- model names and URL paths ------------------------------------------ */
 
 static void real_model_ids_pass_the_model_name_check(void **state)
@@ -487,6 +552,8 @@ int main(void)
         cmocka_unit_test(every_request_of_the_corpus_encodes_as_it_is),
         cmocka_unit_test(every_field_of_every_type_gets_an_answer_never_a_crash),
         cmocka_unit_test(a_field_of_the_wrong_type_is_refused_by_name_in_every_format),
+        cmocka_unit_test(a_client_request_missing_what_the_api_requires_is_refused_by_path),
+        cmocka_unit_test(every_request_of_the_corpus_validates),
         cmocka_unit_test(real_model_ids_pass_the_model_name_check),
         cmocka_unit_test(model_names_that_could_steer_a_url_are_refused),
         cmocka_unit_test(every_codec_refuses_a_bad_model),
