@@ -152,6 +152,9 @@ typedef struct ccp_server_config {
     uint32_t body_timeout_ms;
     uint32_t drain_timeout_ms;
     int log_level;               /* a ccp_log_level */
+    int log_format;              /* a ccp_log_format */
+    bool metrics;                /* GET /metrics is served */
+    char *admin_listen;          /* "host:port" of the admin listener; NULL = none */
     int echo_model;              /* a ccp_echo_model */
     ccp_strlist allowed_hosts;   /* see guard/browser.h */
     ccp_strlist allowed_origins; /* see guard/browser.h */
