@@ -162,7 +162,7 @@ void ccp_log_json_field(ccp_buf *out, const char *str, size_t max)
                 ccp_buf_append(out, (const char *)s + i, l);
                 i += l;
             } else {
-                ccp_buf_appends(out, "\ufffd");
+                ccp_buf_appends(out, "\\ufffd");
                 i++;
             }
             continue;
