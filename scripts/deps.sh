@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 MODE=${1:-}
 
 PKGS=(build-essential cmake pkg-config libuv1-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
-      node-llhttp libyaml-dev libcmocka-dev nodejs npm)
+      node-llhttp libyaml-dev libcmocka-dev nodejs npm prometheus)
 [[ $MODE == --bench ]] && PKGS+=(wrk nginx-light libcjson-dev libjansson-dev)
 
 missing=()
