@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 MODE=${1:-}
 
 PKGS=(build-essential cmake pkg-config libuv1-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
-      node-llhttp libyaml-dev libcmocka-dev nodejs npm)
+      node-llhttp libyaml-dev libcmocka-dev nodejs npm prometheus)
 [[ $MODE == --bench ]] && PKGS+=(wrk nginx-light libcjson-dev libjansson-dev)
 # clang for the second compiler CI builds with, clang-format for the format
 # check, libclang-rt-dev for libFuzzer and clang's sanitizer runtimes (only

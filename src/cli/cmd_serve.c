@@ -1,8 +1,10 @@
 /* cmd_serve.c — `ccproxy serve`: run the proxy in the foreground. */
 #include "cli/cli.h"
 
+#include "config/keys.h"
 #include "core/log.h"
 #include "http/app.h"
+#include "obs/metrics.h"
 #include "http/server.h"
 #include "upstream/upstream.h"
 
@@ -13,7 +15,7 @@
 static void usage(FILE *out)
 {
     fputs("usage: ccproxy serve [--config FILE] [--host H] [--port N] [--workers N]\n"
-          "                     [--log-level error|warn|info|debug]\n"
+          "                     [--log-level error|warn|info|debug] [--log-format text|json]\n"
           "\n"
           "Runs the proxy in the foreground until SIGINT or SIGTERM, then drains.\n"
           "Point Claude Code at it: ANTHROPIC_BASE_URL=http://127.0.0.1:3456 claude\n"
@@ -24,7 +26,8 @@ static void usage(FILE *out)
           "  -H, --host H         address to bind (overrides server.host; default 127.0.0.1)\n"
           "  -p, --port N         port (overrides server.port; default 3456; 0 = any free)\n"
           "  -w, --workers N      worker threads (overrides server.workers; 0 = one per core)\n"
-          "  -l, --log-level L    overrides server.log_level\n",
+          "  -l, --log-level L    overrides server.log_level\n"
+          "  -f, --log-format F   text or json (overrides server.log_format)\n",
           out);
 }
 
@@ -41,6 +44,13 @@ static void on_listening(void *app, const char *host, int port)
     if (!a->config->has_default)
         ccp_log_warn("no provider configured: set ANTHROPIC_API_KEY (or OPENROUTER_API_KEY, "
                      "DEEPSEEK_API_KEY, ...) or write ccproxy.yaml; see docs/configuration.md");
+}
+
+static void on_admin_listening(void *app, const char *host, int port)
+{
+    (void)app;
+    /* Printed before the main line, which tests wait for. */
+    fprintf(stderr, "ccproxy admin listening on http://%s:%d\n", host, port);
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -60,14 +70,15 @@ int ccp_cmd_serve(int argc, char **argv)
         {"port", required_argument, NULL, 'p'},
         {"workers", required_argument, NULL, 'w'},
         {"log-level", required_argument, NULL, 'l'},
+        {"log-format", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *host = NULL, *level = NULL;
+    const char *config_path = NULL, *host = NULL, *level = NULL, *format = NULL;
     int port = -1, workers = -1;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:H:p:w:l:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:H:p:w:l:f:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             config_path = optarg;
@@ -90,6 +101,9 @@ int ccp_cmd_serve(int argc, char **argv)
         case 'l':
             level = optarg;
             break;
+        case 'f':
+            format = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -108,11 +122,29 @@ int ccp_cmd_serve(int argc, char **argv)
         return 2;
     }
 
+    ccp_log_format lf;
+    if (format && ccp_log_parse_format(format, &lf) != 0) {
+        fprintf(stderr, "ccproxy serve: --log-format must be text or json\n");
+        return 2;
+    }
+
     ccp_config *cfg = ccp_cli_load_config(config_path);
     if (!cfg) return 1;
     ccp_log_set_level(level ? lv : (ccp_log_level)cfg->server.log_level);
+    ccp_log_set_format(format ? lf : (ccp_log_format)cfg->server.log_format);
 
-    ccp_app app = {.config = cfg, .admit = ccp_admit_new(cfg)};
+    /* The config checked admin_listen's shape already. */
+    char admin_host[256];
+    int admin_port = 0;
+    bool admin =
+        cfg->server.admin_listen &&
+        ccp_parse_hostport(cfg->server.admin_listen, admin_host, sizeof admin_host, &admin_port);
+    ccp_app app = {
+        .config = cfg,
+        .admit = ccp_admit_new(cfg),
+        .metrics = cfg->server.metrics ? ccp_metrics_new(cfg) : NULL,
+        .admin_host = admin ? admin_host : NULL,
+    };
     ccp_server_opts so = {
         .host = host ? host : cfg->server.host,
         .port = port >= 0 ? port : cfg->server.port,
@@ -126,6 +158,9 @@ int ccp_cmd_serve(int argc, char **argv)
         .write_timeout_ms = cfg->server.write_timeout_ms,
         .max_connections = cfg->server.max_connections,
         .on_listening = on_listening,
+        .admin_host = app.admin_host,
+        .admin_port = admin_port,
+        .on_admin_listening = on_admin_listening,
     };
     ccp_app_server_hooks(&app, &so);
     app.host = so.host;
@@ -135,6 +170,7 @@ int ccp_cmd_serve(int argc, char **argv)
     int rc = ccp_server_run(&so, &err);
     ccp_upstream_global_cleanup();
     ccp_admit_free(app.admit);
+    ccp_metrics_free(app.metrics);
     ccp_config_unref(cfg);
     if (rc != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);

@@ -366,11 +366,20 @@ static int sink_emit(ccp_event_sink *s, const ccp_event *ev)
     if (ev->type == CCP_EV_MESSAGE_STOP) w->done = true;
     /* Kept when streaming too, for ccp_anthropic_writer_stop_reason. */
     if (ev->type == CCP_EV_MESSAGE_DELTA) set_str(&w->stop_reason, ev->stop_reason);
+    /* Accumulating merges the usage itself; a stream keeps it for the
+     * access log and the metrics. */
+    if (w->stream && (ev->type == CCP_EV_MESSAGE_START || ev->type == CCP_EV_MESSAGE_DELTA))
+        merge_usage(&w->usage, &ev->usage);
     if (w->stream)
         stream_event(w, ev);
     else
         accumulate(w, ev);
     return 0;
+}
+
+const ccp_usage *ccp_anthropic_writer_usage(const ccp_anthropic_writer *w)
+{
+    return &w->usage;
 }
 
 ccp_anthropic_writer *

@@ -37,6 +37,9 @@ bool ccp_anthropic_writer_done(const ccp_anthropic_writer *w);
 bool ccp_anthropic_writer_started(const ccp_anthropic_writer *w);
 /* The stop_reason of the last MESSAGE_DELTA (owned by w), or NULL. */
 const char *ccp_anthropic_writer_stop_reason(const ccp_anthropic_writer *w);
+/* The token counts reported so far (message_start and message_delta
+ * merged; -1 where none was), streaming or not. Owned by w. */
+const ccp_usage *ccp_anthropic_writer_usage(const ccp_anthropic_writer *w);
 /* The ERROR event received, if any: type and message are owned by w. */
 bool ccp_anthropic_writer_error(const ccp_anthropic_writer *w, const char **type,
                                 const char **message);

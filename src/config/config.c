@@ -78,6 +78,7 @@ void ccp_config_destroy(ccp_config *c)
     ccp_keys_free(&ccp_cfg_server_keys, &c->server);
     ccp_strlist_free(&c->server.allowed_hosts);
     ccp_strlist_free(&c->server.allowed_origins);
+    free(c->server.admin_listen);
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     free(c->source);
     free(c);

@@ -158,6 +158,9 @@ typedef struct ccp_server_config {
     uint32_t write_timeout_ms;   /* a client that reads nothing this long is dropped */
     int max_connections;         /* open client connections, all workers; 0 = no cap */
     int log_level;               /* a ccp_log_level */
+    int log_format;              /* a ccp_log_format */
+    bool metrics;                /* GET /metrics is served */
+    char *admin_listen;          /* "host:port" of the admin listener; NULL = none */
     int echo_model;              /* a ccp_echo_model */
     ccp_strlist allowed_hosts;   /* see guard/browser.h */
     ccp_strlist allowed_origins; /* see guard/browser.h */

@@ -108,6 +108,7 @@ void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const cha
 #define MS_MAX (24LL * 3600 * 1000)
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const echo_models[] = {"client", "upstream", NULL}; /* ccp_echo_model's order */
+static const char *const log_formats[] = {"text", "json", NULL};       /* ccp_log_format's order */
 
 /* "name" or "name:port" or "[v6]:port", or "*": what a Host header may be. */
 static bool valid_host_entry(const char *s)
@@ -159,6 +160,25 @@ static void load_pattern_list(loader *l, yaml_node_t *v, void *base, const ccp_k
         out->v = ccp_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
         out->v[out->n++] = ccp_xstrdup(s);
     }
+}
+
+/* server.admin_listen: "host:port", checked here so that a typo is a
+ * config error with its place, not a failure at start. */
+static void load_hostport(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    char **out = (char **)((char *)base + k->offset);
+    const char *s = ccp_cfg_scalar(v);
+    char host[256];
+    int port;
+    if (!s || !ccp_parse_hostport(s, host, sizeof host, &port)) {
+        DIAG(l, v,
+             "server.%s: expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464 (port 0 picks a "
+             "free one)",
+             k->name);
+        return;
+    }
+    free(*out);
+    *out = ccp_xstrdup(s);
 }
 
 #define SRV(f) offsetof(ccp_server_config, f)
@@ -270,6 +290,30 @@ static const ccp_key server_keys[] = {
              "characters escaped (`\\x0a`) when it holds anything but plain characters, and cut "
              "at 256 bytes; `debug` adds what happened along the way (see [Logging](#logging)); "
              "`--log-level` overrides it"},
+    {.name = "log_format",
+     .type = CCP_KEY_ENUM,
+     .offset = SRV(log_format),
+     .def = "text",
+     .choices = log_formats,
+     .help = "`text`: one line of words per event; `json`: one JSON object per line with stable "
+             "field names, the access line carrying request, trace and session ids, timings and "
+             "tokens (see [observability](observability.md#structured-logs)); `--log-format` "
+             "overrides it"},
+    {.name = "metrics",
+     .type = CCP_KEY_BOOL,
+     .offset = SRV(metrics),
+     .def = "true",
+     .help = "serve Prometheus metrics at `GET /metrics` (on the admin listener when "
+             "`admin_listen` is set; see [observability](observability.md#metrics))"},
+    {.name = "admin_listen",
+     .type = CCP_KEY_CUSTOM,
+     .offset = SRV(admin_listen),
+     .load = load_hostport,
+     .doc_type = "`host:port`",
+     .doc_def = "none",
+     .help = "a second listener, on its own thread, for the operator's endpoints (`/metrics`): "
+             "they are then served there and no longer on the main port, which can be exposed "
+             "while this one stays private. Port `0` picks a free one (printed at start)"},
     {.name = "echo_model",
      .type = CCP_KEY_ENUM,
      .offset = SRV(echo_model),

@@ -65,6 +65,30 @@ int ccp_parse_bool(const char *s, bool *out)
     return 0;
 }
 
+bool ccp_parse_hostport(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon, *h = s;
+    size_t hl;
+    if (*s == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':') return false;
+        h = s + 1;
+        hl = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || memchr(s, ':', (size_t)(colon - s))) return false; /* v6 needs [] */
+        hl = (size_t)(colon - s);
+    }
+    long long p;
+    if (hl == 0 || hl >= cap || !ccp_parse_ll(colon + 1, &p) || p < 0 || p > 65535) return false;
+    if (memchr(h, '/', hl) || memchr(h, ' ', hl) || memchr(h, '@', hl)) return false;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return true;
+}
+
 /* The choices joined by sep, with last_sep before the last one. */
 static void choices_text(const ccp_key *k, ccp_buf *out, const char *sep, const char *last_sep,
                          bool code)

@@ -89,5 +89,8 @@ void ccp_keys_write(const ccp_key_table *t, ccp_buf *out, bool markdown);
 bool ccp_parse_size(const char *s, long long *out);
 bool ccp_parse_ll(const char *s, long long *out);
 int ccp_parse_bool(const char *s, bool *out);
+/* "host:port" or "[v6]:port" (port 0–65535) into host (cap bytes, without
+ * brackets) and *port; false when malformed. For server.admin_listen. */
+bool ccp_parse_hostport(const char *s, char *host, size_t cap, int *port);
 
 #endif

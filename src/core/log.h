@@ -17,11 +17,20 @@ typedef enum {
     CCP_LOG_DEBUG = 3,
 } ccp_log_level;
 
+typedef enum {
+    CCP_LOG_TEXT = 0, /* "2025-01-01T00:00:00.000Z info  message" */
+    CCP_LOG_JSON = 1, /* {"time":...,"level":...,"msg":...} one object per line */
+} ccp_log_format;
+
 void ccp_log_set_level(ccp_log_level level);
 ccp_log_level ccp_log_get_level(void);
 /* Parses "error|warn|info|debug"; returns 0 or CCP_EINVAL. */
 int ccp_log_parse_level(const char *s, ccp_log_level *out);
 const char *ccp_log_level_name(ccp_log_level level);
+void ccp_log_set_format(ccp_log_format f);
+ccp_log_format ccp_log_get_format(void);
+/* Parses "text|json"; returns 0 or CCP_EINVAL. */
+int ccp_log_parse_format(const char *s, ccp_log_format *out);
 
 /* Appends s (at most max of its bytes, then "...") to out as one field of a
  * log line that a client's input cannot forge lines or fields with: bare
@@ -30,7 +39,21 @@ const char *ccp_log_level_name(ccp_log_level level);
  * control bytes as \xNN. NULL is written as "-". */
 void ccp_log_field(ccp_buf *out, const char *s, size_t max);
 
+/* Appends s (at most max of its bytes, then "...") to out as a JSON string
+ * that is always valid JSON whatever s holds: control bytes escaped, a byte
+ * that is not part of valid UTF-8 replaced by U+FFFD. NULL is written as
+ * null. */
+void ccp_log_json_field(ccp_buf *out, const char *s, size_t max);
+
+/* One line per call. In JSON format the message becomes the "msg" field;
+ * a message that starts with a request id ("req_" and 24 hex digits) also
+ * gets it as "request_id", so every line of a request can be found. */
 void ccp_log(ccp_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes one JSON log line: {"time":...,"level":..., then fields (the
+ * caller's `"name":value` pairs, comma-separated, without braces), then
+ * "}". For the access log; the caller has checked the format and level. */
+void ccp_log_json_line(ccp_log_level level, const char *fields, size_t len);
 
 /* True when lines of this level are written: test it before building what
  * only a log line needs. */

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <string.h>
+#include <strings.h>
 
 static bool last_attempt(const ccp_exchange *ex)
 {
@@ -18,6 +19,26 @@ static int prep_fail(ccp_prep_error *e, ccp_prep_step step, const ccp_error *err
     e->type = step == CCP_PREP_ENCODE ? "invalid_request_error" : "api_error";
     e->err = *err;
     return -1;
+}
+
+/* True when out already carries a header of this name (a provider's
+ * configured headers win over ours). */
+static bool has_header(const ccp_outbound *out, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < out->n_headers; i++)
+        if (strncasecmp(out->headers[i], name, n) == 0 && out->headers[i][n] == ':') return true;
+    return false;
+}
+
+/* The request's correlation ids, so the provider's logs and traces can be
+ * joined with ours. */
+static void add_correlation(const ccp_exchange *ex, ccp_outbound *out)
+{
+    if (ex->request_id && !has_header(out, "x-request-id"))
+        ccp_outbound_add_header(out, "x-request-id", ex->request_id);
+    if (ex->traceparent && !has_header(out, "traceparent"))
+        ccp_outbound_add_header(out, "traceparent", ex->traceparent);
 }
 
 int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
@@ -70,6 +91,7 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
         rc = prep_fail(e, CCP_PREP_ENCODE, &err);
         goto out;
     }
+    add_correlation(ex, &a->out);
     if (ccp_pipeline_run_outbound(a->rule_pipeline, req, &a->out, &err) != 0 ||
         ccp_pipeline_run_outbound(a->pipeline, req, &a->out, &err) != 0) {
         rc = prep_fail(e, CCP_PREP_OUTBOUND, &err);

@@ -29,7 +29,16 @@ typedef struct ccp_exchange {
     const ccp_header_view *in_headers; /* the client's headers, borrowed */
     size_t n_in_headers;
     bool validated; /* the request passed ccp_request_validate: encoders need not re-check it */
+    /* Correlation sent to the provider with every attempt (borrowed; NULL
+     * sends none, as `ccproxy explain` does): x-request-id and the W3C
+     * traceparent naming the proxy's span as the parent. */
+    const char *request_id;
+    const char *traceparent;
     size_t attempt; /* index of the current target in choice->route */
+    /* Attempts repeated on the same target after a failure; 0 until
+     * retries land (exchange/retry.c). The access log and the metrics
+     * read it. */
+    size_t retries;
 } ccp_exchange;
 
 /* One attempt, ready to send. Free with ccp_attempt_free. */

@@ -20,7 +20,15 @@ static void *worker_start(void *appv, uv_loop_t *loop)
     if (app->config->upstream.preconnect)
         for (size_t i = 0; i < app->config->n_providers; i++)
             ccp_upstream_preconnect(w->upstream, app->config->providers[i].base_url);
+    w->metrics = ccp_metrics_shard_new(app->metrics);
     return w;
+}
+
+/* Each finished response, on its worker: counted in the worker's shard. */
+static void request_done(void *wv, const ccp_access_rec *rec)
+{
+    ccp_worker *w = wv;
+    ccp_metrics_request_end(w->metrics, rec);
 }
 
 static void worker_stop(void *appv, void *wv)
@@ -38,28 +46,43 @@ void ccp_app_server_hooks(ccp_app *app, ccp_server_opts *opts)
     opts->app = app;
     opts->worker_start = worker_start;
     opts->worker_stop = worker_stop;
+    opts->request_done = request_done;
     opts->error_body = ccp_anthropic_error_json;
 }
 
 typedef void (*endpoint_fn)(ccp_worker *w, const ccp_request *req, ccp_response *res);
 
-/* One row per path; a path with more than one method has one row each. */
+/* One row per path; a path with more than one method has one row each.
+ * An admin row is the operator's, not a client's: with server.admin_listen
+ * set it is served on that listener only (and the admin listener serves
+ * nothing else); without, on the main one. Add an admin endpoint here with
+ * admin = true. */
 static const struct {
     const char *method;
     const char *path;
     endpoint_fn fn;
+    bool admin;
 } endpoints[] = {
-    {"POST", "/v1/messages", ccp_app_messages},
-    {"POST", "/v1/messages/count_tokens", ccp_app_count_tokens},
-    {"GET", "/v1/models", ccp_app_models},
-    {"GET", "/health", ccp_app_health},
-    {"GET", "/ready", ccp_app_ready},
-    {"GET", "/status", ccp_app_status},
-    {"GET", "/", ccp_app_root},
+    {"POST", "/v1/messages", ccp_app_messages, false},
+    {"POST", "/v1/messages/count_tokens", ccp_app_count_tokens, false},
+    {"GET", "/v1/models", ccp_app_models, false},
+    {"GET", "/health", ccp_app_health, false},
+    {"GET", "/ready", ccp_app_ready, false},
+    {"GET", "/status", ccp_app_status, false},
+    {"GET", "/", ccp_app_root, false},
     /* Claude Code probes connectivity with HEAD / before its first request. */
-    {"HEAD", "/", ccp_app_root},
-    {"HEAD", "/health", ccp_app_health},
+    {"HEAD", "/", ccp_app_root, false},
+    {"HEAD", "/health", ccp_app_health, false},
+    {"GET", "/metrics", ccp_app_metrics, true},
 };
+
+/* Whether row i is served on the listener req came through. */
+static bool served_here(const ccp_app *app, const ccp_request *req, size_t i)
+{
+    if (endpoints[i].fn == ccp_app_metrics && !app->metrics) return false;
+    if (!app->admin_host) return true;
+    return endpoints[i].admin == req->admin;
+}
 
 /* Refuses what a web page could send (see guard/browser.h); returns false
  * once it has answered. */
@@ -67,7 +90,9 @@ static bool browser_guard(const ccp_app *app, const ccp_request *req, ccp_respon
 {
     const ccp_server_config *sc = &app->config->server;
     ccp_browser_policy p = {
-        .bind_host = app->host ? app->host : sc->host,
+        .bind_host = req->admin  ? app->admin_host
+                     : app->host ? app->host
+                                 : sc->host,
         .port = ccp_res_listen_port(res),
         .allowed_hosts = &sc->allowed_hosts,
         .allowed_origins = &sc->allowed_origins,
@@ -85,10 +110,12 @@ static bool browser_guard(const ccp_app *app, const ccp_request *req, ccp_respon
 void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
 {
     ccp_worker *w = ccp_res_worker_data(res);
+    const ccp_app *app = appv;
+    ccp_metrics_request_begin(w->metrics, ccp_res_access(res));
     if (!browser_guard(appv, req, res)) return;
     bool path_known = false;
     for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
-        if (strcmp(req->path, endpoints[i].path) != 0) continue;
+        if (strcmp(req->path, endpoints[i].path) != 0 || !served_here(app, req, i)) continue;
         path_known = true;
         if (strcmp(req->method, endpoints[i].method) == 0) {
             /* A page may POST text/plain or a form without asking first
@@ -107,7 +134,7 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
     if (path_known) {
         ccp_buf allow = CCP_BUF_INIT;
         for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
-            if (strcmp(req->path, endpoints[i].path) != 0) continue;
+            if (strcmp(req->path, endpoints[i].path) != 0 || !served_here(app, req, i)) continue;
             if (allow.len) ccp_buf_appends(&allow, ", ");
             ccp_buf_appends(&allow, endpoints[i].method);
         }
@@ -122,10 +149,13 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
     /* What a client may call, from the table: HEAD rows and the root
      * (a probe) are not worth naming. */
     ccp_buf msg = CCP_BUF_INIT;
-    ccp_buf_printf(&msg, "no endpoint %s %.300s: cc-proxy serves ", req->method, req->path);
+    ccp_buf_printf(&msg, "no endpoint %s %.300s: %s serves ", req->method, req->path,
+                   req->admin ? "the cc-proxy admin listener" : "cc-proxy");
     bool first = true;
     for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
-        if (!strcmp(endpoints[i].method, "HEAD") || !strcmp(endpoints[i].path, "/")) continue;
+        if (!strcmp(endpoints[i].method, "HEAD") || !strcmp(endpoints[i].path, "/") ||
+            !served_here(app, req, i))
+            continue;
         ccp_buf_printf(&msg, "%s%s %s", first ? "" : ", ", endpoints[i].method, endpoints[i].path);
         first = false;
     }

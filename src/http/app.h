@@ -10,14 +10,17 @@
 #include "config/config.h"
 #include "exchange/admit.h"
 #include "http/server.h"
+#include "obs/metrics.h"
 #include "upstream/upstream.h"
 
 #include <json-c/json.h>
 
 typedef struct ccp_app {
-    ccp_config *config; /* the snapshot in force; the app holds one reference */
-    const char *host;   /* the address bound (server.host or --host), not owned */
-    ccp_admit *admit;   /* per-provider concurrency counts, all workers; owned by the caller */
+    ccp_config *config;     /* the snapshot in force; the app holds one reference */
+    const char *host;       /* the address bound (server.host or --host), not owned */
+    ccp_admit *admit;       /* per-provider concurrency counts, all workers; owned by the caller */
+    ccp_metrics *metrics;   /* NULL when server.metrics is off; owned by the caller */
+    const char *admin_host; /* the admin listener's address; NULL: none (not owned) */
 } ccp_app;
 
 /* Per worker thread: created on the worker's loop by ccp_app_worker_start. */
@@ -25,7 +28,8 @@ typedef struct ccp_worker {
     ccp_app *app;
     uv_loop_t *loop;
     ccp_upstream *upstream;
-    ccp_admit_queue *admit; /* this worker's attempts waiting for a provider slot */
+    ccp_admit_queue *admit;     /* this worker's attempts waiting for a provider slot */
+    ccp_metrics_shard *metrics; /* this worker's counters; NULL when metrics are off */
 } ccp_worker;
 
 /* Fills the server options' handler and worker hooks for app. */
@@ -42,6 +46,7 @@ void ccp_app_health(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_root(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_metrics(ccp_worker *w, const ccp_request *req, ccp_response *res);
 
 /* The warnings about the running configuration that stay true while it
  * runs (e.g. an open relay): fills out with up to cap static strings and

@@ -599,6 +599,27 @@ static void log_conn(conn *c, const char *what)
     ccp_log_debug("connection fd %d from %s:%d %s", (int)fd, host, port, what);
 }
 
+const char *ccp_conn_peer(conn *c)
+{
+    if (c->peer[0]) return c->peer;
+    struct sockaddr_storage sa;
+    int len = sizeof sa;
+    char host[48];
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) != 0) return NULL;
+    if (sa.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&sa, host, sizeof host);
+        snprintf(c->peer, sizeof c->peer, "[%s]:%d", host,
+                 ntohs(((struct sockaddr_in6 *)&sa)->sin6_port));
+    } else if (sa.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&sa, host, sizeof host);
+        snprintf(c->peer, sizeof c->peer, "%s:%d", host,
+                 ntohs(((struct sockaddr_in *)&sa)->sin_port));
+    } else {
+        return NULL;
+    }
+    return c->peer;
+}
+
 void ccp_conn_close(conn *c)
 {
     if (c->closing) return;

@@ -135,3 +135,15 @@ void ccp_app_count_tokens(ccp_worker *w, const ccp_request *req, ccp_response *r
     ccp_buf_printf(&b, "{\"input_tokens\":%lld}", (long long)n);
     send_json(res, 200, &b);
 }
+
+/* Prometheus scrapes: OpenMetrics when the scraper asks for it (Prometheus
+ * does, first), else the classic text format. */
+void ccp_app_metrics(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    bool om = ccp_metrics_wants_openmetrics(ccp_request_header(req, "accept"));
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_metrics_write(w->app->metrics, &b, om);
+    ccp_res_send(res, 200, om ? CCP_METRICS_OPENMETRICS_TYPE : CCP_METRICS_TEXT_TYPE, b.data,
+                 b.len);
+    ccp_buf_free(&b);
+}

@@ -4,6 +4,8 @@
 
 #include "core/buf.h"
 #include "http/server.h"
+#include "obs/access.h"
+#include "obs/tracectx.h"
 
 #include <llhttp.h>
 #include <stdatomic.h>
@@ -42,7 +44,8 @@ typedef struct worker {
     _Atomic int *open_conns; /* every worker's connections, against opts->max_connections */
     bool drain_grace;        /* the drain deadline passed; the last bytes are leaving */
     bool stopping, finalized;
-    uint64_t rng; /* request ids */
+    bool admin;   /* serves the admin listener (server.admin_listen), not the main one */
+    uint64_t rng; /* request ids and trace ids */
     /* Every read of the worker's connections lands here: a read is parsed
      * (its bytes copied where they are kept) before the next one, and a
      * 64 KiB malloc per read also made glibc consolidate its free lists. */
@@ -84,6 +87,7 @@ struct conn {
     uint64_t start_ns;
     uint64_t body_deadline; /* uv_now() by which the body must be in; 0 = none */
     uint64_t bytes_in;
+    char peer[64];     /* "address:port", filled when first needed ("" until then) */
     ccp_response *res; /* the response in flight, if any */
     conn *next, **pprev;
 };
@@ -110,8 +114,11 @@ struct ccp_response {
     void *shutdown_ud;
     int status;
     uint64_t bytes_in, bytes_out;
-    char *log_provider, *log_model, *log_route;
-    bool log_stream;
+    uint64_t head_ns;    /* uv_hrtime() when the head went out; 0 before */
+    ccp_tracectx trace;  /* see obs/tracectx.h */
+    const char *client;  /* the connection's peer (conn.peer), copied below */
+    char client_buf[64]; /* owned copy: the connection may go first */
+    ccp_access access;   /* filled by the handler (ccp_res_access) */
 };
 
 /* conn.c */
@@ -145,6 +152,9 @@ void ccp_response_drained(ccp_response *res);
 bool ccp_response_shutdown(ccp_response *res);
 const char *ccp_http_reason(int status);
 void ccp_http_request_id(worker *w, char out[32]);
+
+/* The peer's "address:port" (cached in c->peer), or NULL. */
+const char *ccp_conn_peer(conn *c);
 
 /* server.c */
 void ccp_worker_conn_gone(worker *w);

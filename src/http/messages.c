@@ -16,6 +16,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "exchange/exchange.h"
+#include "obs/metrics.h"
 #include "pipeline/pipeline.h"
 #include "router/route.h"
 
@@ -40,10 +41,18 @@ typedef struct msg_ctx {
     ccp_event_chain chain;   /* the pipeline's event hooks in front of the writer */
     ccp_admit_ticket ticket; /* the attempt's provider slot, or its place in the queue */
     ccp_upstream_req *up;    /* NULL once done or cancelled */
-    uint64_t sent_ns;        /* when this attempt was sent (debug timings) */
-    int status;              /* upstream HTTP status; 0 before the head */
-    char *retry_after;       /* owned; NULL when absent */
-    ccp_buf err_body;        /* the body of a non-2xx answer, capped */
+    uint64_t sent_ns;        /* when this attempt was sent */
+    /* Where the time went (access log, metrics, Server-Timing): the
+     * attempts' send-to-end spans added up, the time of that spent in our
+     * own upstream callbacks (decoding, writing), and when the current
+     * attempt's head came. */
+    uint64_t up_span_ns, cb_ns, head_ns;
+    ccp_access *acc;                           /* the response's access fields */
+    char traceparent[CCP_TRACEPARENT_LEN + 1]; /* sent to the provider */
+    bool stream_open;                          /* counted in ccproxy_open_streams */
+    int status;                                /* upstream HTTP status; 0 before the head */
+    char *retry_after;                         /* owned; NULL when absent */
+    ccp_buf err_body;                          /* the body of a non-2xx answer, capped */
     ccp_decoder *dec;
     bool whole_body;   /* a 2xx JSON answer: the decoder keeps it until the end */
     size_t body_bytes; /* of that answer so far, against upstream.max_response_bytes */
@@ -60,9 +69,41 @@ static double ms_since(uint64_t ns)
     return (double)(uv_hrtime() - ns) / 1e6;
 }
 
+/* Time waited on providers so far: every attempt's send-to-end span (the
+ * current one up to now) less what our own callbacks took in between. */
+static uint64_t upstream_wait(const msg_ctx *c, uint64_t now)
+{
+    uint64_t span = c->up_span_ns + (c->up ? now - c->sent_ns : 0);
+    return span > c->cb_ns ? span - c->cb_ns : 0;
+}
+
+/* Fills the access fields known only at the end; called just before the
+ * call that finishes the response (which logs and counts it). */
+static void account(msg_ctx *c)
+{
+    c->acc->upstream_wait_ns = (int64_t)upstream_wait(c, uv_hrtime());
+    c->acc->retries = (int)c->ex.retries;
+    if (!c->wr) return;
+    const ccp_usage *u = ccp_anthropic_writer_usage(c->wr);
+    c->acc->input_tokens = u->input_tokens;
+    c->acc->output_tokens = u->output_tokens;
+    c->acc->cache_read_tokens = u->cache_read_input_tokens;
+    c->acc->cache_creation_tokens = u->cache_creation_input_tokens;
+    c->acc->stop_reason = ccp_anthropic_writer_stop_reason(c->wr);
+}
+
+/* The attempt in flight ended (outcome o): its span is added up and it is
+ * counted. */
+static void attempt_ended(msg_ctx *c, ccp_attempt_outcome o)
+{
+    c->up_span_ns += uv_hrtime() - c->sent_ns;
+    ccp_metrics_attempt(c->w->metrics, c->a.target.provider->name, o);
+}
+
 static void finish(msg_ctx *c)
 {
     ccp_admit_leave(&c->ticket);
+    if (c->stream_open) ccp_metrics_streams(c->w->metrics, -1);
     if (c->up) ccp_upstream_cancel(c->up);
     if (c->dec) c->a.codec->decoder_free(c->dec);
     ccp_event_chain_free(&c->chain);
@@ -82,6 +123,17 @@ static void finish(msg_ctx *c)
 static void route_header(msg_ctx *c)
 {
     if (!c->choice.route) return;
+    /* Server-Timing: where the time before this head went. upstream is the
+     * wait on providers, up to the head of the one streaming now; proxy is
+     * the time spent in ccproxy itself. */
+    uint64_t now = uv_hrtime();
+    uint64_t wait = upstream_wait(c, now);
+    uint64_t up = c->up && c->head_ns ? c->up_span_ns + (c->head_ns - c->sent_ns) : wait;
+    uint64_t total = now - c->req->start_ns;
+    char timing[96];
+    snprintf(timing, sizeof timing, "proxy;dur=%.1f, upstream;dur=%.1f",
+             (double)(total > wait ? total - wait : 0) / 1e6, (double)up / 1e6);
+    ccp_res_header(c->res, "server-timing", timing);
     ccp_buf b = CCP_BUF_INIT;
     ccp_route_describe(&c->choice, &c->a.target, c->client_model, &b);
     ccp_res_header(c->res, "x-ccproxy-route", b.data);
@@ -101,7 +153,14 @@ static void on_frame(void *ud, const char *data, size_t len)
         ccp_res_header(c->res, "cache-control", "no-cache");
         ccp_res_start_stream(c->res, 200, "text/event-stream; charset=utf-8");
         c->stream_started = true;
+        c->stream_open = true;
+        ccp_metrics_streams(c->w->metrics, 1);
     }
+    /* Time to first token: the first content delta the client gets. */
+    static const char delta[] = "event: content_block_delta";
+    if (!c->acc->first_token_ns && len >= sizeof delta - 1 &&
+        !memcmp(data, delta, sizeof delta - 1))
+        c->acc->first_token_ns = uv_hrtime();
     ccp_res_write(c->res, data, len);
 }
 
@@ -110,6 +169,8 @@ static void on_frame(void *ud, const char *data, size_t len)
 static void fail_and_finish(msg_ctx *c, int status, const char *type, const char *message)
 {
     const char *prev_type = NULL, *prev_msg = NULL;
+    c->acc->error_type = type;
+    account(c);
     if (c->stream_started) {
         /* An error the upstream already reported in-stream is not repeated. */
         if (!ccp_anthropic_writer_error(c->wr, &prev_type, &prev_msg)) {
@@ -136,6 +197,9 @@ static void fall_back(msg_ctx *c, const char *why)
     const ccp_target *next = &c->choice.route->targets[c->ex.attempt + 1];
     ccp_log_warn("%s provider '%s' %s; falling back to '%s'", c->req->id,
                  c->a.target.provider->name, why, next->provider->name);
+    ccp_metrics_fallback(c->w->metrics, c->a.target.provider->name, next->provider->name);
+    c->acc->fallback_from = c->a.target.provider->name;
+    c->head_ns = 0;
     if (c->dec) c->a.codec->decoder_free(c->dec);
     c->dec = NULL;
     ccp_event_chain_free(&c->chain);
@@ -157,6 +221,9 @@ static void on_head(void *ud, int status, const char *content_type, const char *
 {
     msg_ctx *c = ud;
     c->status = status;
+    c->head_ns = uv_hrtime();
+    c->acc->upstream_status = status;
+    c->acc->upstream_ttfb_ns = (int64_t)(c->head_ns - c->sent_ns);
     ccp_log_debug("%s upstream %s answered %d (%s) after %.1fms", c->req->id,
                   c->a.target.provider->name, status,
                   content_type ? content_type : "no content-type", ms_since(c->sent_ns));
@@ -190,7 +257,9 @@ static int on_data(void *ud, const char *data, size_t len)
         return 1;
     }
     c->in_upstream_cb++;
+    uint64_t t0 = uv_hrtime();
     int rc = c->a.codec->decoder_feed(c->dec, data, len, &c->fail);
+    c->cb_ns += uv_hrtime() - t0;
     c->in_upstream_cb--;
     if (rc != 0 && !c->aborted) c->fail_code = rc;
     if (rc == 0 && !c->aborted && ccp_res_congested(c->res)) {
@@ -233,6 +302,7 @@ static void complete_ok(msg_ctx *c)
             fail_and_finish(c, 502, "api_error", rc ? err.msg : "upstream sent an empty answer");
             return;
         }
+        account(c);
         ccp_res_end(c->res);
         finish(c);
         return;
@@ -248,6 +318,8 @@ static void complete_ok(msg_ctx *c)
         fail_and_finish(c, 502, "api_error", err.msg);
         return;
     }
+    c->acc->first_token_ns = uv_hrtime();
+    account(c);
     route_header(c);
     ccp_res_send(c->res, 200, "application/json", body.data, body.len);
     ccp_buf_free(&body);
@@ -262,7 +334,13 @@ static void on_done(void *ud, int result, const ccp_error *err)
     ccp_log_debug(
         "%s upstream %s transfer ended: %s after %.1fms", c->req->id, c->a.target.provider->name,
         result == 0 ? "complete" : (err ? err->msg : ccp_error_name(result)), ms_since(c->sent_ns));
+    /* A transfer we stopped ourselves (a decoder error, a size cap) is
+     * judged by what the provider answered, not by the stop. */
+    attempt_ended(c, c->aborted     ? CCP_OUTCOME_CANCELLED
+                     : c->fail_code ? ccp_metrics_outcome(0, c->status)
+                                    : ccp_metrics_outcome(result, c->status));
     if (c->aborted) {
+        account(c);
         ccp_res_end(c->res);
         finish(c);
         return;
@@ -316,7 +394,9 @@ static void on_abort(void *ud)
     if (c->up) {
         ccp_upstream_cancel(c->up);
         c->up = NULL;
+        attempt_ended(c, CCP_OUTCOME_CANCELLED);
     }
+    account(c);
     ccp_res_end(c->res);
     finish(c);
 }
@@ -458,6 +538,7 @@ static void send_attempt(msg_ctx *c)
 {
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_attempt(c);
     c->sent_ns = uv_hrtime();
+    c->acc->attempts++;
     ccp_upstream_send_opts so = {
         .method = "POST",
         .url = c->a.out.url.data,
@@ -498,15 +579,25 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         .in_headers = req->headers,
         .n_in_headers = req->n_headers,
         .validated = true,
+        .request_id = req->id,
+        .traceparent = c->traceparent,
     };
+    ccp_tracectx_header(req->trace, c->traceparent);
+    c->acc = ccp_res_access(res);
+    c->acc->model = c->client_model;
+    c->acc->stream = c->stream;
+    c->acc->has_stream = true;
 
     ccp_error err = {0};
     int rc = ccp_route_pick(c->cfg, body, header_of, (void *)req, &c->choice, &err);
     if (rc != 0) {
+        c->acc->error_type = "invalid_request_error";
         ccp_res_send_error(res, 400, "invalid_request_error", err.msg);
         finish(c);
         return;
     }
+    c->acc->stage = ccp_stage_name(c->choice.stage);
+    c->acc->rule = c->choice.rule ? c->choice.rule->name : NULL;
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_route(c);
     ccp_res_on_abort(res, on_abort, c);
     ccp_res_on_drain(res, on_drain, c);

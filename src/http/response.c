@@ -98,6 +98,16 @@ ccp_response *ccp_response_new(conn *c)
     r->http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
     r->bytes_in = c->bytes_in;
     c->bytes_in = 0;
+    ccp_access_init(&r->access);
+    /* The peer address only serves the JSON access log: a getpeername per
+     * connection is not spent otherwise. */
+    if (ccp_log_get_format() == CCP_LOG_JSON && ccp_log_enabled(CCP_LOG_INFO)) {
+        const char *peer = ccp_conn_peer(c);
+        if (peer) {
+            snprintf(r->client_buf, sizeof r->client_buf, "%s", peer);
+            r->client = r->client_buf;
+        }
+    }
     r->req = (ccp_request){
         .method = r->method,
         .path = r->path,
@@ -108,7 +118,12 @@ ccp_response *ccp_response_new(conn *c)
         .body_len = blen,
         .id = r->id,
         .start_ns = c->start_ns,
+        .trace = &r->trace,
+        .admin = c->w->admin,
     };
+    /* The trace context comes before the handler so that every attempt,
+     * log line and span of the request shares it. */
+    ccp_tracectx_init(&r->trace, ccp_request_header(&r->req, "traceparent"), &c->w->rng);
     return r;
 }
 
@@ -128,40 +143,32 @@ static void response_free(ccp_response *r)
     free(r->headers);
     free(r->hstore);
     ccp_buf_free(&r->extra);
-    free(r->log_provider);
-    free(r->log_model);
-    free(r->log_route);
+    free(r->access.route);
     free(r);
 }
 
-/* Client-controlled fields are capped at this many bytes in the log. */
-#define LOG_FIELD_MAX 256
-
-/* One line per request. Every field a client can influence goes through
- * ccp_log_field: a model name holding a newline or a quote must not forge
- * a line or a field. */
+/* One line per request (obs/access_log.c), then the app's count of it. */
 static void access_log(ccp_response *r)
 {
-    if (ccp_log_get_level() < CCP_LOG_INFO) return;
-    double ms = (double)(uv_hrtime() - r->req.start_ns) / 1e6;
-    ccp_buf b = CCP_BUF_INIT;
-    ccp_buf_printf(&b, "%s ", r->id);
-    ccp_log_field(&b, r->method, LOG_FIELD_MAX);
-    ccp_buf_appendc(&b, ' ');
-    ccp_log_field(&b, r->path, LOG_FIELD_MAX);
-    ccp_buf_printf(&b, " %d provider=", r->status);
-    ccp_log_field(&b, r->log_provider, LOG_FIELD_MAX);
-    ccp_buf_appends(&b, " model=");
-    ccp_log_field(&b, r->log_model, LOG_FIELD_MAX);
-    ccp_buf_printf(&b, " stream=%s %.1fms in=%llu out=%llu%s", r->log_stream ? "yes" : "no", ms,
-                   (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-                   r->c ? "" : " (client gone)");
-    if (r->log_route) {
-        ccp_buf_appends(&b, " route=");
-        ccp_log_field(&b, r->log_route, 2 * LOG_FIELD_MAX);
-    }
-    ccp_log_info("%s", b.data);
-    ccp_buf_free(&b);
+    ccp_access_rec rec = {
+        .id = r->id,
+        .method = r->method,
+        .path = r->path,
+        .status = r->status,
+        .client = r->client,
+        .session_id = ccp_request_header(&r->req, "x-claude-code-session-id"),
+        .trace = &r->trace,
+        .start_ns = r->req.start_ns,
+        .head_ns = r->head_ns,
+        .end_ns = uv_hrtime(),
+        .bytes_in = r->bytes_in,
+        .bytes_out = r->bytes_out,
+        .client_gone = r->c == NULL,
+        .admin = r->w->admin,
+        .info = &r->access,
+    };
+    ccp_access_log(&rec);
+    if (r->w->opts->request_done && r->w->wdata) r->w->opts->request_done(r->w->wdata, &rec);
 }
 
 /* A large request's JSON trees are many small blocks; freed, glibc keeps
@@ -249,6 +256,7 @@ static void write_head(ccp_response *r, int status, const char *content_type, lo
     out(r, h.data, h.len);
     ccp_buf_free(&h);
     r->head_sent = true;
+    r->head_ns = uv_hrtime();
 }
 
 void ccp_res_header(ccp_response *r, const char *name, const char *value)
@@ -333,19 +341,23 @@ void ccp_res_on_drain(ccp_response *r, void (*fn)(void *ud), void *ud)
     r->drain_ud = ud;
 }
 
+ccp_access *ccp_res_access(ccp_response *r)
+{
+    return &r->access;
+}
+
 void ccp_res_log_info(ccp_response *r, const char *provider, const char *model, bool stream)
 {
-    free(r->log_provider);
-    free(r->log_model);
-    r->log_provider = provider ? ccp_xstrdup(provider) : NULL;
-    r->log_model = model ? ccp_xstrdup(model) : NULL;
-    r->log_stream = stream;
+    r->access.provider = provider;
+    r->access.upstream_model = model;
+    r->access.stream = stream;
+    r->access.has_stream = true;
 }
 
 void ccp_res_log_route(ccp_response *r, const char *route)
 {
-    free(r->log_route);
-    r->log_route = route ? ccp_xstrdup(route) : NULL;
+    free(r->access.route);
+    r->access.route = route ? ccp_xstrdup(route) : NULL;
 }
 
 uv_loop_t *ccp_res_loop(ccp_response *r)

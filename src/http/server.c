@@ -307,14 +307,36 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     assert(opts->handler && opts->error_body);
     int n = opts->workers > 0 ? opts->workers : (int)uv_available_parallelism();
     if (n < 1) n = 1;
-    worker *ws = ccp_xcalloc((size_t)n, sizeof *ws);
-    int port = opts->port;
+    /* The admin listener is one more worker of its own, after the others:
+     * a scrape or an admin call never waits behind proxied traffic, and
+     * the admin port can stay private while the main one is exposed. */
+    int n_all = n + (opts->admin_host ? 1 : 0);
+    worker *ws = ccp_xcalloc((size_t)n_all, sizeof *ws);
+    int port = opts->port, admin_port = opts->admin_port;
+    if (opts->admin_host) {
+        struct sockaddr_storage ss;
+        int fd = bind_socket(opts->admin_host, admin_port, &ss);
+        if (fd < 0) {
+            free(ws);
+            if (fd == -EINVAL)
+                return ccp_error_set(err, CCP_EINVAL,
+                                     "cannot listen on '%s': give a numeric IPv4 or IPv6 "
+                                     "address (server.admin_listen)",
+                                     opts->admin_host);
+            return ccp_error_set(err, CCP_EIO, "cannot listen on %s:%d (server.admin_listen): %s",
+                                 opts->admin_host, admin_port, strerror(-fd));
+        }
+        ws[n].fd = fd;
+        ws[n].admin = true;
+        admin_port = bound_port(fd);
+    }
     for (int i = 0; i < n; i++) {
         struct sockaddr_storage ss;
         int fd = bind_socket(opts->host, port, &ss);
         if (fd < 0) {
             for (int j = 0; j < i; j++)
                 close(ws[j].fd);
+            if (opts->admin_host) close(ws[n].fd);
             free(ws);
             if (fd == -EINVAL)
                 return ccp_error_set(err, CCP_EINVAL,
@@ -333,7 +355,7 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     signal(SIGPIPE, SIG_IGN);
     raise_nofile_limit();
 
-    main_ctx m = {.workers = ws, .n = n};
+    main_ctx m = {.workers = ws, .n = n_all};
     _Atomic int open_conns = 0;
     uv_loop_t main_loop;
     uv_loop_init(&main_loop);
@@ -348,12 +370,12 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     uv_signal_start(&m.sighup, on_sighup, SIGHUP);
     atomic_store(&g_stop, &m.stop);
 
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n_all; i++) {
         worker *w = &ws[i];
         w->opts = opts;
         w->open_conns = &open_conns;
         uv_loop_init(&w->loop);
-        w->port = port;
+        w->port = w->admin ? admin_port : port;
         uv_timer_init(&w->loop, &w->accept_retry);
         w->accept_retry.data = w;
         w->accept_paused = true; /* until start_listener succeeds */
@@ -373,12 +395,14 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
         if (getrandom(&w->rng, sizeof w->rng, 0) != sizeof w->rng || w->rng == 0)
             w->rng = uv_hrtime() | 1;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n_all; i++)
         uv_thread_create(&ws[i].thread, worker_main, &ws[i]);
+    if (opts->admin_host && opts->on_admin_listening)
+        opts->on_admin_listening(opts->app, opts->admin_host, admin_port);
     if (opts->on_listening) opts->on_listening(opts->app, opts->host, port);
 
     uv_run(&main_loop, UV_RUN_DEFAULT);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n_all; i++) {
         uv_thread_join(&ws[i].thread);
         if (uv_loop_close(&ws[i].loop) != 0) ccp_log_warn("worker %d: loop not fully closed", i);
     }

@@ -13,6 +13,8 @@
 #include "core/buf.h"
 #include "core/headers.h"
 #include "core/error.h"
+#include "obs/access.h"
+#include "obs/tracectx.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +31,10 @@ typedef struct ccp_request {
     size_t body_len;
     const char *id;    /* "req_" + 24 hex digits; also sent as request-id */
     uint64_t start_ns; /* uv_hrtime() when the head began */
+    /* The request's trace context: the incoming traceparent's trace, or a
+     * new one; a span of its own (obs/tracectx.h). */
+    const ccp_tracectx *trace;
+    bool admin; /* it came through the admin listener */
 } ccp_request;
 
 /* The request's header value by lower-case name, or NULL. */
@@ -66,9 +72,12 @@ void ccp_res_on_drain(ccp_response *res, void (*fn)(void *ud), void *ud);
  * response at once with an error the client can retry (an SSE error event
  * once streaming began). The connection is closed soon after. */
 void ccp_res_on_shutdown(ccp_response *res, void (*fn)(void *ud), void *ud);
-/* Fills the access-log fields the server cannot know. Strings copied. */
+/* The access-log and metrics fields the server cannot know, for the
+ * handler to fill (obs/access.h says how long its strings must live). */
+ccp_access *ccp_res_access(ccp_response *res);
+/* Sets the access fields provider, upstream_model and stream. Borrowed. */
 void ccp_res_log_info(ccp_response *res, const char *provider, const char *model, bool stream);
-/* The route taken (see ccp_route_describe), for the access log. */
+/* The route taken (see ccp_route_describe), for the access log; copied. */
 void ccp_res_log_route(ccp_response *res, const char *route);
 uv_loop_t *ccp_res_loop(ccp_response *res);
 /* The port the server listens on (the one picked when 0 was asked). */
@@ -105,6 +114,15 @@ typedef struct ccp_server_opts {
     /* Called once all listeners are bound, before serving (may be NULL):
      * lets the caller print "listening on ..." with the real port. */
     void (*on_listening)(void *app, const char *host, int port);
+    /* The admin listener (server.admin_listen): when admin_host is set, one
+     * more worker thread serves it, and its requests carry admin = true.
+     * on_admin_listening (may be NULL) runs before on_listening. */
+    const char *admin_host;
+    int admin_port; /* 0 = any free */
+    void (*on_admin_listening)(void *app, const char *host, int port);
+    /* Called on the worker's loop as each response is finished, after the
+     * access-log line (may be NULL): the app counts it in its metrics. */
+    void (*request_done)(void *worker_data, const ccp_access_rec *rec);
 } ccp_server_opts;
 
 /* Binds, runs the workers, and blocks until SIGINT/SIGTERM: then stops

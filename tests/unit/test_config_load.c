@@ -8,6 +8,7 @@
 
 #include "codec/openai_chat.h"
 #include "config/config.h"
+#include "config/keys.h"
 #include "core/error.h"
 
 #include <stdlib.h>
@@ -140,6 +141,37 @@ static void server_allowed_hosts_origins_and_body_timeout(void **state)
     has_diag(&d, 1, 26, "each entry is a host name or address");
     has_diag(&d, 1, 41, "each entry is a host name or address");
     ccp_diags_free(&d);
+}
+
+static void server_observability_keys(void **state)
+{
+    ccp_config *c = load_ok("");
+    assert_int_equal(c->server.log_format, CCP_LOG_TEXT);
+    assert_true(c->server.metrics);
+    assert_null(c->server.admin_listen);
+    ccp_config_unref(c);
+    c = load_ok("server: {log_format: json, metrics: off, admin_listen: '[::1]:9464'}\n");
+    assert_int_equal(c->server.log_format, CCP_LOG_JSON);
+    assert_false(c->server.metrics);
+    assert_string_equal(c->server.admin_listen, "[::1]:9464");
+    ccp_config_unref(c);
+    ccp_diags d = load_bad("server: {admin_listen: 9464, log_format: xml}\n");
+    has_diag(&d, 1, 24, "server.admin_listen: expected host:port");
+    has_diag(&d, 1, 42, "server.log_format");
+    ccp_diags_free(&d);
+    char host[64];
+    int port = -1;
+    assert_true(ccp_parse_hostport("127.0.0.1:0", host, sizeof host, &port));
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 0);
+    assert_true(ccp_parse_hostport("[fd00::1]:80", host, sizeof host, &port));
+    assert_string_equal(host, "fd00::1");
+    assert_int_equal(port, 80);
+    assert_false(ccp_parse_hostport("::1:80", host, sizeof host, &port));
+    assert_false(ccp_parse_hostport(":80", host, sizeof host, &port));
+    assert_false(ccp_parse_hostport("h:65536", host, sizeof host, &port));
+    assert_false(ccp_parse_hostport("h:x", host, sizeof host, &port));
+    assert_false(ccp_parse_hostport("h", host, sizeof host, &port));
 }
 
 static void openai_chat_provider_options(void **state)
@@ -358,6 +390,7 @@ int main(void)
         cmocka_unit_test(a_key_written_twice_is_an_error_at_the_second),
         cmocka_unit_test(empty_config_gets_every_default),
         cmocka_unit_test(a_full_config_loads_into_typed_structs),
+        cmocka_unit_test(server_observability_keys),
         cmocka_unit_test(openai_chat_provider_options),
         cmocka_unit_test(router_provider_only_keeps_the_client_model),
         cmocka_unit_test(model_names_may_contain_slashes),
