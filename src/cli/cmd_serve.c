@@ -112,7 +112,7 @@ int ccp_cmd_serve(int argc, char **argv)
     if (!cfg) return 1;
     ccp_log_set_level(level ? lv : (ccp_log_level)cfg->server.log_level);
 
-    ccp_app app = {.config = cfg};
+    ccp_app app = {.config = cfg, .health = ccp_health_new()};
     ccp_server_opts so = {
         .host = host ? host : cfg->server.host,
         .port = port >= 0 ? port : cfg->server.port,
@@ -132,6 +132,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_error err = {0};
     int rc = ccp_server_run(&so, &err);
     ccp_upstream_global_cleanup();
+    ccp_health_free(app.health);
     ccp_config_unref(cfg);
     if (rc != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);

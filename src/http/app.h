@@ -8,6 +8,7 @@
 #define CCP_HTTP_APP_H
 
 #include "config/config.h"
+#include "exchange/health.h"
 #include "http/server.h"
 #include "upstream/upstream.h"
 
@@ -16,6 +17,8 @@
 typedef struct ccp_app {
     ccp_config *config; /* the snapshot in force; the app holds one reference */
     const char *host;   /* the address bound (server.host or --host), not owned */
+    ccp_health *health; /* providers' breakers and key pools, shared by the workers and
+                           kept across config snapshots; owned by whoever made the app */
 } ccp_app;
 
 /* Per worker thread: created on the worker's loop by ccp_app_worker_start. */

@@ -16,11 +16,13 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "exchange/exchange.h"
+#include "exchange/retry.h"
 #include "pipeline/pipeline.h"
 #include "router/route.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 /* Cap on an upstream error body we keep to build our error message. */
@@ -41,7 +43,8 @@ typedef struct msg_ctx {
     ccp_upstream_req *up;    /* NULL once done or cancelled */
     uint64_t sent_ns;        /* when this attempt was sent (debug timings) */
     int status;              /* upstream HTTP status; 0 before the head */
-    char *retry_after;       /* owned; NULL when absent */
+    int64_t hint_ms;         /* the head's wait hint; -1 when none */
+    uv_timer_t *retry_timer; /* the wait before a retry; owned here, closed in finish() */
     ccp_buf err_body;        /* the body of a non-2xx answer, capped */
     ccp_decoder *dec;
     bool whole_body;   /* a 2xx JSON answer: the decoder keeps it until the end */
@@ -59,15 +62,25 @@ static double ms_since(uint64_t ns)
     return (double)(uv_hrtime() - ns) / 1e6;
 }
 
+static void free_timer_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void finish(msg_ctx *c)
 {
     if (c->up) ccp_upstream_cancel(c->up);
+    if (c->retry_timer) {
+        /* A pending retry dies with the request (the client left, or the
+         * server drains); the handle is freed once the loop has closed it. */
+        uv_timer_stop(c->retry_timer);
+        uv_close((uv_handle_t *)c->retry_timer, free_timer_cb);
+    }
     if (c->dec) c->a.codec->decoder_free(c->dec);
     ccp_event_chain_free(&c->chain);
     if (c->wr) ccp_anthropic_writer_free(c->wr);
     if (c->prepared) ccp_attempt_free(&c->a);
     ccp_buf_free(&c->err_body);
-    free(c->retry_after);
     ccp_exchange_free(&c->ex);
     free(c->client_model);
     ccp_route_choice_free(&c->choice);
@@ -82,6 +95,7 @@ static void route_header(msg_ctx *c)
     if (!c->choice.route) return;
     ccp_buf b = CCP_BUF_INIT;
     ccp_route_describe(&c->choice, &c->a.target, c->client_model, &b);
+    ccp_exchange_describe(&c->ex, &b);
     ccp_res_header(c->res, "x-ccproxy-route", b.data);
     ccp_res_log_route(c->res, b.data);
     ccp_buf_free(&b);
@@ -117,7 +131,15 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
         ccp_res_end(c->res);
     } else {
         route_header(c);
-        if (c->retry_after) ccp_res_header(c->res, "retry-after", c->retry_after);
+        if (c->ex.has_hint) {
+            /* The wait the provider asked for (or a breaker's cool-down), so
+             * the client backs off as long as it should. */
+            char v[32];
+            snprintf(v, sizeof v, "%llu", (unsigned long long)((c->ex.hint_ms + 999) / 1000));
+            ccp_res_header(c->res, "retry-after", v);
+            snprintf(v, sizeof v, "%llu", (unsigned long long)c->ex.hint_ms);
+            ccp_res_header(c->res, "retry-after-ms", v);
+        }
         ccp_res_send_error(c->res, status, type, message);
     }
     finish(c);
@@ -125,13 +147,9 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
 
 static void start_attempt(msg_ctx *c);
 
-/* Moves on to the route's next target (the exchange judged it worth it);
- * this attempt's decoder, writer and outbound request go. */
-static void fall_back(msg_ctx *c, const char *why)
+/* This attempt's decoder, writer and outbound request go, before another. */
+static void reset_attempt(msg_ctx *c)
 {
-    const ccp_target *next = &c->choice.route->targets[c->ex.attempt + 1];
-    ccp_log_warn("%s provider '%s' %s; falling back to '%s'", c->req->id,
-                 c->a.target.provider->name, why, next->provider->name);
     if (c->dec) c->a.codec->decoder_free(c->dec);
     c->dec = NULL;
     ccp_event_chain_free(&c->chain);
@@ -140,22 +158,58 @@ static void fall_back(msg_ctx *c, const char *why)
     ccp_attempt_free(&c->a);
     c->prepared = false;
     ccp_buf_reset(&c->err_body);
-    free(c->retry_after);
-    c->retry_after = NULL;
+    c->hint_ms = -1;
     c->status = 0;
     c->fail_code = 0;
+}
+
+/* Moves on to the route's next target (the exchange judged it worth it). */
+static void fall_back(msg_ctx *c, const char *why)
+{
+    const ccp_target *next = &c->choice.route->targets[c->ex.attempt + 1];
+    ccp_log_warn("%s provider '%s' %s; falling back to '%s'", c->req->id,
+                 c->a.target.provider->name, why, next->provider->name);
+    reset_attempt(c);
     ccp_exchange_next(&c->ex);
     start_attempt(c);
 }
 
-static void on_head(void *ud, int status, const char *content_type, const char *retry_after)
+static void retry_timer_cb(uv_timer_t *t)
+{
+    start_attempt(t->data);
+}
+
+/* Tries the same target again after delay_ms (the exchange judged it
+ * worth it), on the worker's loop; a client that leaves meanwhile
+ * cancels the timer (on_abort → finish). */
+static void retry(msg_ctx *c, const char *why, uint64_t delay_ms)
+{
+    ccp_log_warn("%s provider '%s' %s; retry %u in %llu ms", c->req->id, c->a.target.provider->name,
+                 why, c->ex.retries, (unsigned long long)delay_ms);
+    reset_attempt(c);
+    if (!delay_ms) {
+        start_attempt(c);
+        return;
+    }
+    if (!c->retry_timer) {
+        c->retry_timer = ccp_xmalloc(sizeof *c->retry_timer);
+        uv_timer_init(c->w->loop, c->retry_timer);
+        c->retry_timer->data = c;
+    }
+    uv_update_time(c->w->loop);
+    uv_timer_start(c->retry_timer, retry_timer_cb, delay_ms, 0);
+}
+
+static void on_head(void *ud, int status, const char *content_type, const ccp_upstream_hints *h)
 {
     msg_ctx *c = ud;
     c->status = status;
     ccp_log_debug("%s upstream %s answered %d (%s) after %.1fms", c->req->id,
                   c->a.target.provider->name, status,
                   content_type ? content_type : "no content-type", ms_since(c->sent_ns));
-    if (retry_after) c->retry_after = ccp_xstrdup(retry_after);
+    if (status < 200 || status >= 300)
+        c->hint_ms = ccp_hint_from_head(status, h->retry_after, h->retry_after_ms,
+                                        h->reset_requests, h->reset_tokens, time(NULL));
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
         c->dec = c->a.codec->decoder_new(c->chain.head, sse);
@@ -266,11 +320,28 @@ static void on_done(void *ud, int result, const ccp_error *err)
         fail_and_finish(c, 502, "api_error", c->fail.msg);
         return;
     }
-    ccp_attempt_end end = {.result = result, .status = c->status, .answered = c->stream_started};
-    ccp_verdict v = ccp_exchange_judge(&c->ex, &end);
+    ccp_attempt_end end = {
+        .result = result,
+        .status = c->status,
+        .answered = c->stream_started,
+        .hint_ms = c->hint_ms,
+        .body = c->err_body.data,
+        .body_len = c->err_body.len,
+    };
+    uint64_t delay = 0;
+    ccp_verdict v = ccp_exchange_judge(&c->ex, &c->a, &end, &delay);
     const char *pname = c->a.target.provider->name;
     if (v == CCP_VERDICT_DONE) {
         complete_ok(c);
+        return;
+    }
+    if (v == CCP_VERDICT_RETRY) {
+        char why[64];
+        if (result != 0)
+            snprintf(why, sizeof why, "%s", result == CCP_ETIMEOUT ? "timed out" : "failed");
+        else
+            snprintf(why, sizeof why, "answered %d", c->status);
+        retry(c, why, delay);
         return;
     }
     if (result != 0) {
@@ -331,6 +402,16 @@ static const char *check_request(json_object *body)
     return NULL;
 }
 
+/* The request's budget: upstream.total_timeout_ms, or the client's own
+ * timeout (x-stainless-timeout, seconds) when shorter; 0 for none. */
+static uint64_t deadline_ms(const ccp_config *cfg, const ccp_request *req)
+{
+    uint64_t budget = cfg->upstream.total_timeout_ms;
+    int64_t client = ccp_client_timeout_ms(ccp_request_header(req, "x-stainless-timeout"));
+    if (client > 0 && (!budget || (uint64_t)client < budget)) budget = (uint64_t)client;
+    return budget ? ccp_health_now_ms() + budget : 0;
+}
+
 static const char *header_of(void *ud, const char *name)
 {
     return ccp_request_header(ud, name);
@@ -375,10 +456,12 @@ static void log_attempt(msg_ctx *c)
 /* Prepares the attempt at the exchange's current target and sends it. */
 static void start_attempt(msg_ctx *c)
 {
+    ccp_prep_error e;
+    int rc = ccp_exchange_prepare(&c->ex, &c->a, &e);
+    /* The target tried: preparing may have skipped some (breaker open). */
     const ccp_target *t = &c->choice.route->targets[c->ex.attempt];
     ccp_res_log_info(c->res, t->provider->name, t->model ? t->model : c->client_model, c->stream);
-    ccp_prep_error e;
-    if (ccp_exchange_prepare(&c->ex, &c->a, &e) != 0) {
+    if (rc != 0) {
         c->a.target = *t; /* for the route header */
         fail_and_finish(c, e.status, e.type, e.err.msg);
         return;
@@ -403,6 +486,11 @@ static void start_attempt(msg_ctx *c)
         .body = c->a.out.body.data,
         .body_len = c->a.out.body.len,
     };
+    if (c->ex.deadline_ms) {
+        /* The transfer gets what remains of the request's deadline. */
+        uint64_t now = ccp_health_now_ms();
+        so.timeout_ms = c->ex.deadline_ms > now ? (uint32_t)(c->ex.deadline_ms - now) : 1;
+    }
     c->up = ccp_upstream_send(c->w->upstream, &so, &upstream_cb, c);
 }
 
@@ -431,7 +519,11 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         .stream = c->stream,
         .in_headers = req->headers,
         .n_in_headers = req->n_headers,
+        .health = w->app->health,
+        .deadline_ms = deadline_ms(c->cfg, req),
+        .rng = uv_hrtime() ^ (uint64_t)(uintptr_t)c,
     };
+    c->hint_ms = -1;
 
     ccp_error err = {0};
     int rc = ccp_route_pick(c->cfg, body, header_of, (void *)req, &c->choice, &err);

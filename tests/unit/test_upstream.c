@@ -143,7 +143,7 @@ typedef struct result {
     ccp_buf body;
 } result;
 
-static void on_head(void *ud, int status, const char *ct, const char *ra)
+static void on_head(void *ud, int status, const char *ct, const ccp_upstream_hints *ra)
 {
     (void)ct;
     (void)ra;
