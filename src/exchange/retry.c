@@ -89,7 +89,8 @@ static int64_t clamp_ms(double ms)
 {
     if (ms < 0) return 0;
     if (ms > (double)DAY_MS) return DAY_MS;
-    return (int64_t)(ms + 0.999); /* a fraction of a millisecond still waits one */
+    int64_t r = (int64_t)ms;
+    return (double)r < ms ? r + 1 : r; /* a fraction of a millisecond still waits one */
 }
 
 /* The whole of s is one decimal (spaces around allowed); unit scales it to
