@@ -18,15 +18,18 @@ static uint64_t now_ms(const ccp_exchange *ex)
     return ex->clock ? ex->clock() : ccp_health_now_ms();
 }
 
-/* Tells the breaker how the current attempt ended, once. */
-static void settle(ccp_exchange *ex, const ccp_provider *p, ccp_outcome o)
+/* Tells the breaker how the current attempt ended, once. Returns true
+ * when the provider's breaker is open now: no retry of it follows (the
+ * client gets this attempt's own error rather than a skip). */
+static bool settle(ccp_exchange *ex, const ccp_provider *p, ccp_outcome o)
 {
-    if (!ex->admitted) return;
+    if (!ex->admitted) return false;
     ex->admitted = false;
     ccp_provider_health *ph = ccp_health_of(ex->health, p);
     if (ccp_health_record(ph, p, now_ms(ex), o, ex->probe))
         ccp_log_warn("provider '%s': circuit breaker opened for %u ms after failures", p->name,
                      p->breaker.cooldown_ms);
+    return ccp_health_breaker(ph).state == CCP_BREAKER_OPEN;
 }
 
 /* No further attempt can follow this one: the last target, its last try,
@@ -64,8 +67,11 @@ static int select_target(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
                 ex->have_next_key = false;
             } else if (p->keys.n) {
                 ccp_key_pick k = ccp_health_pick_key(ph, p, now, -1);
-                a->key = k.index;
-                if (k.index < 0) {
+                /* A retry of this target has waited already (the hint, or
+                 * the backoff): it takes the key that rests least rather
+                 * than give up on the provider's own answer. */
+                a->key = k.index < 0 && ex->tries > 0 ? k.resting : k.index;
+                if (a->key < 0) {
                     why = "keys-resting";
                     wait = k.wait_ms;
                     settle(ex, p, CCP_OUTCOME_NEUTRAL);
@@ -183,6 +189,9 @@ static bool switch_key(ccp_exchange *ex, const ccp_attempt *a, const ccp_attempt
     if (!ex->health || a->key < 0 || !(st == 429 || st == 401 || st == 403)) return false;
     ccp_provider_health *ph = ccp_health_of(ex->health, p);
     if (st == 429) {
+        /* Without a hint, a lone key does not rest: there is nothing to
+         * rotate to, and the retry's backoff is the wait. */
+        if (hint < 0 && p->keys.n <= 1) return false;
         uint64_t rest = hint >= 0 ? (uint64_t)hint : ccp_backoff_ceiling(&p->retry, ex->tries);
         ccp_health_rest_key(ph, p, (size_t)a->key, now + rest);
         ccp_log_debug("provider '%s': key #%d rate-limited; it rests %llu ms", p->name, a->key,
@@ -210,7 +219,7 @@ ccp_verdict ccp_exchange_judge(ccp_exchange *ex, const ccp_attempt *a, const ccp
     /* A 4xx is the provider answering; a broken transfer, a timeout or a
      * 5xx (529 included) is it being unwell. */
     bool unwell = end->result != 0 || end->status >= 500;
-    if (p) settle(ex, p, ok || !unwell ? CCP_OUTCOME_OK : CCP_OUTCOME_FAIL);
+    bool open = p && settle(ex, p, ok || !unwell ? CCP_OUTCOME_OK : CCP_OUTCOME_FAIL);
     if (ok) return CCP_VERDICT_DONE;
 
     int64_t hint = end->hint_ms;
@@ -225,7 +234,7 @@ ccp_verdict ccp_exchange_judge(ccp_exchange *ex, const ccp_attempt *a, const ccp
         return CCP_VERDICT_RETRY;
     }
     bool retryable = end->result != 0 || ccp_retry_status(end->status);
-    if (again && retryable && ex->tries + 1 < (unsigned)p->retry.attempts) {
+    if (again && retryable && !open && ex->tries + 1 < (unsigned)p->retry.attempts) {
         bool go = true;
         uint64_t d;
         if (hint >= 0) {

@@ -22,7 +22,7 @@ void ccp_keypool_free(ccp_keypool *kp)
 
 ccp_key_pick ccp_keypool_pick(ccp_keypool *kp, uint64_t now, int avoid)
 {
-    ccp_key_pick p = {.index = -1};
+    ccp_key_pick p = {.index = -1, .resting = -1};
     if (!kp->n) return p;
     bool resting = false;
     uint64_t soonest = UINT64_MAX;
@@ -32,7 +32,10 @@ ccp_key_pick ccp_keypool_pick(ccp_keypool *kp, uint64_t now, int avoid)
         if (s->parked) continue;
         if (s->rest_until > now) {
             resting = true;
-            if (s->rest_until - now < soonest) soonest = s->rest_until - now;
+            if (s->rest_until - now < soonest) {
+                soonest = s->rest_until - now;
+                p.resting = (int)i;
+            }
             continue;
         }
         if ((int)i == avoid) continue;

@@ -31,6 +31,7 @@ typedef struct ccp_key_pick {
     int index;        /* the key to use; -1 when every usable key is resting */
     bool healthy;     /* neither resting nor parked */
     uint64_t wait_ms; /* index -1: until the first resting key may serve */
+    int resting;      /* index -1: that key (for a retry that already waited) */
 } ccp_key_pick;
 
 /* The next healthy key in round-robin order, skipping `avoid` (an index, or

@@ -36,6 +36,7 @@ static void a_resting_key_is_passed_over_until_its_time(void **state)
     ccp_key_pick p = ccp_keypool_pick(&kp, 100, 1);
     assert_int_equal(p.index, -1);
     assert_int_equal(p.wait_ms, 900);
+    assert_int_equal(p.resting, 0);
     ccp_keypool_rest(&kp, 1, 2000);
     p = ccp_keypool_pick(&kp, 100, -1);
     assert_int_equal(p.index, -1);
