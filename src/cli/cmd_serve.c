@@ -142,6 +142,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_app app = {
         .config = cfg,
         .admit = ccp_admit_new(cfg),
+        .health = ccp_health_new(),
         .metrics = cfg->server.metrics ? ccp_metrics_new(cfg) : NULL,
         .admin_host = admin ? admin_host : NULL,
     };
@@ -171,6 +172,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_upstream_global_cleanup();
     ccp_admit_free(app.admit);
     ccp_metrics_free(app.metrics);
+    ccp_health_free(app.health);
     ccp_config_unref(cfg);
     if (rc != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);

@@ -71,7 +71,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     ccp_outbound_add_header(out, "anthropic-version", v ? v : DEFAULT_ANTHROPIC_VERSION);
     if ((v = in_header(ctx, "anthropic-beta"))) ccp_outbound_add_header(out, "anthropic-beta", v);
     if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
-    ccp_outbound_add_auth(out, p);
+    ccp_outbound_add_auth(out, p, ctx->api_key);
     return 0;
 }
 

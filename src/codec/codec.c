@@ -51,19 +51,20 @@ void ccp_outbound_add_header(ccp_outbound *out, const char *name, const char *va
     out->headers[out->n_headers++] = line;
 }
 
-void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p)
+void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p, const char *key)
 {
-    if (p->api_key) {
+    if (!key) key = p->api_key;
+    if (key) {
         switch (p->auth) {
         case CCP_AUTH_X_API_KEY:
-            ccp_outbound_add_header(out, "x-api-key", p->api_key);
+            ccp_outbound_add_header(out, "x-api-key", key);
             break;
         case CCP_AUTH_GOOG:
-            ccp_outbound_add_header(out, "x-goog-api-key", p->api_key);
+            ccp_outbound_add_header(out, "x-goog-api-key", key);
             break;
         case CCP_AUTH_BEARER: {
             ccp_buf b = CCP_BUF_INIT;
-            ccp_buf_printf(&b, "Bearer %s", p->api_key);
+            ccp_buf_printf(&b, "Bearer %s", key);
             ccp_outbound_add_header(out, "authorization", b.data);
             ccp_buf_free(&b);
             break;

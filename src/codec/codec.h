@@ -37,9 +37,10 @@ void ccp_outbound_free(ccp_outbound *out);
 /* Serializes out->json into out->body and drops the tree. */
 void ccp_outbound_seal(ccp_outbound *out);
 void ccp_outbound_add_header(ccp_outbound *out, const char *name, const char *value);
-/* Adds the provider's key in its auth mode (x-api-key, Authorization:
- * Bearer, x-goog-api-key or none), then its configured extra headers. */
-void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p);
+/* Adds key (NULL: the provider's api_key) in the provider's auth mode
+ * (x-api-key, Authorization: Bearer, x-goog-api-key or none), then its
+ * configured extra headers. */
+void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p, const char *key);
 /* For map_error when the body says nothing useful: "upstream answered HTTP
  * <status>: <the first 500 bytes of the body>". */
 void ccp_error_body_excerpt(ccp_buf *msg, int status, const char *body, size_t len);
@@ -68,6 +69,8 @@ typedef struct ccp_encode_ctx {
      * validated on arrival and no request hook has edited it since. The
      * encoder then skips its own check (one walk less per request). */
     bool shape_checked;
+    const char *api_key; /* the key this attempt sends (the exchange's key pool chose
+                            it); NULL: the provider's api_key. A secret. */
 } ccp_encode_ctx;
 
 /* ---- what every encoder checks first (request_check.c) ---- */

@@ -382,7 +382,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     ccp_outbound_set_url(out, p->base_url, "/chat/completions");
     ccp_outbound_add_header(out, "content-type", "application/json");
     if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
-    ccp_outbound_add_auth(out, p);
+    ccp_outbound_add_auth(out, p, ctx->api_key);
     return 0;
 }
 

@@ -42,6 +42,9 @@ void ccp_provider_free(ccp_provider *p)
         memset(p->api_key, 0, strlen(p->api_key));
         free(p->api_key);
     }
+    for (size_t i = 0; i < p->keys.n; i++)
+        memset(p->keys.v[i], 0, strlen(p->keys.v[i]));
+    ccp_strlist_free(&p->keys);
     for (size_t i = 0; i < p->n_headers; i++) {
         free(p->headers[i].name);
         free(p->headers[i].value);

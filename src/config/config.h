@@ -45,11 +45,46 @@ typedef struct ccp_kv {
     char *value;
 } ccp_kv;
 
+/* A list of strings, each owned. */
+typedef struct ccp_strlist {
+    char **v;
+    size_t n;
+} ccp_strlist;
+
+void ccp_strlist_free(ccp_strlist *l);
+
+/* How a provider's failed attempts are retried (config_reliability.c has
+ * the table with bounds, defaults and help; exchange/retry.h uses it). */
+typedef enum { CCP_JITTER_FULL = 0, CCP_JITTER_NONE } ccp_jitter;
+
+typedef struct ccp_retry_config {
+    int attempts;         /* tries of one target, the first included; 1 = no retry */
+    uint32_t base_ms;     /* the first backoff's ceiling */
+    uint32_t max_ms;      /* the largest backoff ceiling */
+    uint32_t max_wait_ms; /* the longest provider wait hint ccproxy waits out */
+    int jitter;           /* a ccp_jitter */
+} ccp_retry_config;
+
+/* A provider's circuit breaker (exchange/breaker.h). */
+typedef struct ccp_breaker_config {
+    int failures;         /* consecutive failures that open it; 0 = off */
+    int failure_percent;  /* failures in window_ms that open it; 0 = off */
+    int min_requests;     /* attempts in the window before the percentage counts */
+    uint32_t window_ms;   /* the window of the percentage */
+    uint32_t cooldown_ms; /* open → half-open */
+    int half_open_probes; /* attempts let through at once while half-open */
+} ccp_breaker_config;
+
 typedef struct ccp_provider {
     char *name;
     ccp_format format;
     char *base_url; /* without trailing '/' */
     char *api_key;  /* interpolated; NULL when none. A secret: never log it. */
+    /* Every key, api_key first then api_keys; api_key == keys.v[0] when any.
+     * Secrets: never log them (name a key by its index). */
+    ccp_strlist keys;
+    ccp_retry_config retry;
+    ccp_breaker_config breaker;
     ccp_auth auth;
     ccp_kv *headers; /* extra headers sent upstream, values interpolated */
     size_t n_headers;
@@ -132,14 +167,6 @@ typedef enum {
     CCP_ECHO_MODEL_CLIENT = 0,
     CCP_ECHO_MODEL_UPSTREAM, /* the model the provider says served */
 } ccp_echo_model;
-
-/* A list of strings, each owned. */
-typedef struct ccp_strlist {
-    char **v;
-    size_t n;
-} ccp_strlist;
-
-void ccp_strlist_free(ccp_strlist *l);
 
 /* The `server` and `upstream` sections. What each field means, its bounds
  * and its default are in the section's table (config_load.c), the one

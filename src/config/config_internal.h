@@ -62,9 +62,18 @@ bool ccp_cfg_was_rejected(const loader *l, const char *name);
 /* The known name closest to name, if close enough to be a typo; or NULL. */
 const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n);
 
-/* The sections' tables (config_load.c, config_router.c). */
+/* The sections' tables (config_load.c, config_router.c,
+ * config_reliability.c). */
 extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
-    ccp_cfg_provider_keys, ccp_cfg_router_keys;
+    ccp_cfg_provider_keys, ccp_cfg_router_keys, ccp_cfg_retry_keys, ccp_cfg_breaker_keys;
+
+/* config_reliability.c: a provider's retry, breaker and api_keys. */
+void ccp_cfg_reliability_defaults(ccp_provider *p);
+void ccp_cfg_load_retry(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
+void ccp_cfg_load_breaker(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
+void ccp_cfg_load_api_keys(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
+/* Puts api_key first in the key pool (or takes it from api_keys). */
+void ccp_cfg_finish_keys(ccp_provider *p);
 
 /* config_pipeline.c: the pipelines section; providers' references to
  * pipelines are noted while loading and resolved after both. */

@@ -634,6 +634,14 @@ static const ccp_key provider_keys[] = {
      .load = load_p_api_key,
      .doc_type = "string",
      .help = "sent as the `auth` mode says; the client's own key is never forwarded"},
+    {.name = "api_keys",
+     .type = CCP_KEY_CUSTOM,
+     .load = ccp_cfg_load_api_keys,
+     .doc_type = "list of strings",
+     .help = "more keys of the same account kind, used round-robin with `api_key`: a key "
+             "answered `429` rests for the provider's wait hint, one answered `401`/`403` is "
+             "parked; logs name a key by its index, never its value (see "
+             "[reliability](reliability.md#several-keys-per-provider))"},
     {.name = "auth",
      .type = CCP_KEY_ENUM,
      .offset = PROV(auth),
@@ -681,6 +689,18 @@ static const ccp_key provider_keys[] = {
      .def = "30000",
      .max = MS_MAX,
      .help = "how long an attempt waits for a slot before it is refused like a full queue"},
+    {.name = "retry",
+     .type = CCP_KEY_CUSTOM,
+     .load = ccp_cfg_load_retry,
+     .doc_type = "mapping",
+     .doc_def = "below",
+     .help = "retries with exponential backoff ([retry](#retry))"},
+    {.name = "breaker",
+     .type = CCP_KEY_CUSTOM,
+     .load = ccp_cfg_load_breaker,
+     .doc_type = "mapping",
+     .doc_def = "below",
+     .help = "the provider's circuit breaker ([breaker](#breaker))"},
 };
 
 const ccp_key_table ccp_cfg_provider_keys = CCP_KEYS("providers", provider_keys);
@@ -739,6 +759,7 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
     }
     ccp_keys_defaults(&ccp_cfg_provider_keys, p);
     p->auth = (ccp_auth)-1;
+    ccp_cfg_reliability_defaults(p);
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *k = ccp_cfg_node(l, pr->key), *v = ccp_cfg_node(l, pr->value);
@@ -755,6 +776,7 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
         }
     }
     if ((int)p->auth < 0) p->auth = codec->default_auth;
+    ccp_cfg_finish_keys(p);
     bool ok = l->diags->n == diags_before;
     if (!p->name) {
         DIAG(l, map, "a provider needs a name: add 'name: <provider>'");

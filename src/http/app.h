@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "exchange/admit.h"
+#include "exchange/health.h"
 #include "http/server.h"
 #include "obs/metrics.h"
 #include "upstream/upstream.h"
@@ -21,6 +22,8 @@ typedef struct ccp_app {
     ccp_admit *admit;       /* per-provider concurrency counts, all workers; owned by the caller */
     ccp_metrics *metrics;   /* NULL when server.metrics is off; owned by the caller */
     const char *admin_host; /* the admin listener's address; NULL: none (not owned) */
+    ccp_health *health;     /* providers' breakers and key pools, shared by the workers and
+                               kept across config snapshots; owned by whoever made the app */
 } ccp_app;
 
 /* Per worker thread: created on the worker's loop by ccp_app_worker_start. */

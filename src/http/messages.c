@@ -17,11 +17,13 @@
 #include "core/log.h"
 #include "exchange/exchange.h"
 #include "obs/metrics.h"
+#include "exchange/retry.h"
 #include "pipeline/pipeline.h"
 #include "router/route.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 /* Cap on an upstream error body we keep to build our error message. */
@@ -51,8 +53,9 @@ typedef struct msg_ctx {
     char traceparent[CCP_TRACEPARENT_LEN + 1]; /* sent to the provider */
     bool stream_open;                          /* counted in ccproxy_open_streams */
     int status;                                /* upstream HTTP status; 0 before the head */
-    char *retry_after;                         /* owned; NULL when absent */
-    ccp_buf err_body;                          /* the body of a non-2xx answer, capped */
+    int64_t hint_ms;                           /* the head's wait hint; -1 when none */
+    uv_timer_t *retry_timer; /* the wait before a retry; owned here, closed in finish() */
+    ccp_buf err_body;        /* the body of a non-2xx answer, capped */
     ccp_decoder *dec;
     bool whole_body;   /* a 2xx JSON answer: the decoder keeps it until the end */
     size_t body_bytes; /* of that answer so far, against upstream.max_response_bytes */
@@ -100,17 +103,27 @@ static void attempt_ended(msg_ctx *c, ccp_attempt_outcome o)
     ccp_metrics_attempt(c->w->metrics, c->a.target.provider->name, o);
 }
 
+static void free_timer_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void finish(msg_ctx *c)
 {
     ccp_admit_leave(&c->ticket);
     if (c->stream_open) ccp_metrics_streams(c->w->metrics, -1);
     if (c->up) ccp_upstream_cancel(c->up);
+    if (c->retry_timer) {
+        /* A pending retry dies with the request (the client left, or the
+         * server drains); the handle is freed once the loop has closed it. */
+        uv_timer_stop(c->retry_timer);
+        uv_close((uv_handle_t *)c->retry_timer, free_timer_cb);
+    }
     if (c->dec) c->a.codec->decoder_free(c->dec);
     ccp_event_chain_free(&c->chain);
     if (c->wr) ccp_anthropic_writer_free(c->wr);
     if (c->prepared) ccp_attempt_free(&c->a);
     ccp_buf_free(&c->err_body);
-    free(c->retry_after);
     ccp_exchange_free(&c->ex);
     free(c->client_model);
     ccp_route_choice_free(&c->choice);
@@ -136,6 +149,7 @@ static void route_header(msg_ctx *c)
     ccp_res_header(c->res, "server-timing", timing);
     ccp_buf b = CCP_BUF_INIT;
     ccp_route_describe(&c->choice, &c->a.target, c->client_model, &b);
+    ccp_exchange_describe(&c->ex, &b);
     ccp_res_header(c->res, "x-ccproxy-route", b.data);
     ccp_res_log_route(c->res, b.data);
     ccp_buf_free(&b);
@@ -180,7 +194,15 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
         ccp_res_end(c->res);
     } else {
         route_header(c);
-        if (c->retry_after) ccp_res_header(c->res, "retry-after", c->retry_after);
+        if (c->ex.has_hint) {
+            /* The wait the provider asked for (or a breaker's cool-down), so
+             * the client backs off as long as it should. */
+            char v[32];
+            snprintf(v, sizeof v, "%llu", (unsigned long long)((c->ex.hint_ms + 999) / 1000));
+            ccp_res_header(c->res, "retry-after", v);
+            snprintf(v, sizeof v, "%llu", (unsigned long long)c->ex.hint_ms);
+            ccp_res_header(c->res, "retry-after-ms", v);
+        }
         ccp_res_send_error(c->res, status, type, message);
     }
     finish(c);
@@ -190,16 +212,9 @@ static void start_attempt(msg_ctx *c);
 static void admit_attempt(msg_ctx *c);
 static void send_attempt(msg_ctx *c);
 
-/* Moves on to the route's next target (the exchange judged it worth it);
- * this attempt's decoder, writer and outbound request go. */
-static void fall_back(msg_ctx *c, const char *why)
+/* This attempt's decoder, writer and outbound request go, before another. */
+static void reset_attempt(msg_ctx *c)
 {
-    const ccp_target *next = &c->choice.route->targets[c->ex.attempt + 1];
-    ccp_log_warn("%s provider '%s' %s; falling back to '%s'", c->req->id,
-                 c->a.target.provider->name, why, next->provider->name);
-    ccp_metrics_fallback(c->w->metrics, c->a.target.provider->name, next->provider->name);
-    c->acc->fallback_from = c->a.target.provider->name;
-    c->head_ns = 0;
     if (c->dec) c->a.codec->decoder_free(c->dec);
     c->dec = NULL;
     ccp_event_chain_free(&c->chain);
@@ -209,15 +224,53 @@ static void fall_back(msg_ctx *c, const char *why)
     c->prepared = false;
     ccp_admit_leave(&c->ticket);
     ccp_buf_reset(&c->err_body);
-    free(c->retry_after);
-    c->retry_after = NULL;
+    c->head_ns = 0;
+    c->hint_ms = -1;
     c->status = 0;
     c->fail_code = 0;
+}
+
+/* Moves on to the route's next target (the exchange judged it worth it). */
+static void fall_back(msg_ctx *c, const char *why)
+{
+    const ccp_target *next = &c->choice.route->targets[c->ex.attempt + 1];
+    ccp_log_warn("%s provider '%s' %s; falling back to '%s'", c->req->id,
+                 c->a.target.provider->name, why, next->provider->name);
+    ccp_metrics_fallback(c->w->metrics, c->a.target.provider->name, next->provider->name);
+    c->acc->fallback_from = c->a.target.provider->name;
+    reset_attempt(c);
     ccp_exchange_next(&c->ex);
     start_attempt(c);
 }
 
-static void on_head(void *ud, int status, const char *content_type, const char *retry_after)
+static void retry_timer_cb(uv_timer_t *t)
+{
+    start_attempt(t->data);
+}
+
+/* Tries the same target again after delay_ms (the exchange judged it
+ * worth it), on the worker's loop; a client that leaves meanwhile
+ * cancels the timer (on_abort → finish). */
+static void retry(msg_ctx *c, const char *why, uint64_t delay_ms)
+{
+    ccp_log_warn("%s provider '%s' %s; retry %u in %llu ms", c->req->id, c->a.target.provider->name,
+                 why, c->ex.retries, (unsigned long long)delay_ms);
+    ccp_metrics_retry(c->w->metrics);
+    reset_attempt(c);
+    if (!delay_ms) {
+        start_attempt(c);
+        return;
+    }
+    if (!c->retry_timer) {
+        c->retry_timer = ccp_xmalloc(sizeof *c->retry_timer);
+        uv_timer_init(c->w->loop, c->retry_timer);
+        c->retry_timer->data = c;
+    }
+    uv_update_time(c->w->loop);
+    uv_timer_start(c->retry_timer, retry_timer_cb, delay_ms, 0);
+}
+
+static void on_head(void *ud, int status, const char *content_type, const ccp_upstream_hints *h)
 {
     msg_ctx *c = ud;
     c->status = status;
@@ -227,7 +280,9 @@ static void on_head(void *ud, int status, const char *content_type, const char *
     ccp_log_debug("%s upstream %s answered %d (%s) after %.1fms", c->req->id,
                   c->a.target.provider->name, status,
                   content_type ? content_type : "no content-type", ms_since(c->sent_ns));
-    if (retry_after) c->retry_after = ccp_xstrdup(retry_after);
+    if (status < 200 || status >= 300)
+        c->hint_ms = ccp_hint_from_head(status, h->retry_after, h->retry_after_ms,
+                                        h->reset_requests, h->reset_tokens, time(NULL));
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
         c->dec = c->a.codec->decoder_new(c->chain.head, sse);
@@ -350,11 +405,28 @@ static void on_done(void *ud, int result, const ccp_error *err)
         fail_and_finish(c, 502, "api_error", c->fail.msg);
         return;
     }
-    ccp_attempt_end end = {.result = result, .status = c->status, .answered = c->stream_started};
-    ccp_verdict v = ccp_exchange_judge(&c->ex, &end);
+    ccp_attempt_end end = {
+        .result = result,
+        .status = c->status,
+        .answered = c->stream_started,
+        .hint_ms = c->hint_ms,
+        .body = c->err_body.data,
+        .body_len = c->err_body.len,
+    };
+    uint64_t delay = 0;
+    ccp_verdict v = ccp_exchange_judge(&c->ex, &c->a, &end, &delay);
     const char *pname = c->a.target.provider->name;
     if (v == CCP_VERDICT_DONE) {
         complete_ok(c);
+        return;
+    }
+    if (v == CCP_VERDICT_RETRY) {
+        char why[64];
+        if (result != 0)
+            snprintf(why, sizeof why, "%s", result == CCP_ETIMEOUT ? "timed out" : "failed");
+        else
+            snprintf(why, sizeof why, "answered %d", c->status);
+        retry(c, why, delay);
         return;
     }
     if (result != 0) {
@@ -417,6 +489,15 @@ static void on_shutdown(void *ud)
 }
 
 static const ccp_upstream_cb upstream_cb = {on_head, on_data, on_done};
+/* The request's budget: upstream.total_timeout_ms, or the client's own
+ * timeout (x-stainless-timeout, seconds) when shorter; 0 for none. */
+static uint64_t deadline_ms(const ccp_config *cfg, const ccp_request *req)
+{
+    uint64_t budget = cfg->upstream.total_timeout_ms;
+    int64_t client = ccp_client_timeout_ms(ccp_request_header(req, "x-stainless-timeout"));
+    if (client > 0 && (!budget || (uint64_t)client < budget)) budget = (uint64_t)client;
+    return budget ? ccp_health_now_ms() + budget : 0;
+}
 
 static const char *header_of(void *ud, const char *name)
 {
@@ -459,13 +540,13 @@ static void log_attempt(msg_ctx *c)
     ccp_buf_free(&h);
 }
 
-/* The provider has no slot for this attempt: the next target if the
- * exchange judges a 529 worth one, else 529 overloaded_error (the type
- * Anthropic's own overload has, which Claude Code retries). */
+/* The provider has no slot for this attempt: the next target if one
+ * remains, else 529 overloaded_error (the type Anthropic's own overload
+ * has, which Claude Code retries). Our own limit says nothing of the
+ * provider's health, so neither its breaker nor its retries count it. */
 static void overloaded(msg_ctx *c, const char *why)
 {
-    ccp_attempt_end end = {.status = 529};
-    if (ccp_exchange_judge(&c->ex, &end) == CCP_VERDICT_FALL_BACK) {
+    if (!c->stream_started && ccp_exchange_has_next(&c->ex)) {
         fall_back(c, why);
         return;
     }
@@ -512,10 +593,12 @@ static void admit_attempt(msg_ctx *c)
 /* Prepares the attempt at the exchange's current target and sends it. */
 static void start_attempt(msg_ctx *c)
 {
+    ccp_prep_error e;
+    int rc = ccp_exchange_prepare(&c->ex, &c->a, &e);
+    /* The target tried: preparing may have skipped some (breaker open). */
     const ccp_target *t = &c->choice.route->targets[c->ex.attempt];
     ccp_res_log_info(c->res, t->provider->name, t->model ? t->model : c->client_model, c->stream);
-    ccp_prep_error e;
-    if (ccp_exchange_prepare(&c->ex, &c->a, &e) != 0) {
+    if (rc != 0) {
         c->a.target = *t; /* for the route header */
         fail_and_finish(c, e.status, e.type, e.err.msg);
         return;
@@ -547,6 +630,11 @@ static void send_attempt(msg_ctx *c)
         .body = c->a.out.body.data,
         .body_len = c->a.out.body.len,
     };
+    if (c->ex.deadline_ms) {
+        /* The transfer gets what remains of the request's deadline. */
+        uint64_t now = ccp_health_now_ms();
+        so.timeout_ms = c->ex.deadline_ms > now ? (uint32_t)(c->ex.deadline_ms - now) : 1;
+    }
     c->up = ccp_upstream_send(c->w->upstream, &so, &upstream_cb, c);
 }
 
@@ -581,7 +669,11 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         .validated = true,
         .request_id = req->id,
         .traceparent = c->traceparent,
+        .health = w->app->health,
+        .deadline_ms = deadline_ms(c->cfg, req),
+        .rng = uv_hrtime() ^ (uint64_t)(uintptr_t)c,
     };
+    c->hint_ms = -1;
     ccp_tracectx_header(req->trace, c->traceparent);
     c->acc = ccp_res_access(res);
     c->acc->model = c->client_model;

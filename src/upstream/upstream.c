@@ -82,7 +82,8 @@ struct ccp_upstream_req {
     bool want_pause; /* refuse the next chunk: the receiver is congested */
     bool paused;     /* curl holds a refused chunk until resume */
     int in_cb;
-    char *content_type, *retry_after;
+    char *content_type;
+    char *hint[4]; /* retry-after, retry-after-ms, x-ratelimit-reset-requests, -tokens */
     char errbuf[CURL_ERROR_SIZE];
     ccp_upstream_req *next, **pprev;
 };
@@ -113,7 +114,8 @@ static void free_req_cb(uv_handle_t *h)
 {
     ccp_upstream_req *r = h->data;
     free(r->content_type);
-    free(r->retry_after);
+    for (size_t i = 0; i < 4; i++)
+        free(r->hint[i]);
     free(r);
 }
 
@@ -413,13 +415,19 @@ static size_t header_cb(char *line, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (r->cancelled) return 0;
     if (r->head_done) return len; /* trailers */
+    static const char *const hint_names[4] = {
+        "retry-after", "retry-after-ms", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"};
     char *v;
     if ((v = header_value(line, len, "content-type"))) {
         free(r->content_type);
         r->content_type = v;
-    } else if ((v = header_value(line, len, "retry-after"))) {
-        free(r->retry_after);
-        r->retry_after = v;
+    } else {
+        for (size_t i = 0; i < 4; i++)
+            if ((v = header_value(line, len, hint_names[i]))) {
+                free(r->hint[i]);
+                r->hint[i] = v;
+                break;
+            }
     }
     if (!(len <= 2 && (line[0] == '\r' || line[0] == '\n'))) return len;
     long status = 0;
@@ -427,15 +435,19 @@ static size_t header_cb(char *line, size_t size, size_t n, void *ud)
     if (status >= 100 && status < 200) {
         /* An interim head (100 Continue): the real one follows. */
         free(r->content_type);
-        free(r->retry_after);
-        r->content_type = r->retry_after = NULL;
+        r->content_type = NULL;
+        for (size_t i = 0; i < 4; i++) {
+            free(r->hint[i]);
+            r->hint[i] = NULL;
+        }
         return len;
     }
     r->head_done = true;
     if (r->u->cfg.stream_idle_timeout_ms)
         uv_timer_start(&r->timer, req_timer_cb, r->u->cfg.stream_idle_timeout_ms, 0);
     r->in_cb++;
-    r->cb.on_head(r->ud, (int)status, r->content_type, r->retry_after);
+    ccp_upstream_hints hints = {r->hint[0], r->hint[1], r->hint[2], r->hint[3]};
+    r->cb.on_head(r->ud, (int)status, r->content_type, &hints);
     r->in_cb--;
     return r->cancelled ? 0 : len;
 }
@@ -519,7 +531,9 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->cfg.connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)u->cfg.total_timeout_ms);
+    uint32_t total = u->cfg.total_timeout_ms;
+    if (o->timeout_ms && (!total || o->timeout_ms < total)) total = o->timeout_ms;
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)total);
     /* The loop's clock was read when this loop turn began; the work since
      * (parsing and encoding a large request can take a while) is not in
      * it, and a timer armed from that stale time would fire early. */
@@ -545,9 +559,9 @@ void ccp_upstream_stats(const ccp_upstream *u, unsigned long long *transfers,
     *connects = u->connects;
 }
 
-static void pre_head(void *ud, int status, const char *ct, const char *ra)
+static void pre_head(void *ud, int status, const char *ct, const ccp_upstream_hints *h)
 {
-    (void)ct, (void)ra;
+    (void)ct, (void)h;
     ccp_log_debug("preconnect to %s: answered %d; connection kept", (const char *)ud, status);
 }
 

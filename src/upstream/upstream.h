@@ -31,11 +31,21 @@ ccp_upstream *ccp_upstream_new(uv_loop_t *loop, const ccp_upstream_config *cfg);
  * must run afterwards (uv_run until it has no more handles). */
 void ccp_upstream_free(ccp_upstream *u);
 
+/* The wait hints of a response head, each NULL when absent (values as
+ * sent; exchange/retry.h parses them). */
+typedef struct ccp_upstream_hints {
+    const char *retry_after;    /* Retry-After: seconds or an HTTP date */
+    const char *retry_after_ms; /* retry-after-ms */
+    const char *reset_requests; /* x-ratelimit-reset-requests (OpenAI: "1s", "6m0s") */
+    const char *reset_tokens;   /* x-ratelimit-reset-tokens */
+} ccp_upstream_hints;
+
 typedef struct ccp_upstream_cb {
-    /* The response head arrived: status and the headers, as "Name: value"
-     * lines (borrowed for the call). content_type may be NULL. Called once,
-     * before any on_data. */
-    void (*on_head)(void *ud, int status, const char *content_type, const char *retry_after);
+    /* The response head arrived: status, content type (may be NULL) and
+     * the wait hints, all borrowed for the call. Called once, before any
+     * on_data. */
+    void (*on_head)(void *ud, int status, const char *content_type,
+                    const ccp_upstream_hints *hints);
     /* The next piece of the body, in order; borrowed for the call. Return 0
      * to go on, non-zero to abort the transfer (on_done follows with
      * CCP_ECANCELED). */
@@ -54,6 +64,9 @@ typedef struct ccp_upstream_send_opts {
     size_t n_headers;
     const char *body; /* borrowed until on_done or cancel */
     size_t body_len;
+    /* The whole transfer's limit when shorter than upstream.total_timeout_ms
+     * (what remains of the request's deadline); 0: that setting. */
+    uint32_t timeout_ms;
 } ccp_upstream_send_opts;
 
 /* Starts a transfer; callbacks run on the loop, never from inside this call.

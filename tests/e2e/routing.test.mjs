@@ -21,7 +21,7 @@ before(async () => {
 providers:
   - {name: ant, format: anthropic, base_url: '${ant.url}', api_key: ant-key}
   - {name: oa, format: openai-chat, base_url: '${oa.url}/v1', api_key: oa-key}
-  - {name: down, format: anthropic, base_url: '${down.url}', api_key: down-key}
+  - {name: down, format: anthropic, base_url: '${down.url}', api_key: down-key, retry: {attempts: 1}, breaker: {failures: 0, failure_percent: 0}}
 router:
   default: ant/claude-main
   background: oa/small-model
@@ -100,7 +100,7 @@ test('a failing first target falls back to the next, streaming and not', async (
 test('when every target fails, the client gets the last error', async () => {
   const p = await startProxy(`
 providers:
-  - {name: down, format: anthropic, base_url: '${down.url}', api_key: k}
+  - {name: down, format: anthropic, base_url: '${down.url}', api_key: k, retry: {attempts: 1}}
 router:
   default: [down/a, down/b]
 `);

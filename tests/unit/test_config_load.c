@@ -384,6 +384,51 @@ static void a_key_written_twice_is_an_error_at_the_second(void **state)
     ccp_diags_free(&d);
 }
 
+static void reliability_settings_and_key_pools(void **state)
+{
+    ccp_config *c = load_ok("providers:\n"
+                            "  - name: a\n"
+                            "    base_url: http://a\n"
+                            "    api_key: k0\n"
+                            "    api_keys: [k1, k0, '']\n"
+                            "    retry: {attempts: 5, base_ms: 50, jitter: none}\n"
+                            "    breaker: {failures: 0, cooldown_ms: 1000}\n"
+                            "  - name: b\n"
+                            "    base_url: http://b\n"
+                            "    api_keys: [kb1, kb2]\n");
+    const ccp_provider *a = &c->providers[0], *b = &c->providers[1];
+    /* api_key first, listed once; an empty entry dropped. */
+    assert_int_equal(a->keys.n, 2);
+    assert_string_equal(a->keys.v[0], "k0");
+    assert_string_equal(a->keys.v[1], "k1");
+    assert_int_equal(a->retry.attempts, 5);
+    assert_int_equal(a->retry.base_ms, 50);
+    assert_int_equal(a->retry.max_ms, 8000); /* the default */
+    assert_int_equal(a->retry.jitter, CCP_JITTER_NONE);
+    assert_int_equal(a->breaker.failures, 0);
+    assert_int_equal(a->breaker.failure_percent, 50);
+    assert_int_equal(a->breaker.cooldown_ms, 1000);
+    /* Without api_key, the first of api_keys stands in. */
+    assert_string_equal(b->api_key, "kb1");
+    assert_int_equal(b->keys.n, 2);
+    assert_int_equal(b->retry.attempts, 3);
+    ccp_config_unref(c);
+
+    ccp_diags d = load_bad("providers:\n"
+                           "  - name: a\n"
+                           "    base_url: http://a\n"
+                           "    api_keys: sk-secret-1\n"
+                           "    retry: {attempts: 0, jiter: full}\n"
+                           "    breaker: {failure_percent: 101}\n");
+    has_diag(&d, 4, 15, "api_keys: expected a list");
+    has_diag(&d, 5, 23, "attempts: 0 is out of range");
+    has_diag(&d, 5, 26, "did you mean 'jitter'");
+    has_diag(&d, 6, 32, "failure_percent: 101 is out of range");
+    for (size_t i = 0; i < d.n; i++)
+        assert_null(strstr(d.items[i].message, "sk-secret"));
+    ccp_diags_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +451,7 @@ int main(void)
         cmocka_unit_test(a_missing_file_says_so),
         cmocka_unit_test(the_embedded_default_follows_the_environment),
         cmocka_unit_test(find_path_follows_the_lookup_order),
+        cmocka_unit_test(reliability_settings_and_key_pools),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

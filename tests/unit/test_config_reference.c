@@ -39,6 +39,8 @@ static void every_default_parses(void **state)
     check_defaults(&ccp_cfg_upstream_keys);
     check_defaults(&ccp_cfg_provider_keys);
     check_defaults(&ccp_cfg_router_keys);
+    check_defaults(&ccp_cfg_retry_keys);
+    check_defaults(&ccp_cfg_breaker_keys);
     for (size_t i = 0; ccp_codecs[i]; i++) {
         ccp_key_table t = {ccp_codecs[i]->name, ccp_codecs[i]->opts, ccp_codecs[i]->n_opts};
         check_defaults(&t);

@@ -79,8 +79,13 @@ static void each_target_starts_from_the_clients_request(void **state)
     assert_string_equal(ccp_json_get_str(ex.request, "model"), "claude");
     ccp_attempt_free(&a);
 
-    /* The last target takes the request itself. */
+    /* The last target still copies while it may be retried... */
     assert_true(ccp_exchange_next(&ex));
+    assert_int_equal(ccp_exchange_prepare(&ex, &a, &pe), 0);
+    assert_non_null(ex.request);
+    ccp_attempt_free(&a);
+    /* ...and its last try takes the request itself. */
+    ex.tries = (unsigned)ex.choice->route->targets[1].provider->retry.attempts - 1;
     assert_int_equal(ccp_exchange_prepare(&ex, &a, &pe), 0);
     assert_null(ex.request);
     body = parse(a.out.body.data);
@@ -116,11 +121,14 @@ static void a_request_that_cannot_be_encoded_is_a_400_at_the_encode_step(void **
 
 static void which_endings_fall_back(void **state)
 {
-    ccp_target targets[2] = {{0}};
+    /* No retries here (attempts 1): what is left is the fallback rule. */
+    ccp_provider p = {.name = "p", .retry = {.attempts = 1}};
+    ccp_target targets[2] = {{&p, NULL}, {&p, NULL}};
     ccp_route route = {targets, 2};
     ccp_route_choice choice = {.route = &route};
     json_object *req = json_object_new_object();
     ccp_exchange ex = {.choice = &choice, .request = req};
+    ccp_attempt a = {.target = targets[0], .key = -1};
     static const struct {
         int result, status;
         bool answered;
@@ -139,16 +147,240 @@ static void which_endings_fall_back(void **state)
         {0, 401, false, CCP_VERDICT_FAIL},
         {0, 404, false, CCP_VERDICT_FAIL},
     };
+    uint64_t delay;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ccp_attempt_end end = {cases[i].result, cases[i].status, cases[i].answered};
-        if (ccp_exchange_judge(&ex, &end) != cases[i].want)
+        ccp_attempt_end end = {cases[i].result, cases[i].status, cases[i].answered, -1, NULL, 0};
+        if (ccp_exchange_judge(&ex, &a, &end, &delay) != cases[i].want)
             fail_msg("case %zu: result %d status %d", i, cases[i].result, cases[i].status);
     }
     /* On the last target, nothing falls back. */
     ex.attempt = 1;
-    ccp_attempt_end end = {0, 503, false};
-    assert_int_equal(ccp_exchange_judge(&ex, &end), CCP_VERDICT_FAIL);
+    ccp_attempt_end end = {0, 503, false, -1, NULL, 0};
+    assert_int_equal(ccp_exchange_judge(&ex, &a, &end, &delay), CCP_VERDICT_FAIL);
     ccp_exchange_free(&ex);
+}
+
+/* ---- retries, breakers and keys, on a fake clock ---- */
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void)
+{
+    return fake_now;
+}
+
+static ccp_provider retrying(const char *name)
+{
+    ccp_provider p = {.name = (char *)name};
+    p.retry = (ccp_retry_config){.attempts = 3,
+                                 .base_ms = 100,
+                                 .max_ms = 1000,
+                                 .max_wait_ms = 5000,
+                                 .jitter = CCP_JITTER_NONE};
+    p.breaker = (ccp_breaker_config){.failures = 2,
+                                     .min_requests = 1,
+                                     .window_ms = 1000,
+                                     .cooldown_ms = 10000,
+                                     .half_open_probes = 1};
+    return p;
+}
+
+static ccp_verdict end_with(ccp_exchange *ex, const ccp_attempt *a, int result, int status,
+                            int64_t hint, uint64_t *delay)
+{
+    ccp_attempt_end end = {result, status, false, hint, NULL, 0};
+    return ccp_exchange_judge(ex, a, &end, delay);
+}
+
+static void retries_back_off_then_fall_back(void **state)
+{
+    ccp_provider p = retrying("p"), q = retrying("q");
+    ccp_target targets[2] = {{&p, NULL}, {&q, NULL}};
+    ccp_route route = {targets, 2};
+    ccp_route_choice choice = {.route = &route};
+    ccp_exchange ex = {.choice = &choice, .request = json_object_new_object(), .clock = fake_clock};
+    ccp_attempt a = {.target = targets[0], .key = -1};
+    uint64_t d;
+    fake_now = 1000;
+    assert_int_equal(end_with(&ex, &a, 0, 529, -1, &d), CCP_VERDICT_RETRY);
+    assert_int_equal(d, 100); /* base, no jitter */
+    assert_int_equal(end_with(&ex, &a, CCP_ETIMEOUT, 0, -1, &d), CCP_VERDICT_RETRY);
+    assert_int_equal(d, 200); /* doubled */
+    /* attempts: 3 tries of p, then the next target. */
+    assert_int_equal(end_with(&ex, &a, 0, 503, -1, &d), CCP_VERDICT_FALL_BACK);
+    assert_int_equal(ex.retries, 2);
+    assert_true(ccp_exchange_next(&ex));
+    assert_int_equal(ex.tries, 0);
+    assert_int_equal(ex.fallbacks, 1);
+    /* A hint replaces the backoff, and is kept for the client. */
+    a.target = targets[1];
+    assert_int_equal(end_with(&ex, &a, 0, 429, 1500, &d), CCP_VERDICT_RETRY);
+    assert_int_equal(d, 1500);
+    assert_true(ex.has_hint);
+    assert_int_equal(ex.hint_ms, 1500);
+    /* A hint longer than max_wait_ms ends the retries: the client gets it. */
+    assert_int_equal(end_with(&ex, &a, 0, 429, 60000, &d), CCP_VERDICT_FAIL);
+    assert_int_equal(ex.hint_ms, 60000);
+    /* A 400 is never retried. */
+    ex.tries = 0;
+    assert_int_equal(end_with(&ex, &a, 0, 400, -1, &d), CCP_VERDICT_FAIL);
+    ccp_exchange_free(&ex);
+}
+
+static void gemini_body_hint_counts_on_a_429(void **state)
+{
+    ccp_provider p = retrying("g");
+    ccp_target t = {&p, NULL};
+    ccp_route route = {&t, 1};
+    ccp_route_choice choice = {.route = &route};
+    ccp_exchange ex = {.choice = &choice, .request = json_object_new_object(), .clock = fake_clock};
+    ccp_attempt a = {.target = t, .key = -1};
+    static const char body[] =
+        "{\"error\":{\"code\":429,\"details\":[{\"@type\":"
+        "\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"2s\"}]}}";
+    ccp_attempt_end end = {0, 429, false, -1, body, sizeof body - 1};
+    uint64_t d;
+    assert_int_equal(ccp_exchange_judge(&ex, &a, &end, &d), CCP_VERDICT_RETRY);
+    assert_int_equal(d, 2000);
+    ccp_exchange_free(&ex);
+}
+
+static void nothing_is_retried_once_the_client_got_a_byte(void **state)
+{
+    ccp_provider p = retrying("p");
+    ccp_target t = {&p, NULL};
+    ccp_route route = {&t, 1};
+    ccp_route_choice choice = {.route = &route};
+    ccp_exchange ex = {.choice = &choice, .request = json_object_new_object(), .clock = fake_clock};
+    ccp_attempt a = {.target = t, .key = -1};
+    ccp_attempt_end end = {CCP_EUPSTREAM, 200, true, -1, NULL, 0};
+    uint64_t d;
+    assert_int_equal(ccp_exchange_judge(&ex, &a, &end, &d), CCP_VERDICT_FAIL);
+    ccp_exchange_free(&ex);
+}
+
+static void no_retry_starts_that_cannot_finish_by_the_deadline(void **state)
+{
+    ccp_provider p = retrying("p");
+    ccp_target t = {&p, NULL};
+    ccp_route route = {&t, 1};
+    ccp_route_choice choice = {.route = &route};
+    fake_now = 0;
+    ccp_exchange ex = {.choice = &choice,
+                       .request = json_object_new_object(),
+                       .clock = fake_clock,
+                       .deadline_ms = 1000};
+    ccp_attempt a = {.target = t, .key = -1};
+    ex.started_ms = 0;
+    fake_now = 300; /* the try took 300 ms; a 100 ms wait + 300 ms fits before 1000 */
+    uint64_t d;
+    assert_int_equal(end_with(&ex, &a, 0, 529, -1, &d), CCP_VERDICT_RETRY);
+    ex.started_ms = 400;
+    fake_now = 700; /* 200 ms wait + 300 ms try would end at 1200 */
+    assert_int_equal(end_with(&ex, &a, 0, 529, -1, &d), CCP_VERDICT_FAIL);
+    assert_true(ex.deadline_hit);
+    ccp_exchange_free(&ex);
+}
+
+/* A prepared attempt against a provider with keys, through the health
+ * registry. */
+static const char keys_yaml[] = "providers:\n"
+                                "  - name: a\n"
+                                "    base_url: 'http://a.test'\n"
+                                "    api_key: k0\n"
+                                "    api_keys: [k1, k2]\n"
+                                "    breaker: {failures: 2, cooldown_ms: 10000}\n"
+                                "  - {name: b, base_url: 'http://b.test', api_key: kb}\n"
+                                "router:\n"
+                                "  default: [a/m, b/m]\n";
+
+static const char *sent_key(const ccp_attempt *a)
+{
+    for (size_t i = 0; i < a->out.n_headers; i++)
+        if (!strncmp(a->out.headers[i], "x-api-key: ", 11)) return a->out.headers[i] + 11;
+    return NULL;
+}
+
+static void keys_rotate_rest_and_park_and_the_breaker_skips(void **state)
+{
+    ccp_diags dg = {0};
+    ccp_config *cfg = NULL;
+    assert_int_equal(ccp_config_load_string("k.yaml", keys_yaml, strlen(keys_yaml), &cfg, &dg), 0);
+    ccp_diags_free(&dg);
+    assert_int_equal(cfg->providers[0].keys.n, 3);
+    ccp_health *h = ccp_health_new();
+    fake_now = 5000;
+    json_object *req = parse("{\"model\":\"c\",\"max_tokens\":5,\"messages\":[{\"role\":"
+                             "\"user\",\"content\":\"hi\"}]}");
+    ccp_route_choice choice;
+    ccp_error err;
+    assert_int_equal(ccp_route_pick(cfg, req, NULL, NULL, &choice, &err), 0);
+    ccp_exchange ex = {.choice = &choice, .request = req, .health = h, .clock = fake_clock};
+    ccp_attempt a;
+    ccp_prep_error pe;
+    uint64_t d;
+
+    /* Round-robin: k0, then after a 429 the next key at once. */
+    assert_int_equal(ccp_exchange_prepare(&ex, &a, &pe), 0);
+    assert_string_equal(sent_key(&a), "k0");
+    assert_int_equal(end_with(&ex, &a, 0, 429, 3000, &d), CCP_VERDICT_RETRY);
+    assert_int_equal(d, 0);
+    ccp_attempt_free(&a);
+    assert_int_equal(ccp_exchange_prepare(&ex, &a, &pe), 0);
+    assert_string_equal(sent_key(&a), "k1");
+    /* 401: k1 is parked and k2 serves. */
+    assert_int_equal(end_with(&ex, &a, 0, 401, -1, &d), CCP_VERDICT_RETRY);
+    ccp_attempt_free(&a);
+    assert_int_equal(ccp_exchange_prepare(&ex, &a, &pe), 0);
+    assert_string_equal(sent_key(&a), "k2");
+    assert_int_equal(end_with(&ex, &a, 0, 200, -1, &d), CCP_VERDICT_DONE);
+    ccp_attempt_free(&a);
+    ccp_exchange_free(&ex);
+    ccp_route_choice_free(&choice);
+
+    /* The next request: k0 still rests, k1 is parked: k2 again. Two 500s
+     * open a's breaker; the request after is sent to b straight away. */
+    for (int i = 0; i < 2; i++) {
+        req = parse("{\"model\":\"c\",\"max_tokens\":5,\"messages\":[]}");
+        assert_int_equal(ccp_route_pick(cfg, req, NULL, NULL, &choice, &err), 0);
+        ex = (ccp_exchange){.choice = &choice, .request = req, .health = h, .clock = fake_clock};
+        assert_int_equal(ccp_exchange_prepare(&ex, &a, &pe), 0);
+        assert_string_equal(sent_key(&a), "k2");
+        ccp_attempt_end end = {0, 500, false, -1, NULL, 0};
+        ccp_exchange_judge(&ex, &a, &end, &d);
+        ccp_attempt_free(&a);
+        ccp_exchange_free(&ex);
+        ccp_route_choice_free(&choice);
+    }
+    req = parse("{\"model\":\"c\",\"max_tokens\":5,\"messages\":[]}");
+    assert_int_equal(ccp_route_pick(cfg, req, NULL, NULL, &choice, &err), 0);
+    ex = (ccp_exchange){.choice = &choice, .request = req, .health = h, .clock = fake_clock};
+    assert_int_equal(ccp_exchange_prepare(&ex, &a, &pe), 0);
+    assert_string_equal(a.target.provider->name, "b");
+    assert_int_equal(ex.skips, 1);
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_exchange_describe(&ex, &b);
+    assert_string_equal(b.data, "; skipped=a(breaker-open)");
+    ccp_buf_free(&b);
+    ccp_attempt_free(&a);
+    ccp_exchange_free(&ex);
+    ccp_route_choice_free(&choice);
+
+    /* A route of a alone, breaker open: 503 with the cool-down as hint. */
+    fake_now += 4000;
+    ccp_route only_a = {cfg->providers ? (ccp_target[]){{&cfg->providers[0], "m"}} : NULL, 1};
+    ccp_route_choice c2 = {.route = &only_a};
+    ex = (ccp_exchange){
+        .choice = &c2, .request = json_object_new_object(), .health = h, .clock = fake_clock};
+    assert_int_equal(ccp_exchange_prepare(&ex, &a, &pe), -1);
+    assert_int_equal(pe.step, CCP_PREP_UNAVAILABLE);
+    assert_int_equal(pe.status, 503);
+    assert_string_equal(pe.type, "overloaded_error");
+    assert_true(ex.has_hint);
+    assert_int_equal(ex.hint_ms, 6000);
+    assert_null(strstr(pe.err.msg, "k0"));
+    ccp_exchange_free(&ex);
+    ccp_health_free(h);
+    ccp_config_unref(cfg);
 }
 
 int main(void)
@@ -157,6 +389,11 @@ int main(void)
         cmocka_unit_test(each_target_starts_from_the_clients_request),
         cmocka_unit_test(a_request_that_cannot_be_encoded_is_a_400_at_the_encode_step),
         cmocka_unit_test(which_endings_fall_back),
+        cmocka_unit_test(retries_back_off_then_fall_back),
+        cmocka_unit_test(gemini_body_hint_counts_on_a_429),
+        cmocka_unit_test(nothing_is_retried_once_the_client_got_a_byte),
+        cmocka_unit_test(no_retry_starts_that_cannot_finish_by_the_deadline),
+        cmocka_unit_test(keys_rotate_rest_and_park_and_the_breaker_skips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@ typedef struct server {
     int accepts;             /* connections accepted */
     int answered;            /* requests answered */
     bool close_after_answer; /* close each connection once it is answered */
+    const char *answer;      /* NULL: ANSWER */
 } server;
 
 typedef struct sconn {
@@ -81,7 +82,8 @@ static void sconn_answer(sconn *c)
         swrite *w = ccp_xcalloc(1, sizeof *w);
         w->c = c;
         w->close = c->srv->close_after_answer;
-        uv_buf_t b = uv_buf_init((char *)ANSWER, sizeof ANSWER - 1);
+        const char *a = c->srv->answer ? c->srv->answer : ANSWER;
+        uv_buf_t b = uv_buf_init((char *)a, (unsigned)strlen(a));
         uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, sconn_written);
         if (w->close) return;
     }
@@ -141,13 +143,17 @@ typedef struct result {
     int done;   /* on_done calls */
     int result; /* on_done's result */
     ccp_buf body;
+    char hints[4][32]; /* the head's wait hints, "" when absent */
 } result;
 
-static void on_head(void *ud, int status, const char *ct, const char *ra)
+static void on_head(void *ud, int status, const char *ct, const ccp_upstream_hints *h)
 {
     (void)ct;
-    (void)ra;
-    ((result *)ud)->status = status;
+    result *r = ud;
+    r->status = status;
+    const char *v[4] = {h->retry_after, h->retry_after_ms, h->reset_requests, h->reset_tokens};
+    for (int i = 0; i < 4; i++)
+        snprintf(r->hints[i], sizeof r->hints[i], "%s", v[i] ? v[i] : "");
 }
 
 static int on_data(void *ud, const char *data, size_t len)
@@ -341,6 +347,34 @@ static void test_send_arms_its_timers_from_the_current_time(void **state)
     check_ok(&r);
 }
 
+/* Every wait hint a provider sends reaches on_head, whatever the case of
+ * its name. */
+static void test_the_wait_hints_reach_on_head(void **state)
+{
+    fixture *f = *state;
+    f->srv.answer = "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n"
+                    "Retry-After: 7\r\nretry-after-ms: 7000\r\n"
+                    "x-ratelimit-reset-requests: 1s\r\nX-RateLimit-Reset-Tokens:  6m0s \r\n"
+                    "content-length: 2\r\n\r\n{}";
+    result r = {0};
+    send_one(f, &r);
+    wait_done(f, &r, 1);
+    assert_int_equal(r.status, 429);
+    assert_string_equal(r.hints[0], "7");
+    assert_string_equal(r.hints[1], "7000");
+    assert_string_equal(r.hints[2], "1s");
+    assert_string_equal(r.hints[3], "6m0s");
+    ccp_buf_free(&r.body);
+    /* And none on an answer without them. */
+    f->srv.answer = NULL;
+    result r2 = {0};
+    send_one(f, &r2);
+    wait_done(f, &r2, 1);
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(r2.hints[i], "");
+    ccp_buf_free(&r2.body);
+}
+
 int main(void)
 {
     ccp_upstream_global_init();
@@ -353,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_closes_the_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_arms_its_timers_from_the_current_time, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_the_wait_hints_reach_on_head, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ccp_upstream_global_cleanup();

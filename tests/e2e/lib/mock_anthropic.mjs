@@ -87,6 +87,13 @@ async function respond(res, a) {
       res.socket.destroy();
       break;
     }
+    case 'cut':
+      // A streaming head, then the connection is cut before any event.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      await sleep(20);
+      res.socket.destroy();
+      break;
     case 'slow': {
       // message_start, then one text delta every 50 ms until the peer leaves.
       res.writeHead(200, { 'content-type': 'text/event-stream' });
