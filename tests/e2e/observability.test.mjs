@@ -135,7 +135,7 @@ test('fallback_is_logged_and_counted', async () => {
   const proxy = await startProxy(`
 server: {log_format: json}
 providers:
-  - {name: down, format: anthropic, base_url: '${down.url}', api_key: k1, models: [m1]}
+  - {name: down, format: anthropic, base_url: '${down.url}', api_key: k1, models: [m1], retry: {attempts: 1}}
   - {name: ant, format: anthropic, base_url: '${ant.url}', api_key: k2, models: [claude-main]}
 router:
   default: [down/m1, ant/claude-main]
@@ -207,14 +207,15 @@ router:
     assert.equal(req('endpoint="/v1/messages",stage="default",provider="ant",model="bad",status_class="4xx"'), 1);
     assert.equal(req('endpoint="/v1/messages",stage="none",provider="none",model="none",status_class="4xx"'), 1);
     assert.ok(!text.includes('made-up-model'), 'a client-chosen model must not become a label');
-    assert.equal(sample(text, 'ccproxy_upstream_attempts_total', 'provider="ant",outcome="429"'), 1);
+    // The 429 is retried twice (retry.attempts defaults to 3): three attempts, two retries.
+    assert.equal(sample(text, 'ccproxy_upstream_attempts_total', 'provider="ant",outcome="429"'), 3);
     assert.equal(sample(text, 'ccproxy_request_duration_seconds_count', 'provider="ant",model="claude-main",stream="true"'), 2);
     assert.equal(sample(text, 'ccproxy_request_duration_seconds_count', 'provider="ant",model="claude-main",stream="false"'), 1);
     assert.equal(sample(text, 'ccproxy_time_to_first_token_seconds_count', 'provider="ant",model="claude-main",stream="true"'), 2);
     assert.ok(sample(text, 'ccproxy_tokens_total', 'provider="ant",model="claude-main",kind="output"') > 0);
     assert.ok(sample(text, 'ccproxy_tokens_total', 'provider="ant",model="claude-main",kind="input"') > 0);
     assert.equal(sample(text, 'ccproxy_overhead_seconds_count'), 5);
-    assert.equal(sample(text, 'ccproxy_retries_total'), 0);
+    assert.equal(sample(text, 'ccproxy_retries_total'), 2);
     assert.equal(sample(text, 'ccproxy_open_streams'), 0);
     assert.equal(sample(text, 'ccproxy_in_flight_requests'), 1); // this scrape
     assert.ok(sample(text, 'process_resident_memory_bytes') > 0);
@@ -317,7 +318,7 @@ test('no_key_in_any_json_log_line_at_debug', async () => {
 server: {log_format: json, log_level: debug, admin_listen: '127.0.0.1:0'}
 providers:
   - {name: ant, format: anthropic, base_url: '${ant.url}', api_key: ${KEYS[0]}}
-  - {name: down, format: anthropic, base_url: '${down.url}', api_key: ${KEYS[1]}}
+  - {name: down, format: anthropic, base_url: '${down.url}', api_key: ${KEYS[1]}, retry: {attempts: 1}}
   - {name: gem, format: gemini, base_url: '${gem.url}/v1beta', api_key: ${KEYS[2]}}
 router:
   default: [down/m1, ant/claude-main]
