@@ -64,7 +64,12 @@ const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n
 
 /* The sections' tables (config_load.c, config_router.c). */
 extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
-    ccp_cfg_provider_keys, ccp_cfg_router_keys;
+    ccp_cfg_provider_keys, ccp_cfg_router_keys, ccp_cfg_telemetry_keys;
+
+/* config_telemetry.c: the telemetry section's defaults (unset keys, for
+ * the environment to fill) and what it owns. */
+void ccp_cfg_telemetry_defaults(ccp_telemetry_config *t);
+void ccp_cfg_telemetry_free(ccp_telemetry_config *t);
 
 /* config_pipeline.c: the pipelines section; providers' references to
  * pipelines are noted while loading and resolved after both. */
