@@ -4,11 +4,14 @@
 #include "core/log.h"
 #include "http/app.h"
 #include "http/server.h"
+#include "obs/health.h"
+#include "obs/otlp.h"
 #include "upstream/upstream.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static void usage(FILE *out)
 {
@@ -128,9 +131,26 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_app_server_hooks(&app, &so);
     app.host = so.host;
 
-    ccp_upstream_global_init();
+    ccp_otlp_opts oo;
     ccp_error err = {0};
+    if (ccp_otlp_resolve(&cfg->telemetry, &oo, &err) != 0) {
+        fprintf(stderr, "ccproxy serve: %s\n", err.msg);
+        ccp_config_unref(cfg);
+        return 1;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    app.started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    app.health = ccp_health_new(cfg);
+
+    ccp_upstream_global_init();
+    /* After libcurl's global init: the exporter thread uses it. */
+    app.otlp = ccp_otlp_new(&oo);
+    ccp_otlp_opts_free(&oo);
     int rc = ccp_server_run(&so, &err);
+    /* The workers are gone: flush the spans they left, then stop. */
+    ccp_otlp_free(app.otlp);
+    ccp_health_free(app.health);
     ccp_upstream_global_cleanup();
     ccp_config_unref(cfg);
     if (rc != 0) {

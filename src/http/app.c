@@ -16,6 +16,7 @@ static void *worker_start(void *appv, uv_loop_t *loop)
     w->app = app;
     w->loop = loop;
     w->upstream = ccp_upstream_new(loop, &app->config->upstream);
+    atomic_fetch_add(&app->workers, 1);
     return w;
 }
 
@@ -23,6 +24,7 @@ static void worker_stop(void *appv, void *wv)
 {
     ccp_worker *w = wv;
     if (!w) return;
+    atomic_fetch_sub(&w->app->workers, 1);
     ccp_upstream_free(w->upstream);
     free(w);
 }

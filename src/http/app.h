@@ -9,13 +9,23 @@
 
 #include "config/config.h"
 #include "http/server.h"
+#include "obs/health.h"
+#include "obs/otlp.h"
 #include "upstream/upstream.h"
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 
 typedef struct ccp_app {
     ccp_config *config; /* the snapshot in force; the app holds one reference */
     const char *host;   /* the address bound (server.host or --host), not owned */
+    /* Observability, shared by the workers; owned by whoever runs the
+     * server (cmd_serve.c). Either may be NULL: no tracing, no health. */
+    ccp_otlp *otlp;
+    ccp_health *health;
+    uint64_t started_ms;    /* Unix epoch, for GET /status's uptime */
+    _Atomic int workers;    /* worker loops running */
+    _Atomic long in_flight; /* /v1/messages requests not yet finished */
 } ccp_app;
 
 /* Per worker thread: created on the worker's loop by ccp_app_worker_start. */

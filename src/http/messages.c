@@ -16,6 +16,8 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "exchange/exchange.h"
+#include "obs/health.h"
+#include "obs/reqtrace.h"
 #include "pipeline/pipeline.h"
 #include "router/route.h"
 
@@ -52,6 +54,7 @@ typedef struct msg_ctx {
     int in_upstream_cb;  /* >0 while inside an upstream callback */
     int fail_code;       /* set when we stopped the transfer ourselves */
     ccp_error fail;
+    ccp_reqtrace *tr; /* the request's spans; NULL when not traced */
 } msg_ctx;
 
 static double ms_since(uint64_t ns)
@@ -61,6 +64,8 @@ static double ms_since(uint64_t ns)
 
 static void finish(msg_ctx *c)
 {
+    ccp_reqtrace_end(c->tr, c->aborted);
+    atomic_fetch_sub(&c->w->app->in_flight, 1);
     if (c->up) ccp_upstream_cancel(c->up);
     if (c->dec) c->a.codec->decoder_free(c->dec);
     ccp_event_chain_free(&c->chain);
@@ -99,6 +104,7 @@ static void on_frame(void *ud, const char *data, size_t len)
         ccp_res_header(c->res, "cache-control", "no-cache");
         ccp_res_start_stream(c->res, 200, "text/event-stream; charset=utf-8");
         c->stream_started = true;
+        ccp_reqtrace_answer(c->tr, 200, NULL, NULL);
     }
     ccp_res_write(c->res, data, len);
 }
@@ -108,6 +114,7 @@ static void on_frame(void *ud, const char *data, size_t len)
 static void fail_and_finish(msg_ctx *c, int status, const char *type, const char *message)
 {
     const char *prev_type = NULL, *prev_msg = NULL;
+    ccp_reqtrace_answer(c->tr, c->stream_started ? 200 : status, type, message);
     if (c->stream_started) {
         /* An error the upstream already reported in-stream is not repeated. */
         if (!ccp_anthropic_writer_error(c->wr, &prev_type, &prev_msg)) {
@@ -158,7 +165,7 @@ static void on_head(void *ud, int status, const char *content_type, const char *
     if (retry_after) c->retry_after = ccp_xstrdup(retry_after);
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
-        c->dec = c->a.codec->decoder_new(c->chain.head, sse);
+        c->dec = c->a.codec->decoder_new(ccp_reqtrace_tap(c->tr, c->chain.head), sse);
         c->whole_body = !sse;
         c->body_bytes = 0;
     }
@@ -244,9 +251,34 @@ static void complete_ok(msg_ctx *c)
         return;
     }
     route_header(c);
+    ccp_reqtrace_answer(c->tr, 200, NULL, NULL);
     ccp_res_send(c->res, 200, "application/json", body.data, body.len);
     ccp_buf_free(&body);
     finish(c);
+}
+
+/* The attempt is over: its outcome goes to the provider's health and the
+ * attempt's span. Not called when the client left first (not the
+ * provider's doing; the span ends with the request). */
+static void attempt_ended(msg_ctx *c, int result, const ccp_error *err)
+{
+    const char *why = NULL;
+    char buf[64];
+    const char *etype = NULL, *emsg = NULL;
+    if (c->fail_code) {
+        why = c->fail.msg;
+        if (!result) result = c->fail_code;
+    } else if (result != 0) {
+        why = err ? err->msg : ccp_error_name(result);
+    } else if (c->status < 200 || c->status >= 300) {
+        snprintf(buf, sizeof buf, "answered HTTP %d", c->status);
+        why = buf;
+    } else if (c->wr && ccp_anthropic_writer_error(c->wr, &etype, &emsg)) {
+        why = emsg; /* an error event inside a 2xx answer */
+        result = CCP_EUPSTREAM;
+    }
+    ccp_health_record(c->w->app->health, c->a.target.provider->name, result, c->status, why);
+    ccp_reqtrace_attempt_end(c->tr, result, c->status, why);
 }
 
 static void on_done(void *ud, int result, const ccp_error *err)
@@ -261,6 +293,7 @@ static void on_done(void *ud, int result, const ccp_error *err)
         finish(c);
         return;
     }
+    attempt_ended(c, result, err);
     if (c->fail_code) {
         ccp_log_debug("%s decoder stopped the transfer: %s", c->req->id, c->fail.msg);
         fail_and_finish(c, 502, "api_error", c->fail.msg);
@@ -394,6 +427,9 @@ static void start_attempt(msg_ctx *c)
     ccp_event_chain_build(&c->chain, c->a.pipeline, ccp_anthropic_writer_sink(c->wr));
     ccp_event_chain_push(&c->chain, c->a.rule_pipeline);
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_attempt(c);
+    ccp_reqtrace_attempt_begin(c->tr, &c->a.target,
+                               c->a.target.model ? c->a.target.model : c->client_model,
+                               c->ex.attempt);
     c->sent_ns = uv_hrtime();
     ccp_upstream_send_opts so = {
         .method = "POST",
@@ -418,6 +454,9 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     }
 
     msg_ctx *c = ccp_xcalloc(1, sizeof *c);
+    atomic_fetch_add(&w->app->in_flight, 1);
+    c->tr = ccp_reqtrace_begin(w->app->otlp, ccp_request_header(req, "traceparent"), req->id,
+                               req->start_ns);
     c->w = w;
     c->res = res;
     c->req = req;
@@ -436,10 +475,12 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     ccp_error err = {0};
     int rc = ccp_route_pick(c->cfg, body, header_of, (void *)req, &c->choice, &err);
     if (rc != 0) {
+        ccp_reqtrace_answer(c->tr, 400, "invalid_request_error", err.msg);
         ccp_res_send_error(res, 400, "invalid_request_error", err.msg);
         finish(c);
         return;
     }
+    ccp_reqtrace_route(c->tr, &c->choice, c->client_model, c->stream);
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_route(c);
     ccp_res_on_abort(res, on_abort, c);
     ccp_res_on_drain(res, on_drain, c);
