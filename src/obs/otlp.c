@@ -341,7 +341,7 @@ static void *exporter_main(void *ud)
     for (;;) {
         while (x->count == 0 && !x->stop)
             pthread_cond_wait(&x->cond, &x->mu);
-        if (x->count < BATCH && !x->stop) {
+        if (x->count < BATCH && x->count < x->cap && !x->stop) {
             /* Let a batch gather for a moment rather than POST every span. */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -443,7 +443,7 @@ bool ccp_otlp_submit(ccp_otlp *x, const ccp_span *s)
         memcpy(slot, s, offsetof(ccp_span, text) + s->text_len);
         x->count++;
         /* The first span wakes the exporter; a full batch ends its wait. */
-        if (x->count == 1 || x->count == BATCH) pthread_cond_signal(&x->cond);
+        if (x->count == 1 || x->count == BATCH || x->count == x->cap) pthread_cond_signal(&x->cond);
     }
     pthread_mutex_unlock(&x->mu);
     if (!room) atomic_fetch_add(&x->dropped, 1);
