@@ -144,6 +144,14 @@ int ccp_cmd_serve(int argc, char **argv)
     app.health = ccp_health_new(cfg);
 
     ccp_upstream_global_init();
+    if (oo.url) {
+        /* Without user info or query: a collector token may live there. */
+        ccp_buf u = CCP_BUF_INIT;
+        ccp_log_url(&u, oo.url);
+        ccp_log_info("tracing: exporting spans over OTLP/HTTP to %s (sample ratio %g)", u.data,
+                     oo.sample_ratio);
+        ccp_buf_free(&u);
+    }
     /* After libcurl's global init: the exporter thread uses it. */
     app.otlp = ccp_otlp_new(&oo);
     ccp_otlp_opts_free(&oo);

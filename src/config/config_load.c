@@ -14,6 +14,7 @@
 #include "core/error.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -765,6 +766,10 @@ static void source_hash(const char *data, size_t len, char out[72])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
+    /* This may be OpenSSL's first use: without the flag it would load its
+     * error strings now, which upstream/tls.c keeps unloaded until a TLS
+     * error needs them (and its messages depend on). */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
     if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32) {
         out[0] = '\0';
         return;
