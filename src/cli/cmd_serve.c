@@ -6,11 +6,14 @@
 #include "http/app.h"
 #include "obs/metrics.h"
 #include "http/server.h"
+#include "obs/pstatus.h"
+#include "obs/otlp.h"
 #include "upstream/upstream.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static void usage(FILE *out)
 {
@@ -166,9 +169,37 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_app_server_hooks(&app, &so);
     app.host = so.host;
 
-    ccp_upstream_global_init();
+    ccp_otlp_opts oo;
     ccp_error err = {0};
+    if (ccp_otlp_resolve(&cfg->telemetry, &oo, &err) != 0) {
+        fprintf(stderr, "ccproxy serve: %s\n", err.msg);
+        ccp_admit_free(app.admit);
+        ccp_metrics_free(app.metrics);
+        ccp_health_free(app.health);
+        ccp_config_unref(cfg);
+        return 1;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    app.started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    app.pstatus = ccp_pstatus_new(cfg, app.health);
+
+    ccp_upstream_global_init();
+    if (oo.url) {
+        /* Without user info or query: a collector token may live there. */
+        ccp_buf u = CCP_BUF_INIT;
+        ccp_log_url(&u, oo.url);
+        ccp_log_info("tracing: exporting spans over OTLP/HTTP to %s (sample ratio %g)", u.data,
+                     oo.sample_ratio);
+        ccp_buf_free(&u);
+    }
+    /* After libcurl's global init: the exporter thread uses it. */
+    app.otlp = ccp_otlp_new(&oo);
+    ccp_otlp_opts_free(&oo);
     int rc = ccp_server_run(&so, &err);
+    /* The workers are gone: flush the spans they left, then stop. */
+    ccp_otlp_free(app.otlp);
+    ccp_pstatus_free(app.pstatus);
     ccp_upstream_global_cleanup();
     ccp_admit_free(app.admit);
     ccp_metrics_free(app.metrics);

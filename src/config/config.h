@@ -202,10 +202,26 @@ typedef struct ccp_upstream_config {
     bool preconnect; /* open a connection to each provider at start-up */
 } ccp_upstream_config;
 
+/* The `telemetry` section (its table is in config_telemetry.c). A key left
+ * out stays unset here (NULL, or < 0) so that the OpenTelemetry
+ * environment variables can supply it (obs/otlp.c resolves them). */
+typedef struct ccp_telemetry_config {
+    char *otlp_endpoint; /* base URL; /v1/traces is appended; NULL: unset */
+    char *service_name;  /* NULL: unset */
+    double sample_ratio; /* 0..1; < 0: unset */
+    ccp_kv *headers;     /* sent to the collector (may hold a token: never logged) */
+    size_t n_headers;
+    int max_queue_spans; /* spans waiting for export; more are dropped and counted */
+} ccp_telemetry_config;
+
 typedef struct ccp_config {
     char *source; /* the file loaded, or "<embedded default>"; owned */
+    /* "sha256:" and the hex digest of the bytes loaded, for GET /status:
+     * tells which version of the file a running server holds. */
+    char source_hash[72];
     ccp_server_config server;
     ccp_upstream_config upstream;
+    ccp_telemetry_config telemetry;
     ccp_provider *providers;
     size_t n_providers;
     ccp_pipeline *pipelines; /* owned array */

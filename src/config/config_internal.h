@@ -65,7 +65,8 @@ const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n
 /* The sections' tables (config_load.c, config_router.c,
  * config_reliability.c). */
 extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
-    ccp_cfg_provider_keys, ccp_cfg_router_keys, ccp_cfg_retry_keys, ccp_cfg_breaker_keys;
+    ccp_cfg_provider_keys, ccp_cfg_router_keys, ccp_cfg_retry_keys, ccp_cfg_breaker_keys,
+    ccp_cfg_telemetry_keys;
 
 /* config_reliability.c: a provider's retry, breaker and api_keys. */
 void ccp_cfg_reliability_defaults(ccp_provider *p);
@@ -74,6 +75,11 @@ void ccp_cfg_load_breaker(loader *l, yaml_node_t *v, void *base, const ccp_key *
 void ccp_cfg_load_api_keys(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
 /* Puts api_key first in the key pool (or takes it from api_keys). */
 void ccp_cfg_finish_keys(ccp_provider *p);
+
+/* config_telemetry.c: the telemetry section's defaults (unset keys, for
+ * the environment to fill) and what it owns. */
+void ccp_cfg_telemetry_defaults(ccp_telemetry_config *t);
+void ccp_cfg_telemetry_free(ccp_telemetry_config *t);
 
 /* config_pipeline.c: the pipelines section; providers' references to
  * pipelines are noted while loading and resolved after both. */

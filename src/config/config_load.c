@@ -14,6 +14,8 @@
 #include "core/error.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -864,6 +866,11 @@ static const ccp_key root_keys[] = {
      .doc_type = "mapping",
      .doc_def = "—",
      .help = "named lists of transformers that providers and rules use"},
+    {.name = "telemetry",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "distributed tracing: OpenTelemetry spans exported over OTLP/HTTP"},
 };
 const ccp_key_table ccp_cfg_root_keys = CCP_KEYS("the top level", root_keys);
 
@@ -895,6 +902,28 @@ static size_t duplicate_keys(loader *l)
     return found;
 }
 
+/* "sha256:<hex>" of the config's bytes into out (72 bytes). */
+static void source_hash(const char *data, size_t len, char out[72])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    /* This may be OpenSSL's first use: without the flag it would load its
+     * error strings now, which upstream/tls.c keeps unloaded until a TLS
+     * error needs them (and its messages depend on). */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
+    if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32) {
+        out[0] = '\0';
+        return;
+    }
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "sha256:", 7);
+    for (unsigned i = 0; i < n; i++) {
+        out[7 + 2 * i] = hex[md[i] >> 4];
+        out[8 + 2 * i] = hex[md[i] & 15];
+    }
+    out[7 + 2 * n] = '\0';
+}
+
 int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool env_default,
                          ccp_config **out, ccp_diags *diags)
 {
@@ -923,7 +952,9 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     ccp_keys_defaults(&ccp_cfg_server_keys, &c->server);
     ccp_keys_defaults(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_keys_defaults(&ccp_cfg_router_keys, &c->router);
+    ccp_cfg_telemetry_defaults(&c->telemetry);
     c->source = ccp_xstrdup(name);
+    source_hash(yaml, len, c->source_hash);
     yaml_node_t *root = yaml_document_get_root_node(&l.doc);
     yaml_node_t *router = NULL;
     if (root && root->type == YAML_MAPPING_NODE) {
@@ -943,6 +974,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 router = v;
             else if (!strcmp(key, "pipelines"))
                 ccp_cfg_load_pipelines(&l, v);
+            else if (!strcmp(key, "telemetry"))
+                ccp_cfg_load_keys(&l, v, "telemetry", &ccp_cfg_telemetry_keys, &c->telemetry);
             else
                 ccp_cfg_unknown_in(&l, k, "the top level", &ccp_cfg_root_keys);
         }

@@ -21,6 +21,7 @@ static void *worker_start(void *appv, uv_loop_t *loop)
         for (size_t i = 0; i < app->config->n_providers; i++)
             ccp_upstream_preconnect(w->upstream, app->config->providers[i].base_url);
     w->metrics = ccp_metrics_shard_new(app->metrics);
+    atomic_fetch_add(&app->workers, 1);
     return w;
 }
 
@@ -35,6 +36,7 @@ static void worker_stop(void *appv, void *wv)
 {
     ccp_worker *w = wv;
     if (!w) return;
+    atomic_fetch_sub(&w->app->workers, 1);
     ccp_upstream_free(w->upstream);
     ccp_admit_queue_free(w->admit);
     free(w);

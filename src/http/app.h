@@ -12,9 +12,12 @@
 #include "exchange/health.h"
 #include "http/server.h"
 #include "obs/metrics.h"
+#include "obs/otlp.h"
+#include "obs/pstatus.h"
 #include "upstream/upstream.h"
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 
 typedef struct ccp_app {
     ccp_config *config;     /* the snapshot in force; the app holds one reference */
@@ -24,6 +27,13 @@ typedef struct ccp_app {
     const char *admin_host; /* the admin listener's address; NULL: none (not owned) */
     ccp_health *health;     /* providers' breakers and key pools, shared by the workers and
                                kept across config snapshots; owned by whoever made the app */
+    /* Observability, shared by the workers; owned by whoever runs the
+     * server (cmd_serve.c). Either may be NULL: no tracing, no status. */
+    ccp_otlp *otlp;
+    ccp_pstatus *pstatus;   /* per-provider results for /ready and /status */
+    uint64_t started_ms;    /* Unix epoch, for GET /status's uptime */
+    _Atomic int workers;    /* worker loops running */
+    _Atomic long in_flight; /* /v1/messages requests not yet finished */
 } ccp_app;
 
 /* Per worker thread: created on the worker's loop by ccp_app_worker_start. */

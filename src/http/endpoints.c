@@ -1,5 +1,7 @@
-/* endpoints.c — the small endpoints: root probe, health, readiness, the
- * model list and the token-count estimate. /v1/messages is messages.c. */
+/* endpoints.c — the small endpoints: root probe, health, readiness, status,
+ * the model list and the token-count estimate. /v1/messages is messages.c.
+ * /health is liveness and costs nothing; /ready and /status read the
+ * per-provider health that the attempts record (obs/pstatus.h). */
 #include "http/app.h"
 
 #include "core/buf.h"
@@ -8,6 +10,7 @@
 #include "guard/browser.h"
 
 #include <string.h>
+#include <time.h>
 
 static void send_json(ccp_response *res, int status, ccp_buf *b)
 {
@@ -43,11 +46,22 @@ size_t ccp_app_warnings(const ccp_app *app, const char **out, size_t cap)
     return n;
 }
 
-/* What an operator wants to see at a glance: version, address, warnings. */
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* What an operator wants to see at a glance (and what a future `ccproxy
+ * status` prints): version, address, warnings, uptime, the config in force
+ * and its hash, workers, requests in flight, each provider's health and
+ * the trace exporter's counters. */
 void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
-    const ccp_app *app = w->app;
-    const char *host = app->host ? app->host : app->config->server.host;
+    ccp_app *app = w->app;
+    const ccp_config *cfg = app->config;
+    const char *host = app->host ? app->host : cfg->server.host;
     ccp_buf b = CCP_BUF_INIT;
     ccp_buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\",\"listen\":{\"host\":", CCP_VERSION);
     ccp_buf_append_json_str(&b, host, strlen(host));
@@ -58,23 +72,46 @@ void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
         if (i) ccp_buf_appendc(&b, ',');
         ccp_buf_append_json_str(&b, warn[i], strlen(warn[i]));
     }
-    ccp_buf_appends(&b, "]}");
+    uint64_t now = unix_ms();
+    double uptime =
+        app->started_ms && now > app->started_ms ? (double)(now - app->started_ms) / 1000.0 : 0.0;
+    ccp_buf_printf(&b, "],\"uptime_seconds\":%.3f,\"config\":{\"source\":", uptime);
+    ccp_buf_append_json_str(&b, cfg->source, strlen(cfg->source));
+    ccp_buf_appends(&b, ",\"hash\":");
+    ccp_buf_append_json_str(&b, cfg->source_hash, strlen(cfg->source_hash));
+    ccp_buf_printf(&b, "},\"workers\":%d,\"in_flight_requests\":%ld,\"ready\":%s,\"providers\":",
+                   atomic_load(&app->workers), atomic_load(&app->in_flight),
+                   ccp_pstatus_can_serve(app->pstatus, cfg) ? "true" : "false");
+    ccp_pstatus_write_json(app->pstatus, cfg, &b);
+    ccp_otlp_stats st;
+    ccp_otlp_stats_get(app->otlp, &st);
+    ccp_buf_printf(&b,
+                   ",\"tracing\":{\"enabled\":%s,\"spans_exported\":%llu,\"spans_dropped\":%llu,"
+                   "\"failed_exports\":%llu}}",
+                   app->otlp ? "true" : "false", (unsigned long long)st.exported,
+                   (unsigned long long)st.dropped, (unsigned long long)st.failed_exports);
     send_json(res, 200, &b);
 }
 
-/* Ready means: able to route a request somewhere. A server with no provider
- * configured is alive (health) but not ready. */
+/* Ready means: some route can serve a request. A failing provider is still
+ * tried (and fallbacks with it), so only a config with no provider, or
+ * one whose every target's breaker is open, is not ready. The body says
+ * what each provider last did, for the operator reading it. */
 void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
     const ccp_config *cfg = w->app->config;
     ccp_buf b = CCP_BUF_INIT;
-    if (cfg->has_default) {
-        ccp_buf_printf(&b, "{\"status\":\"ready\",\"providers\":%zu}", cfg->n_providers);
-        send_json(res, 200, &b);
-    } else {
-        ccp_buf_appends(&b, "{\"status\":\"not_ready\",\"reason\":\"no provider configured\"}");
-        send_json(res, 503, &b);
-    }
+    bool ready = ccp_pstatus_can_serve(w->app->pstatus, cfg);
+    if (ready)
+        ccp_buf_appends(&b, "{\"status\":\"ready\"");
+    else
+        ccp_buf_printf(&b, "{\"status\":\"not_ready\",\"reason\":\"%s\"",
+                       cfg->has_default ? "every provider's circuit breaker is open"
+                                        : "no provider configured");
+    ccp_buf_appends(&b, ",\"providers\":");
+    ccp_pstatus_write_json(w->app->pstatus, cfg, &b);
+    ccp_buf_appendc(&b, '}');
+    send_json(res, ready ? 200 : 503, &b);
 }
 
 /* Anthropic's list format: {data:[{type,id,display_name,created_at}],

@@ -18,6 +18,8 @@
 #include "exchange/exchange.h"
 #include "obs/metrics.h"
 #include "exchange/retry.h"
+#include "obs/pstatus.h"
+#include "obs/reqtrace.h"
 #include "pipeline/pipeline.h"
 #include "router/route.h"
 
@@ -65,6 +67,7 @@ typedef struct msg_ctx {
     int in_upstream_cb;  /* >0 while inside an upstream callback */
     int fail_code;       /* set when we stopped the transfer ourselves */
     ccp_error fail;
+    ccp_reqtrace *tr; /* the request's spans; NULL when not traced */
 } msg_ctx;
 
 static double ms_since(uint64_t ns)
@@ -95,9 +98,9 @@ static void account(msg_ctx *c)
     c->acc->stop_reason = ccp_anthropic_writer_stop_reason(c->wr);
 }
 
-/* The attempt in flight ended (outcome o): its span is added up and it is
- * counted. */
-static void attempt_ended(msg_ctx *c, ccp_attempt_outcome o)
+/* The attempt in flight ended (outcome o): its time is added up and it is
+ * counted in the metrics. */
+static void attempt_counted(msg_ctx *c, ccp_attempt_outcome o)
 {
     c->up_span_ns += uv_hrtime() - c->sent_ns;
     ccp_metrics_attempt(c->w->metrics, c->a.target.provider->name, o);
@@ -112,6 +115,8 @@ static void finish(msg_ctx *c)
 {
     ccp_admit_leave(&c->ticket);
     if (c->stream_open) ccp_metrics_streams(c->w->metrics, -1);
+    ccp_reqtrace_end(c->tr, c->aborted);
+    atomic_fetch_sub(&c->w->app->in_flight, 1);
     if (c->up) ccp_upstream_cancel(c->up);
     if (c->retry_timer) {
         /* A pending retry dies with the request (the client left, or the
@@ -169,6 +174,7 @@ static void on_frame(void *ud, const char *data, size_t len)
         c->stream_started = true;
         c->stream_open = true;
         ccp_metrics_streams(c->w->metrics, 1);
+        ccp_reqtrace_answer(c->tr, 200, NULL, NULL);
     }
     /* Time to first token: the first content delta the client gets. */
     static const char delta[] = "event: content_block_delta";
@@ -185,6 +191,7 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
     const char *prev_type = NULL, *prev_msg = NULL;
     c->acc->error_type = type;
     account(c);
+    ccp_reqtrace_answer(c->tr, c->stream_started ? 200 : status, type, message);
     if (c->stream_started) {
         /* An error the upstream already reported in-stream is not repeated. */
         if (!ccp_anthropic_writer_error(c->wr, &prev_type, &prev_msg)) {
@@ -285,7 +292,7 @@ static void on_head(void *ud, int status, const char *content_type, const ccp_up
                                         h->reset_requests, h->reset_tokens, time(NULL));
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
-        c->dec = c->a.codec->decoder_new(c->chain.head, sse);
+        c->dec = c->a.codec->decoder_new(ccp_reqtrace_tap(c->tr, c->chain.head), sse);
         c->whole_body = !sse;
         c->body_bytes = 0;
     }
@@ -376,9 +383,34 @@ static void complete_ok(msg_ctx *c)
     c->acc->first_token_ns = uv_hrtime();
     account(c);
     route_header(c);
+    ccp_reqtrace_answer(c->tr, 200, NULL, NULL);
     ccp_res_send(c->res, 200, "application/json", body.data, body.len);
     ccp_buf_free(&body);
     finish(c);
+}
+
+/* The attempt is over: its outcome goes to the provider's status and the
+ * attempt's span. Not called when the client left first (not the
+ * provider's doing; the span ends with the request). */
+static void attempt_recorded(msg_ctx *c, int result, const ccp_error *err)
+{
+    const char *why = NULL;
+    char buf[64];
+    const char *etype = NULL, *emsg = NULL;
+    if (c->fail_code) {
+        why = c->fail.msg;
+        if (!result) result = c->fail_code;
+    } else if (result != 0) {
+        why = err ? err->msg : ccp_error_name(result);
+    } else if (c->status < 200 || c->status >= 300) {
+        snprintf(buf, sizeof buf, "answered HTTP %d", c->status);
+        why = buf;
+    } else if (c->wr && ccp_anthropic_writer_error(c->wr, &etype, &emsg)) {
+        why = emsg; /* an error event inside a 2xx answer */
+        result = CCP_EUPSTREAM;
+    }
+    ccp_pstatus_record(c->w->app->pstatus, c->a.target.provider->name, result, c->status, why);
+    ccp_reqtrace_attempt_end(c->tr, result, c->status, why);
 }
 
 static void on_done(void *ud, int result, const ccp_error *err)
@@ -391,15 +423,16 @@ static void on_done(void *ud, int result, const ccp_error *err)
         result == 0 ? "complete" : (err ? err->msg : ccp_error_name(result)), ms_since(c->sent_ns));
     /* A transfer we stopped ourselves (a decoder error, a size cap) is
      * judged by what the provider answered, not by the stop. */
-    attempt_ended(c, c->aborted     ? CCP_OUTCOME_CANCELLED
-                     : c->fail_code ? ccp_metrics_outcome(0, c->status)
-                                    : ccp_metrics_outcome(result, c->status));
+    attempt_counted(c, c->aborted     ? CCP_OUTCOME_CANCELLED
+                       : c->fail_code ? ccp_metrics_outcome(0, c->status)
+                                      : ccp_metrics_outcome(result, c->status));
     if (c->aborted) {
         account(c);
         ccp_res_end(c->res);
         finish(c);
         return;
     }
+    attempt_recorded(c, result, err);
     if (c->fail_code) {
         ccp_log_debug("%s decoder stopped the transfer: %s", c->req->id, c->fail.msg);
         fail_and_finish(c, 502, "api_error", c->fail.msg);
@@ -466,7 +499,7 @@ static void on_abort(void *ud)
     if (c->up) {
         ccp_upstream_cancel(c->up);
         c->up = NULL;
-        attempt_ended(c, CCP_OUTCOME_CANCELLED);
+        attempt_counted(c, CCP_OUTCOME_CANCELLED);
     }
     account(c);
     ccp_res_end(c->res);
@@ -620,6 +653,9 @@ static void start_attempt(msg_ctx *c)
 static void send_attempt(msg_ctx *c)
 {
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_attempt(c);
+    ccp_reqtrace_attempt_begin(c->tr, &c->a.target,
+                               c->a.target.model ? c->a.target.model : c->client_model,
+                               c->ex.attempt);
     c->sent_ns = uv_hrtime();
     c->acc->attempts++;
     ccp_upstream_send_opts so = {
@@ -653,6 +689,8 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     }
 
     msg_ctx *c = ccp_xcalloc(1, sizeof *c);
+    atomic_fetch_add(&w->app->in_flight, 1);
+    c->tr = ccp_reqtrace_begin(w->app->otlp, req->trace, req->id, req->start_ns);
     c->w = w;
     c->res = res;
     c->req = req;
@@ -684,12 +722,14 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     int rc = ccp_route_pick(c->cfg, body, header_of, (void *)req, &c->choice, &err);
     if (rc != 0) {
         c->acc->error_type = "invalid_request_error";
+        ccp_reqtrace_answer(c->tr, 400, "invalid_request_error", err.msg);
         ccp_res_send_error(res, 400, "invalid_request_error", err.msg);
         finish(c);
         return;
     }
     c->acc->stage = ccp_stage_name(c->choice.stage);
     c->acc->rule = c->choice.rule ? c->choice.rule->name : NULL;
+    ccp_reqtrace_route(c->tr, &c->choice, c->client_model, c->stream);
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_route(c);
     ccp_res_on_abort(res, on_abort, c);
     ccp_res_on_drain(res, on_drain, c);

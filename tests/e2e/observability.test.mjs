@@ -222,6 +222,16 @@ router:
     assert.ok(sample(text, 'process_open_fds') > 0);
     assert.ok(sample(text, 'process_start_time_seconds') > 1.6e9);
     assert.match(text, /^ccproxy_build_info\{version="\d+\.\d+\.\d+"\} 1$/m);
+    // docs/metrics.json (what the Grafana dashboard may query) lists what is
+    // really exposed, with its type and labels.
+    const listed = JSON.parse(fs.readFileSync(new URL('../../docs/metrics.json', import.meta.url), 'utf8')).metrics;
+    for (const m of listed) {
+      assert.match(text, new RegExp(`^# TYPE ${m.name} ${m.type}$`, 'm'), `docs/metrics.json: ${m.name} (${m.type}) is not in /metrics`);
+      for (const l of m.labels ?? []) {
+        const series = text.split('\n').filter((line) => line.startsWith(`${m.name}{`) || line.startsWith(`${m.name}_bucket{`));
+        if (series.length) assert.ok(series.some((line) => line.includes(`${l}="`)), `${m.name} has no label ${l}`);
+      }
+    }
 
     // OpenMetrics when asked.
     const om = await fetch(`${proxy.url}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
