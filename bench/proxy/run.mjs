@@ -5,7 +5,8 @@
 //
 // Environment: CCPROXY_BIN, CCP_BENCH_MOCK (binaries; default build/),
 // BENCH_SECONDS (each wrk run, default 5), BENCH_ONLY (comma list of targets),
-// BENCH_ROUNDS (throughput rounds per target, default 3).
+// BENCH_ROUNDS (throughput rounds per target, default 3), BENCH_VARIANTS=1
+// (also cc-proxy with metrics off, with JSON access logs, with tracing).
 //
 // Every process it starts is in its own process group and is killed on exit,
 // on error and on SIGINT/SIGTERM.
@@ -30,6 +31,7 @@ const STREAM_RUNS = 20;
 const SLOW_STREAMS = 1000;
 const STARTS = 5;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const VARIANTS = process.env.BENCH_VARIANTS === '1';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const log = (...a) => console.error('bench:', ...a);
 
@@ -144,6 +146,7 @@ function wrk(url, bodyFile, { threads, connections }) {
 // ---- the targets -------------------------------------------------------------
 function targets(mockPort) {
   const upstream = `http://127.0.0.1:${mockPort}`;
+  const ccproxy = (name, serverExtra, extra) => ccproxyTarget(upstream, name, serverExtra, extra);
   return [
     { name: 'direct', path: '/v1/chat/completions', proc: false, async start() { return { port: mockPort }; } },
     {
@@ -178,14 +181,15 @@ http {
         return start('nginx', ['-p', dir, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;']);
       },
     },
-    {
-      name: 'cc-proxy', path: '/v1/messages', proc: true,
-      async start(port) {
-        const cfg = path.join(WORK, 'ccproxy.yaml');
-        fs.writeFileSync(cfg, `server:\n  port: ${port}\n  log_level: warn\nproviders:\n  - name: mock\n    format: openai-chat\n    base_url: ${upstream}/v1\n    auth: none\n    models: [gpt-bench]\nrouter:\n  default: mock/gpt-bench\n`);
-        return start(BIN, ['serve', '--config', cfg]);
-      },
-    },
+    ccproxy('cc-proxy', ''),
+    // BENCH_VARIANTS=1: what observability costs (issue 14), against the
+    // same binary with metrics off; JSON access logs at info; every request
+    // traced and exported over OTLP/HTTP (to the mock, which answers 200).
+    ...(VARIANTS ? [
+      ccproxy('cc-proxy, metrics off', '  metrics: false\n'),
+      ccproxy('cc-proxy, JSON access log', '  log_format: json\n  log_level: info\n'),
+      ccproxy('cc-proxy, traces 100%', '', `telemetry:\n  otlp_endpoint: ${upstream}\n  sample_ratio: 1\n`),
+    ] : []),
     {
       name: 'claude-code-router', path: '/v1/messages', proc: true,
       async start(port) {
@@ -200,6 +204,19 @@ http {
       },
     },
   ].filter((t) => !ONLY || ONLY.includes(t.name));
+}
+
+// A cc-proxy target: server keys (indented lines) and extra top-level YAML
+// on top of the benchmark's config.
+function ccproxyTarget(upstream, name, serverExtra, extra = '') {
+  return {
+    name, path: '/v1/messages', proc: true,
+    async start(port) {
+      const cfg = path.join(WORK, `ccproxy-${name.replace(/[^a-z0-9]+/gi, '-')}.yaml`);
+      fs.writeFileSync(cfg, `server:\n  port: ${port}\n  log_level: warn\n${serverExtra}providers:\n  - name: mock\n    format: openai-chat\n    base_url: ${upstream}/v1\n    auth: none\n    models: [gpt-bench]\nrouter:\n  default: mock/gpt-bench\n${extra}`);
+      return start(BIN, ['serve', '--config', cfg]);
+    },
+  };
 }
 
 // Starts a target and waits for its first answered request; returns the
@@ -400,6 +417,14 @@ function report(results, bodies) {
   row('---', '---:', '---:', '---:', '---:', '---:', '---:');
   for (const r of results)
     row(r.name, f(r.startup, 1), mib(r.idleRss), mib(r.peakRss), mib(r.slowRss), f(r.stream.ttfb, 2), f(r.stream.total, 2));
+  const bare = by['cc-proxy, metrics off'];
+  if (bare) {
+    lines.push('', 'What observability costs: small-request throughput (median of the rounds) against the same binary with metrics off.', '');
+    row('variant', `req/s ${small}`, 'vs metrics off', `CPU µs/req ${small}`);
+    row('---', '---:', '---:', '---:');
+    for (const r of results.filter((r) => r.name.startsWith('cc-proxy')))
+      row(r.name, f(r.small.rps), `${f((r.small.rps / bare.small.rps - 1) * 100, 1)} %`, f(r.small.cpuUs));
+  }
   const d = by.direct, n = by.nginx, c = by['cc-proxy'], x = by['claude-code-router'];
   if (d && c) {
     lines.push('', '| ratio | value | target |', '|---|---:|---|');

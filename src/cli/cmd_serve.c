@@ -167,6 +167,7 @@ int ccp_cmd_serve(int argc, char **argv)
         .on_admin_listening = on_admin_listening,
     };
     ccp_app_server_hooks(&app, &so);
+    if (app.metrics) ccp_metrics_set_extra(app.metrics, ccp_app_metrics_extra, &app);
     app.host = so.host;
 
     ccp_otlp_opts oo;

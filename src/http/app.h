@@ -51,6 +51,10 @@ void ccp_app_server_hooks(ccp_app *app, ccp_server_opts *opts);
 /* The server's handler: dispatches by path and method. */
 void ccp_app_handle(void *app, const ccp_request *req, ccp_response *res);
 
+/* The /metrics families kept by the reliability and tracing modules (a
+ * ccp_metrics_set_extra callback; appv is the ccp_app). */
+void ccp_app_metrics_extra(ccp_buf *out, bool om, void *appv);
+
 /* The endpoint handlers (endpoints.c, messages.c). */
 void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_count_tokens(ccp_worker *w, const ccp_request *req, ccp_response *res);

@@ -184,3 +184,43 @@ void ccp_app_metrics(ccp_worker *w, const ccp_request *req, ccp_response *res)
                  b.len);
     ccp_buf_free(&b);
 }
+
+/* The families /metrics takes from the reliability and tracing modules:
+ * each provider's breaker (0 closed, 1 half-open, 2 open), its transfers
+ * under way and its admission queue, and the spans the exporter dropped. */
+void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
+{
+    ccp_app *app = appv;
+    const ccp_config *cfg = app->config;
+    ccp_metrics_family(b, "ccproxy_breaker_state", "gauge",
+                       "A provider's circuit breaker: 0 closed, 1 half-open, 2 open.", om);
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        const ccp_provider *p = &cfg->providers[i];
+        int v = 0;
+        if (app->health) {
+            ccp_breaker br = ccp_health_breaker(ccp_health_of(app->health, p));
+            v = br.state == CCP_BREAKER_OPEN ? 2 : br.state == CCP_BREAKER_HALF_OPEN ? 1 : 0;
+        }
+        ccp_buf_printf(b, "ccproxy_breaker_state{provider=\"%s\"} %d\n", p->name, v);
+    }
+    ccp_metrics_family(b, "ccproxy_provider_in_flight", "gauge",
+                       "Transfers to a provider under way now (max_in_flight counts these).", om);
+    ccp_buf q = CCP_BUF_INIT;
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        int in_flight = 0, queued = 0;
+        if (app->admit) ccp_admit_counts(app->admit, cfg->providers[i].name, &in_flight, &queued);
+        ccp_buf_printf(b, "ccproxy_provider_in_flight{provider=\"%s\"} %d\n",
+                       cfg->providers[i].name, in_flight);
+        ccp_buf_printf(&q, "ccproxy_queue_depth{provider=\"%s\"} %d\n", cfg->providers[i].name,
+                       queued);
+    }
+    ccp_metrics_family(b, "ccproxy_queue_depth", "gauge",
+                       "Attempts waiting for a provider slot (max_queue bounds it).", om);
+    if (q.len) ccp_buf_append(b, q.data, q.len);
+    ccp_buf_free(&q);
+    ccp_metrics_family(
+        b, "ccproxy_trace_spans_dropped_total", "counter",
+        "Spans the trace exporter dropped (its queue full, or the collector refusing them).", om);
+    ccp_buf_printf(b, "ccproxy_trace_spans_dropped_total %llu\n",
+                   (unsigned long long)(app->otlp ? ccp_otlp_dropped(app->otlp) : 0));
+}

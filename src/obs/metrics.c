@@ -75,6 +75,9 @@ struct ccp_metrics {
     /* Offsets of each family in a shard's array. */
     size_t o_requests, o_dur, o_ttft, o_ovh, o_tokens, o_attempts, o_fallbacks, o_retries,
         o_disconnects, o_in_flight, o_streams, n_slots;
+    /* Families kept elsewhere, written at the end of a scrape. */
+    void (*extra)(ccp_buf *out, bool om, void *ud);
+    void *extra_ud;
     uv_mutex_t lock; /* shard registration only */
     ccp_metrics_shard *shards[MAX_SHARDS];
     _Atomic size_t n_shards;
@@ -371,6 +374,17 @@ static void family(ccp_buf *b, const char *name, const char *type, const char *h
                    !om && !strcmp(type, "info") ? "gauge" : type);
 }
 
+void ccp_metrics_set_extra(ccp_metrics *m, void (*fn)(ccp_buf *out, bool om, void *ud), void *ud)
+{
+    m->extra = fn;
+    m->extra_ud = ud;
+}
+
+void ccp_metrics_family(ccp_buf *b, const char *name, const char *type, const char *help, bool om)
+{
+    family(b, name, type, help, om);
+}
+
 static void histogram(ccp_buf *b, const ccp_metrics *m, size_t ns, const char *name, size_t base,
                       const double *bounds, size_t nb, const char *labels)
 {
@@ -558,6 +572,7 @@ void ccp_metrics_write(ccp_metrics *m, ccp_buf *b, bool om)
     ccp_buf_printf(b, "process_start_time_seconds %.3f\n", m->start_time);
     family(b, "ccproxy_build_info", "info", "The running ccproxy's version.", om);
     ccp_buf_printf(b, "ccproxy_build_info{version=\"%s\"} 1\n", CCP_VERSION);
+    if (m->extra) m->extra(b, om, m->extra_ud);
     if (om) ccp_buf_appends(b, "# EOF\n");
     ccp_buf_free(&lb);
 }

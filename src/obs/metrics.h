@@ -68,6 +68,13 @@ void ccp_metrics_streams(ccp_metrics_shard *s, int delta);
  * OpenMetrics 1.0 when openmetrics (ending with "# EOF"). */
 void ccp_metrics_write(ccp_metrics *m, ccp_buf *out, bool openmetrics);
 
+/* Families that other modules keep (breakers, queues, the trace exporter)
+ * are written by a callback ccp_metrics_write calls before the end; it
+ * writes each family's head with ccp_metrics_family. */
+void ccp_metrics_set_extra(ccp_metrics *m, void (*fn)(ccp_buf *out, bool om, void *ud), void *ud);
+void ccp_metrics_family(ccp_buf *out, const char *name, const char *type, const char *help,
+                        bool openmetrics);
+
 /* The Content-Type of each format. */
 #define CCP_METRICS_TEXT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define CCP_METRICS_OPENMETRICS_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"

@@ -118,6 +118,12 @@ test('the_breaker_opens_and_the_fallback_serves', async () => {
   assert.equal(good.requests.length, 3);
   assert.match(proxy.log(), /skipped=a\(breaker-open\)/);
   assert.match(proxy.log(), /circuit breaker opened/);
+  // /metrics and /ready show it.
+  const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+  assert.match(metrics, /^ccproxy_breaker_state\{provider="a"\} 2$/m);
+  assert.match(metrics, /^ccproxy_breaker_state\{provider="b"\} 0$/m);
+  const ready = await (await fetch(`${proxy.url}/ready`)).json();
+  assert.equal(ready.providers.a.breaker, 'open');
 });
 
 test('a_429_key_rests_and_the_next_key_serves', async () => {
