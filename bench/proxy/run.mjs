@@ -38,9 +38,9 @@ const log = (...a) => console.error('bench:', ...a);
 // ---- processes -------------------------------------------------------------
 const children = new Set();
 function start(cmd, args, opts = {}) {
-  const p = spawn(cmd, args, { detached: true, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], ...opts });
+  const p = spawn(cmd, args, { detached: true, stdio: ['ignore', opts.stdout ?? 'ignore', opts.stderr ?? 'pipe'], ...opts });
   p.stderrText = '';
-  p.stderr.on('data', (d) => { if (p.stderrText.length < 20000) p.stderrText += d; });
+  p.stderr?.on('data', (d) => { if (p.stderrText.length < 20000) p.stderrText += d; });
   children.add(p);
   p.on('exit', () => children.delete(p));
   return p;
@@ -213,8 +213,13 @@ function ccproxyTarget(upstream, name, serverExtra, extra = '') {
     name, path: '/v1/messages', proc: true,
     async start(port) {
       const cfg = path.join(WORK, `ccproxy-${name.replace(/[^a-z0-9]+/gi, '-')}.yaml`);
-      fs.writeFileSync(cfg, `server:\n  port: ${port}\n  log_level: warn\n${serverExtra}providers:\n  - name: mock\n    format: openai-chat\n    base_url: ${upstream}/v1\n    auth: none\n    models: [gpt-bench]\nrouter:\n  default: mock/gpt-bench\n${extra}`);
-      return start(BIN, ['serve', '--config', cfg]);
+      const level = serverExtra.includes('log_level:') ? '' : '  log_level: warn\n';
+      // A log line per request goes to a file: wrk runs synchronously, so
+      // nothing would drain a pipe, and the proxy would block writing it.
+      const logs = serverExtra.includes('log_level: info')
+        ? fs.openSync(path.join(WORK, `${name.replace(/[^a-z0-9]+/gi, '-')}.log`), 'w') : undefined;
+      fs.writeFileSync(cfg, `server:\n  port: ${port}\n${level}${serverExtra}providers:\n  - name: mock\n    format: openai-chat\n    base_url: ${upstream}/v1\n    auth: none\n    models: [gpt-bench]\nrouter:\n  default: mock/gpt-bench\n${extra}`);
+      return start(BIN, ['serve', '--config', cfg], logs === undefined ? {} : { stderr: logs });
     },
   };
 }

@@ -40,15 +40,26 @@ static bool is_anthropic_host(const char *base_url)
 
 /* Claude Code's first system block carries a per-request hash; sent to any
  * other provider it defeats prefix caching, so it is dropped there. */
-static void strip_billing_block(json_object *req)
+/* The system blocks of req without the billing header: a new array of
+ * the same blocks (shared), or NULL when there is none to drop. */
+static json_object *system_without_billing(json_object *req)
 {
     json_object *sys = ccp_json_get_arr(req, "system");
-    if (!sys) return;
-    for (size_t i = json_object_array_length(sys); i-- > 0;) {
+    size_t n = ccp_json_arr_len(sys), i = 0;
+    while (i < n) {
         const char *t = ccp_json_get_str(json_object_array_get_idx(sys, i), "text");
-        if (t && strncmp(t, BILLING_PREFIX, sizeof BILLING_PREFIX - 1) == 0)
-            json_object_array_del_idx(sys, i, 1);
+        if (t && strncmp(t, BILLING_PREFIX, sizeof BILLING_PREFIX - 1) == 0) break;
+        i++;
     }
+    if (i == n) return NULL;
+    json_object *kept = json_object_new_array_ext((int)n);
+    for (size_t j = 0; j < n; j++) {
+        json_object *b = json_object_array_get_idx(sys, j);
+        const char *t = ccp_json_get_str(b, "text");
+        if (t && strncmp(t, BILLING_PREFIX, sizeof BILLING_PREFIX - 1) == 0) continue;
+        json_object_array_add(kept, json_object_get(b));
+    }
+    return kept;
 }
 
 static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
@@ -59,11 +70,15 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     if (rc) return rc;
     char *m = ccp_encode_model(ctx, err);
     if (!m) return CCP_EINVAL;
-    json_object_object_add(req, "model", json_object_new_string(m));
+    /* The body is the request's top level rebuilt, its members shared: the
+     * client's own tree stays as it came, for a retry or another target. */
+    json_object *o = json_object_new_object();
+    json_object_object_foreach(req, key, val) json_object_object_add(o, key, json_object_get(val));
+    json_object_object_add(o, "model", json_object_new_string(m));
     free(m);
-    if (!is_anthropic_host(p->base_url)) strip_billing_block(req);
-
-    out->json = json_object_get(req);
+    json_object *sys = is_anthropic_host(p->base_url) ? NULL : system_without_billing(req);
+    if (sys) json_object_object_add(o, "system", sys);
+    out->json = o;
     ccp_outbound_set_url(out, p->base_url, "/v1/messages");
 
     ccp_outbound_add_header(out, "content-type", "application/json");

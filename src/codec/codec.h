@@ -60,8 +60,9 @@ void ccp_outbound_set_url(ccp_outbound *out, const char *base_url, const char *p
 typedef struct ccp_encode_ctx {
     const ccp_provider *provider;
     const char *model;                 /* model to send; NULL keeps the request's own */
-    json_object *request;              /* canonical request, owned by the caller; encode may
-                                          edit it in place (it is this request's own copy) */
+    json_object *request;              /* canonical request, owned by the caller; encode
+                                          reads it and builds the body apart (it may share
+                                          the request's subtrees, never edit them) */
     bool stream;                       /* the client asked for a stream */
     const ccp_header_view *in_headers; /* inbound client headers */
     size_t n_in_headers;

@@ -143,21 +143,32 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
     a->rule_pipeline = ex->choice->pipeline;
     a->pipeline = ccp_route_target_pipeline(&a->target, ex->client_model);
 
-    /* Hooks and encoders edit the tree they get. While another attempt may
-     * follow, that is a copy, so the next starts from the client's own
-     * request; the final one takes the request itself. */
+    /* Request hooks edit the tree they get; encoders never do (they build
+     * the body apart, sharing subtrees), and outbound hooks edit only the
+     * body's top level. So while another attempt may follow (a retry, a
+     * key switch, a fallback) and a request hook will run, the attempt gets
+     * a deep copy, and the next starts from the client's own request;
+     * without request hooks it shares the client's tree; the final attempt
+     * takes the request itself. The copy costs as much as a parse: most
+     * attempts have no request hook and pay nothing. */
+    bool hooks =
+        ccp_pipeline_edits_request(a->rule_pipeline) || ccp_pipeline_edits_request(a->pipeline);
+    bool owned = true;
     json_object *req = NULL;
     if (final_try(ex, a->target.provider)) {
         req = ex->request;
         ex->request = NULL;
+    } else if (!hooks) {
+        req = json_object_get(ex->request);
+        owned = false;
     } else if (json_object_deep_copy(ex->request, &req, NULL) != 0) {
         ccp_error err;
         ccp_error_set(&err, CCP_ENOMEM, "out of memory copying the request");
         return prep_fail(e, CCP_PREP_PIPELINE, &err);
     }
     /* Request hooks see the model they are sending to (deepseek's caps
-     * depend on it); the encoder would set it anyway. */
-    if (a->target.model)
+     * depend on it); the encoder sets it in the body anyway. */
+    if (owned && a->target.model)
         json_object_object_add(req, "model", json_object_new_string(a->target.model));
 
     ccp_error err = {0};

@@ -60,7 +60,10 @@ typedef struct ccp_transformer {
     /* On the canonical request, before encoding. */
     int (*request)(const ccp_step *s, json_object *req, ccp_error *err);
     /* On the provider-format request, after encoding; req is the canonical
-     * request it was encoded from (read it, do not edit it). */
+     * request it was encoded from (read it, do not edit it). Edit only the
+     * top level of out->json, or objects the hook made: the body shares
+     * its nested objects with the client's request, which a retry or the
+     * next target starts from again. */
     int (*outbound)(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err);
     /* On the response: a sink that takes the canonical events and passes
      * them (edited, held back, added to) to next, which outlives it;

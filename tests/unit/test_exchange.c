@@ -383,10 +383,47 @@ static void keys_rotate_rest_and_park_and_the_breaker_skips(void **state)
     ccp_config_unref(cfg);
 }
 
+/* Without request hooks an attempt shares the client's tree, and the
+ * encoder builds the body apart: the anthropic one drops the billing block
+ * and sets the model in the body only, so a retry or the next target still
+ * starts from what the client sent. */
+static void an_attempt_without_hooks_leaves_the_clients_request_as_it_came(void **state)
+{
+    static const char y[] = "providers:\n"
+                            "  - {name: b, base_url: 'http://b.test'}\n"
+                            "  - {name: c, base_url: 'http://c.test'}\n"
+                            "router:\n  default: [b/model-b, c]\n";
+    ccp_diags d = {0};
+    ccp_config *cfg = NULL;
+    assert_int_equal(ccp_config_load_string("t.yaml", y, strlen(y), &cfg, &d), 0);
+    ccp_route_choice choice;
+    ccp_exchange ex = routed(cfg,
+                             "{\"model\":\"claude\",\"max_tokens\":5,\"system\":[{\"type\":"
+                             "\"text\",\"text\":\"x-anthropic-billing-header: h1\"},{\"type\":"
+                             "\"text\",\"text\":\"be brief\"}],\"messages\":[{\"role\":"
+                             "\"user\",\"content\":\"hi\"}]}",
+                             &choice);
+    ccp_attempt a;
+    ccp_prep_error pe;
+    if (ccp_exchange_prepare(&ex, &a, &pe) != 0) fail_msg("prepare: %s", pe.err.msg);
+    json_object *body = parse(a.out.body.data);
+    assert_string_equal(ccp_json_get_str(body, "model"), "model-b");
+    assert_int_equal(ccp_json_arr_len(ccp_json_get(body, "system")), 1);
+    json_object_put(body);
+    assert_string_equal(ccp_json_get_str(ex.request, "model"), "claude");
+    assert_int_equal(ccp_json_arr_len(ccp_json_get(ex.request, "system")), 2);
+    ccp_attempt_free(&a);
+    ccp_exchange_free(&ex);
+    ccp_route_choice_free(&choice);
+    ccp_config_unref(cfg);
+    ccp_diags_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_target_starts_from_the_clients_request),
+        cmocka_unit_test(an_attempt_without_hooks_leaves_the_clients_request_as_it_came),
         cmocka_unit_test(a_request_that_cannot_be_encoded_is_a_400_at_the_encode_step),
         cmocka_unit_test(which_endings_fall_back),
         cmocka_unit_test(retries_back_off_then_fall_back),
