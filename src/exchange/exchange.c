@@ -311,6 +311,12 @@ void ccp_exchange_describe(const ccp_exchange *ex, ccp_buf *out)
     if (ex->retries) ccp_buf_printf(out, "; retries=%u", ex->retries);
 }
 
+void ccp_exchange_answered(ccp_exchange *ex)
+{
+    json_object_put(ex->request);
+    ex->request = NULL;
+}
+
 bool ccp_exchange_has_next(const ccp_exchange *ex)
 {
     return ex->request && !last_attempt(ex);

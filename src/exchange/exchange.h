@@ -148,6 +148,10 @@ bool ccp_exchange_has_next(const ccp_exchange *ex);
 /* Moves to the next target; false when none remains. */
 bool ccp_exchange_next(ccp_exchange *ex);
 
+/* Something reached the client: no retry or fallback can follow, so the
+ * client's request is let go now rather than held for a long stream. */
+void ccp_exchange_answered(ccp_exchange *ex);
+
 /* Releases the request (the route choice is the caller's), and the
  * breaker's count of an attempt that never ended (the client left). */
 void ccp_exchange_free(ccp_exchange *ex);

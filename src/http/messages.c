@@ -172,6 +172,9 @@ static void on_frame(void *ud, const char *data, size_t len)
         ccp_res_header(c->res, "cache-control", "no-cache");
         ccp_res_start_stream(c->res, 200, "text/event-stream; charset=utf-8");
         c->stream_started = true;
+        /* The tree of the client's request (10-20 KiB even for a short one)
+         * is not held for the stream's life: nothing can be retried now. */
+        ccp_exchange_answered(&c->ex);
         c->stream_open = true;
         ccp_metrics_streams(c->w->metrics, 1);
         ccp_reqtrace_answer(c->tr, 200, NULL, NULL);

@@ -6,6 +6,7 @@
  * stay counted, so no producer writes over them), and only then gives them
  * back. */
 #include "obs/otlp.h"
+#include "obs/tracectx.h"
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -218,13 +219,13 @@ static void str_attr(ccp_buf *out, const char *key, const char *v)
 static void write_span(const ccp_span *s, ccp_buf *out)
 {
     char hex[33];
-    ccp_trace_hex(s->trace_id, 16, hex);
+    ccp_tracectx_hex(s->trace_id, 16, hex);
     ccp_buf_printf(out, "{\"traceId\":\"%s\",", hex);
-    ccp_trace_hex(s->span_id, 8, hex);
+    ccp_tracectx_hex(s->span_id, 8, hex);
     ccp_buf_printf(out, "\"spanId\":\"%s\",", hex);
     static const uint8_t zero[8];
     if (memcmp(s->parent_id, zero, 8)) {
-        ccp_trace_hex(s->parent_id, 8, hex);
+        ccp_tracectx_hex(s->parent_id, 8, hex);
         ccp_buf_printf(out, "\"parentSpanId\":\"%s\",", hex);
     }
     ccp_buf_appends(out, "\"name\":");

@@ -13,16 +13,6 @@ static bool all_zero(const uint8_t *b, size_t n)
     return true;
 }
 
-void ccp_trace_hex(const uint8_t *id, size_t len, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = hex[id[i] >> 4];
-        out[2 * i + 1] = hex[id[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 /* xorshift64*, one per thread, seeded from getrandom: ids must be unique,
  * not secret, and a syscall per id would cost more than the span. */
 static _Thread_local uint64_t rng_state;

@@ -82,7 +82,5 @@ void ccp_span_str_list1(ccp_span *s, const char *key, const char *v);
 /* Sets the status; msg (may be NULL) is kept for ERROR only. */
 void ccp_span_status(ccp_span *s, int code, const char *msg);
 
-/* "0123..." lower-case hex of len bytes plus a NUL into out. */
-void ccp_trace_hex(const uint8_t *id, size_t len, char *out);
 
 #endif
