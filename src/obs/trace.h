@@ -82,5 +82,4 @@ void ccp_span_str_list1(ccp_span *s, const char *key, const char *v);
 /* Sets the status; msg (may be NULL) is kept for ERROR only. */
 void ccp_span_status(ccp_span *s, int code, const char *msg);
 
-
 #endif
