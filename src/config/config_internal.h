@@ -62,6 +62,9 @@ bool ccp_cfg_was_rejected(const loader *l, const char *name);
 /* The known name closest to name, if close enough to be a typo; or NULL. */
 const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n);
 
+/* The largest millisecond setting: a day. */
+#define MS_MAX (24LL * 3600 * 1000)
+
 /* The sections' tables (config_load.c, config_router.c,
  * config_reliability.c). */
 extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
@@ -80,6 +83,9 @@ void ccp_cfg_finish_keys(ccp_provider *p);
  * the environment to fill) and what it owns. */
 void ccp_cfg_telemetry_defaults(ccp_telemetry_config *t);
 void ccp_cfg_telemetry_free(ccp_telemetry_config *t);
+
+/* config_provider.c: the providers section. */
+void ccp_cfg_load_providers(loader *l, yaml_node_t *seq);
 
 /* config_pipeline.c: the pipelines section; providers' references to
  * pipelines are noted while loading and resolved after both. */

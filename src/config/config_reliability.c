@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#define MS_MAX (24LL * 3600 * 1000)
 static const char *const jitters[] = {"full", "none", NULL}; /* ccp_jitter's order */
 
 #define RT(f) offsetof(ccp_retry_config, f)
