@@ -47,6 +47,11 @@ void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const cha
 /* Interpolates a scalar (${VAR}); a malloc'd string, or NULL with a
  * diagnostic. *unset (optional) is set when a variable was unset. */
 char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset);
+/* A mapping of header name to (interpolated) value appended to *kv, *n:
+ * names without ':' or white space, values without line breaks, each
+ * problem reported at its place under where ("providers.headers"). */
+void ccp_cfg_load_header_map(loader *l, yaml_node_t *v, const char *where, bool *unset, ccp_kv **kv,
+                             size_t *n);
 
 /* Loads a mapping of the keys of table t into base, each through its row
  * (ccp_cfg_set_key); an unknown key gets a "did you mean". */

@@ -483,6 +483,32 @@ char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
     return NULL;
 }
 
+void ccp_cfg_load_header_map(loader *l, yaml_node_t *v, const char *where, bool *unset, ccp_kv **kv,
+                             size_t *n)
+{
+    if (v->type != YAML_MAPPING_NODE) {
+        DIAG(l, v, "%s: expected a mapping of header name to value", where);
+        return;
+    }
+    for (yaml_node_pair_t *h = v->data.mapping.pairs.start; h < v->data.mapping.pairs.top; h++) {
+        yaml_node_t *hk = ccp_cfg_node(l, h->key), *hv = ccp_cfg_node(l, h->value);
+        const char *name = ccp_cfg_scalar(hk);
+        if (!name || !*name || strpbrk(name, ": \t\r\n")) {
+            DIAG(l, hk, "%s: each name is a header name such as Authorization", where);
+            continue;
+        }
+        char *val = ccp_cfg_interp(l, hv, where, unset);
+        if (!val) continue;
+        if (strpbrk(val, "\r\n")) {
+            DIAG(l, hv, "%s: a value may not contain a line break", where);
+            free(val);
+            continue;
+        }
+        *kv = ccp_xrealloc(*kv, (*n + 1) * sizeof **kv);
+        (*kv)[(*n)++] = (ccp_kv){ccp_xstrdup(name), val};
+    }
+}
+
 /* ---- the document ------------------------------------------------------- */
 
 /* The sections, for the unknown-key message and the reference. Each is

@@ -73,21 +73,7 @@ static void load_p_api_key(loader *l, yaml_node_t *v, void *base, const ccp_key 
 static void load_p_headers(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
 {
     ccp_provider *p = base;
-    if (v->type != YAML_MAPPING_NODE) {
-        DIAG(l, v, "providers.headers: expected a mapping of header name to value");
-        return;
-    }
-    for (yaml_node_pair_t *h = v->data.mapping.pairs.start; h < v->data.mapping.pairs.top; h++) {
-        yaml_node_t *hk = ccp_cfg_node(l, h->key), *hv = ccp_cfg_node(l, h->value);
-        char *val = ccp_cfg_interp(l, hv, "providers.headers", &l->unset);
-        if (!ccp_cfg_scalar(hk) || !val) {
-            if (val && !ccp_cfg_scalar(hk)) DIAG(l, hk, "providers.headers: names are strings");
-            free(val);
-            continue;
-        }
-        p->headers = ccp_xrealloc(p->headers, (p->n_headers + 1) * sizeof *p->headers);
-        p->headers[p->n_headers++] = (ccp_kv){ccp_xstrdup(ccp_cfg_scalar(hk)), val};
-    }
+    ccp_cfg_load_header_map(l, v, "providers.headers", &l->unset, &p->headers, &p->n_headers);
 }
 
 static void load_p_models(loader *l, yaml_node_t *v, void *base, const ccp_key *k)

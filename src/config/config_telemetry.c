@@ -36,27 +36,7 @@ static void load_sample_ratio(loader *l, yaml_node_t *v, void *base, const ccp_k
 static void load_headers(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
 {
     ccp_telemetry_config *t = base;
-    if (v->type != YAML_MAPPING_NODE) {
-        DIAG(l, v, "telemetry.headers: expected a mapping of header name to value");
-        return;
-    }
-    for (yaml_node_pair_t *h = v->data.mapping.pairs.start; h < v->data.mapping.pairs.top; h++) {
-        yaml_node_t *hk = ccp_cfg_node(l, h->key), *hv = ccp_cfg_node(l, h->value);
-        const char *name = ccp_cfg_scalar(hk);
-        if (!name || !*name || strpbrk(name, ": \t\r\n")) {
-            DIAG(l, hk, "telemetry.headers: each name is a header name such as Authorization");
-            continue;
-        }
-        char *val = ccp_cfg_interp(l, hv, "telemetry.headers", NULL);
-        if (!val) continue;
-        if (strpbrk(val, "\r\n")) {
-            DIAG(l, hv, "telemetry.headers: a value may not contain a line break");
-            free(val);
-            continue;
-        }
-        t->headers = ccp_xrealloc(t->headers, (t->n_headers + 1) * sizeof *t->headers);
-        t->headers[t->n_headers++] = (ccp_kv){ccp_xstrdup(name), val};
-    }
+    ccp_cfg_load_header_map(l, v, "telemetry.headers", NULL, &t->headers, &t->n_headers);
 }
 
 #define TEL(f) offsetof(ccp_telemetry_config, f)

@@ -384,6 +384,17 @@ static void a_key_written_twice_is_an_error_at_the_second(void **state)
     ccp_diags_free(&d);
 }
 
+/* Provider and collector headers share one loader: a header name is a
+ * token, a value one line (a CR/LF would forge another header). */
+static void header_maps_refuse_bad_names_and_line_breaks(void **state)
+{
+    ccp_diags d = load_bad("providers:\n  - name: a\n    base_url: http://a\n"
+                           "    headers: {'x bad': v, x-ok: \"a\\nb\"}\n");
+    has_diag(&d, 4, 15, "providers.headers: each name is a header name");
+    has_diag(&d, 4, 33, "providers.headers: a value may not contain a line break");
+    ccp_diags_free(&d);
+}
+
 static void reliability_settings_and_key_pools(void **state)
 {
     ccp_config *c = load_ok("providers:\n"
@@ -452,6 +463,7 @@ int main(void)
         cmocka_unit_test(the_embedded_default_follows_the_environment),
         cmocka_unit_test(find_path_follows_the_lookup_order),
         cmocka_unit_test(reliability_settings_and_key_pools),
+        cmocka_unit_test(header_maps_refuse_bad_names_and_line_breaks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
