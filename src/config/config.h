@@ -268,7 +268,7 @@ int ccp_config_load_default(ccp_config **out, ccp_diags *diags);
  * malloc'd path, or NULL when none exists (use the embedded default). */
 char *ccp_config_find_path(const char *explicit_path);
 
-/* The reference of every key (config_reference.c), as `ccproxy keys`
+/* The reference of every key (config_reference.c), as `ccproxy config-keys`
  * prints it. */
 void ccp_config_reference(ccp_buf *out);
 /* Copies doc to out with each "<!-- keys: NAME -->" ... "<!-- /keys -->"

@@ -1,5 +1,5 @@
 /* config_reference.c — the configuration reference, written from the
- * sections' and codecs' key tables: `ccproxy keys` prints it, and the
+ * sections' and codecs' key tables: `ccproxy config-keys` prints it, and the
  * tables in docs/configuration.md are regenerated from it (a unit test
  * fails when the file is stale). */
 #include "config/config.h"

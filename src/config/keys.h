@@ -5,7 +5,7 @@
  * every codec's provider options are declared as a ccp_key table beside the
  * code that reads them — the way an nginx module's command table names the
  * slot each directive fills. From those rows come the loading and
- * validation (config_load.c), the defaults, `ccproxy keys` and the
+ * validation (config_load.c), the defaults, `ccproxy config-keys` and the
  * reference tables in docs/configuration.md (a test checks the file is
  * current). A key whose value is more than a scalar (a list, a mapping, a
  * reference to a provider) names a loader function that fills it. */

@@ -73,7 +73,7 @@ static void configuration_md_is_current(void **state)
     assert_int_equal(ccp_config_doc_update(doc, &out, &err), 0);
     if (strcmp(out.data, doc) != 0)
         fail_msg("docs/configuration.md is stale: run "
-                 "'build/ccproxy keys --update-doc docs/configuration.md'");
+                 "'build/ccproxy config-keys --update-doc docs/configuration.md'");
     ccp_buf_free(&out);
     free(doc);
 }
