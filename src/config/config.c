@@ -5,6 +5,7 @@
 #include "codec/codec.h"
 #include "core/alloc.h"
 #include "pipeline/pipeline.h"
+#include "plugin/plugin.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@ void ccp_config_destroy(ccp_config *c)
     for (size_t i = 0; i < c->n_pipelines; i++)
         ccp_pipeline_free(&c->pipelines[i]);
     free(c->pipelines);
+    ccp_plugin_set_free(c->plugins); /* after the pipelines whose steps point into it */
     ccp_keys_free(&ccp_cfg_server_keys, &c->server);
     ccp_strlist_free(&c->server.allowed_hosts);
     ccp_strlist_free(&c->server.allowed_origins);

@@ -224,7 +224,8 @@ typedef struct ccp_config {
     ccp_telemetry_config telemetry;
     ccp_provider *providers;
     size_t n_providers;
-    ccp_pipeline *pipelines; /* owned array */
+    struct ccp_plugin_set *plugins; /* plugin/plugin.h; owned; loaded with the config */
+    ccp_pipeline *pipelines;        /* owned array */
     size_t n_pipelines;
     bool has_default;          /* false when no provider is configured at all */
     ccp_target router_default; /* router.stages[DEFAULT].targets[0] */

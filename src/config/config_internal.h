@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "config/keys.h"
 #include "core/buf.h"
+#include "pipeline/pipeline.h"
 
 #include <yaml.h>
 
@@ -97,6 +98,15 @@ void ccp_cfg_load_providers(loader *l, yaml_node_t *seq);
 void ccp_cfg_load_pipelines(loader *l, yaml_node_t *map);
 void ccp_cfg_note_pipeline(loader *l, const char *provider, const char *model, yaml_node_t *v);
 void ccp_cfg_resolve_pipelines(loader *l);
+/* Checks the option values in map against st->t's declared options into
+ * st->opts and st->conf (where names the place in messages). */
+bool ccp_cfg_load_options(loader *l, yaml_node_t *map, const char *where, ccp_step *st);
+
+/* config_plugins.c: the plugins section (map may be NULL: the default
+ * folder), loaded before the pipelines that name plugins. */
+void ccp_cfg_load_plugins(loader *l, yaml_node_t *map);
+extern const ccp_key_table ccp_cfg_plugins_keys, ccp_cfg_plugin_entry_keys,
+    ccp_cfg_plugin_limit_keys;
 
 /* config_router.c: the router section, after every provider is loaded. */
 void ccp_cfg_load_router(loader *l, yaml_node_t *map);

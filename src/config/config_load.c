@@ -539,6 +539,12 @@ static const ccp_key root_keys[] = {
      .doc_type = "mapping",
      .doc_def = "—",
      .help = "named lists of transformers that providers and rules use"},
+    {.name = "plugins",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "user transformers in Lua: where to find them, their isolation and caps "
+             "([plugins](plugins.md))"},
     {.name = "telemetry",
      .type = CCP_KEY_CUSTOM,
      .doc_type = "mapping",
@@ -630,6 +636,15 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     source_hash(yaml, len, c->source_hash);
     yaml_node_t *root = yaml_document_get_root_node(&l.doc);
     yaml_node_t *router = NULL;
+    /* Plugins first: pipelines name them as they name built-ins. */
+    yaml_node_t *plugins = NULL;
+    for (yaml_node_pair_t *pr =
+             root && root->type == YAML_MAPPING_NODE ? root->data.mapping.pairs.start : NULL;
+         pr && pr < root->data.mapping.pairs.top; pr++) {
+        const char *key = ccp_cfg_scalar(ccp_cfg_node(&l, pr->key));
+        if (key && !strcmp(key, "plugins")) plugins = ccp_cfg_node(&l, pr->value);
+    }
+    ccp_cfg_load_plugins(&l, plugins);
     if (root && root->type == YAML_MAPPING_NODE) {
         for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
              pr < root->data.mapping.pairs.top; pr++) {
@@ -647,6 +662,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 router = v;
             else if (!strcmp(key, "pipelines"))
                 ccp_cfg_load_pipelines(&l, v);
+            else if (!strcmp(key, "plugins"))
+                ; /* loaded above */
             else if (!strcmp(key, "telemetry"))
                 ccp_cfg_load_keys(&l, v, "telemetry", &ccp_cfg_telemetry_keys, &c->telemetry);
             else

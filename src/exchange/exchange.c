@@ -4,6 +4,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "exchange/retry.h"
+#include "plugin/plugin.h"
 
 #include <assert.h>
 #include <string.h>
@@ -173,6 +174,11 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
 
     ccp_error err = {0};
     int rc = 0;
+    /* What plugin hooks see as ctx, for the hooks of this attempt. */
+    ccp_plugin_ctx pctx = {ex->request_id,           ccp_stage_name(ex->choice->stage),
+                           a->target.provider->name, a->target.model,
+                           ex->in_headers,           ex->n_in_headers};
+    const ccp_plugin_ctx *prev_pctx = ccp_plugin_ctx_set(&pctx);
     if (ccp_pipeline_run_request(a->rule_pipeline, req, &err) != 0 ||
         ccp_pipeline_run_request(a->pipeline, req, &err) != 0) {
         rc = prep_fail(e, CCP_PREP_PIPELINE, &err);
@@ -203,6 +209,7 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
     }
     ccp_outbound_seal(&a->out);
 out:
+    ccp_plugin_ctx_set(prev_pctx);
     json_object_put(req);
     if (rc) {
         settle(ex, a->target.provider, CCP_HEALTH_NEUTRAL);

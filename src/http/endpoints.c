@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/tokens.h"
 #include "guard/browser.h"
+#include "plugin/plugin.h"
 
 #include <string.h>
 #include <time.h>
@@ -223,4 +224,5 @@ void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
         "Spans the trace exporter dropped (its queue full, or the collector refusing them).", om);
     ccp_buf_printf(b, "ccproxy_trace_spans_dropped_total %llu\n",
                    (unsigned long long)(app->otlp ? ccp_otlp_dropped(app->otlp) : 0));
+    ccp_plugin_metrics(cfg->plugins, b, om); /* plugin/plugin.h; nothing without plugins */
 }

@@ -1,0 +1,447 @@
+/* test_plugin.c — Lua plugins: loading and declaration, options checked
+ * as for built-ins, the in-process sandbox and its caps, the failure
+ * policies, the breaker, and a reload picking up an edited file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "core/json.h"
+#include "pipeline/pipeline.h"
+#include "plugin/plugin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/ccp-plugin-test-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    setenv("HOME", dir, 1); /* no default plugin folder of the user's */
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_plugin(const char *name, const char *src)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(src, f);
+    fclose(f);
+}
+
+/* Loads a config with one plugin (file name, isolation, extra entry
+ * keys) and a pipeline "p" of the given steps. */
+static ccp_config *load(const char *file, const char *entry_extra, const char *steps, ccp_diags *d)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "plugins:\n"
+             "  dirs: []\n"
+             "  load:\n"
+             "    - path: %s/%s\n"
+             "      isolation: inprocess\n"
+             "%s"
+             "pipelines:\n"
+             "  p:\n"
+             "%s",
+             dir, file, entry_extra ? entry_extra : "", steps);
+    ccp_config *cfg = NULL;
+    ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, d);
+    return cfg;
+}
+
+static ccp_config *load_ok(const char *file, const char *extra, const char *steps)
+{
+    ccp_diags d = {0};
+    ccp_config *cfg = load(file, extra, steps, &d);
+    if (!cfg) ccp_diags_print(&d, stderr);
+    assert_non_null(cfg);
+    ccp_diags_free(&d);
+    return cfg;
+}
+
+/* The first diagnostic's message (static copy), or "" when it loaded. */
+static const char *load_err(const char *file, const char *extra, const char *steps)
+{
+    static char msg[1024];
+    ccp_diags d = {0};
+    ccp_config *cfg = load(file, extra, steps, &d);
+    msg[0] = '\0';
+    if (d.n)
+        snprintf(msg, sizeof msg, "%d:%d: %s", d.items[0].line, d.items[0].col, d.items[0].message);
+    ccp_config_unref(cfg);
+    ccp_diags_free(&d);
+    return msg;
+}
+
+static json_object *parse(const char *s)
+{
+    return ccp_json_parse(s, strlen(s), NULL);
+}
+
+static const char *EDIT_PLUGIN =
+    "return {\n"
+    "  name = 'edit', version = '1.0', summary = 'sets max_tokens',\n"
+    "  options = { max = { type = 'integer', default = 100, help = 'the cap' },\n"
+    "              mode = { type = 'string', choices = {'a', 'b'}, default = 'a' } },\n"
+    "  request = function(req, ctx)\n"
+    "    req.max_tokens = ctx.options.max\n"
+    "    req.seen = math.type(req.big) .. ':' .. #req.bytes\n"
+    "    req.big = req.big + 1\n"
+    "  end,\n"
+    "}\n";
+
+static void request_hook_edits_the_request_keeping_integers_and_bytes(void **state)
+{
+    (void)state;
+    write_plugin("edit.lua", EDIT_PLUGIN);
+    ccp_config *cfg = load_ok("edit.lua", NULL, "    - use: edit\n      with: {max: 7}\n");
+    json_object *req = parse("{\"max_tokens\":64000,\"big\":9007199254740993,"
+                             "\"bytes\":\"a\\u0000b\\u00e9\"}");
+    ccp_error err = {0};
+    assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+    assert_int_equal(ccp_json_get_int(req, "max_tokens", 0), 7);
+    assert_int_equal(ccp_json_get_int(req, "big", 0), 9007199254740994LL);
+    assert_string_equal(ccp_json_get_str(req, "seen"), "integer:5");
+    json_object *b = ccp_json_get(req, "bytes");
+    assert_int_equal(json_object_get_string_len(b), 5);
+    assert_memory_equal(json_object_get_string(b), "a\0b\xc3\xa9", 5);
+    json_object_put(req);
+    ccp_config_unref(cfg);
+}
+
+static void reload_picks_up_an_edited_plugin(void **state)
+{
+    (void)state;
+    write_plugin("v.lua", "return {name='v', request=function(r) r.v = 1 end}\n");
+    ccp_config *old = load_ok("v.lua", NULL, "    - v\n");
+    write_plugin("v.lua", "return {name='v', request=function(r) r.v = 2 end}\n");
+    ccp_config *cur = load_ok("v.lua", NULL, "    - v\n");
+    json_object *a = parse("{}"), *b = parse("{}");
+    ccp_error err = {0};
+    assert_int_equal(ccp_pipeline_run_request(&old->pipelines[0], a, &err), 0);
+    assert_int_equal(ccp_pipeline_run_request(&cur->pipelines[0], b, &err), 0);
+    /* In-flight requests keep the snapshot they started with. */
+    assert_int_equal(ccp_json_get_int(a, "v", 0), 1);
+    assert_int_equal(ccp_json_get_int(b, "v", 0), 2);
+    json_object_put(a);
+    json_object_put(b);
+    ccp_config_unref(old);
+    ccp_config_unref(cur);
+}
+
+static void options_are_checked_like_builtins(void **state)
+{
+    (void)state;
+    write_plugin("edit.lua", EDIT_PLUGIN);
+    const char *m = load_err("edit.lua", NULL, "    - use: edit\n      with: {maks: 7}\n");
+    assert_non_null(strstr(m, "did you mean 'max'"));
+    assert_non_null(strstr(m, "9:"));
+    m = load_err("edit.lua", NULL, "    - use: edit\n      with: {max: seven}\n");
+    assert_non_null(strstr(m, "edit option max: expected an integer"));
+    m = load_err("edit.lua", NULL, "    - use: edit\n      with: {mode: c}\n");
+    assert_non_null(strstr(m, "one of: a, b"));
+    m = load_err("edit.lua", "      options: {max: x}\n", "    - edit\n");
+    assert_non_null(strstr(m, "edit option max: expected an integer"));
+    m = load_err("edit.lua", NULL, "    - edti\n");
+    assert_non_null(strstr(m, "did you mean 'edit'"));
+    /* The entry's options are the steps' defaults. */
+    ccp_config *cfg = load_ok("edit.lua", "      options: {max: 9}\n", "    - edit\n");
+    json_object *req = parse("{\"big\":1,\"bytes\":\"\"}");
+    ccp_error err = {0};
+    assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+    assert_int_equal(ccp_json_get_int(req, "max_tokens", 0), 9);
+    json_object_put(req);
+    ccp_config_unref(cfg);
+}
+
+static void bad_declarations_are_config_errors(void **state)
+{
+    (void)state;
+    write_plugin("clash.lua", "return {name='max-tokens', request=function() end}\n");
+    assert_non_null(
+        strstr(load_err("clash.lua", NULL, "    - max-tokens\n"), "as a built-in transformer is"));
+    write_plugin("nohook.lua", "return {name='x'}\n");
+    assert_non_null(strstr(load_err("nohook.lua", NULL, "    - x\n"), "declares no hook"));
+    write_plugin("syntax.lua", "return {name=\n");
+    assert_non_null(strstr(load_err("syntax.lua", NULL, "    - x\n"), "syntax.lua:"));
+    write_plugin("type.lua", "return {name='t', options={a={type='int'}}, request=print}\n");
+    assert_non_null(strstr(load_err("type.lua", NULL, "    - t\n"), "option 'a': type is"));
+    write_plugin("loop.lua", "while true do end\n");
+    assert_non_null(
+        strstr(load_err("loop.lua", "      limits: {timeout_ms: 50}\n", "    - x\n"), "timeout"));
+    assert_non_null(strstr(load_err("missing.lua", NULL, "    - x\n"), "cannot read it"));
+}
+
+/* Runs the plugin file's request hook over {} under the entry's extras;
+ * returns the error message ("" on success). */
+static const char *run(const char *src, const char *extra)
+{
+    static char msg[600];
+    write_plugin("run.lua", src);
+    ccp_config *cfg = load_ok("run.lua", extra, "    - r\n");
+    json_object *req = parse("{}");
+    ccp_error err = {0};
+    int rc = ccp_pipeline_run_request(&cfg->pipelines[0], req, &err);
+    snprintf(msg, sizeof msg, "%s", rc ? err.msg : "");
+    json_object_put(req);
+    ccp_config_unref(cfg);
+    return msg;
+}
+
+static void infinite_loop_stops_at_timeout(void **state)
+{
+    (void)state;
+    const char *m = run("return {name='r', request=function() while true do end end}\n",
+                        "      limits: {timeout_ms: 100}\n");
+    assert_non_null(strstr(m, "plugin 'r' request hook failed (timeout)"));
+    /* A pcall in the plugin does not catch the timeout. */
+    m = run("return {name='r', request=function()\n"
+            "  while true do pcall(function() while true do end end) end end}\n",
+            "      limits: {timeout_ms: 100}\n");
+    assert_non_null(strstr(m, "(timeout)"));
+    m = run("return {name='r', request=function()\n"
+            "  local co = coroutine.wrap(function() while true do end end) co() end}\n",
+            "      limits: {timeout_ms: 100}\n");
+    assert_non_null(strstr(m, "(timeout)"));
+}
+
+static void instruction_budget_stops_a_call(void **state)
+{
+    (void)state;
+    const char *m = run("return {name='r', request=function() for i = 1, 1e9 do end end}\n",
+                        "      limits: {timeout_ms: 600000, instructions: 100000}\n");
+    assert_non_null(strstr(m, "instruction budget of 100000 spent"));
+}
+
+static void memory_bomb_stops_at_memory_mb(void **state)
+{
+    (void)state;
+    const char *m = run("return {name='r', request=function()\n"
+                        "  local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end\n"
+                        "end}\n",
+                        "      limits: {memory_mb: 8, timeout_ms: 600000}\n");
+    assert_non_null(strstr(m, "(memory limit)"));
+    m = run("return {name='r', request=function() local s = string.rep('x', 64 << 20) end}\n",
+            "      limits: {memory_mb: 8}\n");
+    assert_non_null(strstr(m, "(memory limit)"));
+}
+
+static void sandbox_refuses_io_os_require_and_bytecode(void **state)
+{
+    (void)state;
+    const char *m = run("return {name='r', request=function() os.execute('true') end}\n", NULL);
+    assert_non_null(strstr(m, "execute"));
+    assert_non_null(strstr(m, "(error)"));
+    m = run("return {name='r', request=function() io.open('/etc/passwd') end}\n", NULL);
+    assert_non_null(strstr(m, "global 'io'"));
+    m = run("return {name='r', request=function() require 'socket' end}\n", NULL);
+    assert_non_null(strstr(m, "require is not available in plugins ('socket')"));
+    m = run("return {name='r', request=function() package.loadlib('x', 'y') end}\n", NULL);
+    assert_non_null(strstr(m, "global 'package'"));
+    m = run("return {name='r', request=function() dofile('/etc/passwd') end}\n", NULL);
+    assert_non_null(strstr(m, "dofile"));
+    m = run("return {name='r', request=function() string.dump(print) end}\n", NULL);
+    assert_non_null(strstr(m, "dump"));
+    /* Bytecode, in any mode. */
+    m = run("return {name='r', request=function() load('\\27Lua\\84\\0', 'x', 'b') end}\n", NULL);
+    assert_non_null(strstr(m, "only text chunks"));
+    m = run("return {name='r', request=function()\n"
+            "  local f, e = load('\\27Lua\\84\\0') if not f then error(e) end end}\n",
+            NULL);
+    assert_non_null(strstr(m, "binary chunk"));
+    /* What is there works: text load, string, table, math, utf8, os.time. */
+    m = run("return {name='r', request=function(req)\n"
+            "  req.x = load('return 1 + 1')() + utf8.len('é') + math.max(1, 2)\n"
+            "  req.t = os.time() > 0 and table.concat({'a', 'b'}) or ''\n"
+            "  req.j = ccp.json.encode({a = ccp.json.array(), b = ccp.json.null})\n"
+            "end}\n",
+            NULL);
+    assert_string_equal(m, "");
+}
+
+static void hook_errors_and_bad_returns(void **state)
+{
+    (void)state;
+    const char *m =
+        run("return {name='r', request=function() return nil, 'no thanks' end}\n", NULL);
+    assert_non_null(strstr(m, "pipeline 'p' step 1 (r): plugin 'r' request hook failed (error): "
+                              "no thanks"));
+    m = run("return {name='r', request=function() return 42 end}\n", NULL);
+    assert_non_null(strstr(m, "(bad return value)"));
+    m = run("return {name='r', request=function(r) r.f = print end}\n", NULL);
+    assert_non_null(strstr(m, "(bad return value)"));
+    /* on_error: skip: the request goes on without the step. */
+    m = run("return {name='r', request=function() error('boom') end}\n", "      on_error: skip\n");
+    assert_string_equal(m, "");
+}
+
+static void breaker_opens_after_failures_and_recovers(void **state)
+{
+    (void)state;
+    write_plugin("b.lua", "return {name='b', request=function(r)\n"
+                          "  if r.fail then error('asked to') end r.ok = true end}\n");
+    ccp_config *cfg = load_ok("b.lua", NULL, "    - b\n");
+    ccp_plugin *p = cfg->plugins->v[0];
+    p->breaker_failures = 3;
+    ccp_error err;
+    json_object *bad = parse("{\"fail\":true}"), *good = parse("{}"), *r;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ccp_plugin_call(p, "request", bad, NULL, &r, &err), CCP_PLUGIN_ERROR);
+    /* Open: even a good request is refused without a call. */
+    assert_int_equal(ccp_plugin_call(p, "request", good, NULL, &r, &err), CCP_PLUGIN_OPEN);
+    assert_non_null(strstr(err.msg, "breaker is open"));
+    /* The cool-down passes: one trial call; it fails, the breaker reopens. */
+    p->open_until_ms = 1;
+    assert_int_equal(ccp_plugin_call(p, "request", bad, NULL, &r, &err), CCP_PLUGIN_ERROR);
+    assert_int_equal(ccp_plugin_call(p, "request", good, NULL, &r, &err), CCP_PLUGIN_OPEN);
+    /* Again; this time the trial succeeds and the breaker closes. */
+    p->open_until_ms = 1;
+    assert_int_equal(ccp_plugin_call(p, "request", good, NULL, &r, &err), CCP_PLUGIN_OK);
+    json_object_put(r);
+    assert_int_equal(ccp_plugin_call(p, "request", good, NULL, &r, &err), CCP_PLUGIN_OK);
+    assert_true(ccp_json_get_bool(r, "ok", false));
+    json_object_put(r);
+    assert_int_equal(atomic_load(&p->calls), 8);
+    json_object_put(bad);
+    json_object_put(good);
+    ccp_config_unref(cfg);
+}
+
+static void outbound_hook_edits_url_headers_body_and_never_sees_keys(void **state)
+{
+    (void)state;
+    write_plugin("o.lua", "return {name='o', outbound=function(out, ctx)\n"
+                          "  out.url = out.url .. '?x=1'\n"
+                          "  out.headers['x-seen-key'] = out.headers['x-api-key']\n"
+                          "  out.body.extra = true\n"
+                          "end}\n");
+    ccp_config *cfg = load_ok("o.lua", NULL, "    - o\n");
+    ccp_outbound out;
+    ccp_outbound_init(&out);
+    ccp_buf_appends(&out.url, "https://h/v1/messages");
+    ccp_outbound_add_header(&out, "x-api-key", "sk-secret");
+    out.json = parse("{\"model\":\"m\"}");
+    json_object *req = parse("{}");
+    ccp_error err = {0};
+    assert_int_equal(ccp_pipeline_run_outbound(&cfg->pipelines[0], req, &out, &err), 0);
+    assert_string_equal(out.url.data, "https://h/v1/messages?x=1");
+    assert_int_equal(out.n_headers, 2);
+    bool key = false, seen = false;
+    for (size_t i = 0; i < out.n_headers; i++) {
+        key |= !strcmp(out.headers[i], "x-api-key: sk-secret");
+        seen |= !strcmp(out.headers[i], "x-seen-key: ***");
+    }
+    assert_true(key && seen);
+    assert_true(ccp_json_get_bool(out.json, "extra", false));
+    ccp_outbound_free(&out);
+    json_object_put(req);
+    ccp_config_unref(cfg);
+}
+
+typedef struct collect {
+    ccp_event_sink base;
+    ccp_buf seen;
+} collect;
+
+static int collect_emit(ccp_event_sink *self, const ccp_event *ev)
+{
+    collect *c = (collect *)self;
+    ccp_buf_printf(&c->seen, "%s", ccp_event_type_name(ev->type));
+    if (ev->type == CCP_EV_BLOCK_DELTA)
+        ccp_buf_printf(&c->seen, "(%.*s)", (int)ev->text_len, ev->text);
+    ccp_buf_appends(&c->seen, ";");
+    return 0;
+}
+
+static void event_hook_edits_drops_and_adds_events(void **state)
+{
+    (void)state;
+    write_plugin("e.lua", "return {name='e', event=function(ev)\n"
+                          "  if ev.type == 'ping' then return false end\n"
+                          "  if ev.type == 'content_block_delta' then\n"
+                          "    ev.text = ev.text:upper()\n"
+                          "    return {ev, {type='content_block_delta', index=ev.index,\n"
+                          "                 kind='text_delta', text='!'}}\n"
+                          "  end\n"
+                          "end}\n");
+    ccp_config *cfg = load_ok("e.lua", NULL, "    - e\n");
+    collect c = {{collect_emit}, CCP_BUF_INIT};
+    ccp_event_chain ch;
+    ccp_event_chain_build(&ch, &cfg->pipelines[0], &c.base);
+    ccp_event ping = {.type = CCP_EV_PING};
+    ccp_event d = {
+        .type = CCP_EV_BLOCK_DELTA, .delta_kind = CCP_DELTA_TEXT, .text = "hi", .text_len = 2};
+    ccp_event stop = {.type = CCP_EV_BLOCK_STOP};
+    assert_int_equal(ch.head->emit(ch.head, &ping), 0);
+    assert_int_equal(ch.head->emit(ch.head, &d), 0);
+    assert_int_equal(ch.head->emit(ch.head, &stop), 0);
+    assert_string_equal(c.seen.data,
+                        "content_block_delta(HI);content_block_delta(!);content_block_stop;");
+    ccp_event_chain_free(&ch);
+    ccp_buf_free(&c.seen);
+    ccp_config_unref(cfg);
+}
+
+static void plugins_are_found_in_dirs_and_listed_in_metrics(void **state)
+{
+    (void)state;
+    char sub[128], yaml[512];
+    snprintf(sub, sizeof sub, "%s/scan", dir);
+    mkdir(sub, 0700);
+    snprintf(sub, sizeof sub, "%s/scan/folder", dir);
+    mkdir(sub, 0700);
+    write_plugin("scan/folder/init.lua", "return {name='folder', request=function() end}\n");
+    write_plugin("scan/single.lua", "return {name='single', request=function() end}\n");
+    write_plugin("scan/notes.txt", "not a plugin\n");
+    snprintf(yaml, sizeof yaml, "plugins:\n  dirs: [%s/scan, %s/nonexistent]\n", dir, dir);
+    ccp_config *cfg = NULL;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    assert_int_equal(cfg->plugins->n, 2);
+    assert_non_null(ccp_plugin_find(cfg->plugins, "folder"));
+    assert_non_null(ccp_plugin_find(cfg->plugins, "single"));
+    ccp_buf m = CCP_BUF_INIT;
+    ccp_plugin_metrics(cfg->plugins, &m, false);
+    assert_non_null(strstr(m.data, "ccproxy_plugin_calls_total{plugin=\"single\"} 0\n"));
+    ccp_buf_free(&m);
+    ccp_diags_free(&d);
+    ccp_config_unref(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(request_hook_edits_the_request_keeping_integers_and_bytes),
+        cmocka_unit_test(reload_picks_up_an_edited_plugin),
+        cmocka_unit_test(options_are_checked_like_builtins),
+        cmocka_unit_test(bad_declarations_are_config_errors),
+        cmocka_unit_test(infinite_loop_stops_at_timeout),
+        cmocka_unit_test(instruction_budget_stops_a_call),
+        cmocka_unit_test(memory_bomb_stops_at_memory_mb),
+        cmocka_unit_test(sandbox_refuses_io_os_require_and_bytecode),
+        cmocka_unit_test(hook_errors_and_bad_returns),
+        cmocka_unit_test(breaker_opens_after_failures_and_recovers),
+        cmocka_unit_test(outbound_hook_edits_url_headers_body_and_never_sees_keys),
+        cmocka_unit_test(event_hook_edits_drops_and_adds_events),
+        cmocka_unit_test(plugins_are_found_in_dirs_and_listed_in_metrics),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
