@@ -15,6 +15,7 @@ int ccp_cmd_explain(int argc, char **argv);
 int ccp_cmd_transformers(int argc, char **argv);
 int ccp_cmd_config_keys(int argc, char **argv);
 int ccp_cmd_version(int argc, char **argv);
+int ccp_cmd_plugin(int argc, char **argv); /* cmd_plugin.c */
 
 /* Loads the config the way every subcommand does: --config path, else the
  * lookup order in config.h, else the embedded default. Prints diagnostics to

@@ -11,6 +11,7 @@
  * (a pathological string.find pattern) is beyond the hook's reach: that is
  * what process isolation, whose parent kills the host, is for. */
 #include "core/log.h"
+#include "plugin/host_internal.h"
 #include "plugin/lua_internal.h"
 #include "plugin/plugin.h"
 
@@ -431,10 +432,14 @@ ccp_plugin_cause ccp_plugin_vm_call(ccp_plugin_vm *vm, const char *hook, json_ob
 }
 
 /* For the plugin host: log lines go into the answer, not to a log. */
-json_object *ccp_plugin_vm_take_logs(ccp_plugin_vm *vm, bool collect);
 json_object *ccp_plugin_vm_take_logs(ccp_plugin_vm *vm, bool collect)
 {
     json_object *l = vm->logs;
     vm->logs = collect ? json_object_new_array() : NULL;
     return l;
+}
+
+lua_State *ccp_plugin_vm_state(ccp_plugin_vm *vm)
+{
+    return vm->L;
 }

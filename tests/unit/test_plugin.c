@@ -426,8 +426,128 @@ static void plugins_are_found_in_dirs_and_listed_in_metrics(void **state)
     ccp_config_unref(cfg);
 }
 
-int main(void)
+/* ---- process isolation ------------------------------------------------- */
+
+/* Calls the request hook of the process-isolated plugin file src with
+ * req; returns the cause, the message in msg. */
+static ccp_plugin_cause call_process(ccp_config *cfg, const char *req_text, char *msg, size_t cap,
+                                     json_object **out)
 {
+    ccp_plugin *p = cfg->plugins->v[0];
+    json_object *req = parse(req_text), *r = NULL;
+    ccp_error err = {0};
+    ccp_plugin_cause c = ccp_plugin_call(p, "request", req, NULL, &r, &err);
+    snprintf(msg, cap, "%s", c ? err.msg : "");
+    json_object_put(req);
+    if (out)
+        *out = r;
+    else
+        json_object_put(r);
+    return c;
+}
+
+static ccp_config *load_process(const char *src, const char *limits)
+{
+    char extra[256];
+    write_plugin("proc.lua", src);
+    snprintf(extra, sizeof extra, "      limits: %s\n", limits);
+    /* load() writes isolation: inprocess; the entry's later key wins
+     * nothing in YAML, so a separate path is used. */
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "plugins:\n  dirs: []\n  load:\n    - path: %s/proc.lua\n      isolation: process\n"
+             "%s",
+             dir, extra);
+    ccp_config *cfg = NULL;
+    ccp_diags d = {0};
+    if (ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d) != 0)
+        ccp_diags_print(&d, stderr);
+    ccp_diags_free(&d);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+static void process_mode_runs_hooks_in_a_host(void **state)
+{
+    (void)state;
+    ccp_config *cfg = load_process("return {name='proc', request=function(req, ctx)\n"
+                                   "  req.big = req.big + 1 req.n = #req.s\n"
+                                   "  ctx.log('info', 'hello from the host') end}\n",
+                                   "{timeout_ms: 5000}");
+    char msg[600];
+    json_object *r = NULL;
+    assert_int_equal(
+        call_process(cfg, "{\"big\":9007199254740993,\"s\":\"a\\u0000b\"}", msg, sizeof msg, &r),
+        CCP_PLUGIN_OK);
+    assert_int_equal(ccp_json_get_int(r, "big", 0), 9007199254740994LL);
+    assert_int_equal(ccp_json_get_int(r, "n", 0), 3);
+    json_object_put(r);
+    ccp_config_unref(cfg);
+}
+
+static void process_mode_stops_loops_and_memory_bombs(void **state)
+{
+    (void)state;
+    char msg[600];
+    /* A Lua loop: the host's own count hook stops it. */
+    ccp_config *cfg = load_process(
+        "return {name='proc', request=function() while true do end end}\n", "{timeout_ms: 200}");
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, NULL), CCP_PLUGIN_TIMEOUT);
+    ccp_config_unref(cfg);
+    /* A long C call the hook cannot interrupt: the parent kills the host
+     * at the deadline. */
+    cfg = load_process("return {name='proc', request=function()\n"
+                       "  local s = string.rep('a', 200000) s:find('.-.-.-.-.-b') end}\n",
+                       "{timeout_ms: 200}");
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, NULL), CCP_PLUGIN_TIMEOUT);
+    assert_non_null(strstr(msg, "the plugin host was killed"));
+    assert_int_equal(atomic_load(&cfg->plugins->v[0]->kills), 1);
+    ccp_config_unref(cfg);
+    cfg = load_process(
+        "return {name='proc', request=function()\n"
+        "  local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end end}\n",
+        "{timeout_ms: 60000, memory_mb: 16}");
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, NULL), CCP_PLUGIN_MEMORY);
+    ccp_config_unref(cfg);
+    cfg = load_process("return {name='proc', request=function() io.open('/etc/passwd') end}\n",
+                       "{timeout_ms: 5000}");
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, NULL), CCP_PLUGIN_ERROR);
+    assert_non_null(strstr(msg, "global 'io'"));
+    ccp_config_unref(cfg);
+}
+
+static void seccomp_kills_a_host_that_opens_connects_or_execs(void **state)
+{
+    (void)state;
+    setenv("CCPROXY_PLUGIN_TEST_SYSCALLS", "1", 1);
+    ccp_config *cfg = load_process("return {name='proc', request=function(req)\n"
+                                   "  if req.what then ccp.test_syscall(req.what) end\n"
+                                   "  req.ok = true end}\n",
+                                   "{timeout_ms: 5000}");
+    ccp_plugin *p = cfg->plugins->v[0];
+    char msg[600];
+    const char *calls[] = {"{\"what\":\"open\"}", "{\"what\":\"socket\"}", "{\"what\":\"execve\"}"};
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, NULL), CCP_PLUGIN_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(call_process(cfg, calls[i], msg, sizeof msg, NULL), CCP_PLUGIN_CRASH);
+        assert_non_null(strstr(msg, "killed by signal 31 (SIGSYS"));
+        /* The next call gets a new host. */
+        json_object *r = NULL;
+        assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, &r), CCP_PLUGIN_OK);
+        assert_true(ccp_json_get_bool(r, "ok", false));
+        json_object_put(r);
+    }
+    assert_int_equal(atomic_load(&p->kills), 3);
+    assert_int_equal(atomic_load(&p->restarts), 3);
+    unsetenv("CCPROXY_PLUGIN_TEST_SYSCALLS");
+    ccp_config_unref(cfg);
+}
+
+int main(int argc, char **argv)
+{
+    /* Process isolation starts this binary (/proc/self/exe) as the host. */
+    if (argc > 1 && !strcmp(argv[1], "plugin-host"))
+        return ccp_plugin_host_main(argc - 1, argv + 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_hook_edits_the_request_keeping_integers_and_bytes),
         cmocka_unit_test(reload_picks_up_an_edited_plugin),
@@ -442,6 +562,9 @@ int main(void)
         cmocka_unit_test(outbound_hook_edits_url_headers_body_and_never_sees_keys),
         cmocka_unit_test(event_hook_edits_drops_and_adds_events),
         cmocka_unit_test(plugins_are_found_in_dirs_and_listed_in_metrics),
+        cmocka_unit_test(process_mode_runs_hooks_in_a_host),
+        cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
+        cmocka_unit_test(seccomp_kills_a_host_that_opens_connects_or_execs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
