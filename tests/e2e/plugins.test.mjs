@@ -1,0 +1,141 @@
+// Lua plugins in the running proxy, through the official SDK: a plugin in
+// a sandboxed host edits the request and the answer (streaming and not);
+// a host killed mid-call (seccomp, SIGSYS) fails the request with an
+// Anthropic error naming the plugin under on_error: fail, nothing sent
+// upstream, and is skipped under on_error: skip; `ccproxy explain` runs
+// plugins too.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startProxy } from './lib/proxy.mjs';
+import { startMock } from './lib/mock_anthropic.mjs';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-plugins-'));
+const plugin = (name, src) => {
+  const p = path.join(dir, `${name}.lua`);
+  fs.writeFileSync(p, src);
+  return p;
+};
+
+const TAG = plugin('tag', `
+return {
+  name = 'tag', version = '1', summary = 'marks the request',
+  options = { temperature = { type = 'number', default = 0.25, help = 'the temperature' } },
+  request = function(req, ctx)
+    req.temperature = ctx.options.temperature
+    req.metadata = { user_id = ctx.provider .. '/' .. ctx.model .. '/' .. ctx.stage }
+  end,
+}`);
+const CRASH = plugin('crash', `
+return {
+  name = 'crash', summary = 'its host is killed by seccomp mid-call',
+  request = function(req) ccp.test_syscall('open') end,
+}`);
+const SHOUT = plugin('shout', `
+return {
+  name = 'shout', summary = 'upper-cases the answer text',
+  event = function(ev)
+    if ev.type == 'content_block_delta' and ev.kind == 'text_delta' then ev.text = ev.text:upper() end
+  end,
+}`);
+
+let ant, proxy, client;
+const CONFIG = () => `
+plugins:
+  dirs: []
+  load:
+    - {path: ${TAG}}
+    - {path: ${CRASH}, limits: {timeout_ms: 5000}}
+    - {path: ${SHOUT}, isolation: inprocess}
+pipelines:
+  tagging: [tag, shout]
+  failing: [crash, tag]
+  skipping:
+    - {use: crash, on_error: skip}
+    - tag
+providers:
+  - name: ant
+    base_url: '${ant.url}'
+    api_key: sk-upstream-secret
+    pipeline: tagging
+    model_pipelines: {fail-model: failing, skip-model: skipping}
+router:
+  default: ant/main-model
+`;
+
+before(async () => {
+  ant = await startMock((req) => (req.body?.stream ? { kind: 'sse', fixture: 'text.sse' } : { kind: 'json', fixture: 'text.json' }));
+  proxy = await startProxy(CONFIG(), { env: { CCPROXY_PLUGIN_TEST_SYSCALLS: '1' } });
+  client = new Anthropic({ baseURL: proxy.url, apiKey: 'client-key', maxRetries: 0 });
+});
+after(async () => {
+  await proxy.stop();
+  await ant.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const request = (model) => ({ model, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+
+test('a process-isolated plugin edits the request and an event plugin the answer', async () => {
+  const msg = await client.messages.create(request('claude-sonnet-4-5'));
+  const got = ant.requests.at(-1).body;
+  assert.equal(got.temperature, 0.25);
+  assert.deepEqual(got.metadata, { user_id: 'ant/main-model/default' });
+  assert.match(msg.content[0].text, /^HELLO! THE FILE `MAIN.C` HAS 3 FUNCTIONS/);
+});
+
+test('streaming: the event plugin edits every text delta', async () => {
+  const stream = client.messages.stream(request('claude-sonnet-4-5'));
+  let text = '';
+  stream.on('text', (t) => { text += t; });
+  const final = await stream.finalMessage();
+  assert.equal(text, final.content[0].text);
+  assert.match(text, /^HELLO! THE FILE/);
+  assert.equal(ant.requests.at(-1).body.temperature, 0.25);
+});
+
+for (const stream of [false, true]) {
+  test(`on_error: fail — a host killed mid-call fails the request naming the plugin, nothing sent upstream (stream: ${stream})`, async () => {
+    const before = ant.requests.length;
+    await assert.rejects(client.messages.create({ ...request('ant/fail-model'), stream }), (e) => {
+      assert.equal(e.status, 500);
+      assert.equal(e.error?.type, 'error');
+      assert.equal(e.error?.error?.type, 'api_error');
+      assert.match(e.error.error.message, /plugin 'crash'/);
+      assert.match(e.error.error.message, /SIGSYS|started again|breaker/);
+      return true;
+    });
+    assert.equal(ant.requests.length, before, 'nothing reached the upstream');
+  });
+
+  test(`on_error: skip — the request goes on without the failed step (stream: ${stream})`, async () => {
+    const r = await client.messages.create({ ...request('ant/skip-model'), stream });
+    if (stream) for await (const _ of r) { /* drain */ }
+    const got = ant.requests.at(-1).body;
+    assert.equal(got.temperature, 0.25, 'the next step ran');
+  });
+}
+
+test('the first failure names the cause: SIGSYS from seccomp', () => {
+  assert.match(proxy.log(), /plugin 'crash' request hook failed \(crash\): the plugin host was killed by signal 31 \(SIGSYS/);
+  assert.doesNotMatch(proxy.log(), /sk-upstream-secret/);
+});
+
+test('ccproxy transformers lists plugins with their source; explain runs them', () => {
+  const cfg = path.join(dir, 'cfg.yaml');
+  fs.writeFileSync(cfg, CONFIG());
+  const env = { PATH: process.env.PATH, HOME: dir, ASAN_OPTIONS: 'detect_leaks=1' };
+  const t = spawnSync(process.env.CCPROXY_BIN, ['transformers', '--config', cfg], { encoding: 'utf8', env });
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, new RegExp(`tag 1 — marks the request \\(plugin\\)\\n  source: ${TAG}`));
+  assert.match(t.stdout, /temperature\s+number\s+default 0.25/);
+  const reqPath = path.join(dir, 'req.json');
+  fs.writeFileSync(reqPath, JSON.stringify(request('claude-sonnet-4-5')));
+  const x = spawnSync(process.env.CCPROXY_BIN, ['explain', '--config', cfg, reqPath], { encoding: 'utf8', env });
+  assert.equal(x.status, 0, x.stderr);
+  assert.match(x.stdout, /"temperature":\s*0.25/);
+});
