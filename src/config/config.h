@@ -151,12 +151,14 @@ typedef struct ccp_router_config {
     ccp_rule *rules;
     size_t n_rules;
     /* The stage detectors' settings (their table is in config_router.c). */
-    char *background_model;      /* glob on the model */
-    bool adaptive_is_thinking;   /* thinking.type adaptive counts as thinking */
-    char *planning_marker;       /* text that marks plan mode */
-    int64_t long_context_tokens; /* estimate above which a request is long context */
-    bool needs_tokens;           /* some route or rule depends on the token estimate */
-    char **owned;                /* model strings the targets point to */
+    char *background_model;    /* glob on the model */
+    bool adaptive_is_thinking; /* thinking.type adaptive counts as thinking */
+    char *planning_marker;     /* text that marks plan mode */
+    char *script;              /* router.script: a plugin with a route hook; NULL: none */
+    const struct ccp_plugin *script_plugin; /* it, resolved at load (in cfg->plugins) */
+    int64_t long_context_tokens;            /* estimate above which a request is long context */
+    bool needs_tokens;                      /* some route or rule depends on the token estimate */
+    char **owned;                           /* model strings the targets point to */
     size_t n_owned;
 } ccp_router_config;
 

@@ -3,7 +3,9 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/tokens.h"
+#include "plugin/plugin.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -31,6 +33,8 @@ const char *ccp_route_via_name(ccp_route_via v)
         return "stage";
     case CCP_VIA_DEFAULT:
         return "default";
+    case CCP_VIA_SCRIPT:
+        return "script";
     }
     return "?";
 }
@@ -148,6 +152,33 @@ static bool explicit_target(const ccp_config *cfg, const char *s, size_t n, ccp_
     return true;
 }
 
+/* router.script: the plugin's route hook picks the target, or nil. A
+ * failure, or a target naming no provider, is logged and the built-in
+ * router decides: routing never fails a request for a plugin. */
+static bool script_target(const ccp_config *cfg, json_object *req, ccp_route_choice *c)
+{
+    ccp_plugin *p = (ccp_plugin *)(uintptr_t)cfg->router.script_plugin;
+    ccp_plugin_ctx ctx = {.stage = ccp_stage_name(c->stage)};
+    const ccp_plugin_ctx *prev = ccp_plugin_ctx_set(&ctx);
+    json_object *r = NULL;
+    ccp_error err = {0};
+    ccp_plugin_cause cause = ccp_plugin_call(p, "route", req, p->defaults, &r, &err);
+    ccp_plugin_ctx_set(prev);
+    bool ok = false;
+    if (cause != CCP_PLUGIN_OK) {
+        ccp_log_warn("%s; the built-in router decides", err.msg);
+    } else if (r) {
+        const char *s = json_object_get_string(r);
+        ok = explicit_target(cfg, s, strlen(s), c);
+        if (!ok)
+            ccp_log_warn("plugin '%s' route hook returned '%.128s', which names no configured "
+                         "provider/model; the built-in router decides",
+                         p->name, s);
+    }
+    json_object_put(r);
+    return ok;
+}
+
 /* Finds the subagent tag in one system text; removes it from the string
  * object (replaced in its parent under key). Returns 1 when routed, 0 when
  * absent, -1 with err when the tag names no configured provider. */
@@ -256,6 +287,10 @@ int ccp_route_pick(const ccp_config *cfg, json_object *req, ccp_header_get hdr, 
     const char *model = ccp_json_get_str(req, "model");
     if (model && explicit_target(cfg, model, strlen(model), out)) {
         out->via = CCP_VIA_MODEL;
+        return 0;
+    }
+    if (rc->script_plugin && script_target(cfg, req, out)) {
+        out->via = CCP_VIA_SCRIPT;
         return 0;
     }
     for (size_t i = 0; i < rc->n_rules; i++) {

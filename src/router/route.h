@@ -5,6 +5,8 @@
  *      system prompt (removed from the request);
  *   2. a request model of the form provider/model or provider,model naming
  *      a configured provider (Claude Code's /model command);
+ *   2b. router.script: a plugin's route hook, when it returns a target
+ *      (plugin/plugin.h; nil, or a failure, goes on below);
  *   3. router.rules, in order (a rule with only a pipeline adds that
  *      pipeline and lets the steps below choose the route);
  *   4. the request's stage, when that stage has a route: long_context,
@@ -31,6 +33,7 @@ typedef enum {
     CCP_VIA_RULE,    /* a router rule */
     CCP_VIA_STAGE,   /* the stage's route */
     CCP_VIA_DEFAULT, /* router.default */
+    CCP_VIA_SCRIPT,  /* router.script: a plugin's route hook */
 } ccp_route_via;
 
 typedef struct ccp_route_choice {

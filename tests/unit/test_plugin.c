@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "pipeline/pipeline.h"
 #include "plugin/plugin.h"
+#include "router/route.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,6 +427,52 @@ static void plugins_are_found_in_dirs_and_listed_in_metrics(void **state)
     ccp_config_unref(cfg);
 }
 
+static void route_script_picks_or_defers_to_the_router(void **state)
+{
+    (void)state;
+    write_plugin("route.lua", "return {name='router', route=function(req, ctx)\n"
+                              "  if req.metadata.user_id == 'fail' then error('no') end\n"
+                              "  if req.metadata.user_id == 'b' then return 'b/big' end\n"
+                              "  if req.metadata.user_id == 'nowhere' then return 'zz/m' end\n"
+                              "end}\n");
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "plugins:\n  dirs: []\n  load:\n    - {path: %s/route.lua, isolation: inprocess}\n"
+             "providers:\n  - {name: a, base_url: 'http://127.0.0.1:1', api_key: k}\n"
+             "  - {name: b, base_url: 'http://127.0.0.1:2', api_key: k}\n"
+             "router:\n  default: a/small\n  script: router\n",
+             dir);
+    ccp_config *cfg = NULL;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    const char *who[] = {"b", "other", "fail", "nowhere"};
+    const char *want[] = {"b/big", "a/small", "a/small", "a/small"};
+    for (int i = 0; i < 4; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[],\"metadata\":{"
+                 "\"user_id\":\"%s\"}}",
+                 who[i]);
+        json_object *req = parse(body);
+        ccp_route_choice c;
+        ccp_error err = {0};
+        assert_int_equal(ccp_route_pick(cfg, req, NULL, NULL, &c, &err), 0);
+        char got[64];
+        snprintf(got, sizeof got, "%s/%s", c.route->targets[0].provider->name,
+                 c.route->targets[0].model);
+        assert_string_equal(got, want[i]);
+        assert_int_equal(c.via == CCP_VIA_SCRIPT, i == 0);
+        ccp_route_choice_free(&c);
+        json_object_put(req);
+    }
+    ccp_config_unref(cfg);
+    /* A script that is no plugin, or has no route hook, is a config error. */
+    snprintf(yaml, sizeof yaml, "router:\n  script: nope\n");
+    assert_int_not_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    assert_non_null(strstr(d.items[d.n - 1].message, "no plugin named 'nope'"));
+    ccp_diags_free(&d);
+}
+
 /* ---- process isolation ------------------------------------------------- */
 
 /* Calls the request hook of the process-isolated plugin file src with
@@ -562,6 +609,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(outbound_hook_edits_url_headers_body_and_never_sees_keys),
         cmocka_unit_test(event_hook_edits_drops_and_adds_events),
         cmocka_unit_test(plugins_are_found_in_dirs_and_listed_in_metrics),
+        cmocka_unit_test(route_script_picks_or_defers_to_the_router),
         cmocka_unit_test(process_mode_runs_hooks_in_a_host),
         cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
         cmocka_unit_test(seccomp_kills_a_host_that_opens_connects_or_execs),
