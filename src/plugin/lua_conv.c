@@ -11,10 +11,16 @@
 
 #include <lauxlib.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ARRAY_MT "ccp.json.array"
 #define OBJECT_MT "ccp.json.object"
+/* A weak-keyed table: object table -> the list of its keys in the JSON's
+ * order. Lua tables have none, and the order of a request's members is
+ * part of what the provider sees (and of its prompt-cache key): members
+ * come back in their original order, new ones after them, sorted. */
+#define ORDER "ccp.json.order"
 
 void ccp_lua_push_json(lua_State *L, json_object *v, int depth)
 {
@@ -46,15 +52,24 @@ void ccp_lua_push_json(lua_State *L, json_object *v, int depth)
         luaL_setmetatable(L, ARRAY_MT);
         return;
     }
-    case json_type_object:
-        lua_createtable(L, 0, json_object_object_length(v));
+    case json_type_object: {
+        int n = json_object_object_length(v), i = 0;
+        lua_createtable(L, 0, n);
+        lua_getfield(L, LUA_REGISTRYINDEX, ORDER);
+        lua_pushvalue(L, -2);
+        lua_createtable(L, n, 0); /* the keys in order */
         json_object_object_foreach(v, key, val)
         {
+            lua_pushstring(L, key);
+            lua_rawseti(L, -2, ++i);
             ccp_lua_push_json(L, val, depth + 1);
-            lua_setfield(L, -2, key);
+            lua_setfield(L, -5, key);
         }
+        lua_rawset(L, -3); /* ORDER[t] = keys */
+        lua_pop(L, 1);
         luaL_setmetatable(L, OBJECT_MT);
         return;
+    }
     }
 }
 
@@ -75,6 +90,11 @@ static int table_kind(lua_State *L, int idx)
     if (lua_rawequal(L, -1, -2)) kind = 2;
     lua_pop(L, 2);
     return kind;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static const char *to_json(lua_State *L, int idx, json_object **out, int depth)
@@ -149,27 +169,85 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth)
     }
     json_object *o = json_object_new_object();
     *out = o;
+    /* First the members the object came with, in their order. */
+    lua_getfield(L, LUA_REGISTRYINDEX, ORDER);
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    if (lua_istable(L, -1)) {
+        int keys = lua_gettop(L);
+        lua_Integer nk = (lua_Integer)lua_rawlen(L, keys);
+        for (lua_Integer i = 1; i <= nk; i++) {
+            lua_rawgeti(L, keys, i);
+            const char *k = lua_tostring(L, -1);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, idx);
+            if (k && !lua_isnil(L, -1)) {
+                json_object *e = NULL;
+                const char *bad = to_json(L, -1, &e, depth + 1);
+                json_object_object_add(o, k, e);
+                if (bad) {
+                    lua_settop(L, keys - 1);
+                    return bad;
+                }
+            }
+            lua_pop(L, 2);
+        }
+    }
+    lua_pop(L, 1);
+    /* Then the new ones, sorted (lua_next's order changes from state to
+     * state). */
+    size_t n_new = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING) {
             lua_pop(L, 2);
             return "an object (table) with a key that is not a string";
         }
-        size_t kl;
-        const char *k = lua_tolstring(L, -2, &kl);
-        if (strlen(k) != kl) {
-            lua_pop(L, 2);
+        if (!json_object_object_get_ex(o, lua_tostring(L, -2), NULL)) n_new++;
+        lua_pop(L, 1);
+    }
+    if (!n_new) return NULL;
+    lua_createtable(L, (int)n_new, 0);
+    int fresh = lua_gettop(L);
+    lua_Integer nf = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!json_object_object_get_ex(o, lua_tostring(L, -1), NULL)) {
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, fresh, ++nf);
+        }
+    }
+    /* Sorted here, not by table.sort, which the plugin may have replaced;
+     * the names stay anchored in fresh, the array is a userdata (no leak
+     * if a Lua error unwinds). */
+    const char **names = lua_newuserdatauv(L, (size_t)nf * sizeof *names, 0);
+    for (lua_Integer i = 1; i <= nf; i++) {
+        lua_rawgeti(L, fresh, i);
+        names[i - 1] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    qsort(names, (size_t)nf, sizeof *names, by_name);
+    for (lua_Integer i = 1; i <= nf; i++) {
+        lua_pushstring(L, names[i - 1]);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, idx);
+        const char *k = lua_tostring(L, -2);
+        if (strlen(k) != lua_rawlen(L, -2)) {
+            lua_settop(L, fresh - 1);
             return "an object key containing a NUL byte";
         }
         json_object *e = NULL;
         const char *bad = to_json(L, -1, &e, depth + 1);
         json_object_object_add(o, k, e);
-        lua_pop(L, 1);
+        lua_pop(L, 2);
         if (bad) {
-            lua_pop(L, 1);
+            lua_settop(L, fresh - 1);
             return bad;
         }
     }
+    lua_settop(L, fresh - 1);
     return NULL;
 }
 
@@ -264,6 +342,12 @@ void ccp_lua_open_json(lua_State *L)
     lua_pop(L, 1);
     luaL_newmetatable(L, OBJECT_MT);
     lua_pop(L, 1);
+    lua_newtable(L); /* ORDER, weak in its keys */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, ORDER);
     luaL_newmetatable(L, BOX_MT);
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");

@@ -128,6 +128,25 @@ static void request_hook_edits_the_request_keeping_integers_and_bytes(void **sta
     ccp_config_unref(cfg);
 }
 
+static void member_order_survives_the_round_trip(void **state)
+{
+    (void)state;
+    write_plugin("ord.lua", "return {name='ord', request=function(r)\n"
+                            "  r.zz = 1 r.aa = 2 r.m = nil r.o.y = ccp.json.null\n"
+                            "  r.e = ccp.json.object() end}\n");
+    ccp_config *cfg = load_ok("ord.lua", NULL, "    - ord\n");
+    json_object *req = parse("{\"z\":1,\"m\":0,\"a\":[],\"o\":{\"y\":1,\"x\":{}},\"n\":1.5}");
+    ccp_error err = {0};
+    assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+    /* Old members in their order, new ones after, sorted; empty arrays and
+     * objects keep their kind. */
+    assert_string_equal(ccp_json_str(req, NULL),
+                        "{\"z\":1,\"a\":[],\"o\":{\"y\":null,\"x\":{}},\"n\":1.5,\"aa\":2,\"e\":{},"
+                        "\"zz\":1}");
+    json_object_put(req);
+    ccp_config_unref(cfg);
+}
+
 static void reload_picks_up_an_edited_plugin(void **state)
 {
     (void)state;
@@ -473,6 +492,128 @@ static void route_script_picks_or_defers_to_the_router(void **state)
     ccp_diags_free(&d);
 }
 
+/* ---- the examples (examples/plugins) ----------------------------------- */
+
+#define EXAMPLES CCP_TEST_FIXTURES "/../../examples/plugins"
+
+/* Runs the example's request hook (pipeline step `with` given) over req. */
+static json_object *run_example(const char *file, const char *name, const char *with,
+                                const char *req_text)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "plugins:\n  dirs: []\n  load:\n    - {path: %s/%s, isolation: inprocess}\n"
+             "pipelines:\n  p:\n    - {use: %s, with: %s}\n",
+             EXAMPLES, file, name, with);
+    ccp_config *cfg = NULL;
+    ccp_diags d = {0};
+    if (ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d) != 0)
+        ccp_diags_print(&d, stderr);
+    ccp_diags_free(&d);
+    assert_non_null(cfg);
+    json_object *req = parse(req_text);
+    ccp_error err = {0};
+    assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+    ccp_config_unref(cfg);
+    return req;
+}
+
+static void example_redact_secrets_masks_keys_tokens_and_private_keys(void **state)
+{
+    (void)state;
+    json_object *req = run_example(
+        "redact-secrets.lua", "redact-secrets", "{}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+        "\"key AKIAABCDEFGHIJKLMNOP and sk-ant-api03-abcdefghijklmnopqrstuvwxyz here\"},"
+        "{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":\"-----BEGIN RSA PRIVATE "
+        "KEY-----\\nMIIEow\\n-----END RSA PRIVATE KEY-----\\nok\"}]},"
+        "{\"role\":\"assistant\",\"content\":\"AKIAABCDEFGHIJKLMNOP\"},"
+        "{\"role\":\"user\",\"content\":\"token ghp_abcdefghijklmnopqrstuvwxyz0123456789\"}]}");
+    const char *out = ccp_json_str(req, NULL);
+    assert_non_null(strstr(out, "\"key [REDACTED] and [REDACTED] here\""));
+    assert_non_null(strstr(out, "\"content\":\"[REDACTED]\\nok\""));
+    assert_non_null(strstr(out, "\"token [REDACTED]\""));
+    /* The assistant's own text is not the user's secret to mask. */
+    assert_non_null(strstr(out, "{\"role\":\"assistant\",\"content\":\"AKIAABCDEFGHIJKLMNOP\"}"));
+    json_object_put(req);
+}
+
+static void example_ultrathink_raises_the_budget(void **state)
+{
+    (void)state;
+    json_object *req = run_example(
+        "ultrathink.lua", "ultrathink", "{budget: 20000}",
+        "{\"max_tokens\":8000,\"temperature\":1,\"messages\":[{\"role\":\"user\",\"content\":"
+        "[{\"type\":\"text\",\"text\":\"Please UltraThink about this\"}]}]}");
+    assert_int_equal(ccp_json_get_int(ccp_json_get(req, "thinking"), "budget_tokens", 0), 20000);
+    assert_string_equal(ccp_json_get_str(ccp_json_get(req, "thinking"), "type"), "enabled");
+    assert_int_equal(ccp_json_get_int(req, "max_tokens", 0), 24096);
+    assert_null(ccp_json_get(req, "temperature"));
+    json_object_put(req);
+    req =
+        run_example("ultrathink.lua", "ultrathink", "{}",
+                    "{\"max_tokens\":8000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assert_null(ccp_json_get(req, "thinking"));
+    json_object_put(req);
+}
+
+static void example_simplify_tools_trims_schemas(void **state)
+{
+    (void)state;
+    json_object *req = run_example(
+        "simplify-tools.lua", "simplify-tools", "{max_description: 5, keep: [Read]}",
+        "{\"tools\":[{\"name\":\"Read\",\"description\":\"Reads a file\",\"input_schema\":{"
+        "\"$schema\":\"x\",\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+        "\"path\":{\"type\":\"string\",\"format\":\"uri\",\"description\":\"ééééé\"}},"
+        "\"required\":[\"path\"]}},{\"name\":\"Bash\",\"input_schema\":{\"type\":\"object\"}}],"
+        "\"messages\":[]}");
+    assert_string_equal(ccp_json_str(ccp_json_get(req, "tools"), NULL),
+                        "[{\"name\":\"Read\",\"description\":\"Reads…\",\"input_schema\":{"
+                        "\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\","
+                        "\"description\":\"éé…\"}},\"required\":[\"path\"]}}]");
+    json_object_put(req);
+}
+
+static void example_route_by_project_picks_by_working_directory(void **state)
+{
+    (void)state;
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "plugins:\n  dirs: []\n  load:\n    - path: %s/route-by-project.lua\n"
+             "      isolation: inprocess\n"
+             "      options: {projects: {/home/me/: a/generic, /home/me/oss/: b/local}}\n"
+             "providers:\n  - {name: a, base_url: 'http://127.0.0.1:1', api_key: k}\n"
+             "  - {name: b, base_url: 'http://127.0.0.1:2', api_key: k}\n"
+             "router:\n  default: a/default\n  script: route-by-project\n",
+             EXAMPLES);
+    ccp_config *cfg = NULL;
+    ccp_diags d = {0};
+    if (ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d) != 0)
+        ccp_diags_print(&d, stderr);
+    assert_non_null(cfg);
+    const char *dirs[] = {"/home/me/oss/tool", "/home/me/work", "/srv/x"};
+    const char *want[] = {"b/local", "a/generic", "a/default"};
+    for (int i = 0; i < 3; i++) {
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[],\"system\":[{\"type\":"
+                 "\"text\",\"text\":\"You are Claude Code.\"},{\"type\":\"text\",\"text\":"
+                 "\"<env>\\nWorking directory: %s\\nIs directory a git repo: Yes\\n</env>\"}]}",
+                 dirs[i]);
+        json_object *req = parse(body);
+        ccp_route_choice c;
+        ccp_error err = {0};
+        assert_int_equal(ccp_route_pick(cfg, req, NULL, NULL, &c, &err), 0);
+        char got[64];
+        snprintf(got, sizeof got, "%s/%s", c.route->targets[0].provider->name,
+                 c.route->targets[0].model);
+        assert_string_equal(got, want[i]);
+        ccp_route_choice_free(&c);
+        json_object_put(req);
+    }
+    ccp_config_unref(cfg);
+}
+
 /* ---- process isolation ------------------------------------------------- */
 
 /* Calls the request hook of the process-isolated plugin file src with
@@ -597,6 +738,7 @@ int main(int argc, char **argv)
         return ccp_plugin_host_main(argc - 1, argv + 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_hook_edits_the_request_keeping_integers_and_bytes),
+        cmocka_unit_test(member_order_survives_the_round_trip),
         cmocka_unit_test(reload_picks_up_an_edited_plugin),
         cmocka_unit_test(options_are_checked_like_builtins),
         cmocka_unit_test(bad_declarations_are_config_errors),
@@ -610,6 +752,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(event_hook_edits_drops_and_adds_events),
         cmocka_unit_test(plugins_are_found_in_dirs_and_listed_in_metrics),
         cmocka_unit_test(route_script_picks_or_defers_to_the_router),
+        cmocka_unit_test(example_redact_secrets_masks_keys_tokens_and_private_keys),
+        cmocka_unit_test(example_ultrathink_raises_the_budget),
+        cmocka_unit_test(example_simplify_tools_trims_schemas),
+        cmocka_unit_test(example_route_by_project_picks_by_working_directory),
         cmocka_unit_test(process_mode_runs_hooks_in_a_host),
         cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
         cmocka_unit_test(seccomp_kills_a_host_that_opens_connects_or_execs),
