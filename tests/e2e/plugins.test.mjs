@@ -139,3 +139,23 @@ test('ccproxy transformers lists plugins with their source; explain runs them', 
   assert.equal(x.status, 0, x.stderr);
   assert.match(x.stdout, /"temperature":\s*0.25/);
 });
+
+test('ccproxy plugin new writes a template that ccproxy plugin test runs in a sandboxed host', () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-plugin-new-'));
+  const env = { PATH: process.env.PATH, HOME: work, ASAN_OPTIONS: 'detect_leaks=1' };
+  const run = (args) => spawnSync(process.env.CCPROXY_BIN, args, { encoding: 'utf8', env, cwd: work });
+  const n = run(['plugin', 'new', 'demo']);
+  assert.equal(n.status, 0, n.stderr);
+  assert.ok(fs.existsSync(path.join(work, 'demo.lua')) && fs.existsSync(path.join(work, 'demo.request.json')));
+  assert.equal(run(['plugin', 'new', 'demo']).status, 1, 'never overwrites');
+  const t = run(['plugin', 'test', 'demo.lua', 'demo.request.json', '--with', '{note: from the test}']);
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /POST https:\/\/provider\.invalid\/v1\/messages/);
+  assert.match(t.stdout, /"text":"from the test"/);
+  // The caps hold in a dry run too.
+  fs.writeFileSync(path.join(work, 'loop.lua'), "return {name='loop', request=function() while true do end end}");
+  const l = run(['plugin', 'test', 'loop.lua', 'demo.request.json', '--timeout-ms', '100']);
+  assert.notEqual(l.status, 0);
+  assert.match(l.stderr + l.stdout, /plugin 'loop' request hook failed \(timeout\)/);
+  fs.rmSync(work, { recursive: true, force: true });
+});
