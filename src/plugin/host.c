@@ -50,7 +50,7 @@
 
 /* ---- framing ----------------------------------------------------------- */
 
-int ccp_plugin_msg_send(int fd, json_object *v)
+int ccp_plugin_msg_send(int fd, json_object *v, uint64_t deadline_ms)
 {
     ccp_buf b = CCP_BUF_INIT;
     ccp_buf_append(&b, "\0\0\0\0", 4);
@@ -62,8 +62,21 @@ int ccp_plugin_msg_send(int fd, json_object *v)
     size_t off = 0;
     int rc = 0;
     while (off < b.len) {
-        ssize_t w = send(fd, b.data + off, b.len - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
+        if (deadline_ms) {
+            /* A host that stopped reading cannot hold the caller past the
+             * deadline. */
+            uint64_t now = ccp_plugin_now_ms();
+            struct pollfd pf = {fd, POLLOUT, 0};
+            int r = now < deadline_ms ? poll(&pf, 1, (int)(deadline_ms - now)) : 0;
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                rc = r == 0 ? CCP_ETIMEOUT : -1;
+                break;
+            }
+        }
+        ssize_t w =
+            send(fd, b.data + off, b.len - off, MSG_NOSIGNAL | (deadline_ms ? MSG_DONTWAIT : 0));
+        if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (w <= 0) {
             rc = -1;
             break;
@@ -233,11 +246,10 @@ static int start(ccp_plugin *p, host *h, ccp_buf *msg)
     json_object_object_add(init, "source", ccp_json_strn(p->source, p->source_len));
     json_object_object_add(init, "limits", limits_json(&p->limits));
     json_object *reply = NULL;
-    rc = ccp_plugin_msg_send(h->fd, init);
+    uint64_t start_deadline = ccp_plugin_now_ms() + START_MS + (uint64_t)p->limits.timeout_ms;
+    rc = ccp_plugin_msg_send(h->fd, init, start_deadline);
     json_object_put(init);
-    if (rc == 0)
-        rc = ccp_plugin_msg_recv(
-            h->fd, ccp_plugin_now_ms() + START_MS + (uint64_t)p->limits.timeout_ms, &reply);
+    if (rc == 0) rc = ccp_plugin_msg_recv(h->fd, start_deadline, &reply);
     const char *e = ccp_json_get_str(reply, "error");
     if (rc != 0 || e) {
         if (e) ccp_buf_appends(msg, e);
@@ -336,7 +348,7 @@ ccp_plugin_cause ccp_plugin_host_call(ccp_plugin *p, const char *hook, json_obje
     json_object_object_add(m, "arg", json_object_get(arg));
     json_object_object_add(m, "ctx", json_object_get(ctx));
     json_object *reply = NULL;
-    int rc = ccp_plugin_msg_send(h.fd, m);
+    int rc = ccp_plugin_msg_send(h.fd, m, deadline + GRACE_MS);
     json_object_put(m);
     if (rc == 0) rc = ccp_plugin_msg_recv(h.fd, deadline + GRACE_MS, &reply);
     if (rc == CCP_ETIMEOUT) {
@@ -466,7 +478,7 @@ int ccp_plugin_host_main(int argc, char **argv)
     if (ccp_plugin_seccomp_install() != 0) {
         json_object *r = json_object_new_object();
         json_object_object_add(r, "error", json_object_new_string("cannot install seccomp"));
-        ccp_plugin_msg_send(fd, r);
+        ccp_plugin_msg_send(fd, r, 0);
         _exit(3);
     }
 
@@ -474,7 +486,7 @@ int ccp_plugin_host_main(int argc, char **argv)
     ccp_plugin_vm *vm = host_vm(init, &lim, test, &msg);
     json_object *r = json_object_new_object();
     if (!vm) json_object_object_add(r, "error", json_object_new_string(msg.data ? msg.data : "?"));
-    ccp_plugin_msg_send(fd, r);
+    ccp_plugin_msg_send(fd, r, 0);
     json_object_put(r);
     if (!vm) _exit(4);
     for (;;) {
@@ -495,7 +507,7 @@ int ccp_plugin_host_main(int argc, char **argv)
             json_object_object_add(r, "error", json_object_new_string(msg.data ? msg.data : ""));
         }
         json_object_put(m);
-        int rc = ccp_plugin_msg_send(fd, r);
+        int rc = ccp_plugin_msg_send(fd, r, 0);
         json_object_put(r);
         if (rc != 0) break;
         /* After a cap was hit the state may be half-way through anything:

@@ -16,8 +16,9 @@
 
 #define CCP_PLUGIN_MAX_MESSAGE (64u << 20)
 
-/* Sends v framed; 0 or -1 (the peer is gone). Blocks until written. */
-int ccp_plugin_msg_send(int fd, json_object *v);
+/* Sends v framed; 0, CCP_ETIMEOUT, or -1 (the peer is gone). deadline_ms
+ * 0: wait for ever. */
+int ccp_plugin_msg_send(int fd, json_object *v, uint64_t deadline_ms);
 /* Receives one framed message into *out (owned). deadline_ms 0: wait
  * for ever. Returns 0, CCP_ETIMEOUT, or CCP_EIO (closed, or garbage). */
 int ccp_plugin_msg_recv(int fd, uint64_t deadline_ms, json_object **out);
