@@ -7,11 +7,16 @@
 #include <lua.h>
 #include <stdbool.h>
 
-/* Pushes v as a Lua value: objects and arrays as tables marked with the
- * object or array metatable (so an empty one keeps its kind), integers as
- * Lua integers (all 64 bits), strings byte-exact, null as ccp.json.null.
- * May raise a Lua error (memory): call it in protected mode. */
+/* Pushes v as a Lua value: objects and arrays as proxies (tables read
+ * from and written through to v lazily; lua_conv.c), integers as Lua
+ * integers (all 64 bits), strings byte-exact, null as ccp.json.null. May
+ * raise a Lua error (memory): call it in protected mode. */
 void ccp_lua_push_json(lua_State *L, json_object *v, int depth);
+
+/* Lets go of every JSON tree the state's proxies hold (after each call:
+ * the trees belong to the caller's request, and the state may next run on
+ * another thread). A proxy kept past its call raises an error if used. */
+void ccp_lua_detach_json(lua_State *L);
 
 /* Converts the value at idx to JSON into *out (NULL for nil or null).
  * Returns NULL on success, else a static description of what cannot be

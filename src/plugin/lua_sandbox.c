@@ -400,6 +400,12 @@ static int do_call(lua_State *L)
     return 0;
 }
 
+static int do_detach(lua_State *L)
+{
+    ccp_lua_detach_json(L);
+    return 0;
+}
+
 ccp_plugin_cause ccp_plugin_vm_call(ccp_plugin_vm *vm, const char *hook, json_object *arg,
                                     json_object *ctx, const ccp_plugin_limits *lim,
                                     json_object **result, ccp_buf *msg)
@@ -422,6 +428,11 @@ ccp_plugin_cause ccp_plugin_vm_call(ccp_plugin_vm *vm, const char *hook, json_ob
         c = CCP_PLUGIN_BAD_RETURN;
         ccp_buf_printf(msg, "the %s hook returned %s", hook, a.bad);
     }
+    lua_settop(vm->L, 0);
+    /* The proxies let go of the caller's tree now, not at some later
+     * collection on whichever thread runs this state next. */
+    lua_pushcfunction(vm->L, do_detach);
+    lua_pcall(vm->L, 0, 0, 0);
     lua_settop(vm->L, 0);
     if (c != CCP_PLUGIN_OK) {
         json_object_put(a.result);

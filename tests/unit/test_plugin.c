@@ -147,6 +147,51 @@ static void member_order_survives_the_round_trip(void **state)
     ccp_config_unref(cfg);
 }
 
+static void tables_read_and_edit_lazily_like_plain_ones(void **state)
+{
+    (void)state;
+    write_plugin("lazy.lua",
+                 "local kept\n"
+                 "return {name='lazy', request=function(r)\n"
+                 "  if r.second then return kept.x end\n"
+                 "  kept = r.o\n"
+                 "  local keys = {} for k, v in pairs(r.o) do keys[#keys + 1] = k .. '=' .. "
+                 "tostring(v) end\n"
+                 "  r.keys = table.concat(keys, ',')\n"
+                 "  local s = 0 for i, v in ipairs(r.a) do s = s + v end r.sum = s\n"
+                 "  table.insert(r.a, 1, 0) table.insert(r.a, 9) table.remove(r.a, 2)\n"
+                 "  r.n = #r.a\n"
+                 "  r.o.y = nil r.o.w = {r.a[1], ccp.json.decode('{\"k\":[1]}')}\n"
+                 "  r.msgs[2].content[1].text = r.msgs[2].content[1].text:upper()\n"
+                 "  r.enc = ccp.json.encode(r.msgs[1])\n"
+                 "end}\n");
+    ccp_config *cfg = load_ok("lazy.lua", NULL, "    - lazy\n");
+    json_object *req =
+        parse("{\"o\":{\"x\":1,\"y\":2,\"z\":3},\"a\":[1,2,3],\"msgs\":[{\"role\":\"user\","
+              "\"content\":\"hi\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+              "\"abc\"}]}]}");
+    json_object *first_msg =
+        json_object_get(json_object_array_get_idx(ccp_json_get(req, "msgs"), 0));
+    ccp_error err = {0};
+    assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+    assert_string_equal(
+        ccp_json_str(req, NULL),
+        "{\"o\":{\"x\":1,\"z\":3,\"w\":[0,{\"k\":[1]}]},\"a\":[0,2,3,9],\"msgs\":[{"
+        "\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"user\",\"content\":[{"
+        "\"type\":\"text\",\"text\":\"ABC\"}]}],\"enc\":\"{\\\"role\\\":\\\"user\\\","
+        "\\\"content\\\":\\\"hi\\\"}\",\"keys\":\"x=1,y=2,z=3\",\"n\":4,\"sum\":6}");
+    /* An untouched subtree is the original object, shared, not a copy. */
+    assert_ptr_equal(json_object_array_get_idx(ccp_json_get(req, "msgs"), 0), first_msg);
+    json_object_put(first_msg);
+    json_object_put(req);
+    /* A value kept from an earlier call cannot reach a freed tree. */
+    req = parse("{\"second\":true}");
+    assert_int_not_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+    assert_non_null(strstr(err.msg, "kept from an earlier call"));
+    json_object_put(req);
+    ccp_config_unref(cfg);
+}
+
 static void reload_picks_up_an_edited_plugin(void **state)
 {
     (void)state;
@@ -739,6 +784,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_hook_edits_the_request_keeping_integers_and_bytes),
         cmocka_unit_test(member_order_survives_the_round_trip),
+        cmocka_unit_test(tables_read_and_edit_lazily_like_plain_ones),
         cmocka_unit_test(reload_picks_up_an_edited_plugin),
         cmocka_unit_test(options_are_checked_like_builtins),
         cmocka_unit_test(bad_declarations_are_config_errors),
