@@ -128,6 +128,156 @@ int ccp_plugin_msg_recv(int fd, uint64_t deadline_ms, json_object **out)
     return rc;
 }
 
+/* ---- answers as patches -------------------------------------------------
+ *
+ * A hook that edits one field of a 150 KiB request returns a tree that is
+ * the request's own but for that field (lua_conv.c shares what the hook
+ * did not touch). The host answers with the difference: for a container,
+ * {"set": {key: value}, "sub": {key: patch}, "del": [key]} (objects) or
+ * {"len": n, "set": {"i": value}, "sub": {"i": patch}} (arrays); the
+ * parent rebuilds the result from the argument it sent. */
+
+static bool container(json_object *v)
+{
+    return json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array);
+}
+
+/* Do r's members that a also has come in a's order, and the new ones
+ * after them? (What a patch can express.) */
+static bool order_kept(json_object *a, json_object *r)
+{
+    struct lh_entry *ea = json_object_get_object(a)->head;
+    bool seen_new = false;
+    json_object_object_foreach(r, k, v)
+    {
+        (void)v;
+        if (!json_object_object_get_ex(a, k, NULL)) {
+            seen_new = true;
+            continue;
+        }
+        if (seen_new) return false;
+        while (ea && (strcmp((const char *)lh_entry_k(ea), k) != 0))
+            ea = ea->next;
+        if (!ea) return false;
+        ea = ea->next;
+    }
+    return true;
+}
+
+/* The patch from a to r (both containers of one kind), or NULL when r is
+ * better sent whole. */
+static json_object *make_patch(json_object *a, json_object *r)
+{
+    bool obj = json_object_is_type(a, json_type_object);
+    if (obj != json_object_is_type(r, json_type_object)) return NULL;
+    if (obj && !order_kept(a, r)) return NULL;
+    json_object *p = json_object_new_object(), *set = json_object_new_object(),
+                *sub = json_object_new_object();
+    if (obj) {
+        json_object *del = json_object_new_array();
+        json_object_object_foreach(r, k, rv)
+        {
+            json_object *av = NULL;
+            bool had = json_object_object_get_ex(a, k, &av);
+            if (had && av == rv) continue;
+            json_object *sp = had && container(av) && container(rv) ? make_patch(av, rv) : NULL;
+            if (sp)
+                json_object_object_add(sub, k, sp);
+            else
+                json_object_object_add(set, k, json_object_get(rv));
+        }
+        json_object_object_foreach(a, ka, va)
+        {
+            (void)va;
+            if (!json_object_object_get_ex(r, ka, NULL))
+                json_object_array_add(del, json_object_new_string(ka));
+        }
+        json_object_object_add(p, "del", del);
+    } else {
+        size_t na = json_object_array_length(a), nr = json_object_array_length(r);
+        json_object_object_add(p, "len", json_object_new_int64((int64_t)nr));
+        for (size_t i = 0; i < nr; i++) {
+            json_object *rv = json_object_array_get_idx(r, i);
+            json_object *av = i < na ? json_object_array_get_idx(a, i) : NULL;
+            if (i < na && av == rv) continue;
+            char key[24];
+            snprintf(key, sizeof key, "%zu", i);
+            json_object *sp = container(av) && container(rv) ? make_patch(av, rv) : NULL;
+            if (sp)
+                json_object_object_add(sub, key, sp);
+            else
+                json_object_object_add(set, key, json_object_get(rv));
+        }
+    }
+    json_object_object_add(p, "set", set);
+    json_object_object_add(p, "sub", sub);
+    return p;
+}
+
+/* a with patch p applied, as a new container sharing a's untouched
+ * members; NULL when p does not fit a (a host that sends garbage). */
+static json_object *apply_patch(json_object *a, json_object *p, int depth)
+{
+    json_object *set = ccp_json_get_obj(p, "set"), *sub = ccp_json_get_obj(p, "sub");
+    if (!set || !sub || depth > CCP_JSON_MAX_DEPTH) return NULL;
+    if (json_object_is_type(a, json_type_object)) {
+        json_object *del = ccp_json_get_arr(p, "del");
+        json_object *o = json_object_new_object();
+        json_object_object_foreach(a, k, v)
+        {
+            bool gone = false;
+            for (size_t i = 0; i < ccp_json_arr_len(del) && !gone; i++)
+                gone = !strcmp(json_object_get_string(ccp_json_arr_at(del, i)), k);
+            if (gone) continue;
+            json_object *sp = NULL, *sv = NULL;
+            if (json_object_object_get_ex(sub, k, &sp)) {
+                json_object *n = container(v) ? apply_patch(v, sp, depth + 1) : NULL;
+                if (!n) {
+                    json_object_put(o);
+                    return NULL;
+                }
+                json_object_object_add(o, k, n);
+            } else if (json_object_object_get_ex(set, k, &sv)) {
+                json_object_object_add(o, k, json_object_get(sv));
+            } else {
+                json_object_object_add(o, k, json_object_get(v));
+            }
+        }
+        json_object_object_foreach(set, ks, vs)
+        {
+            if (!json_object_object_get_ex(a, ks, NULL))
+                json_object_object_add(o, ks, json_object_get(vs));
+        }
+        return o;
+    }
+    if (!json_object_is_type(a, json_type_array)) return NULL;
+    json_object *len = ccp_json_get(p, "len");
+    int64_t n = json_object_is_type(len, json_type_int) ? json_object_get_int64(len) : -1;
+    size_t na = json_object_array_length(a);
+    if (n < 0 || n > (int64_t)na + (int64_t)json_object_object_length(set)) return NULL;
+    json_object *arr = json_object_new_array_ext((int)n);
+    for (int64_t i = 0; i < n; i++) {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)i);
+        json_object *sp = NULL, *sv = NULL,
+                    *av = (size_t)i < na ? json_object_array_get_idx(a, (size_t)i) : NULL;
+        json_object *e = NULL;
+        if (json_object_object_get_ex(sub, key, &sp)) {
+            e = container(av) ? apply_patch(av, sp, depth + 1) : NULL;
+            if (!e) {
+                json_object_put(arr);
+                return NULL;
+            }
+        } else if (json_object_object_get_ex(set, key, &sv)) {
+            e = json_object_get(sv);
+        } else {
+            e = json_object_get(av);
+        }
+        json_object_array_add(arr, e);
+    }
+    return arr;
+}
+
 /* ---- the parent's side ------------------------------------------------- */
 
 typedef struct host {
@@ -368,6 +518,12 @@ ccp_plugin_cause ccp_plugin_host_call(ccp_plugin *p, const char *hook, json_obje
         c = cause_of(json_object_get_string(cause));
         const char *e = ccp_json_get_str(reply, "error");
         ccp_buf_appends(msg, e ? e : "");
+    } else if (ccp_json_get(reply, "patch")) {
+        *result = container(arg) ? apply_patch(arg, ccp_json_get(reply, "patch"), 0) : NULL;
+        if (!*result) {
+            c = CCP_PLUGIN_BAD_RETURN;
+            ccp_buf_appends(msg, "the plugin host sent a patch that does not fit the request");
+        }
     } else {
         *result = json_object_get(ccp_json_get(reply, "result"));
     }
@@ -500,7 +656,26 @@ int ccp_plugin_host_main(int argc, char **argv)
                                                 ccp_json_get(m, "ctx"), &lim, &result, &msg);
         r = json_object_new_object();
         json_object_object_add(r, "logs", ccp_plugin_vm_take_logs(vm, true));
-        if (c == CCP_PLUGIN_OK) {
+        json_object *arg = ccp_json_get(m, "arg");
+        json_object *patch =
+            c == CCP_PLUGIN_OK && container(arg) && container(result) && result != arg
+                ? make_patch(arg, result)
+                : NULL;
+        if (c == CCP_PLUGIN_OK && result == arg) {
+            /* Nothing changed: an empty patch. */
+            json_object_put(result);
+            patch = json_object_new_object();
+            json_object_object_add(patch, "set", json_object_new_object());
+            json_object_object_add(patch, "sub", json_object_new_object());
+            if (json_object_is_type(arg, json_type_array))
+                json_object_object_add(
+                    patch, "len", json_object_new_int64((int64_t)json_object_array_length(arg)));
+            result = NULL;
+        }
+        if (patch) {
+            json_object_object_add(r, "patch", patch);
+            json_object_put(result);
+        } else if (c == CCP_PLUGIN_OK) {
             json_object_object_add(r, "result", result);
         } else {
             json_object_object_add(r, "cause", json_object_new_string(ccp_plugin_cause_name(c)));

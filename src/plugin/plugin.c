@@ -565,7 +565,8 @@ static int plugin_request(const ccp_step *s, json_object *req, ccp_error *err)
     json_object *r;
     if (ccp_plugin_call(plugin_of_step(s), "request", req, s->opts, &r, err) != CCP_PLUGIN_OK)
         return err->code;
-    replace_members(req, r);
+    /* Unchanged, the hook's result is req itself (lua_conv.c shares it). */
+    if (r != req) replace_members(req, r);
     json_object_put(r);
     return 0;
 }

@@ -718,6 +718,44 @@ static void process_mode_runs_hooks_in_a_host(void **state)
     ccp_config_unref(cfg);
 }
 
+static void process_mode_answers_with_patches_that_rebuild_the_result(void **state)
+{
+    (void)state;
+    /* Each edit in the host must give what the same edit gives in-process. */
+    static const char *const edits[] = {
+        "", /* nothing changed */
+        "r.o.y = nil r.o.w = 1 r.a[2] = {x = 1} r.zz = ccp.json.null",
+        "table.insert(r.a, 1, 'first') r.msgs[1].content[1].text = 'X'",
+        "table.remove(r.a) r.msgs = ccp.json.array()",
+        "return {b = 1, a = r.a}", /* a new table: sent whole */
+    };
+    const char *body = "{\"o\":{\"x\":1,\"y\":2},\"a\":[1,[2],3],\"msgs\":[{\"content\":[{"
+                       "\"text\":\"a\"}]}],\"big\":9007199254740993}";
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char src[512];
+        snprintf(src, sizeof src, "return {name='proc', request=function(r) %s end}\n", edits[i]);
+        ccp_config *cfg = load_process(src, "{timeout_ms: 5000}");
+        char msg[600], want[1024];
+        json_object *r = NULL;
+        assert_int_equal(call_process(cfg, body, msg, sizeof msg, &r), CCP_PLUGIN_OK);
+        char got[1024];
+        snprintf(got, sizeof got, "%s", ccp_json_str(r, NULL));
+        json_object_put(r);
+        ccp_config_unref(cfg);
+        write_plugin("same.lua", src);
+        cfg = load_ok("same.lua", NULL, "    - proc\n");
+        json_object *req = parse(body);
+        ccp_error err = {0};
+        assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+        snprintf(want, sizeof want, "%s", ccp_json_str(req, NULL));
+        json_object_put(req);
+        ccp_config_unref(cfg);
+        assert_string_equal(got, want);
+        /* A hook that changes nothing leaves the request as it was. */
+        if (i == 0) assert_string_equal(want, body);
+    }
+}
+
 static void process_mode_stops_loops_and_memory_bombs(void **state)
 {
     (void)state;
@@ -803,6 +841,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(example_simplify_tools_trims_schemas),
         cmocka_unit_test(example_route_by_project_picks_by_working_directory),
         cmocka_unit_test(process_mode_runs_hooks_in_a_host),
+        cmocka_unit_test(process_mode_answers_with_patches_that_rebuild_the_result),
         cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
         cmocka_unit_test(seccomp_kills_a_host_that_opens_connects_or_execs),
     };
