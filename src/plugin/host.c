@@ -420,8 +420,20 @@ static int acquire(ccp_plugin *p, ccp_plugin_hosts *hs, uint64_t deadline, host 
     for (;;) {
         if (hs->n_idle) {
             *h = hs->idle[--hs->n_idle];
+            /* Health: an idle host has nothing to say; readable means it
+             * died (closed) or misbehaves. It is replaced before a call
+             * fails on it. */
+            struct pollfd pf = {h->fd, POLLIN, 0};
+            if (poll(&pf, 1, 0) == 0) {
+                pthread_mutex_unlock(&hs->mu);
+                return 0;
+            }
             pthread_mutex_unlock(&hs->mu);
-            return 0;
+            bury(p, hs, h, true, NULL);
+            ccp_log_warn("plugin '%s': an idle plugin host died or misbehaved; it is replaced",
+                         p->name);
+            pthread_mutex_lock(&hs->mu);
+            continue;
         }
         uint64_t now = ccp_plugin_now_ms();
         if (hs->n_live < MAX_HOSTS) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -679,6 +680,34 @@ static ccp_plugin_cause call_process(ccp_config *cfg, const char *req_text, char
     return c;
 }
 
+/* The pid of the plugin's only idle host: its child process, found as
+ * the child of this process running `plugin-host` (test-only). */
+static pid_t plugin_host_pid_for_test(const ccp_plugin *p)
+{
+    (void)p;
+    char cmd[128], line[64];
+    snprintf(cmd, sizeof cmd, "pgrep -P %d -f plugin-host", (int)getpid());
+    FILE *f = popen(cmd, "r");
+    pid_t pid = -1;
+    if (f && fgets(line, sizeof line, f)) pid = (pid_t)atoi(line);
+    if (f) pclose(f);
+    return pid;
+}
+
+/* True once pid has exited (a zombie waiting for its parent). */
+static bool host_is_zombie(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && rp[2] == 'Z';
+}
+
 static ccp_config *load_process(const char *src, const char *limits)
 {
     char extra[256];
@@ -754,6 +783,28 @@ static void process_mode_answers_with_patches_that_rebuild_the_result(void **sta
         /* A hook that changes nothing leaves the request as it was. */
         if (i == 0) assert_string_equal(want, body);
     }
+}
+
+static void an_idle_host_that_died_is_replaced_before_a_call_fails(void **state)
+{
+    (void)state;
+    ccp_config *cfg = load_process("return {name='proc', request=function(r) r.ok = true end}\n",
+                                   "{timeout_ms: 5000}");
+    char msg[600];
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, NULL), CCP_PLUGIN_OK);
+    /* Kill the idle host from outside (as the OOM killer might). */
+    ccp_plugin *p = cfg->plugins->v[0];
+    pid_t pid = plugin_host_pid_for_test(p);
+    assert_true(pid > 0);
+    kill(pid, SIGKILL);
+    /* Wait until its socket reports the death (no timing threshold: the
+     * kernel closes it as the process dies). */
+    while (kill(pid, 0) == 0 && !host_is_zombie(pid))
+        usleep(1000);
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, NULL), CCP_PLUGIN_OK);
+    assert_int_equal(atomic_load(&p->kills), 1);
+    assert_int_equal(atomic_load(&p->restarts), 1);
+    ccp_config_unref(cfg);
 }
 
 static void process_mode_stops_loops_and_memory_bombs(void **state)
@@ -842,6 +893,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(example_route_by_project_picks_by_working_directory),
         cmocka_unit_test(process_mode_runs_hooks_in_a_host),
         cmocka_unit_test(process_mode_answers_with_patches_that_rebuild_the_result),
+        cmocka_unit_test(an_idle_host_that_died_is_replaced_before_a_call_fails),
         cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
         cmocka_unit_test(seccomp_kills_a_host_that_opens_connects_or_execs),
     };
