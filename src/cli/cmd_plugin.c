@@ -191,7 +191,9 @@ static int cmd_test(int argc, char **argv)
     ccp_plugin_limits lim;
     ccp_plugin_limits_default(&lim);
     ccp_error err = {0};
-    ccp_plugin *p = ccp_plugin_load(path, CCP_ISOLATION_INPROCESS, &lim, &err);
+    ccp_plugin *p = ccp_plugin_load(
+        path, strcmp(iso, "inprocess") ? CCP_ISOLATION_PROCESS : CCP_ISOLATION_INPROCESS, &lim,
+        &err);
     if (!p) {
         fprintf(stderr, "ccproxy plugin test: %s: %s\n", path, err.msg);
         return 1;

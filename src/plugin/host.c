@@ -544,6 +544,30 @@ ccp_plugin_cause ccp_plugin_host_call(ccp_plugin *p, const char *hook, json_obje
     return c;
 }
 
+json_object *ccp_plugin_host_declaration(ccp_plugin *p, ccp_buf *msg)
+{
+    ccp_plugin_hosts *hs = hosts_of(p);
+    uint64_t deadline = ccp_plugin_now_ms() + START_MS + (uint64_t)p->limits.timeout_ms;
+    host h;
+    if (acquire(p, hs, deadline, &h, msg) != 0) return NULL;
+    json_object *m = json_object_new_object(), *reply = NULL;
+    json_object_object_add(m, "hook", json_object_new_string("$declaration"));
+    int rc = ccp_plugin_msg_send(h.fd, m, deadline);
+    json_object_put(m);
+    if (rc == 0) rc = ccp_plugin_msg_recv(h.fd, deadline, &reply);
+    json_object *d = ccp_json_get_obj(reply, "result");
+    if (rc != 0 || !d) {
+        bury(p, hs, &h, true, NULL);
+        ccp_buf_appends(msg, "the plugin host did not give the declaration");
+        json_object_put(reply);
+        return NULL;
+    }
+    json_object_get(d);
+    json_object_put(reply);
+    release(hs, &h); /* a warm host for the first call */
+    return d;
+}
+
 void ccp_plugin_hosts_free(ccp_plugin_hosts *hs)
 {
     if (!hs) return;
@@ -664,6 +688,15 @@ int ccp_plugin_host_main(int argc, char **argv)
         ccp_buf_reset(&msg);
         ccp_plugin_vm_take_logs(vm, true);
         const char *hook = ccp_json_get_str(m, "hook");
+        if (hook && !strcmp(hook, "$declaration")) {
+            r = json_object_new_object();
+            json_object_object_add(r, "result", ccp_plugin_vm_declaration(vm));
+            json_object_put(m);
+            int rc = ccp_plugin_msg_send(fd, r, 0);
+            json_object_put(r);
+            if (rc != 0) break;
+            continue;
+        }
         ccp_plugin_cause c = ccp_plugin_vm_call(vm, hook ? hook : "?", ccp_json_get(m, "arg"),
                                                 ccp_json_get(m, "ctx"), &lim, &result, &msg);
         r = json_object_new_object();

@@ -205,6 +205,7 @@ static int read_declaration(ccp_plugin *p, json_object *d, ccp_error *err)
         return ccp_error_set(err, CCP_EINVAL,
                              "its declaration needs a `name` of lower-case letters, digits, '-' "
                              "and '_' (as pipelines will write it)");
+    free(p->name);
     p->name = ccp_xstrdup(name);
     const char *v = ccp_json_get_str(d, "version"), *s = ccp_json_get_str(d, "summary");
     p->version = ccp_xstrdup(v ? v : "0");
@@ -252,23 +253,28 @@ ccp_plugin *ccp_plugin_load(const char *path, ccp_isolation iso, const ccp_plugi
     p->path = (char *)file.data;
     p->source = read_file(p->path, &p->source_len, err);
     if (!p->source) goto fail;
-    /* The top level runs here, in a sandboxed state under the caps, to
-     * read the declaration. */
-    ccp_buf msg = CCP_BUF_INIT, chunk = CCP_BUF_INIT;
-    ccp_buf_printf(&chunk, "@%s", p->path);
-    ccp_plugin_vm *vm = ccp_plugin_vm_new(chunk.data, p->source, p->source_len, lim, &msg);
-    ccp_buf_free(&chunk);
-    if (!vm) {
-        ccp_error_set(err, CCP_EINVAL, "%s", msg.data ? msg.data : "cannot load");
+    /* The top level runs once to give the declaration: in a host for
+     * process isolation (plugin code never runs in the proxy's process),
+     * else here in a sandboxed state; under the caps either way. */
+    ccp_buf msg = CCP_BUF_INIT;
+    json_object *d = NULL;
+    p->name = ccp_xstrdup(p->path); /* for messages until the declaration names it */
+    if (iso == CCP_ISOLATION_PROCESS) {
+        d = ccp_plugin_host_declaration(p, &msg);
+    } else {
+        ccp_buf chunk = CCP_BUF_INIT;
+        ccp_buf_printf(&chunk, "@%s", p->path);
+        ccp_plugin_vm *vm = ccp_plugin_vm_new(chunk.data, p->source, p->source_len, lim, &msg);
+        ccp_buf_free(&chunk);
+        if (vm) d = ccp_plugin_vm_declaration(vm);
+        ccp_plugin_vm_free(vm);
+    }
+    if (!d) {
+        ccp_error_set(err, CCP_EINVAL, "%s", msg.data ? msg.data : "cannot read its declaration");
         ccp_buf_free(&msg);
         goto fail;
     }
-    json_object *d = ccp_plugin_vm_declaration(vm);
-    ccp_plugin_vm_free(vm);
-    if (!d) {
-        ccp_error_set(err, CCP_EINVAL, "cannot read its declaration");
-        goto fail;
-    }
+    ccp_buf_free(&msg);
     int rc = read_declaration(p, d, err);
     json_object_put(d);
     if (rc) goto fail;

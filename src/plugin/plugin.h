@@ -165,6 +165,9 @@ json_object *ccp_plugin_vm_declaration(ccp_plugin_vm *vm);
 ccp_plugin_cause ccp_plugin_host_call(ccp_plugin *p, const char *hook, json_object *arg,
                                       json_object *ctx, json_object **result, ccp_buf *msg);
 void ccp_plugin_hosts_free(ccp_plugin_hosts *h);
+/* Starts a host for p (its source and caps set) and asks it for the
+ * declaration; the host stays in the pool. NULL with msg on failure. */
+json_object *ccp_plugin_host_declaration(ccp_plugin *p, ccp_buf *msg);
 /* `ccproxy plugin-host`: the host's main loop on fd 3. */
 int ccp_plugin_host_main(int argc, char **argv);
 

@@ -807,6 +807,38 @@ static void an_idle_host_that_died_is_replaced_before_a_call_fails(void **state)
     ccp_config_unref(cfg);
 }
 
+static void process_mode_reads_the_declaration_in_a_host(void **state)
+{
+    (void)state;
+    char yaml[1024];
+    ccp_diags d = {0};
+    ccp_config *cfg = NULL;
+    static const char *const bad[][2] = {
+        {"return {name=\n", "proc.lua:"},
+        {"while true do end\n", "timeout"},
+        {"return {name='proc', request=function() end, x = io.open('/etc/passwd')}\n",
+         "global 'io'"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        write_plugin("proc.lua", bad[i][0]);
+        snprintf(yaml, sizeof yaml,
+                 "plugins:\n  dirs: []\n  load:\n    - path: %s/proc.lua\n"
+                 "      limits: {timeout_ms: 200}\n",
+                 dir);
+        assert_int_not_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+        assert_non_null(strstr(d.items[d.n - 1].message, bad[i][1]));
+        ccp_diags_free(&d);
+    }
+    /* The declaration came from the host, which stays for the first call. */
+    cfg = load_process("return {name='proc', request=function(r) r.ok = true end}\n",
+                       "{timeout_ms: 5000}");
+    assert_true(plugin_host_pid_for_test(cfg->plugins->v[0]) > 0);
+    char msg[600];
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, NULL), CCP_PLUGIN_OK);
+    assert_int_equal(atomic_load(&cfg->plugins->v[0]->restarts), 0);
+    ccp_config_unref(cfg);
+}
+
 static void process_mode_stops_loops_and_memory_bombs(void **state)
 {
     (void)state;
@@ -894,6 +926,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(process_mode_runs_hooks_in_a_host),
         cmocka_unit_test(process_mode_answers_with_patches_that_rebuild_the_result),
         cmocka_unit_test(an_idle_host_that_died_is_replaced_before_a_call_fails),
+        cmocka_unit_test(process_mode_reads_the_declaration_in_a_host),
         cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
         cmocka_unit_test(seccomp_kills_a_host_that_opens_connects_or_execs),
     };
