@@ -21,6 +21,7 @@
 #include "obs/pstatus.h"
 #include "obs/reqtrace.h"
 #include "pipeline/pipeline.h"
+#include "plugin/plugin.h"
 #include "router/route.h"
 
 #include <stdio.h>
@@ -647,8 +648,17 @@ static void start_attempt(msg_ctx *c)
      * model stays in x-ccproxy-route and the access log. */
     if (c->cfg->server.echo_model == CCP_ECHO_MODEL_CLIENT)
         ccp_anthropic_writer_echo_model(c->wr, c->client_model);
+    /* Plugin event hooks keep this ctx (plugin/plugin.h) for the answer. */
+    ccp_plugin_ctx pctx = {c->ex.request_id,
+                           ccp_stage_name(c->choice.stage),
+                           c->a.target.provider->name,
+                           c->a.target.model,
+                           NULL,
+                           0};
+    const ccp_plugin_ctx *prev_pctx = ccp_plugin_ctx_set(&pctx);
     ccp_event_chain_build(&c->chain, c->a.pipeline, ccp_anthropic_writer_sink(c->wr));
     ccp_event_chain_push(&c->chain, c->a.rule_pipeline);
+    ccp_plugin_ctx_set(prev_pctx);
     admit_attempt(c);
 }
 

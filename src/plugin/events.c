@@ -19,7 +19,16 @@ typedef struct plugin_sink {
     ccp_event_sink *next;
     const ccp_step *step;
     bool failed; /* skip: after a failure the rest of the stream passes as is */
+    /* The ctx when the chain was built (the request's id, stage, target),
+     * copied: the answer outlives the code that set it. */
+    ccp_plugin_ctx ctx;
+    char *request_id, *stage, *provider, *model;
 } plugin_sink;
+
+static char *dup_or_null(const char *s)
+{
+    return s ? ccp_xstrdup(s) : NULL;
+}
 
 static void add_str(json_object *o, const char *k, const char *v)
 {
@@ -160,7 +169,9 @@ static int emit(ccp_event_sink *self, const ccp_event *ev)
     ccp_plugin *p = (ccp_plugin *)(uintptr_t)ps->step->t;
     json_object *arg = to_json(ev), *r = NULL;
     ccp_error err = {0};
+    const ccp_plugin_ctx *prev = ccp_plugin_ctx_set(&ps->ctx);
     ccp_plugin_cause c = ccp_plugin_call(p, "event", arg, ps->step->opts, &r, &err);
+    ccp_plugin_ctx_set(prev);
     json_object_put(arg);
     if (c != CCP_PLUGIN_OK) {
         if (ps->step->skip_on_error) {
@@ -198,10 +209,22 @@ ccp_event_sink *ccp_plugin_events_new(const ccp_step *s, ccp_event_sink *next)
     ps->base.emit = emit;
     ps->next = next;
     ps->step = s;
+    const ccp_plugin_ctx *c = ccp_plugin_ctx_get();
+    if (c) {
+        ps->ctx.request_id = ps->request_id = dup_or_null(c->request_id);
+        ps->ctx.stage = ps->stage = dup_or_null(c->stage);
+        ps->ctx.provider = ps->provider = dup_or_null(c->provider);
+        ps->ctx.model = ps->model = dup_or_null(c->model);
+    }
     return &ps->base;
 }
 
 void ccp_plugin_events_free(ccp_event_sink *sink)
 {
-    free(sink);
+    plugin_sink *ps = (plugin_sink *)sink;
+    free(ps->request_id);
+    free(ps->stage);
+    free(ps->provider);
+    free(ps->model);
+    free(ps);
 }

@@ -450,6 +450,12 @@ json_object *ccp_plugin_vm_take_logs(ccp_plugin_vm *vm, bool collect)
     return l;
 }
 
+void ccp_plugin_vm_set_name(ccp_plugin_vm *vm, const char *name)
+{
+    free(vm->name);
+    vm->name = strdup(name);
+}
+
 lua_State *ccp_plugin_vm_state(ccp_plugin_vm *vm)
 {
     return vm->L;

@@ -330,6 +330,11 @@ void ccp_plugin_set_free(ccp_plugin_set *set)
 
 static _Thread_local const ccp_plugin_ctx *tl_ctx;
 
+const ccp_plugin_ctx *ccp_plugin_ctx_get(void)
+{
+    return tl_ctx;
+}
+
 const ccp_plugin_ctx *ccp_plugin_ctx_set(const ccp_plugin_ctx *ctx)
 {
     const ccp_plugin_ctx *old = tl_ctx;
@@ -442,6 +447,7 @@ static ccp_plugin_vm *take_vm(ccp_plugin *p, ccp_buf *msg)
     ccp_buf_printf(&chunk, "@%s", p->path);
     vm = ccp_plugin_vm_new(chunk.data, p->source, p->source_len, &p->limits, msg);
     ccp_buf_free(&chunk);
+    if (vm) ccp_plugin_vm_set_name(vm, p->name);
     return vm;
 }
 

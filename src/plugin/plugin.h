@@ -130,6 +130,8 @@ typedef struct ccp_plugin_ctx {
 
 /* Sets this thread's ctx (NULL clears it); returns the previous one. */
 const ccp_plugin_ctx *ccp_plugin_ctx_set(const ccp_plugin_ctx *ctx);
+/* This thread's ctx, or NULL. */
+const ccp_plugin_ctx *ccp_plugin_ctx_get(void);
 
 /* Calls hook ("request", "outbound", "event", "route") of p with arg and
  * the step's options; *result (owned by the caller; may be NULL, the
@@ -158,6 +160,8 @@ ccp_plugin_cause ccp_plugin_vm_call(ccp_plugin_vm *vm, const char *hook, json_ob
 ccp_plugin_vm *ccp_plugin_vm_new(const char *chunkname, const char *src, size_t len,
                                  const ccp_plugin_limits *lim, ccp_buf *msg);
 void ccp_plugin_vm_free(ccp_plugin_vm *vm);
+/* The name its log lines carry (the plugin's; the chunk name until set). */
+void ccp_plugin_vm_set_name(ccp_plugin_vm *vm, const char *name);
 /* The declaration the plugin returned, as JSON (hooks as true); owned. */
 json_object *ccp_plugin_vm_declaration(ccp_plugin_vm *vm);
 

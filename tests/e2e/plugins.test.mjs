@@ -38,8 +38,9 @@ return {
 const SHOUT = plugin('shout', `
 return {
   name = 'shout', summary = 'upper-cases the answer text',
-  event = function(ev)
+  event = function(ev, ctx)
     if ev.type == 'content_block_delta' and ev.kind == 'text_delta' then ev.text = ev.text:upper() end
+    if ev.type == 'message_stop' then ctx.log('info', 'answer of ' .. ctx.request_id .. ' from ' .. ctx.provider .. '/' .. ctx.model .. ' done') end
   end,
 }`);
 
@@ -96,6 +97,7 @@ test('streaming: the event plugin edits every text delta', async () => {
   assert.equal(text, final.content[0].text);
   assert.match(text, /^HELLO! THE FILE/);
   assert.equal(ant.requests.at(-1).body.temperature, 0.25);
+  assert.match(proxy.log(), /plugin shout: answer of \S+ from ant\/main-model done/);
 });
 
 for (const stream of [false, true]) {
