@@ -290,6 +290,7 @@ struct ccp_plugin_hosts {
     pthread_cond_t cv;
     host idle[MAX_HOSTS];
     size_t n_idle, n_live;
+    pid_t pids[MAX_HOSTS]; /* of the live hosts, for their RSS in /metrics; 0: free slot */
     uint64_t backoff_ms, next_start_ms;
     bool started_once;
 };
@@ -336,6 +337,8 @@ static void bury(ccp_plugin *p, ccp_plugin_hosts *hs, host *h, bool kill_it, ccp
     if (msg && !kill_it) describe_status(status, msg);
     atomic_fetch_add(&p->kills, 1);
     pthread_mutex_lock(&hs->mu);
+    for (size_t i = 0; i < MAX_HOSTS; i++)
+        if (hs->pids[i] == h->pid) hs->pids[i] = 0;
     hs->n_live--;
     hs->next_start_ms = ccp_plugin_now_ms() + hs->backoff_ms;
     hs->backoff_ms = hs->backoff_ms ? hs->backoff_ms * 2 : 100;
@@ -388,6 +391,14 @@ static int start(ccp_plugin *p, host *h, ccp_buf *msg)
         return -1;
     }
     h->fd = sv[0];
+    ccp_plugin_hosts *hs = hosts_of(p);
+    pthread_mutex_lock(&hs->mu);
+    for (size_t i = 0; i < MAX_HOSTS; i++)
+        if (!hs->pids[i]) {
+            hs->pids[i] = h->pid;
+            break;
+        }
+    pthread_mutex_unlock(&hs->mu);
     json_object *init = json_object_new_object();
     ccp_buf chunk = CCP_BUF_INIT;
     ccp_buf_printf(&chunk, "@%s", p->path);
@@ -542,6 +553,31 @@ ccp_plugin_cause ccp_plugin_host_call(ccp_plugin *p, const char *hook, json_obje
     json_object_put(reply);
     release(hs, &h);
     return c;
+}
+
+void ccp_plugin_host_figures(ccp_plugin *p, int *hosts, uint64_t *rss)
+{
+    *hosts = 0;
+    *rss = 0;
+    pthread_mutex_lock(&p->mu);
+    ccp_plugin_hosts *hs = p->hosts;
+    pthread_mutex_unlock(&p->mu);
+    if (!hs) return;
+    pid_t pids[MAX_HOSTS];
+    pthread_mutex_lock(&hs->mu);
+    memcpy(pids, hs->pids, sizeof pids);
+    *hosts = (int)hs->n_live;
+    pthread_mutex_unlock(&hs->mu);
+    for (size_t i = 0; i < MAX_HOSTS; i++) {
+        if (!pids[i]) continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/statm", (int)pids[i]);
+        FILE *f = fopen(path, "r");
+        unsigned long size, res;
+        if (f && fscanf(f, "%lu %lu", &size, &res) == 2)
+            *rss += (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+        if (f) fclose(f);
+    }
 }
 
 json_object *ccp_plugin_host_declaration(ccp_plugin *p, ccp_buf *msg)

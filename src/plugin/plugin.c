@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define MAX_SOURCE_BYTES (4u << 20)
 
@@ -436,6 +437,13 @@ static void record(ccp_plugin *p, uint64_t now, bool ok, bool probe)
 
 /* ---- calls ------------------------------------------------------------- */
 
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static ccp_plugin_vm *take_vm(ccp_plugin *p, ccp_buf *msg)
 {
     ccp_plugin_vm *vm = NULL;
@@ -513,6 +521,7 @@ ccp_plugin_cause ccp_plugin_call(ccp_plugin *p, const char *hook, json_object *a
                       p->name, (unsigned long long)((wait + 999) / 1000));
         return CCP_PLUGIN_OPEN;
     }
+    uint64_t start_us = now_us();
     json_object *ctx = ctx_json(opts);
     ccp_buf msg = CCP_BUF_INIT;
     ccp_plugin_cause c;
@@ -540,6 +549,7 @@ ccp_plugin_cause ccp_plugin_call(ccp_plugin *p, const char *hook, json_object *a
         json_object_put(*result);
         *result = NULL;
     }
+    atomic_fetch_add(&p->call_us, now_us() - start_us);
     record(p, ccp_plugin_now_ms(), c == CCP_PLUGIN_OK, probe);
     if (c != CCP_PLUGIN_OK) {
         atomic_fetch_add(&p->errors, 1);
@@ -670,7 +680,8 @@ void ccp_plugin_catalog_write(const ccp_plugin_set *set, ccp_buf *out)
 
 void ccp_plugin_metrics(const ccp_plugin_set *set, ccp_buf *out, bool om)
 {
-    if (!set || !set->n) return;
+    /* The families are written even without plugins: what /metrics
+     * offers does not depend on the config (docs/metrics.json). */
     static const char *const fam[][2] = {
         {"calls", "hook calls"},
         {"errors", "failed hook calls (any cause, breaker refusals included)"},
@@ -683,7 +694,7 @@ void ccp_plugin_metrics(const ccp_plugin_set *set, ccp_buf *out, bool om)
         snprintf(name, sizeof name, "ccproxy_plugin_%s_total", fam[f][0]);
         snprintf(help, sizeof help, "Plugin %s.", fam[f][1]);
         ccp_metrics_family(out, name, "counter", help, om);
-        for (size_t i = 0; i < set->n; i++) {
+        for (size_t i = 0; set && i < set->n; i++) {
             ccp_plugin *p = set->v[i];
             uint64_t v = f == 0   ? atomic_load(&p->calls)
                          : f == 1 ? atomic_load(&p->errors)
@@ -694,4 +705,26 @@ void ccp_plugin_metrics(const ccp_plugin_set *set, ccp_buf *out, bool om)
                            (unsigned long long)v);
         }
     }
+    ccp_metrics_family(out, "ccproxy_plugin_call_seconds_total", "counter",
+                       "Time plugin hook calls took, summed (÷ calls: the mean latency).", om);
+    for (size_t i = 0; set && i < set->n; i++)
+        ccp_buf_printf(out, "ccproxy_plugin_call_seconds_total{plugin=\"%s\"} %.6f\n",
+                       set->v[i]->name, (double)atomic_load(&set->v[i]->call_us) / 1e6);
+    ccp_buf hosts = CCP_BUF_INIT, rss = CCP_BUF_INIT;
+    for (size_t i = 0; set && i < set->n; i++) {
+        int n;
+        uint64_t bytes;
+        ccp_plugin_host_figures(set->v[i], &n, &bytes);
+        ccp_buf_printf(&hosts, "ccproxy_plugin_hosts{plugin=\"%s\"} %d\n", set->v[i]->name, n);
+        ccp_buf_printf(&rss, "ccproxy_plugin_host_resident_memory_bytes{plugin=\"%s\"} %llu\n",
+                       set->v[i]->name, (unsigned long long)bytes);
+    }
+    ccp_metrics_family(out, "ccproxy_plugin_hosts", "gauge",
+                       "Plugin-host processes running (process isolation).", om);
+    if (hosts.len) ccp_buf_append(out, hosts.data, hosts.len);
+    ccp_metrics_family(out, "ccproxy_plugin_host_resident_memory_bytes", "gauge",
+                       "Resident memory of a plugin's hosts, summed.", om);
+    if (rss.len) ccp_buf_append(out, rss.data, rss.len);
+    ccp_buf_free(&hosts);
+    ccp_buf_free(&rss);
 }

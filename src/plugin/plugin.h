@@ -97,6 +97,7 @@ typedef struct ccp_plugin {
 
     /* Figures for /metrics. */
     _Atomic uint64_t calls, errors, timeouts, kills, restarts;
+    _Atomic uint64_t call_us; /* the time calls took, summed */
 } ccp_plugin;
 
 typedef struct ccp_plugin_set {
@@ -172,6 +173,8 @@ void ccp_plugin_hosts_free(ccp_plugin_hosts *h);
 /* Starts a host for p (its source and caps set) and asks it for the
  * declaration; the host stays in the pool. NULL with msg on failure. */
 json_object *ccp_plugin_host_declaration(ccp_plugin *p, ccp_buf *msg);
+/* Live hosts and the sum of their resident memory, for /metrics. */
+void ccp_plugin_host_figures(ccp_plugin *p, int *hosts, uint64_t *rss);
 /* `ccproxy plugin-host`: the host's main loop on fd 3. */
 int ccp_plugin_host_main(int argc, char **argv);
 

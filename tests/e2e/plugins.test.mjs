@@ -161,3 +161,20 @@ test('ccproxy plugin new writes a template that ccproxy plugin test runs in a sa
   assert.match(l.stderr + l.stdout, /plugin 'loop' request hook failed \(timeout\)/);
   fs.rmSync(work, { recursive: true, force: true });
 });
+
+test('/metrics counts each plugin: calls, errors, kills, restarts, hosts', async () => {
+  const text = await (await fetch(`${proxy.url}/metrics`)).text();
+  const sample = (name, plugin) => {
+    const m = new RegExp(`^${name}\\{plugin="${plugin}"\\} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
+  };
+  assert.ok(sample('ccproxy_plugin_calls_total', 'tag') >= 4);
+  assert.equal(sample('ccproxy_plugin_errors_total', 'tag'), 0);
+  assert.ok(sample('ccproxy_plugin_errors_total', 'crash') >= 4);
+  assert.ok(sample('ccproxy_plugin_kills_total', 'crash') >= 1);
+  assert.ok(sample('ccproxy_plugin_calls_total', 'shout') > 0);
+  assert.ok(sample('ccproxy_plugin_call_seconds_total', 'tag') > 0);
+  assert.ok(sample('ccproxy_plugin_hosts', 'tag') >= 1);
+  assert.ok(sample('ccproxy_plugin_host_resident_memory_bytes', 'tag') > 0);
+  assert.equal(sample('ccproxy_plugin_hosts', 'shout'), 0, 'an in-process plugin has no host');
+});
