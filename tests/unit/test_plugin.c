@@ -238,6 +238,35 @@ static void options_are_checked_like_builtins(void **state)
     ccp_config_unref(cfg);
 }
 
+static void entry_on_error_and_formats_apply_to_steps(void **state)
+{
+    (void)state;
+    write_plugin("boom.lua", "return {name='boom', formats={'openai-chat'},\n"
+                             "  request=function() error('boom') end}\n");
+    /* The entry's on_error is the default of its steps; a step's own wins. */
+    ccp_config *cfg = load_ok("boom.lua", "      on_error: skip\n",
+                              "    - boom\n  q:\n    - {use: boom, on_error: fail}\n");
+    json_object *req = parse("{}");
+    ccp_error err = {0};
+    assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+    assert_int_not_equal(ccp_pipeline_run_request(&cfg->pipelines[1], req, &err), 0);
+    assert_non_null(strstr(err.msg, "pipeline 'q' step 1 (boom): plugin 'boom' request hook "
+                                    "failed (error)"));
+    json_object_put(req);
+    ccp_config_unref(cfg);
+    /* formats: used by a provider of another format is a config error. */
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "plugins:\n  dirs: []\n  load:\n    - {path: %s/boom.lua, isolation: inprocess}\n"
+             "pipelines:\n  p: [boom]\n"
+             "providers:\n  - {name: a, base_url: 'http://127.0.0.1:1', api_key: k, pipeline: p}\n",
+             dir);
+    ccp_diags d = {0};
+    assert_int_not_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    assert_non_null(strstr(d.items[0].message, "the boom step of pipeline 'p'"));
+    ccp_diags_free(&d);
+}
+
 static void bad_declarations_are_config_errors(void **state)
 {
     (void)state;
@@ -908,6 +937,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(tables_read_and_edit_lazily_like_plain_ones),
         cmocka_unit_test(reload_picks_up_an_edited_plugin),
         cmocka_unit_test(options_are_checked_like_builtins),
+        cmocka_unit_test(entry_on_error_and_formats_apply_to_steps),
         cmocka_unit_test(bad_declarations_are_config_errors),
         cmocka_unit_test(infinite_loop_stops_at_timeout),
         cmocka_unit_test(instruction_budget_stops_a_call),
