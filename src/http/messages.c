@@ -25,6 +25,7 @@
 #include "router/route.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <uv.h>
@@ -69,6 +70,10 @@ typedef struct msg_ctx {
     int fail_code;       /* set when we stopped the transfer ourselves */
     ccp_error fail;
     ccp_reqtrace *tr; /* the request's spans; NULL when not traced */
+    /* Preparing in libuv's thread pool (plugin hosts; see start_attempt):
+     * the job, and a drain deadline that passed meanwhile. */
+    struct prep_job *prep;
+    bool shutdown_pending;
 } msg_ctx;
 
 static double ms_since(uint64_t ns)
@@ -496,6 +501,7 @@ static void on_abort(void *ud)
 {
     msg_ctx *c = ud;
     c->aborted = true;
+    if (c->prep) return; /* prep_done finishes, once the thread is done with c */
     ccp_log_debug("%s client went away: cancelling the upstream request", c->req->id);
     /* Inside a decoder callback the upstream callback returning will see the
      * flag and stop the transfer; the rest of the teardown happens there. */
@@ -517,6 +523,10 @@ static void on_shutdown(void *ud)
 {
     msg_ctx *c = ud;
     if (c->aborted) return;
+    if (c->prep) {
+        c->shutdown_pending = true; /* prep_done ends it */
+        return;
+    }
     ccp_log_debug("%s drain deadline passed: ending the answer with an error", c->req->id);
     if (c->up) {
         ccp_upstream_cancel(c->up);
@@ -627,11 +637,80 @@ static void admit_attempt(msg_ctx *c)
     }
 }
 
+/* ---- preparing off the loop (plugin hosts) ----------------------------
+ * A process-isolated plugin's request and outbound hooks wait on its host
+ * for up to their timeout_ms. Such attempts are prepared in libuv's thread
+ * pool, and the worker's loop serves other requests meanwhile; while the
+ * job runs, only prep_done touches c (on_abort and on_shutdown defer to
+ * it). Everything else is prepared on the loop, as before. */
+typedef struct prep_job {
+    uv_work_t work;
+    msg_ctx *c;
+    int rc;
+    ccp_prep_error e;
+} prep_job;
+
+static void attempt_prepared(msg_ctx *c, int rc, ccp_prep_error *e);
+
+static bool prepare_off_loop(const msg_ctx *c)
+{
+    if (ccp_plugin_pipeline_blocks(c->choice.pipeline)) return true;
+    for (size_t i = c->ex.attempt; i < c->choice.route->n; i++)
+        if (ccp_plugin_pipeline_blocks(
+                ccp_route_target_pipeline(&c->choice.route->targets[i], c->client_model)))
+            return true;
+    return false;
+}
+
+static void prep_work(uv_work_t *w)
+{
+    prep_job *j = w->data;
+    j->rc = ccp_exchange_prepare(&j->c->ex, &j->c->a, &j->e);
+}
+
+static void prep_done(uv_work_t *w, int status)
+{
+    prep_job *j = w->data;
+    msg_ctx *c = j->c;
+    int rc = j->rc;
+    ccp_prep_error e = j->e;
+    free(j);
+    c->prep = NULL;
+    (void)status;
+    if (c->aborted || c->shutdown_pending) {
+        c->prepared = rc == 0; /* finish() frees it */
+        if (c->aborted) {
+            account(c);
+            ccp_res_end(c->res);
+            finish(c);
+        } else {
+            fail_and_finish(c, 529, "overloaded_error", "ccproxy is shutting down");
+        }
+        return;
+    }
+    attempt_prepared(c, rc, &e);
+}
+
 /* Prepares the attempt at the exchange's current target and sends it. */
 static void start_attempt(msg_ctx *c)
 {
+    if (prepare_off_loop(c)) {
+        prep_job *j = ccp_xcalloc(1, sizeof *j); /* freed in prep_done */
+        j->c = c;
+        j->work.data = j;
+        c->prep = j;
+        if (uv_queue_work(ccp_res_loop(c->res), &j->work, prep_work, prep_done) == 0) return;
+        c->prep = NULL;
+        free(j);
+    }
     ccp_prep_error e;
     int rc = ccp_exchange_prepare(&c->ex, &c->a, &e);
+    attempt_prepared(c, rc, &e);
+}
+
+static void attempt_prepared(msg_ctx *c, int rc, ccp_prep_error *ep)
+{
+    ccp_prep_error e = *ep;
     /* The target tried: preparing may have skipped some (breaker open). */
     const ccp_target *t = &c->choice.route->targets[c->ex.attempt];
     ccp_res_log_info(c->res, t->provider->name, t->model ? t->model : c->client_model, c->stream);

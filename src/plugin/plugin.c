@@ -658,6 +658,16 @@ static int plugin_outbound(const ccp_step *s, json_object *req, ccp_outbound *ou
     return 0;
 }
 
+bool ccp_plugin_pipeline_blocks(const ccp_pipeline *p)
+{
+    for (size_t i = 0; p && i < p->n; i++) {
+        const ccp_plugin *pl = ccp_plugin_of(p->steps[i].t);
+        if (pl && pl->isolation == CCP_ISOLATION_PROCESS && (pl->has_request || pl->has_outbound))
+            return true;
+    }
+    return false;
+}
+
 /* ---- the catalog ------------------------------------------------------- */
 
 void ccp_plugin_catalog_write(const ccp_plugin_set *set, ccp_buf *out)

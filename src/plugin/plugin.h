@@ -146,6 +146,11 @@ ccp_plugin_cause ccp_plugin_call(ccp_plugin *p, const char *hook, json_object *a
  * source path, isolation, hooks and options. */
 void ccp_plugin_catalog_write(const ccp_plugin_set *set, ccp_buf *out);
 
+/* True when a step of p calls a plugin host from its request or outbound
+ * hook: preparing an attempt through p then waits on another process, so
+ * the HTTP layer does it off its event loop. */
+bool ccp_plugin_pipeline_blocks(const ccp_pipeline *p);
+
 /* Appends the Prometheus families of every plugin in set. */
 void ccp_plugin_metrics(const ccp_plugin_set *set, ccp_buf *out, bool openmetrics);
 

@@ -178,3 +178,42 @@ test('/metrics counts each plugin: calls, errors, kills, restarts, hosts', async
   assert.ok(sample('ccproxy_plugin_host_resident_memory_bytes', 'tag') > 0);
   assert.equal(sample('ccproxy_plugin_hosts', 'shout'), 0, 'an in-process plugin has no host');
 });
+
+test('a slow process-isolated plugin does not hold up other requests on the same worker', async () => {
+  // One worker: both requests share its event loop. The slow plugin
+  // computes for about 2 s in its host; the other request, with no plugin,
+  // reaches the upstream first only if the loop was free meanwhile.
+  const slow = plugin('slow', `
+return {
+  name = 'slow',
+  request = function(req)
+    local t = os.clock() while os.clock() - t < 2 do end
+    req.metadata = { user_id = 'slow' }
+  end,
+}`);
+  const seen = [];
+  const up = await startMock((req) => { seen.push(req.body?.metadata?.user_id ?? 'plain'); return { kind: 'json', fixture: 'text.json' }; });
+  const p = await startProxy(`
+plugins:
+  dirs: []
+  load: [{path: ${slow}, limits: {timeout_ms: 10000}}]
+pipelines:
+  slow: [slow]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k, model_pipelines: {slow-model: slow}}
+router:
+  default: ant/main-model
+`, { args: ['--workers', '1'] });
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+    const a = c.messages.create(request('ant/slow-model'));
+    await new Promise((r) => setTimeout(r, 200));
+    const b = await c.messages.create(request('claude-sonnet-4-5'));
+    assert.match(b.content[0].text, /^Hello/);
+    await a;
+    assert.deepEqual(seen, ['plain', 'slow']);
+  } finally {
+    await p.stop();
+    await up.close();
+  }
+});
