@@ -15,9 +15,11 @@
  * replaced on a later call, after a backoff that doubles per death (0,
  * 100 ms, ... 10 s) and resets after a call that succeeds.
  *
- * LIMITATION: the call blocks the calling worker's event loop until the
- * answer or the deadline (a bounded poll), rather than suspending the
- * request on the loop; see docs/plugins.md. */
+ * A call blocks its calling thread until the answer or the deadline (a
+ * bounded poll). Request and outbound hooks are called from libuv's thread
+ * pool (http/messages.c prepares such attempts off the loop); event and
+ * route hooks still block the worker's loop for their call: see the
+ * limitation in docs/plugins.md. */
 #include "plugin/host_internal.h"
 
 #include "core/alloc.h"
