@@ -17,7 +17,7 @@ static void usage(FILE *out)
           "  explain   show where a request would be routed and what would be sent\n"
           "  transformers  list the transformers pipelines can use, with their options\n"
           "  config-keys list every config key with its type, default and meaning\n"
-          "  providers the built-in provider catalog (--json)\n"
+          "  providers  the built-in provider catalog (--json)\n"
           "  init      write a config: pick providers, keys and models\n"
           "  import-ccr  convert a claude-code-router config.json\n"
           "  version   print the version\n"

@@ -223,7 +223,7 @@ const ccp_provider_info *ccp_catalog_find(const char *name)
  * with a ':' followed by a space or a leading special character; the model
  * names hold ':' but never ": ", so quoting only when needed keeps the
  * generated files readable. */
-static void yaml_scalar(ccp_buf *out, const char *s)
+void ccp_catalog_yaml_scalar(ccp_buf *out, const char *s)
 {
     bool quote = !*s || strchr("!&*-?{}[]|>'\"%@`#,", s[0]) || strstr(s, ": ") || strstr(s, " #") ||
                  s[strlen(s) - 1] == ':';
@@ -240,7 +240,14 @@ static void yaml_scalar(ccp_buf *out, const char *s)
 }
 
 void ccp_catalog_provider_yaml(ccp_buf *out, const ccp_provider_info *p, const char *key_env,
-                               const char *raw_key, bool comments)
+                               const char *raw_key, bool comments, bool pipeline)
+{
+    ccp_catalog_provider_yaml_ex(out, p, key_env, raw_key, comments, pipeline, NULL);
+}
+
+void ccp_catalog_provider_yaml_ex(ccp_buf *out, const ccp_provider_info *p, const char *key_env,
+                                  const char *raw_key, bool comments, bool pipeline,
+                                  const char *const *extra_models)
 {
     if (comments) ccp_buf_printf(out, "  # %s — %s\n", p->title, p->docs);
     if (comments && p->note) ccp_buf_printf(out, "  # %s\n", p->note);
@@ -250,20 +257,25 @@ void ccp_catalog_provider_yaml(ccp_buf *out, const ccp_provider_info *p, const c
     if (!key_env) key_env = p->key_env;
     if (raw_key) {
         ccp_buf_appends(out, "    api_key: ");
-        yaml_scalar(out, raw_key);
+        ccp_catalog_yaml_scalar(out, raw_key);
         ccp_buf_appendc(out, '\n');
     } else if (key_env && *key_env) {
         ccp_buf_printf(out, "    api_key: ${%s}\n", key_env);
     }
-    if (p->models[0]) {
+    if (p->models[0] || (extra_models && extra_models[0])) {
         ccp_buf_appends(out, "    models: [");
-        for (size_t i = 0; p->models[i]; i++) {
-            if (i) ccp_buf_appends(out, ", ");
-            yaml_scalar(out, p->models[i]);
+        size_t n = 0;
+        for (size_t i = 0; p->models[i]; i++, n++) {
+            if (n) ccp_buf_appends(out, ", ");
+            ccp_catalog_yaml_scalar(out, p->models[i]);
+        }
+        for (size_t i = 0; extra_models && extra_models[i]; i++, n++) {
+            if (n) ccp_buf_appends(out, ", ");
+            ccp_catalog_yaml_scalar(out, extra_models[i]);
         }
         ccp_buf_appends(out, "]\n");
     }
-    if (p->dialect) ccp_buf_printf(out, "    pipeline: %s\n", p->name);
+    if (p->dialect && pipeline) ccp_buf_printf(out, "    pipeline: %s\n", p->name);
     for (const char *o = p->options; o && *o;) {
         const char *nl = strchr(o, '\n');
         size_t n = nl ? (size_t)(nl - o) : strlen(o);
@@ -379,7 +391,7 @@ void ccp_catalog_write_markdown(ccp_buf *out)
                 p->stages[j] ? p->stages[j] : "the client's model", p->stages[j] ? "`" : "");
         }
         ccp_buf_appends(out, "\n```yaml\nproviders:\n");
-        ccp_catalog_provider_yaml(out, p, NULL, NULL, false);
+        ccp_catalog_provider_yaml(out, p, NULL, NULL, false, true);
         if (p->dialect) {
             ccp_buf_appends(out, "pipelines:\n");
             ccp_catalog_pipeline_yaml(out, p);

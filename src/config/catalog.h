@@ -56,9 +56,21 @@ const ccp_provider_info *ccp_catalog_find(const char *name);
  * indentation), its key taken from ${key_env} (NULL: p->key_env; "" or no
  * variable at all: no key). With raw_key set, that literal value is written
  * instead (the user asked for it). comments adds a line saying where the
- * provider's docs are. */
+ * provider's docs are; pipeline names the pipeline of its dialect (see
+ * ccp_catalog_pipeline_yaml) when it has one. */
 void ccp_catalog_provider_yaml(ccp_buf *out, const ccp_provider_info *p, const char *key_env,
-                               const char *raw_key, bool comments);
+                               const char *raw_key, bool comments, bool pipeline);
+
+/* The same with more models listed after the row's own (NULL-terminated;
+ * NULL for none): the models a route names that the row does not propose,
+ * which the loader wants listed. */
+void ccp_catalog_provider_yaml_ex(ccp_buf *out, const ccp_provider_info *p, const char *key_env,
+                                  const char *raw_key, bool comments, bool pipeline,
+                                  const char *const *extra_models);
+
+/* Appends s as a YAML scalar: plain when that reads back as the same
+ * string, else double-quoted. */
+void ccp_catalog_yaml_scalar(ccp_buf *out, const char *s);
 
 /* Appends the pipeline p's dialect needs, as one `pipelines:` entry named
  * after the provider (nothing when p has no dialect). */

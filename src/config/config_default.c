@@ -19,7 +19,7 @@ int ccp_config_load_default(ccp_config **out, ccp_diags *diags)
     for (size_t i = 0; i < ccp_provider_catalog_n; i++) {
         const ccp_provider_info *p = &ccp_provider_catalog[i];
         if (!p->in_default) continue;
-        ccp_catalog_provider_yaml(&yaml, p, NULL, NULL, false);
+        ccp_catalog_provider_yaml(&yaml, p, NULL, NULL, false, true);
         ccp_catalog_pipeline_yaml(&pipes, p);
     }
     if (pipes.len) {

@@ -22,7 +22,7 @@ static void every_row_loads_with_its_stages(void **state)
         if (p->key_env) setenv(p->key_env, "test-key", 1);
         ccp_buf y = CCP_BUF_INIT;
         ccp_buf_appends(&y, "providers:\n");
-        ccp_catalog_provider_yaml(&y, p, NULL, NULL, true);
+        ccp_catalog_provider_yaml(&y, p, NULL, NULL, true, true);
         if (p->dialect) {
             ccp_buf_appends(&y, "pipelines:\n");
             ccp_catalog_pipeline_yaml(&y, p);
