@@ -77,3 +77,39 @@ test('init_refuses_bad_flags_and_a_missing_terminal', () => {
   assert.match(r.stdout, /^  - name: ollama/m);
   assert.match(r.stderr, /<stdout>: ok, 1 provider, default route ollama\/qwen2\.5-coder:7b/);
 });
+
+test('import_ccr_reads_the_default_path_writes_a_checked_config_and_reports_the_rest', () => {
+  const home = path.join(tmp, 'ccrhome');
+  fs.mkdirSync(path.join(home, '.claude-code-router'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'tests/fixtures/ccr/readme.json'),
+    path.join(home, '.claude-code-router/config.json'));
+  const out = path.join(home, 'ccproxy.yaml');
+  const r = ccproxy(['import-ccr', '--output', out], { HOME: home });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /What has no exact equivalent:/);
+  assert.match(r.stderr, /- APIKEY/);
+  assert.match(r.stderr, /export DEEPSEEK_API_KEY=<the key>/);
+  assert.match(r.stderr, /ok, 8 providers, default route deepseek\/deepseek-chat/);
+  assert.ok(!r.stderr.includes('sk-xxx') && !r.stderr.includes('your-secret-key'));
+  const keys = { OPENROUTER_API_KEY: 'a', DEEPSEEK_API_KEY: 'b', GEMINI_API_KEY: 'c',
+    VOLCENGINE_API_KEY: 'd', AIHUBMIX_API_KEY: 'e' };
+  const chk = ccproxy(['check', '--config', out], keys);
+  assert.equal(chk.status, 0, chk.stderr);
+  // To standard output without --output; an existing file is kept.
+  const s = ccproxy(['import-ccr', path.join(ROOT, 'tests/fixtures/ccr/env_keys.json')]);
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stdout, /^  long_context: gemini-pro\/gemini-2\.5-pro$/m);
+  assert.equal(ccproxy(['import-ccr', '-o', out], { HOME: home }).status, 1);
+});
+
+test('import_ccr_refuses_a_missing_or_foreign_file', () => {
+  let r = ccproxy(['import-ccr', path.join(tmp, 'none.json')]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /cannot read .*none\.json/);
+  const f = path.join(tmp, 'foreign.json');
+  fs.writeFileSync(f, '{"hello": 1}');
+  r = ccproxy(['import-ccr', f]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no Providers: is this a claude-code-router config\.json\?/);
+  assert.equal(ccproxy(['import-ccr', 'a', 'b']).status, 2);
+});
