@@ -563,15 +563,16 @@ static void write_yaml(conv *c, ccp_buf *out, const char *routes[], size_t n_rou
     }
     ccp_buf_free(&pipes);
 
-    /* router */
-    ccp_buf_appends(out, "\nrouter:\n");
+    /* router (none: the first provider with its first model serves) */
+    json_object *thr = ccp_json_get(ccp_json_get_obj(r, "Router"), "longContextThreshold");
+    bool has_thr = thr && json_object_get_int64(thr) > 0;
+    if (n_routes || has_thr) ccp_buf_appends(out, "\nrouter:\n");
     for (size_t i = 0; i < n_routes; i++) {
         ccp_buf_printf(out, "  %s: ", route_keys[i]);
         yaml_str(out, routes[i]);
         ccp_buf_appendc(out, '\n');
     }
-    json_object *thr = ccp_json_get(ccp_json_get_obj(r, "Router"), "longContextThreshold");
-    if (thr && json_object_get_int64(thr) > 0)
+    if (has_thr)
         ccp_buf_printf(out, "  long_context_tokens: %lld\n", (long long)json_object_get_int64(thr));
 }
 
@@ -613,17 +614,19 @@ int ccp_import_ccr(const char *json, size_t len, ccp_buf *yaml, ccp_buf *report,
             route_keys[nr++] = router_map[i].ours;
         }
     }
-    json_object_object_foreach(router, rk, rv)
-    {
-        (void)rv;
-        bool known = !strcmp(rk, "longContextThreshold");
-        for (size_t i = 0; i < sizeof router_map / sizeof router_map[0] && !known; i++)
-            known = !strcmp(rk, router_map[i].ccr);
-        if (!known)
-            ccp_buf_printf(report,
-                           "- Router.%s: no such stage in ccproxy; a router.rules entry can "
-                           "route it (docs/routing.md)\n",
-                           rk);
+    if (router) {
+        json_object_object_foreach(router, rk, rv)
+        {
+            (void)rv;
+            bool known = !strcmp(rk, "longContextThreshold");
+            for (size_t i = 0; i < sizeof router_map / sizeof router_map[0] && !known; i++)
+                known = !strcmp(rk, router_map[i].ccr);
+            if (!known)
+                ccp_buf_printf(report,
+                               "- Router.%s: no such stage in ccproxy; a router.rules entry can "
+                               "route it (docs/routing.md)\n",
+                               rk);
+        }
     }
     report_top_level(c);
     write_yaml(c, yaml, routes, nr, route_keys);

@@ -142,6 +142,24 @@ static void anthropic_endpoints_and_model_transformers_convert(void **state)
     unsetenv("OPENROUTER_API_KEY");
 }
 
+/* Found by fuzz_import_ccr: a config with no Router object read a NULL. */
+static void a_config_without_router_converts(void **state)
+{
+    const char *j = "{\"Providers\": [{\"name\": \"l\", \"api_base_url\": "
+                    "\"http://127.0.0.1:8080/v1/chat/completions\", \"models\": [\"m\"]}]}";
+    ccp_buf y = CCP_BUF_INIT, r = CCP_BUF_INIT;
+    ccp_error err = {0};
+    assert_int_equal(ccp_import_ccr(j, strlen(j), &y, &r, &err), 0);
+    ccp_config *c = NULL;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_string("x", y.data, y.len, &c, &d), 0);
+    assert_string_equal(c->router_default.provider->name, "l"); /* the first provider */
+    ccp_config_unref(c);
+    ccp_diags_free(&d);
+    ccp_buf_free(&y);
+    ccp_buf_free(&r);
+}
+
 static void what_is_no_ccr_config_is_refused(void **state)
 {
     const char *bad[] = {"{",
@@ -150,8 +168,8 @@ static void what_is_no_ccr_config_is_refused(void **state)
                          "{}",
                          "{\"Providers\": []}",
                          "{\"Providers\": [{\"name\": \"x\"}]}",
-                         "{\"Providers\": [{\"name\": \"a\", \"api_base_url\": \"http://h\"},"
-                         " {\"name\": \"A\", \"api_base_url\": \"http://h\"}]}"};
+                         ("{\"Providers\": [{\"name\": \"a\", \"api_base_url\": \"http://h\"},"
+                          " {\"name\": \"A\", \"api_base_url\": \"http://h\"}]}")};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ccp_buf y = CCP_BUF_INIT, r = CCP_BUF_INIT;
         ccp_error err = {0};
@@ -168,6 +186,7 @@ int main(void)
         cmocka_unit_test(the_readme_example_converts),
         cmocka_unit_test(env_references_stages_and_server_convert),
         cmocka_unit_test(anthropic_endpoints_and_model_transformers_convert),
+        cmocka_unit_test(a_config_without_router_converts),
         cmocka_unit_test(what_is_no_ccr_config_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
