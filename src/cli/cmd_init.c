@@ -30,8 +30,9 @@ static void usage(FILE *out)
           "Writes a commented config: the providers you pick from the catalog ('ccproxy\n"
           "providers'), the environment variable holding each key (the file says ${VAR},\n"
           "never the key), a route per stage and each provider's dialect pipeline. Then\n"
-          "checks the file and prints how to start. In a terminal it asks; --yes takes\n"
-          "the answers from the flags and the catalog's proposals.\n"
+          "checks the file and prints how to start. In a terminal it asks (--provider\n"
+          "then gives the proposed answer); --yes takes the answers from the flags and\n"
+          "the catalog's proposals.\n"
           "\n"
           "  -y, --yes             do not ask (needs at least one --provider)\n"
           "  -p, --provider NAME   a catalog provider (repeatable; the first is the default)\n"
@@ -176,11 +177,16 @@ static int interview(ccp_gen_plan *plan, owned *o, char **output)
                p->key_env ? p->key_env : "no key (local)",
                p->key_env ? (k && *k ? " (set)" : "") : "");
     }
-    /* Propose the providers whose key is already in the environment. */
+    /* Propose the providers given with --provider, else those whose key
+     * is already in the environment. */
     char def[256] = "";
     for (size_t i = 0; i < ccp_provider_catalog_n && strlen(def) < 200; i++) {
-        const char *k = ccp_provider_catalog[i].key_env;
-        if (k && getenv(k) && *getenv(k))
+        const ccp_provider_info *p = &ccp_provider_catalog[i];
+        bool given = false;
+        for (size_t j = 0; j < plan->n; j++)
+            given |= plan->providers[j].info == p;
+        const char *k = p->key_env ? getenv(p->key_env) : NULL;
+        if (plan->n ? given : k && *k)
             snprintf(def + strlen(def), sizeof def - strlen(def), "%s%zu", *def ? " " : "", i + 1);
     }
     if (!*def) strcpy(def, "1");

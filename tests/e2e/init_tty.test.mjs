@@ -43,14 +43,14 @@ async function answer(session, prompt, keys) {
   tmux('send-keys', '-t', session, 'Enter');
 }
 
-function startInit(session, home, extraEnv = '') {
+function startInit(session, home, extraEnv = '', args = '') {
   assert.ok(BIN, 'CCPROXY_BIN must name the built binary');
   fs.mkdirSync(home, { recursive: true });
   const rc = path.join(home, 'rc');
   // The pane's shell writes the exit code where the test can read it, then
   // stays open so the last screen can still be captured.
   const cmd = `env -i PATH=/usr/bin:/bin HOME=${home} TERM=xterm NO_COLOR=1 ${extraEnv} ` +
-    `${BIN} init; echo $? > ${rc}; sleep 600`;
+    `${BIN} init ${args}; echo $? > ${rc}; sleep 600`;
   tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '60', cmd);
   return rc;
 }
@@ -124,4 +124,15 @@ test('init_in_a_terminal_writes_a_raw_key_only_when_asked_and_keeps_the_file_pri
   const file = path.join(home, '.config/ccproxy/config.yaml');
   assert.match(fs.readFileSync(file, 'utf8'), /api_key: sk-raw-123/);
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+});
+
+test('init_in_a_terminal_proposes_the_providers_given_and_writes_nothing_when_input_ends', async () => {
+  const home = path.join(tmp, 'c');
+  const rc = startInit('c', home, '', '--provider groq');
+  await screenUntil('c', /Providers .*\[6\]: $/m); // groq is row 6
+  tmux('send-keys', '-t', 'c', 'C-d');
+  const s = await screenUntil('c', /input ended; nothing written/);
+  assert.doesNotMatch(s, /Wrote/);
+  assert.equal(await exitCode(rc), 1);
+  assert.ok(!fs.existsSync(path.join(home, '.config/ccproxy/config.yaml')));
 });
