@@ -181,7 +181,7 @@ const ccp_provider_info ccp_provider_catalog[] = {
         .models = {"qwen/qwen3-coder-30b"},
         .stages = {"qwen/qwen3-coder-30b", "qwen/qwen3-coder-30b", NULL, NULL, NULL, NULL},
         .options = "top_k: true\n",
-        .docs = "https://lmstudio.ai/docs/app/api/endpoints/openai",
+        .docs = "https://lmstudio.ai/docs/api/openai-api",
     },
     {
         .name = "vllm",
