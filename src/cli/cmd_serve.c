@@ -6,6 +6,7 @@
 #include "http/app.h"
 #include "obs/metrics.h"
 #include "http/server.h"
+#include "http/tls_server.h"
 #include "obs/pstatus.h"
 #include "obs/otlp.h"
 #include "upstream/upstream.h"
@@ -38,8 +39,8 @@ static void on_listening(void *app, const char *host, int port)
 {
     ccp_app *a = app;
     /* Tests and scripts wait for this exact line. */
-    fprintf(stderr, "ccproxy listening on http://%s:%d (config: %s)\n", host, port,
-            a->config->source);
+    fprintf(stderr, "ccproxy listening on %s://%s:%d (config: %s)\n", a->tls ? "https" : "http",
+            host, port, a->config->source);
     const char *warn[8];
     size_t n = ccp_app_warnings(a, warn, 8);
     for (size_t i = 0; i < n; i++)
@@ -51,9 +52,10 @@ static void on_listening(void *app, const char *host, int port)
 
 static void on_admin_listening(void *app, const char *host, int port)
 {
-    (void)app;
+    ccp_app *a = app;
     /* Printed before the main line, which tests wait for. */
-    fprintf(stderr, "ccproxy admin listening on http://%s:%d\n", host, port);
+    fprintf(stderr, "ccproxy admin listening on %s://%s:%d\n",
+            a->tls && a->config->server.tls.admin ? "https" : "http", host, port);
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -166,6 +168,22 @@ int ccp_cmd_serve(int argc, char **argv)
         .admin_port = admin_port,
         .on_admin_listening = on_admin_listening,
     };
+    /* HTTPS (server.tls): the context is built here, so a bad certificate
+     * stops the start with its reason; app.tls is what a reload renews. */
+    if (cfg->server.tls.cert_file) {
+        ccp_error terr = {0};
+        app.tls = ccp_tls_server_new(&cfg->server.tls, &terr);
+        if (!app.tls) {
+            fprintf(stderr, "ccproxy serve: %s\n", terr.msg);
+            ccp_admit_free(app.admit);
+            ccp_metrics_free(app.metrics);
+            ccp_health_free(app.health);
+            ccp_config_unref(cfg);
+            return 1;
+        }
+        so.tls = app.tls;
+        so.admin_tls = cfg->server.tls.admin ? app.tls : NULL;
+    }
     ccp_app_server_hooks(&app, &so);
     if (app.metrics) ccp_metrics_set_extra(app.metrics, ccp_app_metrics_extra, &app);
     app.host = so.host;
@@ -177,6 +195,7 @@ int ccp_cmd_serve(int argc, char **argv)
         ccp_admit_free(app.admit);
         ccp_metrics_free(app.metrics);
         ccp_health_free(app.health);
+        ccp_tls_server_free(app.tls);
         ccp_config_unref(cfg);
         return 1;
     }
@@ -205,6 +224,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_admit_free(app.admit);
     ccp_metrics_free(app.metrics);
     ccp_health_free(app.health);
+    ccp_tls_server_free(app.tls);
     ccp_config_unref(cfg);
     if (rc != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);

@@ -343,6 +343,14 @@ static const ccp_key server_keys[] = {
      .doc_def = "`[]`",
      .help = "origins (`scheme://host[:port]`, `\"null\"`, or `\"*\"`) whose web pages may call "
              "the proxy; none by default"},
+    {.name = "tls",
+     .type = CCP_KEY_CUSTOM,
+     .offset = SRV(tls),
+     .load = ccp_cfg_load_server_tls,
+     .doc_type = "mapping",
+     .doc_def = "none",
+     .help = "serve HTTPS on the listener: `cert_file`, `key_file`, `min_version` (see "
+             "[server.tls](#servertls) and [tls.md](tls.md))"},
 };
 
 #define UP(f) offsetof(ccp_upstream_config, f)

@@ -120,6 +120,10 @@ typedef struct ccp_server_opts {
     const char *admin_host;
     int admin_port; /* 0 = any free */
     void (*on_admin_listening)(void *app, const char *host, int port);
+    /* HTTPS (server.tls): the context of the main listener, and of the
+     * admin listener (the same one, or NULL for plain HTTP). Owned by the
+     * caller, alive until ccp_server_run returns. */
+    struct ccp_tls_server *tls, *admin_tls;
     /* Called on the worker's loop as each response is finished, after the
      * access-log line (may be NULL): the app counts it in its metrics. */
     void (*request_done)(void *worker_data, const ccp_access_rec *rec);

@@ -1,0 +1,140 @@
+// server.tls: ccproxy serves HTTPS on its listener with a certificate the
+// test makes (openssl CLI). The official SDK, trusting the test CA through
+// NODE_EXTRA_CA_CERTS, gets the same answers over HTTPS as over HTTP,
+// streamed and not; a client offering only TLS 1.1 is refused, as is a TLS
+// 1.2 client when min_version is 1.3; a plain-HTTP request to the HTTPS
+// port gets a readable 400, and the proxy goes on serving.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { startProxy, mockConfig } from './lib/proxy.mjs';
+import { startMock, fixture } from './lib/mock_anthropic.mjs';
+import { makeCA } from './lib/tls_certs.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+let mock, ca, pair;
+const cleanups = [];
+
+before(async () => {
+  mock = await startMock((req) => (req.body.stream
+    ? { kind: 'sse', fixture: 'text.sse' } : { kind: 'json', fixture: 'text.json' }));
+  ca = makeCA();
+  pair = ca.issue('server');
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await mock.close();
+  ca.remove();
+});
+
+async function proxyWith(tlsYaml) {
+  const proxy = await startProxy(mockConfig(mock.url, `server:\n  tls: ${tlsYaml}\n`));
+  cleanups.push(() => proxy.stop());
+  return proxy;
+}
+
+const tlsConfig = (extra = '') => `{cert_file: ${pair.cert}, key_file: ${pair.key}${extra}}`;
+
+// A TLS handshake with the proxy; resolves to the negotiated protocol or
+// rejects with the handshake's error.
+function handshake(port, opts) {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca: fs.readFileSync(ca.ca), ...opts }, () => {
+      const v = s.getProtocol();
+      s.end();
+      resolve(v);
+    });
+    s.on('error', reject);
+  });
+}
+
+function get(url, path, agentOpts = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.get(`${url}${path}`, { ca: fs.readFileSync(ca.ca), agent: false, ...agentOpts }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body, cert: res.socket.getPeerCertificate?.() }));
+    });
+    req.on('error', reject);
+  });
+}
+
+test('sdk_streaming_and_non_streaming_over_https', async () => {
+  const proxy = await proxyWith(tlsConfig());
+  assert.match(proxy.url, /^https:\/\//);
+  const out = await new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(ROOT, 'tests/e2e/lib/sdk_over_https.mjs')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, CCPROXY_URL: proxy.url, NODE_EXTRA_CA_CERTS: ca.ca },
+    }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+  const { message, events, final } = JSON.parse(out);
+  const expected = JSON.parse(fixture('text.json'));
+  assert.deepEqual(message.content, expected.content);
+  assert.equal(events[0], 'message_start');
+  assert.equal(events.at(-1), 'message_stop');
+  assert.ok(final.content[0].text.length > 0);
+  assert.equal(mock.requests.filter((r) => r.body?.stream).length >= 1, true);
+});
+
+test('a_tls_1_1_client_is_refused_and_others_still_served', async () => {
+  const proxy = await proxyWith(tlsConfig());
+  // SECLEVEL=0 lets the client's OpenSSL offer TLS 1.1 at all: the refusal
+  // then comes from the server (a protocol_version alert).
+  await assert.rejects(
+    handshake(proxy.port, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }),
+    /protocol version/i,
+  );
+  assert.equal(await handshake(proxy.port, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }), 'TLSv1.2');
+  const res = await get(proxy.url, '/health');
+  assert.equal(res.status, 200);
+});
+
+test('min_version_1_3_refuses_a_tls_1_2_client', async () => {
+  const proxy = await proxyWith(tlsConfig(', min_version: "1.3"'));
+  await assert.rejects(handshake(proxy.port, { maxVersion: 'TLSv1.2' }), /protocol version/i);
+  assert.equal(await handshake(proxy.port, { minVersion: 'TLSv1.3' }), 'TLSv1.3');
+});
+
+test('plain_http_to_the_https_port_gets_a_400_and_the_proxy_goes_on', async () => {
+  const proxy = await proxyWith(tlsConfig());
+  const res = await new Promise((resolve, reject) => {
+    http.get(`http://127.0.0.1:${proxy.port}/health`, (r) => {
+      let body = '';
+      r.on('data', (d) => { body += d; });
+      r.on('end', () => resolve({ status: r.statusCode, body }));
+    }).on('error', reject);
+  });
+  assert.equal(res.status, 400);
+  const body = JSON.parse(res.body);
+  assert.equal(body.error.type, 'invalid_request_error');
+  assert.match(body.error.message, /serves HTTPS/);
+  // Garbage that is neither TLS nor HTTP: the connection is closed.
+  await new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port: proxy.port, rejectUnauthorized: false });
+    s.on('error', () => resolve());
+    s.on('close', () => resolve());
+    s.on('secureConnect', () => s.end());
+  });
+  const ok = await get(proxy.url, '/health');
+  assert.equal(ok.status, 200);
+});
+
+test('a_bad_certificate_stops_the_start_with_its_reason', async () => {
+  const other = ca.issue('other');
+  await assert.rejects(
+    startProxy(mockConfig(mock.url, `server:\n  tls: {cert_file: ${pair.cert}, key_file: ${other.key}}\n`)),
+    /server\.tls\.key_file .* is not the key of the certificate/,
+  );
+  await assert.rejects(
+    startProxy(mockConfig(mock.url, `server:\n  tls: {cert_file: /nonexistent/cert.pem, key_file: ${pair.key}}\n`)),
+    /server\.tls\.cert_file: cannot read '\/nonexistent\/cert\.pem': No such file/,
+  );
+});
