@@ -6,6 +6,7 @@
 #include "http/app.h"
 #include "obs/metrics.h"
 #include "http/server.h"
+#include "http/client_limit.h"
 #include "http/tls_server.h"
 #include "obs/pstatus.h"
 #include "obs/otlp.h"
@@ -163,6 +164,7 @@ int ccp_cmd_serve(int argc, char **argv)
         .drain_timeout_ms = cfg->server.drain_timeout_ms,
         .write_timeout_ms = cfg->server.write_timeout_ms,
         .max_connections = cfg->server.max_connections,
+        .max_connections_per_client = cfg->server.max_connections_per_client,
         .on_listening = on_listening,
         .admin_host = app.admin_host,
         .admin_port = admin_port,
@@ -184,6 +186,10 @@ int ccp_cmd_serve(int argc, char **argv)
         so.tls = app.tls;
         so.admin_tls = cfg->server.tls.admin ? app.tls : NULL;
     }
+    if (cfg->server.max_connections_per_client || cfg->server.client_rate)
+        so.clients = app.clients =
+            ccp_client_table_new(cfg->server.max_connections_per_client, cfg->server.client_rate,
+                                 cfg->server.client_rate_ms);
     ccp_app_server_hooks(&app, &so);
     if (app.metrics) ccp_metrics_set_extra(app.metrics, ccp_app_metrics_extra, &app);
     app.host = so.host;
@@ -196,6 +202,7 @@ int ccp_cmd_serve(int argc, char **argv)
         ccp_metrics_free(app.metrics);
         ccp_health_free(app.health);
         ccp_tls_server_free(app.tls);
+        ccp_client_table_free(app.clients);
         ccp_config_unref(cfg);
         return 1;
     }
@@ -225,6 +232,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_metrics_free(app.metrics);
     ccp_health_free(app.health);
     ccp_tls_server_free(app.tls);
+    ccp_client_table_free(app.clients);
     ccp_config_unref(cfg);
     if (rc != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);

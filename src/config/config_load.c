@@ -281,6 +281,26 @@ static const ccp_key server_keys[] = {
      .help = "open client connections across all workers; past it a new connection is "
              "accepted, answered `503 overloaded_error` once its request head is in, and "
              "closed. `0` = no cap (the open-file limit still bounds it)"},
+    {.name = "max_connections_per_client",
+     .type = CCP_KEY_INT,
+     .offset = SRV(max_connections_per_client),
+     .def = "0",
+     .max = 10000000,
+     .help = "open connections from one client address (IPv4, or IPv6 /64), all workers; past "
+             "it a new connection is closed at once, counted in "
+             "`ccproxy_client_connections_refused_total` and logged once per burst. Keeps one "
+             "client (a connection flood, many slowloris connections) from taking every "
+             "connection. `0` = no cap (see [Limits and overload](#limits-and-overload))"},
+    {.name = "client_rate_limit",
+     .type = CCP_KEY_CUSTOM,
+     .offset = SRV(client_rate),
+     .load = ccp_cfg_load_client_rate,
+     .doc_type = "`N/s` or `N/m`",
+     .doc_def = "none",
+     .help = "requests per client address (IPv4, or IPv6 /64), counted by a token bucket of "
+             "`N` shared by all workers and refilled at `N` per second (`/s`) or minute (`/m`); "
+             "a request over it gets `429 rate_limit_error` with `retry-after`. Applies to "
+             "every request on the main listener, with or without proxy keys"},
     {.name = "log_level",
      .type = CCP_KEY_ENUM,
      .offset = SRV(log_level),

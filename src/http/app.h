@@ -35,6 +35,9 @@ typedef struct ccp_app {
     /* HTTPS (server.tls), NULL for plain HTTP; owned by cmd_serve.c. A
      * reload renews its certificate with ccp_server_tls_reload. */
     struct ccp_tls_server *tls;
+    /* Per-client-address limits (http/client_limit.h), NULL when neither
+     * is set; owned by cmd_serve.c. /metrics reports its totals. */
+    struct ccp_client_table *clients;
     _Atomic int workers;    /* worker loops running */
     _Atomic long in_flight; /* /v1/messages requests not yet finished */
 } ccp_app;

@@ -501,6 +501,59 @@ static void init_settings(void)
     settings.on_message_complete = on_message_complete;
 }
 
+/* ---- per-client limits (server.max_connections_per_client,
+ * server.client_rate_limit; see client_limit.h) ------------------------ */
+
+/* A new connection: true if its client may open one more. A refused one
+ * is closed by the caller before anything is read; a burst of refusals is
+ * logged once. */
+static bool client_admit(conn *c)
+{
+    struct sockaddr_storage sa;
+    int len = sizeof sa;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) != 0 ||
+        !ccp_client_addr_of((struct sockaddr *)&sa, &c->client))
+        return true; /* gone already, or not IP: nothing to count */
+    worker *w = c->w;
+    if (!ccp_client_conn_open(w->clients, &c->client)) {
+        if (ccp_client_should_log(w->clients, uv_now(&w->loop))) {
+            char who[64];
+            ccp_client_addr_text(&c->client, who, sizeof who);
+            ccp_log_warn("client %s has server.max_connections_per_client (%d) connections "
+                         "open; closing its new ones (logged once per 10 s; counted in "
+                         "ccproxy_client_connections_refused_total)",
+                         who, w->opts->max_connections_per_client);
+        }
+        return false;
+    }
+    c->has_client = true;
+    return true;
+}
+
+/* A whole request is in: true if its client's bucket had a token; else it
+ * is answered 429 rate_limit_error with retry-after, as Anthropic does. */
+static bool client_rate_ok(conn *c, ccp_response *res)
+{
+    /* Probes and scrapes (a load balancer's, Prometheus's) are not counted:
+     * they cost nothing upstream, and refusing them would mark a healthy
+     * proxy down. */
+    const ccp_request *q = &res->req;
+    if (!strcmp(q->method, "GET") &&
+        (!strcmp(q->path, "/health") || !strcmp(q->path, "/ready") || !strcmp(q->path, "/metrics")))
+        return true;
+    uint32_t after = 1;
+    if (ccp_client_rate_take(c->w->clients, &c->client, uv_now(&c->w->loop), &after)) return true;
+    char value[16], msg[200];
+    snprintf(value, sizeof value, "%u", after);
+    snprintf(msg, sizeof msg,
+             "this client is over ccproxy's request rate limit (server.client_rate_limit); retry "
+             "after %u s",
+             after);
+    ccp_res_header(res, "retry-after", value);
+    ccp_res_send_error(res, 429, "rate_limit_error", msg);
+    return false;
+}
+
 /* Runs the parser over data; dispatches at most one request. */
 static void parse(conn *c, const char *data, size_t len)
 {
@@ -516,6 +569,7 @@ static void parse(conn *c, const char *data, size_t len)
         size_t used = pos ? (size_t)(pos - data) : len;
         if (used < len) ccp_buf_append(&c->pending, data + used, len - used);
         ccp_response *res = c->res;
+        if (c->has_client && !client_rate_ok(c, res)) return; /* answered 429 */
         /* Run the handler last: it may finish the response synchronously,
          * which resumes parsing of what is pending. */
         const ccp_server_opts *o = c->w->opts;
@@ -592,6 +646,7 @@ static void close_cb(uv_handle_t *h)
     ccp_buf_free(&c->body);
     free(c->hoffs);
     ccp_tls_conn_free(c->tls);
+    if (c->has_client) ccp_client_conn_close(w->clients, &c->client);
     free(c);
     atomic_fetch_sub(w->open_conns, 1);
     ccp_worker_conn_gone(w);
@@ -680,7 +735,12 @@ void ccp_conn_accept(worker *w)
         uv_close((uv_handle_t *)&c->tcp, free_unaccepted);
         return;
     }
+    if (w->clients && !client_admit(c)) {
+        uv_close((uv_handle_t *)&c->tcp, free_unaccepted); /* over its client's cap */
+        return;
+    }
     if (w->tls && !(c->tls = ccp_tls_conn_new(w->tls))) {
+        if (c->has_client) ccp_client_conn_close(w->clients, &c->client);
         uv_close((uv_handle_t *)&c->tcp, free_unaccepted); /* out of memory */
         return;
     }
