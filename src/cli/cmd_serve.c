@@ -157,6 +157,7 @@ int ccp_cmd_serve(int argc, char **argv)
         .port = port >= 0 ? port : cfg->server.port,
         .workers = workers >= 0 ? workers : cfg->server.workers,
         .max_header_bytes = cfg->server.max_header_bytes,
+        .max_headers = cfg->server.max_headers,
         .max_body_bytes = cfg->server.max_body_bytes,
         .header_timeout_ms = cfg->server.header_timeout_ms,
         .idle_timeout_ms = cfg->server.idle_timeout_ms,

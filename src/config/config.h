@@ -187,6 +187,7 @@ typedef struct ccp_server_config {
     int workers;
     size_t max_body_bytes;
     size_t max_header_bytes;
+    int max_headers; /* header fields in one request head */
     int max_json_elements;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;

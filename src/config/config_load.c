@@ -218,6 +218,15 @@ static const ccp_key server_keys[] = {
      .min = 1024,
      .max = 1 << 24,
      .help = "larger request heads get `431`"},
+    {.name = "max_headers",
+     .type = CCP_KEY_INT,
+     .offset = SRV(max_headers),
+     .def = "100",
+     .min = 8,
+     .max = 100000,
+     .help = "a request head with more header fields gets `431`: each costs memory and a "
+             "lookup however short it is (`a:` is two bytes of `max_header_bytes`). Claude Code "
+             "and the SDKs send about 20"},
     {.name = "max_json_elements",
      .type = CCP_KEY_INT,
      .offset = SRV(max_json_elements),

@@ -395,6 +395,14 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     conn *c = of_parser(p);
     if (head_grow(c, len)) return -1;
     if (c->in_value || c->n_hoffs == 0) {
+        int max = c->w->opts->max_headers;
+        if (max > 0 && c->n_hoffs / 2 >= (size_t)max) {
+            char msg[120];
+            snprintf(msg, sizeof msg,
+                     "the request head has more than %d header fields (server.max_headers)", max);
+            ccp_conn_fail(c, 431, "invalid_request_error", msg);
+            return -1;
+        }
         if (c->n_hoffs) ccp_buf_appendc(&c->hbuf, '\0');
         push_off(c);
         c->in_value = false;

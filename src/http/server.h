@@ -95,6 +95,7 @@ typedef struct ccp_server_opts {
     int port;
     int workers; /* 0 = one per core */
     size_t max_header_bytes;
+    int max_headers; /* header fields per request head; 0 = no cap */
     size_t max_body_bytes;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;

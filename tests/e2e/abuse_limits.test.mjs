@@ -154,3 +154,18 @@ test('client_rate_limit_answers_429_with_retry_after_and_spares_other_clients', 
   assert.equal((await request(proxy.port, { localAddress: '127.0.0.1' })).status, 200);
   assert.equal(await metric(proxy, 'ccproxy_client_rate_limited_total'), 1);
 });
+
+test('a_head_with_more_than_max_headers_fields_is_a_431', async () => {
+  const { proxy } = await setup('  max_headers: 10\n');
+  const send = (n) => new Promise((resolve) => {
+    const c = open(proxy.port, '127.0.0.2');
+    const extra = Array.from({ length: n - 1 }, (_, i) => `x-h${i}: ${i}\r\n`).join('');
+    c.sock.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}Connection: close\r\n\r\n`);
+    c.done.then(() => resolve(c.got));
+  });
+  // Host, nine more and Connection: eleven fields.
+  const over = await send(10);
+  assert.match(over, /^HTTP\/1.1 431/);
+  assert.match(over, /more than 10 header fields \(server\.max_headers\)/);
+  assert.match(await send(9), /^HTTP\/1.1 200/);
+});
