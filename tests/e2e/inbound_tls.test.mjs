@@ -138,3 +138,82 @@ test('a_bad_certificate_stops_the_start_with_its_reason', async () => {
     /server\.tls\.cert_file: cannot read '\/nonexistent\/cert\.pem': No such file/,
   );
 });
+
+test('renegotiation_is_refused', async () => {
+  const proxy = await proxyWith(tlsConfig());
+  const s = tls.connect({ host: '127.0.0.1', port: proxy.port, ca: fs.readFileSync(ca.ca), maxVersion: 'TLSv1.2' });
+  await new Promise((r) => s.once('secureConnect', r));
+  // Node reports the refusal as an 'error' on the socket (the callback is
+  // for a renegotiation that happened).
+  const err = await new Promise((resolve) => {
+    s.on('error', resolve);
+    s.renegotiate({ rejectUnauthorized: false }, (e) => resolve(e ?? null));
+  });
+  s.destroy();
+  assert.match(String(err?.message), /no renegotiation/);
+  assert.equal((await get(proxy.url, '/health')).status, 200);
+});
+
+// A 16 MiB stream to a TLS client that reads nothing: the proxy pauses the
+// upstream (the backpressure marks count the encrypted bytes queued for
+// the socket), then delivers every byte once the client reads.
+test('a_tls_client_that_stops_reading_pauses_the_upstream_then_gets_it_all', async () => {
+  const DELTAS = 512;
+  const delta = (i) => `<${i}>` + 'abcdefghijklmnopqrstuvwxyz012345'.repeat(1024).slice(0, 32768 - String(i).length - 2);
+  const state = { finished: false };
+  const up = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', async () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const frame = (event, data) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+      const write = (s) => (res.write(s) ? null : new Promise((r) => { res.once('drain', r); res.once('close', r); }));
+      await write(frame('message_start', { type: 'message_start', message: { id: 'msg_big', type: 'message', role: 'assistant', model: 'mock-model', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } }));
+      await write(frame('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
+      for (let i = 0; i < DELTAS && !res.destroyed; i++) {
+        await write(frame('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: delta(i) } }));
+      }
+      await write(frame('content_block_stop', { type: 'content_block_stop', index: 0 }));
+      await write(frame('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: DELTAS } }));
+      res.end(frame('message_stop', { type: 'message_stop' }), () => { state.finished = true; });
+    });
+  });
+  await new Promise((r) => up.listen(0, '127.0.0.1', r));
+  cleanups.push(async () => { up.closeAllConnections(); await new Promise((r) => up.close(r)); });
+  const proxy = await startProxy(mockConfig(`http://127.0.0.1:${up.address().port}`,
+    `server:\n  log_level: debug\n  tls: ${tlsConfig()}\n`));
+  cleanups.push(() => proxy.stop());
+
+  const body = JSON.stringify({ model: 'claude-test', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+  const sock = tls.connect({ host: '127.0.0.1', port: proxy.port, ca: fs.readFileSync(ca.ca) });
+  await new Promise((r) => sock.once('secureConnect', r));
+  sock.write(`POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  while (!/upstream paused/.test(proxy.log())) {
+    assert.ok(!state.finished, 'the upstream sent its whole answer to a client that reads nothing');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const chunks = [];
+  sock.on('data', (d) => chunks.push(d));
+  await new Promise((r) => sock.once('end', r));
+  const raw = Buffer.concat(chunks).toString();
+  assert.match(raw, /^HTTP\/1.1 200/);
+  const text = [...raw.matchAll(/"text_delta","text":"([^"]*)"/g)].map((m) => m[1]).join('');
+  assert.equal(text, Array.from({ length: DELTAS }, (_, i) => delta(i)).join(''));
+  assert.match(raw, /event: message_stop/);
+});
+
+test('the_admin_listener_stays_plain_unless_tls_admin_is_set', async () => {
+  const adminUrl = (proxy) => /ccproxy admin listening on (https?:\/\/[^:]+:\d+)/.exec(proxy.log())[1];
+  const plain = await startProxy(mockConfig(mock.url, `server:\n  admin_listen: 127.0.0.1:0\n  tls: ${tlsConfig()}\n`));
+  cleanups.push(() => plain.stop());
+  assert.match(adminUrl(plain), /^http:/);
+  const scrape = await fetch(`${adminUrl(plain)}/metrics`);
+  assert.equal(scrape.status, 200);
+  await scrape.text();
+
+  const both = await startProxy(mockConfig(mock.url, `server:\n  admin_listen: 127.0.0.1:0\n  tls: ${tlsConfig(', admin: true')}\n`));
+  cleanups.push(() => both.stop());
+  assert.match(adminUrl(both), /^https:/);
+  const res = await get(adminUrl(both), '/metrics');
+  assert.equal(res.status, 200);
+  assert.match(res.body, /ccproxy_client_connections_refused_total 0/);
+});
