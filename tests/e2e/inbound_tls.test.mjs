@@ -6,7 +6,7 @@
 // port gets a readable 400, and the proxy goes on serving.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -125,6 +125,22 @@ test('plain_http_to_the_https_port_gets_a_400_and_the_proxy_goes_on', async () =
   });
   const ok = await get(proxy.url, '/health');
   assert.equal(ok.status, 200);
+});
+
+test('check_loads_the_certificate_and_key_as_serve_would', () => {
+  const other = ca.issue('stranger');
+  const dir = fs.mkdtempSync(path.join(ca.dir, 'check-'));
+  const write = (name, key) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, mockConfig(mock.url, `server:\n  tls: {cert_file: ${pair.cert}, key_file: ${key}}\n`));
+    return f;
+  };
+  const run = (file) => spawnSync(process.env.CCPROXY_BIN, ['check', '--config', file], { encoding: 'utf8' });
+  const good = run(write('good.yaml', pair.key));
+  assert.equal(good.status, 0, good.stderr);
+  const bad = run(write('bad.yaml', other.key));
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /bad\.yaml: error: server\.tls\.key_file .* is not the key of the certificate/);
 });
 
 test('a_bad_certificate_stops_the_start_with_its_reason', async () => {
