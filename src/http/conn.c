@@ -149,6 +149,9 @@ static int tls_seal(conn *c)
     size_t plain = c->out.len;
     int rc = ccp_tls_conn_seal(c->tls, &c->out, c->close_after);
     c->queued = c->queued - plain + c->out.len;
+    /* Closing, with nothing left to send (not even close_notify, as after
+     * a failure): no write callback will close c, so the caller does. */
+    if (c->close_after && c->queued == 0) return -1;
     return rc;
 }
 
