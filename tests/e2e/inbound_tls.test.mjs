@@ -233,3 +233,15 @@ test('the_admin_listener_stays_plain_unless_tls_admin_is_set', async () => {
   assert.equal(res.status, 200);
   assert.match(res.body, /ccproxy_client_connections_refused_total 0/);
 });
+
+test('a_handshake_left_unfinished_is_cut_off_at_header_timeout_ms', async () => {
+  const proxy = await startProxy(mockConfig(mock.url,
+    `server:\n  header_timeout_ms: 300\n  tls: ${tlsConfig()}\n`));
+  cleanups.push(() => proxy.stop());
+  // The first bytes of a ClientHello record, then nothing.
+  const sock = (await import('node:net')).connect(proxy.port, '127.0.0.1');
+  sock.on('error', () => {});
+  sock.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+  await new Promise((r) => sock.on('close', r));
+  assert.equal((await get(proxy.url, '/health')).status, 200);
+});
