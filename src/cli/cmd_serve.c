@@ -6,6 +6,8 @@
 #include "http/app.h"
 #include "obs/metrics.h"
 #include "http/server.h"
+#include "http/client_limit.h"
+#include "http/tls_server.h"
 #include "obs/pstatus.h"
 #include "obs/otlp.h"
 #include "upstream/upstream.h"
@@ -38,8 +40,8 @@ static void on_listening(void *app, const char *host, int port)
 {
     ccp_app *a = app;
     /* Tests and scripts wait for this exact line. */
-    fprintf(stderr, "ccproxy listening on http://%s:%d (config: %s)\n", host, port,
-            a->config->source);
+    fprintf(stderr, "ccproxy listening on %s://%s:%d (config: %s)\n", a->tls ? "https" : "http",
+            host, port, a->config->source);
     const char *warn[8];
     size_t n = ccp_app_warnings(a, warn, 8);
     for (size_t i = 0; i < n; i++)
@@ -51,9 +53,10 @@ static void on_listening(void *app, const char *host, int port)
 
 static void on_admin_listening(void *app, const char *host, int port)
 {
-    (void)app;
+    ccp_app *a = app;
     /* Printed before the main line, which tests wait for. */
-    fprintf(stderr, "ccproxy admin listening on http://%s:%d\n", host, port);
+    fprintf(stderr, "ccproxy admin listening on %s://%s:%d\n",
+            a->tls && a->config->server.tls.admin ? "https" : "http", host, port);
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -154,6 +157,7 @@ int ccp_cmd_serve(int argc, char **argv)
         .port = port >= 0 ? port : cfg->server.port,
         .workers = workers >= 0 ? workers : cfg->server.workers,
         .max_header_bytes = cfg->server.max_header_bytes,
+        .max_headers = cfg->server.max_headers,
         .max_body_bytes = cfg->server.max_body_bytes,
         .header_timeout_ms = cfg->server.header_timeout_ms,
         .idle_timeout_ms = cfg->server.idle_timeout_ms,
@@ -161,11 +165,32 @@ int ccp_cmd_serve(int argc, char **argv)
         .drain_timeout_ms = cfg->server.drain_timeout_ms,
         .write_timeout_ms = cfg->server.write_timeout_ms,
         .max_connections = cfg->server.max_connections,
+        .max_connections_per_client = cfg->server.max_connections_per_client,
         .on_listening = on_listening,
         .admin_host = app.admin_host,
         .admin_port = admin_port,
         .on_admin_listening = on_admin_listening,
     };
+    /* HTTPS (server.tls): the context is built here, so a bad certificate
+     * stops the start with its reason; app.tls is what a reload renews. */
+    if (cfg->server.tls.cert_file) {
+        ccp_error terr = {0};
+        app.tls = ccp_tls_server_new(&cfg->server.tls, &terr);
+        if (!app.tls) {
+            fprintf(stderr, "ccproxy serve: %s\n", terr.msg);
+            ccp_admit_free(app.admit);
+            ccp_metrics_free(app.metrics);
+            ccp_health_free(app.health);
+            ccp_config_unref(cfg);
+            return 1;
+        }
+        so.tls = app.tls;
+        so.admin_tls = cfg->server.tls.admin ? app.tls : NULL;
+    }
+    if (cfg->server.max_connections_per_client || cfg->server.client_rate)
+        so.clients = app.clients =
+            ccp_client_table_new(cfg->server.max_connections_per_client, cfg->server.client_rate,
+                                 cfg->server.client_rate_ms);
     ccp_app_server_hooks(&app, &so);
     if (app.metrics) ccp_metrics_set_extra(app.metrics, ccp_app_metrics_extra, &app);
     app.host = so.host;
@@ -177,6 +202,8 @@ int ccp_cmd_serve(int argc, char **argv)
         ccp_admit_free(app.admit);
         ccp_metrics_free(app.metrics);
         ccp_health_free(app.health);
+        ccp_tls_server_free(app.tls);
+        ccp_client_table_free(app.clients);
         ccp_config_unref(cfg);
         return 1;
     }
@@ -205,6 +232,8 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_admit_free(app.admit);
     ccp_metrics_free(app.metrics);
     ccp_health_free(app.health);
+    ccp_tls_server_free(app.tls);
+    ccp_client_table_free(app.clients);
     ccp_config_unref(cfg);
     if (rc != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);

@@ -19,6 +19,9 @@ static void usage(FILE *out)
           "  transformers  list the transformers pipelines can use, with their options\n"
           "  config-keys list every config key with its type, default and meaning\n"
           "  plugin    write a plugin template (new) or run a plugin's hooks (test)\n"
+          "  providers  the built-in provider catalog (--json)\n"
+          "  init      write a config: pick providers, keys and models\n"
+          "  import-ccr  convert a claude-code-router config.json\n"
           "  version   print the version\n"
           "\n"
           "Run 'ccproxy <command> --help' for a command's options.\n",
@@ -40,6 +43,9 @@ int ccp_cli_main(int argc, char **argv)
     if (strcmp(cmd, "plugin") == 0) return ccp_cmd_plugin(argc - 1, argv + 1);
     /* Hidden: a sandboxed plugin host, started by the proxy itself. */
     if (strcmp(cmd, "plugin-host") == 0) return ccp_plugin_host_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "providers") == 0) return ccp_cmd_providers(argc - 1, argv + 1);
+    if (strcmp(cmd, "init") == 0) return ccp_cmd_init(argc - 1, argv + 1);
+    if (strcmp(cmd, "import-ccr") == 0) return ccp_cmd_import_ccr(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return ccp_cmd_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

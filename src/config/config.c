@@ -84,6 +84,7 @@ void ccp_config_destroy(ccp_config *c)
     ccp_strlist_free(&c->server.allowed_hosts);
     ccp_strlist_free(&c->server.allowed_origins);
     free(c->server.admin_listen);
+    ccp_keys_free(&ccp_cfg_server_tls_keys, &c->server.tls);
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_cfg_telemetry_free(&c->telemetry);
     free(c->source);

@@ -170,6 +170,16 @@ typedef enum {
     CCP_ECHO_MODEL_UPSTREAM, /* the model the provider says served */
 } ccp_echo_model;
 
+/* server.tls: HTTPS on the listener (config_inbound.c declares the keys;
+ * http/tls_server.c serves it). */
+typedef enum { CCP_TLS_MIN_1_2 = 0, CCP_TLS_MIN_1_3 } ccp_tls_min;
+typedef struct ccp_server_tls_config {
+    char *cert_file; /* PEM certificate chain; NULL: plain HTTP */
+    char *key_file;  /* PEM private key */
+    int min_version; /* a ccp_tls_min */
+    bool admin;      /* the admin listener serves HTTPS too, with the same certificate */
+} ccp_server_tls_config;
+
 /* The `server` and `upstream` sections. What each field means, its bounds
  * and its default are in the section's table (config_load.c), the one
  * place they are written. */
@@ -179,6 +189,7 @@ typedef struct ccp_server_config {
     int workers;
     size_t max_body_bytes;
     size_t max_header_bytes;
+    int max_headers; /* header fields in one request head */
     int max_json_elements;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
@@ -193,6 +204,11 @@ typedef struct ccp_server_config {
     int echo_model;              /* a ccp_echo_model */
     ccp_strlist allowed_hosts;   /* see guard/browser.h */
     ccp_strlist allowed_origins; /* see guard/browser.h */
+    /* Inbound TLS and per-client limits (config_inbound.c). */
+    ccp_server_tls_config tls;
+    int max_connections_per_client; /* open connections per client address; 0 = no cap */
+    int client_rate;                /* requests per client address per client_rate_ms; 0 = off */
+    uint32_t client_rate_ms;        /* 1000 ("N/s") or 60000 ("N/m") */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {

@@ -30,8 +30,14 @@ typedef struct ccp_app {
     /* Observability, shared by the workers; owned by whoever runs the
      * server (cmd_serve.c). Either may be NULL: no tracing, no status. */
     ccp_otlp *otlp;
-    ccp_pstatus *pstatus;   /* per-provider results for /ready and /status */
-    uint64_t started_ms;    /* Unix epoch, for GET /status's uptime */
+    ccp_pstatus *pstatus; /* per-provider results for /ready and /status */
+    uint64_t started_ms;  /* Unix epoch, for GET /status's uptime */
+    /* HTTPS (server.tls), NULL for plain HTTP; owned by cmd_serve.c. A
+     * reload renews its certificate with ccp_server_tls_reload. */
+    struct ccp_tls_server *tls;
+    /* Per-client-address limits (http/client_limit.h), NULL when neither
+     * is set; owned by cmd_serve.c. /metrics reports its totals. */
+    struct ccp_client_table *clients;
     _Atomic int workers;    /* worker loops running */
     _Atomic long in_flight; /* /v1/messages requests not yet finished */
 } ccp_app;

@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/tokens.h"
 #include "guard/browser.h"
+#include "http/client_limit.h"
 #include "plugin/plugin.h"
 
 #include <string.h>
@@ -224,5 +225,21 @@ void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
         "Spans the trace exporter dropped (its queue full, or the collector refusing them).", om);
     ccp_buf_printf(b, "ccproxy_trace_spans_dropped_total %llu\n",
                    (unsigned long long)(app->otlp ? ccp_otlp_dropped(app->otlp) : 0));
-    ccp_plugin_metrics(cfg->plugins, b, om); /* plugin/plugin.h; nothing without plugins */
+    /* The per-client limits (server.max_connections_per_client,
+     * server.client_rate_limit). */
+    ccp_metrics_family(b, "ccproxy_client_connections_refused_total", "counter",
+                       "Connections closed at accept: their client address had "
+                       "server.max_connections_per_client open.",
+                       om);
+    ccp_buf_printf(
+        b, "ccproxy_client_connections_refused_total %llu\n",
+        (unsigned long long)(app->clients ? ccp_client_refused_connections(app->clients) : 0));
+    ccp_metrics_family(b, "ccproxy_client_rate_limited_total", "counter",
+                       "Requests answered 429: their client address was over "
+                       "server.client_rate_limit.",
+                       om);
+    ccp_buf_printf(
+        b, "ccproxy_client_rate_limited_total %llu\n",
+        (unsigned long long)(app->clients ? ccp_client_limited_requests(app->clients) : 0));
+    ccp_plugin_metrics(cfg->plugins, b, om); /* plugin/plugin.h */
 }

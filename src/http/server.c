@@ -374,6 +374,8 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
         worker *w = &ws[i];
         w->opts = opts;
         w->open_conns = &open_conns;
+        w->tls = w->admin ? opts->admin_tls : opts->tls;
+        w->clients = w->admin ? NULL : opts->clients;
         uv_loop_init(&w->loop);
         w->port = w->admin ? admin_port : port;
         uv_timer_init(&w->loop, &w->accept_retry);
