@@ -170,6 +170,21 @@ static int l_collectgarbage(lua_State *L)
     return 1;
 }
 
+/* setmetatable without finalizers: a __gc runs whenever the collector
+ * decides, also outside any call and its caps (at lua_close, say), so a
+ * plugin may not have one. */
+static int l_setmetatable(lua_State *L)
+{
+    lua_pushliteral(L, "__gc");
+    if (lua_type(L, 2) == LUA_TTABLE && lua_rawget(L, 2) != LUA_TNIL)
+        return luaL_error(L, "setmetatable: __gc (finalizers) is not available in plugins");
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
 static int l_require(lua_State *L)
 {
     return luaL_error(L,
@@ -209,6 +224,9 @@ static int open_sandbox(lua_State *L)
     set_global_fn(L, "collectgarbage", l_collectgarbage);
     set_global_fn(L, "print", l_print);
     set_global_fn(L, "require", l_require);
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, l_setmetatable, 1);
+    lua_setglobal(L, "setmetatable");
     lua_getglobal(L, LUA_STRLIBNAME);
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");

@@ -355,6 +355,15 @@ static void sandbox_refuses_io_os_require_and_bytecode(void **state)
     assert_non_null(strstr(m, "dofile"));
     m = run("return {name='r', request=function() string.dump(print) end}\n", NULL);
     assert_non_null(strstr(m, "dump"));
+    /* No finalizers: they would run outside any call's caps. */
+    m = run("return {name='r', request=function()\n"
+            "  setmetatable({}, {__gc = function() while true do end end}) end}\n",
+            NULL);
+    assert_non_null(strstr(m, "__gc (finalizers) is not available"));
+    m = run("return {name='r', request=function(r)\n"
+            "  r.ok = getmetatable(setmetatable({}, {__index = {x = 1}})).__index.x end}\n",
+            NULL);
+    assert_string_equal(m, "");
     /* Bytecode, in any mode. */
     m = run("return {name='r', request=function() load('\\27Lua\\84\\0', 'x', 'b') end}\n", NULL);
     assert_non_null(strstr(m, "only text chunks"));
