@@ -642,15 +642,20 @@ static void admit_attempt(msg_ctx *c)
  * for up to their timeout_ms. Such attempts are prepared in libuv's thread
  * pool, and the worker's loop serves other requests meanwhile; while the
  * job runs, only prep_done touches c (on_abort and on_shutdown defer to
- * it). Everything else is prepared on the loop, as before. */
+ * it). Everything else is prepared on the loop, as before. Routing by a
+ * process-isolated router.script goes the same way (route). */
 typedef struct prep_job {
     uv_work_t work;
     msg_ctx *c;
+    bool route; /* the job routes (ccp_route_pick) rather than prepares */
     int rc;
     ccp_prep_error e;
+    ccp_error rerr;
 } prep_job;
 
 static void attempt_prepared(msg_ctx *c, int rc, ccp_prep_error *e);
+static void routed(msg_ctx *c, int rc, const ccp_error *err);
+static const char *header_of(void *ud, const char *name);
 
 static bool prepare_off_loop(const msg_ctx *c)
 {
@@ -665,7 +670,11 @@ static bool prepare_off_loop(const msg_ctx *c)
 static void prep_work(uv_work_t *w)
 {
     prep_job *j = w->data;
-    j->rc = ccp_exchange_prepare(&j->c->ex, &j->c->a, &j->e);
+    if (j->route)
+        j->rc = ccp_route_pick(j->c->cfg, j->c->ex.request, header_of, (void *)j->c->req,
+                               &j->c->choice, &j->rerr);
+    else
+        j->rc = ccp_exchange_prepare(&j->c->ex, &j->c->a, &j->e);
 }
 
 static void prep_done(uv_work_t *w, int status)
@@ -673,12 +682,19 @@ static void prep_done(uv_work_t *w, int status)
     prep_job *j = w->data;
     msg_ctx *c = j->c;
     int rc = j->rc;
+    bool route = j->route;
     ccp_prep_error e = j->e;
+    ccp_error rerr = j->rerr;
     free(j);
     c->prep = NULL;
     (void)status;
+    if (route && c->shutdown_pending && !c->aborted) {
+        ccp_res_send_error(c->res, 529, "overloaded_error", "ccproxy is shutting down");
+        finish(c);
+        return;
+    }
     if (c->aborted || c->shutdown_pending) {
-        c->prepared = rc == 0; /* finish() frees it */
+        c->prepared = !route && rc == 0; /* finish() frees it */
         if (c->aborted) {
             account(c);
             ccp_res_end(c->res);
@@ -688,7 +704,10 @@ static void prep_done(uv_work_t *w, int status)
         }
         return;
     }
-    attempt_prepared(c, rc, &e);
+    if (route)
+        routed(c, rc, &rerr);
+    else
+        attempt_prepared(c, rc, &e);
 }
 
 /* Prepares the attempt at the exchange's current target and sends it. */
@@ -810,8 +829,31 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     c->acc->stream = c->stream;
     c->acc->has_stream = true;
 
+    if (ccp_plugin_route_blocks(c->cfg)) {
+        /* The router's plugin runs in a host: routed off the loop (see
+         * prep_job); a client leaving meanwhile is deferred to the job. */
+        ccp_res_on_abort(res, on_abort, c);
+        ccp_res_on_drain(res, on_drain, c);
+        ccp_res_on_shutdown(res, on_shutdown, c);
+        prep_job *j = ccp_xcalloc(1, sizeof *j); /* freed in prep_done */
+        j->c = c;
+        j->route = true;
+        j->work.data = j;
+        c->prep = j;
+        if (uv_queue_work(ccp_res_loop(res), &j->work, prep_work, prep_done) == 0) return;
+        c->prep = NULL;
+        free(j);
+    }
     ccp_error err = {0};
     int rc = ccp_route_pick(c->cfg, body, header_of, (void *)req, &c->choice, &err);
+    routed(c, rc, &err);
+}
+
+/* After routing: the route's first attempt, or the client's 400. */
+static void routed(msg_ctx *c, int rc, const ccp_error *errp)
+{
+    ccp_error err = *errp;
+    ccp_response *res = c->res;
     if (rc != 0) {
         c->acc->error_type = "invalid_request_error";
         ccp_reqtrace_answer(c->tr, 400, "invalid_request_error", err.msg);

@@ -17,9 +17,9 @@
  *
  * A call blocks its calling thread until the answer or the deadline (a
  * bounded poll). Request and outbound hooks are called from libuv's thread
- * pool (http/messages.c prepares such attempts off the loop); event and
- * route hooks still block the worker's loop for their call: see the
- * limitation in docs/plugins.md. */
+ * pool (http/messages.c prepares such attempts off the loop), and so is a
+ * route hook (the request is routed off the loop); event hooks still
+ * block the worker's loop for their call: see docs/plugins.md. */
 #include "plugin/host_internal.h"
 
 #include "core/alloc.h"

@@ -668,6 +668,12 @@ bool ccp_plugin_pipeline_blocks(const ccp_pipeline *p)
     return false;
 }
 
+bool ccp_plugin_route_blocks(const ccp_config *cfg)
+{
+    const ccp_plugin *p = cfg->router.script_plugin;
+    return p && p->isolation == CCP_ISOLATION_PROCESS;
+}
+
 /* ---- the catalog ------------------------------------------------------- */
 
 void ccp_plugin_catalog_write(const ccp_plugin_set *set, ccp_buf *out)

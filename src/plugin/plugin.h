@@ -150,6 +150,8 @@ void ccp_plugin_catalog_write(const ccp_plugin_set *set, ccp_buf *out);
  * hook: preparing an attempt through p then waits on another process, so
  * the HTTP layer does it off its event loop. */
 bool ccp_plugin_pipeline_blocks(const ccp_pipeline *p);
+/* True when routing calls a plugin host (router.script in process mode). */
+bool ccp_plugin_route_blocks(const ccp_config *cfg);
 
 /* Appends the Prometheus families of every plugin in set. */
 void ccp_plugin_metrics(const ccp_plugin_set *set, ccp_buf *out, bool openmetrics);

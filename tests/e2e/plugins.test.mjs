@@ -226,3 +226,46 @@ router:
     await up.close();
   }
 });
+
+test('a slow process-isolated route script does not hold up other requests either', async () => {
+  const router = plugin('router', `
+return {
+  name = 'router',
+  route = function(req)
+    if req.metadata and req.metadata.user_id == 'slow' then
+      local t = os.time() while os.time() - t < 3 do end
+      return 'ant/routed-model'
+    end
+  end,
+}`);
+  const seen = [];
+  const up = await startMock((req) => { seen.push(req.body?.model); return { kind: 'json', fixture: 'text.json' }; });
+  const p = await startProxy(`
+plugins:
+  dirs: []
+  load: [{path: ${router}, limits: {timeout_ms: 30000}}]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k}
+router:
+  default: ant/main-model
+  script: router
+`, { args: ['--workers', '1'] });
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+    const a = c.messages.create({ ...request('claude-sonnet-4-5'), metadata: { user_id: 'slow' } });
+    await new Promise((r) => setTimeout(r, 200));
+    await c.messages.create(request('claude-sonnet-4-5'));
+    await a;
+    assert.deepEqual(seen, ['main-model', 'routed-model']);
+    // A client that leaves while it is being routed in the pool.
+    const ac = new AbortController();
+    const gone = c.messages.create({ ...request('claude-sonnet-4-5'), metadata: { user_id: 'slow' } }, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 200);
+    await assert.rejects(gone);
+    await c.messages.create({ ...request('claude-sonnet-4-5'), metadata: { user_id: 'slow' } });
+    assert.deepEqual(seen, ['main-model', 'routed-model', 'routed-model']);
+  } finally {
+    await p.stop();
+    await up.close();
+  }
+});
