@@ -4,6 +4,7 @@
 #include "config/keys.h"
 #include "core/log.h"
 #include "http/app.h"
+#include "http/reload.h"
 #include "obs/metrics.h"
 #include "http/server.h"
 #include "obs/pstatus.h"
@@ -37,16 +38,17 @@ static void usage(FILE *out)
 static void on_listening(void *app, const char *host, int port)
 {
     ccp_app *a = app;
+    ccp_config *cfg = ccp_app_config(a);
     /* Tests and scripts wait for this exact line. */
-    fprintf(stderr, "ccproxy listening on http://%s:%d (config: %s)\n", host, port,
-            a->config->source);
+    fprintf(stderr, "ccproxy listening on http://%s:%d (config: %s)\n", host, port, cfg->source);
     const char *warn[8];
     size_t n = ccp_app_warnings(a, warn, 8);
     for (size_t i = 0; i < n; i++)
         ccp_log_warn("%s", warn[i]);
-    if (!a->config->has_default)
+    if (!cfg->has_default)
         ccp_log_warn("no provider configured: set ANTHROPIC_API_KEY (or OPENROUTER_API_KEY, "
                      "DEEPSEEK_API_KEY, ...) or write ccproxy.yaml; see docs/configuration.md");
+    ccp_config_unref(cfg);
 }
 
 static void on_admin_listening(void *app, const char *host, int port)
@@ -131,8 +133,13 @@ int ccp_cmd_serve(int argc, char **argv)
         return 2;
     }
 
-    ccp_config *cfg = ccp_cli_load_config(config_path);
-    if (!cfg) return 1;
+    /* The file found is kept for reloads (NULL: the embedded default). */
+    char *found = ccp_config_find_path(config_path);
+    ccp_config *cfg = ccp_cli_load_config(found);
+    if (!cfg) {
+        free(found);
+        return 1;
+    }
     ccp_log_set_level(level ? lv : (ccp_log_level)cfg->server.log_level);
     ccp_log_set_format(format ? lf : (ccp_log_format)cfg->server.log_format);
 
@@ -143,7 +150,6 @@ int ccp_cmd_serve(int argc, char **argv)
         cfg->server.admin_listen &&
         ccp_parse_hostport(cfg->server.admin_listen, admin_host, sizeof admin_host, &admin_port);
     ccp_app app = {
-        .config = cfg,
         .admit = ccp_admit_new(cfg),
         .health = ccp_health_new(),
         .metrics = cfg->server.metrics ? ccp_metrics_new(cfg) : NULL,
@@ -166,7 +172,15 @@ int ccp_cmd_serve(int argc, char **argv)
         .admin_port = admin_port,
         .on_admin_listening = on_admin_listening,
     };
+    /* The app gets a reference of its own, replaced by each reload; ours
+     * keeps the startup snapshot alive to the end, because the server's
+     * options (so.host, app.host) point into it. */
+    ccp_app_init(&app, ccp_config_ref(cfg), found, level != NULL, format != NULL);
+    free(found);
     ccp_app_server_hooks(&app, &so);
+    so.main_start = ccp_reload_main_start;
+    so.main_stop = ccp_reload_main_stop;
+    so.on_sighup = ccp_reload_on_sighup;
     if (app.metrics) ccp_metrics_set_extra(app.metrics, ccp_app_metrics_extra, &app);
     app.host = so.host;
 
@@ -177,6 +191,7 @@ int ccp_cmd_serve(int argc, char **argv)
         ccp_admit_free(app.admit);
         ccp_metrics_free(app.metrics);
         ccp_health_free(app.health);
+        ccp_app_fini(&app);
         ccp_config_unref(cfg);
         return 1;
     }
@@ -205,6 +220,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_admit_free(app.admit);
     ccp_metrics_free(app.metrics);
     ccp_health_free(app.health);
+    ccp_app_fini(&app);
     ccp_config_unref(cfg);
     if (rc != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);

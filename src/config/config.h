@@ -3,10 +3,9 @@
  * Loaded from YAML (config_load.c), validated with file:line:col diagnostics,
  * ${VAR} / ${VAR:-default} interpolated. The running server holds a
  * reference-counted, immutable snapshot, and each request takes its own
- * reference, so that a reload (not implemented yet: it comes with the CLI
- * work) can build a new one and swap it while in-flight requests finish on
- * the one they started with. Runtime code never sees YAML, only these
- * structs. */
+ * reference, so that a reload (http/reload.c) builds a new one and swaps it
+ * while in-flight requests finish on the one they started with. Runtime code never sees YAML, only
+ * these structs. */
 #ifndef CCP_CONFIG_CONFIG_H
 #define CCP_CONFIG_CONFIG_H
 
@@ -191,6 +190,7 @@ typedef struct ccp_server_config {
     int echo_model;              /* a ccp_echo_model */
     ccp_strlist allowed_hosts;   /* see guard/browser.h */
     ccp_strlist allowed_origins; /* see guard/browser.h */
+    bool watch_config;           /* reload when the file changes (http/reload.c) */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {

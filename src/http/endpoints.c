@@ -11,6 +11,7 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void send_json(ccp_response *res, int status, ccp_buf *b)
 {
@@ -35,7 +36,9 @@ void ccp_app_health(ccp_worker *w, const ccp_request *req, ccp_response *res)
 size_t ccp_app_warnings(const ccp_app *app, const char **out, size_t cap)
 {
     size_t n = 0;
-    const char *host = app->host ? app->host : app->config->server.host;
+    /* app->host is the address bound; the config's only before the server runs. */
+    ccp_config *cfg = app->host ? NULL : ccp_app_config((ccp_app *)app);
+    const char *host = app->host ? app->host : cfg->server.host;
     /* There are no proxy keys yet: whoever reaches a non-loopback port
      * spends the provider keys configured here. */
     if (!ccp_browser_host_is_loopback(host) && n < cap)
@@ -43,6 +46,7 @@ size_t ccp_app_warnings(const ccp_app *app, const char **out, size_t cap)
                    "so anyone who can reach this port can use the configured providers at your "
                    "expense; bind to 127.0.0.1 (server.host / --host) unless a firewall or an "
                    "authenticating gateway in front restricts who can connect";
+    if (cfg) ccp_config_unref(cfg);
     return n;
 }
 
@@ -60,10 +64,11 @@ static uint64_t unix_ms(void)
 void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
     ccp_app *app = w->app;
-    const ccp_config *cfg = app->config;
+    const ccp_config *cfg = w->config;
     const char *host = app->host ? app->host : cfg->server.host;
     ccp_buf b = CCP_BUF_INIT;
-    ccp_buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\",\"listen\":{\"host\":", CCP_VERSION);
+    ccp_buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\",\"pid\":%ld,\"listen\":{\"host\":",
+                   CCP_VERSION, (long)getpid());
     ccp_buf_append_json_str(&b, host, strlen(host));
     ccp_buf_printf(&b, ",\"port\":%d},\"warnings\":[", ccp_res_listen_port(res));
     const char *warn[8];
@@ -99,7 +104,7 @@ void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
  * what each provider last did, for the operator reading it. */
 void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
-    const ccp_config *cfg = w->app->config;
+    const ccp_config *cfg = w->config;
     ccp_buf b = CCP_BUF_INIT;
     bool ready = ccp_pstatus_can_serve(w->app->pstatus, cfg);
     if (ready)
@@ -119,7 +124,7 @@ void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res)
  * in config order. */
 void ccp_app_models(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
-    const ccp_config *cfg = w->app->config;
+    const ccp_config *cfg = w->config;
     ccp_buf b = CCP_BUF_INIT;
     const char *first = NULL, *last = NULL;
     ccp_buf_appends(&b, "{\"data\":[");
@@ -191,7 +196,8 @@ void ccp_app_metrics(ccp_worker *w, const ccp_request *req, ccp_response *res)
 void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
 {
     ccp_app *app = appv;
-    const ccp_config *cfg = app->config;
+    /* Called from the scrape, which knows no worker: a reference of its own. */
+    ccp_config *cfg = ccp_app_config(app);
     ccp_metrics_family(b, "ccproxy_breaker_state", "gauge",
                        "A provider's circuit breaker: 0 closed, 1 half-open, 2 open.", om);
     for (size_t i = 0; i < cfg->n_providers; i++) {
@@ -223,4 +229,5 @@ void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
         "Spans the trace exporter dropped (its queue full, or the collector refusing them).", om);
     ccp_buf_printf(b, "ccproxy_trace_spans_dropped_total %llu\n",
                    (unsigned long long)(app->otlp ? ccp_otlp_dropped(app->otlp) : 0));
+    ccp_config_unref(cfg);
 }
