@@ -15,6 +15,28 @@ int ccp_cmd_explain(int argc, char **argv);
 int ccp_cmd_transformers(int argc, char **argv);
 int ccp_cmd_config_keys(int argc, char **argv);
 int ccp_cmd_version(int argc, char **argv);
+int ccp_cmd_start(int argc, char **argv);
+int ccp_cmd_stop(int argc, char **argv);
+int ccp_cmd_restart(int argc, char **argv);
+int ccp_cmd_status(int argc, char **argv);
+int ccp_cmd_reload(int argc, char **argv);
+int ccp_cmd_code(int argc, char **argv);
+int ccp_cmd_env(int argc, char **argv);
+int ccp_cmd_statusline(int argc, char **argv);
+int ccp_cmd_completion(int argc, char **argv);
+
+/* A row of the command table (dispatch.c). */
+typedef struct ccp_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary; /* one line, for `ccproxy help` and the man page */
+    /* Options for the shell completions, space-separated: "--opt", "--opt
+     * FILE" (takes a file name) or "--opt=a|b" (takes one of those). */
+    const char *options;
+} ccp_command;
+
+extern const ccp_command ccp_commands[];
+extern const size_t ccp_n_commands;
 
 /* Loads the config the way every subcommand does: --config path, else the
  * lookup order in config.h, else the embedded default. Prints diagnostics to

@@ -1,5 +1,6 @@
 /* cmd_serve.c — `ccproxy serve`: run the proxy in the foreground. */
 #include "cli/cli.h"
+#include "cli/state.h"
 
 #include "config/keys.h"
 #include "core/log.h"
@@ -35,9 +36,16 @@ static void usage(FILE *out)
           out);
 }
 
+/* The state files of this process (cli/state.h). File-local because the
+ * server's callbacks carry only the app; one serve runs per process. */
+static ccp_state g_state = {.lock_fd = -1};
+static char g_admin_host[256];
+static int g_admin_port;
+
 static void on_listening(void *app, const char *host, int port)
 {
     ccp_app *a = app;
+    ccp_state_publish(&g_state, host, port, g_admin_port ? g_admin_host : NULL, g_admin_port);
     ccp_config *cfg = ccp_app_config(a);
     /* Tests and scripts wait for this exact line. */
     fprintf(stderr, "ccproxy listening on http://%s:%d (config: %s)\n", host, port, cfg->source);
@@ -54,6 +62,8 @@ static void on_listening(void *app, const char *host, int port)
 static void on_admin_listening(void *app, const char *host, int port)
 {
     (void)app;
+    snprintf(g_admin_host, sizeof g_admin_host, "%s", host);
+    g_admin_port = port;
     /* Printed before the main line, which tests wait for. */
     fprintf(stderr, "ccproxy admin listening on http://%s:%d\n", host, port);
 }
@@ -142,6 +152,13 @@ int ccp_cmd_serve(int argc, char **argv)
     }
     ccp_log_set_level(level ? lv : (ccp_log_level)cfg->server.log_level);
     ccp_log_set_format(format ? lf : (ccp_log_format)cfg->server.log_format);
+    /* Word of this process for `ccproxy status`, `stop`, `code`...: when
+     * another serve of the same config holds the files, this one runs
+     * without (a second one on another port, say). */
+    bool stated = ccp_state_init(&g_state, config_path, true) == 0 && ccp_state_claim(&g_state);
+    if (!stated)
+        ccp_log_debug("not writing the pid file: another ccproxy serves this config, or the "
+                      "state directory is not writable");
 
     /* The config checked admin_listen's shape already. */
     char admin_host[256];
@@ -193,6 +210,7 @@ int ccp_cmd_serve(int argc, char **argv)
         ccp_health_free(app.health);
         ccp_app_fini(&app);
         ccp_config_unref(cfg);
+        ccp_state_release(&g_state);
         return 1;
     }
     struct timespec now;
@@ -222,6 +240,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_health_free(app.health);
     ccp_app_fini(&app);
     ccp_config_unref(cfg);
+    ccp_state_release(&g_state);
     if (rc != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);
         return 1;
