@@ -170,6 +170,7 @@ int ccp_cmd_serve(int argc, char **argv)
         .admit = ccp_admit_new(cfg),
         .health = ccp_health_new(),
         .metrics = cfg->server.metrics ? ccp_metrics_new(cfg) : NULL,
+        .sessions = ccp_sessions_new((size_t)cfg->server.session_table),
         .admin_host = admin ? admin_host : NULL,
     };
     ccp_server_opts so = {
@@ -207,6 +208,7 @@ int ccp_cmd_serve(int argc, char **argv)
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);
         ccp_admit_free(app.admit);
         ccp_metrics_free(app.metrics);
+        ccp_sessions_free(app.sessions);
         ccp_health_free(app.health);
         ccp_app_fini(&app);
         ccp_config_unref(cfg);
@@ -237,6 +239,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_upstream_global_cleanup();
     ccp_admit_free(app.admit);
     ccp_metrics_free(app.metrics);
+    ccp_sessions_free(app.sessions);
     ccp_health_free(app.health);
     ccp_app_fini(&app);
     ccp_config_unref(cfg);

@@ -191,6 +191,7 @@ typedef struct ccp_server_config {
     ccp_strlist allowed_hosts;   /* see guard/browser.h */
     ccp_strlist allowed_origins; /* see guard/browser.h */
     bool watch_config;           /* reload when the file changes (http/reload.c) */
+    int session_table;           /* sessions kept for GET /sessions/ID; 0 = off */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {

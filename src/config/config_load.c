@@ -323,6 +323,14 @@ static const ccp_key server_keys[] = {
              "that saves by renaming is seen; debounced 300 ms), as SIGHUP or `ccproxy reload` "
              "would: a file with errors is refused and the config in force keeps serving. Read "
              "at start (see [Hot reload](#hot-reload))"},
+    {.name = "session_table",
+     .type = CCP_KEY_INT,
+     .offset = SRV(session_table),
+     .def = "1024",
+     .max = 1000000,
+     .help = "how many Claude Code sessions (`x-claude-code-session-id`) the proxy remembers the "
+             "latest request of, for `GET /sessions/ID` and `ccproxy statusline`; the least "
+             "recently active is forgotten first. About 1 KiB each; `0` = off. Read at start"},
     {.name = "echo_model",
      .type = CCP_KEY_ENUM,
      .offset = SRV(echo_model),

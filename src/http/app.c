@@ -84,6 +84,7 @@ static void request_done(void *wv, const ccp_access_rec *rec)
 {
     ccp_worker *w = wv;
     ccp_metrics_request_end(w->metrics, rec);
+    ccp_sessions_record(w->app->sessions, rec);
 }
 
 static void worker_stop(void *appv, void *wv)
@@ -132,7 +133,20 @@ static const struct {
     {"HEAD", "/health", ccp_app_health, false},
     {"GET", "/metrics", ccp_app_metrics, true},
     {"POST", "/admin/reload", ccp_app_admin_reload, true},
+    /* A path ending in '/' is a prefix: /sessions/ID. A session's own
+     * figures, for `ccproxy statusline` beside the client. */
+    {"GET", "/sessions/", ccp_app_session, false},
 };
+
+/* Whether row i's path is req_path (or, for a row ending in '/', a prefix
+ * of it with something after). */
+static bool path_is(size_t i, const char *req_path)
+{
+    const char *p = endpoints[i].path;
+    size_t n = strlen(p);
+    if (n > 1 && p[n - 1] == '/') return !strncmp(req_path, p, n) && req_path[n] != '\0';
+    return !strcmp(req_path, p);
+}
 
 /* Whether row i is served on the listener req came through. */
 static bool served_here(const ccp_app *app, const ccp_request *req, size_t i)
@@ -175,7 +189,7 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
     if (!browser_guard(appv, req, res)) return;
     bool path_known = false;
     for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
-        if (strcmp(req->path, endpoints[i].path) != 0 || !served_here(app, req, i)) continue;
+        if (!path_is(i, req->path) || !served_here(app, req, i)) continue;
         path_known = true;
         if (strcmp(req->method, endpoints[i].method) == 0) {
             /* A page may POST text/plain or a form without asking first
@@ -194,7 +208,7 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
     if (path_known) {
         ccp_buf allow = CCP_BUF_INIT;
         for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
-            if (strcmp(req->path, endpoints[i].path) != 0 || !served_here(app, req, i)) continue;
+            if (!path_is(i, req->path) || !served_here(app, req, i)) continue;
             if (allow.len) ccp_buf_appends(&allow, ", ");
             ccp_buf_appends(&allow, endpoints[i].method);
         }

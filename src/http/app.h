@@ -14,6 +14,7 @@
 #include "obs/metrics.h"
 #include "obs/otlp.h"
 #include "obs/pstatus.h"
+#include "obs/sessions.h"
 #include "upstream/upstream.h"
 
 #include <json-c/json.h>
@@ -38,6 +39,7 @@ typedef struct ccp_app {
      * server (cmd_serve.c). Either may be NULL: no tracing, no status. */
     ccp_otlp *otlp;
     ccp_pstatus *pstatus;   /* per-provider results for /ready and /status */
+    ccp_sessions *sessions; /* latest request per Claude Code session; NULL: off */
     uint64_t started_ms;    /* Unix epoch, for GET /status's uptime */
     _Atomic int workers;    /* worker loops running */
     _Atomic long in_flight; /* /v1/messages requests not yet finished */
@@ -100,6 +102,7 @@ void ccp_app_root(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_metrics(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_admin_reload(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_session(ccp_worker *w, const ccp_request *req, ccp_response *res);
 
 /* The warnings about the running configuration that stay true while it
  * runs (e.g. an open relay): fills out with up to cap static strings and

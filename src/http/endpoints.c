@@ -231,3 +231,24 @@ void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
                    (unsigned long long)(app->otlp ? ccp_otlp_dropped(app->otlp) : 0));
     ccp_config_unref(cfg);
 }
+
+/* GET /sessions/ID: the latest request of one Claude Code session and its
+ * totals (obs/sessions.h), for `ccproxy statusline`. */
+void ccp_app_session(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    const char *id = req->path + strlen("/sessions/");
+    if (!w->app->sessions) {
+        ccp_res_send_error(res, 404, "not_found_error",
+                           "the session table is off (server.session_table: 0)");
+        return;
+    }
+    ccp_buf b = CCP_BUF_INIT;
+    if (!ccp_sessions_write_json(w->app->sessions, id, &b)) {
+        ccp_buf_free(&b);
+        ccp_res_send_error(res, 404, "not_found_error",
+                           "no such session: it has sent no /v1/messages request to this proxy "
+                           "yet, or it was the least recent of more than server.session_table");
+        return;
+    }
+    send_json(res, 200, &b);
+}

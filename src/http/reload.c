@@ -119,6 +119,7 @@ static void needs_restart(const ccp_config *cur, const ccp_config *next, ccp_buf
     CMP(write_timeout_ms);
     CMP(max_connections);
     CMP(watch_config);
+    CMP(session_table);
 #undef CMP
     const ccp_telemetry_config *ta = &cur->telemetry, *tb = &next->telemetry;
     bool tel_same = same_str(ta->otlp_endpoint, tb->otlp_endpoint) &&
