@@ -30,8 +30,10 @@ typedef struct ccp_command {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *summary; /* one line, for `ccproxy help` and the man page */
-    /* Options for the shell completions, space-separated: "--opt", "--opt
-     * FILE" (takes a file name) or "--opt=a|b" (takes one of those). */
+    /* What the shell completions offer, space-separated words: "--opt" (a
+     * flag), "--opt=" (takes a value), "--opt=a|b" (takes one of those),
+     * "--opt=@file" (takes a file name); a word without "--" is an
+     * argument: "@file" a file name, "@a|b" one of those. */
     const char *options;
 } ccp_command;
 

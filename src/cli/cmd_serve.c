@@ -23,6 +23,8 @@ static void usage(FILE *out)
           "                     [--log-level error|warn|info|debug] [--log-format text|json]\n"
           "\n"
           "Runs the proxy in the foreground until SIGINT or SIGTERM, then drains.\n"
+          "SIGHUP (or `ccproxy reload`) reloads the config. While it runs, its pid and\n"
+          "address are in $XDG_STATE_HOME/ccproxy/ for `ccproxy status`, `stop`, `code`.\n"
           "Point Claude Code at it: ANTHROPIC_BASE_URL=http://127.0.0.1:3456 claude\n"
           "\n"
           "  -c, --config FILE    the config file (default: $CCPROXY_CONFIG, ./ccproxy.yaml,\n"
@@ -32,7 +34,10 @@ static void usage(FILE *out)
           "  -p, --port N         port (overrides server.port; default 3456; 0 = any free)\n"
           "  -w, --workers N      worker threads (overrides server.workers; 0 = one per core)\n"
           "  -l, --log-level L    overrides server.log_level\n"
-          "  -f, --log-format F   text or json (overrides server.log_format)\n",
+          "  -f, --log-format F   text or json (overrides server.log_format)\n"
+          "\n"
+          "exit: 0 after a clean stop; 1 the config is invalid or the address cannot be\n"
+          "bound; 2 usage error\n",
           out);
 }
 

@@ -9,41 +9,40 @@
 #include <stdio.h>
 #include <string.h>
 
-/* One row per command: name, entry point, one line of help, and its
- * options for completion (space-separated; "FILE" after an option that
- * takes a file name, "=a|b" after one that takes one of those words). */
+/* One row per command: name, entry point, one line of help, and what the
+ * shell completions offer after it (cli.h has the notation). */
 const ccp_command ccp_commands[] = {
     {"serve", ccp_cmd_serve, "run the proxy in the foreground (default: 127.0.0.1:3456)",
-     "--config FILE --host --port --workers --log-level=error|warn|info|debug "
+     "--config=@file --host= --port= --workers= --log-level=error|warn|info|debug "
      "--log-format=text|json --help"},
     {"start", ccp_cmd_start, "start the proxy in the background and print its address",
-     "--config FILE --host --port --workers --log-level=error|warn|info|debug --timeout --json "
-     "--help"},
+     "--config=@file --host= --port= --workers= --log-level=error|warn|info|debug --timeout= "
+     "--json --help"},
     {"stop", ccp_cmd_stop, "stop the background proxy (it drains first)",
-     "--config FILE --timeout --help"},
+     "--config=@file --timeout= --help"},
     {"restart", ccp_cmd_restart, "stop the background proxy and start it again",
-     "--config FILE --host --port --workers --log-level=error|warn|info|debug --timeout --json "
-     "--help"},
+     "--config=@file --host= --port= --workers= --log-level=error|warn|info|debug --timeout= "
+     "--json --help"},
     {"status", ccp_cmd_status, "show the running proxy: address, uptime, providers' health",
-     "--config FILE --json --help"},
+     "--config=@file --json --help"},
     {"reload", ccp_cmd_reload, "make the running proxy read its config again",
-     "--config FILE --json --help"},
+     "--config=@file --json --help"},
     {"code", ccp_cmd_code, "run Claude Code through the proxy, starting one if needed",
-     "--config FILE --timeout --help"},
+     "--config=@file --timeout= --help"},
     {"env", ccp_cmd_env, "print the shell lines that point Claude Code at the proxy",
-     "--config FILE --shell=sh|bash|zsh|fish --help"},
+     "--config=@file --shell=sh|bash|zsh|fish --help"},
     {"statusline", ccp_cmd_statusline, "print a line for Claude Code's status bar",
-     "--config FILE --help"},
+     "--config=@file --url= --help"},
     {"check", ccp_cmd_check, "validate a config file and print every problem found",
-     "--config FILE --help"},
+     "--config=@file --help"},
     {"explain", ccp_cmd_explain, "show where a request would be routed and what would be sent",
-     "--config FILE --header --help"},
+     "--config=@file --header= --help @file"},
     {"transformers", ccp_cmd_transformers,
-     "list the transformers pipelines can use, with their options", "--help"},
+     "list the transformers pipelines can use, with their options", "--markdown --help"},
     {"config-keys", ccp_cmd_config_keys, "list every config key with its type, default and meaning",
-     "--update-doc FILE --help"},
+     "--update-doc=@file --help"},
     {"completion", ccp_cmd_completion, "print the shell completion script for bash, zsh or fish",
-     "--help"},
+     "--help @bash|zsh|fish"},
     {"version", ccp_cmd_version, "print the version", "--help"},
 };
 const size_t ccp_n_commands = sizeof ccp_commands / sizeof ccp_commands[0];
