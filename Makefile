@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 DESTDIR    ?=
 
-.PHONY: all deps build install run test unit e2e soak bench fuzz format clean
+.PHONY: all deps build install run test unit e2e soak bench fuzz format clean deb
 
 all: build
 
@@ -71,8 +71,16 @@ fuzz:
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target ccp-fuzz
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# The Debian package (scripts/build-deb.sh: a hardened Release build, the
+# man page, docs, examples, a sandboxed systemd unit, /etc/ccproxy/), then
+# checked: lintian, and the program run from the package extracted into a
+# temporary root (scripts/check-deb.sh). Output in build-deb/.
+deb:
+	@scripts/deps.sh --no-npm
+	@deb=$$(scripts/build-deb.sh build-deb) && scripts/check-deb.sh "$$deb" && echo "$$deb"
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD) build-deb

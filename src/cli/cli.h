@@ -15,6 +15,9 @@ int ccp_cmd_explain(int argc, char **argv);
 int ccp_cmd_transformers(int argc, char **argv);
 int ccp_cmd_config_keys(int argc, char **argv);
 int ccp_cmd_version(int argc, char **argv);
+int ccp_cmd_providers(int argc, char **argv);  /* cmd_providers.c */
+int ccp_cmd_init(int argc, char **argv);       /* cmd_init.c */
+int ccp_cmd_import_ccr(int argc, char **argv); /* cmd_import_ccr.c */
 int ccp_cmd_start(int argc, char **argv);
 int ccp_cmd_stop(int argc, char **argv);
 int ccp_cmd_restart(int argc, char **argv);

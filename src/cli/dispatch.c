@@ -41,6 +41,13 @@ const ccp_command ccp_commands[] = {
      "list the transformers pipelines can use, with their options", "--markdown --help"},
     {"config-keys", ccp_cmd_config_keys, "list every config key with its type, default and meaning",
      "--update-doc=@file --help"},
+    {"providers", ccp_cmd_providers, "the built-in provider catalog (--json)",
+     "--json --markdown --help"},
+    {"init", ccp_cmd_init, "write a config: pick providers, keys and models",
+     "--yes --provider= --output=@file --force --default= --background= --thinking= "
+     "--long-context= --web-search= --image= --key-env= --no-pipelines --help"},
+    {"import-ccr", ccp_cmd_import_ccr, "convert a claude-code-router config.json",
+     "--output=@file --force --help @file"},
     {"completion", ccp_cmd_completion, "print the shell completion script for bash, zsh or fish",
      "--help @bash|zsh|fish"},
     {"version", ccp_cmd_version, "print the version", "--help"},
