@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Editors write a file in several steps (truncate, write, rename): the
  * reload waits this long after the last change it saw. */
@@ -150,9 +151,16 @@ ccp_reload *ccp_reload_new(const char *path, bool fixed_log_level, bool fixed_lo
     ccp_reload *r = ccp_xcalloc(1, sizeof *r);
     if (path) {
         /* Absolute, so that a reload after a daemon's chdir("/") reads the
-         * same file. */
-        char abs[PATH_MAX];
-        r->path = ccp_xstrdup(realpath(path, abs) ? abs : path);
+         * same file; symbolic links are kept, not resolved, so that a link
+         * pointed at a new file (a deployment's config swap) is followed. */
+        char cwd[PATH_MAX];
+        if (path[0] != '/' && getcwd(cwd, sizeof cwd)) {
+            ccp_buf b = CCP_BUF_INIT;
+            ccp_buf_printf(&b, "%s/%s", cwd, path[0] == '.' && path[1] == '/' ? path + 2 : path);
+            r->path = ccp_buf_detach(&b, NULL);
+        } else {
+            r->path = ccp_xstrdup(path);
+        }
         char *slash = strrchr(r->path, '/');
         r->dir = slash ? ccp_xstrndup(r->path, slash == r->path ? 1 : (size_t)(slash - r->path))
                        : ccp_xstrdup(".");
