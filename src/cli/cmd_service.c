@@ -381,8 +381,11 @@ static int status(const ccp_state *st, bool json)
         printf("ccproxy %s%s%s: %s (pid %ld, up %s, version %s)\n", green, "running", off, info.url,
                info.pid, up, ccp_json_get_str(o, "version"));
         if (info.admin_url[0]) printf("  admin:     %s\n", info.admin_url);
-        printf("  config:    %s\n",
+        long long reloads = c ? ccp_json_get_int(c, "reloads", 0) : 0;
+        printf("  config:    %s",
                c && ccp_json_get_str(c, "source") ? ccp_json_get_str(c, "source") : cfgname);
+        if (reloads) printf(" (reloaded %lld time%s)", reloads, reloads == 1 ? "" : "s");
+        printf("\n");
         printf("  log:       %s\n", st->log_path);
         printf("  requests:  %lld in flight; %s\n",
                (long long)ccp_json_get_int(o, "in_flight_requests", 0),

@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/tokens.h"
 #include "guard/browser.h"
+#include "http/reload.h"
 
 #include <string.h>
 #include <time.h>
@@ -84,6 +85,7 @@ void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
     ccp_buf_append_json_str(&b, cfg->source, strlen(cfg->source));
     ccp_buf_appends(&b, ",\"hash\":");
     ccp_buf_append_json_str(&b, cfg->source_hash, strlen(cfg->source_hash));
+    ccp_buf_printf(&b, ",\"reloads\":%u", ccp_reload_count(app->reload));
     ccp_buf_printf(&b, "},\"workers\":%d,\"in_flight_requests\":%ld,\"ready\":%s,\"providers\":",
                    atomic_load(&app->workers), atomic_load(&app->in_flight),
                    ccp_pstatus_can_serve(app->pstatus, cfg) ? "true" : "false");

@@ -198,8 +198,8 @@ static void refuse(ccp_reload *r, const char *why, const ccp_diags *d, const cha
 {
     const char *file = r->path ? r->path : "the embedded default config";
     for (size_t i = 0; d && i < d->n; i++)
-        ccp_log_error("%s:%d:%d: %s", d->items[i].file, d->items[i].line, d->items[i].col,
-                      d->items[i].message);
+        ccp_log_error("%s:%d:%d: %s", d->items[i].file ? d->items[i].file : file, d->items[i].line,
+                      d->items[i].col, d->items[i].message);
     if (hook_name) ccp_log_error("%s: %s", hook_name, hook_msg);
     size_t n = d ? d->n : 1;
     ccp_log_error("reload (%s) refused: %zu problem%s in %s; the config in force keeps serving",

@@ -85,6 +85,8 @@ test('start_status_reload_stop_with_pid_file_log_and_exit_codes', async () => {
     r = s.run(['reload', '--config', s.cfg]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /reloaded .*ccproxy\.yaml \(sha256:[0-9a-f]{64}\), unchanged/);
+    r = s.run(['status', '--config', s.cfg], { NO_COLOR: '1' });
+    assert.match(r.stdout, /config: +.*ccproxy\.yaml \(reloaded 1 time\)/);
     fs.appendFileSync(s.cfg, 'bogus_key: 1\n');
     r = s.run(['reload', '--config', s.cfg]);
     assert.equal(r.status, 1);
