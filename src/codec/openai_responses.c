@@ -196,14 +196,16 @@ static void add_user(json_object *out, json_object *msg)
 
 /* A reasoning item from a thinking block whose signature this codec made
  * ("oai-rs:<id>:<encrypted_content>"), or NULL for any other thinking
- * (another provider's, or Anthropic's), which OpenAI could not verify. */
-static json_object *reasoning_item(json_object *blk)
+ * (another provider's, or Anthropic's), which OpenAI could not verify.
+ * Without encrypted content the id refers to stored state, so such an
+ * item goes only to a provider with store: true. */
+static json_object *reasoning_item(json_object *blk, bool store)
 {
     const char *sig = ccp_json_get_str(blk, "signature");
     size_t ml = sizeof CCP_RESPONSES_SIG_MARK - 1;
     if (!sig || strncmp(sig, CCP_RESPONSES_SIG_MARK, ml) != 0) return NULL;
     const char *id = sig + ml, *colon = strchr(id, ':');
-    if (!colon || colon == id) return NULL;
+    if (!colon || colon == id || (!colon[1] && !store)) return NULL;
     json_object *r = json_object_new_object();
     json_object_object_add(r, "type", str("reasoning"));
     json_object_object_add(r, "id", strn(id, (size_t)(colon - id)));
@@ -239,7 +241,7 @@ static void flush_pending(json_object *out, json_object *pending)
     if (n) json_object_array_del_idx(pending, 0, n);
 }
 
-static void add_assistant(json_object *out, json_object *msg)
+static void add_assistant(json_object *out, json_object *msg, bool store)
 {
     json_object *content = ccp_json_get(msg, "content");
     ccp_buf text = CCP_BUF_INIT;
@@ -259,7 +261,7 @@ static void add_assistant(json_object *out, json_object *msg)
                                (size_t)json_object_get_string_len(t));
             }
         } else if (!strcmp(type, "thinking")) {
-            json_object *r = reasoning_item(blk);
+            json_object *r = reasoning_item(blk, store);
             if (r) {
                 flush_text(out, &text);
                 json_object_array_add(pending, r);
@@ -403,7 +405,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
         if (!strcmp(role, "user")) {
             add_user(input, msg);
         } else if (!strcmp(role, "assistant")) {
-            add_assistant(input, msg);
+            add_assistant(input, msg, opts->store);
         } else if (!strcmp(role, "system")) {
             /* A mid-conversation system message stays where it is. */
             ccp_buf b = CCP_BUF_INIT;

@@ -5,13 +5,15 @@
  * block (its summary parts are the text, joined by a blank line, and its
  * id and encrypted content the signature, "oai-rs:<id>:<encrypted>", sent
  * when the item is done because the content in output_item.added may be
- * incomplete), a `message` item to a text block, a `function_call` to a
- * tool_use block whose call_id is the tool id and whose arguments stream
- * as partial_json. OpenAI streams items one after another; a delta for an
- * item whose block has already closed is dropped with a warning. The
- * message ends at response.completed / .incomplete (stop reason and usage
- * from the response object), fails at response.failed or `error`; a stream
- * that ends before any of them was cut. */
+ * incomplete), a `message` item to a text block (opened with its first
+ * text, so an empty message leaves no empty block), a `function_call` to
+ * a tool_use block whose call_id is the tool id and whose arguments stream
+ * as partial_json. Content that came as no delta is taken from the done
+ * item, never twice. OpenAI streams items one after another; a delta for
+ * an item no longer under way is dropped with a warning. The message ends
+ * at response.completed / .incomplete (stop reason and usage from the
+ * response object), fails at response.failed or `error`; a stream that
+ * ends before any of them was cut. */
 #include "codec/openai_responses.h"
 
 #include "codec/body_in.h"
@@ -23,15 +25,19 @@
 
 #include <string.h>
 
+/* What the open output item is. */
+typedef enum { ITEM_NONE, ITEM_REASONING, ITEM_MESSAGE, ITEM_CALL, ITEM_SKIPPED } item_type;
+
 struct ccp_decoder {
     ccp_emitter em;
     ccp_body_in in;
-    int64_t open_item;  /* output_index of the item whose block is open; -1: none */
-    int64_t last_item;  /* the highest output_index opened so far */
-    int summary_index;  /* the open reasoning item's current summary part */
-    bool args_streamed; /* the open function_call's arguments came as deltas */
-    bool any_call;      /* a function_call was seen: stop_reason tool_use */
-    bool refused;       /* a refusal was seen: stop_reason refusal */
+    int64_t open_item; /* output_index of the item under way; -1: none */
+    item_type open_type;
+    int64_t last_item; /* the highest output_index seen so far */
+    int summary_index; /* the open reasoning item's current summary part */
+    bool streamed;     /* content of the open item came as deltas */
+    bool any_call;     /* a function_call was seen: stop_reason tool_use */
+    bool refused;      /* a refusal was seen: stop_reason refusal */
 };
 
 /* usage → e->usage: input without the cached part (Anthropic counts cache
@@ -73,56 +79,73 @@ static int upstream_error(ccp_decoder *d, json_object *e)
 static int close_item(ccp_decoder *d)
 {
     d->open_item = -1;
+    d->open_type = ITEM_NONE;
     return ccp_emitter_close(&d->em);
 }
 
-/* Opens the block of item (output_index idx). */
+/* Starts item (output_index idx): a reasoning item's thinking block and a
+ * call's tool_use block open now; a message's text block opens with its
+ * first text, so an empty message gives no empty block. */
 static int open_item(ccp_decoder *d, int64_t idx, json_object *item)
 {
     const char *type = ccp_json_get_str(item, "type");
     int rc = close_item(d);
-    if (rc || !type) return rc;
+    if (rc) return rc;
     if (idx > d->last_item) d->last_item = idx;
+    d->open_item = idx;
     d->summary_index = 0;
-    d->args_streamed = false;
-    if (!strcmp(type, "reasoning")) {
-        rc = ccp_emitter_open(&d->em, CCP_BLOCK_THINKING, NULL, NULL, NULL);
-    } else if (!strcmp(type, "function_call")) {
+    d->streamed = false;
+    if (type && !strcmp(type, "reasoning")) {
+        d->open_type = ITEM_REASONING;
+        return ccp_emitter_open(&d->em, CCP_BLOCK_THINKING, NULL, NULL, NULL);
+    }
+    if (type && !strcmp(type, "function_call")) {
         const char *call_id = ccp_json_get_str(item, "call_id");
         const char *name = ccp_json_get_str(item, "name");
         ccp_buf gen = CCP_BUF_INIT;
         if (!call_id || !*call_id) ccp_emitter_tool_id(&d->em, &gen);
         d->any_call = true;
+        d->open_type = ITEM_CALL;
         rc = ccp_emitter_open(&d->em, CCP_BLOCK_TOOL_USE, gen.len ? gen.data : call_id,
-                              name ? name : "unknown_tool", NULL);
+                              name && *name ? name : "unknown_tool", NULL);
         ccp_buf_free(&gen);
-    } else if (!strcmp(type, "message")) {
-        rc = ccp_emitter_open(&d->em, CCP_BLOCK_TEXT, NULL, NULL, NULL);
-    } else {
-        /* web_search_call and other built-in tool items: nothing an
-         * Anthropic client could run or show. */
-        ccp_log_debug("openai-responses: skipping an output item of type %s", type);
+        return rc;
+    }
+    if (type && !strcmp(type, "message")) {
+        d->open_type = ITEM_MESSAGE;
         return 0;
     }
-    if (!rc) d->open_item = idx;
-    return rc;
+    /* web_search_call and other built-in tool items: nothing an Anthropic
+     * client could run or show. */
+    ccp_log_debug("openai-responses: skipping an output item of type %s", type ? type : "?");
+    d->open_type = ITEM_SKIPPED;
+    return 0;
 }
 
-/* True when an event for item idx may add to the open block. */
-static bool is_open(ccp_decoder *d, json_object *ev, ccp_block_kind kind)
+/* True when an event belongs to the open item, of type t. */
+static bool is_open(ccp_decoder *d, json_object *ev, item_type t)
 {
     int64_t idx = ccp_json_get_int(ev, "output_index", d->open_item);
-    if (idx == d->open_item && d->open_item >= 0 && d->em.open_kind == kind) return true;
-    ccp_log_warn("openai-responses: dropping a delta of output item %lld, whose block is not open",
+    if (d->open_item >= 0 && idx == d->open_item && d->open_type == t) return true;
+    ccp_log_warn("openai-responses: dropping a delta of output item %lld, which is not under way",
                  (long long)idx);
     return false;
 }
 
+/* v (a JSON string) as a delta of the open block. */
 static int delta(ccp_decoder *d, ccp_delta_kind kind, json_object *v)
 {
     if (!v || !json_object_is_type(v, json_type_string) || !json_object_get_string_len(v)) return 0;
     return ccp_emitter_delta(&d->em, kind, json_object_get_string(v),
                              (size_t)json_object_get_string_len(v));
+}
+
+/* v (a JSON string) as message text: the text block opens with it. */
+static int text(ccp_decoder *d, json_object *v)
+{
+    if (!v || !json_object_is_type(v, json_type_string)) return 0;
+    return ccp_emitter_text(&d->em, CCP_BLOCK_TEXT, json_object_get_string(v),
+                            (size_t)json_object_get_string_len(v));
 }
 
 /* Arguments that must become a JSON object (see core/json_repair.h). */
@@ -153,54 +176,57 @@ static int signature(ccp_decoder *d, json_object *item)
     return rc;
 }
 
-/* The whole of an item, as output_item.done or a response object gives
- * it: what its deltas did not already send, then its block closes. */
-static int item_done(ccp_decoder *d, int64_t idx, json_object *item, bool streamed)
+/* The content of the open item as the whole item gives it: summary parts
+ * (or, without a summary, reasoning_text parts, as some compatible servers
+ * send), message text and refusals, call arguments. */
+static int item_content(ccp_decoder *d, json_object *item)
 {
-    const char *type = ccp_json_get_str(item, "type");
-    if (!type) return 0;
     int rc = 0;
-    if (!streamed || idx != d->open_item) {
-        /* Not seen before (a whole response, or done without added). */
-        if (idx <= d->last_item && d->open_item != idx && streamed) {
-            ccp_log_debug("openai-responses: output item %lld done after its block closed",
-                          (long long)idx);
-            return 0;
+    if (d->open_type == ITEM_REASONING) {
+        json_object *parts = ccp_json_get_arr(item, "summary");
+        if (!ccp_json_arr_len(parts)) parts = ccp_json_get_arr(item, "content");
+        for (size_t i = 0; !rc && i < ccp_json_arr_len(parts); i++) {
+            if (i) rc = ccp_emitter_delta(&d->em, CCP_DELTA_THINKING, "\n\n", 2);
+            if (!rc)
+                rc = delta(d, CCP_DELTA_THINKING,
+                           ccp_json_get(json_object_array_get_idx(parts, i), "text"));
         }
+    } else if (d->open_type == ITEM_MESSAGE) {
+        json_object *parts = ccp_json_get_arr(item, "content");
+        for (size_t i = 0; !rc && i < ccp_json_arr_len(parts); i++) {
+            json_object *p = json_object_array_get_idx(parts, i);
+            const char *pt = ccp_json_get_str(p, "type");
+            if (pt && !strcmp(pt, "refusal")) {
+                d->refused = true;
+                rc = text(d, ccp_json_get(p, "refusal"));
+            } else {
+                rc = text(d, ccp_json_get(p, "text"));
+            }
+        }
+    } else if (d->open_type == ITEM_CALL) {
+        rc = whole_args(d, ccp_json_get(item, "arguments"));
+    }
+    return rc;
+}
+
+/* An item done (output_item.done, or one item of a whole response): what
+ * its deltas did not already send, its signature, then its block closes. */
+static int item_done(ccp_decoder *d, int64_t idx, json_object *item, bool streaming)
+{
+    int rc;
+    if (streaming && idx == d->open_item) {
+        /* Deltas may have said it all; a server that sends none gives the
+         * content only here. */
+        if (!d->streamed && (rc = item_content(d, item))) return rc;
+    } else if (streaming && idx <= d->last_item) {
+        ccp_log_debug("openai-responses: output item %lld done after the next began",
+                      (long long)idx);
+        return 0;
+    } else {
         if ((rc = open_item(d, idx, item))) return rc;
-        if (d->open_item != idx) return 0;
-        if (!strcmp(type, "reasoning")) {
-            json_object *sum = ccp_json_get_arr(item, "summary");
-            for (size_t i = 0; !rc && i < ccp_json_arr_len(sum); i++) {
-                if (i) rc = ccp_emitter_delta(&d->em, CCP_DELTA_THINKING, "\n\n", 2);
-                if (!rc)
-                    rc = delta(d, CCP_DELTA_THINKING,
-                               ccp_json_get(json_object_array_get_idx(sum, i), "text"));
-            }
-        } else if (!strcmp(type, "message")) {
-            json_object *parts = ccp_json_get_arr(item, "content");
-            for (size_t i = 0; !rc && i < ccp_json_arr_len(parts); i++) {
-                json_object *p = json_object_array_get_idx(parts, i);
-                const char *pt = ccp_json_get_str(p, "type");
-                if (pt && !strcmp(pt, "refusal")) {
-                    d->refused = true;
-                    rc = delta(d, CCP_DELTA_TEXT, ccp_json_get(p, "refusal"));
-                } else {
-                    rc = delta(d, CCP_DELTA_TEXT, ccp_json_get(p, "text"));
-                }
-            }
-        } else if (!strcmp(type, "function_call")) {
-            rc = whole_args(d, ccp_json_get(item, "arguments"));
-            d->args_streamed = true;
-        }
-        if (rc) return rc;
+        if ((rc = item_content(d, item))) return rc;
     }
-    if (!strcmp(type, "reasoning")) {
-        if ((rc = signature(d, item))) return rc;
-    } else if (!strcmp(type, "function_call") && !d->args_streamed) {
-        /* No argument deltas came (some servers send only the item). */
-        if ((rc = whole_args(d, ccp_json_get(item, "arguments")))) return rc;
-    }
+    if (d->open_type == ITEM_REASONING && (rc = signature(d, item))) return rc;
     return close_item(d);
 }
 
@@ -257,38 +283,43 @@ static int on_event(ccp_decoder *d, const char *type, json_object *ev)
         return item_done(d, ccp_json_get_int(ev, "output_index", d->open_item),
                          ccp_json_get_obj(ev, "item"), true);
     if (!strcmp(type, "response.output_text.delta")) {
-        if (!is_open(d, ev, CCP_BLOCK_TEXT)) return 0;
-        return delta(d, CCP_DELTA_TEXT, ccp_json_get(ev, "delta"));
+        if (!is_open(d, ev, ITEM_MESSAGE)) return 0;
+        d->streamed = true;
+        return text(d, ccp_json_get(ev, "delta"));
     }
     if (!strcmp(type, "response.refusal.delta")) {
-        if (!is_open(d, ev, CCP_BLOCK_TEXT)) return 0;
-        d->refused = true;
-        return delta(d, CCP_DELTA_TEXT, ccp_json_get(ev, "delta"));
+        if (!is_open(d, ev, ITEM_MESSAGE)) return 0;
+        d->streamed = d->refused = true;
+        return text(d, ccp_json_get(ev, "delta"));
     }
     if (!strcmp(type, "response.reasoning_summary_text.delta")) {
-        if (!is_open(d, ev, CCP_BLOCK_THINKING)) return 0;
+        if (!is_open(d, ev, ITEM_REASONING)) return 0;
         int si = (int)ccp_json_get_int(ev, "summary_index", d->summary_index);
         if (si != d->summary_index) {
             /* a new summary part: a blank line between parts */
             d->summary_index = si;
             if ((rc = ccp_emitter_delta(&d->em, CCP_DELTA_THINKING, "\n\n", 2))) return rc;
         }
+        d->streamed = true;
+        return delta(d, CCP_DELTA_THINKING, ccp_json_get(ev, "delta"));
+    }
+    if (!strcmp(type, "response.reasoning_text.delta")) {
+        /* raw reasoning, from compatible servers that show it */
+        if (!is_open(d, ev, ITEM_REASONING)) return 0;
+        d->streamed = true;
         return delta(d, CCP_DELTA_THINKING, ccp_json_get(ev, "delta"));
     }
     if (!strcmp(type, "response.function_call_arguments.delta")) {
-        if (!is_open(d, ev, CCP_BLOCK_TOOL_USE)) return 0;
+        if (!is_open(d, ev, ITEM_CALL)) return 0;
         json_object *v = ccp_json_get(ev, "delta");
-        if (v && json_object_get_string_len(v)) d->args_streamed = true;
+        if (v && json_object_get_string_len(v)) d->streamed = true;
         return delta(d, CCP_DELTA_PARTIAL_JSON, v);
     }
     if (!strcmp(type, "response.function_call_arguments.done")) {
         /* Arguments given only whole: send them now. */
-        if (!d->args_streamed && d->open_item >= 0 && d->em.open_kind == CCP_BLOCK_TOOL_USE &&
-            ccp_json_get_int(ev, "output_index", d->open_item) == d->open_item) {
-            d->args_streamed = true;
-            return whole_args(d, ccp_json_get(ev, "arguments"));
-        }
-        return 0;
+        if (d->streamed || !is_open(d, ev, ITEM_CALL)) return 0;
+        d->streamed = true;
+        return whole_args(d, ccp_json_get(ev, "arguments"));
     }
     /* response.created, .in_progress, content_part.*, *.done of text and
      * summaries: nothing a delta did not already say. */

@@ -206,6 +206,33 @@ static void thinking_off_sends_no_reasoning_and_empty_turns_vanish(void **state)
     ccp_outbound_free(&out);
 }
 
+/* A signature without encrypted content (a server that gives none) names
+ * stored state: sent back only to a provider that stores. */
+static void reasoning_without_encrypted_content_goes_back_only_with_store(void **state)
+{
+    (void)state;
+    const char *req =
+        "{\"model\":\"m\",\"max_tokens\":5,\"messages\":["
+        "{\"role\":\"user\",\"content\":\"go\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":"
+        "\"t\",\"signature\":\"oai-rs:rs_9:\"},{\"type\":\"text\",\"text\":\"ok\"}]}]}";
+    for (int store = 0; store <= 1; store++) {
+        ccp_provider p = provider();
+        opts.store = store;
+        ccp_outbound out;
+        json_object *o = encode_with(req, &p, NULL, false, &out);
+        json_object *input = ccp_json_get_arr(o, "input");
+        assert_int_equal(json_object_array_length(input), store ? 3 : 2);
+        if (store) {
+            json_object *r = json_object_array_get_idx(input, 1);
+            expect_json(r, "{\"type\":\"reasoning\",\"id\":\"rs_9\",\"summary\":[{\"type\":"
+                           "\"summary_text\",\"text\":\"t\"}]}");
+        }
+        json_object_put(o);
+        ccp_outbound_free(&out);
+    }
+}
+
 static void a_bad_request_is_refused_with_its_path(void **state)
 {
     (void)state;
@@ -228,6 +255,7 @@ int main(void)
         cmocka_unit_test(a_tool_conversation_maps_field_by_field),
         cmocka_unit_test(options_structured_output_and_azure),
         cmocka_unit_test(thinking_off_sends_no_reasoning_and_empty_turns_vanish),
+        cmocka_unit_test(reasoning_without_encrypted_content_goes_back_only_with_store),
         cmocka_unit_test(a_bad_request_is_refused_with_its_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

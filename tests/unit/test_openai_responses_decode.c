@@ -19,9 +19,9 @@
 
 #include <string.h>
 
-static const char *const fixtures[] = {"text",           "reasoning_text", "function_call",
-                                       "function_calls", "incomplete",     "content_filter",
-                                       "failed",         "error_mid",      "cut"};
+static const char *const fixtures[] = {
+    "text",   "reasoning_text", "function_call", "function_calls", "incomplete",   "content_filter",
+    "failed", "error_mid",      "cut",           "items_only",     "reasoning_raw"};
 
 static void every_stream_at_every_split_gives_its_expected_events(void **state)
 {
