@@ -111,12 +111,9 @@ static void load_p_model_pipelines(loader *l, yaml_node_t *v, void *base, const 
 }
 
 static const char *const auths[] = {
-    [CCP_AUTH_X_API_KEY] = "x-api-key",
-    [CCP_AUTH_BEARER] = "bearer",
-    [CCP_AUTH_GOOG] = "x-goog-api-key",
-    [CCP_AUTH_NONE] = "none",
-    [CCP_AUTH_API_KEY] = "api-key",
-    NULL,
+    [CCP_AUTH_X_API_KEY] = "x-api-key", [CCP_AUTH_BEARER] = "bearer",
+    [CCP_AUTH_GOOG] = "x-goog-api-key", [CCP_AUTH_NONE] = "none",
+    [CCP_AUTH_API_KEY] = "api-key",     NULL,
 };
 
 #define PROV(f) offsetof(ccp_provider, f)
