@@ -161,7 +161,8 @@ static const ccp_key provider_keys[] = {
      .offset = PROV(auth),
      .choices = auths,
      .doc_def = "per format (below)",
-     .help = "how the key is sent"},
+     .help = "how the key is sent: `x-api-key`, `Authorization: Bearer`, `x-goog-api-key`, "
+             "nothing, or an `api-key` header (Azure OpenAI)"},
     {.name = "headers",
      .type = CCP_KEY_CUSTOM,
      .load = load_p_headers,
