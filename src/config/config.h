@@ -22,6 +22,7 @@ typedef enum {
     CCP_FORMAT_ANTHROPIC,
     CCP_FORMAT_OPENAI_CHAT,
     CCP_FORMAT_GEMINI,
+    CCP_FORMAT_OPENAI_RESPONSES,
 } ccp_format;
 
 typedef enum {
@@ -29,6 +30,7 @@ typedef enum {
     CCP_AUTH_BEARER,    /* Authorization: Bearer KEY */
     CCP_AUTH_GOOG,      /* x-goog-api-key: KEY (Gemini's own) */
     CCP_AUTH_NONE,      /* no key sent (local servers) */
+    CCP_AUTH_API_KEY,   /* api-key: KEY (Azure OpenAI's) */
 } ccp_auth;
 
 /* A named pipeline of transformers (pipeline/pipeline.h has its fields). */
