@@ -21,14 +21,14 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy
 
-# Installs into $(DESTDIR)$(PREFIX): bin/ccproxy, share/man/man1/ccproxy.1,
+# Installs into $(DESTDIR)$(PREFIX): bin/ccproxy, share/man/man1/ccproxy.1, the shell completions,
 # share/doc/ccproxy/ (the docs, and examples/). Uses $(BUILD) as it is when it
 # is already configured (so BUILD=build-test installs the sanitized build the
 # tests use without reconfiguring it), else configures a Release build.
 install:
 	@scripts/deps.sh --no-npm
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccproxy-man
+	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccproxy-man ccproxy-completions
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 run: build

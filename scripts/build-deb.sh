@@ -27,7 +27,7 @@ MAINT=${DEB_MAINTAINER:-"$(git config user.name 2>/dev/null || echo cc-proxy) <$
 LOG=$OUT/build.log
 if ! { cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
   -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS" &&
-  cmake --build "$BUILD" -j "$JOBS" --target ccproxy ccproxy-man; } >"$LOG" 2>&1; then
+  cmake --build "$BUILD" -j "$JOBS" --target ccproxy ccproxy-man ccproxy-completions; } >"$LOG" 2>&1; then
   cat "$LOG" >&2
   exit 1
 fi

@@ -292,7 +292,8 @@ void ccp_catalog_pipeline_yaml(ccp_buf *out, const ccp_provider_info *p)
 static const char *auth_of(const ccp_provider_info *p)
 {
     if (p->auth) return p->auth;
-    if (!strcmp(p->format, "openai-chat")) return "bearer";
+    if (!strcmp(p->format, "openai-chat") || !strcmp(p->format, "openai-responses"))
+        return "bearer";
     if (!strcmp(p->format, "gemini")) return "x-goog-api-key";
     return "x-api-key";
 }

@@ -57,6 +57,11 @@ void ccp_provider_free(ccp_provider *p)
     for (size_t i = 0; i < p->n_model_pipelines; i++)
         free(p->model_pipelines[i].model);
     free(p->model_pipelines);
+    if (p->codec_opts) {
+        const ccp_codec *c = ccp_codec_for(p->format);
+        ccp_key_table t = {c->name, c->opts, c->n_opts};
+        ccp_keys_free(&t, p->codec_opts);
+    }
     free(p->codec_opts);
 }
 

@@ -3,10 +3,9 @@
  * Loaded from YAML (config_load.c), validated with file:line:col diagnostics,
  * ${VAR} / ${VAR:-default} interpolated. The running server holds a
  * reference-counted, immutable snapshot, and each request takes its own
- * reference, so that a reload (not implemented yet: it comes with the CLI
- * work) can build a new one and swap it while in-flight requests finish on
- * the one they started with. Runtime code never sees YAML, only these
- * structs. */
+ * reference, so that a reload (http/reload.c) builds a new one and swaps it
+ * while in-flight requests finish on the one they started with. Runtime code never sees YAML, only
+ * these structs. */
 #ifndef CCP_CONFIG_CONFIG_H
 #define CCP_CONFIG_CONFIG_H
 
@@ -23,6 +22,7 @@ typedef enum {
     CCP_FORMAT_ANTHROPIC,
     CCP_FORMAT_OPENAI_CHAT,
     CCP_FORMAT_GEMINI,
+    CCP_FORMAT_OPENAI_RESPONSES,
 } ccp_format;
 
 typedef enum {
@@ -30,6 +30,7 @@ typedef enum {
     CCP_AUTH_BEARER,    /* Authorization: Bearer KEY */
     CCP_AUTH_GOOG,      /* x-goog-api-key: KEY (Gemini's own) */
     CCP_AUTH_NONE,      /* no key sent (local servers) */
+    CCP_AUTH_API_KEY,   /* api-key: KEY (Azure OpenAI's) */
 } ccp_auth;
 
 /* A named pipeline of transformers (pipeline/pipeline.h has its fields). */
@@ -209,6 +210,8 @@ typedef struct ccp_server_config {
     int max_connections_per_client; /* open connections per client address; 0 = no cap */
     int client_rate;                /* requests per client address per client_rate_ms; 0 = off */
     uint32_t client_rate_ms;        /* 1000 ("N/s") or 60000 ("N/m") */
+    bool watch_config;              /* reload when the file changes (http/reload.c) */
+    int session_table;              /* sessions kept for GET /sessions/ID; 0 = off */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {

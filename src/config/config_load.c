@@ -344,6 +344,22 @@ static const ccp_key server_keys[] = {
      .help = "a second listener, on its own thread, for the operator's endpoints (`/metrics`): "
              "they are then served there and no longer on the main port, which can be exposed "
              "while this one stays private. Port `0` picks a free one (printed at start)"},
+    {.name = "watch_config",
+     .type = CCP_KEY_BOOL,
+     .offset = SRV(watch_config),
+     .def = "false",
+     .help = "reload the config when its file changes (inotify on its directory, so an editor "
+             "that saves by renaming is seen; debounced 300 ms), as SIGHUP or `ccproxy reload` "
+             "would: a file with errors is refused and the config in force keeps serving. Read "
+             "at start (see [Hot reload](#hot-reload))"},
+    {.name = "session_table",
+     .type = CCP_KEY_INT,
+     .offset = SRV(session_table),
+     .def = "1024",
+     .max = 1000000,
+     .help = "how many Claude Code sessions (`x-claude-code-session-id`) the proxy remembers the "
+             "latest request of, for `GET /sessions/ID` and `ccproxy statusline`; the least "
+             "recently active is forgotten first. About 1 KiB each; `0` = off. Read at start"},
     {.name = "echo_model",
      .type = CCP_KEY_ENUM,
      .offset = SRV(echo_model),

@@ -15,10 +15,9 @@
 static void formats_table(ccp_buf *out, bool md)
 {
     static const char *const auth_names[] = {
-        [CCP_AUTH_X_API_KEY] = "x-api-key",
-        [CCP_AUTH_BEARER] = "bearer",
-        [CCP_AUTH_GOOG] = "x-goog-api-key",
-        [CCP_AUTH_NONE] = "none",
+        [CCP_AUTH_X_API_KEY] = "x-api-key", [CCP_AUTH_BEARER] = "bearer",
+        [CCP_AUTH_GOOG] = "x-goog-api-key", [CCP_AUTH_NONE] = "none",
+        [CCP_AUTH_API_KEY] = "api-key",
     };
     if (md)
         ccp_buf_appends(out, "| format | speaks | default `auth` | options |\n|---|---|---|---|\n");

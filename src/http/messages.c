@@ -805,7 +805,7 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     c->w = w;
     c->res = res;
     c->req = req;
-    c->cfg = ccp_config_ref(w->app->config);
+    c->cfg = ccp_config_ref(w->config);
     c->stream = ccp_json_get_bool(body, "stream", false);
     c->client_model = ccp_xstrdup(ccp_json_get_str(body, "model"));
     c->ex = (ccp_exchange){

@@ -133,6 +133,13 @@ typedef struct ccp_server_opts {
     /* Called on the worker's loop as each response is finished, after the
      * access-log line (may be NULL): the app counts it in its metrics. */
     void (*request_done)(void *worker_data, const ccp_access_rec *rec);
+    /* On the main thread's loop (each may be NULL): main_start runs once
+     * before the workers start (the app may add handles, e.g. a file
+     * watch), main_stop when the server stops (it must close them), and
+     * on_sighup at each SIGHUP (the app reloads its config). */
+    void (*main_start)(void *app, uv_loop_t *loop);
+    void (*main_stop)(void *app);
+    void (*on_sighup)(void *app);
 } ccp_server_opts;
 
 /* Binds, runs the workers, and blocks until SIGINT/SIGTERM: then stops

@@ -245,3 +245,41 @@ test('a_handshake_left_unfinished_is_cut_off_at_header_timeout_ms', async () => 
   await new Promise((r) => sock.on('close', r));
   assert.equal((await get(proxy.url, '/health')).status, 200);
 });
+
+// A renewed certificate written over the old files is served to new
+// connections after SIGHUP (the reload's tls hook); a pair that does not
+// load refuses the reload and the old certificate keeps serving.
+test('sighup_serves_a_renewed_certificate_and_refuses_a_bad_one', async () => {
+  const first = ca.issue('renew-a');
+  const proxy = await startProxy(mockConfig(mock.url,
+    `server:\n  tls: {cert_file: ${first.cert}, key_file: ${first.key}}\n`));
+  cleanups.push(() => proxy.stop());
+  const before = await get(proxy.url, '/health');
+  assert.equal(before.status, 200);
+  const serialA = before.cert.serialNumber;
+
+  const second = ca.issue('renew-b');
+  fs.copyFileSync(second.cert, first.cert);
+  fs.copyFileSync(second.key, first.key);
+  const reloaded = (n) => new Promise((resolve) => {
+    const t = setInterval(() => {
+      if ((proxy.log().match(/config reloaded|reload \(.*\) refused/g) || []).length >= n) { clearInterval(t); resolve(); }
+    }, 20);
+  });
+  process.kill(proxy.pid, 'SIGHUP');
+  await reloaded(1);
+  const after = await get(proxy.url, '/health');
+  assert.equal(after.status, 200);
+  assert.notEqual(after.cert.serialNumber, serialA, 'a new connection gets the renewed certificate');
+  assert.equal(after.cert.subject.CN, 'renew-b');
+
+  // A key that does not match the certificate: the reload is refused.
+  const third = ca.issue('renew-c');
+  fs.copyFileSync(third.cert, first.cert);
+  process.kill(proxy.pid, 'SIGHUP');
+  await reloaded(2);
+  assert.match(proxy.log(), /server\.tls/);
+  const still = await get(proxy.url, '/health');
+  assert.equal(still.status, 200);
+  assert.equal(still.cert.subject.CN, 'renew-b', 'the old certificate keeps serving');
+});

@@ -50,10 +50,14 @@ test('openapi_yaml_and_api_md_name_every_endpoint_of_the_table', () => {
   const rows = [...app.matchAll(/\{"(GET|POST|HEAD|PUT|DELETE)", "([^"]+)", ccp_app_\w+, (?:true|false)\}/g)];
   assert.ok(rows.length >= 10, 'the endpoint table was found');
   const md = fs.readFileSync(path.join(ROOT, 'docs/api.md'), 'utf8');
-  for (const [, method, p] of rows) {
+  for (const [, method, row] of rows) {
+    // A row ending in '/' is a prefix (/sessions/ serves /sessions/ID): the
+    // document names it with its parameter.
+    const p = row.length > 1 && row.endsWith('/')
+      ? Object.keys(api.paths).find((k) => k.startsWith(`${row}{`)) ?? row : row;
     assert.ok(api.paths[p]?.[method.toLowerCase()], `openapi.yaml lacks ${method} ${p}`);
-    assert.ok(md.includes(`${method} ${p}`) || md.includes(`${method} \`${p}\``),
-      `docs/api.md lacks ${method} ${p}`);
+    assert.ok(md.includes(`${method} ${row}`) || md.includes(`${method} \`${row}\``),
+      `docs/api.md lacks ${method} ${row}`);
   }
 });
 
@@ -120,6 +124,25 @@ test('the_proxy_endpoints_and_status_after_traffic_answer_as_documented', async 
   assert.equal(st.providers.good.last_result.ok, true);
   assert.equal(st.providers.down.last_result.status, 529);
   await conforms(await fetch(`${empty.url}/status`), '/status', 'get');
+});
+
+test('reload_and_sessions_answer_as_documented', async () => {
+  const sid = 'a1b2c3d4-0000-4000-8000-000000000001';
+  const req = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal((await post(`${proxy.url}/v1/messages`, req, { 'x-claude-code-session-id': sid })).status, 200);
+  const s = await conforms(await fetch(`${proxy.url}/sessions/${sid}`), '/sessions/{id}', 'get');
+  assert.equal(s.latest.provider, 'good');
+  const missing = await fetch(`${proxy.url}/sessions/nobody`);
+  assert.equal(missing.status, 404);
+  await conforms(missing, '/sessions/{id}', 'get');
+  const ok = await conforms(await post(`${proxy.url}/admin/reload`, '{}'), '/admin/reload', 'post');
+  assert.equal(ok.reloaded, true);
+  const yaml = fs.readFileSync(proxy.cfgPath, 'utf8');
+  fs.writeFileSync(proxy.cfgPath, `${yaml}\nno_such_key: 1\n`);
+  const refused = await post(`${proxy.url}/admin/reload`, '{}');
+  assert.equal(refused.status, 422);
+  assert.equal((await conforms(refused, '/admin/reload', 'post')).errors[0].line > 0, true);
+  fs.writeFileSync(proxy.cfgPath, yaml);
 });
 
 test('errors_of_the_proxy_itself_answer_as_documented', async () => {

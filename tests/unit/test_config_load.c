@@ -296,10 +296,10 @@ static void provider_problems_are_each_reported(void **state)
                  "  - base_url: http://z\n"
                  "  - name: d\n    base_url: http://c\n    auth: basic\n    modles: []\n");
     has_diag(&d, 3, 15, "http:// or https://");
-    has_diag(&d, 6, 13, "anthropic, openai-chat or gemini");
+    has_diag(&d, 6, 13, "anthropic, openai-chat, gemini or openai-responses");
     has_diag(&d, 9, 5, "used twice");
     has_diag(&d, 11, 5, "needs a name");
-    has_diag(&d, 14, 11, "x-api-key, bearer, x-goog-api-key or none");
+    has_diag(&d, 14, 11, "x-api-key, bearer, x-goog-api-key, none or api-key");
     has_diag(&d, 15, 5, "did you mean 'models'?");
     ccp_diags_free(&d);
 }

@@ -43,6 +43,8 @@ export async function startProxy(yaml, { env = {}, args = [], nofile = 0 } = {})
     url,
     port,
     pid: child.pid,
+    cfgPath, // the config file, for tests that rewrite it and reload
+    home: dir, // HOME (and so the XDG directories) of the proxy
     log: () => stderr,
     async stop() {
       child.kill('SIGTERM');
