@@ -269,3 +269,32 @@ router:
     await up.close();
   }
 });
+
+test('an edited plugin takes effect when the config is reloaded (SIGHUP)', async () => {
+  const file = plugin('ver', "return {name='ver', request=function(req) req.metadata = {user_id='v1'} end}");
+  const seen = [];
+  const up = await startMock((req) => { seen.push(req.body?.metadata?.user_id); return { kind: 'json', fixture: 'text.json' }; });
+  const p = await startProxy(`
+plugins:
+  dirs: []
+  load: [{path: ${file}}]
+pipelines:
+  v: [ver]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k, pipeline: v}
+router:
+  default: ant/main-model
+`);
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+    await c.messages.create(request('claude-sonnet-4-5'));
+    fs.writeFileSync(file, "return {name='ver', request=function(req) req.metadata = {user_id='v2'} end}");
+    process.kill(p.pid, 'SIGHUP');
+    while (!/config reloaded \(SIGHUP\)/.test(p.log())) await new Promise((r) => setTimeout(r, 20));
+    await c.messages.create(request('claude-sonnet-4-5'));
+    assert.deepEqual(seen, ['v1', 'v2']);
+  } finally {
+    await p.stop();
+    await up.close();
+  }
+});
