@@ -3,6 +3,7 @@
 
 #include "config/keys.h"
 #include "core/log.h"
+#include "guard/secrets.h"
 #include "http/app.h"
 #include "obs/metrics.h"
 #include "http/server.h"
@@ -133,6 +134,11 @@ int ccp_cmd_serve(int argc, char **argv)
 
     ccp_config *cfg = ccp_cli_load_config(config_path);
     if (!cfg) return 1;
+    /* A serving process holds provider keys for hours: no core dump of it,
+     * no memory read by another process of the user (docs/security.md). */
+    ccp_error perr = {0};
+    if (cfg->security.protect_memory && ccp_secrets_protect_process(&perr) != 0)
+        ccp_log_warn("%s", perr.msg);
     ccp_log_set_level(level ? lv : (ccp_log_level)cfg->server.log_level);
     ccp_log_set_format(format ? lf : (ccp_log_format)cfg->server.log_format);
 

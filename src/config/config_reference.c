@@ -44,9 +44,10 @@ static bool write_block(ccp_buf *out, const char *name, bool md)
     const ccp_key_table *sections[] = {&ccp_cfg_root_keys,     &ccp_cfg_server_keys,
                                        &ccp_cfg_upstream_keys, &ccp_cfg_provider_keys,
                                        &ccp_cfg_router_keys,   &ccp_cfg_retry_keys,
-                                       &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys};
-    static const char *const names[] = {"top",    "server", "upstream", "providers",
-                                        "router", "retry",  "breaker",  "telemetry"};
+                                       &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys,
+                                       &ccp_cfg_tls_keys,      &ccp_cfg_security_keys};
+    static const char *const names[] = {"top",   "server",    "upstream", "providers", "router",
+                                        "retry", "breaker",   "telemetry", "tls",     "security"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) {
             ccp_keys_write(sections[i], out, md);
@@ -71,7 +72,7 @@ void ccp_config_reference(ccp_buf *out)
         {"top", "the sections"},           {"server", "server"},
         {"upstream", "upstream"},          {"providers", "providers (each)"},
         {"formats", "providers: formats"}, {"retry", "providers: retry"},
-        {"breaker", "providers: breaker"},
+        {"breaker", "providers: breaker"}, {"tls", "providers: tls"},
     };
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
         ccp_buf_printf(out, "%s%s:\n", i ? "\n" : "", blocks[i][1]);
@@ -86,6 +87,8 @@ void ccp_config_reference(ccp_buf *out)
     write_block(out, "router", false);
     ccp_buf_appends(out, "\ntelemetry:\n");
     write_block(out, "telemetry", false);
+    ccp_buf_appends(out, "\nsecurity:\n");
+    write_block(out, "security", false);
 }
 
 #define OPEN "<!-- keys: "

@@ -16,6 +16,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "exchange/exchange.h"
+#include "guard/secrets.h"
 #include "obs/metrics.h"
 #include "exchange/retry.h"
 #include "obs/pstatus.h"
@@ -191,6 +192,13 @@ static void on_frame(void *ud, const char *data, size_t len)
  * else as an SSE error event followed by the end of the stream. */
 static void fail_and_finish(msg_ctx *c, int status, const char *type, const char *message)
 {
+    /* A provider's error may quote the key it was sent (an "invalid key
+     * sk-..." answer): every configured secret is cut out before the text
+     * reaches the client, the trace or the log. */
+    ccp_buf clean = CCP_BUF_INIT;
+    ccp_buf_appends(&clean, message ? message : "");
+    ccp_secrets_redact(c->cfg, &clean);
+    message = clean.data;
     const char *prev_type = NULL, *prev_msg = NULL;
     c->acc->error_type = type;
     account(c);
@@ -215,6 +223,7 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
         }
         ccp_res_send_error(c->res, status, type, message);
     }
+    ccp_buf_free(&clean);
     finish(c);
 }
 
@@ -412,8 +421,15 @@ static void attempt_recorded(msg_ctx *c, int result, const ccp_error *err)
         why = emsg; /* an error event inside a 2xx answer */
         result = CCP_EUPSTREAM;
     }
+    ccp_buf clean = CCP_BUF_INIT; /* /status and traces get no echoed key either */
+    if (why) {
+        ccp_buf_appends(&clean, why);
+        ccp_secrets_redact(c->cfg, &clean);
+        why = clean.data;
+    }
     ccp_pstatus_record(c->w->app->pstatus, c->a.target.provider->name, result, c->status, why);
     ccp_reqtrace_attempt_end(c->tr, result, c->status, why);
+    ccp_buf_free(&clean);
 }
 
 static void on_done(void *ud, int result, const ccp_error *err)

@@ -11,8 +11,11 @@
 #include "config/keys.h"
 #include "core/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static ccp_config *load_ok(const char *yaml)
 {
@@ -440,6 +443,32 @@ static void reliability_settings_and_key_pools(void **state)
     ccp_diags_free(&d);
 }
 
+static void a_secret_file_readable_by_others_is_refused_at_its_place(void **state)
+{
+    char path[] = "/tmp/ccp-cfg-secret-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "sk-file-secret\n", 15), 15);
+    close(fd);
+    char yaml[256];
+    snprintf(yaml, sizeof yaml,
+             "providers:\n  - name: a\n    base_url: http://x\n    api_key: ${file:%s}\n", path);
+    assert_int_equal(chmod(path, 0600), 0);
+    ccp_config *c = load_ok(yaml);
+    assert_string_equal(c->providers[0].api_key, "sk-file-secret");
+    ccp_config_unref(c);
+    assert_int_equal(chmod(path, 0644), 0);
+    ccp_diags d = load_bad(yaml);
+    has_diag(&d, 4, 14, "readable by other users");
+    for (size_t i = 0; i < d.n; i++)
+        assert_null(strstr(d.items[i].message, "sk-file-secret"));
+    ccp_diags_free(&d);
+    unlink(path);
+    d = load_bad(yaml);
+    has_diag(&d, 4, 14, "cannot open it");
+    ccp_diags_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +493,7 @@ int main(void)
         cmocka_unit_test(find_path_follows_the_lookup_order),
         cmocka_unit_test(reliability_settings_and_key_pools),
         cmocka_unit_test(header_maps_refuse_bad_names_and_line_breaks),
+        cmocka_unit_test(a_secret_file_readable_by_others_is_refused_at_its_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
