@@ -64,7 +64,6 @@ int ccp_secrets_protect_process(ccp_error *err)
      * dumpable covers every page, and also stops other processes of the
      * same user from reading the memory through ptrace or /proc/PID/mem. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-        return ccp_error_set(err, CCP_EIO, "prctl(PR_SET_DUMPABLE, 0) failed: %s",
-                             strerror(errno));
+        return ccp_error_set(err, CCP_EIO, "prctl(PR_SET_DUMPABLE, 0) failed: %s", strerror(errno));
     return 0;
 }

@@ -500,6 +500,18 @@ static void on_done(void *ud, int result, const ccp_error *err)
         return;
     }
     ccp_buf msg = CCP_BUF_INIT;
+    if (c->status >= 300 && c->status < 400) {
+        /* Redirects are not followed (upstream.h): a Location could point
+         * anywhere, and passing a 3xx on would send the client there. */
+        ccp_log_warn("upstream %s answered %d, a redirect: not followed", pname, c->status);
+        char redirect[300];
+        snprintf(redirect, sizeof redirect,
+                 "upstream provider '%s' answered HTTP %d, a redirect, which ccproxy does not "
+                 "follow; check its base_url",
+                 pname, c->status);
+        fail_and_finish(c, 502, "api_error", redirect);
+        return;
+    }
     const char *type = c->a.codec->map_error(c->status, c->err_body.data ? c->err_body.data : "",
                                              c->err_body.len, &msg);
     ccp_log_warn("upstream %s answered %d (%s)", pname, c->status, type);
@@ -684,6 +696,7 @@ static void send_attempt(msg_ctx *c)
         .n_headers = c->a.out.n_headers,
         .body = c->a.out.body.data,
         .body_len = c->a.out.body.len,
+        .provider = c->a.target.provider,
     };
     if (c->ex.deadline_ms) {
         /* The transfer gets what remains of the request's deadline. */
