@@ -55,6 +55,29 @@ size_t ccp_secrets_redact(const ccp_config *cfg, ccp_buf *b)
     return count;
 }
 
+static int redact_emit(ccp_event_sink *self, const ccp_event *ev)
+{
+    ccp_redact_sink *s = (ccp_redact_sink *)self;
+    if (ev->type != CCP_EV_ERROR || !ev->error_message) return s->next->emit(s->next, ev);
+    ccp_buf msg = CCP_BUF_INIT;
+    ccp_buf_appends(&msg, ev->error_message);
+    ccp_secrets_redact(s->cfg, &msg);
+    ccp_event copy = *ev;
+    copy.error_message = msg.data;
+    int rc = s->next->emit(s->next, &copy);
+    ccp_buf_free(&msg);
+    return rc;
+}
+
+ccp_event_sink *ccp_redact_sink_init(ccp_redact_sink *s, const ccp_config *cfg,
+                                     ccp_event_sink *next)
+{
+    s->base.emit = redact_emit;
+    s->next = next;
+    s->cfg = cfg;
+    return &s->base;
+}
+
 int ccp_secrets_protect_process(ccp_error *err)
 {
     /* Chosen over MADV_DONTDUMP on the keys' pages: a key is copied into

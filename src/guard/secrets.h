@@ -9,6 +9,7 @@
 #ifndef CCP_GUARD_SECRETS_H
 #define CCP_GUARD_SECRETS_H
 
+#include "codec/events.h"
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -21,6 +22,21 @@
  * shorter than 8 bytes are left alone: a short header value ("1", "true")
  * is no secret, and replacing it would garble the text. */
 size_t ccp_secrets_redact(const ccp_config *cfg, ccp_buf *b);
+
+/* An event sink that passes every event on to next, with the message of an
+ * error event redacted (ccp_secrets_redact): a provider's in-stream error
+ * may quote the key too. Put it first, where the decoder emits, so that
+ * transformers and traces see the redacted text. Needs no freeing; cfg and
+ * next are borrowed. */
+typedef struct ccp_redact_sink {
+    ccp_event_sink base;
+    ccp_event_sink *next;
+    const ccp_config *cfg;
+} ccp_redact_sink;
+
+/* Sets s up and returns its sink. */
+ccp_event_sink *ccp_redact_sink_init(ccp_redact_sink *s, const ccp_config *cfg,
+                                     ccp_event_sink *next);
 
 /* Marks the process not dumpable (prctl PR_SET_DUMPABLE 0): no core file,
  * and no ptrace attach or /proc/PID/mem read by other processes of the

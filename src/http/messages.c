@@ -44,6 +44,7 @@ typedef struct msg_ctx {
     ccp_attempt a;           /* the current attempt: target, codec, outbound request */
     bool prepared;           /* a holds a prepared attempt */
     ccp_event_chain chain;   /* the pipeline's event hooks in front of the writer */
+    ccp_redact_sink redact;  /* in front of the chain: error events lose any key */
     ccp_admit_ticket ticket; /* the attempt's provider slot, or its place in the queue */
     ccp_upstream_req *up;    /* NULL once done or cancelled */
     uint64_t sent_ns;        /* when this attempt was sent */
@@ -304,7 +305,11 @@ static void on_head(void *ud, int status, const char *content_type, const ccp_up
                                         h->reset_requests, h->reset_tokens, time(NULL));
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
-        c->dec = c->a.codec->decoder_new(ccp_reqtrace_tap(c->tr, c->chain.head), sse);
+        /* An in-stream error may quote the key: redacted before anything
+         * (trace, transformers, writer) sees it. */
+        ccp_event_sink *first =
+            ccp_redact_sink_init(&c->redact, c->cfg, ccp_reqtrace_tap(c->tr, c->chain.head));
+        c->dec = c->a.codec->decoder_new(first, sse);
         c->whole_body = !sse;
         c->body_bytes = 0;
     }

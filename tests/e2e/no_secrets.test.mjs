@@ -35,6 +35,7 @@ const SECRETS = {
   header: 'hdr-NOLEAK-0010-jjjjjjjj',
   otlp: 'otlp-NOLEAK-0011-kkkkkkkk',
   drop: 'sk-drop-NOLEAK-0012-llllllll',
+  sseErr: 'sk-sseerr-NOLEAK-0013-oooooooo',
 };
 const CLIENT = { key: 'client-NOLEAK-key-mmmmmmmm', token: 'client-NOLEAK-token-nnnnnnnn' };
 
@@ -57,11 +58,16 @@ test('no_configured_secret_appears_in_any_output_and_client_credentials_never_re
   const oaEcho = await startOpenAIMock((entry) => ({ status: 401, body: { error: { message: `Incorrect API key provided: ${entry.headers.authorization}`, type: 'invalid_request_error', code: 'invalid_api_key' } } }));
   const down = await startMock({ kind: 'error', status: 529, type: 'overloaded_error', message: `overloaded (key ${SECRETS.down})` });
   const drop = await startMock({ kind: 'drop', fixture: 'text.sse' });
+  // An error inside a 200 stream that quotes the key.
+  const sseErr = await startMock((entry) => ({
+    kind: 'raw', status: 200, headers: { 'content-type': 'text/event-stream' },
+    body: `${fs.readFileSync(new URL('../fixtures/anthropic/text.sse', import.meta.url), 'utf8').split('\n\n')[0]}\n\nevent: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: `key ${entry.headers['x-api-key']} is overloaded` } })}\n\n`,
+  }));
   const oa = await startOpenAIMock((entry) => (entry.body?.stream ? { kind: 'sse', fixture: 'text.sse' } : { body: OA_OK }));
   const gem = await startGeminiMock({ kind: 'json', body: GEM_OK });
   const none = await startMock((entry) => (entry.body?.stream ? { kind: 'sse', fixture: 'text.sse' } : { kind: 'json', fixture: 'text.json' }));
   const otlp = await startOtlpReceiver();
-  const mocks = [ant, echo, oaEcho, down, drop, oa, gem, none];
+  const mocks = [ant, echo, oaEcho, down, drop, sseErr, oa, gem, none];
 
   const yaml = `
 server: {admin_listen: '127.0.0.1:0', log_level: debug}
@@ -78,6 +84,7 @@ providers:
   - {name: oaecho, format: openai-chat, base_url: '${oaEcho.url}/v1', api_key: '${SECRETS.oaEcho}', retry: {attempts: 1}}
   - {name: down, format: anthropic, base_url: '${down.url}', api_key: '${SECRETS.down}', retry: {attempts: 1}}
   - {name: drop, format: anthropic, base_url: '${drop.url}', api_key: '${SECRETS.drop}', retry: {attempts: 1}}
+  - {name: sseerr, format: anthropic, base_url: '${sseErr.url}', api_key: '${SECRETS.sseErr}', retry: {attempts: 1}}
   - {name: oa, format: openai-chat, base_url: '${oa.url}/v1', api_key: '\${CCP_NOLEAK_ENV}'}
   - {name: gem, format: gemini, base_url: '${gem.url}/v1beta', api_key: '${SECRETS.gem}'}
   - {name: filekey, format: anthropic, base_url: '${ant.url}', api_key: '\${file:${keyFile}}'}
@@ -117,6 +124,10 @@ router:
     const dropped = await call('drop stream', 'drop/m', { stream: true });
     assert.equal(dropped.status, 200);
     assert.match(dropped.text, /event: error/);
+    for (const stream of [true, false]) {
+      const r = await call(`in-stream error ${stream}`, 'sseerr/m', { stream });
+      assert.match(r.text, /key \[redacted\] is overloaded/);
+    }
     // Upstream errors that quote the key: the client sees the error, not the key.
     const e1 = await call('echo 401', 'echo/m');
     assert.equal(e1.status, 401);
@@ -157,7 +168,7 @@ router:
     return r;
   };
   assert.equal(cli(['check', '--config', cfg]).status, 0);
-  for (const model of ['claude-x', 'ant/m', 'echo/m', 'oaecho/m', 'oa/m', 'gem/m', 'filekey/m', 'none/m', 'drop/m']) {
+  for (const model of ['claude-x', 'ant/m', 'echo/m', 'oaecho/m', 'oa/m', 'gem/m', 'filekey/m', 'none/m', 'drop/m', 'sseerr/m']) {
     const r = cli(['explain', '--config', cfg, '-'], JSON.stringify({ model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }));
     assert.equal(r.status, 0, r.stderr);
   }
@@ -178,7 +189,7 @@ router:
       const text = JSON.stringify(r.headers) + JSON.stringify(r.body ?? r.raw ?? '');
       assert.ok(!text.includes(CLIENT.key) && !text.includes(CLIENT.token), `client credentials reached ${r.url}: ${text}`);
     }
-  assert.ok(seen >= 14);
+  assert.ok(seen >= 16);
   // auth: none sends no key at all, and the pipeline's and provider's headers arrive.
   for (const r of none.requests) {
     assert.equal(r.headers['x-api-key'], undefined);
