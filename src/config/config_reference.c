@@ -46,8 +46,8 @@ static bool write_block(ccp_buf *out, const char *name, bool md)
                                        &ccp_cfg_router_keys,   &ccp_cfg_retry_keys,
                                        &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys,
                                        &ccp_cfg_tls_keys,      &ccp_cfg_security_keys};
-    static const char *const names[] = {"top",   "server",    "upstream", "providers", "router",
-                                        "retry", "breaker",   "telemetry", "tls",     "security"};
+    static const char *const names[] = {"top",   "server",  "upstream",  "providers", "router",
+                                        "retry", "breaker", "telemetry", "tls",       "security"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) {
             ccp_keys_write(sections[i], out, md);
