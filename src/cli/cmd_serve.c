@@ -139,11 +139,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_error perr = {0};
     if (cfg->security.protect_memory && ccp_secrets_protect_process(&perr) != 0)
         ccp_log_warn("%s", perr.msg);
-    for (size_t i = 0; i < cfg->n_providers; i++)
-        if (cfg->providers[i].tls.insecure_skip_verify)
-            ccp_log_warn("provider %s: tls.insecure_skip_verify is on: its certificate is NOT "
-                         "verified, and anyone on the path can read its key and answers",
-                         cfg->providers[i].name);
+    ccp_secrets_warn_insecure(cfg);
     ccp_log_set_level(level ? lv : (ccp_log_level)cfg->server.log_level);
     ccp_log_set_format(format ? lf : (ccp_log_format)cfg->server.log_format);
 

@@ -2,6 +2,8 @@
  * leaves no core dump (see secrets.h). */
 #include "guard/secrets.h"
 
+#include "core/log.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -76,6 +78,15 @@ ccp_event_sink *ccp_redact_sink_init(ccp_redact_sink *s, const ccp_config *cfg,
     s->next = next;
     s->cfg = cfg;
     return &s->base;
+}
+
+void ccp_secrets_warn_insecure(const ccp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_providers; i++)
+        if (cfg->providers[i].tls.insecure_skip_verify)
+            ccp_log_warn("provider %s: tls.insecure_skip_verify is on: its certificate is NOT "
+                         "verified, and anyone on the path can read its key and answers",
+                         cfg->providers[i].name);
 }
 
 int ccp_secrets_protect_process(ccp_error *err)

@@ -38,6 +38,11 @@ typedef struct ccp_redact_sink {
 ccp_event_sink *ccp_redact_sink_init(ccp_redact_sink *s, const ccp_config *cfg,
                                      ccp_event_sink *next);
 
+/* Logs a warning for each provider with tls.insecure_skip_verify on. For
+ * every start, and every reload (a reload should call it with the new
+ * snapshot). */
+void ccp_secrets_warn_insecure(const ccp_config *cfg);
+
 /* Marks the process not dumpable (prctl PR_SET_DUMPABLE 0): no core file,
  * and no ptrace attach or /proc/PID/mem read by other processes of the
  * same user. For serve mode, which holds keys for hours. Returns 0, or
