@@ -4,6 +4,7 @@
 
 #include "config/keys.h"
 #include "core/log.h"
+#include "guard/secrets.h"
 #include "http/app.h"
 #include "http/reload.h"
 #include "obs/metrics.h"
@@ -161,6 +162,12 @@ int ccp_cmd_serve(int argc, char **argv)
         free(found);
         return 1;
     }
+    /* A serving process holds provider keys for hours: no core dump of it,
+     * no memory read by another process of the user (docs/security.md). */
+    ccp_error perr = {0};
+    if (cfg->security.protect_memory && ccp_secrets_protect_process(&perr) != 0)
+        ccp_log_warn("%s", perr.msg);
+    ccp_secrets_warn_insecure(cfg);
     ccp_log_set_level(level ? lv : (ccp_log_level)cfg->server.log_level);
     ccp_log_set_format(format ? lf : (ccp_log_format)cfg->server.log_format);
     /* Word of this process for `ccproxy status`, `stop`, `code`...: when

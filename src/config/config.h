@@ -76,13 +76,29 @@ typedef struct ccp_breaker_config {
     int half_open_probes; /* attempts let through at once while half-open */
 } ccp_breaker_config;
 
+/* A provider's TLS settings (the `tls` mapping; config_security.c has the
+ * table). Verification is always on unless insecure_skip_verify. */
+typedef enum { CCP_TLS_1_2 = 0, CCP_TLS_1_3 } ccp_tls_version;
+
+typedef struct ccp_tls_config {
+    char *ca_file;     /* PEM bundle that replaces the system CAs; NULL: system */
+    int min_version;   /* a ccp_tls_version */
+    char *pin_sha256;  /* "sha256//<base64>[;sha256//...]" for CURLOPT_PINNEDPUBLICKEY */
+    char *client_cert; /* PEM client certificate (mTLS); NULL: none */
+    char *client_key;  /* its PEM private key; NULL: in client_cert's file */
+    bool insecure_skip_verify;
+} ccp_tls_config;
+
 typedef struct ccp_provider {
     char *name;
     ccp_format format;
     char *base_url; /* without trailing '/' */
-    char *api_key;  /* interpolated; NULL when none. A secret: never log it. */
-    /* Every key, api_key first then api_keys; api_key == keys.v[0] when any.
-     * Secrets: never log them (name a key by its index). */
+    /* keys.v[0] (borrowed: the pool owns it); NULL when none. A secret:
+     * never log it. */
+    char *api_key;
+    /* Every key, api_key first then api_keys; the one copy of each key in
+     * the config, wiped when the snapshot is freed. Secrets: never log them
+     * (name a key by its index). */
     ccp_strlist keys;
     ccp_retry_config retry;
     ccp_breaker_config breaker;
@@ -98,6 +114,14 @@ typedef struct ccp_provider {
     const ccp_pipeline *pipeline;
     ccp_model_pipeline *model_pipelines;
     size_t n_model_pipelines;
+    /* The SSRF guard (config_security.c): local marks a provider on the
+     * inside of the network; allow_internal (local, or a base_url naming an
+     * IP literal or localhost) lets its connections reach loopback, private
+     * and link-local addresses. */
+    bool local;
+    bool allow_internal;
+    int base_url_line, base_url_col; /* where base_url is written, for diagnostics */
+    ccp_tls_config tls;
     /* concurrency limits (exchange/admit.h); max_in_flight 0 = unlimited */
     int max_in_flight;
     int max_queue;
@@ -235,6 +259,14 @@ typedef struct ccp_telemetry_config {
     int max_queue_spans; /* spans waiting for export; more are dropped and counted */
 } ccp_telemetry_config;
 
+/* The `security` section (config_security.c has the table). */
+typedef struct ccp_security_config {
+    /* host patterns ("api.openai.com", "*.azure.com", "host:port") that
+     * base_urls may name; empty: any the config names */
+    ccp_strlist allowed_upstreams;
+    bool protect_memory; /* serve mode is not dumpable (guard/secrets.h) */
+} ccp_security_config;
+
 typedef struct ccp_config {
     char *source; /* the file loaded, or "<embedded default>"; owned */
     /* "sha256:" and the hex digest of the bytes loaded, for GET /status:
@@ -243,6 +275,7 @@ typedef struct ccp_config {
     ccp_server_config server;
     ccp_upstream_config upstream;
     ccp_telemetry_config telemetry;
+    ccp_security_config security;
     ccp_provider *providers;
     size_t n_providers;
     struct ccp_plugin_set *plugins; /* plugin/plugin.h; owned; loaded with the config */

@@ -75,7 +75,18 @@ const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n
  * config_reliability.c). */
 extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
     ccp_cfg_provider_keys, ccp_cfg_router_keys, ccp_cfg_retry_keys, ccp_cfg_breaker_keys,
-    ccp_cfg_telemetry_keys;
+    ccp_cfg_telemetry_keys, ccp_cfg_security_keys, ccp_cfg_tls_keys;
+
+/* config_security.c: the security section, providers' tls mapping, and the
+ * checks after every provider is loaded (the allowlist, allow_internal). */
+void ccp_cfg_security_defaults(ccp_security_config *s);
+void ccp_cfg_security_free(ccp_security_config *s);
+void ccp_cfg_load_tls(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
+void ccp_cfg_tls_defaults(ccp_tls_config *t);
+void ccp_cfg_tls_free(ccp_tls_config *t);
+void ccp_cfg_security_finish(loader *l);
+/* True when host:port matches one of patterns (or patterns is empty). */
+bool ccp_cfg_upstream_allowed(const ccp_strlist *patterns, const char *host, long port);
 
 /* config_inbound.c: server.tls and the per-client limits. */
 extern const ccp_key_table ccp_cfg_server_tls_keys;

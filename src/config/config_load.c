@@ -516,11 +516,14 @@ char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
         return NULL;
     }
     ccp_buf out = CCP_BUF_INIT;
-    char var[256];
+    char var[4400];
     int rc = ccp_interp(s, &out, var, sizeof var);
     if (rc == 0) return ccp_buf_detach(&out, NULL);
+    if (out.data) explicit_bzero(out.data, out.cap); /* may hold part of a secret */
     ccp_buf_free(&out);
-    if (rc == CCP_ENOTFOUND) {
+    if (rc == CCP_EIO || rc == CCP_EINVAL) {
+        DIAG(l, v, "%s: %s", what, var);
+    } else if (rc == CCP_ENOTFOUND) {
         if (unset) *unset = true;
         if (!l->env_default)
             DIAG(l, v,
@@ -529,8 +532,8 @@ char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
                  what, var, var);
     } else {
         DIAG(l, v,
-             "%s: malformed ${...}: write ${NAME} or ${NAME:-default}, and $$ for a "
-             "literal $",
+             "%s: malformed ${...}: write ${NAME}, ${NAME:-default} or ${file:/path}, and $$ "
+             "for a literal $",
              what);
     }
     return NULL;
@@ -603,6 +606,11 @@ static const ccp_key root_keys[] = {
      .doc_type = "mapping",
      .doc_def = "—",
      .help = "distributed tracing: OpenTelemetry spans exported over OTLP/HTTP"},
+    {.name = "security",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "where keys may be sent, and how the process guards them ([security](security.md))"},
 };
 const ccp_key_table ccp_cfg_root_keys = CCP_KEYS("the top level", root_keys);
 
@@ -685,6 +693,7 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     ccp_keys_defaults(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_keys_defaults(&ccp_cfg_router_keys, &c->router);
     ccp_cfg_telemetry_defaults(&c->telemetry);
+    ccp_cfg_security_defaults(&c->security);
     c->source = ccp_xstrdup(name);
     source_hash(yaml, len, c->source_hash);
     yaml_node_t *root = yaml_document_get_root_node(&l.doc);
@@ -719,6 +728,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 ; /* loaded above */
             else if (!strcmp(key, "telemetry"))
                 ccp_cfg_load_keys(&l, v, "telemetry", &ccp_cfg_telemetry_keys, &c->telemetry);
+            else if (!strcmp(key, "security"))
+                ccp_cfg_load_keys(&l, v, "security", &ccp_cfg_security_keys, &c->security);
             else
                 ccp_cfg_unknown_in(&l, k, "the top level", &ccp_cfg_root_keys);
         }
@@ -726,6 +737,7 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
         DIAG(&l, root, "the config must be a mapping with server, providers and router keys");
     }
     /* The router refers to providers, so it is resolved after all of them. */
+    ccp_cfg_security_finish(&l); /* after providers and security, in any order */
     ccp_cfg_resolve_pipelines(&l);
     if (router) ccp_cfg_load_router(&l, router);
     ccp_cfg_router_finish(&l);

@@ -57,6 +57,8 @@ static void load_p_base_url(loader *l, yaml_node_t *v, void *base, const ccp_key
     }
     free(p->base_url);
     p->base_url = u;
+    p->base_url_line = (int)v->start_mark.line + 1;
+    p->base_url_col = (int)v->start_mark.column + 1;
 }
 
 static void load_p_api_key(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
@@ -216,6 +218,20 @@ static const ccp_key provider_keys[] = {
      .doc_type = "mapping",
      .doc_def = "below",
      .help = "the provider's circuit breaker ([breaker](#breaker))"},
+    {.name = "local",
+     .type = CCP_KEY_BOOL,
+     .offset = PROV(local),
+     .def = "false",
+     .help = "the provider runs inside your network: its host name may resolve to a loopback, "
+             "private or link-local address. Not needed when `base_url` names an IP address or "
+             "`localhost`; otherwise such connections are refused ([security](security.md))"},
+    {.name = "tls",
+     .type = CCP_KEY_CUSTOM,
+     .load = ccp_cfg_load_tls,
+     .doc_type = "mapping",
+     .doc_def = "below",
+     .help = "TLS to the provider: private CA, minimum version, key pin, client certificate "
+             "([tls](#tls))"},
 };
 
 const ccp_key_table ccp_cfg_provider_keys = CCP_KEYS("providers", provider_keys);
@@ -275,6 +291,7 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
     ccp_keys_defaults(&ccp_cfg_provider_keys, p);
     p->auth = (ccp_auth)-1;
     ccp_cfg_reliability_defaults(p);
+    ccp_cfg_tls_defaults(&p->tls);
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *k = ccp_cfg_node(l, pr->key), *v = ccp_cfg_node(l, pr->value);

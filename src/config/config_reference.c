@@ -41,13 +41,14 @@ static void formats_table(ccp_buf *out, bool md)
 static bool write_block(ccp_buf *out, const char *name, bool md)
 {
     const ccp_key_table *sections[] = {
-        &ccp_cfg_root_keys,     &ccp_cfg_server_keys,       &ccp_cfg_upstream_keys,
-        &ccp_cfg_provider_keys, &ccp_cfg_router_keys,       &ccp_cfg_retry_keys,
-        &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys,    &ccp_cfg_server_tls_keys,
-        &ccp_cfg_plugins_keys,  &ccp_cfg_plugin_entry_keys, &ccp_cfg_plugin_limit_keys};
-    static const char *const names[] = {"top",        "server",  "upstream",     "providers",
-                                        "router",     "retry",   "breaker",      "telemetry",
-                                        "server.tls", "plugins", "plugins.load", "plugins.limits"};
+        &ccp_cfg_root_keys,      &ccp_cfg_server_keys,       &ccp_cfg_upstream_keys,
+        &ccp_cfg_provider_keys,  &ccp_cfg_router_keys,       &ccp_cfg_retry_keys,
+        &ccp_cfg_breaker_keys,   &ccp_cfg_telemetry_keys,    &ccp_cfg_server_tls_keys,
+        &ccp_cfg_plugins_keys,   &ccp_cfg_plugin_entry_keys, &ccp_cfg_plugin_limit_keys,
+        &ccp_cfg_tls_keys,       &ccp_cfg_security_keys};
+    static const char *const names[] = {
+        "top",        "server",  "upstream",     "providers",      "router", "retry",   "breaker",
+        "telemetry",  "server.tls", "plugins",   "plugins.load",   "plugins.limits", "tls", "security"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) {
             ccp_keys_write(sections[i], out, md);
@@ -73,6 +74,7 @@ void ccp_config_reference(ccp_buf *out)
         {"server.tls", "server: tls"},     {"upstream", "upstream"},
         {"providers", "providers (each)"}, {"formats", "providers: formats"},
         {"retry", "providers: retry"},     {"breaker", "providers: breaker"},
+        {"tls", "providers: tls"},
     };
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
         ccp_buf_printf(out, "%s%s:\n", i ? "\n" : "", blocks[i][1]);
@@ -93,6 +95,8 @@ void ccp_config_reference(ccp_buf *out)
     write_block(out, "plugins.load", false);
     ccp_buf_appends(out, "\nplugins: load: limits:\n");
     write_block(out, "plugins.limits", false);
+    ccp_buf_appends(out, "\nsecurity:\n");
+    write_block(out, "security", false);
 }
 
 #define OPEN "<!-- keys: "

@@ -73,7 +73,7 @@ static void *worker_start(void *appv, uv_loop_t *loop)
     if (app->admit) w->admit = ccp_admit_queue_new(app->admit, loop);
     if (w->config->upstream.preconnect)
         for (size_t i = 0; i < w->config->n_providers; i++)
-            ccp_upstream_preconnect(w->upstream, w->config->providers[i].base_url);
+            ccp_upstream_preconnect(w->upstream, &w->config->providers[i]);
     w->metrics = ccp_metrics_shard_new(app->metrics);
     atomic_fetch_add(&app->workers, 1);
     return w;

@@ -16,6 +16,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "exchange/exchange.h"
+#include "guard/secrets.h"
 #include "obs/metrics.h"
 #include "exchange/retry.h"
 #include "obs/pstatus.h"
@@ -45,6 +46,7 @@ typedef struct msg_ctx {
     ccp_attempt a;           /* the current attempt: target, codec, outbound request */
     bool prepared;           /* a holds a prepared attempt */
     ccp_event_chain chain;   /* the pipeline's event hooks in front of the writer */
+    ccp_redact_sink redact;  /* in front of the chain: error events lose any key */
     ccp_admit_ticket ticket; /* the attempt's provider slot, or its place in the queue */
     ccp_upstream_req *up;    /* NULL once done or cancelled */
     uint64_t sent_ns;        /* when this attempt was sent */
@@ -197,6 +199,13 @@ static void on_frame(void *ud, const char *data, size_t len)
  * else as an SSE error event followed by the end of the stream. */
 static void fail_and_finish(msg_ctx *c, int status, const char *type, const char *message)
 {
+    /* A provider's error may quote the key it was sent (an "invalid key
+     * sk-..." answer): every configured secret is cut out before the text
+     * reaches the client, the trace or the log. */
+    ccp_buf clean = CCP_BUF_INIT;
+    ccp_buf_appends(&clean, message ? message : "");
+    ccp_secrets_redact(c->cfg, &clean);
+    message = clean.data;
     const char *prev_type = NULL, *prev_msg = NULL;
     c->acc->error_type = type;
     account(c);
@@ -221,6 +230,7 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
         }
         ccp_res_send_error(c->res, status, type, message);
     }
+    ccp_buf_free(&clean);
     finish(c);
 }
 
@@ -301,7 +311,11 @@ static void on_head(void *ud, int status, const char *content_type, const ccp_up
                                         h->reset_requests, h->reset_tokens, time(NULL));
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
-        c->dec = c->a.codec->decoder_new(ccp_reqtrace_tap(c->tr, c->chain.head), sse);
+        /* An in-stream error may quote the key: redacted before anything
+         * (trace, transformers, writer) sees it. */
+        ccp_event_sink *first =
+            ccp_redact_sink_init(&c->redact, c->cfg, ccp_reqtrace_tap(c->tr, c->chain.head));
+        c->dec = c->a.codec->decoder_new(first, sse);
         c->whole_body = !sse;
         c->body_bytes = 0;
     }
@@ -418,8 +432,15 @@ static void attempt_recorded(msg_ctx *c, int result, const ccp_error *err)
         why = emsg; /* an error event inside a 2xx answer */
         result = CCP_EUPSTREAM;
     }
+    ccp_buf clean = CCP_BUF_INIT; /* /status and traces get no echoed key either */
+    if (why) {
+        ccp_buf_appends(&clean, why);
+        ccp_secrets_redact(c->cfg, &clean);
+        why = clean.data;
+    }
     ccp_pstatus_record(c->w->app->pstatus, c->a.target.provider->name, result, c->status, why);
     ccp_reqtrace_attempt_end(c->tr, result, c->status, why);
+    ccp_buf_free(&clean);
 }
 
 static void on_done(void *ud, int result, const ccp_error *err)
@@ -490,6 +511,18 @@ static void on_done(void *ud, int result, const ccp_error *err)
         return;
     }
     ccp_buf msg = CCP_BUF_INIT;
+    if (c->status >= 300 && c->status < 400) {
+        /* Redirects are not followed (upstream.h): a Location could point
+         * anywhere, and passing a 3xx on would send the client there. */
+        ccp_log_warn("upstream %s answered %d, a redirect: not followed", pname, c->status);
+        char redirect[300];
+        snprintf(redirect, sizeof redirect,
+                 "upstream provider '%s' answered HTTP %d, a redirect, which ccproxy does not "
+                 "follow; check its base_url",
+                 pname, c->status);
+        fail_and_finish(c, 502, "api_error", redirect);
+        return;
+    }
     const char *type = c->a.codec->map_error(c->status, c->err_body.data ? c->err_body.data : "",
                                              c->err_body.len, &msg);
     ccp_log_warn("upstream %s answered %d (%s)", pname, c->status, type);
@@ -776,6 +809,7 @@ static void send_attempt(msg_ctx *c)
         .n_headers = c->a.out.n_headers,
         .body = c->a.out.body.data,
         .body_len = c->a.out.body.len,
+        .provider = c->a.target.provider,
     };
     if (c->ex.deadline_ms) {
         /* The transfer gets what remains of the request's deadline. */

@@ -28,6 +28,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "guard/secrets.h"
 #include "http/app.h"
 #include "http/tls_server.h"
 
@@ -96,8 +97,17 @@ static int check_tls(ccp_app *app, const ccp_config *cur, const ccp_config *next
     return 0;
 }
 
+/* insecure_skip_verify warns on every config that sets it, reloads too. */
+static void apply_secrets(ccp_app *app, const ccp_config *prev, const ccp_config *next)
+{
+    (void)app;
+    (void)prev;
+    ccp_secrets_warn_insecure(next);
+}
+
 static const reload_hook hooks[] = {
     {"log", NULL, apply_log},
+    {"secrets", NULL, apply_secrets},
     {"tls", check_tls, NULL},
 };
 
