@@ -3,6 +3,7 @@
 
 #include "config/keys.h"
 #include "core/log.h"
+#include "debug/capture.h"
 #include "http/app.h"
 #include "obs/metrics.h"
 #include "http/server.h"
@@ -30,7 +31,9 @@ static void usage(FILE *out)
           "  -p, --port N         port (overrides server.port; default 3456; 0 = any free)\n"
           "  -w, --workers N      worker threads (overrides server.workers; 0 = one per core)\n"
           "  -l, --log-level L    overrides server.log_level\n"
-          "  -f, --log-format F   text or json (overrides server.log_format)\n",
+          "  -f, --log-format F   text or json (overrides server.log_format)\n"
+          "      --capture DIR    record every exchange to a file in DIR (sets\n"
+          "                       debug.capture.dir; see docs/debugging.md)\n",
           out);
 }
 
@@ -74,9 +77,11 @@ int ccp_cmd_serve(int argc, char **argv)
         {"workers", required_argument, NULL, 'w'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'f'},
+        {"capture", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    const char *capture_dir = NULL;
     const char *config_path = NULL, *host = NULL, *level = NULL, *format = NULL;
     int port = -1, workers = -1;
     int ch;
@@ -106,6 +111,9 @@ int ccp_cmd_serve(int argc, char **argv)
             break;
         case 'f':
             format = optarg;
+            break;
+        case 'C':
+            capture_dir = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -184,6 +192,20 @@ int ccp_cmd_serve(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now);
     app.started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
     app.pstatus = ccp_pstatus_new(cfg, app.health);
+    ccp_capture_config capc = cfg->debug.capture;
+    if (capture_dir) capc.dir = (char *)capture_dir;
+    if (capc.dir) {
+        if (!(app.capture = ccp_capture_new(&capc, &err))) {
+            fprintf(stderr, "ccproxy serve: %s\n", err.msg);
+            ccp_pstatus_free(app.pstatus);
+            ccp_admit_free(app.admit);
+            ccp_metrics_free(app.metrics);
+            ccp_health_free(app.health);
+            ccp_config_unref(cfg);
+            return 1;
+        }
+        ccp_log_info("capture: recording exchanges to %s (sample %g)", capc.dir, capc.sample);
+    }
 
     ccp_upstream_global_init();
     if (oo.url) {
@@ -200,6 +222,7 @@ int ccp_cmd_serve(int argc, char **argv)
     int rc = ccp_server_run(&so, &err);
     /* The workers are gone: flush the spans they left, then stop. */
     ccp_otlp_free(app.otlp);
+    ccp_capture_free(app.capture); /* writes what is queued */
     ccp_pstatus_free(app.pstatus);
     ccp_upstream_global_cleanup();
     ccp_admit_free(app.admit);

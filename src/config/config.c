@@ -84,6 +84,7 @@ void ccp_config_destroy(ccp_config *c)
     free(c->server.admin_listen);
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_cfg_telemetry_free(&c->telemetry);
+    ccp_cfg_debug_free(&c->debug);
     free(c->source);
     free(c);
 }

@@ -214,6 +214,18 @@ typedef struct ccp_telemetry_config {
     int max_queue_spans; /* spans waiting for export; more are dropped and counted */
 } ccp_telemetry_config;
 
+/* The `debug` section (config_debug.c). */
+typedef struct ccp_capture_config {
+    char *dir;        /* NULL: no capture */
+    double sample;    /* 0..1 */
+    size_t max_bytes; /* per exchange's file (and its memory) */
+    int max_files;    /* kept in dir */
+} ccp_capture_config;
+
+typedef struct ccp_debug_config {
+    ccp_capture_config capture;
+} ccp_debug_config;
+
 typedef struct ccp_config {
     char *source; /* the file loaded, or "<embedded default>"; owned */
     /* "sha256:" and the hex digest of the bytes loaded, for GET /status:
@@ -222,6 +234,7 @@ typedef struct ccp_config {
     ccp_server_config server;
     ccp_upstream_config upstream;
     ccp_telemetry_config telemetry;
+    ccp_debug_config debug;
     ccp_provider *providers;
     size_t n_providers;
     ccp_pipeline *pipelines; /* owned array */

@@ -75,6 +75,10 @@ const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n
 extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
     ccp_cfg_provider_keys, ccp_cfg_router_keys, ccp_cfg_retry_keys, ccp_cfg_breaker_keys,
     ccp_cfg_telemetry_keys;
+/* config_debug.c: the debug section and its capture table. */
+extern const ccp_key_table ccp_cfg_debug_keys, ccp_cfg_capture_keys;
+void ccp_cfg_debug_defaults(ccp_debug_config *d);
+void ccp_cfg_debug_free(ccp_debug_config *d);
 
 /* config_reliability.c: a provider's retry, breaker and api_keys. */
 void ccp_cfg_reliability_defaults(ccp_provider *p);

@@ -44,9 +44,11 @@ static bool write_block(ccp_buf *out, const char *name, bool md)
     const ccp_key_table *sections[] = {&ccp_cfg_root_keys,     &ccp_cfg_server_keys,
                                        &ccp_cfg_upstream_keys, &ccp_cfg_provider_keys,
                                        &ccp_cfg_router_keys,   &ccp_cfg_retry_keys,
-                                       &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys};
+                                       &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys,
+                                       &ccp_cfg_debug_keys,    &ccp_cfg_capture_keys};
     static const char *const names[] = {"top",    "server", "upstream", "providers",
-                                        "router", "retry",  "breaker",  "telemetry"};
+                                        "router", "retry",  "breaker",  "telemetry",
+                                        "debug",  "capture"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) {
             ccp_keys_write(sections[i], out, md);
@@ -86,6 +88,10 @@ void ccp_config_reference(ccp_buf *out)
     write_block(out, "router", false);
     ccp_buf_appends(out, "\ntelemetry:\n");
     write_block(out, "telemetry", false);
+    ccp_buf_appends(out, "\ndebug:\n");
+    write_block(out, "debug", false);
+    ccp_buf_appends(out, "\ndebug.capture:\n");
+    write_block(out, "capture", false);
 }
 
 #define OPEN "<!-- keys: "
