@@ -31,12 +31,13 @@ typedef struct ccp_app {
      * server (cmd_serve.c). Either may be NULL: no tracing, no status. */
     ccp_otlp *otlp;
     ccp_pstatus *pstatus;   /* per-provider results for /ready and /status */
-    /* Debugging (src/debug/): the exchange capture (debug.capture); NULL:
-     * off. Owned by whoever runs the server. */
-    struct ccp_capture *capture;
     uint64_t started_ms;    /* Unix epoch, for GET /status's uptime */
     _Atomic int workers;    /* worker loops running */
     _Atomic long in_flight; /* /v1/messages requests not yet finished */
+
+    /* Debugging (src/debug/): the exchange capture (debug.capture); NULL:
+     * off. Owned by whoever runs the server. */
+    struct ccp_capture *capture;
 } ccp_app;
 
 /* Per worker thread: created on the worker's loop by ccp_app_worker_start. */

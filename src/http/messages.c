@@ -426,8 +426,8 @@ static void on_done(void *ud, int result, const ccp_error *err)
 {
     msg_ctx *c = ud;
     c->up = NULL;                /* the handle is invalid once on_done returns */
-    ccp_capture_upstream_end(c->cap, result, err ? err->msg : NULL);
     ccp_admit_leave(&c->ticket); /* the transfer is over: its slot frees */
+    ccp_capture_upstream_end(c->cap, result, err ? err->msg : NULL);
     ccp_log_debug(
         "%s upstream %s transfer ended: %s after %.1fms", c->req->id, c->a.target.provider->name,
         result == 0 ? "complete" : (err ? err->msg : ccp_error_name(result)), ms_since(c->sent_ns));
@@ -673,9 +673,9 @@ static void send_attempt(msg_ctx *c)
                                c->ex.attempt);
     ccp_capture_attempt(c->cap, c->ex.attempt, c->a.target.provider->name,
                         ccp_format_name(c->a.target.provider->format),
-                        c->a.target.model ? c->a.target.model : c->client_model,
-                        c->a.out.url.data, c->a.out.headers, c->a.out.n_headers,
-                        c->a.out.body.data, c->a.out.body.len);
+                        c->a.target.model ? c->a.target.model : c->client_model, c->a.out.url.data,
+                        c->a.out.headers, c->a.out.n_headers, c->a.out.body.data,
+                        c->a.out.body.len);
     c->sent_ns = uv_hrtime();
     c->acc->attempts++;
     ccp_upstream_send_opts so = {
@@ -754,8 +754,7 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     if (c->cap) {
         ccp_buf rb = CCP_BUF_INIT;
         ccp_route_describe(&c->choice, NULL, c->client_model, &rb);
-        ccp_capture_route(c->cap, c->acc->stage, c->acc->rule, rb.data, c->client_model,
-                          c->stream);
+        ccp_capture_route(c->cap, c->acc->stage, c->acc->rule, rb.data, c->client_model, c->stream);
         ccp_buf_free(&rb);
     }
     ccp_reqtrace_route(c->tr, &c->choice, c->client_model, c->stream);

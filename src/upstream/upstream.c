@@ -415,7 +415,8 @@ static size_t header_cb(char *line, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (r->cancelled) return 0;
     if (r->head_done) return len; /* trailers */
-    if (r->cb.on_header) r->cb.on_header(r->ud, line, len); /* debug capture */
+    /* The raw line, for the debug capture. */
+    if (r->cb.on_header) r->cb.on_header(r->ud, line, len);
     static const char *const hint_names[4] = {
         "retry-after", "retry-after-ms", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"};
     char *v;
