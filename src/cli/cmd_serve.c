@@ -4,6 +4,7 @@
 #include "config/keys.h"
 #include "core/log.h"
 #include "debug/capture.h"
+#include "debug/events.h"
 #include "http/app.h"
 #include "obs/metrics.h"
 #include "http/server.h"
@@ -192,12 +193,14 @@ int ccp_cmd_serve(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now);
     app.started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
     app.pstatus = ccp_pstatus_new(cfg, app.health);
+    app.events = ccp_events_new(); /* /admin/events, /ui */
     ccp_capture_config capc = cfg->debug.capture;
     if (capture_dir) capc.dir = (char *)capture_dir;
     if (capc.dir) {
         if (!(app.capture = ccp_capture_new(&capc, &err))) {
             fprintf(stderr, "ccproxy serve: %s\n", err.msg);
             ccp_pstatus_free(app.pstatus);
+            ccp_events_free(app.events);
             ccp_admit_free(app.admit);
             ccp_metrics_free(app.metrics);
             ccp_health_free(app.health);
@@ -223,6 +226,7 @@ int ccp_cmd_serve(int argc, char **argv)
     /* The workers are gone: flush the spans they left, then stop. */
     ccp_otlp_free(app.otlp);
     ccp_capture_free(app.capture); /* writes what is queued */
+    ccp_events_free(app.events);
     ccp_pstatus_free(app.pstatus);
     ccp_upstream_global_cleanup();
     ccp_admit_free(app.admit);

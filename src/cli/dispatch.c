@@ -16,6 +16,7 @@ static void usage(FILE *out)
           "  check     validate a config file and print every problem found\n"
           "  explain   show where a request would be routed and what would be sent\n"
           "  replay    play a captured exchange again (offline, as a fixture, or live)\n"
+          "  tail      print one line per request of a running proxy as it happens\n"
           "  transformers  list the transformers pipelines can use, with their options\n"
           "  config-keys list every config key with its type, default and meaning\n"
           "  version   print the version\n"
@@ -35,6 +36,7 @@ int ccp_cli_main(int argc, char **argv)
     if (strcmp(cmd, "check") == 0) return ccp_cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0) return ccp_cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0) return ccp_cmd_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "tail") == 0) return ccp_cmd_tail(argc - 1, argv + 1);
     if (strcmp(cmd, "transformers") == 0) return ccp_cmd_transformers(argc - 1, argv + 1);
     if (strcmp(cmd, "config-keys") == 0) return ccp_cmd_config_keys(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
