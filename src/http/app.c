@@ -84,6 +84,8 @@ static const struct {
     {"GET", "/admin/requests", ccp_debug_requests, true},
     {"GET", "/admin/stats", ccp_debug_stats, true},
     {"GET", "/admin/capture", ccp_debug_capture, true},
+    /* GET /status for the dashboard, which is served by the admin listener. */
+    {"GET", "/admin/status", ccp_app_status, true},
     {"GET", "/ui", ccp_debug_ui, true},
 };
 
