@@ -13,6 +13,9 @@ foreach(f ${FILES})
   string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n" bytes "${bytes}")
   string(APPEND src "const unsigned char ${id}[] = {\n${bytes}0x00};\nconst size_t ${id}_len = ${len};\n")
 endforeach()
-file(WRITE ${OUT}.tmp "${src}")
-file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
-file(REMOVE ${OUT}.tmp)
+# Rewritten only when it changed, so an unchanged ui/ rebuilds nothing; the
+# temporary name is unique, should two builds run this at once.
+string(RANDOM LENGTH 8 tag)
+file(WRITE ${OUT}.${tag}.tmp "${src}")
+configure_file(${OUT}.${tag}.tmp ${OUT} COPYONLY)
+file(REMOVE ${OUT}.${tag}.tmp)
