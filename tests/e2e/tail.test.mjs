@@ -142,3 +142,26 @@ test('ccproxy_tail_reports_an_unreachable_proxy', async () => {
   assert.equal(code, 1);
   assert.match(err, /ccproxy tail: http:\/\/127\.0\.0\.1:1\/admin\/events/);
 });
+
+test('open_admin_feeds_do_not_hold_the_shutdown', async () => {
+  // A drain longer than the harness waits for the exit: the feed must end
+  // at once rather than be drained.
+  const p = await startProxy(`
+server: {admin_listen: '127.0.0.1:0', drain_timeout_ms: 60000}
+providers:
+  - name: oa
+    format: openai-chat
+    base_url: ${mock.url}/v1
+    api_key: oa-key-456
+    models: [gpt-test]
+router:
+  default: oa/gpt-test
+`);
+  const a = `http://127.0.0.1:${/ccproxy admin listening on http:\/\/[^:]+:(\d+)/.exec(p.log())[1]}`;
+  const res = await fetch(`${a}/admin/events`);
+  const reader = res.body.getReader();
+  await reader.read(); // subscribed
+  const ended = (async () => { while (!(await reader.read()).done); return true; })();
+  await p.stop(); // asserts a clean exit within its wait
+  assert.equal(await ended, true);
+});
