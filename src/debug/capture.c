@@ -53,19 +53,25 @@ static void flush_client(ccp_capture_ex *x)
 }
 
 /* Appends one frame: meta is the record without its closing brace; data
- * (may be NULL: none) its payload. Over the cap the payload goes first,
- * then the record. */
+ * (may be NULL: none) its payload. Over the cap the payload is cut to what
+ * fits (the start of a large body is what a reader wants), then left out;
+ * the record itself goes in while it fits, so the file shows what happened
+ * and where. */
 static void frame(ccp_capture_ex *x, const ccp_buf *meta, const char *data, size_t len)
 {
     flush_client(x);
     size_t need = 8 + meta->len + (data ? len : 0);
     if (x->frames.len + need > x->max_bytes) {
         x->truncated = true;
-        if (data) x->left_out += len;
-        /* The record itself still goes in when it fits without its
-         * payload, so the file shows what happened and where. */
-        if (!data || x->frames.len + 8 + meta->len > x->max_bytes) return;
-        data = NULL;
+        if (x->frames.len + 8 + meta->len > x->max_bytes) {
+            if (data) x->left_out += len;
+            return;
+        }
+        if (data) {
+            size_t room = x->max_bytes - x->frames.len - 8 - meta->len;
+            x->left_out += len - room;
+            len = room;
+        }
     }
     uint32_t ml = (uint32_t)meta->len, dl = data ? (uint32_t)len : CCP_CAPTURE_NO_DATA;
     ccp_buf_append(&x->frames, &ml, sizeof ml);

@@ -164,6 +164,12 @@ static void an_exchange_over_max_bytes_is_cut_and_says_so(void **state)
     assert_string_equal(ccp_json_get_str(end, "type"), "end");
     assert_true(ccp_json_get_bool(end, "truncated", false));
     assert_true(ccp_json_get_int(end, "left_out_bytes", 0) > 10000);
+    /* The piece that passed the cap is kept up to it: its start is there. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(ccp_json_get_str(l[i], "type"), "upstream_data"))
+            kept += strlen(ccp_json_get_str(l[i], "data") ? ccp_json_get_str(l[i], "data") : "");
+    assert_int_equal(kept + (size_t)ccp_json_get_int(end, "left_out_bytes", 0), 20000);
     for (size_t i = 0; i < n; i++)
         json_object_put(l[i]);
     ccp_buf_free(&text);
