@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 DESTDIR    ?=
 
-.PHONY: all deps build install run test unit e2e soak bench fuzz format clean
+.PHONY: all deps build install run test unit e2e soak bench fuzz format clean deb
 
 all: build
 
@@ -21,14 +21,14 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy
 
-# Installs into $(DESTDIR)$(PREFIX): bin/ccproxy, share/man/man1/ccproxy.1,
+# Installs into $(DESTDIR)$(PREFIX): bin/ccproxy, share/man/man1/ccproxy.1, the shell completions,
 # share/doc/ccproxy/ (the docs, and examples/). Uses $(BUILD) as it is when it
 # is already configured (so BUILD=build-test installs the sanitized build the
 # tests use without reconfiguring it), else configures a Release build.
 install:
 	@scripts/deps.sh --no-npm
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccproxy-man
+	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccproxy-man ccproxy-completions
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 run: build
@@ -71,8 +71,16 @@ fuzz:
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target ccp-fuzz
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# The Debian package (scripts/build-deb.sh: a hardened Release build, the
+# man page, docs, examples, a sandboxed systemd unit, /etc/ccproxy/), then
+# checked: lintian, and the program run from the package extracted into a
+# temporary root (scripts/check-deb.sh). Output in build-deb/.
+deb:
+	@scripts/deps.sh --no-npm
+	@deb=$$(scripts/build-deb.sh build-deb) && scripts/check-deb.sh "$$deb" && echo "$$deb"
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD) build-deb

@@ -56,6 +56,11 @@ void ccp_provider_free(ccp_provider *p)
     for (size_t i = 0; i < p->n_model_pipelines; i++)
         free(p->model_pipelines[i].model);
     free(p->model_pipelines);
+    if (p->codec_opts) {
+        const ccp_codec *c = ccp_codec_for(p->format);
+        ccp_key_table t = {c->name, c->opts, c->n_opts};
+        ccp_keys_free(&t, p->codec_opts);
+    }
     free(p->codec_opts);
 }
 
@@ -82,6 +87,7 @@ void ccp_config_destroy(ccp_config *c)
     ccp_strlist_free(&c->server.allowed_hosts);
     ccp_strlist_free(&c->server.allowed_origins);
     free(c->server.admin_listen);
+    ccp_keys_free(&ccp_cfg_server_tls_keys, &c->server.tls);
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_cfg_telemetry_free(&c->telemetry);
     ccp_cfg_debug_free(&c->debug);

@@ -3,10 +3,9 @@
  * Loaded from YAML (config_load.c), validated with file:line:col diagnostics,
  * ${VAR} / ${VAR:-default} interpolated. The running server holds a
  * reference-counted, immutable snapshot, and each request takes its own
- * reference, so that a reload (not implemented yet: it comes with the CLI
- * work) can build a new one and swap it while in-flight requests finish on
- * the one they started with. Runtime code never sees YAML, only these
- * structs. */
+ * reference, so that a reload (http/reload.c) builds a new one and swaps it
+ * while in-flight requests finish on the one they started with. Runtime code never sees YAML, only
+ * these structs. */
 #ifndef CCP_CONFIG_CONFIG_H
 #define CCP_CONFIG_CONFIG_H
 
@@ -23,6 +22,7 @@ typedef enum {
     CCP_FORMAT_ANTHROPIC,
     CCP_FORMAT_OPENAI_CHAT,
     CCP_FORMAT_GEMINI,
+    CCP_FORMAT_OPENAI_RESPONSES,
 } ccp_format;
 
 typedef enum {
@@ -30,6 +30,7 @@ typedef enum {
     CCP_AUTH_BEARER,    /* Authorization: Bearer KEY */
     CCP_AUTH_GOOG,      /* x-goog-api-key: KEY (Gemini's own) */
     CCP_AUTH_NONE,      /* no key sent (local servers) */
+    CCP_AUTH_API_KEY,   /* api-key: KEY (Azure OpenAI's) */
 } ccp_auth;
 
 /* A named pipeline of transformers (pipeline/pipeline.h has its fields). */
@@ -168,6 +169,16 @@ typedef enum {
     CCP_ECHO_MODEL_UPSTREAM, /* the model the provider says served */
 } ccp_echo_model;
 
+/* server.tls: HTTPS on the listener (config_inbound.c declares the keys;
+ * http/tls_server.c serves it). */
+typedef enum { CCP_TLS_MIN_1_2 = 0, CCP_TLS_MIN_1_3 } ccp_tls_min;
+typedef struct ccp_server_tls_config {
+    char *cert_file; /* PEM certificate chain; NULL: plain HTTP */
+    char *key_file;  /* PEM private key */
+    int min_version; /* a ccp_tls_min */
+    bool admin;      /* the admin listener serves HTTPS too, with the same certificate */
+} ccp_server_tls_config;
+
 /* The `server` and `upstream` sections. What each field means, its bounds
  * and its default are in the section's table (config_load.c), the one
  * place they are written. */
@@ -177,6 +188,7 @@ typedef struct ccp_server_config {
     int workers;
     size_t max_body_bytes;
     size_t max_header_bytes;
+    int max_headers; /* header fields in one request head */
     int max_json_elements;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
@@ -191,6 +203,13 @@ typedef struct ccp_server_config {
     int echo_model;              /* a ccp_echo_model */
     ccp_strlist allowed_hosts;   /* see guard/browser.h */
     ccp_strlist allowed_origins; /* see guard/browser.h */
+    /* Inbound TLS and per-client limits (config_inbound.c). */
+    ccp_server_tls_config tls;
+    int max_connections_per_client; /* open connections per client address; 0 = no cap */
+    int client_rate;                /* requests per client address per client_rate_ms; 0 = off */
+    uint32_t client_rate_ms;        /* 1000 ("N/s") or 60000 ("N/m") */
+    bool watch_config;              /* reload when the file changes (http/reload.c) */
+    int session_table;              /* sessions kept for GET /sessions/ID; 0 = off */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {

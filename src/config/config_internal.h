@@ -80,6 +80,11 @@ extern const ccp_key_table ccp_cfg_debug_keys, ccp_cfg_capture_keys;
 void ccp_cfg_debug_defaults(ccp_debug_config *d);
 void ccp_cfg_debug_free(ccp_debug_config *d);
 
+/* config_inbound.c: server.tls and the per-client limits. */
+extern const ccp_key_table ccp_cfg_server_tls_keys;
+void ccp_cfg_load_server_tls(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
+void ccp_cfg_load_client_rate(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
+
 /* config_reliability.c: a provider's retry, breaker and api_keys. */
 void ccp_cfg_reliability_defaults(ccp_provider *p);
 void ccp_cfg_load_retry(loader *l, yaml_node_t *v, void *base, const ccp_key *k);

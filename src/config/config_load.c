@@ -218,6 +218,15 @@ static const ccp_key server_keys[] = {
      .min = 1024,
      .max = 1 << 24,
      .help = "larger request heads get `431`"},
+    {.name = "max_headers",
+     .type = CCP_KEY_INT,
+     .offset = SRV(max_headers),
+     .def = "100",
+     .min = 8,
+     .max = 100000,
+     .help = "a request head with more header fields gets `431`: each costs memory and a "
+             "lookup however short it is (`a:` is two bytes of `max_header_bytes`). Claude Code "
+             "and the SDKs send about 20"},
     {.name = "max_json_elements",
      .type = CCP_KEY_INT,
      .offset = SRV(max_json_elements),
@@ -281,6 +290,26 @@ static const ccp_key server_keys[] = {
      .help = "open client connections across all workers; past it a new connection is "
              "accepted, answered `503 overloaded_error` once its request head is in, and "
              "closed. `0` = no cap (the open-file limit still bounds it)"},
+    {.name = "max_connections_per_client",
+     .type = CCP_KEY_INT,
+     .offset = SRV(max_connections_per_client),
+     .def = "0",
+     .max = 10000000,
+     .help = "open connections from one client address (IPv4, or IPv6 /64), all workers; past "
+             "it a new connection is closed at once, counted in "
+             "`ccproxy_client_connections_refused_total` and logged once per burst. Keeps one "
+             "client (a connection flood, many slowloris connections) from taking every "
+             "connection. `0` = no cap (see [Limits and overload](#limits-and-overload))"},
+    {.name = "client_rate_limit",
+     .type = CCP_KEY_CUSTOM,
+     .offset = SRV(client_rate),
+     .load = ccp_cfg_load_client_rate,
+     .doc_type = "`N/s` or `N/m`",
+     .doc_def = "none",
+     .help = "requests per client address (IPv4, or IPv6 /64), counted by a token bucket of "
+             "`N` shared by all workers and refilled at `N` per second (`/s`) or minute (`/m`); "
+             "a request over it gets `429 rate_limit_error` with `retry-after`. Applies to "
+             "every request on the main listener, with or without proxy keys"},
     {.name = "log_level",
      .type = CCP_KEY_ENUM,
      .offset = SRV(log_level),
@@ -315,6 +344,22 @@ static const ccp_key server_keys[] = {
      .help = "a second listener, on its own thread, for the operator's endpoints (`/metrics`): "
              "they are then served there and no longer on the main port, which can be exposed "
              "while this one stays private. Port `0` picks a free one (printed at start)"},
+    {.name = "watch_config",
+     .type = CCP_KEY_BOOL,
+     .offset = SRV(watch_config),
+     .def = "false",
+     .help = "reload the config when its file changes (inotify on its directory, so an editor "
+             "that saves by renaming is seen; debounced 300 ms), as SIGHUP or `ccproxy reload` "
+             "would: a file with errors is refused and the config in force keeps serving. Read "
+             "at start (see [Hot reload](#hot-reload))"},
+    {.name = "session_table",
+     .type = CCP_KEY_INT,
+     .offset = SRV(session_table),
+     .def = "1024",
+     .max = 1000000,
+     .help = "how many Claude Code sessions (`x-claude-code-session-id`) the proxy remembers the "
+             "latest request of, for `GET /sessions/ID` and `ccproxy statusline`; the least "
+             "recently active is forgotten first. About 1 KiB each; `0` = off. Read at start"},
     {.name = "echo_model",
      .type = CCP_KEY_ENUM,
      .offset = SRV(echo_model),
@@ -343,6 +388,14 @@ static const ccp_key server_keys[] = {
      .doc_def = "`[]`",
      .help = "origins (`scheme://host[:port]`, `\"null\"`, or `\"*\"`) whose web pages may call "
              "the proxy; none by default"},
+    {.name = "tls",
+     .type = CCP_KEY_CUSTOM,
+     .offset = SRV(tls),
+     .load = ccp_cfg_load_server_tls,
+     .doc_type = "mapping",
+     .doc_def = "none",
+     .help = "serve HTTPS on the listener: `cert_file`, `key_file`, `min_version` (see "
+             "[server.tls](#servertls) and [tls.md](tls.md))"},
 };
 
 #define UP(f) offsetof(ccp_upstream_config, f)

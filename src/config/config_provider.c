@@ -111,11 +111,9 @@ static void load_p_model_pipelines(loader *l, yaml_node_t *v, void *base, const 
 }
 
 static const char *const auths[] = {
-    [CCP_AUTH_X_API_KEY] = "x-api-key",
-    [CCP_AUTH_BEARER] = "bearer",
-    [CCP_AUTH_GOOG] = "x-goog-api-key",
-    [CCP_AUTH_NONE] = "none",
-    NULL,
+    [CCP_AUTH_X_API_KEY] = "x-api-key", [CCP_AUTH_BEARER] = "bearer",
+    [CCP_AUTH_GOOG] = "x-goog-api-key", [CCP_AUTH_NONE] = "none",
+    [CCP_AUTH_API_KEY] = "api-key",     NULL,
 };
 
 #define PROV(f) offsetof(ccp_provider, f)
@@ -131,8 +129,8 @@ static const ccp_key provider_keys[] = {
      .load = load_p_format,
      .doc_type = "a format (below)",
      .doc_def = "`anthropic`",
-     .help = "the provider's wire format; every mapping of [openai-chat](openai-chat.md) and "
-             "[gemini](gemini.md) is documented"},
+     .help = "the provider's wire format; every mapping of [openai-chat](openai-chat.md), "
+             "[openai-responses](openai-responses.md) and [gemini](gemini.md) is documented"},
     {.name = "base_url",
      .type = CCP_KEY_CUSTOM,
      .load = load_p_base_url,
@@ -140,7 +138,9 @@ static const ccp_key provider_keys[] = {
      .required = true,
      .help = "without the API path: ccproxy appends `/v1/messages` for `anthropic`; for "
              "`openai-chat` give it up to `/v1` (`https://api.openai.com/v1`) and ccproxy appends "
-             "`/chat/completions`; for `gemini` up to the version "
+             "`/chat/completions`; for `openai-responses` up to `/v1` too (Azure OpenAI: "
+             "`https://RESOURCE.openai.azure.com/openai/v1`) and ccproxy appends `/responses`; "
+             "for `gemini` up to the version "
              "(`https://generativelanguage.googleapis.com/v1beta`) and ccproxy appends "
              "`/models/{model}:…`"},
     {.name = "api_key",
@@ -161,7 +161,8 @@ static const ccp_key provider_keys[] = {
      .offset = PROV(auth),
      .choices = auths,
      .doc_def = "per format (below)",
-     .help = "how the key is sent"},
+     .help = "how the key is sent: `x-api-key`, `Authorization: Bearer`, `x-goog-api-key`, "
+             "nothing, or an `api-key` header (Azure OpenAI)"},
     {.name = "headers",
      .type = CCP_KEY_CUSTOM,
      .load = load_p_headers,

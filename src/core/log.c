@@ -1,6 +1,6 @@
 /* log.c — stderr logging (see log.h). The level and the format are the
- * global mutable state here; they are atomic so that a reload (not
- * implemented yet) can change them while workers log. */
+ * global mutable state here; they are atomic so that a reload
+ * (http/reload.c) can change them while workers log. */
 #include "core/log.h"
 
 #include "core/error.h"

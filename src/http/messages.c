@@ -714,7 +714,7 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     c->w = w;
     c->res = res;
     c->req = req;
-    c->cfg = ccp_config_ref(w->app->config);
+    c->cfg = ccp_config_ref(w->config);
     if ((c->cap = ccp_capture_begin(w->app->capture, req, c->cfg)))
         ccp_res_tap(res, ccp_capture_client, c->cap);
     c->stream = ccp_json_get_bool(body, "stream", false);

@@ -39,6 +39,7 @@ const char *ccp_reqtrace_system(ccp_format f)
     case CCP_FORMAT_ANTHROPIC:
         return "anthropic";
     case CCP_FORMAT_OPENAI_CHAT:
+    case CCP_FORMAT_OPENAI_RESPONSES:
         return "openai";
     case CCP_FORMAT_GEMINI:
         return "gcp.gemini";

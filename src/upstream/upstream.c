@@ -327,6 +327,11 @@ static int timer_fn(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
+void ccp_upstream_set_config(ccp_upstream *u, const ccp_upstream_config *cfg)
+{
+    u->cfg = *cfg;
+}
+
 ccp_upstream *ccp_upstream_new(uv_loop_t *loop, const ccp_upstream_config *cfg)
 {
     ccp_upstream *u = ccp_xcalloc(1, sizeof *u);

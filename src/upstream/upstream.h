@@ -26,6 +26,9 @@ typedef struct ccp_upstream_req ccp_upstream_req;
 /* Returns a client bound to loop (caller owns; ccp_upstream_free cancels any
  * transfer still running, without calling its callbacks). */
 ccp_upstream *ccp_upstream_new(uv_loop_t *loop, const ccp_upstream_config *cfg);
+/* Replaces u's settings (copied) after a config reload; from u's loop
+ * thread. Timers already running keep their period until re-armed. */
+void ccp_upstream_set_config(ccp_upstream *u, const ccp_upstream_config *cfg);
 /* Cancels every transfer (no callbacks run) and closes the client's loop
  * handles; the memory is released by their close callbacks, so the loop
  * must run afterwards (uv_run until it has no more handles). */

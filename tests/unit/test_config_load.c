@@ -143,6 +143,43 @@ static void server_allowed_hosts_origins_and_body_timeout(void **state)
     ccp_diags_free(&d);
 }
 
+/* server.tls (a mapping with its own keys) and the per-client limits. */
+static void server_tls_and_client_limits(void **state)
+{
+    (void)state;
+    ccp_config *c = load_ok("");
+    assert_null(c->server.tls.cert_file);
+    assert_int_equal(c->server.max_connections_per_client, 0);
+    assert_int_equal(c->server.client_rate, 0);
+    ccp_config_unref(c);
+    c = load_ok("server:\n  tls: {cert_file: /c.pem, key_file: /k.pem, min_version: '1.3', admin: "
+                "true}\n  max_connections_per_client: 8\n  client_rate_limit: 600/m\n");
+    assert_string_equal(c->server.tls.cert_file, "/c.pem");
+    assert_string_equal(c->server.tls.key_file, "/k.pem");
+    assert_int_equal(c->server.tls.min_version, CCP_TLS_MIN_1_3);
+    assert_true(c->server.tls.admin);
+    assert_int_equal(c->server.max_connections_per_client, 8);
+    assert_int_equal(c->server.client_rate, 600);
+    assert_int_equal(c->server.client_rate_ms, 60000);
+    ccp_config_unref(c);
+    c = load_ok("server: {tls: {cert_file: /c.pem, key_file: /k.pem}, client_rate_limit: 5/s}\n");
+    assert_int_equal(c->server.tls.min_version, CCP_TLS_MIN_1_2);
+    assert_false(c->server.tls.admin);
+    assert_int_equal(c->server.client_rate_ms, 1000);
+    ccp_config_unref(c);
+    ccp_diags d = load_bad("server: {tls: {cert_file: /c.pem, min_version: '1.1'}}\n");
+    has_diag(&d, 1, 15, "server.tls: both cert_file and key_file");
+    has_diag(&d, 1, 48, "server.tls.min_version");
+    ccp_diags_free(&d);
+    d = load_bad("server: {tls: /c.pem, client_rate_limit: 10}\n");
+    has_diag(&d, 1, 15, "server.tls: expected a mapping");
+    has_diag(&d, 1, 42, "server.client_rate_limit: expected requests per second or minute");
+    ccp_diags_free(&d);
+    d = load_bad("server: {tls: {cert_file: /c.pem, key_file: /k.pem, cert: x}}\n");
+    has_diag(&d, 1, 53, "unknown key 'cert' in server.tls");
+    ccp_diags_free(&d);
+}
+
 static void server_observability_keys(void **state)
 {
     ccp_config *c = load_ok("");
@@ -259,10 +296,10 @@ static void provider_problems_are_each_reported(void **state)
                  "  - base_url: http://z\n"
                  "  - name: d\n    base_url: http://c\n    auth: basic\n    modles: []\n");
     has_diag(&d, 3, 15, "http:// or https://");
-    has_diag(&d, 6, 13, "anthropic, openai-chat or gemini");
+    has_diag(&d, 6, 13, "anthropic, openai-chat, gemini or openai-responses");
     has_diag(&d, 9, 5, "used twice");
     has_diag(&d, 11, 5, "needs a name");
-    has_diag(&d, 14, 11, "x-api-key, bearer, x-goog-api-key or none");
+    has_diag(&d, 14, 11, "x-api-key, bearer, x-goog-api-key, none or api-key");
     has_diag(&d, 15, 5, "did you mean 'models'?");
     ccp_diags_free(&d);
 }
@@ -446,6 +483,7 @@ int main(void)
         cmocka_unit_test(a_key_written_twice_is_an_error_at_the_second),
         cmocka_unit_test(empty_config_gets_every_default),
         cmocka_unit_test(a_full_config_loads_into_typed_structs),
+        cmocka_unit_test(server_tls_and_client_limits),
         cmocka_unit_test(server_observability_keys),
         cmocka_unit_test(openai_chat_provider_options),
         cmocka_unit_test(router_provider_only_keeps_the_client_model),
