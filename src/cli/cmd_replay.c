@@ -33,8 +33,10 @@ static void usage(FILE *out)
           "\n"
           "Without --offline or --fixture the captured request is sent again through\n"
           "the current config to a live provider; the new answer is printed, then\n"
-          "its differences from the captured one (on stderr). Exit status: 0 when\n"
-          "they are the same, 1 when they differ or on an error.\n",
+          "its differences from the captured one (on stderr).\n"
+          "\n"
+          "exit: 0 done (live: the answer is the same as the captured one); 1 the\n"
+          "live answer differs, or an error; 2 usage error\n",
           out);
 }
 

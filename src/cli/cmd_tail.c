@@ -29,7 +29,10 @@ static void usage(FILE *out)
           "      --status S       only these statuses: 4xx, 5xx, or one code\n"
           "      --json           print each event as one JSON object\n"
           "      --count N        stop after N lines\n"
-          "  -c, --config FILE    the config to find the address in\n",
+          "  -c, --config FILE    the config to find the address in\n"
+          "\n"
+          "exit: 0 after --count lines or when the proxy ends the feed; 1 the proxy\n"
+          "cannot be reached; 2 usage error\n",
           out);
 }
 
