@@ -12,6 +12,8 @@ int ccp_cli_main(int argc, char **argv);
 int ccp_cmd_serve(int argc, char **argv);
 int ccp_cmd_check(int argc, char **argv);
 int ccp_cmd_explain(int argc, char **argv);
+int ccp_cmd_replay(int argc, char **argv);
+int ccp_cmd_tail(int argc, char **argv);
 int ccp_cmd_transformers(int argc, char **argv);
 int ccp_cmd_config_keys(int argc, char **argv);
 int ccp_cmd_version(int argc, char **argv);

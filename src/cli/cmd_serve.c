@@ -5,6 +5,8 @@
 #include "config/keys.h"
 #include "core/log.h"
 #include "guard/secrets.h"
+#include "debug/capture.h"
+#include "debug/events.h"
 #include "http/app.h"
 #include "http/reload.h"
 #include "obs/metrics.h"
@@ -38,6 +40,8 @@ static void usage(FILE *out)
           "  -w, --workers N      worker threads (overrides server.workers; 0 = one per core)\n"
           "  -l, --log-level L    overrides server.log_level\n"
           "  -f, --log-format F   text or json (overrides server.log_format)\n"
+          "      --capture DIR    record every exchange to a file in DIR (sets\n"
+          "                       debug.capture.dir; see docs/debugging.md)\n"
           "\n"
           "exit: 0 after a clean stop; 1 the config is invalid or the address cannot be\n"
           "bound; 2 usage error\n",
@@ -98,9 +102,11 @@ int ccp_cmd_serve(int argc, char **argv)
         {"workers", required_argument, NULL, 'w'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'f'},
+        {"capture", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    const char *capture_dir = NULL;
     const char *config_path = NULL, *host = NULL, *level = NULL, *format = NULL;
     int port = -1, workers = -1;
     int ch;
@@ -130,6 +136,9 @@ int ccp_cmd_serve(int argc, char **argv)
             break;
         case 'f':
             format = optarg;
+            break;
+        case 'C':
+            capture_dir = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -264,6 +273,14 @@ int ccp_cmd_serve(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now);
     app.started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
     app.pstatus = ccp_pstatus_new(cfg, app.health);
+    app.events = ccp_events_new(); /* /admin/events, /ui */
+    ccp_capture_config capc = cfg->debug.capture;
+    if (capture_dir) capc.dir = (char *)capture_dir;
+    /* A capture directory that cannot be written stops the start (err says
+     * why), through the common cleanup below. */
+    bool capture_failed = capc.dir && !(app.capture = ccp_capture_new(&capc, &err));
+    if (app.capture)
+        ccp_log_info("capture: recording exchanges to %s (sample %g)", capc.dir, capc.sample);
 
     ccp_upstream_global_init();
     if (oo.url) {
@@ -277,9 +294,11 @@ int ccp_cmd_serve(int argc, char **argv)
     /* After libcurl's global init: the exporter thread uses it. */
     app.otlp = ccp_otlp_new(&oo);
     ccp_otlp_opts_free(&oo);
-    int rc = ccp_server_run(&so, &err);
+    int rc = capture_failed ? CCP_EIO : ccp_server_run(&so, &err);
     /* The workers are gone: flush the spans they left, then stop. */
     ccp_otlp_free(app.otlp);
+    ccp_capture_free(app.capture); /* writes what is queued */
+    ccp_events_free(app.events);
     ccp_pstatus_free(app.pstatus);
     ccp_upstream_global_cleanup();
     ccp_admit_free(app.admit);

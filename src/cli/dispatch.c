@@ -15,7 +15,7 @@
 const ccp_command ccp_commands[] = {
     {"serve", ccp_cmd_serve, "run the proxy in the foreground (default: 127.0.0.1:3456)",
      "--config=@file --host= --port= --workers= --log-level=error|warn|info|debug "
-     "--log-format=text|json --help"},
+     "--log-format=text|json --capture=@dir --help"},
     {"start", ccp_cmd_start, "start the proxy in the background and print its address",
      "--config=@file --host= --port= --workers= --log-level=error|warn|info|debug --timeout= "
      "--json --help"},
@@ -38,6 +38,10 @@ const ccp_command ccp_commands[] = {
      "--config=@file --help"},
     {"explain", ccp_cmd_explain, "show where a request would be routed and what would be sent",
      "--config=@file --header= --help @file"},
+    {"replay", ccp_cmd_replay, "play a captured exchange again (offline, as a fixture, or live)",
+     "--offline --fixture=@dir --name= --to= --config=@file --help @file"},
+    {"tail", ccp_cmd_tail, "print one line per request of a running proxy as it happens",
+     "--url= --provider= --status=4xx|5xx --json --count= --config=@file --help"},
     {"transformers", ccp_cmd_transformers,
      "list the transformers pipelines can use, with their options", "--markdown --help"},
     {"config-keys", ccp_cmd_config_keys, "list every config key with its type, default and meaning",

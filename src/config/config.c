@@ -108,6 +108,7 @@ void ccp_config_destroy(ccp_config *c)
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_cfg_telemetry_free(&c->telemetry);
     ccp_cfg_security_free(&c->security);
+    ccp_cfg_debug_free(&c->debug);
     free(c->source);
     free(c);
 }

@@ -267,6 +267,18 @@ typedef struct ccp_security_config {
     bool protect_memory; /* serve mode is not dumpable (guard/secrets.h) */
 } ccp_security_config;
 
+/* The `debug` section (config_debug.c). */
+typedef struct ccp_capture_config {
+    char *dir;        /* NULL: no capture */
+    double sample;    /* 0..1 */
+    size_t max_bytes; /* per exchange's file (and its memory) */
+    int max_files;    /* kept in dir */
+} ccp_capture_config;
+
+typedef struct ccp_debug_config {
+    ccp_capture_config capture;
+} ccp_debug_config;
+
 typedef struct ccp_config {
     char *source; /* the file loaded, or "<embedded default>"; owned */
     /* "sha256:" and the hex digest of the bytes loaded, for GET /status:
@@ -276,6 +288,7 @@ typedef struct ccp_config {
     ccp_upstream_config upstream;
     ccp_telemetry_config telemetry;
     ccp_security_config security;
+    ccp_debug_config debug;
     ccp_provider *providers;
     size_t n_providers;
     struct ccp_plugin_set *plugins; /* plugin/plugin.h; owned; loaded with the config */

@@ -87,6 +87,10 @@ void ccp_cfg_tls_free(ccp_tls_config *t);
 void ccp_cfg_security_finish(loader *l);
 /* True when host:port matches one of patterns (or patterns is empty). */
 bool ccp_cfg_upstream_allowed(const ccp_strlist *patterns, const char *host, long port);
+/* config_debug.c: the debug section and its capture table. */
+extern const ccp_key_table ccp_cfg_debug_keys, ccp_cfg_capture_keys;
+void ccp_cfg_debug_defaults(ccp_debug_config *d);
+void ccp_cfg_debug_free(ccp_debug_config *d);
 
 /* config_inbound.c: server.tls and the per-client limits. */
 extern const ccp_key_table ccp_cfg_server_tls_keys;

@@ -611,6 +611,11 @@ static const ccp_key root_keys[] = {
      .doc_type = "mapping",
      .doc_def = "—",
      .help = "where keys may be sent, and how the process guards them ([security](security.md))"},
+    {.name = "debug",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "debugging aids: capture of exchanges to files (docs/debugging.md)"},
 };
 const ccp_key_table ccp_cfg_root_keys = CCP_KEYS("the top level", root_keys);
 
@@ -694,6 +699,7 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     ccp_keys_defaults(&ccp_cfg_router_keys, &c->router);
     ccp_cfg_telemetry_defaults(&c->telemetry);
     ccp_cfg_security_defaults(&c->security);
+    ccp_cfg_debug_defaults(&c->debug);
     c->source = ccp_xstrdup(name);
     source_hash(yaml, len, c->source_hash);
     yaml_node_t *root = yaml_document_get_root_node(&l.doc);
@@ -730,6 +736,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 ccp_cfg_load_keys(&l, v, "telemetry", &ccp_cfg_telemetry_keys, &c->telemetry);
             else if (!strcmp(key, "security"))
                 ccp_cfg_load_keys(&l, v, "security", &ccp_cfg_security_keys, &c->security);
+            else if (!strcmp(key, "debug"))
+                ccp_cfg_load_keys(&l, v, "debug", &ccp_cfg_debug_keys, &c->debug);
             else
                 ccp_cfg_unknown_in(&l, k, "the top level", &ccp_cfg_root_keys);
         }

@@ -41,14 +41,16 @@ static void formats_table(ccp_buf *out, bool md)
 static bool write_block(ccp_buf *out, const char *name, bool md)
 {
     const ccp_key_table *sections[] = {
-        &ccp_cfg_root_keys,      &ccp_cfg_server_keys,       &ccp_cfg_upstream_keys,
-        &ccp_cfg_provider_keys,  &ccp_cfg_router_keys,       &ccp_cfg_retry_keys,
-        &ccp_cfg_breaker_keys,   &ccp_cfg_telemetry_keys,    &ccp_cfg_server_tls_keys,
-        &ccp_cfg_plugins_keys,   &ccp_cfg_plugin_entry_keys, &ccp_cfg_plugin_limit_keys,
-        &ccp_cfg_tls_keys,       &ccp_cfg_security_keys};
-    static const char *const names[] = {
-        "top",        "server",  "upstream",     "providers",      "router", "retry",   "breaker",
-        "telemetry",  "server.tls", "plugins",   "plugins.load",   "plugins.limits", "tls", "security"};
+        &ccp_cfg_root_keys,     &ccp_cfg_server_keys,       &ccp_cfg_upstream_keys,
+        &ccp_cfg_provider_keys, &ccp_cfg_router_keys,       &ccp_cfg_retry_keys,
+        &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys,    &ccp_cfg_server_tls_keys,
+        &ccp_cfg_plugins_keys,  &ccp_cfg_plugin_entry_keys, &ccp_cfg_plugin_limit_keys,
+        &ccp_cfg_tls_keys,      &ccp_cfg_security_keys,     &ccp_cfg_debug_keys,
+        &ccp_cfg_capture_keys};
+    static const char *const names[] = {"top",        "server",   "upstream",     "providers",
+                                        "router",     "retry",    "breaker",      "telemetry",
+                                        "server.tls", "plugins",  "plugins.load", "plugins.limits",
+                                        "tls",        "security", "debug",        "capture"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) {
             ccp_keys_write(sections[i], out, md);
@@ -97,6 +99,10 @@ void ccp_config_reference(ccp_buf *out)
     write_block(out, "plugins.limits", false);
     ccp_buf_appends(out, "\nsecurity:\n");
     write_block(out, "security", false);
+    ccp_buf_appends(out, "\ndebug:\n");
+    write_block(out, "debug", false);
+    ccp_buf_appends(out, "\ndebug.capture:\n");
+    write_block(out, "capture", false);
 }
 
 #define OPEN "<!-- keys: "

@@ -4,6 +4,8 @@
 #include "codec/anthropic_writer.h"
 #include "core/alloc.h"
 #include "core/json.h"
+#include "debug/admin.h"
+#include "debug/events.h"
 #include "guard/browser.h"
 #include "http/reload.h"
 
@@ -84,6 +86,7 @@ static void request_done(void *wv, const ccp_access_rec *rec)
 {
     ccp_worker *w = wv;
     ccp_metrics_request_end(w->metrics, rec);
+    ccp_events_publish(w->app->events, rec); /* /admin/events, /ui */
     ccp_sessions_record(w->app->sessions, rec);
 }
 
@@ -132,6 +135,14 @@ static const struct {
     {"HEAD", "/", ccp_app_root, false},
     {"HEAD", "/health", ccp_app_health, false},
     {"GET", "/metrics", ccp_app_metrics, true},
+    /* Debugging (src/debug/admin.h): the live feed, the dashboard. */
+    {"GET", "/admin/events", ccp_debug_events, true},
+    {"GET", "/admin/requests", ccp_debug_requests, true},
+    {"GET", "/admin/stats", ccp_debug_stats, true},
+    {"GET", "/admin/capture", ccp_debug_capture, true},
+    /* GET /status for the dashboard, which is served by the admin listener. */
+    {"GET", "/admin/status", ccp_app_status, true},
+    {"GET", "/ui", ccp_debug_ui, true},
     {"POST", "/admin/reload", ccp_app_admin_reload, true},
     /* A path ending in '/' is a prefix: /sessions/ID. A session's own
      * figures, for `ccproxy statusline` beside the client. */

@@ -49,6 +49,13 @@ typedef struct ccp_app {
     struct ccp_client_table *clients;
     _Atomic int workers;    /* worker loops running */
     _Atomic long in_flight; /* /v1/messages requests not yet finished */
+
+    /* Debugging (src/debug/): the exchange capture (debug.capture); NULL:
+     * off. Owned by whoever runs the server. */
+    struct ccp_capture *capture;
+    /* The live feed of finished requests (debug/events.h); NULL: off.
+     * Owned by whoever runs the server. */
+    struct ccp_events *events;
 } ccp_app;
 
 /* Per worker thread: created on the worker's loop by ccp_app_worker_start. */

@@ -126,6 +126,8 @@ struct ccp_response {
     const char *client;  /* the connection's peer (conn.peer), copied below */
     char client_buf[64]; /* owned copy: the connection may go first */
     ccp_access access;   /* filled by the handler (ccp_res_access) */
+    ccp_res_tap_fn tap;  /* see ccp_res_tap; NULL: none */
+    void *tap_ud;
 };
 
 /* conn.c */

@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "debug/capture.h"
 #include "exchange/exchange.h"
 #include "guard/secrets.h"
 #include "obs/metrics.h"
@@ -76,6 +77,9 @@ typedef struct msg_ctx {
      * the job, and a drain deadline that passed meanwhile. */
     struct prep_job *prep;
     bool shutdown_pending;
+    /* The debug capture of this exchange (debug/capture.h), or NULL; the
+     * response's tap hands it to the writer when the response ends. */
+    ccp_capture_ex *cap;
 } msg_ctx;
 
 static double ms_since(uint64_t ns)
@@ -301,6 +305,7 @@ static void on_head(void *ud, int status, const char *content_type, const ccp_up
     msg_ctx *c = ud;
     c->status = status;
     c->head_ns = uv_hrtime();
+    ccp_capture_upstream_head(c->cap, status);
     c->acc->upstream_status = status;
     c->acc->upstream_ttfb_ns = (int64_t)(c->head_ns - c->sent_ns);
     ccp_log_debug("%s upstream %s answered %d (%s) after %.1fms", c->req->id,
@@ -324,6 +329,7 @@ static void on_head(void *ud, int status, const char *content_type, const ccp_up
 static int on_data(void *ud, const char *data, size_t len)
 {
     msg_ctx *c = ud;
+    ccp_capture_upstream_data(c->cap, data, len);
     if (c->aborted) return 1;
     if (!c->dec) {
         size_t room = ERR_BODY_MAX - c->err_body.len;
@@ -448,6 +454,7 @@ static void on_done(void *ud, int result, const ccp_error *err)
     msg_ctx *c = ud;
     c->up = NULL;                /* the handle is invalid once on_done returns */
     ccp_admit_leave(&c->ticket); /* the transfer is over: its slot frees */
+    ccp_capture_upstream_end(c->cap, result, err ? err->msg : NULL);
     ccp_log_debug(
         "%s upstream %s transfer ended: %s after %.1fms", c->req->id, c->a.target.provider->name,
         result == 0 ? "complete" : (err ? err->msg : ccp_error_name(result)), ms_since(c->sent_ns));
@@ -568,7 +575,12 @@ static void on_shutdown(void *ud)
     fail_and_finish(c, 529, "overloaded_error", "ccproxy is shutting down");
 }
 
-static const ccp_upstream_cb upstream_cb = {on_head, on_data, on_done};
+static void on_header(void *ud, const char *line, size_t len)
+{
+    ccp_capture_upstream_header(((msg_ctx *)ud)->cap, line, len);
+}
+
+static const ccp_upstream_cb upstream_cb = {on_head, on_data, on_done, on_header};
 /* The request's budget: upstream.total_timeout_ms, or the client's own
  * timeout (x-stainless-timeout, seconds) when shorter; 0 for none. */
 static uint64_t deadline_ms(const ccp_config *cfg, const ccp_request *req)
@@ -800,6 +812,11 @@ static void send_attempt(msg_ctx *c)
     ccp_reqtrace_attempt_begin(c->tr, &c->a.target,
                                c->a.target.model ? c->a.target.model : c->client_model,
                                c->ex.attempt);
+    ccp_capture_attempt(c->cap, c->ex.attempt, c->a.target.provider->name,
+                        ccp_format_name(c->a.target.provider->format),
+                        c->a.target.model ? c->a.target.model : c->client_model, c->a.out.url.data,
+                        c->a.out.headers, c->a.out.n_headers, c->a.out.body.data,
+                        c->a.out.body.len);
     c->sent_ns = uv_hrtime();
     c->acc->attempts++;
     ccp_upstream_send_opts so = {
@@ -840,6 +857,8 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     c->res = res;
     c->req = req;
     c->cfg = ccp_config_ref(w->config);
+    if ((c->cap = ccp_capture_begin(w->app->capture, req, c->cfg)))
+        ccp_res_tap(res, ccp_capture_client, c->cap);
     c->stream = ccp_json_get_bool(body, "stream", false);
     c->client_model = ccp_xstrdup(ccp_json_get_str(body, "model"));
     c->ex = (ccp_exchange){
@@ -897,6 +916,12 @@ static void routed(msg_ctx *c, int rc, const ccp_error *errp)
     }
     c->acc->stage = ccp_stage_name(c->choice.stage);
     c->acc->rule = c->choice.rule ? c->choice.rule->name : NULL;
+    if (c->cap) {
+        ccp_buf rb = CCP_BUF_INIT;
+        ccp_route_describe(&c->choice, NULL, c->client_model, &rb);
+        ccp_capture_route(c->cap, c->acc->stage, c->acc->rule, rb.data, c->client_model, c->stream);
+        ccp_buf_free(&rb);
+    }
     ccp_reqtrace_route(c->tr, &c->choice, c->client_model, c->stream);
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_route(c);
     ccp_res_on_abort(res, on_abort, c);

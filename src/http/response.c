@@ -168,6 +168,7 @@ static void access_log(ccp_response *r)
         .info = &r->access,
     };
     ccp_access_log(&rec);
+    if (r->tap) r->tap(r->tap_ud, NULL, 0, &rec); /* debug capture: the end */
     if (r->w->opts->request_done && r->w->wdata) r->w->opts->request_done(r->w->wdata, &rec);
 }
 
@@ -229,6 +230,7 @@ void ccp_res_on_shutdown(ccp_response *r, void (*fn)(void *ud), void *ud)
 static void out(ccp_response *r, const char *data, size_t len)
 {
     r->bytes_out += len;
+    if (r->tap) r->tap(r->tap_ud, data, len, NULL); /* debug capture */
     if (r->c) ccp_conn_write(r->c, data, len);
 }
 
@@ -339,6 +341,12 @@ void ccp_res_on_drain(ccp_response *r, void (*fn)(void *ud), void *ud)
 {
     r->drain_fn = fn;
     r->drain_ud = ud;
+}
+
+void ccp_res_tap(ccp_response *r, ccp_res_tap_fn fn, void *ud)
+{
+    r->tap = fn;
+    r->tap_ud = ud;
 }
 
 ccp_access *ccp_res_access(ccp_response *r)

@@ -214,6 +214,13 @@ static void wake_cb(uv_async_t *a)
         next = c->next;
         if (!c->res) ccp_conn_close(c);
     }
+    /* The admin listener's open responses are event feeds (/admin/events,
+     * the dashboard): nothing to drain, and they would hold the stop for
+     * the whole drain_timeout_ms. They end now. */
+    for (conn *c = w->conns, *next; w->admin && c; c = next) {
+        next = c->next;
+        if (c->res) ccp_response_shutdown(c->res);
+    }
     if (w->n_conns == 0)
         finalize(w);
     else

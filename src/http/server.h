@@ -75,6 +75,13 @@ void ccp_res_on_shutdown(ccp_response *res, void (*fn)(void *ud), void *ud);
 /* The access-log and metrics fields the server cannot know, for the
  * handler to fill (obs/access.h says how long its strings must live). */
 ccp_access *ccp_res_access(ccp_response *res);
+
+/* A tap on what res sends (debug capture): fn sees every byte written to
+ * the connection, in order, then once the finished response's record
+ * (data NULL, rec set) just before res is freed. */
+typedef void (*ccp_res_tap_fn)(void *ud, const char *data, size_t len,
+                               const struct ccp_access_rec *rec);
+void ccp_res_tap(ccp_response *res, ccp_res_tap_fn fn, void *ud);
 /* Sets the access fields provider, upstream_model and stream. Borrowed. */
 void ccp_res_log_info(ccp_response *res, const char *provider, const char *model, bool stream);
 /* The route taken (see ccp_route_describe), for the access log; copied. */

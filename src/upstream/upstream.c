@@ -480,6 +480,8 @@ static size_t header_cb(char *line, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (r->cancelled) return 0;
     if (r->head_done) return len; /* trailers */
+    /* The raw line, for the debug capture. */
+    if (r->cb.on_header) r->cb.on_header(r->ud, line, len);
     static const char *const hint_names[4] = {
         "retry-after", "retry-after-ms", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"};
     char *v;
@@ -657,7 +659,7 @@ static void pre_done(void *ud, int result, const ccp_error *err)
  * config's providers do: the worker's upstream is freed first). */
 void ccp_upstream_preconnect(ccp_upstream *u, const ccp_provider *p)
 {
-    static const ccp_upstream_cb cb = {pre_head, pre_data, pre_done};
+    static const ccp_upstream_cb cb = {pre_head, pre_data, pre_done, NULL};
     ccp_upstream_send_opts o = {.method = "HEAD", .url = p->base_url, .provider = p};
     ccp_upstream_send(u, &o, &cb, (void *)p->base_url);
 }

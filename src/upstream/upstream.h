@@ -63,6 +63,9 @@ typedef struct ccp_upstream_cb {
      * for connection failures). Called exactly once unless the request was
      * cancelled; the request handle is invalid after it returns. */
     void (*on_done)(void *ud, int result, const ccp_error *err);
+    /* Optional (debug capture): each raw header line of the answer, status
+     * lines and interim heads included, before on_head; borrowed. */
+    void (*on_header)(void *ud, const char *line, size_t len);
 } ccp_upstream_cb;
 
 typedef struct ccp_upstream_send_opts {

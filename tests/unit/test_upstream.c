@@ -174,7 +174,7 @@ static void on_done(void *ud, int res, const ccp_error *err)
     r->result = res;
 }
 
-static const ccp_upstream_cb CB = {on_head, on_data, on_done};
+static const ccp_upstream_cb CB = {on_head, on_data, on_done, NULL};
 
 typedef struct fixture {
     uv_loop_t loop;
