@@ -35,10 +35,23 @@
 #define REQUIRED true
 
 /* The walk: the path of the field being looked at ("messages.3.content"),
- * and where the first error goes. */
+ * and where the first error goes. The path is kept as its segments (a key
+ * or an index each) and written out only when a field fails: formatting it
+ * at every step cost more than the rest of the walk (the walk visits every
+ * content block of every message). */
+#define PATH_MAX_LEN 255 /* a longer path is cut short (not overflowed) */
+/* Each segment writes at least one byte and every one after the first a
+ * '.' too, so segments past this many could only land beyond the cut. */
+#define PATH_SEGS 128
+
+typedef struct path_seg {
+    const char *key; /* NULL: an array index */
+    size_t idx;
+} path_seg;
+
 typedef struct walk {
-    char path[256]; /* cut short (not overflowed) on absurd depths */
-    size_t len;
+    path_seg segs[PATH_SEGS];
+    size_t depth; /* may exceed PATH_SEGS on absurd depths; the rest is not kept */
     ccp_error *err;
     /* The client's request (ccp_request_validate): also what the Anthropic
      * API requires, though no code here would break without it. */
@@ -47,23 +60,43 @@ typedef struct walk {
 
 static size_t push(walk *w, const char *key, size_t idx)
 {
-    size_t was = w->len;
-    size_t room = sizeof w->path - w->len;
-    int n = key ? snprintf(w->path + w->len, room, "%s%s", w->len ? "." : "", key)
-                : snprintf(w->path + w->len, room, "%s%zu", w->len ? "." : "", idx);
-    if (n > 0) w->len += (size_t)n < room ? (size_t)n : room - 1;
+    size_t was = w->depth;
+    if (w->depth < PATH_SEGS) w->segs[w->depth] = (path_seg){key, idx};
+    w->depth++;
     return was;
 }
 
 static void pop(walk *w, size_t was)
 {
-    w->len = was;
-    w->path[was] = '\0';
+    w->depth = was;
+}
+
+/* Appends s to path (len so far), cut at PATH_MAX_LEN. */
+static size_t path_add(char *path, size_t len, const char *s, size_t n)
+{
+    size_t room = PATH_MAX_LEN - len;
+    if (n > room) n = room;
+    memcpy(path + len, s, n);
+    return len + n;
 }
 
 static int fail(walk *w, const char *what)
 {
-    return ccp_error_set(w->err, CCP_EINVAL, "%s: %s", w->len ? w->path : "request", what);
+    char path[PATH_MAX_LEN + 1];
+    size_t len = 0;
+    size_t n = w->depth < PATH_SEGS ? w->depth : PATH_SEGS;
+    for (size_t i = 0; i < n; i++) {
+        if (len) len = path_add(path, len, ".", 1);
+        if (w->segs[i].key) {
+            len = path_add(path, len, w->segs[i].key, strlen(w->segs[i].key));
+        } else {
+            char num[24];
+            int k = snprintf(num, sizeof num, "%zu", w->segs[i].idx);
+            len = path_add(path, len, num, (size_t)k);
+        }
+    }
+    path[len] = '\0';
+    return ccp_error_set(w->err, CCP_EINVAL, "%s: %s", len ? path : "request", what);
 }
 
 static bool has_type(json_object *v, unsigned mask)
