@@ -59,6 +59,27 @@ void ccp_buf_appendc(ccp_buf *b, char c)
     ccp_buf_append(b, &c, 1);
 }
 
+void ccp_buf_append_u64(ccp_buf *b, unsigned long long v)
+{
+    char tmp[20]; /* 18446744073709551615 */
+    size_t n = 0;
+    do {
+        tmp[sizeof tmp - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    ccp_buf_append(b, tmp + sizeof tmp - n, n);
+}
+
+void ccp_buf_append_i64(ccp_buf *b, long long v)
+{
+    if (v < 0) {
+        ccp_buf_appendc(b, '-');
+        ccp_buf_append_u64(b, 0ull - (unsigned long long)v);
+    } else {
+        ccp_buf_append_u64(b, (unsigned long long)v);
+    }
+}
+
 void ccp_buf_vprintf(ccp_buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;

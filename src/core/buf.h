@@ -29,6 +29,12 @@ void ccp_buf_appends(ccp_buf *b, const char *s);
 void ccp_buf_appendc(ccp_buf *b, char c);
 void ccp_buf_printf(ccp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ccp_buf_vprintf(ccp_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Appends v in decimal, as printf's %llu and %lld would, without printf's
+ * cost (the hot paths: log lines, headers, usage counts). */
+void ccp_buf_append_u64(ccp_buf *b, unsigned long long v);
+void ccp_buf_append_i64(ccp_buf *b, long long v);
+/* Appends a string literal (its length known at compile time). */
+#define CCP_BUF_LIT(b, lit) ccp_buf_append((b), "" lit, sizeof(lit) - 1)
 /* Appends s[0..n) as a JSON string literal, quotes included. Bytes are passed
  * through unchanged except the escapes JSON requires, so invalid UTF-8 and
  * lone surrogates written as \uD83D survive a round trip. */

@@ -8,6 +8,8 @@
 #include "core/buf.h"
 #include "core/json.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +110,36 @@ static void json_string_escaping_matches_the_reference_for_every_byte_and_offset
     }
 }
 
+/* The integer appenders write what printf's %llu / %lld write, at the
+ * edges (0, every power of ten and its neighbours, the extremes). */
+static void integers_are_written_as_printf_writes_them(void **state)
+{
+    (void)state;
+    long long vals[64];
+    size_t n = 0;
+    vals[n++] = 0;
+    vals[n++] = LLONG_MAX;
+    vals[n++] = LLONG_MIN;
+    for (long long p = 1;; p *= 10) {
+        vals[n++] = p - 1;
+        vals[n++] = -p;
+        vals[n++] = p;
+        if (p == 1000000000000000000LL) break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char want[64];
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_buf_append_i64(&b, vals[i]);
+        snprintf(want, sizeof want, "%lld", vals[i]);
+        assert_string_equal(b.data, want);
+        ccp_buf_reset(&b);
+        ccp_buf_append_u64(&b, (unsigned long long)vals[i]);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)vals[i]);
+        assert_string_equal(b.data, want);
+        ccp_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +147,7 @@ int main(void)
         cmocka_unit_test(a_fresh_reserved_buffer_is_an_empty_string),
         cmocka_unit_test(json_string_escapes_what_json_requires_and_nothing_else),
         cmocka_unit_test(json_string_escaping_matches_the_reference_for_every_byte_and_offset),
+        cmocka_unit_test(integers_are_written_as_printf_writes_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
