@@ -33,6 +33,9 @@ void ccp_buf_vprintf(ccp_buf *b, const char *fmt, va_list ap) __attribute__((for
  * cost (the hot paths: log lines, headers, usage counts). */
 void ccp_buf_append_u64(ccp_buf *b, unsigned long long v);
 void ccp_buf_append_i64(ccp_buf *b, long long v);
+/* Appends ns / 1e6 (milliseconds) with places (1 or 3) decimals, exactly as
+ * printf's "%.1f" / "%.3f" of that double would. */
+void ccp_buf_append_ms(ccp_buf *b, unsigned long long ns, int places);
 /* Appends a string literal (its length known at compile time). */
 #define CCP_BUF_LIT(b, lit) ccp_buf_append((b), "" lit, sizeof(lit) - 1)
 /* Appends s[0..n) as a JSON string literal, quotes included. Bytes are passed

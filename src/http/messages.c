@@ -148,11 +148,13 @@ static void route_header(msg_ctx *c)
     uint64_t wait = upstream_wait(c, now);
     uint64_t up = c->up && c->head_ns ? c->up_span_ns + (c->head_ns - c->sent_ns) : wait;
     uint64_t total = now - c->req->start_ns;
-    char timing[96];
-    snprintf(timing, sizeof timing, "proxy;dur=%.1f, upstream;dur=%.1f",
-             (double)(total > wait ? total - wait : 0) / 1e6, (double)up / 1e6);
-    ccp_res_header(c->res, "server-timing", timing);
     ccp_buf b = CCP_BUF_INIT;
+    CCP_BUF_LIT(&b, "proxy;dur=");
+    ccp_buf_append_ms(&b, total > wait ? total - wait : 0, 1);
+    CCP_BUF_LIT(&b, ", upstream;dur=");
+    ccp_buf_append_ms(&b, up, 1);
+    ccp_res_header(c->res, "server-timing", b.data);
+    ccp_buf_reset(&b);
     ccp_route_describe(&c->choice, &c->a.target, c->client_model, &b);
     ccp_exchange_describe(&c->ex, &b);
     ccp_res_header(c->res, "x-ccproxy-route", b.data);

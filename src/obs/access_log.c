@@ -34,32 +34,6 @@ double ccp_access_overhead_ms(const ccp_access_rec *r)
     return wait < dur ? ms(dur - wait) : 0.0;
 }
 
-/* ---- numbers, without printf ---------------------------------------------
- * The line is written once per request; printf took most of its cost. These
- * write what "%.<places>f" writes of ns / 1e6 (milliseconds). Rounding the
- * exact decimal ns / 10^(6-places) half up is what printf does to that
- * double, except on an exact tie (the double is then a hair above or below
- * the tie, or on it and rounded to even): ties, and times too large for the
- * double to resolve a nanosecond, are left to printf itself. */
-static void put_ms(ccp_buf *b, uint64_t ns, int places)
-{
-    uint64_t unit = places == 3 ? 1000 : 100000; /* ns per last printed digit */
-    if (ns % unit == unit / 2 || ns >= (1ull << 50)) {
-        ccp_buf_printf(b, "%.*f", places, ms(ns));
-        return;
-    }
-    uint64_t v = (ns + unit / 2) / unit; /* in units of the last digit */
-    uint64_t scale = places == 3 ? 1000 : 10;
-    ccp_buf_append_u64(b, v / scale);
-    char frac[4] = {'.', 0, 0, 0};
-    uint64_t f = v % scale;
-    for (int i = places; i >= 1; i--) {
-        frac[i] = (char)('0' + f % 10);
-        f /= 10;
-    }
-    ccp_buf_append(b, frac, (size_t)places + 1);
-}
-
 static uint64_t overhead_ns(const ccp_access_rec *r)
 {
     uint64_t dur = r->end_ns - r->start_ns;
@@ -87,7 +61,7 @@ void ccp_access_format_text(const ccp_access_rec *r, ccp_buf *b)
         CCP_BUF_LIT(b, " stream=yes ");
     else
         CCP_BUF_LIT(b, " stream=no ");
-    put_ms(b, r->end_ns - r->start_ns, 1);
+    ccp_buf_append_ms(b, r->end_ns - r->start_ns, 1);
     CCP_BUF_LIT(b, "ms in=");
     ccp_buf_append_u64(b, r->bytes_in);
     CCP_BUF_LIT(b, " out=");
@@ -118,7 +92,7 @@ void ccp_access_format_text(const ccp_access_rec *r, ccp_buf *b)
     do {                                                                                           \
         CCP_BUF_LIT(b, ",\"" name "\":");                                                          \
         if (known)                                                                                 \
-            put_ms(b, ns, 3);                                                                      \
+            ccp_buf_append_ms(b, ns, 3);                                                           \
         else                                                                                       \
             CCP_BUF_LIT(b, "null");                                                                \
     } while (0)

@@ -317,7 +317,10 @@ void ccp_route_describe(const ccp_route_choice *c, const ccp_target *served,
                         const char *client_model, ccp_buf *out)
 {
     size_t start = out->len;
-    ccp_buf_printf(out, "stage=%s; via=%s", ccp_stage_name(c->stage), ccp_route_via_name(c->via));
+    CCP_BUF_LIT(out, "stage=");
+    ccp_buf_appends(out, ccp_stage_name(c->stage));
+    CCP_BUF_LIT(out, "; via=");
+    ccp_buf_appends(out, ccp_route_via_name(c->via));
     if (c->rule) {
         ccp_buf_appends(out, "; rule=");
         append_field(out, c->rule->name);
