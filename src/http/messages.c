@@ -537,6 +537,18 @@ static uint64_t deadline_ms(const ccp_config *cfg, const ccp_request *req)
     return budget ? ccp_health_now_ms() + budget : 0;
 }
 
+/* The exchange frees the request's tree once an attempt is encoded (while
+ * it is hot in the cache) and asks for it again here for a retry or a
+ * fallback: parsed from the body the connection keeps until the response
+ * is done, with the router's edit re-applied. */
+static json_object *reload_request(void *ud, ccp_error *err)
+{
+    msg_ctx *c = ud;
+    json_object *body = ccp_json_parse(c->req->body, c->req->body_len, err);
+    if (body) ccp_route_reapply(&c->choice, body);
+    return body;
+}
+
 static const char *header_of(void *ud, const char *name)
 {
     return ccp_request_header(ud, name);
@@ -710,6 +722,8 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         .in_headers = req->headers,
         .n_in_headers = req->n_headers,
         .validated = true,
+        .reload = reload_request,
+        .reload_ud = c,
         .request_id = req->id,
         .traceparent = c->traceparent,
         .health = w->app->health,

@@ -150,7 +150,8 @@ static bool explicit_target(const ccp_config *cfg, const char *s, size_t n, ccp_
 
 /* Finds the subagent tag in one system text; removes it from the string
  * object (replaced in its parent under key). Returns 1 when routed, 0 when
- * absent, -1 with err when the tag names no configured provider. */
+ * absent, -1 with err when the tag names no configured provider. With c
+ * NULL (ccp_route_reapply) only removes it: the pick has judged it. */
 static int take_tag(const ccp_config *cfg, json_object *parent, const char *key, json_object *text,
                     ccp_route_choice *c, ccp_error *err)
 {
@@ -159,7 +160,7 @@ static int take_tag(const ccp_config *cfg, json_object *parent, const char *key,
     const char *val = open ? open + sizeof TAG_OPEN - 1 : NULL;
     const char *close = val ? strstr(val, TAG_CLOSE) : NULL;
     if (!close) return 0;
-    if (!explicit_target(cfg, val, (size_t)(close - val), c)) {
+    if (c && !explicit_target(cfg, val, (size_t)(close - val), c)) {
         ccp_error_set(err, CCP_EINVAL,
                       "the system prompt's <ccproxy-model> tag names '%.*s'; write "
                       "<ccproxy-model>provider/model</ccproxy-model> with a configured provider",
@@ -192,6 +193,13 @@ static int subagent_tag(const ccp_config *cfg, json_object *req, ccp_route_choic
         if (rc) return rc;
     }
     return 0;
+}
+
+void ccp_route_reapply(const ccp_route_choice *c, json_object *req)
+{
+    /* The pick's own walk, in its order: the first system text holding a
+     * whole tag is the one it took. */
+    if (c->via == CCP_VIA_TAG) subagent_tag(NULL, req, NULL, NULL);
 }
 
 /* ---- rules ----------------------------------------------------------- */
