@@ -41,24 +41,6 @@ void ccp_buf_reserve(ccp_buf *b, size_t extra)
     if (fresh) b->data[0] = '\0'; /* the invariant: data[len] == '\0' */
 }
 
-void ccp_buf_append(ccp_buf *b, const void *data, size_t len)
-{
-    ccp_buf_reserve(b, len);
-    if (len) memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-void ccp_buf_appends(ccp_buf *b, const char *s)
-{
-    ccp_buf_append(b, s, strlen(s));
-}
-
-void ccp_buf_appendc(ccp_buf *b, char c)
-{
-    ccp_buf_append(b, &c, 1);
-}
-
 void ccp_buf_append_u64(ccp_buf *b, unsigned long long v)
 {
     char tmp[20]; /* 18446744073709551615 */
