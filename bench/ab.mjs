@@ -122,6 +122,7 @@ wrk.headers["anthropic-version"] = "2023-06-01"
       for (const size of ['small', 'big']) {
         console.error(`ab: round ${round}/${ROUNDS}: ${t.name}, ${size}`);
         t.runs[size].push(wrk(t, bodies[size].file));
+        await sleep(0); /* wrk runs synchronously: let a SIGINT/SIGTERM handler run */
       }
   const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
   const f = (x) => Math.round(x).toLocaleString('en');
