@@ -49,9 +49,18 @@ typedef struct path_seg {
     size_t idx;
 } path_seg;
 
+/* The request's own members, read in one pass: the check looks up some
+ * twenty top-level keys, most of them absent, and json-c hashes the key of
+ * every lookup; a request has a handful of members to compare instead. */
+#define TOP_MAX 32
+
 typedef struct walk {
     path_seg segs[PATH_SEGS];
-    size_t depth; /* may exceed PATH_SEGS on absurd depths; the rest is not kept */
+    size_t depth;     /* may exceed PATH_SEGS on absurd depths; the rest is not kept */
+    json_object *top; /* the request, when its members are in top_keys/top_vals */
+    size_t n_top;
+    const char *top_keys[TOP_MAX];
+    json_object *top_vals[TOP_MAX];
     ccp_error *err;
     /* The client's request (ccp_request_validate): also what the Anthropic
      * API requires, though no code here would break without it. */
@@ -99,6 +108,33 @@ static int fail(walk *w, const char *what)
     return ccp_error_set(w->err, CCP_EINVAL, "%s: %s", len ? path : "request", what);
 }
 
+/* obj[key], as ccp_json_get, from the request's members when obj is the
+ * request. */
+static json_object *get(const walk *w, json_object *obj, const char *key)
+{
+    if (obj && obj == w->top) {
+        for (size_t i = 0; i < w->n_top; i++)
+            if (!strcmp(w->top_keys[i], key)) return w->top_vals[i];
+        return NULL;
+    }
+    return ccp_json_get(obj, key);
+}
+
+/* Reads the request's members into w (not when it has more than TOP_MAX:
+ * then every lookup goes to json-c). */
+static void read_top(walk *w, json_object *req)
+{
+    size_t n = 0;
+    json_object_object_foreach(req, key, val)
+    {
+        if (n == TOP_MAX) return;
+        w->top_keys[n] = key;
+        w->top_vals[n++] = val;
+    }
+    w->n_top = n;
+    w->top = req;
+}
+
 static bool has_type(json_object *v, unsigned mask)
 {
     return (mask & (1u << json_object_get_type(v))) != 0;
@@ -110,7 +146,7 @@ static bool has_type(json_object *v, unsigned mask)
 static int field(walk *w, json_object *obj, const char *key, unsigned mask, bool required,
                  const char *what, json_object **out)
 {
-    json_object *v = ccp_json_get(obj, key);
+    json_object *v = get(w, obj, key);
     if (out) *out = v;
     if (!v && !required) return 0;
     int rc = 0;
@@ -307,9 +343,15 @@ static int object_field(walk *w, json_object *req, const char *key, json_object 
 
 static int check(json_object *req, ccp_error *err, bool strict)
 {
-    walk w = {.err = err, .strict = strict};
+    walk w; /* not zeroed whole: its arrays are written before they are read */
+    w.depth = 0;
+    w.top = NULL;
+    w.n_top = 0;
+    w.err = err;
+    w.strict = strict;
     if (!json_object_is_type(req, json_type_object))
         return fail(&w, "must be a JSON object (an Anthropic Messages request)");
+    read_top(&w, req);
     json_object *v;
     int rc;
     if ((rc = str_field(&w, req, "model", REQUIRED))) return rc;

@@ -444,6 +444,17 @@ static void a_client_request_missing_what_the_api_requires_is_refused_by_path(vo
                    "thinking.type: must be \"enabled\", \"disabled\" or \"adaptive\"");
     expect_invalid(OK_HEAD HI ",\"thinking\":{\"type\":\"adaptive\"}}", NULL);
     expect_invalid(OK_HEAD HI ",\"stream\":\"yes\"}", "stream: must be a boolean");
+    expect_invalid("{\"model\":\"m\",\"max_tokens\":null," HI "}", "max_tokens: field required");
+    /* The top-level members are read in one pass, up to 32 of them; a
+     * request with more is checked the same way. */
+    char many[2048] = OK_HEAD;
+    for (int i = 0; i < 40; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "\"x%d\":%d,", i, i);
+    strcat(many, HI ",\"stream\":\"yes\"}");
+    expect_invalid(many, "stream: must be a boolean");
+    many[strlen(many) - strlen(",\"stream\":\"yes\"}")] = '\0';
+    strcat(many, "}");
+    expect_invalid(many, NULL);
 }
 
 /* A path too long to print whole is cut at 255 bytes, however deep the
