@@ -159,7 +159,7 @@ void ccp_log_json_field(ccp_buf *out, const char *str, size_t max)
     size_t n = strlen(str);
     bool cut = n > max;
     if (cut) n = max;
-    ccp_buf_reserve(out, n + 8);
+    if (out->len + n + 9 > out->cap) ccp_buf_reserve(out, n + 8);
     ccp_buf_appendc(out, '"');
     for (size_t i = 0; i < n;) {
         /* A run of plain bytes (most of every field) in one append. */

@@ -104,7 +104,9 @@ ccp_response *ccp_response_new(conn *c)
     if (ccp_log_get_format() == CCP_LOG_JSON && ccp_log_enabled(CCP_LOG_INFO)) {
         const char *peer = ccp_conn_peer(c);
         if (peer) {
-            snprintf(r->client_buf, sizeof r->client_buf, "%s", peer);
+            size_t n = strnlen(peer, sizeof r->client_buf - 1);
+            memcpy(r->client_buf, peer, n);
+            r->client_buf[n] = '\0';
             r->client = r->client_buf;
         }
     }
