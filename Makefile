@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 DESTDIR    ?=
 
-.PHONY: all deps build install run test unit e2e soak bench fuzz format clean deb
+.PHONY: all deps build install run test unit e2e soak bench bench-instr fuzz format clean deb
 
 all: build
 
@@ -62,6 +62,19 @@ bench:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target ccproxy ccp-bench-mock
 	bench/run.sh
+
+# Instructions per request under valgrind's callgrind (bench/instr.mjs): a
+# repeatable measure where wall-clock runs are noisy. A RelWithDebInfo (-O2)
+# build in $(INSTR_BUILD); INSTR_ARGS adds binaries to compare, e.g.
+#   make bench-instr INSTR_ARGS="--bin base=../base/build-rel/ccproxy:plain"
+INSTR_BUILD ?= build-rel
+INSTR_ARGS  ?=
+bench-instr:
+	@scripts/deps.sh --no-npm
+	@command -v valgrind >/dev/null || { echo "bench-instr needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+	@cmake -S . -B $(INSTR_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(INSTR_BUILD) -j $(JOBS) --target ccproxy ccp-bench-mock
+	CCP_BENCH_MOCK=$(INSTR_BUILD)/ccp-bench-mock node bench/instr.mjs --bin current=$(INSTR_BUILD)/ccproxy $(INSTR_ARGS)
 
 # libFuzzer targets (tests/fuzz/, clang): builds them all, then runs each
 # for FUZZ_SECONDS (or only FUZZ_TARGETS, e.g. FUZZ_TARGETS="sse http").

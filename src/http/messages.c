@@ -160,11 +160,13 @@ static void route_header(msg_ctx *c)
     uint64_t wait = upstream_wait(c, now);
     uint64_t up = c->up && c->head_ns ? c->up_span_ns + (c->head_ns - c->sent_ns) : wait;
     uint64_t total = now - c->req->start_ns;
-    char timing[96];
-    snprintf(timing, sizeof timing, "proxy;dur=%.1f, upstream;dur=%.1f",
-             (double)(total > wait ? total - wait : 0) / 1e6, (double)up / 1e6);
-    ccp_res_header(c->res, "server-timing", timing);
     ccp_buf b = CCP_BUF_INIT;
+    CCP_BUF_LIT(&b, "proxy;dur=");
+    ccp_buf_append_ms(&b, total > wait ? total - wait : 0, 1);
+    CCP_BUF_LIT(&b, ", upstream;dur=");
+    ccp_buf_append_ms(&b, up, 1);
+    ccp_res_header(c->res, "server-timing", b.data);
+    ccp_buf_reset(&b);
     ccp_route_describe(&c->choice, &c->a.target, c->client_model, &b);
     ccp_exchange_describe(&c->ex, &b);
     ccp_res_header(c->res, "x-ccproxy-route", b.data);
@@ -591,6 +593,18 @@ static uint64_t deadline_ms(const ccp_config *cfg, const ccp_request *req)
     return budget ? ccp_health_now_ms() + budget : 0;
 }
 
+/* The exchange frees the request's tree once an attempt is encoded (while
+ * it is hot in the cache) and asks for it again here for a retry or a
+ * fallback: parsed from the body the connection keeps until the response
+ * is done, with the router's edit re-applied. */
+static json_object *reload_request(void *ud, ccp_error *err)
+{
+    msg_ctx *c = ud;
+    json_object *body = ccp_json_parse(c->req->body, c->req->body_len, err);
+    if (body) ccp_route_reapply(&c->choice, body);
+    return body;
+}
+
 static const char *header_of(void *ud, const char *name)
 {
     return ccp_request_header(ud, name);
@@ -869,6 +883,8 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         .in_headers = req->headers,
         .n_in_headers = req->n_headers,
         .validated = true,
+        .reload = reload_request,
+        .reload_ud = c,
         .request_id = req->id,
         .traceparent = c->traceparent,
         .health = w->app->health,

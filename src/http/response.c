@@ -104,7 +104,9 @@ ccp_response *ccp_response_new(conn *c)
     if (ccp_log_get_format() == CCP_LOG_JSON && ccp_log_enabled(CCP_LOG_INFO)) {
         const char *peer = ccp_conn_peer(c);
         if (peer) {
-            snprintf(r->client_buf, sizeof r->client_buf, "%s", peer);
+            size_t n = strnlen(peer, sizeof r->client_buf - 1);
+            memcpy(r->client_buf, peer, n);
+            r->client_buf[n] = '\0';
             r->client = r->client_buf;
         }
     }
@@ -239,11 +241,24 @@ static void write_head(ccp_response *r, int status, const char *content_type, lo
     ccp_buf h = CCP_BUF_INIT;
     r->status = status;
     if (r->c && r->c->w->stopping) r->keep_alive = false;
-    ccp_buf_printf(&h, "HTTP/1.1 %d %s\r\nrequest-id: %s\r\n", status, ccp_http_reason(status),
-                   r->id);
-    if (content_type) ccp_buf_printf(&h, "content-type: %s\r\n", content_type);
+    /* Written without printf: once per response. */
+    ccp_buf_reserve(&h, 256 + r->extra.len);
+    CCP_BUF_LIT(&h, "HTTP/1.1 ");
+    ccp_buf_append_i64(&h, status);
+    ccp_buf_appendc(&h, ' ');
+    ccp_buf_appends(&h, ccp_http_reason(status));
+    CCP_BUF_LIT(&h, "\r\nrequest-id: ");
+    ccp_buf_appends(&h, r->id);
+    CCP_BUF_LIT(&h, "\r\n");
+    if (content_type) {
+        CCP_BUF_LIT(&h, "content-type: ");
+        ccp_buf_appends(&h, content_type);
+        CCP_BUF_LIT(&h, "\r\n");
+    }
     if (length >= 0) {
-        ccp_buf_printf(&h, "content-length: %lld\r\n", length);
+        CCP_BUF_LIT(&h, "content-length: ");
+        ccp_buf_append_i64(&h, length);
+        CCP_BUF_LIT(&h, "\r\n");
     } else if (r->http10) {
         /* HTTP/1.0 has no chunked encoding: the stream ends with the
          * connection (RFC 9112 section 6.3). */
@@ -266,7 +281,10 @@ void ccp_res_header(ccp_response *r, const char *name, const char *value)
     if (r->head_sent) return;
     /* Header injection guard: values come partly from upstreams. */
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return;
-    ccp_buf_printf(&r->extra, "%s: %s\r\n", name, value);
+    ccp_buf_appends(&r->extra, name);
+    CCP_BUF_LIT(&r->extra, ": ");
+    ccp_buf_appends(&r->extra, value);
+    CCP_BUF_LIT(&r->extra, "\r\n");
 }
 
 void ccp_res_send(ccp_response *r, int status, const char *content_type, const char *body,
@@ -303,9 +321,17 @@ int ccp_res_write(ccp_response *r, const char *data, size_t len)
     if (r->close_delimited) {
         out(r, data, len);
     } else {
+        /* The chunk size in hex, as "%zx\r\n" (one per SSE frame). */
         char head[24];
-        int n = snprintf(head, sizeof head, "%zx\r\n", len);
-        out(r, head, (size_t)n);
+        size_t n = sizeof head;
+        head[--n] = '\n';
+        head[--n] = '\r';
+        size_t v = len;
+        do {
+            head[--n] = "0123456789abcdef"[v & 15];
+            v >>= 4;
+        } while (v);
+        out(r, head + n, sizeof head - n);
         out(r, data, len);
         out(r, "\r\n", 2);
     }

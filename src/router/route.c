@@ -181,7 +181,8 @@ static bool script_target(const ccp_config *cfg, json_object *req, ccp_route_cho
 
 /* Finds the subagent tag in one system text; removes it from the string
  * object (replaced in its parent under key). Returns 1 when routed, 0 when
- * absent, -1 with err when the tag names no configured provider. */
+ * absent, -1 with err when the tag names no configured provider. With c
+ * NULL (ccp_route_reapply) only removes it: the pick has judged it. */
 static int take_tag(const ccp_config *cfg, json_object *parent, const char *key, json_object *text,
                     ccp_route_choice *c, ccp_error *err)
 {
@@ -190,7 +191,7 @@ static int take_tag(const ccp_config *cfg, json_object *parent, const char *key,
     const char *val = open ? open + sizeof TAG_OPEN - 1 : NULL;
     const char *close = val ? strstr(val, TAG_CLOSE) : NULL;
     if (!close) return 0;
-    if (!explicit_target(cfg, val, (size_t)(close - val), c)) {
+    if (c && !explicit_target(cfg, val, (size_t)(close - val), c)) {
         ccp_error_set(err, CCP_EINVAL,
                       "the system prompt's <ccproxy-model> tag names '%.*s'; write "
                       "<ccproxy-model>provider/model</ccproxy-model> with a configured provider",
@@ -223,6 +224,13 @@ static int subagent_tag(const ccp_config *cfg, json_object *req, ccp_route_choic
         if (rc) return rc;
     }
     return 0;
+}
+
+void ccp_route_reapply(const ccp_route_choice *c, json_object *req)
+{
+    /* The pick's own walk, in its order: the first system text holding a
+     * whole tag is the one it took. */
+    if (c->via == CCP_VIA_TAG) subagent_tag(NULL, req, NULL, NULL);
 }
 
 /* ---- rules ----------------------------------------------------------- */
@@ -352,7 +360,10 @@ void ccp_route_describe(const ccp_route_choice *c, const ccp_target *served,
                         const char *client_model, ccp_buf *out)
 {
     size_t start = out->len;
-    ccp_buf_printf(out, "stage=%s; via=%s", ccp_stage_name(c->stage), ccp_route_via_name(c->via));
+    CCP_BUF_LIT(out, "stage=");
+    ccp_buf_appends(out, ccp_stage_name(c->stage));
+    CCP_BUF_LIT(out, "; via=");
+    ccp_buf_appends(out, ccp_route_via_name(c->via));
     if (c->rule) {
         ccp_buf_appends(out, "; rule=");
         append_field(out, c->rule->name);

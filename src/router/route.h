@@ -65,6 +65,12 @@ int ccp_route_pick(const ccp_config *cfg, json_object *req, ccp_header_get hdr, 
                    ccp_route_choice *out, ccp_error *err);
 void ccp_route_choice_free(ccp_route_choice *c);
 
+/* Makes req, a fresh parse of the request c was picked for, what the pick
+ * left of that request (it removed the subagent tag): the exchange frees a
+ * request's tree once an attempt is encoded and parses it again for a
+ * retry or a fallback. */
+void ccp_route_reapply(const ccp_route_choice *c, json_object *req);
+
 /* "stage=thinking; via=rule; rule=NAME; target=provider/model" for the
  * x-ccproxy-route header and the log; served is the target that answered
  * (a fallback, perhaps). model NULL in a target: the client's model. Each
