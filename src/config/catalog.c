@@ -62,6 +62,28 @@ const ccp_provider_info ccp_provider_catalog[] = {
         .in_default = true,
     },
     {
+        .name = "openai-responses",
+        .title = "OpenAI, Responses API (GPT-5 Codex, o3-pro)",
+        .format = "openai-responses",
+        .base_url = "https://api.openai.com/v1",
+        .key_env = "OPENAI_API_KEY",
+        .models = {"gpt-5-codex", "gpt-5-mini"},
+        .stages = {"gpt-5-codex", "gpt-5-mini", "gpt-5-codex", NULL, NULL, "gpt-5-codex"},
+        .docs = "https://platform.openai.com/docs/api-reference/responses",
+        .note = "the codex and pro models are served only by this API; reasoning kept across tool "
+                "turns (docs/openai-responses.md)",
+    },
+    {
+        .name = "azure-openai",
+        .title = "Azure OpenAI (Responses API)",
+        .format = "openai-responses",
+        .base_url = "https://RESOURCE.openai.azure.com/openai/v1",
+        .auth = "api-key",
+        .key_env = "AZURE_OPENAI_API_KEY",
+        .docs = "https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/responses",
+        .note = "put your resource's name in base_url; the model is your deployment's name",
+    },
+    {
         .name = "gemini",
         .title = "Google Gemini",
         .format = "gemini",
