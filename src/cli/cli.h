@@ -15,6 +15,14 @@ int ccp_cmd_explain(int argc, char **argv);
 int ccp_cmd_transformers(int argc, char **argv);
 int ccp_cmd_config_keys(int argc, char **argv);
 int ccp_cmd_version(int argc, char **argv);
+int ccp_cmd_keys(int argc, char **argv);
+
+/* Opens the state file (teams/keystore.h) for the keys, usage and audit
+ * commands: state (--state) if given, else the config's state.path, else
+ * the XDG default. Prints why to stderr (as "ccproxy cmd: ...") and returns
+ * NULL on failure; the caller closes it (sqlite3_close). */
+struct sqlite3;
+struct sqlite3 *ccp_cli_open_state(const char *state, const char *config, const char *cmd);
 
 /* Loads the config the way every subcommand does: --config path, else the
  * lookup order in config.h, else the embedded default. Prints diagnostics to

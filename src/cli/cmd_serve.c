@@ -8,6 +8,8 @@
 #include "http/server.h"
 #include "obs/pstatus.h"
 #include "obs/otlp.h"
+#include "teams/gate.h"
+#include "teams/guard.h"
 #include "upstream/upstream.h"
 
 #include <getopt.h>
@@ -167,6 +169,17 @@ int ccp_cmd_serve(int argc, char **argv)
         .on_admin_listening = on_admin_listening,
     };
     ccp_app_server_hooks(&app, &so);
+    /* teams: no open relay by accident; proxy keys loaded before the port opens. */
+    ccp_error gerr = {0};
+    if (ccp_teams_check_exposure(cfg, so.host, &gerr) != 0 ||
+        (cfg->auth.mode == CCP_AUTH_MODE_KEYS && ccp_guard_new(cfg, &app.guard, &gerr) != 0)) {
+        fprintf(stderr, "ccproxy serve: %s\n", gerr.msg);
+        ccp_admit_free(app.admit);
+        ccp_metrics_free(app.metrics);
+        ccp_health_free(app.health);
+        ccp_config_unref(cfg);
+        return 1;
+    }
     if (app.metrics) ccp_metrics_set_extra(app.metrics, ccp_app_metrics_extra, &app);
     app.host = so.host;
 
@@ -174,6 +187,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_error err = {0};
     if (ccp_otlp_resolve(&cfg->telemetry, &oo, &err) != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);
+        ccp_guard_free(app.guard);
         ccp_admit_free(app.admit);
         ccp_metrics_free(app.metrics);
         ccp_health_free(app.health);
@@ -201,6 +215,7 @@ int ccp_cmd_serve(int argc, char **argv)
     /* The workers are gone: flush the spans they left, then stop. */
     ccp_otlp_free(app.otlp);
     ccp_pstatus_free(app.pstatus);
+    ccp_guard_free(app.guard); /* writes the usage and audit rows still queued */
     ccp_upstream_global_cleanup();
     ccp_admit_free(app.admit);
     ccp_metrics_free(app.metrics);

@@ -17,6 +17,7 @@ static void usage(FILE *out)
           "  explain   show where a request would be routed and what would be sent\n"
           "  transformers  list the transformers pipelines can use, with their options\n"
           "  config-keys list every config key with its type, default and meaning\n"
+          "  keys      make, list, revoke and rotate proxy keys (auth.mode: keys)\n"
           "  version   print the version\n"
           "\n"
           "Run 'ccproxy <command> --help' for a command's options.\n",
@@ -35,6 +36,7 @@ int ccp_cli_main(int argc, char **argv)
     if (strcmp(cmd, "explain") == 0) return ccp_cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "transformers") == 0) return ccp_cmd_transformers(argc - 1, argv + 1);
     if (strcmp(cmd, "config-keys") == 0) return ccp_cmd_config_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "keys") == 0) return ccp_cmd_keys(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return ccp_cmd_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -84,6 +84,8 @@ void ccp_config_destroy(ccp_config *c)
     free(c->server.admin_listen);
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_cfg_telemetry_free(&c->telemetry);
+    ccp_keys_free(&ccp_cfg_auth_keys, &c->auth);
+    ccp_keys_free(&ccp_cfg_state_keys, &c->state);
     free(c->source);
     free(c);
 }

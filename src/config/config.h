@@ -214,6 +214,21 @@ typedef struct ccp_telemetry_config {
     int max_queue_spans; /* spans waiting for export; more are dropped and counted */
 } ccp_telemetry_config;
 
+/* The `auth` and `state` sections (their tables are in config_teams.c;
+ * src/teams/ enforces them). */
+typedef enum { CCP_AUTH_MODE_NONE = 0, CCP_AUTH_MODE_KEYS } ccp_auth_mode;
+
+typedef struct ccp_auth_config {
+    int mode;                   /* a ccp_auth_mode */
+    bool allow_unauthenticated; /* mode none on a non-loopback address is allowed */
+} ccp_auth_config;
+
+typedef struct ccp_state_config {
+    char *path;        /* the SQLite file; NULL = the XDG default (teams/keystore.h) */
+    uint32_t poll_ms;  /* how often a running proxy looks for key changes */
+    uint32_t flush_ms; /* how long usage and audit rows wait to be written together */
+} ccp_state_config;
+
 typedef struct ccp_config {
     char *source; /* the file loaded, or "<embedded default>"; owned */
     /* "sha256:" and the hex digest of the bytes loaded, for GET /status:
@@ -222,6 +237,8 @@ typedef struct ccp_config {
     ccp_server_config server;
     ccp_upstream_config upstream;
     ccp_telemetry_config telemetry;
+    ccp_auth_config auth;
+    ccp_state_config state;
     ccp_provider *providers;
     size_t n_providers;
     ccp_pipeline *pipelines; /* owned array */

@@ -74,7 +74,7 @@ const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n
  * config_reliability.c). */
 extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
     ccp_cfg_provider_keys, ccp_cfg_router_keys, ccp_cfg_retry_keys, ccp_cfg_breaker_keys,
-    ccp_cfg_telemetry_keys;
+    ccp_cfg_telemetry_keys, ccp_cfg_auth_keys, ccp_cfg_state_keys;
 
 /* config_reliability.c: a provider's retry, breaker and api_keys. */
 void ccp_cfg_reliability_defaults(ccp_provider *p);

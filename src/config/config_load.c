@@ -544,6 +544,16 @@ static const ccp_key root_keys[] = {
      .doc_type = "mapping",
      .doc_def = "—",
      .help = "distributed tracing: OpenTelemetry spans exported over OTLP/HTTP"},
+    {.name = "auth",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "who may use the proxy: proxy keys (docs/teams.md)"},
+    {.name = "state",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "where proxy keys, usage and audit live: SQLite, and Redis across instances"},
 };
 const ccp_key_table ccp_cfg_root_keys = CCP_KEYS("the top level", root_keys);
 
@@ -626,6 +636,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     ccp_keys_defaults(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_keys_defaults(&ccp_cfg_router_keys, &c->router);
     ccp_cfg_telemetry_defaults(&c->telemetry);
+    ccp_keys_defaults(&ccp_cfg_auth_keys, &c->auth);
+    ccp_keys_defaults(&ccp_cfg_state_keys, &c->state);
     c->source = ccp_xstrdup(name);
     source_hash(yaml, len, c->source_hash);
     yaml_node_t *root = yaml_document_get_root_node(&l.doc);
@@ -649,6 +661,10 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 ccp_cfg_load_pipelines(&l, v);
             else if (!strcmp(key, "telemetry"))
                 ccp_cfg_load_keys(&l, v, "telemetry", &ccp_cfg_telemetry_keys, &c->telemetry);
+            else if (!strcmp(key, "auth"))
+                ccp_cfg_load_keys(&l, v, "auth", &ccp_cfg_auth_keys, &c->auth);
+            else if (!strcmp(key, "state"))
+                ccp_cfg_load_keys(&l, v, "state", &ccp_cfg_state_keys, &c->state);
             else
                 ccp_cfg_unknown_in(&l, k, "the top level", &ccp_cfg_root_keys);
         }

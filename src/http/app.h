@@ -14,6 +14,7 @@
 #include "obs/metrics.h"
 #include "obs/otlp.h"
 #include "obs/pstatus.h"
+#include "teams/guard.h"
 #include "upstream/upstream.h"
 
 #include <json-c/json.h>
@@ -32,6 +33,8 @@ typedef struct ccp_app {
     ccp_otlp *otlp;
     ccp_pstatus *pstatus;   /* per-provider results for /ready and /status */
     uint64_t started_ms;    /* Unix epoch, for GET /status's uptime */
+    ccp_guard *guard;       /* proxy keys and limits (auth.mode keys); NULL: none; owned by
+                               whoever runs the server */
     _Atomic int workers;    /* worker loops running */
     _Atomic long in_flight; /* /v1/messages requests not yet finished */
 } ccp_app;

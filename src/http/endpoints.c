@@ -36,9 +36,11 @@ size_t ccp_app_warnings(const ccp_app *app, const char **out, size_t cap)
 {
     size_t n = 0;
     const char *host = app->host ? app->host : app->config->server.host;
-    /* There are no proxy keys yet: whoever reaches a non-loopback port
-     * spends the provider keys configured here. */
-    if (!ccp_browser_host_is_loopback(host) && n < cap)
+    /* Without proxy keys whoever reaches a non-loopback port spends the
+     * provider keys configured here (auth.allow_unauthenticated let it
+     * start). */
+    if (app->config->auth.mode == CCP_AUTH_MODE_NONE && !ccp_browser_host_is_loopback(host) &&
+        n < cap)
         out[n++] = "OPEN RELAY: ccproxy listens on a non-loopback address and has no proxy keys, "
                    "so anyone who can reach this port can use the configured providers at your "
                    "expense; bind to 127.0.0.1 (server.host / --host) unless a firewall or an "

@@ -1,0 +1,26 @@
+/* gate.h — the guard on the request path of POST /v1/messages: the one
+ * call before routing (the key, its model globs and limits) and the one at
+ * the end (reconciliation, usage, audit). messages.c calls both; with
+ * auth.mode none they cost a NULL test. */
+#ifndef CCP_TEAMS_GATE_H
+#define CCP_TEAMS_GATE_H
+
+#include "http/app.h"
+#include "teams/guard.h"
+
+/* Admits req (its parsed body) or answers it (401, 403, 429 with
+ * retry-after and anthropic-ratelimit-* headers) and returns false. When
+ * admitted, the limit headers are set on res and t holds the key's slot. */
+bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, json_object *body,
+                     ccp_guard_ticket *t);
+
+/* The request ended with what acc says (t->status: the status the client
+ * got): releases t. */
+void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
+                   const char *request_id);
+
+/* Refuses mode none on a non-loopback host unless allowed; returns 0 or
+ * CCP_ECONFIG with err saying why and how. */
+int ccp_teams_check_exposure(const ccp_config *cfg, const char *host, ccp_error *err);
+
+#endif

@@ -1,0 +1,564 @@
+/* guard.c — proxy keys and per-key limits in memory, and the state thread
+ * that writes usage and audit rows and reloads changed keys (see guard.h). */
+#include "teams/guard.h"
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "teams/audit.h"
+#include "teams/keystore.h"
+#include "teams/limits.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* One key as the proxy holds it: its stored record and its live counters.
+ * A gkey lives as long as the guard (a reload updates it in place, a key
+ * gone from the file is marked revoked), so a ticket's pointer stays valid
+ * whatever reloads happen during its request. */
+struct ccp_gkey {
+    ccp_keyrec rec;
+    ccp_bucket rpm, tpm;
+    int64_t in_flight;
+    ccp_gkey *next;      /* in the guard's list */
+    ccp_gkey *hash_next; /* in its hash table slot */
+};
+
+/* A finished request's row, waiting for the state thread. */
+typedef struct pending {
+    struct pending *next;
+    int64_t time_ms; /* Unix milliseconds */
+    char key_id[24];
+    char *tenant, *provider, *model, *stage, *request_id; /* owned */
+    int status;
+    int64_t in, out, cache_read, cache_write;
+} pending;
+
+struct ccp_guard {
+    pthread_mutex_t mu; /* the keys, their counters and the table */
+    ccp_gkey *keys;
+    ccp_gkey **table; /* by the first hash digits; size a power of two */
+    size_t table_size;
+    /* The state thread's. */
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t qmu; /* queue, stop, written */
+    pthread_cond_t qcond, qdone;
+    pending *head, **tail;
+    uint64_t queued, written; /* rows queued and written, for flush */
+    bool stop;
+    uint32_t poll_ms, flush_ms;
+    int64_t data_version;
+    _Atomic bool any_tpm; /* some key has a tpm limit */
+};
+
+static uint64_t slot_of(const char *hex)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = hex[i];
+        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    return v;
+}
+
+/* Rebuilds the hash table from the list. Under mu. */
+static void rebuild_table(ccp_guard *g)
+{
+    size_t n = 0;
+    for (ccp_gkey *k = g->keys; k; k = k->next)
+        n++;
+    size_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    free(g->table);
+    g->table = ccp_xcalloc(size, sizeof *g->table);
+    g->table_size = size;
+    for (ccp_gkey *k = g->keys; k; k = k->next) {
+        size_t i = slot_of(k->rec.hash) & (size - 1);
+        k->hash_next = g->table[i];
+        g->table[i] = k;
+    }
+}
+
+/* Takes the keys read from the file into the live set. Under mu. */
+static void apply_keys(ccp_guard *g, ccp_keyrec *recs, size_t n)
+{
+    for (ccp_gkey *k = g->keys; k; k = k->next)
+        k->rec.revoked = true; /* unless the file still has it */
+    for (size_t i = 0; i < n; i++) {
+        ccp_gkey *k = g->keys;
+        while (k && strcmp(k->rec.id, recs[i].id) != 0)
+            k = k->next;
+        if (!k) {
+            k = ccp_xcalloc(1, sizeof *k);
+            k->next = g->keys;
+            g->keys = k;
+        } else {
+            ccp_keyrec_free(&k->rec);
+        }
+        k->rec = recs[i]; /* takes the strings */
+    }
+    bool tpm = false;
+    for (ccp_gkey *k = g->keys; k; k = k->next)
+        tpm |= k->rec.tpm > 0 && !k->rec.revoked;
+    atomic_store(&g->any_tpm, tpm);
+    rebuild_table(g);
+}
+
+static int load_keys(ccp_guard *g, ccp_error *err)
+{
+    ccp_keyrec *recs;
+    size_t n;
+    int rc = ccp_keystore_list(g->db, &recs, &n, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&g->mu);
+    apply_keys(g, recs, n);
+    pthread_mutex_unlock(&g->mu);
+    free(recs);
+    return 0;
+}
+
+static int64_t data_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void pending_free(pending *p)
+{
+    free(p->tenant);
+    free(p->provider);
+    free(p->model);
+    free(p->stage);
+    free(p->request_id);
+    free(p);
+}
+
+static void json_str_or_null(ccp_buf *b, const char *s)
+{
+    if (s)
+        ccp_buf_append_json_str(b, s, strlen(s));
+    else
+        ccp_buf_appends(b, "null");
+}
+
+/* One finished request into usage, last_used and the audit chain, inside
+ * the batch's transaction. */
+static int write_row(sqlite3 *db, const pending *p, ccp_error *err)
+{
+    time_t secs = (time_t)(p->time_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char day[16];
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    sqlite3_stmt *st = NULL;
+    if (p->provider) {
+        if (sqlite3_prepare_v2(
+                db,
+                "INSERT INTO usage(day, key_id, tenant, provider, model, requests, input_tokens, "
+                "output_tokens, cache_read_tokens, cache_write_tokens) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9) "
+                "ON CONFLICT(day, key_id, tenant, provider, model) DO UPDATE SET "
+                "requests = requests + 1, input_tokens = input_tokens + ?6, "
+                "output_tokens = output_tokens + ?7, cache_read_tokens = cache_read_tokens + ?8, "
+                "cache_write_tokens = cache_write_tokens + ?9",
+                -1, &st, NULL) != SQLITE_OK)
+            return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
+        sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, p->key_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, p->tenant ? p->tenant : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, p->provider, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, p->model ? p->model : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, p->in > 0 ? p->in : 0);
+        sqlite3_bind_int64(st, 7, p->out > 0 ? p->out : 0);
+        sqlite3_bind_int64(st, 8, p->cache_read > 0 ? p->cache_read : 0);
+        sqlite3_bind_int64(st, 9, p->cache_write > 0 ? p->cache_write : 0);
+        int s = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (s != SQLITE_DONE) return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
+    }
+    ccp_keystore_touch(db, p->key_id, p->time_ms / 1000);
+    /* Metadata only: never a prompt or an answer. */
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "{\"request_id\":");
+    json_str_or_null(&b, p->request_id);
+    ccp_buf_printf(&b, ",\"key_id\":\"%s\",\"tenant\":", p->key_id);
+    json_str_or_null(&b, p->tenant);
+    ccp_buf_appends(&b, ",\"stage\":");
+    json_str_or_null(&b, p->stage);
+    ccp_buf_appends(&b, ",\"provider\":");
+    json_str_or_null(&b, p->provider);
+    ccp_buf_appends(&b, ",\"model\":");
+    json_str_or_null(&b, p->model);
+    ccp_buf_printf(&b,
+                   ",\"status\":%d,\"input_tokens\":%lld,\"output_tokens\":%lld,"
+                   "\"cache_read_tokens\":%lld,\"cache_write_tokens\":%lld}",
+                   p->status, (long long)p->in, (long long)p->out, (long long)p->cache_read,
+                   (long long)p->cache_write);
+    int rc = ccp_audit_append_in_tx(db, p->time_ms, "request", b.data, err);
+    ccp_buf_free(&b);
+    return rc;
+}
+
+/* Writes a batch in one transaction; on failure the rows are logged as
+ * lost (the file is unwritable: nothing better can be done with them
+ * without holding memory without bound). */
+static void write_batch(ccp_guard *g, pending *batch, uint64_t n)
+{
+    ccp_error err = {0};
+    int rc = ccp_keystore_exec(g->db, "BEGIN IMMEDIATE", &err);
+    for (pending *p = batch; !rc && p; p = p->next)
+        rc = write_row(g->db, p, &err);
+    if (!rc) rc = ccp_keystore_exec(g->db, "COMMIT", &err);
+    if (rc) {
+        sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
+        ccp_log_error("state file: %llu usage and audit rows not written: %s",
+                      (unsigned long long)n, err.msg);
+    }
+    while (batch) {
+        pending *next = batch->next;
+        pending_free(batch);
+        batch = next;
+    }
+}
+
+static void deadline_in(struct timespec *ts, uint32_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *state_thread(void *arg)
+{
+    ccp_guard *g = arg;
+    int64_t next_poll = mono_ms() + g->poll_ms;
+    pthread_mutex_lock(&g->qmu);
+    for (;;) {
+        struct timespec ts;
+        deadline_in(&ts, g->flush_ms < g->poll_ms ? g->flush_ms : g->poll_ms);
+        while (!g->stop && !g->head) {
+            if (pthread_cond_timedwait(&g->qcond, &g->qmu, &ts) == ETIMEDOUT) break;
+        }
+        /* Let a burst gather into one transaction, unless stopping. */
+        pending *batch = g->head;
+        uint64_t n = g->queued - g->written;
+        g->head = NULL;
+        g->tail = &g->head;
+        bool stop = g->stop;
+        pthread_mutex_unlock(&g->qmu);
+        if (batch) write_batch(g, batch, n);
+        if (mono_ms() >= next_poll) {
+            next_poll = mono_ms() + g->poll_ms;
+            int64_t v = data_version(g->db);
+            if (v != g->data_version) {
+                ccp_error err = {0};
+                g->data_version = v;
+                if (load_keys(g, &err) == 0)
+                    ccp_log_info("proxy keys reloaded from the state file");
+                else
+                    ccp_log_error("proxy keys not reloaded: %s", err.msg);
+            }
+        }
+        pthread_mutex_lock(&g->qmu);
+        g->written += n;
+        pthread_cond_broadcast(&g->qdone);
+        if (stop && !g->head) break;
+    }
+    pthread_mutex_unlock(&g->qmu);
+    return NULL;
+}
+
+int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err)
+{
+    *out = NULL;
+    char *path = ccp_keystore_path(cfg->state.path);
+    if (!path)
+        return ccp_error_set(err, CCP_ECONFIG,
+                             "no state file: set state.path (neither HOME nor XDG_STATE_HOME is "
+                             "set)");
+    ccp_guard *g = ccp_xcalloc(1, sizeof *g);
+    int rc = ccp_keystore_open(path, &g->db, err);
+    free(path);
+    if (rc) {
+        free(g);
+        return rc;
+    }
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_mutex_init(&g->qmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->qcond, &ca);
+    pthread_cond_init(&g->qdone, &ca);
+    pthread_condattr_destroy(&ca);
+    g->tail = &g->head;
+    g->poll_ms = cfg->state.poll_ms ? cfg->state.poll_ms : 1000;
+    g->flush_ms = cfg->state.flush_ms ? cfg->state.flush_ms : 200;
+    g->data_version = data_version(g->db);
+    if ((rc = load_keys(g, err)) != 0) {
+        ccp_guard_free(g);
+        return rc;
+    }
+    if (pthread_create(&g->thread, NULL, state_thread, g) != 0) {
+        rc = ccp_error_set(err, CCP_EIO, "cannot start the state thread");
+        ccp_guard_free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+void ccp_guard_flush(ccp_guard *g)
+{
+    pthread_mutex_lock(&g->qmu);
+    uint64_t target = g->queued;
+    pthread_cond_signal(&g->qcond);
+    while (g->written < target)
+        pthread_cond_wait(&g->qdone, &g->qmu);
+    pthread_mutex_unlock(&g->qmu);
+}
+
+void ccp_guard_free(ccp_guard *g)
+{
+    if (!g) return;
+    if (g->thread) {
+        pthread_mutex_lock(&g->qmu);
+        g->stop = true;
+        pthread_cond_signal(&g->qcond);
+        pthread_mutex_unlock(&g->qmu);
+        pthread_join(g->thread, NULL);
+    }
+    while (g->head) {
+        pending *next = g->head->next;
+        pending_free(g->head);
+        g->head = next;
+    }
+    while (g->keys) {
+        ccp_gkey *next = g->keys->next;
+        ccp_keyrec_free(&g->keys->rec);
+        free(g->keys);
+        g->keys = next;
+    }
+    free(g->table);
+    sqlite3_close(g->db);
+    pthread_mutex_destroy(&g->mu);
+    pthread_mutex_destroy(&g->qmu);
+    pthread_cond_destroy(&g->qcond);
+    pthread_cond_destroy(&g->qdone);
+    free(g);
+}
+
+/* Whether model matches one of the comma-separated globs. */
+static bool model_allowed(const char *globs, const char *model)
+{
+    if (!globs || !*globs) return true;
+    const char *p = globs;
+    char one[256];
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (fnmatch(one, model ? model : "", 0) == 0) return true;
+        }
+        p += n;
+        if (*p == ',') p++;
+    }
+    return false;
+}
+
+static void refuse(ccp_guard_verdict *v, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void refuse(ccp_guard_verdict *v, int status, const char *type, const char *fmt, ...)
+{
+    v->status = status;
+    v->type = type;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->message, sizeof v->message, fmt, ap);
+    va_end(ap);
+}
+
+/* The limit figures of k for the headers. Under mu, buckets refilled. */
+static void limit_figures(const ccp_gkey *k, ccp_guard_verdict *v)
+{
+    if (k->rec.rpm > 0) {
+        v->req_limit = k->rec.rpm;
+        v->req_remaining = ccp_bucket_remaining(&k->rpm);
+        v->req_reset_ms = ccp_bucket_full_ms(&k->rpm, k->rec.rpm);
+    }
+    if (k->rec.tpm > 0) {
+        v->tok_limit = k->rec.tpm;
+        v->tok_remaining = ccp_bucket_remaining(&k->tpm);
+        v->tok_reset_ms = ccp_bucket_full_ms(&k->tpm, k->rec.tpm);
+    }
+}
+
+void ccp_guard_admit(ccp_guard *g, const char *secret, size_t len, const char *model,
+                     int64_t est_tokens, int64_t now_ms, ccp_guard_ticket *t, ccp_guard_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    memset(t, 0, sizeof *t);
+    if (!secret || !len) {
+        refuse(v, 401, "authentication_error",
+               "this ccproxy requires a proxy key: send it as x-api-key "
+               "(ANTHROPIC_API_KEY) or Authorization: Bearer (ANTHROPIC_AUTH_TOKEN)");
+        return;
+    }
+    char hash[65];
+    ccp_key_hash(secret, len, hash);
+    pthread_mutex_lock(&g->mu);
+    ccp_gkey *k = g->table[slot_of(hash) & (g->table_size - 1)];
+    while (k && strcmp(k->rec.hash, hash) != 0)
+        k = k->hash_next;
+    if (!k) {
+        pthread_mutex_unlock(&g->mu);
+        refuse(v, 401, "authentication_error", "invalid proxy key");
+        return;
+    }
+    if (k->rec.revoked) {
+        pthread_mutex_unlock(&g->mu);
+        refuse(v, 401, "authentication_error", "this proxy key has been revoked");
+        return;
+    }
+    if (k->rec.expires && (int64_t)time(NULL) >= k->rec.expires) {
+        pthread_mutex_unlock(&g->mu);
+        refuse(v, 401, "authentication_error", "this proxy key has expired");
+        return;
+    }
+    if (!model_allowed(k->rec.models, model)) {
+        pthread_mutex_unlock(&g->mu);
+        refuse(v, 403, "permission_error", "this proxy key may not use model '%.150s'", model);
+        return;
+    }
+    if (k->rec.rpm > 0) ccp_bucket_refill(&k->rpm, k->rec.rpm, now_ms);
+    if (k->rec.tpm > 0) ccp_bucket_refill(&k->tpm, k->rec.tpm, now_ms);
+    if (k->rec.concurrency > 0 && k->in_flight >= k->rec.concurrency) {
+        limit_figures(k, v);
+        pthread_mutex_unlock(&g->mu);
+        refuse(v, 429, "rate_limit_error",
+               "this proxy key has %lld requests in flight, its concurrency limit: wait for one "
+               "to finish",
+               (long long)k->rec.concurrency);
+        v->retry_after_ms = 1000;
+        return;
+    }
+    if (k->rec.rpm > 0 && !ccp_bucket_allows(&k->rpm, k->rec.rpm, 1)) {
+        limit_figures(k, v);
+        v->retry_after_ms = ccp_bucket_wait_ms(&k->rpm, k->rec.rpm, 1);
+        pthread_mutex_unlock(&g->mu);
+        refuse(v, 429, "rate_limit_error",
+               "this proxy key is over its rate limit of %lld requests per minute",
+               (long long)k->rec.rpm);
+        return;
+    }
+    if (k->rec.tpm > 0 && !ccp_bucket_allows(&k->tpm, k->rec.tpm, est_tokens)) {
+        limit_figures(k, v);
+        v->retry_after_ms = ccp_bucket_wait_ms(&k->tpm, k->rec.tpm, est_tokens);
+        pthread_mutex_unlock(&g->mu);
+        refuse(v, 429, "rate_limit_error",
+               "this proxy key is over its rate limit of %lld tokens per minute",
+               (long long)k->rec.tpm);
+        return;
+    }
+    if (k->rec.rpm > 0) ccp_bucket_take(&k->rpm, 1);
+    if (k->rec.tpm > 0) ccp_bucket_take(&k->tpm, (double)est_tokens);
+    k->in_flight++;
+    limit_figures(k, v);
+    pthread_mutex_unlock(&g->mu);
+    t->key = k;
+    t->est_tokens = est_tokens;
+}
+
+bool ccp_guard_needs_estimate(ccp_guard *g)
+{
+    return atomic_load(&g->any_tpm);
+}
+
+int64_t ccp_guard_counted_tokens(const ccp_guard_usage *u)
+{
+    int64_t n = 0;
+    if (u->input_tokens > 0) n += u->input_tokens;
+    if (u->cache_write_tokens > 0) n += u->cache_write_tokens;
+    if (u->output_tokens > 0) n += u->output_tokens;
+    return n;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? ccp_xstrdup(s) : NULL;
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, int64_t now_ms)
+{
+    ccp_gkey *k = t->key;
+    if (!k) return;
+    t->key = NULL;
+    pending *p = ccp_xcalloc(1, sizeof *p);
+    pthread_mutex_lock(&g->mu);
+    k->in_flight--;
+    if (k->rec.tpm > 0) {
+        /* The estimate was taken at admission; what the provider reported
+         * replaces it. Without a report (an error before any answer) the
+         * estimate stands. */
+        bool reported = u->input_tokens >= 0 || u->output_tokens >= 0;
+        if (reported) {
+            ccp_bucket_refill(&k->tpm, k->rec.tpm, now_ms);
+            double diff = (double)t->est_tokens - (double)ccp_guard_counted_tokens(u);
+            if (diff > 0)
+                ccp_bucket_give(&k->tpm, k->rec.tpm, diff);
+            else
+                ccp_bucket_take(&k->tpm, -diff);
+        }
+    }
+    snprintf(p->key_id, sizeof p->key_id, "%s", k->rec.id);
+    p->tenant = dup_or_null(k->rec.tenant);
+    pthread_mutex_unlock(&g->mu);
+    p->time_ms = unix_ms();
+    p->provider = dup_or_null(u->provider);
+    p->model = dup_or_null(u->model);
+    p->stage = dup_or_null(u->stage);
+    p->request_id = dup_or_null(u->request_id);
+    p->status = u->status;
+    p->in = u->input_tokens;
+    p->out = u->output_tokens;
+    p->cache_read = u->cache_read_tokens;
+    p->cache_write = u->cache_write_tokens;
+    pthread_mutex_lock(&g->qmu);
+    *g->tail = p;
+    g->tail = &p->next;
+    g->queued++;
+    pthread_mutex_unlock(&g->qmu);
+}

@@ -1,0 +1,226 @@
+// Proxy keys, per-key limits, usage and audit (auth.mode: keys), through the
+// official SDK: the shapes and headers of 401/403/429, tokens per minute
+// reconciled after a streamed answer, the keys CLI round trip and a running
+// proxy picking up its changes, the open-relay refusal, and the audit chain
+// catching a tampered row.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startProxy, mockConfig } from './lib/proxy.mjs';
+import { startMock } from './lib/mock_anthropic.mjs';
+
+const BIN = process.env.CCPROXY_BIN;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-teams-'));
+const state = path.join(dir, 'state', 'state.db');
+const cleanups = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// Runs `ccproxy ARGS --state FILE`; returns { status, stdout, stderr }.
+function cli(args, file = state) {
+  const r = spawnSync(BIN, [...args, '--state', file], {
+    env: { PATH: process.env.PATH, ASAN_OPTIONS: 'detect_leaks=1', HOME: dir }, encoding: 'utf8',
+  });
+  return r;
+}
+function makeKey(name, extra = []) {
+  const r = cli(['keys', 'create', '--name', name, '--json', ...extra]);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+// An SSE answer whose usage says `input` tokens in and `output` out.
+function sseWithUsage(input, output) {
+  const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  return ev('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'mock-model', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: input, output_tokens: 1 } } })
+    + ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } })
+    + ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hello' } })
+    + ev('content_block_stop', { index: 0 })
+    + ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: output } })
+    + ev('message_stop', {});
+}
+
+let mock, proxy;
+let output = 5; // output tokens the mock reports
+before(async () => {
+  mock = await startMock((entry) => {
+    if (entry.body?.messages?.[0]?.content === 'hold') return { kind: 'slow' };
+    return { kind: 'raw', status: 200, headers: { 'content-type': 'text/event-stream' }, body: sseWithUsage(10, output) };
+  });
+  proxy = await startProxy(mockConfig(mock.url, `
+auth:
+  mode: keys
+state:
+  path: ${state}
+  poll_ms: 20
+  flush_ms: 5
+`));
+  cleanups.push(() => mock.close(), () => proxy.stop());
+});
+
+const req = { model: 'mock-model', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] };
+const sdk = (apiKey, extra = {}) => new Anthropic({ baseURL: proxy.url, apiKey, maxRetries: 0, ...extra });
+
+// Retries fn until it stops throwing: a running proxy sees a change of the
+// state file within state.poll_ms (here 20 ms); no fixed sleep.
+async function eventually(fn) {
+  for (let i = 0; ; i++) {
+    try { return await fn(); } catch (e) {
+      if (i > 200) throw e;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+async function expectApiError(promise, status, type, messageRe) {
+  const err = await promise.then(() => null, (e) => e);
+  assert.ok(err, `expected a ${status}`);
+  assert.equal(err.status, status, String(err));
+  assert.equal(err.error?.type, 'error');
+  assert.equal(err.error?.error?.type, type);
+  if (messageRe) assert.match(err.error.error.message, messageRe);
+  return err;
+}
+
+test('keys_cli_round_trip_create_list_show_rotate_revoke', () => {
+  const file = path.join(dir, 'cli', 'other.db');
+  const made = JSON.parse(cli(['keys', 'create', '--name', 'ci', '--tenant', 'eng', '--rpm', '60', '--tpm', '1000', '--concurrency', '2', '--budget', '50usd/month', '--models', 'claude-*,mock-*', '--expires', '30d', '--json'], file).stdout);
+  assert.match(made.key, /^ccp-[A-Za-z0-9_-]{43}$/);
+  assert.match(made.id, /^key_[0-9a-f]{16}$/);
+  assert.equal(made.tenant, 'eng');
+  assert.deepEqual(made.budget, { usd: 50, period: 'month' });
+  assert.equal(made.models, 'claude-*,mock-*');
+  // The secret is stored only as its hash.
+  assert.ok(!fs.readFileSync(file).includes(made.key.slice(4)), 'the key itself must not be in the file');
+  const plain = cli(['keys', 'create', '--name', 'plain'], file);
+  assert.equal(plain.status, 0);
+  assert.match(plain.stdout, /^ccp-/);
+  assert.match(plain.stderr, /shown only now/);
+  const dup = cli(['keys', 'create', '--name', 'ci'], file);
+  assert.equal(dup.status, 2);
+  assert.match(dup.stderr, /exists already/);
+  const list = JSON.parse(cli(['keys', 'list', '--json'], file).stdout);
+  assert.deepEqual(list.map((k) => k.name), ['ci', 'plain']);
+  assert.ok(list.every((k) => !('key' in k)));
+  const shown = JSON.parse(cli(['keys', 'show', made.id, '--json'], file).stdout);
+  assert.equal(shown.name, 'ci');
+  assert.equal(shown.rpm, 60);
+  assert.match(cli(['keys', 'list'], file).stdout, /ci +eng +active/);
+  const rotated = JSON.parse(cli(['keys', 'rotate', 'ci', '--json'], file).stdout);
+  assert.equal(rotated.id, made.id);
+  assert.notEqual(rotated.key, made.key);
+  assert.equal(cli(['keys', 'revoke', 'ci'], file).status, 0);
+  assert.equal(JSON.parse(cli(['keys', 'show', 'ci', '--json'], file).stdout).status, 'revoked');
+  const missing = cli(['keys', 'show', 'nobody'], file);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /no key has the id or name 'nobody'/);
+  const bad = cli(['keys', 'create', '--name', 'x', '--budget', 'lots'], file);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--budget must be/);
+});
+
+test('missing_unknown_revoked_and_expired_keys_get_401_authentication_error', async () => {
+  const raw = await fetch(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
+  assert.equal(raw.status, 401);
+  const body = await raw.json();
+  assert.deepEqual(Object.keys(body), ['type', 'error']);
+  assert.equal(body.error.type, 'authentication_error');
+  assert.match(body.error.message, /x-api-key .*Authorization: Bearer/);
+  await expectApiError(sdk('ccp-not-a-real-key').messages.create(req), 401, 'authentication_error', /invalid proxy key/);
+  const k = makeKey('to-revoke');
+  await eventually(() => sdk(k.key).messages.create(req));
+  assert.equal(cli(['keys', 'revoke', k.id]).status, 0);
+  await eventually(() => expectApiError(sdk(k.key).messages.create(req), 401, 'authentication_error', /revoked/));
+  const e = makeKey('to-expire', ['--expires', '30d']);
+  await eventually(() => sdk(e.key).messages.create(req));
+  execFileSync('sqlite3', [state, `UPDATE keys SET expires = 1 WHERE id = '${e.id}'`]);
+  await eventually(() => expectApiError(sdk(e.key).messages.create(req), 401, 'authentication_error', /expired/));
+});
+
+test('a_key_sent_as_bearer_works_and_never_reaches_the_provider', async () => {
+  const k = makeKey('bearer');
+  const client = sdk(null, { authToken: k.key });
+  const msg = await eventually(() => client.messages.create(req));
+  assert.equal(msg.type, 'message');
+  const seen = mock.requests.at(-1);
+  assert.equal(seen.headers['x-api-key'], 'test-key-123');
+  assert.equal(seen.headers.authorization, undefined);
+  for (const [name, value] of Object.entries(seen.headers))
+    assert.ok(!String(value).includes(k.key), `the proxy key leaked to the provider in ${name}`);
+});
+
+test('a_model_outside_the_keys_globs_gets_403_permission_error', async () => {
+  const k = makeKey('globbed', ['--models', 'claude-*,mock-mod?l']);
+  await eventually(() => sdk(k.key).messages.create(req));
+  await expectApiError(sdk(k.key).messages.create({ ...req, model: 'gpt-4o' }), 403, 'permission_error', /may not use model 'gpt-4o'/);
+});
+
+test('over_its_requests_per_minute_a_key_gets_429_with_retry_after_and_ratelimit_headers', async () => {
+  const k = makeKey('rpm2', ['--rpm', '2']);
+  const client = sdk(k.key);
+  const first = await eventually(() => client.messages.create(req).withResponse());
+  assert.equal(first.response.headers.get('anthropic-ratelimit-requests-limit'), '2');
+  assert.equal(first.response.headers.get('anthropic-ratelimit-requests-remaining'), '1');
+  assert.match(first.response.headers.get('anthropic-ratelimit-requests-reset'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  await client.messages.create(req);
+  const err = await expectApiError(client.messages.create(req), 429, 'rate_limit_error', /2 requests per minute/);
+  const retry = Number(err.headers.get('retry-after'));
+  assert.ok(retry >= 1 && retry <= 60, `retry-after ${retry}`);
+  assert.equal(err.headers.get('anthropic-ratelimit-requests-limit'), '2');
+  assert.equal(err.headers.get('anthropic-ratelimit-requests-remaining'), '0');
+});
+
+test('tokens_per_minute_are_reconciled_with_the_usage_of_a_streamed_answer', async () => {
+  const k = makeKey('tpm', ['--tpm', '1000']);
+  const client = sdk(k.key);
+  output = 5000; // far above the estimate of a short prompt
+  try {
+    const stream = await eventually(() => client.messages.stream(req).finalMessage());
+    assert.equal(stream.usage.output_tokens, 5000);
+  } finally {
+    output = 5;
+  }
+  const err = await expectApiError(client.messages.create(req), 429, 'rate_limit_error', /1000 tokens per minute/);
+  assert.equal(err.headers.get('anthropic-ratelimit-tokens-limit'), '1000');
+  assert.equal(err.headers.get('anthropic-ratelimit-tokens-remaining'), '0');
+  // Overdrawn by about 4000 tokens at 1000 a minute: minutes, not seconds.
+  assert.ok(Number(err.headers.get('retry-after')) > 60, err.headers.get('retry-after'));
+});
+
+test('a_key_at_its_concurrency_limit_gets_429_until_a_request_ends', async () => {
+  const k = makeKey('conc1', ['--concurrency', '1']);
+  const client = sdk(k.key);
+  await eventually(() => client.messages.create(req));
+  const ac = new AbortController();
+  const held = await client.messages.create({ ...req, stream: true, messages: [{ role: 'user', content: 'hold' }] }, { signal: ac.signal });
+  const it = held[Symbol.asyncIterator]();
+  await it.next(); // the stream is open: the slot is taken
+  await expectApiError(client.messages.create(req), 429, 'rate_limit_error', /concurrency limit/);
+  ac.abort();
+  await it.next().catch(() => {});
+  await eventually(() => client.messages.create(req));
+});
+
+test('a_running_proxy_picks_up_a_key_made_after_it_started', async () => {
+  const k = makeKey('late');
+  const msg = await eventually(() => sdk(k.key).messages.create(req));
+  assert.equal(msg.type, 'message');
+  assert.match(proxy.log(), /proxy keys reloaded/);
+  assert.ok(!proxy.log().includes(k.key), 'a key must never be logged');
+});
+
+test('auth_mode_none_refuses_a_non_loopback_address_unless_allowed', async () => {
+  await assert.rejects(startProxy(mockConfig(mock.url), { args: ['--host', '0.0.0.0'] }),
+    /refusing to listen on 0\.0\.0\.0 with auth\.mode none.*auth\.allow_unauthenticated: true/s);
+  const allowed = await startProxy(mockConfig(mock.url, 'auth:\n  allow_unauthenticated: true\n'), { args: ['--host', '0.0.0.0'] });
+  await allowed.stop();
+  const keyed = await startProxy(mockConfig(mock.url, `auth:\n  mode: keys\nstate:\n  path: ${state}\n`), { args: ['--host', '0.0.0.0'] });
+  assert.doesNotMatch(keyed.log(), /OPEN RELAY/);
+  await keyed.stop();
+});
