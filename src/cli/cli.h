@@ -16,6 +16,8 @@ int ccp_cmd_transformers(int argc, char **argv);
 int ccp_cmd_config_keys(int argc, char **argv);
 int ccp_cmd_version(int argc, char **argv);
 int ccp_cmd_keys(int argc, char **argv);
+int ccp_cmd_audit(int argc, char **argv);
+int ccp_cmd_usage(int argc, char **argv);
 
 /* Opens the state file (teams/keystore.h) for the keys, usage and audit
  * commands: state (--state) if given, else the config's state.path, else

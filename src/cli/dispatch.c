@@ -18,6 +18,8 @@ static void usage(FILE *out)
           "  transformers  list the transformers pipelines can use, with their options\n"
           "  config-keys list every config key with its type, default and meaning\n"
           "  keys      make, list, revoke and rotate proxy keys (auth.mode: keys)\n"
+          "  usage     requests, tokens and spend per key, tenant, provider, model, day\n"
+          "  audit     verify or export the hash-chained audit record\n"
           "  version   print the version\n"
           "\n"
           "Run 'ccproxy <command> --help' for a command's options.\n",
@@ -37,6 +39,8 @@ int ccp_cli_main(int argc, char **argv)
     if (strcmp(cmd, "transformers") == 0) return ccp_cmd_transformers(argc - 1, argv + 1);
     if (strcmp(cmd, "config-keys") == 0) return ccp_cmd_config_keys(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0) return ccp_cmd_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "usage") == 0) return ccp_cmd_usage(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0) return ccp_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return ccp_cmd_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

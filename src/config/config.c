@@ -86,6 +86,7 @@ void ccp_config_destroy(ccp_config *c)
     ccp_cfg_telemetry_free(&c->telemetry);
     ccp_keys_free(&ccp_cfg_auth_keys, &c->auth);
     ccp_keys_free(&ccp_cfg_state_keys, &c->state);
+    ccp_cfg_pricing_free(c);
     free(c->source);
     free(c);
 }

@@ -229,6 +229,14 @@ typedef struct ccp_state_config {
     uint32_t flush_ms; /* how long usage and audit rows wait to be written together */
 } ccp_state_config;
 
+/* One row of the `pricing` section: USD per million tokens of each kind for
+ * a provider's models matching a glob. */
+typedef struct ccp_price {
+    char *provider;
+    char *model; /* a glob */
+    double input, output, cache_read, cache_write;
+} ccp_price;
+
 typedef struct ccp_config {
     char *source; /* the file loaded, or "<embedded default>"; owned */
     /* "sha256:" and the hex digest of the bytes loaded, for GET /status:
@@ -239,6 +247,8 @@ typedef struct ccp_config {
     ccp_telemetry_config telemetry;
     ccp_auth_config auth;
     ccp_state_config state;
+    ccp_price *prices; /* in the file's order: the first match wins */
+    size_t n_prices;
     ccp_provider *providers;
     size_t n_providers;
     ccp_pipeline *pipelines; /* owned array */

@@ -89,6 +89,10 @@ void ccp_cfg_finish_keys(ccp_provider *p);
 void ccp_cfg_telemetry_defaults(ccp_telemetry_config *t);
 void ccp_cfg_telemetry_free(ccp_telemetry_config *t);
 
+/* config_teams.c: the pricing section, and what it owns. */
+void ccp_cfg_load_pricing(loader *l, yaml_node_t *map);
+void ccp_cfg_pricing_free(ccp_config *c);
+
 /* config_provider.c: the providers section. */
 void ccp_cfg_load_providers(loader *l, yaml_node_t *seq);
 

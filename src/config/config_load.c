@@ -554,6 +554,12 @@ static const ccp_key root_keys[] = {
      .doc_type = "mapping",
      .doc_def = "—",
      .help = "where proxy keys, usage and audit live: SQLite, and Redis across instances"},
+    {.name = "pricing",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help =
+         "USD per million tokens per provider and model, for spend and budgets (docs/teams.md)"},
 };
 const ccp_key_table ccp_cfg_root_keys = CCP_KEYS("the top level", root_keys);
 
@@ -663,6 +669,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 ccp_cfg_load_keys(&l, v, "telemetry", &ccp_cfg_telemetry_keys, &c->telemetry);
             else if (!strcmp(key, "auth"))
                 ccp_cfg_load_keys(&l, v, "auth", &ccp_cfg_auth_keys, &c->auth);
+            else if (!strcmp(key, "pricing"))
+                ccp_cfg_load_pricing(&l, v);
             else if (!strcmp(key, "state"))
                 ccp_cfg_load_keys(&l, v, "state", &ccp_cfg_state_keys, &c->state);
             else

@@ -3,7 +3,11 @@
  * docs/teams.md explains them. */
 #include "config/config_internal.h"
 
+#include "core/alloc.h"
+
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const auth_modes[] = {"none", "keys", NULL}; /* ccp_auth_mode's order */
 
@@ -52,3 +56,91 @@ static const ccp_key state_keys[] = {
              "transaction per this many milliseconds, never on the request path"},
 };
 const ccp_key_table ccp_cfg_state_keys = CCP_KEYS("state", state_keys);
+
+/* ---- pricing ------------------------------------------------------------ */
+
+static const char *const price_fields[] = {"input", "output", "cache_read", "cache_write"};
+
+/* One model's prices: a mapping of the four kinds (each optional, 0 when
+ * left out) to USD per million tokens. */
+static void load_price(loader *l, yaml_node_t *v, const char *provider, const char *model)
+{
+    if (v->type != YAML_MAPPING_NODE) {
+        DIAG(l, v,
+             "pricing.%s.%s: expected a mapping of USD per million tokens, e.g. {input: 3, "
+             "output: 15, cache_read: 0.3, cache_write: 3.75}",
+             provider, model);
+        return;
+    }
+    ccp_price p = {0};
+    double *slots[] = {&p.input, &p.output, &p.cache_read, &p.cache_write};
+    bool ok = true;
+    for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = ccp_cfg_node(l, pr->key), *val = ccp_cfg_node(l, pr->value);
+        const char *name = ccp_cfg_scalar(k);
+        size_t i = 0;
+        while (name && i < 4 && strcmp(name, price_fields[i]) != 0)
+            i++;
+        if (!name || i == 4) {
+            ccp_cfg_unknown_key(l, k, "a pricing entry", price_fields, 4);
+            ok = false;
+            continue;
+        }
+        const char *s = ccp_cfg_scalar(val);
+        char *end = NULL;
+        double d = s ? strtod(s, &end) : -1;
+        if (!s || !*s || *end || !(d >= 0 && d < 1e6)) {
+            DIAG(l, val, "pricing.%s.%s.%s: expected USD per million tokens (a number >= 0)",
+                 provider, model, name);
+            ok = false;
+            continue;
+        }
+        *slots[i] = d;
+    }
+    if (!ok) return;
+    p.provider = ccp_xstrdup(provider);
+    p.model = ccp_xstrdup(model);
+    ccp_config *c = l->cfg;
+    c->prices = ccp_xrealloc(c->prices, (c->n_prices + 1) * sizeof *c->prices);
+    c->prices[c->n_prices++] = p;
+}
+
+void ccp_cfg_load_pricing(loader *l, yaml_node_t *map)
+{
+    if (map->type != YAML_MAPPING_NODE) {
+        DIAG(l, map,
+             "pricing: expected a mapping of provider name to models, e.g. pricing: {anthropic: "
+             "{claude-sonnet-4-5: {input: 3, output: 15}}}");
+        return;
+    }
+    for (yaml_node_pair_t *pp = map->data.mapping.pairs.start; pp < map->data.mapping.pairs.top;
+         pp++) {
+        yaml_node_t *pk = ccp_cfg_node(l, pp->key), *pv = ccp_cfg_node(l, pp->value);
+        const char *provider = ccp_cfg_scalar(pk);
+        if (!provider || pv->type != YAML_MAPPING_NODE) {
+            DIAG(l, pk, "pricing: each provider maps model names (globs) to their prices");
+            continue;
+        }
+        for (yaml_node_pair_t *mp = pv->data.mapping.pairs.start; mp < pv->data.mapping.pairs.top;
+             mp++) {
+            yaml_node_t *mk = ccp_cfg_node(l, mp->key);
+            const char *model = ccp_cfg_scalar(mk);
+            if (!model || !*model) {
+                DIAG(l, mk, "pricing.%s: model names must be plain names or globs", provider);
+                continue;
+            }
+            load_price(l, ccp_cfg_node(l, mp->value), provider, model);
+        }
+    }
+}
+
+void ccp_cfg_pricing_free(ccp_config *c)
+{
+    for (size_t i = 0; i < c->n_prices; i++) {
+        free(c->prices[i].provider);
+        free(c->prices[i].model);
+    }
+    free(c->prices);
+    c->prices = NULL;
+    c->n_prices = 0;
+}

@@ -3,6 +3,7 @@
 #include "teams/gate.h"
 
 #include "core/tokens.h"
+#include "teams/pricing.h"
 #include "guard/browser.h"
 
 #include <stdio.h>
@@ -120,6 +121,12 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
         .cache_read_tokens = acc->cache_read_tokens,
         .cache_write_tokens = acc->cache_creation_tokens,
     };
+    const ccp_price *p = ccp_price_find(w->app->config, u.provider, u.model);
+    if (p) {
+        u.priced = true;
+        u.spend_usd = ccp_price_cost(p, u.input_tokens, u.output_tokens, u.cache_read_tokens,
+                                     u.cache_write_tokens);
+    }
     ccp_guard_end(w->app->guard, t, &u, now_ms());
 }
 

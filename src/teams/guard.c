@@ -27,6 +27,10 @@ struct ccp_gkey {
     ccp_keyrec rec;
     ccp_bucket rpm, tpm;
     int64_t in_flight;
+    /* Spend in the budget's current period ("2026-11-30" or "2026-11"),
+     * loaded from the usage table when the key is first seen. */
+    double spent;
+    char period[12];
     ccp_gkey *next;      /* in the guard's list */
     ccp_gkey *hash_next; /* in its hash table slot */
 };
@@ -39,6 +43,8 @@ typedef struct pending {
     char *tenant, *provider, *model, *stage, *request_id; /* owned */
     int status;
     int64_t in, out, cache_read, cache_write;
+    double spend;
+    bool priced;
 } pending;
 
 struct ccp_guard {
@@ -88,8 +94,47 @@ static void rebuild_table(ccp_guard *g)
     }
 }
 
-/* Takes the keys read from the file into the live set. Under mu. */
-static void apply_keys(ccp_guard *g, ccp_keyrec *recs, size_t n)
+/* The budget period holding Unix time t: "YYYY-MM-DD" or "YYYY-MM" (UTC),
+ * and in *left_s the seconds until the next one begins. */
+static void period_of(int period, time_t t, char out[12], int64_t *left_s)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 12, period == CCP_PERIOD_DAY ? "%Y-%m-%d" : "%Y-%m", &tm);
+    if (!left_s) return;
+    struct tm next = tm;
+    next.tm_hour = next.tm_min = next.tm_sec = 0;
+    if (period == CCP_PERIOD_DAY) {
+        next.tm_mday++;
+    } else {
+        next.tm_mday = 1;
+        next.tm_mon++;
+    }
+    *left_s = (int64_t)(timegm(&next) - t);
+}
+
+/* What the key has spent in its budget's current period, from the usage
+ * table (rows whose day starts with the period). */
+static double spent_in_file(sqlite3 *db, const ccp_keyrec *k, const char *period)
+{
+    sqlite3_stmt *st = NULL;
+    double v = 0;
+    char like[16];
+    snprintf(like, sizeof like, "%s%%", period);
+    if (sqlite3_prepare_v2(db, "SELECT TOTAL(spend_usd) FROM usage WHERE key_id = ? AND day LIKE ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, like, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_double(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Takes the keys read from the file into the live set; spent[i] is rec i's
+ * spend in its period per the file (used for keys not yet held). Under mu. */
+static void apply_keys(ccp_guard *g, ccp_keyrec *recs, const double *spent, char (*periods)[12],
+                       size_t n)
 {
     for (ccp_gkey *k = g->keys; k; k = k->next)
         k->rec.revoked = true; /* unless the file still has it */
@@ -101,6 +146,8 @@ static void apply_keys(ccp_guard *g, ccp_keyrec *recs, size_t n)
             k = ccp_xcalloc(1, sizeof *k);
             k->next = g->keys;
             g->keys = k;
+            k->spent = spent[i];
+            memcpy(k->period, periods[i], sizeof k->period);
         } else {
             ccp_keyrec_free(&k->rec);
         }
@@ -119,9 +166,20 @@ static int load_keys(ccp_guard *g, ccp_error *err)
     size_t n;
     int rc = ccp_keystore_list(g->db, &recs, &n, err);
     if (rc) return rc;
+    /* Read before taking the lock: the request path never waits on I/O. */
+    double *spent = ccp_xcalloc(n ? n : 1, sizeof *spent);
+    char(*periods)[12] = ccp_xcalloc(n ? n : 1, sizeof *periods);
+    time_t now = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (!recs[i].budget_period) continue;
+        period_of(recs[i].budget_period, now, periods[i], NULL);
+        spent[i] = spent_in_file(g->db, &recs[i], periods[i]);
+    }
     pthread_mutex_lock(&g->mu);
-    apply_keys(g, recs, n);
+    apply_keys(g, recs, spent, periods, n);
     pthread_mutex_unlock(&g->mu);
+    free(spent);
+    free(periods);
     free(recs);
     return 0;
 }
@@ -169,12 +227,13 @@ static int write_row(sqlite3 *db, const pending *p, ccp_error *err)
         if (sqlite3_prepare_v2(
                 db,
                 "INSERT INTO usage(day, key_id, tenant, provider, model, requests, input_tokens, "
-                "output_tokens, cache_read_tokens, cache_write_tokens) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9) "
+                "output_tokens, cache_read_tokens, cache_write_tokens, spend_usd, unpriced) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11) "
                 "ON CONFLICT(day, key_id, tenant, provider, model) DO UPDATE SET "
                 "requests = requests + 1, input_tokens = input_tokens + ?6, "
                 "output_tokens = output_tokens + ?7, cache_read_tokens = cache_read_tokens + ?8, "
-                "cache_write_tokens = cache_write_tokens + ?9",
+                "cache_write_tokens = cache_write_tokens + ?9, spend_usd = spend_usd + ?10, "
+                "unpriced = unpriced + ?11",
                 -1, &st, NULL) != SQLITE_OK)
             return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
         sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
@@ -186,6 +245,8 @@ static int write_row(sqlite3 *db, const pending *p, ccp_error *err)
         sqlite3_bind_int64(st, 7, p->out > 0 ? p->out : 0);
         sqlite3_bind_int64(st, 8, p->cache_read > 0 ? p->cache_read : 0);
         sqlite3_bind_int64(st, 9, p->cache_write > 0 ? p->cache_write : 0);
+        sqlite3_bind_double(st, 10, p->spend);
+        sqlite3_bind_int(st, 11, p->priced ? 0 : 1);
         int s = sqlite3_step(st);
         sqlite3_finalize(st);
         if (s != SQLITE_DONE) return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
@@ -205,9 +266,13 @@ static int write_row(sqlite3 *db, const pending *p, ccp_error *err)
     json_str_or_null(&b, p->model);
     ccp_buf_printf(&b,
                    ",\"status\":%d,\"input_tokens\":%lld,\"output_tokens\":%lld,"
-                   "\"cache_read_tokens\":%lld,\"cache_write_tokens\":%lld}",
+                   "\"cache_read_tokens\":%lld,\"cache_write_tokens\":%lld,\"spend_usd\":",
                    p->status, (long long)p->in, (long long)p->out, (long long)p->cache_read,
                    (long long)p->cache_write);
+    if (p->priced)
+        ccp_buf_printf(&b, "%.9g}", p->spend);
+    else
+        ccp_buf_appends(&b, "null}");
     int rc = ccp_audit_append_in_tx(db, p->time_ms, "request", b.data, err);
     ccp_buf_free(&b);
     return rc;
@@ -486,6 +551,27 @@ void ccp_guard_admit(ccp_guard *g, const char *secret, size_t len, const char *m
                (long long)k->rec.tpm);
         return;
     }
+    if (k->rec.budget_period && k->rec.budget_usd > 0) {
+        char period[12];
+        int64_t left_s;
+        period_of(k->rec.budget_period, time(NULL), period, &left_s);
+        if (strcmp(period, k->period) != 0) {
+            memcpy(k->period, period, sizeof period); /* a new day or month */
+            k->spent = 0;
+        }
+        if (k->spent >= k->rec.budget_usd) {
+            limit_figures(k, v);
+            v->retry_after_ms = left_s * 1000;
+            double budget = k->rec.budget_usd;
+            int per = k->rec.budget_period;
+            pthread_mutex_unlock(&g->mu);
+            refuse(v, 429, "rate_limit_error",
+                   "this proxy key has spent its budget of %.2f USD for this %s; it renews at "
+                   "the start of the next %s (UTC)",
+                   budget, ccp_period_name(per), ccp_period_name(per));
+            return;
+        }
+    }
     if (k->rec.rpm > 0) ccp_bucket_take(&k->rpm, 1);
     if (k->rec.tpm > 0) ccp_bucket_take(&k->tpm, (double)est_tokens);
     k->in_flight++;
@@ -543,6 +629,15 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
                 ccp_bucket_take(&k->tpm, -diff);
         }
     }
+    if (u->spend_usd > 0 && k->rec.budget_period) {
+        char period[12];
+        period_of(k->rec.budget_period, time(NULL), period, NULL);
+        if (strcmp(period, k->period) != 0) {
+            memcpy(k->period, period, sizeof period);
+            k->spent = 0;
+        }
+        k->spent += u->spend_usd;
+    }
     snprintf(p->key_id, sizeof p->key_id, "%s", k->rec.id);
     p->tenant = dup_or_null(k->rec.tenant);
     pthread_mutex_unlock(&g->mu);
@@ -556,6 +651,8 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
     p->out = u->output_tokens;
     p->cache_read = u->cache_read_tokens;
     p->cache_write = u->cache_write_tokens;
+    p->spend = u->spend_usd;
+    p->priced = u->priced;
     pthread_mutex_lock(&g->qmu);
     *g->tail = p;
     g->tail = &p->next;

@@ -62,6 +62,8 @@ typedef struct ccp_guard_usage {
     const char *stage;
     int status;
     int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
+    double spend_usd; /* from the pricing table */
+    bool priced;      /* false: the model has no price; tokens are counted only */
 } ccp_guard_usage;
 
 /* Releases t's hold, reconciles its token estimate with u and queues the

@@ -224,3 +224,96 @@ test('auth_mode_none_refuses_a_non_loopback_address_unless_allowed', async () =>
   assert.doesNotMatch(keyed.log(), /OPEN RELAY/);
   await keyed.stop();
 });
+
+// A second proxy with a pricing table and a state file of its own (its
+// audit chain is tampered with at the end).
+async function pricedProxy(file) {
+  const p = await startProxy(mockConfig(mock.url, `
+auth:
+  mode: keys
+state:
+  path: ${file}
+  poll_ms: 20
+  flush_ms: 5
+pricing:
+  mock:
+    "mock-*": {input: 1000, output: 1000, cache_read: 100, cache_write: 1250}
+`));
+  cleanups.push(() => p.stop());
+  return p;
+}
+
+test('a_budget_exhausted_mid_day_gets_429_until_the_next_day_and_usage_shows_the_spend', async () => {
+  const file = path.join(dir, 'priced', 'state.db');
+  const k = JSON.parse(cli(['keys', 'create', '--name', 'budgeted', '--budget', '0.02usd/day', '--json'], file).stdout);
+  const other = JSON.parse(cli(['keys', 'create', '--name', 'other', '--tenant', 'ops', '--json'], file).stdout);
+  const p = await pricedProxy(file);
+  const client = new Anthropic({ baseURL: p.url, apiKey: k.key, maxRetries: 0 });
+  // 10 input + 5 output tokens at $1000 per million: $0.015 a request.
+  await client.messages.create(req);
+  await client.messages.create(req); // $0.015 spent < $0.02: admitted
+  const err = await expectApiError(client.messages.create(req), 429, 'rate_limit_error', /spent its budget of 0\.02 USD for this day/);
+  const retry = Number(err.headers.get('retry-after'));
+  assert.ok(retry > 0 && retry <= 86400, `retry-after ${retry}`);
+  await new Anthropic({ baseURL: p.url, apiKey: other.key, maxRetries: 0 }).messages.stream(req).finalMessage();
+  // The rows are written by the state thread: poll until they are in.
+  const rows = await eventually(() => {
+    const r = JSON.parse(cli(['usage', '--json'], file).stdout);
+    assert.equal(r.reduce((n, x) => n + x.requests, 0), 3);
+    return r;
+  });
+  const mine = rows.find((r) => r.key === 'budgeted');
+  assert.equal(mine.requests, 2);
+  assert.equal(mine.input_tokens, 20);
+  assert.equal(mine.output_tokens, 10);
+  assert.equal(mine.provider, 'mock');
+  assert.equal(mine.model, 'mock-model');
+  assert.ok(Math.abs(mine.spend_usd - 0.03) < 1e-9, String(mine.spend_usd));
+  assert.equal(mine.unpriced_requests, 0);
+  const ops = JSON.parse(cli(['usage', '--tenant', 'ops', '--json'], file).stdout);
+  assert.deepEqual(ops.map((r) => [r.key, r.tenant, r.requests]), [['other', 'ops', 1]]);
+  assert.deepEqual(JSON.parse(cli(['usage', '--key', k.id, '--json'], file).stdout).map((r) => r.requests), [2]);
+  const table = cli(['usage', '--since', '7d'], file).stdout;
+  assert.match(table, /budgeted .* 2 .*\$0\.0300/);
+  assert.match(table, /total: 3 requests, \$0\.0450/);
+});
+
+test('audit_verify_passes_then_catches_a_tampered_row_and_export_writes_json_lines', async () => {
+  const file = path.join(dir, 'audit', 'state.db');
+  const k = JSON.parse(cli(['keys', 'create', '--name', 'audited', '--json'], file).stdout);
+  const p = await pricedProxy(file);
+  const client = new Anthropic({ baseURL: p.url, apiKey: k.key, maxRetries: 0 });
+  for (let i = 0; i < 3; i++) await client.messages.create(req);
+  // The rows are written by the state thread: poll until they are in.
+  await eventually(() => {
+    const r = cli(['audit', 'verify'], file);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /intact: 4 rows/); // the key made, then 3 requests
+  });
+  const lines = cli(['audit', 'export'], file).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.kind), ['key.create', 'request', 'request', 'request']);
+  assert.equal(lines[0].data.name, 'audited');
+  const r = lines[1].data;
+  assert.equal(r.status, 200);
+  assert.equal(r.key_id, k.id);
+  assert.equal(r.provider, 'mock');
+  assert.equal(r.model, 'mock-model');
+  assert.equal(r.input_tokens, 10);
+  assert.ok(Math.abs(r.spend_usd - 0.015) < 1e-9);
+  assert.match(r.request_id, /^req_/);
+  assert.ok(!JSON.stringify(lines).includes('"hi"'), 'no prompt text in the audit record');
+  assert.ok(!JSON.stringify(lines).includes('Hello'), 'no answer text in the audit record');
+  assert.equal(cli(['audit', 'export', '--since', '3'], file).stdout.trim().split('\n').length, 1);
+  await p.stop();
+  cleanups.splice(cleanups.length - 1, 1);
+  execFileSync('sqlite3', [file, "UPDATE audit SET data = replace(data, '\"status\":200', '\"status\":500') WHERE seq = 3"]);
+  const bad = cli(['audit', 'verify'], file);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /audit row 3 was edited/);
+  execFileSync('sqlite3', [file, "UPDATE audit SET data = replace(data, '\"status\":500', '\"status\":200') WHERE seq = 3"]);
+  assert.equal(cli(['audit', 'verify'], file).status, 0);
+  execFileSync('sqlite3', [file, 'DELETE FROM audit WHERE seq = 2']);
+  const gone = cli(['audit', 'verify'], file);
+  assert.equal(gone.status, 1);
+  assert.match(gone.stderr, /audit row 2 is missing/);
+});
