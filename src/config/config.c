@@ -87,6 +87,7 @@ void ccp_config_destroy(ccp_config *c)
     ccp_keys_free(&ccp_cfg_auth_keys, &c->auth);
     ccp_keys_free(&ccp_cfg_state_keys, &c->state);
     ccp_cfg_pricing_free(c);
+    ccp_cfg_tenants_free(c);
     free(c->source);
     free(c);
 }

@@ -237,6 +237,19 @@ typedef struct ccp_price {
     double input, output, cache_read, cache_write;
 } ccp_price;
 
+/* One entry of the `tenants` section (its table is in config_teams.c): a
+ * group of proxy keys (a key names its tenant) with what they may use and
+ * limits they share. Limits of 0: none. */
+typedef struct ccp_tenant {
+    char *name;
+    ccp_strlist providers; /* provider names its keys may be routed to; empty: any */
+    ccp_strlist models;    /* globs of the models its keys may ask for; empty: any */
+    int64_t rpm, tpm, concurrency;
+    char *budget;      /* as written ("500usd/month"); NULL: none */
+    double budget_usd; /* parsed from budget */
+    int budget_period; /* 0 none, 1 day, 2 month (teams/keystore.h's ccp_period) */
+} ccp_tenant;
+
 typedef struct ccp_config {
     char *source; /* the file loaded, or "<embedded default>"; owned */
     /* "sha256:" and the hex digest of the bytes loaded, for GET /status:
@@ -249,6 +262,8 @@ typedef struct ccp_config {
     ccp_state_config state;
     ccp_price *prices; /* in the file's order: the first match wins */
     size_t n_prices;
+    ccp_tenant *tenants;
+    size_t n_tenants;
     ccp_provider *providers;
     size_t n_providers;
     ccp_pipeline *pipelines; /* owned array */

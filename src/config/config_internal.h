@@ -92,6 +92,10 @@ void ccp_cfg_telemetry_free(ccp_telemetry_config *t);
 /* config_teams.c: the pricing section, and what it owns. */
 void ccp_cfg_load_pricing(loader *l, yaml_node_t *map);
 void ccp_cfg_pricing_free(ccp_config *c);
+/* config_teams.c: the tenants section, and what it owns. */
+void ccp_cfg_load_tenants(loader *l, yaml_node_t *map);
+void ccp_cfg_tenants_free(ccp_config *c);
+extern const ccp_key_table ccp_cfg_tenant_keys;
 
 /* config_provider.c: the providers section. */
 void ccp_cfg_load_providers(loader *l, yaml_node_t *seq);

@@ -554,6 +554,12 @@ static const ccp_key root_keys[] = {
      .doc_type = "mapping",
      .doc_def = "—",
      .help = "where proxy keys, usage and audit live: SQLite, and Redis across instances"},
+    {.name = "tenants",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "groups of proxy keys with the providers and models they may use and shared limits "
+             "(docs/teams.md)"},
     {.name = "pricing",
      .type = CCP_KEY_CUSTOM,
      .doc_type = "mapping",
@@ -669,6 +675,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 ccp_cfg_load_keys(&l, v, "telemetry", &ccp_cfg_telemetry_keys, &c->telemetry);
             else if (!strcmp(key, "auth"))
                 ccp_cfg_load_keys(&l, v, "auth", &ccp_cfg_auth_keys, &c->auth);
+            else if (!strcmp(key, "tenants"))
+                ccp_cfg_load_tenants(&l, v);
             else if (!strcmp(key, "pricing"))
                 ccp_cfg_load_pricing(&l, v);
             else if (!strcmp(key, "state"))

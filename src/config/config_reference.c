@@ -44,9 +44,10 @@ static bool write_block(ccp_buf *out, const char *name, bool md)
     const ccp_key_table *sections[] = {
         &ccp_cfg_root_keys,   &ccp_cfg_server_keys, &ccp_cfg_upstream_keys, &ccp_cfg_provider_keys,
         &ccp_cfg_router_keys, &ccp_cfg_retry_keys,  &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys,
-        &ccp_cfg_auth_keys,   &ccp_cfg_state_keys};
-    static const char *const names[] = {"top",   "server",  "upstream",  "providers", "router",
-                                        "retry", "breaker", "telemetry", "auth",      "state"};
+        &ccp_cfg_auth_keys,   &ccp_cfg_state_keys,  &ccp_cfg_tenant_keys};
+    static const char *const names[] = {"top",    "server", "upstream", "providers",
+                                        "router", "retry",  "breaker",  "telemetry",
+                                        "auth",   "state",  "tenants"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) {
             ccp_keys_write(sections[i], out, md);
@@ -90,6 +91,8 @@ void ccp_config_reference(ccp_buf *out)
     write_block(out, "auth", false);
     ccp_buf_appends(out, "\nstate:\n");
     write_block(out, "state", false);
+    ccp_buf_appends(out, "\ntenants (each):\n");
+    write_block(out, "tenants", false);
 }
 
 #define OPEN "<!-- keys: "

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const auth_modes[] = {"none", "keys", NULL}; /* ccp_auth_mode's order */
 
@@ -143,4 +144,138 @@ void ccp_cfg_pricing_free(ccp_config *c)
     free(c->prices);
     c->prices = NULL;
     c->n_prices = 0;
+}
+
+/* ---- tenants ------------------------------------------------------------ */
+
+/* providers / models: a list of names (or globs) into the strlist at k's
+ * offset. */
+static void load_name_list(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_strlist *out = (ccp_strlist *)((char *)base + k->offset);
+    if (v->type != YAML_SEQUENCE_NODE) {
+        DIAG(l, v, "tenants.%s: expected a list, e.g. [%s]", k->name,
+             strcmp(k->name, "models") ? "anthropic, openrouter" : "\"claude-*\"");
+        return;
+    }
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *n = ccp_cfg_node(l, *it);
+        const char *s = ccp_cfg_scalar(n);
+        if (!s || !*s) {
+            DIAG(l, n, "tenants.%s: each entry is a name", k->name);
+            continue;
+        }
+        out->v = ccp_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+        out->v[out->n++] = ccp_xstrdup(s);
+    }
+}
+
+/* budget: "500usd/month" or "20usd/day", as `ccproxy keys create --budget`. */
+static void load_budget(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_tenant *t = base;
+    const char *s = ccp_cfg_scalar(v);
+    char *end;
+    double usd = s ? strtod(s, &end) : 0;
+    int period = 0;
+    if (s && end != s && usd > 0 && !strncasecmp(end, "usd", 3)) end += 3;
+    if (s && end != s && usd > 0 && (!strcmp(end, "/day") || !strcmp(end, "/month")))
+        period = !strcmp(end, "/day") ? 1 : 2;
+    if (!period) {
+        DIAG(l, v, "tenants.budget: expected an amount per day or month, e.g. 500usd/month");
+        return;
+    }
+    free(t->budget);
+    t->budget = ccp_xstrdup(s);
+    t->budget_usd = usd;
+    t->budget_period = period;
+}
+
+#define TEN(f) offsetof(ccp_tenant, f)
+static const ccp_key tenant_keys[] = {
+    {.name = "providers",
+     .type = CCP_KEY_CUSTOM,
+     .offset = TEN(providers),
+     .load = load_name_list,
+     .doc_type = "list of provider names",
+     .doc_def = "any",
+     .help = "the providers its keys' requests may go to: routes are cut down to these targets "
+             "(403 `permission_error` when none is left)"},
+    {.name = "models",
+     .type = CCP_KEY_CUSTOM,
+     .offset = TEN(models),
+     .load = load_name_list,
+     .doc_type = "list of globs",
+     .doc_def = "any",
+     .help = "the models its keys may ask for (403 `permission_error` for others)"},
+    {.name = "rpm",
+     .type = CCP_KEY_INT64,
+     .offset = TEN(rpm),
+     .def = "0",
+     .max = 1000000000,
+     .help = "requests per minute shared by all its keys; `0`: no limit"},
+    {.name = "tpm",
+     .type = CCP_KEY_INT64,
+     .offset = TEN(tpm),
+     .def = "0",
+     .max = 1000000000000LL,
+     .help = "tokens per minute shared by all its keys; `0`: no limit"},
+    {.name = "concurrency",
+     .type = CCP_KEY_INT64,
+     .offset = TEN(concurrency),
+     .def = "0",
+     .max = 1000000,
+     .help = "requests in flight at once, all its keys together; `0`: no limit"},
+    {.name = "budget",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_budget,
+     .doc_type = "amount per period",
+     .doc_def = "none",
+     .help = "spend per day or month shared by all its keys, e.g. `500usd/month`"},
+};
+const ccp_key_table ccp_cfg_tenant_keys = CCP_KEYS("tenants", tenant_keys);
+
+void ccp_cfg_load_tenants(loader *l, yaml_node_t *map)
+{
+    if (map->type != YAML_MAPPING_NODE) {
+        DIAG(l, map, "tenants: expected a mapping of tenant name to its settings");
+        return;
+    }
+    ccp_config *c = l->cfg;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = ccp_cfg_node(l, p->key), *v = ccp_cfg_node(l, p->value);
+        const char *name = ccp_cfg_scalar(k);
+        if (!name || !*name) {
+            DIAG(l, k, "tenants: each tenant is named by a plain name");
+            continue;
+        }
+        c->tenants = ccp_xrealloc(c->tenants, (c->n_tenants + 1) * sizeof *c->tenants);
+        ccp_tenant *t = &c->tenants[c->n_tenants++];
+        memset(t, 0, sizeof *t);
+        ccp_keys_defaults(&ccp_cfg_tenant_keys, t);
+        t->name = ccp_xstrdup(name);
+        if (v->type == YAML_MAPPING_NODE)
+            ccp_cfg_load_keys(l, v, "tenants", &ccp_cfg_tenant_keys, t);
+        else if (!(v->type == YAML_SCALAR_NODE && !*ccp_cfg_scalar(v)))
+            DIAG(l, v,
+                 "tenants.%s: expected a mapping (providers, models, rpm, tpm, "
+                 "concurrency, budget)",
+                 name);
+    }
+}
+
+void ccp_cfg_tenants_free(ccp_config *c)
+{
+    for (size_t i = 0; i < c->n_tenants; i++) {
+        ccp_tenant *t = &c->tenants[i];
+        free(t->name);
+        free(t->budget);
+        ccp_strlist_free(&t->providers);
+        ccp_strlist_free(&t->models);
+    }
+    free(c->tenants);
+    c->tenants = NULL;
+    c->n_tenants = 0;
 }

@@ -121,7 +121,7 @@ static void finish(msg_ctx *c)
 {
     /* teams: the key's slot back if account() did not give it (the
      * response, and with it req and acc, may be gone by now). */
-    ccp_teams_end(c->w, &c->guard, NULL, NULL);
+    ccp_teams_finish(c->w, &c->guard);
     ccp_admit_leave(&c->ticket);
     if (c->stream_open) ccp_metrics_streams(c->w->metrics, -1);
     ccp_reqtrace_end(c->tr, c->aborted);
@@ -746,6 +746,11 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         c->guard.status = 400;
         ccp_reqtrace_answer(c->tr, 400, "invalid_request_error", err.msg);
         ccp_res_send_error(res, 400, "invalid_request_error", err.msg);
+        finish(c);
+        return;
+    }
+    /* teams: the route cut down to the key's tenant's providers. */
+    if (!ccp_teams_route(w, c->cfg, &c->guard, &c->choice, res)) {
         finish(c);
         return;
     }

@@ -6,7 +6,10 @@
 #include "teams/pricing.h"
 #include "guard/browser.h"
 
+#include "core/alloc.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -81,9 +84,13 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
     json_object *m = NULL;
     const char *model =
         json_object_object_get_ex(body, "model", &m) ? json_object_get_string(m) : "";
-    int64_t est = ccp_guard_needs_estimate(g) ? ccp_tokens_estimate_request(body) : 0;
+    const ccp_config *cfg = w->app->config;
+    bool estimate = ccp_guard_needs_estimate(g);
+    for (size_t i = 0; !estimate && i < cfg->n_tenants; i++)
+        estimate = cfg->tenants[i].tpm > 0;
+    int64_t est = estimate ? ccp_tokens_estimate_request(body) : 0;
     ccp_guard_verdict v;
-    ccp_guard_admit(g, key, len, model, est, now_ms(), t, &v);
+    ccp_guard_admit(g, cfg, key, len, model, est, now_ms(), t, &v);
     limit_headers(res, &v);
     if (v.status == 0) return true;
     if (v.status == 429) {
@@ -128,6 +135,45 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
                                      u.cache_write_tokens);
     }
     ccp_guard_end(w->app->guard, t, &u, now_ms());
+}
+
+bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
+                     ccp_route_choice *choice, ccp_response *res)
+{
+    if (!t->key || !t->tenant_name || !choice->route) return true;
+    const ccp_tenant *tc = NULL;
+    for (size_t i = 0; i < cfg->n_tenants; i++)
+        if (!strcmp(cfg->tenants[i].name, t->tenant_name)) tc = &cfg->tenants[i];
+    if (!tc || !tc->providers.n) return true;
+    const ccp_route *r = choice->route;
+    t->view.targets = ccp_xcalloc(r->n ? r->n : 1, sizeof *t->view.targets);
+    t->view.n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t j = 0; j < tc->providers.n; j++)
+            if (!strcmp(r->targets[i].provider->name, tc->providers.v[j])) {
+                t->view.targets[t->view.n++] = r->targets[i];
+                break;
+            }
+    if (t->view.n) {
+        choice->route = &t->view;
+        return true;
+    }
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "tenant '%.60s' may not use provider '%.60s', the one this request is routed to",
+             tc->name, r->n ? r->targets[0].provider->name : "?");
+    t->status = 403;
+    ccp_res_access(res)->error_type = "permission_error";
+    ccp_res_send_error(res, 403, "permission_error", msg);
+    return false;
+}
+
+void ccp_teams_finish(ccp_worker *w, ccp_guard_ticket *t)
+{
+    ccp_teams_end(w, t, NULL, NULL);
+    free(t->view.targets);
+    t->view.targets = NULL;
+    t->view.n = 0;
 }
 
 int ccp_teams_check_exposure(const ccp_config *cfg, const char *host, ccp_error *err)

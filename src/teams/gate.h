@@ -6,6 +6,7 @@
 #define CCP_TEAMS_GATE_H
 
 #include "http/app.h"
+#include "router/route.h"
 #include "teams/guard.h"
 
 /* Admits req (its parsed body) or answers it (401, 403, 429 with
@@ -18,6 +19,15 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
  * got): releases t. */
 void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
                    const char *request_id);
+
+/* After routing: cuts choice's route down to the providers the key's
+ * tenant may use (t owns the copy, which choice then points at); answers
+ * 403 permission_error and returns false when none is left. */
+bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
+                     ccp_route_choice *choice, ccp_response *res);
+
+/* The request's context is going: releases what t still holds. */
+void ccp_teams_finish(ccp_worker *w, ccp_guard_ticket *t);
 
 /* Refuses mode none on a non-loopback host unless allowed; returns 0 or
  * CCP_ECONFIG with err saying why and how. */

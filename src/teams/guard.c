@@ -23,17 +23,36 @@
  * A gkey lives as long as the guard (a reload updates it in place, a key
  * gone from the file is marked revoked), so a ticket's pointer stays valid
  * whatever reloads happen during its request. */
-struct ccp_gkey {
-    ccp_keyrec rec;
+/* The live counters of a key or a tenant: its buckets, its requests in
+ * flight, and its spend in the budget's current period ("2026-11-30" or
+ * "2026-11"), loaded from the usage table when first seen. */
+typedef struct lstate {
     ccp_bucket rpm, tpm;
     int64_t in_flight;
-    /* Spend in the budget's current period ("2026-11-30" or "2026-11"),
-     * loaded from the usage table when the key is first seen. */
     double spent;
     char period[12];
+} lstate;
+
+struct ccp_gkey {
+    ccp_keyrec rec;
+    lstate st;
     ccp_gkey *next;      /* in the guard's list */
     ccp_gkey *hash_next; /* in its hash table slot */
 };
+
+/* A tenant's live counters, shared by its keys; lives as long as the
+ * guard (tickets point at it). */
+struct ccp_gtenant {
+    char *name;
+    lstate st;
+    ccp_gtenant *next;
+};
+
+/* A tenant's spend this day and month per the usage table. */
+typedef struct tenant_spend {
+    char *name;
+    double day, month;
+} tenant_spend;
 
 /* A finished request's row, waiting for the state thread. */
 typedef struct pending {
@@ -63,6 +82,9 @@ struct ccp_guard {
     uint32_t poll_ms, flush_ms;
     int64_t data_version;
     _Atomic bool any_tpm; /* some key has a tpm limit */
+    ccp_gtenant *tenants;
+    tenant_spend *tenant_spend; /* read by load_keys; replaced under mu */
+    size_t n_tenant_spend;
 };
 
 static uint64_t slot_of(const char *hex)
@@ -146,8 +168,8 @@ static void apply_keys(ccp_guard *g, ccp_keyrec *recs, const double *spent, char
             k = ccp_xcalloc(1, sizeof *k);
             k->next = g->keys;
             g->keys = k;
-            k->spent = spent[i];
-            memcpy(k->period, periods[i], sizeof k->period);
+            k->st.spent = spent[i];
+            memcpy(k->st.period, periods[i], sizeof k->st.period);
         } else {
             ccp_keyrec_free(&k->rec);
         }
@@ -175,9 +197,41 @@ static int load_keys(ccp_guard *g, ccp_error *err)
         period_of(recs[i].budget_period, now, periods[i], NULL);
         spent[i] = spent_in_file(g->db, &recs[i], periods[i]);
     }
+    /* Tenants' spend this day and this month. */
+    tenant_spend *ts = NULL;
+    size_t nts = 0;
+    char day[12], month[12];
+    period_of(CCP_PERIOD_DAY, now, day, NULL);
+    period_of(CCP_PERIOD_MONTH, now, month, NULL);
+    sqlite3_stmt *st = NULL;
+    char like[16];
+    snprintf(like, sizeof like, "%s%%", month);
+    if (sqlite3_prepare_v2(g->db,
+                           "SELECT tenant, TOTAL(CASE WHEN day = ?1 THEN spend_usd END), "
+                           "TOTAL(spend_usd) FROM usage WHERE day LIKE ?2 AND tenant != '' "
+                           "GROUP BY tenant",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, like, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            ts = ccp_xrealloc(ts, (nts + 1) * sizeof *ts);
+            ts[nts].name = ccp_xstrdup((const char *)sqlite3_column_text(st, 0));
+            ts[nts].day = sqlite3_column_double(st, 1);
+            ts[nts].month = sqlite3_column_double(st, 2);
+            nts++;
+        }
+    }
+    sqlite3_finalize(st);
     pthread_mutex_lock(&g->mu);
     apply_keys(g, recs, spent, periods, n);
+    tenant_spend *old = g->tenant_spend;
+    size_t nold = g->n_tenant_spend;
+    g->tenant_spend = ts;
+    g->n_tenant_spend = nts;
     pthread_mutex_unlock(&g->mu);
+    for (size_t i = 0; i < nold; i++)
+        free(old[i].name);
+    free(old);
     free(spent);
     free(periods);
     free(recs);
@@ -429,6 +483,15 @@ void ccp_guard_free(ccp_guard *g)
         free(g->keys);
         g->keys = next;
     }
+    while (g->tenants) {
+        ccp_gtenant *next = g->tenants->next;
+        free(g->tenants->name);
+        free(g->tenants);
+        g->tenants = next;
+    }
+    for (size_t i = 0; i < g->n_tenant_spend; i++)
+        free(g->tenant_spend[i].name);
+    free(g->tenant_spend);
     free(g->table);
     sqlite3_close(g->db);
     pthread_mutex_destroy(&g->mu);
@@ -469,23 +532,162 @@ static void refuse(ccp_guard_verdict *v, int status, const char *type, const cha
     va_end(ap);
 }
 
-/* The limit figures of k for the headers. Under mu, buckets refilled. */
-static void limit_figures(const ccp_gkey *k, ccp_guard_verdict *v)
+/* The limits of a key or a tenant, and its live counters. */
+typedef struct caps {
+    int64_t rpm, tpm, concurrency;
+    double budget_usd;
+    int budget_period;
+} caps;
+
+static caps key_caps(const ccp_gkey *k)
 {
-    if (k->rec.rpm > 0) {
-        v->req_limit = k->rec.rpm;
-        v->req_remaining = ccp_bucket_remaining(&k->rpm);
-        v->req_reset_ms = ccp_bucket_full_ms(&k->rpm, k->rec.rpm);
+    return (caps){k->rec.rpm, k->rec.tpm, k->rec.concurrency, k->rec.budget_usd,
+                  k->rec.budget_period};
+}
+
+static caps tenant_caps(const ccp_tenant *t)
+{
+    if (!t) return (caps){0};
+    return (caps){t->rpm, t->tpm, t->concurrency, t->budget_usd, t->budget_period};
+}
+
+/* The header figures of s under c (buckets refilled), unless v already has
+ * figures of a tighter holder. Under mu. */
+static void limit_figures(const lstate *s, const caps *c, ccp_guard_verdict *v)
+{
+    if (c->rpm > 0 && (!v->req_limit || ccp_bucket_remaining(&s->rpm) < v->req_remaining)) {
+        v->req_limit = c->rpm;
+        v->req_remaining = ccp_bucket_remaining(&s->rpm);
+        v->req_reset_ms = ccp_bucket_full_ms(&s->rpm, c->rpm);
     }
-    if (k->rec.tpm > 0) {
-        v->tok_limit = k->rec.tpm;
-        v->tok_remaining = ccp_bucket_remaining(&k->tpm);
-        v->tok_reset_ms = ccp_bucket_full_ms(&k->tpm, k->rec.tpm);
+    if (c->tpm > 0 && (!v->tok_limit || ccp_bucket_remaining(&s->tpm) < v->tok_remaining)) {
+        v->tok_limit = c->tpm;
+        v->tok_remaining = ccp_bucket_remaining(&s->tpm);
+        v->tok_reset_ms = ccp_bucket_full_ms(&s->tpm, c->tpm);
     }
 }
 
-void ccp_guard_admit(ccp_guard *g, const char *secret, size_t len, const char *model,
-                     int64_t est_tokens, int64_t now_ms, ccp_guard_ticket *t, ccp_guard_verdict *v)
+/* Whether s (a key's or a tenant's, named who) is over a limit of c for a
+ * request of est tokens; if so fills v (429). Under mu. */
+static bool over_limit(lstate *s, const caps *c, const char *who, int64_t est, int64_t now_ms,
+                       ccp_guard_verdict *v)
+{
+    if (c->rpm > 0) ccp_bucket_refill(&s->rpm, c->rpm, now_ms);
+    if (c->tpm > 0) ccp_bucket_refill(&s->tpm, c->tpm, now_ms);
+    if (c->concurrency > 0 && s->in_flight >= c->concurrency) {
+        refuse(v, 429, "rate_limit_error",
+               "%s has %lld requests in flight, its concurrency limit: wait for one to finish", who,
+               (long long)c->concurrency);
+        v->retry_after_ms = 1000;
+        return true;
+    }
+    if (c->rpm > 0 && !ccp_bucket_allows(&s->rpm, c->rpm, 1)) {
+        refuse(v, 429, "rate_limit_error", "%s is over its rate limit of %lld requests per minute",
+               who, (long long)c->rpm);
+        v->retry_after_ms = ccp_bucket_wait_ms(&s->rpm, c->rpm, 1);
+        return true;
+    }
+    if (c->tpm > 0 && !ccp_bucket_allows(&s->tpm, c->tpm, est)) {
+        refuse(v, 429, "rate_limit_error", "%s is over its rate limit of %lld tokens per minute",
+               who, (long long)c->tpm);
+        v->retry_after_ms = ccp_bucket_wait_ms(&s->tpm, c->tpm, est);
+        return true;
+    }
+    if (c->budget_period && c->budget_usd > 0) {
+        char period[12];
+        int64_t left_s;
+        period_of(c->budget_period, time(NULL), period, &left_s);
+        if (strcmp(period, s->period) != 0) {
+            memcpy(s->period, period, sizeof period); /* a new day or month */
+            s->spent = 0;
+        }
+        if (s->spent >= c->budget_usd) {
+            refuse(v, 429, "rate_limit_error",
+                   "%s has spent its budget of %.2f USD for this %s; it renews at the start of "
+                   "the next %s (UTC)",
+                   who, c->budget_usd, ccp_period_name(c->budget_period),
+                   ccp_period_name(c->budget_period));
+            v->retry_after_ms = left_s * 1000;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void take(lstate *s, const caps *c, int64_t est)
+{
+    if (c->rpm > 0) ccp_bucket_take(&s->rpm, 1);
+    if (c->tpm > 0) ccp_bucket_take(&s->tpm, (double)est);
+    s->in_flight++;
+}
+
+/* The request held by s ended: its slot back, its tokens reconciled (when
+ * the provider reported any), its spend counted. Under mu. */
+static void settle(lstate *s, const caps *c, int64_t est, const ccp_guard_usage *u, int64_t now_ms)
+{
+    s->in_flight--;
+    if (c->tpm > 0 && (u->input_tokens >= 0 || u->output_tokens >= 0)) {
+        ccp_bucket_refill(&s->tpm, c->tpm, now_ms);
+        double diff = (double)est - (double)ccp_guard_counted_tokens(u);
+        if (diff > 0)
+            ccp_bucket_give(&s->tpm, c->tpm, diff);
+        else
+            ccp_bucket_take(&s->tpm, -diff);
+    }
+    if (u->spend_usd > 0 && c->budget_period) {
+        char period[12];
+        period_of(c->budget_period, time(NULL), period, NULL);
+        if (strcmp(period, s->period) != 0) {
+            memcpy(s->period, period, sizeof period);
+            s->spent = 0;
+        }
+        s->spent += u->spend_usd;
+    }
+}
+
+static const ccp_tenant *tenant_conf(const ccp_config *cfg, const char *name)
+{
+    for (size_t i = 0; name && cfg && i < cfg->n_tenants; i++)
+        if (!strcmp(cfg->tenants[i].name, name)) return &cfg->tenants[i];
+    return NULL;
+}
+
+static bool globs_allow(const ccp_strlist *l, const char *model)
+{
+    if (!l->n) return true;
+    for (size_t i = 0; i < l->n; i++)
+        if (!fnmatch(l->v[i], model ? model : "", 0)) return true;
+    return false;
+}
+
+/* The live state of tenant name, made at its first request. Under mu. */
+static ccp_gtenant *tenant_state(ccp_guard *g, const char *name, const ccp_tenant *tc)
+{
+    ccp_gtenant *t = g->tenants;
+    while (t && strcmp(t->name, name) != 0)
+        t = t->next;
+    if (t) return t;
+    t = ccp_xcalloc(1, sizeof *t);
+    t->name = ccp_xstrdup(name);
+    t->next = g->tenants;
+    g->tenants = t;
+    /* Its spend so far this period, as the state thread last read it. */
+    if (tc->budget_period) {
+        char period[12];
+        period_of(tc->budget_period, time(NULL), period, NULL);
+        for (size_t i = 0; i < g->n_tenant_spend; i++)
+            if (!strcmp(g->tenant_spend[i].name, name)) {
+                memcpy(t->st.period, period, sizeof period);
+                t->st.spent = tc->budget_period == CCP_PERIOD_DAY ? g->tenant_spend[i].day
+                                                                  : g->tenant_spend[i].month;
+            }
+    }
+    return t;
+}
+
+void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, size_t len,
+                     const char *model, int64_t est_tokens, int64_t now_ms, ccp_guard_ticket *t,
+                     ccp_guard_verdict *v)
 {
     memset(v, 0, sizeof *v);
     memset(t, 0, sizeof *t);
@@ -501,84 +703,61 @@ void ccp_guard_admit(ccp_guard *g, const char *secret, size_t len, const char *m
     ccp_gkey *k = g->table[slot_of(hash) & (g->table_size - 1)];
     while (k && strcmp(k->rec.hash, hash) != 0)
         k = k->hash_next;
+    const ccp_tenant *tc = k ? tenant_conf(cfg, k->rec.tenant) : NULL;
+    ccp_gtenant *ts = NULL;
+    caps kc, tcap = tenant_caps(tc);
+    char who[96];
     if (!k) {
-        pthread_mutex_unlock(&g->mu);
         refuse(v, 401, "authentication_error", "invalid proxy key");
-        return;
+        goto out;
     }
     if (k->rec.revoked) {
-        pthread_mutex_unlock(&g->mu);
         refuse(v, 401, "authentication_error", "this proxy key has been revoked");
-        return;
+        goto out;
     }
     if (k->rec.expires && (int64_t)time(NULL) >= k->rec.expires) {
-        pthread_mutex_unlock(&g->mu);
         refuse(v, 401, "authentication_error", "this proxy key has expired");
-        return;
+        goto out;
     }
     if (!model_allowed(k->rec.models, model)) {
-        pthread_mutex_unlock(&g->mu);
         refuse(v, 403, "permission_error", "this proxy key may not use model '%.150s'", model);
-        return;
+        goto out;
     }
-    if (k->rec.rpm > 0) ccp_bucket_refill(&k->rpm, k->rec.rpm, now_ms);
-    if (k->rec.tpm > 0) ccp_bucket_refill(&k->tpm, k->rec.tpm, now_ms);
-    if (k->rec.concurrency > 0 && k->in_flight >= k->rec.concurrency) {
-        limit_figures(k, v);
-        pthread_mutex_unlock(&g->mu);
-        refuse(v, 429, "rate_limit_error",
-               "this proxy key has %lld requests in flight, its concurrency limit: wait for one "
-               "to finish",
-               (long long)k->rec.concurrency);
-        v->retry_after_ms = 1000;
-        return;
+    if (tc && !globs_allow(&tc->models, model)) {
+        refuse(v, 403, "permission_error", "tenant '%.60s' may not use model '%.150s'", tc->name,
+               model);
+        goto out;
     }
-    if (k->rec.rpm > 0 && !ccp_bucket_allows(&k->rpm, k->rec.rpm, 1)) {
-        limit_figures(k, v);
-        v->retry_after_ms = ccp_bucket_wait_ms(&k->rpm, k->rec.rpm, 1);
-        pthread_mutex_unlock(&g->mu);
-        refuse(v, 429, "rate_limit_error",
-               "this proxy key is over its rate limit of %lld requests per minute",
-               (long long)k->rec.rpm);
-        return;
+    kc = key_caps(k);
+    if (over_limit(&k->st, &kc, "this proxy key", est_tokens, now_ms, v)) {
+        limit_figures(&k->st, &kc, v);
+        goto out;
     }
-    if (k->rec.tpm > 0 && !ccp_bucket_allows(&k->tpm, k->rec.tpm, est_tokens)) {
-        limit_figures(k, v);
-        v->retry_after_ms = ccp_bucket_wait_ms(&k->tpm, k->rec.tpm, est_tokens);
-        pthread_mutex_unlock(&g->mu);
-        refuse(v, 429, "rate_limit_error",
-               "this proxy key is over its rate limit of %lld tokens per minute",
-               (long long)k->rec.tpm);
-        return;
-    }
-    if (k->rec.budget_period && k->rec.budget_usd > 0) {
-        char period[12];
-        int64_t left_s;
-        period_of(k->rec.budget_period, time(NULL), period, &left_s);
-        if (strcmp(period, k->period) != 0) {
-            memcpy(k->period, period, sizeof period); /* a new day or month */
-            k->spent = 0;
-        }
-        if (k->spent >= k->rec.budget_usd) {
-            limit_figures(k, v);
-            v->retry_after_ms = left_s * 1000;
-            double budget = k->rec.budget_usd;
-            int per = k->rec.budget_period;
-            pthread_mutex_unlock(&g->mu);
-            refuse(v, 429, "rate_limit_error",
-                   "this proxy key has spent its budget of %.2f USD for this %s; it renews at "
-                   "the start of the next %s (UTC)",
-                   budget, ccp_period_name(per), ccp_period_name(per));
-            return;
+    if (tc) {
+        ts = tenant_state(g, tc->name, tc);
+        snprintf(who, sizeof who, "tenant '%.60s'", tc->name);
+        if (over_limit(&ts->st, &tcap, who, est_tokens, now_ms, v)) {
+            limit_figures(&ts->st, &tcap, v);
+            goto out;
         }
     }
-    if (k->rec.rpm > 0) ccp_bucket_take(&k->rpm, 1);
-    if (k->rec.tpm > 0) ccp_bucket_take(&k->tpm, (double)est_tokens);
-    k->in_flight++;
-    limit_figures(k, v);
-    pthread_mutex_unlock(&g->mu);
+    take(&k->st, &kc, est_tokens);
+    limit_figures(&k->st, &kc, v);
+    if (ts) {
+        take(&ts->st, &tcap, est_tokens);
+        limit_figures(&ts->st, &tcap, v);
+    }
     t->key = k;
+    t->tenant = ts;
+    t->tenant_name = ts ? ts->name : NULL;
+    t->tenant_caps[0] = tcap.rpm;
+    t->tenant_caps[1] = tcap.tpm;
+    t->tenant_caps[2] = tcap.concurrency;
+    t->tenant_budget = tcap.budget_usd;
+    t->tenant_period = tcap.budget_period;
     t->est_tokens = est_tokens;
+out:
+    pthread_mutex_unlock(&g->mu);
 }
 
 bool ccp_guard_needs_estimate(ccp_guard *g)
@@ -614,29 +793,12 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
     t->key = NULL;
     pending *p = ccp_xcalloc(1, sizeof *p);
     pthread_mutex_lock(&g->mu);
-    k->in_flight--;
-    if (k->rec.tpm > 0) {
-        /* The estimate was taken at admission; what the provider reported
-         * replaces it. Without a report (an error before any answer) the
-         * estimate stands. */
-        bool reported = u->input_tokens >= 0 || u->output_tokens >= 0;
-        if (reported) {
-            ccp_bucket_refill(&k->tpm, k->rec.tpm, now_ms);
-            double diff = (double)t->est_tokens - (double)ccp_guard_counted_tokens(u);
-            if (diff > 0)
-                ccp_bucket_give(&k->tpm, k->rec.tpm, diff);
-            else
-                ccp_bucket_take(&k->tpm, -diff);
-        }
-    }
-    if (u->spend_usd > 0 && k->rec.budget_period) {
-        char period[12];
-        period_of(k->rec.budget_period, time(NULL), period, NULL);
-        if (strcmp(period, k->period) != 0) {
-            memcpy(k->period, period, sizeof period);
-            k->spent = 0;
-        }
-        k->spent += u->spend_usd;
+    caps kc = key_caps(k);
+    settle(&k->st, &kc, t->est_tokens, u, now_ms);
+    if (t->tenant) {
+        caps tc = {t->tenant_caps[0], t->tenant_caps[1], t->tenant_caps[2], t->tenant_budget,
+                   t->tenant_period};
+        settle(&t->tenant->st, &tc, t->est_tokens, u, now_ms);
     }
     snprintf(p->key_id, sizeof p->key_id, "%s", k->rec.id);
     p->tenant = dup_or_null(k->rec.tenant);

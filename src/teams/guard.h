@@ -20,6 +20,7 @@
 
 typedef struct ccp_guard ccp_guard;
 typedef struct ccp_gkey ccp_gkey;
+typedef struct ccp_gtenant ccp_gtenant;
 
 /* Opens the state file named by cfg->state, loads the keys and starts the
  * state thread. *out is the caller's (ccp_guard_free). */
@@ -31,9 +32,15 @@ void ccp_guard_free(ccp_guard *g);
 /* An admitted request's hold on its key: its concurrency slot and its
  * token estimate, until ccp_guard_end. Zeroed: holds nothing. */
 typedef struct ccp_guard_ticket {
-    ccp_gkey *key; /* NULL: nothing held */
+    ccp_gkey *key;           /* NULL: nothing held */
+    ccp_gtenant *tenant;     /* the key's tenant's counters, when it has limits; else NULL */
+    const char *tenant_name; /* of a tenant in the config (lives as long as the guard) */
+    int64_t tenant_caps[3];  /* its rpm, tpm, concurrency at admission */
+    double tenant_budget;
+    int tenant_period;
     int64_t est_tokens;
-    int status; /* the HTTP status the client got (set by the caller) */
+    ccp_route view; /* the route cut down to the tenant's providers; targets owned */
+    int status;     /* the HTTP status the client got (set by the caller) */
 } ccp_guard_ticket;
 
 /* What admission decided, and the limit headers to send either way. */
@@ -48,10 +55,12 @@ typedef struct ccp_guard_verdict {
 } ccp_guard_verdict;
 
 /* Checks the key secret (len bytes; NULL: none sent) for model with an
- * input estimate of est_tokens at monotonic time now_ms. Admitted: t holds
- * the key's slot. */
-void ccp_guard_admit(ccp_guard *g, const char *secret, size_t len, const char *model,
-                     int64_t est_tokens, int64_t now_ms, ccp_guard_ticket *t, ccp_guard_verdict *v);
+ * input estimate of est_tokens at monotonic time now_ms, with the key's
+ * tenant as cfg's tenants section says. Admitted: t holds the key's (and
+ * its tenant's) slot. */
+void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, size_t len,
+                     const char *model, int64_t est_tokens, int64_t now_ms, ccp_guard_ticket *t,
+                     ccp_guard_verdict *v);
 
 /* What a finished request used, for reconciliation, usage and audit.
  * Token counts < 0: not reported. Strings are copied. */

@@ -317,3 +317,62 @@ test('audit_verify_passes_then_catches_a_tampered_row_and_export_writes_json_lin
   assert.equal(gone.status, 1);
   assert.match(gone.stderr, /audit row 2 is missing/);
 });
+
+test('tenants_restrict_models_and_providers_and_share_their_limits', async () => {
+  const file = path.join(dir, 'tenants', 'state.db');
+  const mk = (name, tenant) => JSON.parse(cli(['keys', 'create', '--name', name, '--tenant', tenant, '--json'], file).stdout).key;
+  const a = mk('a', 'limited');
+  const b = mk('b', 'limited');
+  const walled = mk('w', 'walled');
+  const second = mk('s', 'second');
+  const p = await startProxy(`
+auth:
+  mode: keys
+state:
+  path: ${file}
+  poll_ms: 20
+  flush_ms: 5
+tenants:
+  limited:
+    models: ["mock-*"]
+    rpm: 3
+  walled:
+    providers: [nowhere]
+  second:
+    providers: [backup]
+providers:
+  - name: mock
+    format: anthropic
+    base_url: ${mock.url}
+    api_key: test-key-123
+  - name: backup
+    format: anthropic
+    base_url: ${mock.url}
+    api_key: test-key-456
+router:
+  default: [mock/mock-model, backup/mock-model]
+`);
+  cleanups.push(() => p.stop());
+  const c = (key) => new Anthropic({ baseURL: p.url, apiKey: key, maxRetries: 0 });
+  await expectApiError(c(a).messages.create({ ...req, model: 'gpt-4o' }), 403, 'permission_error', /tenant 'limited' may not use model 'gpt-4o'/);
+  // Three requests a minute for the tenant, whichever of its keys sends them.
+  const first = await c(a).messages.create(req).withResponse();
+  assert.equal(first.response.headers.get('anthropic-ratelimit-requests-limit'), '3');
+  assert.equal(first.response.headers.get('anthropic-ratelimit-requests-remaining'), '2');
+  await c(b).messages.create(req);
+  await c(a).messages.create(req);
+  const err = await expectApiError(c(b).messages.create(req), 429, 'rate_limit_error', /tenant 'limited' is over its rate limit of 3 requests per minute/);
+  assert.equal(err.headers.get('anthropic-ratelimit-requests-remaining'), '0');
+  assert.ok(Number(err.headers.get('retry-after')) >= 1);
+  // Routes are cut down to the tenant's providers.
+  await expectApiError(c(walled).messages.create(req), 403, 'permission_error', /tenant 'walled' may not use provider 'mock'/);
+  const served = await c(second).messages.create(req).withResponse();
+  assert.match(served.response.headers.get('x-ccproxy-route'), /target=backup\/mock-model/);
+  assert.equal(mock.requests.at(-1).headers['x-api-key'], 'test-key-456');
+  const usage = await eventually(() => {
+    const r = JSON.parse(cli(['usage', '--tenant', 'limited', '--json'], file).stdout);
+    assert.equal(r.reduce((n, x) => n + x.requests, 0), 3);
+    return r;
+  });
+  assert.deepEqual(usage.map((r) => r.key).sort(), ['a', 'b']);
+});
