@@ -36,41 +36,68 @@ void ccp_audit_row_hash(const char *prev, int64_t seq, int64_t time_ms, const ch
     ccp_buf_free(&b);
 }
 
-int ccp_audit_append_in_tx(sqlite3 *db, int64_t time_ms, const char *kind, const char *data,
-                           ccp_error *err)
+int ccp_audit_batch_begin(ccp_audit_batch *b, sqlite3 *db, ccp_error *err)
 {
     sqlite3_stmt *st = NULL;
-    char prev[65];
-    int64_t seq = 1;
-    memcpy(prev, ZERO_HASH, sizeof prev);
+    memset(b, 0, sizeof *b);
+    b->db = db;
+    memcpy(b->prev, ZERO_HASH, sizeof b->prev);
     if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &st,
                            NULL) != SQLITE_OK)
         goto fail;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        seq = sqlite3_column_int64(st, 0) + 1;
+        b->seq = sqlite3_column_int64(st, 0);
         const char *h = (const char *)sqlite3_column_text(st, 1);
-        snprintf(prev, sizeof prev, "%s", h ? h : "");
+        snprintf(b->prev, sizeof b->prev, "%s", h ? h : "");
     }
     sqlite3_finalize(st);
-    char hash[65];
-    ccp_audit_row_hash(prev, seq, time_ms, kind, data, hash);
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO audit(seq, time_ms, kind, data, prev, hash) "
                            "VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto fail;
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_int64(st, 2, time_ms);
-    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, data, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, prev, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) goto fail;
-    sqlite3_finalize(st);
+                           -1, &b->ins, NULL) != SQLITE_OK)
+        return ccp_error_set(err, CCP_EIO, "audit: %s", sqlite3_errmsg(db));
     return 0;
 fail:
     sqlite3_finalize(st);
     return ccp_error_set(err, CCP_EIO, "audit: %s", sqlite3_errmsg(db));
+}
+
+int ccp_audit_batch_add(ccp_audit_batch *b, int64_t time_ms, const char *kind, const char *data,
+                        ccp_error *err)
+{
+    char hash[65];
+    int64_t seq = b->seq + 1;
+    ccp_audit_row_hash(b->prev, seq, time_ms, kind, data, hash);
+    sqlite3_stmt *st = b->ins;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 2, time_ms);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, data, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, b->prev, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    sqlite3_clear_bindings(st);
+    if (s != SQLITE_DONE) return ccp_error_set(err, CCP_EIO, "audit: %s", sqlite3_errmsg(b->db));
+    b->seq = seq;
+    memcpy(b->prev, hash, sizeof hash);
+    return 0;
+}
+
+void ccp_audit_batch_end(ccp_audit_batch *b)
+{
+    sqlite3_finalize(b->ins);
+    b->ins = NULL;
+}
+
+int ccp_audit_append_in_tx(sqlite3 *db, int64_t time_ms, const char *kind, const char *data,
+                           ccp_error *err)
+{
+    ccp_audit_batch b;
+    int rc = ccp_audit_batch_begin(&b, db, err);
+    if (!rc) rc = ccp_audit_batch_add(&b, time_ms, kind, data, err);
+    ccp_audit_batch_end(&b);
+    return rc;
 }
 
 int ccp_audit_append(sqlite3 *db, int64_t time_ms, const char *kind, const char *data,

@@ -25,6 +25,22 @@ int ccp_audit_append(sqlite3 *db, int64_t time_ms, const char *kind, const char 
 int ccp_audit_append_in_tx(sqlite3 *db, int64_t time_ms, const char *kind, const char *data,
                            ccp_error *err);
 
+/* Many rows appended in one transaction the caller holds (BEGIN
+ * IMMEDIATE): the chain's end is read once and the insert prepared once,
+ * which is what lets the proxy's state thread keep up with thousands of
+ * requests a second. */
+typedef struct ccp_audit_batch {
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    char prev[65];
+    int64_t seq; /* of the last row */
+} ccp_audit_batch;
+
+int ccp_audit_batch_begin(ccp_audit_batch *b, sqlite3 *db, ccp_error *err);
+int ccp_audit_batch_add(ccp_audit_batch *b, int64_t time_ms, const char *kind, const char *data,
+                        ccp_error *err);
+void ccp_audit_batch_end(ccp_audit_batch *b);
+
 /* The row's hash: hex SHA-256 of prev (64 hex digits) and the canonical
  * text "seq\ntime_ms\nkind\ndata". */
 void ccp_audit_row_hash(const char *prev, int64_t seq, int64_t time_ms, const char *kind,

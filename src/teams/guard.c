@@ -267,29 +267,55 @@ static void json_str_or_null(ccp_buf *b, const char *s)
         ccp_buf_appends(b, "null");
 }
 
+/* A batch's statements, prepared once per transaction (preparing costs
+ * more than running them). */
+typedef struct writer {
+    sqlite3 *db;
+    sqlite3_stmt *usage, *touch;
+    ccp_audit_batch audit;
+} writer;
+
+static int writer_begin(writer *wr, sqlite3 *db, ccp_error *err)
+{
+    memset(wr, 0, sizeof *wr);
+    wr->db = db;
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT INTO usage(day, key_id, tenant, provider, model, requests, input_tokens, "
+            "output_tokens, cache_read_tokens, cache_write_tokens, spend_usd, unpriced) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11) "
+            "ON CONFLICT(day, key_id, tenant, provider, model) DO UPDATE SET "
+            "requests = requests + 1, input_tokens = input_tokens + ?6, "
+            "output_tokens = output_tokens + ?7, cache_read_tokens = cache_read_tokens + ?8, "
+            "cache_write_tokens = cache_write_tokens + ?9, spend_usd = spend_usd + ?10, "
+            "unpriced = unpriced + ?11",
+            -1, &wr->usage, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE keys SET last_used = ?2 WHERE id = ?1 AND last_used < ?2",
+                           -1, &wr->touch, NULL) != SQLITE_OK)
+        return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
+    return ccp_audit_batch_begin(&wr->audit, db, err);
+}
+
+static void writer_end(writer *wr)
+{
+    sqlite3_finalize(wr->usage);
+    sqlite3_finalize(wr->touch);
+    ccp_audit_batch_end(&wr->audit);
+}
+
 /* One finished request into usage, last_used and the audit chain, inside
  * the batch's transaction. */
-static int write_row(sqlite3 *db, const pending *p, ccp_error *err)
+static int write_row(writer *wr, const pending *p, ccp_error *err)
 {
+    sqlite3 *db = wr->db;
     time_t secs = (time_t)(p->time_ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     char day[16];
     strftime(day, sizeof day, "%Y-%m-%d", &tm);
-    sqlite3_stmt *st = NULL;
     if (p->provider) {
-        if (sqlite3_prepare_v2(
-                db,
-                "INSERT INTO usage(day, key_id, tenant, provider, model, requests, input_tokens, "
-                "output_tokens, cache_read_tokens, cache_write_tokens, spend_usd, unpriced) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11) "
-                "ON CONFLICT(day, key_id, tenant, provider, model) DO UPDATE SET "
-                "requests = requests + 1, input_tokens = input_tokens + ?6, "
-                "output_tokens = output_tokens + ?7, cache_read_tokens = cache_read_tokens + ?8, "
-                "cache_write_tokens = cache_write_tokens + ?9, spend_usd = spend_usd + ?10, "
-                "unpriced = unpriced + ?11",
-                -1, &st, NULL) != SQLITE_OK)
-            return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
+        sqlite3_stmt *st = wr->usage;
+        sqlite3_reset(st);
         sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, p->key_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, p->tenant ? p->tenant : "", -1, SQLITE_STATIC);
@@ -302,10 +328,14 @@ static int write_row(sqlite3 *db, const pending *p, ccp_error *err)
         sqlite3_bind_double(st, 10, p->spend);
         sqlite3_bind_int(st, 11, p->priced ? 0 : 1);
         int s = sqlite3_step(st);
-        sqlite3_finalize(st);
+        sqlite3_clear_bindings(st);
         if (s != SQLITE_DONE) return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
     }
-    ccp_keystore_touch(db, p->key_id, p->time_ms / 1000);
+    sqlite3_reset(wr->touch);
+    sqlite3_bind_text(wr->touch, 1, p->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(wr->touch, 2, p->time_ms / 1000);
+    sqlite3_step(wr->touch);
+    sqlite3_clear_bindings(wr->touch);
     /* Metadata only: never a prompt or an answer. */
     ccp_buf b = CCP_BUF_INIT;
     ccp_buf_appends(&b, "{\"request_id\":");
@@ -327,7 +357,7 @@ static int write_row(sqlite3 *db, const pending *p, ccp_error *err)
         ccp_buf_printf(&b, "%.9g}", p->spend);
     else
         ccp_buf_appends(&b, "null}");
-    int rc = ccp_audit_append_in_tx(db, p->time_ms, "request", b.data, err);
+    int rc = ccp_audit_batch_add(&wr->audit, p->time_ms, "request", b.data, err);
     ccp_buf_free(&b);
     return rc;
 }
@@ -338,9 +368,12 @@ static int write_row(sqlite3 *db, const pending *p, ccp_error *err)
 static void write_batch(ccp_guard *g, pending *batch, uint64_t n)
 {
     ccp_error err = {0};
+    writer wr = {0};
     int rc = ccp_keystore_exec(g->db, "BEGIN IMMEDIATE", &err);
+    if (!rc) rc = writer_begin(&wr, g->db, &err);
     for (pending *p = batch; !rc && p; p = p->next)
-        rc = write_row(g->db, p, &err);
+        rc = write_row(&wr, p, &err);
+    writer_end(&wr);
     if (!rc) rc = ccp_keystore_exec(g->db, "COMMIT", &err);
     if (rc) {
         sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
