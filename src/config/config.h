@@ -217,6 +217,7 @@ typedef struct ccp_telemetry_config {
 /* The `auth` and `state` sections (their tables are in config_teams.c;
  * src/teams/ enforces them). */
 typedef enum { CCP_AUTH_MODE_NONE = 0, CCP_AUTH_MODE_KEYS } ccp_auth_mode;
+typedef enum { CCP_REDIS_FAIL_CLOSED = 0, CCP_REDIS_FAIL_OPEN } ccp_redis_failure;
 
 typedef struct ccp_auth_config {
     int mode;                   /* a ccp_auth_mode */
@@ -227,6 +228,8 @@ typedef struct ccp_state_config {
     char *path;        /* the SQLite file; NULL = the XDG default (teams/keystore.h) */
     uint32_t poll_ms;  /* how often a running proxy looks for key changes */
     uint32_t flush_ms; /* how long usage and audit rows wait to be written together */
+    char *redis;       /* redis://host:port/db; NULL = none */
+    int redis_failure; /* a ccp_redis_failure */
 } ccp_state_config;
 
 /* One row of the `pricing` section: USD per million tokens of each kind for

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+static const char *const redis_modes[] = {"fail_closed", "fail_open", NULL}; /* ccp_redis_failure */
 static const char *const auth_modes[] = {"none", "keys", NULL}; /* ccp_auth_mode's order */
 
 #define AUTH(f) offsetof(ccp_auth_config, f)
@@ -55,6 +56,21 @@ static const ccp_key state_keys[] = {
      .max = 60000,
      .help = "usage, last-used times and audit rows are written by a thread of their own, in one "
              "transaction per this many milliseconds, never on the request path"},
+    {.name = "redis",
+     .type = CCP_KEY_STR,
+     .offset = STATE(redis),
+     .min = 1,
+     .doc_def = "none",
+     .help = "`redis://host:port/db`: requests per minute and requests in flight of every key "
+             "counted in this Redis, shared by every instance that names it (atomic Lua scripts)"},
+    {.name = "redis_failure",
+     .type = CCP_KEY_ENUM,
+     .offset = STATE(redis_failure),
+     .def = "fail_closed",
+     .choices = redis_modes,
+     .help = "a request while Redis is unreachable: `fail_closed` refuses it (529 "
+             "`overloaded_error`), `fail_open` admits it without the shared limits; either way "
+             "a log line and `ccproxy_redis_failures_total`"},
 };
 const ccp_key_table ccp_cfg_state_keys = CCP_KEYS("state", state_keys);
 

@@ -5,6 +5,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "guard/browser.h"
+#include "teams/redis_store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,9 @@ static void *worker_start(void *appv, uv_loop_t *loop)
         for (size_t i = 0; i < app->config->n_providers; i++)
             ccp_upstream_preconnect(w->upstream, app->config->providers[i].base_url);
     w->metrics = ccp_metrics_shard_new(app->metrics);
+    /* teams: shared limits in Redis, one connection per worker loop. */
+    if (app->guard && app->config->state.redis)
+        w->redis = ccp_redis_new(loop, app->config->state.redis);
     atomic_fetch_add(&app->workers, 1);
     return w;
 }
@@ -37,6 +41,7 @@ static void worker_stop(void *appv, void *wv)
     ccp_worker *w = wv;
     if (!w) return;
     atomic_fetch_sub(&w->app->workers, 1);
+    ccp_redis_free(w->redis);
     ccp_upstream_free(w->upstream);
     ccp_admit_queue_free(w->admit);
     free(w);

@@ -46,6 +46,7 @@ typedef struct ccp_worker {
     ccp_upstream *upstream;
     ccp_admit_queue *admit;     /* this worker's attempts waiting for a provider slot */
     ccp_metrics_shard *metrics; /* this worker's counters; NULL when metrics are off */
+    struct ccp_redis *redis;    /* state.redis's connection (teams/redis_store.h); NULL: none */
 } ccp_worker;
 
 /* Fills the server options' handler and worker hooks for app. */

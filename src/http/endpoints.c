@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/tokens.h"
 #include "guard/browser.h"
+#include "teams/redis_store.h"
 
 #include <string.h>
 #include <time.h>
@@ -194,6 +195,12 @@ void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
 {
     ccp_app *app = appv;
     const ccp_config *cfg = app->config;
+    if (cfg->state.redis) {
+        ccp_metrics_family(b, "ccproxy_redis_failures_total", "counter",
+                           "Requests that found state.redis unreachable or failing.", om);
+        ccp_buf_printf(b, "ccproxy_redis_failures_total %llu\n",
+                       (unsigned long long)ccp_redis_failures());
+    }
     ccp_metrics_family(b, "ccproxy_breaker_state", "gauge",
                        "A provider's circuit breaker: 0 closed, 1 half-open, 2 open.", om);
     for (size_t i = 0; i < cfg->n_providers; i++) {

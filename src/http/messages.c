@@ -687,6 +687,9 @@ static void send_attempt(msg_ctx *c)
     c->up = ccp_upstream_send(c->w->upstream, &so, &upstream_cb, c);
 }
 
+static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res, json_object *body,
+                        const ccp_guard_ticket *guard);
+
 void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
     json_object *body = ccp_app_parse_body(req, res);
@@ -701,12 +704,16 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         return;
     }
     /* teams: the proxy key, its model globs and its limits (answers 401,
-     * 403 or 429 itself). */
+     * 403 or 429 itself, or asks Redis and goes on in messages_go). */
     ccp_guard_ticket guard;
-    if (!ccp_teams_admit(w, req, res, body, &guard)) {
-        json_object_put(body);
-        return;
-    }
+    if (!ccp_teams_admit(w, req, res, body, &guard, messages_go)) return;
+    messages_go(w, req, res, body, &guard);
+}
+
+/* The rest of POST /v1/messages once the request is admitted. */
+static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res, json_object *body,
+                        const ccp_guard_ticket *guard)
+{
 
     msg_ctx *c = ccp_xcalloc(1, sizeof *c);
     atomic_fetch_add(&w->app->in_flight, 1);
@@ -715,7 +722,7 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     c->res = res;
     c->req = req;
     c->cfg = ccp_config_ref(w->app->config);
-    c->guard = guard;
+    c->guard = *guard;
     c->stream = ccp_json_get_bool(body, "stream", false);
     c->client_model = ccp_xstrdup(ccp_json_get_str(body, "model"));
     c->ex = (ccp_exchange){

@@ -4,6 +4,7 @@
 
 #include "core/tokens.h"
 #include "teams/pricing.h"
+#include "teams/redis_store.h"
 #include "guard/browser.h"
 
 #include "core/alloc.h"
@@ -73,8 +74,88 @@ static void limit_headers(ccp_response *res, const ccp_guard_verdict *v)
     }
 }
 
+/* An admission waiting for Redis. */
+typedef struct pending_gate {
+    ccp_worker *w;
+    const ccp_request *req;
+    ccp_response *res;
+    json_object *body;
+    ccp_guard_ticket t;
+    ccp_teams_go go;
+    bool aborted; /* the client left meanwhile */
+} pending_gate;
+
+static void pending_abort(void *ud)
+{
+    ((pending_gate *)ud)->aborted = true;
+}
+
+static void set_num(ccp_response *res, const char *name, int64_t v)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%lld", (long long)v);
+    ccp_res_header(res, name, n);
+}
+
+static void on_redis(void *ud, const ccp_redis_verdict *v)
+{
+    pending_gate *p = ud;
+    ccp_response *res = p->res;
+    ccp_res_on_abort(res, NULL, NULL);
+    bool open = p->w->app->config->state.redis_failure == CCP_REDIS_FAIL_OPEN;
+    if (p->aborted) {
+        p->t.status = 499;
+        if (v->result == 0) p->t.shared_held = p->t.shared_concurrency > 0;
+        ccp_teams_finish(p->w, &p->t);
+        ccp_res_end(res);
+    } else if (v->result == 0 || (v->result < 0 && open)) {
+        if (v->result == 0) {
+            p->t.shared_held = p->t.shared_concurrency > 0;
+            if (p->t.shared_rpm > 0) {
+                set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
+                set_num(res, "anthropic-ratelimit-requests-remaining", v->remaining);
+            }
+        }
+        p->go(p->w, p->req, res, p->body, &p->t);
+        free(p);
+        return;
+    } else if (v->result > 0) {
+        p->t.status = 429;
+        p->t.refused = true;
+        if (!v->concurrency) {
+            set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
+            set_num(res, "anthropic-ratelimit-requests-remaining", 0);
+            reset_header(res, "anthropic-ratelimit-requests-reset", v->wait_ms);
+        }
+        set_num(res, "retry-after", (v->wait_ms + 999) / 1000);
+        char msg[200];
+        if (v->concurrency)
+            snprintf(msg, sizeof msg,
+                     "this proxy key has %lld requests in flight, its concurrency limit: wait for "
+                     "one to finish",
+                     (long long)p->t.shared_concurrency);
+        else
+            snprintf(msg, sizeof msg,
+                     "this proxy key is over its rate limit of %lld requests per minute",
+                     (long long)p->t.shared_rpm);
+        ccp_teams_finish(p->w, &p->t);
+        ccp_res_access(res)->error_type = "rate_limit_error";
+        ccp_res_send_error(res, 429, "rate_limit_error", msg);
+    } else {
+        p->t.status = 529;
+        p->t.refused = true;
+        ccp_teams_finish(p->w, &p->t);
+        ccp_res_access(res)->error_type = "overloaded_error";
+        ccp_res_send_error(res, 529, "overloaded_error",
+                           "ccproxy cannot reach its shared state (state.redis) and refuses "
+                           "requests until it can (state.redis_failure: fail_closed)");
+    }
+    json_object_put(p->body);
+    free(p);
+}
+
 bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, json_object *body,
-                     ccp_guard_ticket *t)
+                     ccp_guard_ticket *t, ccp_teams_go go)
 {
     memset(t, 0, sizeof *t);
     ccp_guard *g = w->app->guard;
@@ -92,6 +173,17 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
     ccp_guard_verdict v;
     ccp_guard_admit(g, cfg, key, len, model, est, now_ms(), t, &v);
     limit_headers(res, &v);
+    if (v.status == 0 && w->redis && (t->shared_rpm > 0 || t->shared_concurrency > 0)) {
+        /* The key's shared limits are Redis's to count: the handler goes
+         * on when it answers (on_redis). */
+        pending_gate *p = ccp_xcalloc(1, sizeof *p);
+        *p = (pending_gate){w, req, res, body, *t, go, false};
+        memset(t, 0, sizeof *t);
+        ccp_res_on_abort(res, pending_abort, p);
+        ccp_redis_admit(w->redis, p->t.key_id, p->t.shared_rpm, p->t.shared_concurrency, on_redis,
+                        p);
+        return false;
+    }
     if (v.status == 0) return true;
     if (v.status == 429) {
         char n[32];
@@ -100,6 +192,7 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
     }
     ccp_res_access(res)->error_type = v.type;
     ccp_res_send_error(res, v.status, v.type, v.message);
+    json_object_put(body);
     return false;
 }
 
@@ -107,9 +200,12 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
                    const char *request_id)
 {
     if (!t->key) return;
+    if (t->shared_held && w->redis) ccp_redis_release(w->redis, t->key_id);
+    t->shared_held = false;
     if (!acc) {
         /* Released without an account (the request ended before one). */
         ccp_guard_usage none = {.status = t->status,
+                                .refused = t->refused,
                                 .input_tokens = -1,
                                 .output_tokens = -1,
                                 .cache_read_tokens = -1,
@@ -163,6 +259,7 @@ bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
              "tenant '%.60s' may not use provider '%.60s', the one this request is routed to",
              tc->name, r->n ? r->targets[0].provider->name : "?");
     t->status = 403;
+    t->refused = true;
     ccp_res_access(res)->error_type = "permission_error";
     ccp_res_send_error(res, 403, "permission_error", msg);
     return false;
@@ -178,6 +275,12 @@ void ccp_teams_finish(ccp_worker *w, ccp_guard_ticket *t)
 
 int ccp_teams_check_exposure(const ccp_config *cfg, const char *host, ccp_error *err)
 {
+    char rh[256];
+    int rp, rdb;
+    if (cfg->state.redis && !ccp_redis_parse_url(cfg->state.redis, rh, sizeof rh, &rp, &rdb))
+        return ccp_error_set(err, CCP_ECONFIG,
+                             "state.redis must be redis://host[:port][/db], e.g. "
+                             "redis://127.0.0.1:6379/0");
     if (cfg->auth.mode != CCP_AUTH_MODE_NONE || cfg->auth.allow_unauthenticated ||
         ccp_browser_host_is_loopback(host))
         return 0;

@@ -9,11 +9,19 @@
 #include "router/route.h"
 #include "teams/guard.h"
 
-/* Admits req (its parsed body) or answers it (401, 403, 429 with
- * retry-after and anthropic-ratelimit-* headers) and returns false. When
- * admitted, the limit headers are set on res and t holds the key's slot. */
+/* What runs once a request is admitted: the rest of the handler, with the
+ * body (owned) and the ticket (copied in). */
+typedef void (*ccp_teams_go)(ccp_worker *w, const ccp_request *req, ccp_response *res,
+                             json_object *body, const ccp_guard_ticket *t);
+
+/* Admits req (its parsed body): returns true when admitted at once (the
+ * limit headers are set on res, t holds the key's slot, the caller goes
+ * on). Returns false when it answered (401, 403, 429 with retry-after and
+ * anthropic-ratelimit-* headers; 529 when state.redis is unreachable and
+ * fail_closed) or when Redis is asked first, in which case go runs when it
+ * answers. Either way body is then the gate's. */
 bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, json_object *body,
-                     ccp_guard_ticket *t);
+                     ccp_guard_ticket *t, ccp_teams_go go);
 
 /* The request ended with what acc says (t->status: the status the client
  * got): releases t. */

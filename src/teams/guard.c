@@ -82,6 +82,7 @@ struct ccp_guard {
     uint32_t poll_ms, flush_ms;
     int64_t data_version;
     _Atomic bool any_tpm; /* some key has a tpm limit */
+    bool shared;          /* state.redis: keys' rpm and concurrency are counted there */
     ccp_gtenant *tenants;
     tenant_spend *tenant_spend; /* read by load_keys; replaced under mu */
     size_t n_tenant_spend;
@@ -469,6 +470,7 @@ int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err)
     pthread_cond_init(&g->qdone, &ca);
     pthread_condattr_destroy(&ca);
     g->tail = &g->head;
+    g->shared = cfg->state.redis != NULL;
     g->poll_ms = cfg->state.poll_ms ? cfg->state.poll_ms : 1000;
     g->flush_ms = cfg->state.flush_ms ? cfg->state.flush_ms : 200;
     g->data_version = data_version(g->db);
@@ -762,6 +764,10 @@ void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, si
         goto out;
     }
     kc = key_caps(k);
+    t->shared_rpm = kc.rpm;
+    t->shared_concurrency = kc.concurrency;
+    snprintf(t->key_id, sizeof t->key_id, "%s", k->rec.id);
+    if (g->shared) kc.rpm = kc.concurrency = 0; /* counted in Redis (teams/redis_store.h) */
     if (over_limit(&k->st, &kc, "this proxy key", est_tokens, now_ms, v)) {
         limit_figures(&k->st, &kc, v);
         goto out;
@@ -827,6 +833,7 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
     pending *p = ccp_xcalloc(1, sizeof *p);
     pthread_mutex_lock(&g->mu);
     caps kc = key_caps(k);
+    if (g->shared) kc.rpm = kc.concurrency = 0;
     settle(&k->st, &kc, t->est_tokens, u, now_ms);
     if (t->tenant) {
         caps tc = {t->tenant_caps[0], t->tenant_caps[1], t->tenant_caps[2], t->tenant_budget,
@@ -836,6 +843,11 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
     snprintf(p->key_id, sizeof p->key_id, "%s", k->rec.id);
     p->tenant = dup_or_null(k->rec.tenant);
     pthread_mutex_unlock(&g->mu);
+    if (u->refused) {
+        /* Refused like any other over-limit request: no usage, no audit. */
+        pending_free(p);
+        return;
+    }
     p->time_ms = unix_ms();
     p->provider = dup_or_null(u->provider);
     p->model = dup_or_null(u->model);

@@ -39,6 +39,12 @@ typedef struct ccp_guard_ticket {
     double tenant_budget;
     int tenant_period;
     int64_t est_tokens;
+    /* The key's shared limits (state.redis) and whether Redis holds one of
+     * its requests in flight, to give back at the end. */
+    char key_id[24];
+    int64_t shared_rpm, shared_concurrency;
+    bool shared_held;
+    bool refused;   /* refused after the local admission: released without a record */
     ccp_route view; /* the route cut down to the tenant's providers; targets owned */
     int status;     /* the HTTP status the client got (set by the caller) */
 } ccp_guard_ticket;
@@ -71,6 +77,7 @@ typedef struct ccp_guard_usage {
     const char *stage;
     int status;
     int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
+    bool refused;     /* refused after admission (shared limit, tenant route): no record */
     double spend_usd; /* from the pricing table */
     bool priced;      /* false: the model has no price; tokens are counted only */
 } ccp_guard_usage;
