@@ -478,6 +478,20 @@ int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err)
         ccp_guard_free(g);
         return rc;
     }
+    /* The config a proxy runs with is an admin fact: audited. */
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "{\"action\":\"load\",\"source\":");
+    ccp_buf_append_json_str(&b, cfg->source ? cfg->source : "",
+                            cfg->source ? strlen(cfg->source) : 0);
+    ccp_buf_appends(&b, ",\"hash\":");
+    ccp_buf_append_json_str(&b, cfg->source_hash, strlen(cfg->source_hash));
+    ccp_buf_appendc(&b, '}');
+    rc = ccp_audit_append(g->db, ccp_audit_now_ms(), "config.load", b.data, err);
+    ccp_buf_free(&b);
+    if (rc) {
+        ccp_guard_free(g);
+        return rc;
+    }
     if (pthread_create(&g->thread, NULL, state_thread, g) != 0) {
         rc = ccp_error_set(err, CCP_EIO, "cannot start the state thread");
         ccp_guard_free(g);

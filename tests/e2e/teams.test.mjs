@@ -288,12 +288,14 @@ test('audit_verify_passes_then_catches_a_tampered_row_and_export_writes_json_lin
   await eventually(() => {
     const r = cli(['audit', 'verify'], file);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /intact: 4 rows/); // the key made, then 3 requests
+    assert.match(r.stdout, /intact: 5 rows/); // the key made, the config loaded, 3 requests
   });
   const lines = cli(['audit', 'export'], file).stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.kind), ['key.create', 'request', 'request', 'request']);
+  assert.deepEqual(lines.map((l) => l.kind), ['key.create', 'config.load', 'request', 'request', 'request']);
   assert.equal(lines[0].data.name, 'audited');
-  const r = lines[1].data;
+  assert.match(lines[1].data.source, /ccproxy\.yaml$/);
+  assert.match(lines[1].data.hash, /^sha256:[0-9a-f]{64}$/);
+  const r = lines[2].data;
   assert.equal(r.status, 200);
   assert.equal(r.key_id, k.id);
   assert.equal(r.provider, 'mock');
@@ -303,14 +305,14 @@ test('audit_verify_passes_then_catches_a_tampered_row_and_export_writes_json_lin
   assert.match(r.request_id, /^req_/);
   assert.ok(!JSON.stringify(lines).includes('"hi"'), 'no prompt text in the audit record');
   assert.ok(!JSON.stringify(lines).includes('Hello'), 'no answer text in the audit record');
-  assert.equal(cli(['audit', 'export', '--since', '3'], file).stdout.trim().split('\n').length, 1);
+  assert.equal(cli(['audit', 'export', '--since', '4'], file).stdout.trim().split('\n').length, 1);
   await p.stop();
   cleanups.splice(cleanups.length - 1, 1);
-  execFileSync('sqlite3', [file, "UPDATE audit SET data = replace(data, '\"status\":200', '\"status\":500') WHERE seq = 3"]);
+  execFileSync('sqlite3', [file, "UPDATE audit SET data = replace(data, '\"status\":200', '\"status\":500') WHERE seq = 4"]);
   const bad = cli(['audit', 'verify'], file);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /audit row 3 was edited/);
-  execFileSync('sqlite3', [file, "UPDATE audit SET data = replace(data, '\"status\":500', '\"status\":200') WHERE seq = 3"]);
+  assert.match(bad.stderr, /audit row 4 was edited/);
+  execFileSync('sqlite3', [file, "UPDATE audit SET data = replace(data, '\"status\":500', '\"status\":200') WHERE seq = 4"]);
   assert.equal(cli(['audit', 'verify'], file).status, 0);
   execFileSync('sqlite3', [file, 'DELETE FROM audit WHERE seq = 2']);
   const gone = cli(['audit', 'verify'], file);
