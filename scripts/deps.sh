@@ -15,7 +15,9 @@ MODE=${1:-}
 PKGS=(build-essential cmake pkg-config libuv1-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
       node-llhttp libyaml-dev libcmocka-dev nodejs npm prometheus
       liblua5.4-dev libseccomp-dev libsqlite3-dev libhiredis-dev
-      redis-server sqlite3 openssl tmux lintian fakeroot)
+      redis-server sqlite3 openssl tmux lintian fakeroot
+      zsh fish   # the completion tests run `ccproxy completion zsh|fish` in them
+      chromium)  # headless, for the /ui browser test (tests/e2e/ui.test.mjs)
 [[ $MODE == --bench ]] && PKGS+=(wrk nginx-light libcjson-dev libjansson-dev)
 # clang for the second compiler CI builds with, clang-format for the format
 # check, libclang-rt-dev for libFuzzer and clang's sanitizer runtimes (only

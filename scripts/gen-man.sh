@@ -48,6 +48,36 @@ with no config file, the embedded default configures a provider for each one set
 .TP
 .BR HTTPS_PROXY ", " HTTP_PROXY ", " NO_PROXY
 honoured for connections to providers
+.TP
+.B XDG_STATE_HOME
+where the pid, state and log files of a running proxy go (default
+.IR ~/.local/state )
+.TP
+.B ANTHROPIC_BASE_URL
+set by
+.B ccproxy code
+for Claude Code; read by
+.B ccproxy statusline
+to find the proxy
+.TP
+.B NO_COLOR
+when set and not empty, no command writes colour
+.SH EXIT STATUS
+0 on success, 1 on failure, 2 for a usage error.
+.B ccproxy status
+exits 3 when no proxy runs for the config (the LSB convention),
+.B ccproxy code
+exits with Claude Code's own status (127 when it is not installed); each
+command's section above lists its codes.
+.SH SIGNALS
+.TP
+.BR SIGTERM ", " SIGINT
+stop accepting, let requests in flight finish (up to
+.BR server.drain_timeout_ms ),
+exit 0
+.TP
+.B SIGHUP
+reload the config file; one with errors is refused and the config in force keeps serving
 .SH FILES
 .TP
 .I ./ccproxy.yaml
@@ -57,6 +87,15 @@ the config files looked for, in this order, after
 .B \-\-config
 and
 .BR CCPROXY_CONFIG
+.TP
+.I $XDG_STATE_HOME/ccproxy/NAME-HASH.pid
+.TQ
+.I $XDG_STATE_HOME/ccproxy/NAME-HASH.json
+.TQ
+.I $XDG_STATE_HOME/ccproxy/NAME-HASH.log
+a running proxy's pid (locked while it runs), its address, and the log of one started by
+.BR "ccproxy start" ;
+one set per config file, NAME being the file's name and HASH a hash of its path
 .SH SEE ALSO
 The documentation in
 .I share/doc/ccproxy

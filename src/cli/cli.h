@@ -12,6 +12,8 @@ int ccp_cli_main(int argc, char **argv);
 int ccp_cmd_serve(int argc, char **argv);
 int ccp_cmd_check(int argc, char **argv);
 int ccp_cmd_explain(int argc, char **argv);
+int ccp_cmd_replay(int argc, char **argv);
+int ccp_cmd_tail(int argc, char **argv);
 int ccp_cmd_transformers(int argc, char **argv);
 int ccp_cmd_config_keys(int argc, char **argv);
 int ccp_cmd_version(int argc, char **argv);
@@ -25,6 +27,34 @@ int ccp_cmd_usage(int argc, char **argv);
  * NULL on failure; the caller closes it (sqlite3_close). */
 struct sqlite3;
 struct sqlite3 *ccp_cli_open_state(const char *state, const char *config, const char *cmd);
+int ccp_cmd_plugin(int argc, char **argv);     /* cmd_plugin.c */
+int ccp_cmd_providers(int argc, char **argv);  /* cmd_providers.c */
+int ccp_cmd_init(int argc, char **argv);       /* cmd_init.c */
+int ccp_cmd_import_ccr(int argc, char **argv); /* cmd_import_ccr.c */
+int ccp_cmd_start(int argc, char **argv);
+int ccp_cmd_stop(int argc, char **argv);
+int ccp_cmd_restart(int argc, char **argv);
+int ccp_cmd_status(int argc, char **argv);
+int ccp_cmd_reload(int argc, char **argv);
+int ccp_cmd_code(int argc, char **argv);
+int ccp_cmd_env(int argc, char **argv);
+int ccp_cmd_statusline(int argc, char **argv);
+int ccp_cmd_completion(int argc, char **argv);
+
+/* A row of the command table (dispatch.c). */
+typedef struct ccp_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary; /* one line, for `ccproxy help` and the man page */
+    /* What the shell completions offer, space-separated words: "--opt" (a
+     * flag), "--opt=" (takes a value), "--opt=a|b" (takes one of those),
+     * "--opt=@file" (takes a file name); a word without "--" is an
+     * argument: "@file" a file name, "@a|b" one of those. */
+    const char *options;
+} ccp_command;
+
+extern const ccp_command ccp_commands[];
+extern const size_t ccp_n_commands;
 
 /* Loads the config the way every subcommand does: --config path, else the
  * lookup order in config.h, else the embedded default. Prints diagnostics to

@@ -1,6 +1,8 @@
 /* cmd_check.c — `ccproxy check`: validate a config, print every problem. */
 #include "cli/cli.h"
 
+#include "http/tls_server.h"
+
 #include <getopt.h>
 #include <stdio.h>
 
@@ -41,6 +43,18 @@ int ccp_cmd_check(int argc, char **argv)
     }
     ccp_config *cfg = ccp_cli_load_config(config_path);
     if (!cfg) return 1;
+    /* server.tls: the certificate and key are loaded as serve would, so a
+     * renewed pair is checked before a reload or restart meets it. */
+    if (cfg->server.tls.cert_file) {
+        ccp_error err = {0};
+        ccp_tls_server *ts = ccp_tls_server_new(&cfg->server.tls, &err);
+        if (!ts) {
+            fprintf(stderr, "%s: error: %s\n", cfg->source, err.msg);
+            ccp_config_unref(cfg);
+            return 1;
+        }
+        ccp_tls_server_free(ts);
+    }
     printf("%s: ok, %zu provider%s", cfg->source, cfg->n_providers,
            cfg->n_providers == 1 ? "" : "s");
     if (cfg->has_default)

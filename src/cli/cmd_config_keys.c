@@ -42,7 +42,8 @@ int ccp_cmd_config_keys(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "--update-doc")) return update_doc(argv[2]);
     if (argc > 1) {
         bool help = !strcmp(argv[1], "--help");
-        fputs("usage: ccproxy config-keys                   every config key: type, default, meaning\n"
+        fputs("usage: ccproxy config-keys                   every config key: type, default, "
+              "meaning\n"
               "       ccproxy config-keys --update-doc FILE rewrite FILE's generated key tables\n",
               help ? stdout : stderr);
         return help ? 0 : 2;

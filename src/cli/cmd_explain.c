@@ -210,6 +210,9 @@ int ccp_cmd_explain(int argc, char **argv)
         printf("chosen by: router.default%s\n",
                c.stage != CCP_STAGE_DEFAULT ? " (the stage has no route of its own)" : "");
         break;
+    case CCP_VIA_SCRIPT:
+        printf("chosen by: router.script (plugin '%s')\n", cfg->router.script);
+        break;
     }
     for (size_t i = 0; i < c.route->n; i++) {
         printf(i ? "fallback:  " : "target:    ");

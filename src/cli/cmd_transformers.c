@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include "pipeline/pipeline.h"
+#include "plugin/plugin.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -42,14 +43,21 @@ static const char MD_HEAD[] =
 int ccp_cmd_transformers(int argc, char **argv)
 {
     bool md = argc > 1 && !strcmp(argv[1], "--markdown");
-    if (argc > 1 && !md) {
-        fputs("usage: ccproxy transformers [--markdown]\n",
+    const char *config = NULL;
+    if (argc == 3 && !strcmp(argv[1], "--config")) config = argv[2];
+    if (argc > 1 && !md && !config) {
+        fputs("usage: ccproxy transformers [--markdown | --config PATH]\n",
               strcmp(argv[1], "--help") ? stderr : stdout);
         return strcmp(argv[1], "--help") ? 2 : 0;
     }
     ccp_buf b = CCP_BUF_INIT;
     if (md) ccp_buf_appends(&b, MD_HEAD);
     ccp_catalog_write(&b, md);
+    /* The config's plugins, with where each comes from (not in the
+     * generated docs: they are the user's). */
+    ccp_config *cfg = md ? NULL : ccp_cli_load_config(config);
+    if (cfg) ccp_plugin_catalog_write(cfg->plugins, &b);
+    ccp_config_unref(cfg);
     fwrite(b.data, 1, b.len, stdout);
     ccp_buf_free(&b);
     return 0;

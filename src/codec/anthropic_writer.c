@@ -56,7 +56,7 @@ static void gen_id(char *out, size_t n)
     clock_gettime(CLOCK_REALTIME, &ts);
     unsigned long long x = (unsigned long long)ts.tv_nsec * 6364136223846793005ULL ^
                            (unsigned long long)ts.tv_sec ^ (unsigned long long)(uintptr_t)out;
-    snprintf(out, n, "msg_");
+    memcpy(out, "msg_", 5);
     for (size_t i = 4; i + 1 < n && i < 28; i++) {
         x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
         out[i] = al[(x * 2685821657736338717ULL >> 58) % 62];
@@ -116,7 +116,11 @@ static void write_usage(ccp_buf *b, const ccp_usage *u, json_object *raw)
     ccp_buf_appendc(b, '{');
     for (size_t i = 0; i < 4; i++) {
         if (f[i].v < 0) continue;
-        ccp_buf_printf(b, "%s\"%s\":%lld", first ? "" : ",", f[i].k, (long long)f[i].v);
+        if (!first) ccp_buf_appendc(b, ',');
+        ccp_buf_appendc(b, '"');
+        ccp_buf_appends(b, f[i].k);
+        CCP_BUF_LIT(b, "\":");
+        ccp_buf_append_i64(b, f[i].v);
         first = false;
     }
     append_extra(b, raw, is_usage_key, first);
@@ -164,8 +168,9 @@ static void put_frame(ccp_anthropic_writer *w, const char *event)
 
 static void write_block_start(ccp_buf *b, const ccp_event *ev)
 {
-    ccp_buf_printf(b,
-                   "{\"type\":\"content_block_start\",\"index\":%d,\"content_block\":", ev->index);
+    CCP_BUF_LIT(b, "{\"type\":\"content_block_start\",\"index\":");
+    ccp_buf_append_i64(b, ev->index);
+    CCP_BUF_LIT(b, ",\"content_block\":");
     if (ev->raw && ev->block_kind != CCP_BLOCK_TOOL_USE) {
         ccp_json_write(b, ev->raw);
     } else {
@@ -198,7 +203,10 @@ static void write_block_start(ccp_buf *b, const ccp_event *ev)
 
 static void write_block_delta(ccp_buf *b, const ccp_event *ev)
 {
-    ccp_buf_printf(b, "{\"type\":\"content_block_delta\",\"index\":%d,\"delta\":", ev->index);
+    /* One per streamed token: written without printf. */
+    CCP_BUF_LIT(b, "{\"type\":\"content_block_delta\",\"index\":");
+    ccp_buf_append_i64(b, ev->index);
+    CCP_BUF_LIT(b, ",\"delta\":");
     const char *t = ev->text ? ev->text : "";
     switch (ev->delta_kind) {
     case CCP_DELTA_TEXT:
@@ -248,7 +256,9 @@ static void stream_event(ccp_anthropic_writer *w, const ccp_event *ev)
         write_block_delta(b, ev);
         break;
     case CCP_EV_BLOCK_STOP:
-        ccp_buf_printf(b, "{\"type\":\"content_block_stop\",\"index\":%d}", ev->index);
+        CCP_BUF_LIT(b, "{\"type\":\"content_block_stop\",\"index\":");
+        ccp_buf_append_i64(b, ev->index);
+        ccp_buf_appendc(b, '}');
         break;
     case CCP_EV_MESSAGE_DELTA:
         ccp_buf_appends(b, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");

@@ -5,6 +5,7 @@
 #include "codec/anthropic.h"
 #include "codec/gemini.h"
 #include "codec/openai_chat.h"
+#include "codec/openai_responses.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -62,6 +63,9 @@ void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p, const char 
         case CCP_AUTH_GOOG:
             ccp_outbound_add_header(out, "x-goog-api-key", key);
             break;
+        case CCP_AUTH_API_KEY:
+            ccp_outbound_add_header(out, "api-key", key);
+            break;
         case CCP_AUTH_BEARER: {
             ccp_buf b = CCP_BUF_INIT;
             ccp_buf_printf(&b, "Bearer %s", key);
@@ -110,6 +114,7 @@ const ccp_codec *const ccp_codecs[] = {
     [CCP_FORMAT_ANTHROPIC] = &ccp_codec_anthropic,
     [CCP_FORMAT_OPENAI_CHAT] = &ccp_codec_openai_chat,
     [CCP_FORMAT_GEMINI] = &ccp_codec_gemini,
+    [CCP_FORMAT_OPENAI_RESPONSES] = &ccp_codec_openai_responses,
     NULL,
 };
 

@@ -38,7 +38,7 @@ void ccp_outbound_free(ccp_outbound *out);
 void ccp_outbound_seal(ccp_outbound *out);
 void ccp_outbound_add_header(ccp_outbound *out, const char *name, const char *value);
 /* Adds key (NULL: the provider's api_key) in the provider's auth mode
- * (x-api-key, Authorization: Bearer, x-goog-api-key or none), then its
+ * (x-api-key, Authorization: Bearer, x-goog-api-key, api-key or none), then its
  * configured extra headers. */
 void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p, const char *key);
 /* For map_error when the body says nothing useful: "upstream answered HTTP

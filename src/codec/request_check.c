@@ -35,10 +35,32 @@
 #define REQUIRED true
 
 /* The walk: the path of the field being looked at ("messages.3.content"),
- * and where the first error goes. */
+ * and where the first error goes. The path is kept as its segments (a key
+ * or an index each) and written out only when a field fails: formatting it
+ * at every step cost more than the rest of the walk (the walk visits every
+ * content block of every message). */
+#define PATH_MAX_LEN 255 /* a longer path is cut short (not overflowed) */
+/* Each segment writes at least one byte and every one after the first a
+ * '.' too, so segments past this many could only land beyond the cut. */
+#define PATH_SEGS 128
+
+typedef struct path_seg {
+    const char *key; /* NULL: an array index */
+    size_t idx;
+} path_seg;
+
+/* The request's own members, read in one pass: the check looks up some
+ * twenty top-level keys, most of them absent, and json-c hashes the key of
+ * every lookup; a request has a handful of members to compare instead. */
+#define TOP_MAX 32
+
 typedef struct walk {
-    char path[256]; /* cut short (not overflowed) on absurd depths */
-    size_t len;
+    path_seg segs[PATH_SEGS];
+    size_t depth;     /* may exceed PATH_SEGS on absurd depths; the rest is not kept */
+    json_object *top; /* the request, when its members are in top_keys/top_vals */
+    size_t n_top;
+    const char *top_keys[TOP_MAX];
+    json_object *top_vals[TOP_MAX];
     ccp_error *err;
     /* The client's request (ccp_request_validate): also what the Anthropic
      * API requires, though no code here would break without it. */
@@ -47,23 +69,70 @@ typedef struct walk {
 
 static size_t push(walk *w, const char *key, size_t idx)
 {
-    size_t was = w->len;
-    size_t room = sizeof w->path - w->len;
-    int n = key ? snprintf(w->path + w->len, room, "%s%s", w->len ? "." : "", key)
-                : snprintf(w->path + w->len, room, "%s%zu", w->len ? "." : "", idx);
-    if (n > 0) w->len += (size_t)n < room ? (size_t)n : room - 1;
+    size_t was = w->depth;
+    if (w->depth < PATH_SEGS) w->segs[w->depth] = (path_seg){key, idx};
+    w->depth++;
     return was;
 }
 
 static void pop(walk *w, size_t was)
 {
-    w->len = was;
-    w->path[was] = '\0';
+    w->depth = was;
+}
+
+/* Appends s to path (len so far), cut at PATH_MAX_LEN. */
+static size_t path_add(char *path, size_t len, const char *s, size_t n)
+{
+    size_t room = PATH_MAX_LEN - len;
+    if (n > room) n = room;
+    memcpy(path + len, s, n);
+    return len + n;
 }
 
 static int fail(walk *w, const char *what)
 {
-    return ccp_error_set(w->err, CCP_EINVAL, "%s: %s", w->len ? w->path : "request", what);
+    char path[PATH_MAX_LEN + 1];
+    size_t len = 0;
+    size_t n = w->depth < PATH_SEGS ? w->depth : PATH_SEGS;
+    for (size_t i = 0; i < n; i++) {
+        if (len) len = path_add(path, len, ".", 1);
+        if (w->segs[i].key) {
+            len = path_add(path, len, w->segs[i].key, strlen(w->segs[i].key));
+        } else {
+            char num[24];
+            int k = snprintf(num, sizeof num, "%zu", w->segs[i].idx);
+            len = path_add(path, len, num, (size_t)k);
+        }
+    }
+    path[len] = '\0';
+    return ccp_error_set(w->err, CCP_EINVAL, "%s: %s", len ? path : "request", what);
+}
+
+/* obj[key], as ccp_json_get, from the request's members when obj is the
+ * request. */
+static json_object *get(const walk *w, json_object *obj, const char *key)
+{
+    if (obj && obj == w->top) {
+        for (size_t i = 0; i < w->n_top; i++)
+            if (!strcmp(w->top_keys[i], key)) return w->top_vals[i];
+        return NULL;
+    }
+    return ccp_json_get(obj, key);
+}
+
+/* Reads the request's members into w (not when it has more than TOP_MAX:
+ * then every lookup goes to json-c). */
+static void read_top(walk *w, json_object *req)
+{
+    size_t n = 0;
+    json_object_object_foreach(req, key, val)
+    {
+        if (n == TOP_MAX) return;
+        w->top_keys[n] = key;
+        w->top_vals[n++] = val;
+    }
+    w->n_top = n;
+    w->top = req;
 }
 
 static bool has_type(json_object *v, unsigned mask)
@@ -77,7 +146,7 @@ static bool has_type(json_object *v, unsigned mask)
 static int field(walk *w, json_object *obj, const char *key, unsigned mask, bool required,
                  const char *what, json_object **out)
 {
-    json_object *v = ccp_json_get(obj, key);
+    json_object *v = get(w, obj, key);
     if (out) *out = v;
     if (!v && !required) return 0;
     int rc = 0;
@@ -274,9 +343,15 @@ static int object_field(walk *w, json_object *req, const char *key, json_object 
 
 static int check(json_object *req, ccp_error *err, bool strict)
 {
-    walk w = {.err = err, .strict = strict};
+    walk w; /* not zeroed whole: its arrays are written before they are read */
+    w.depth = 0;
+    w.top = NULL;
+    w.n_top = 0;
+    w.err = err;
+    w.strict = strict;
     if (!json_object_is_type(req, json_type_object))
         return fail(&w, "must be a JSON object (an Anthropic Messages request)");
+    read_top(&w, req);
     json_object *v;
     int rc;
     if ((rc = str_field(&w, req, "model", REQUIRED))) return rc;

@@ -5,6 +5,7 @@
 #include "codec/codec.h"
 #include "core/alloc.h"
 #include "pipeline/pipeline.h"
+#include "plugin/plugin.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -33,21 +34,35 @@ void ccp_diags_print(const ccp_diags *d, FILE *out)
     }
 }
 
+/* Wipes and frees a secret string (NULL is fine). */
+static void free_secret(char *s)
+{
+    if (!s) return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
 void ccp_provider_free(ccp_provider *p)
 {
     free(p->name);
     free(p->base_url);
-    if (p->api_key) {
-        /* Secrets do not linger in freed memory. */
-        memset(p->api_key, 0, strlen(p->api_key));
-        free(p->api_key);
+    /* Secrets do not linger in freed memory (a reload frees the old
+     * snapshot's): the keys, and header values, which often carry a token.
+     * api_key points into keys (ccp_cfg_finish_keys); it is set apart from
+     * the pool only while its provider is being loaded. */
+    bool api_key_pooled = false;
+    for (size_t i = 0; i < p->keys.n; i++) {
+        if (p->keys.v[i] == p->api_key) api_key_pooled = true;
+        free_secret(p->keys.v[i]);
     }
-    for (size_t i = 0; i < p->keys.n; i++)
-        memset(p->keys.v[i], 0, strlen(p->keys.v[i]));
-    ccp_strlist_free(&p->keys);
+    if (!api_key_pooled) free_secret(p->api_key);
+    free(p->keys.v);
+    p->keys.v = NULL;
+    p->keys.n = 0;
+    p->api_key = NULL;
     for (size_t i = 0; i < p->n_headers; i++) {
         free(p->headers[i].name);
-        free(p->headers[i].value);
+        free_secret(p->headers[i].value);
     }
     free(p->headers);
     for (size_t i = 0; i < p->n_models; i++)
@@ -56,7 +71,13 @@ void ccp_provider_free(ccp_provider *p)
     for (size_t i = 0; i < p->n_model_pipelines; i++)
         free(p->model_pipelines[i].model);
     free(p->model_pipelines);
+    if (p->codec_opts) {
+        const ccp_codec *c = ccp_codec_for(p->format);
+        ccp_key_table t = {c->name, c->opts, c->n_opts};
+        ccp_keys_free(&t, p->codec_opts);
+    }
     free(p->codec_opts);
+    ccp_cfg_tls_free(&p->tls);
 }
 
 void ccp_strlist_free(ccp_strlist *l)
@@ -78,16 +99,20 @@ void ccp_config_destroy(ccp_config *c)
     for (size_t i = 0; i < c->n_pipelines; i++)
         ccp_pipeline_free(&c->pipelines[i]);
     free(c->pipelines);
+    ccp_plugin_set_free(c->plugins); /* after the pipelines whose steps point into it */
     ccp_keys_free(&ccp_cfg_server_keys, &c->server);
     ccp_strlist_free(&c->server.allowed_hosts);
     ccp_strlist_free(&c->server.allowed_origins);
     free(c->server.admin_listen);
+    ccp_keys_free(&ccp_cfg_server_tls_keys, &c->server.tls);
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_cfg_telemetry_free(&c->telemetry);
     ccp_keys_free(&ccp_cfg_auth_keys, &c->auth);
     ccp_keys_free(&ccp_cfg_state_keys, &c->state);
     ccp_cfg_pricing_free(c);
     ccp_cfg_tenants_free(c);
+    ccp_cfg_security_free(&c->security);
+    ccp_cfg_debug_free(&c->debug);
     free(c->source);
     free(c);
 }

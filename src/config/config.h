@@ -3,10 +3,9 @@
  * Loaded from YAML (config_load.c), validated with file:line:col diagnostics,
  * ${VAR} / ${VAR:-default} interpolated. The running server holds a
  * reference-counted, immutable snapshot, and each request takes its own
- * reference, so that a reload (not implemented yet: it comes with the CLI
- * work) can build a new one and swap it while in-flight requests finish on
- * the one they started with. Runtime code never sees YAML, only these
- * structs. */
+ * reference, so that a reload (http/reload.c) builds a new one and swaps it
+ * while in-flight requests finish on the one they started with. Runtime code never sees YAML, only
+ * these structs. */
 #ifndef CCP_CONFIG_CONFIG_H
 #define CCP_CONFIG_CONFIG_H
 
@@ -23,6 +22,7 @@ typedef enum {
     CCP_FORMAT_ANTHROPIC,
     CCP_FORMAT_OPENAI_CHAT,
     CCP_FORMAT_GEMINI,
+    CCP_FORMAT_OPENAI_RESPONSES,
 } ccp_format;
 
 typedef enum {
@@ -30,6 +30,7 @@ typedef enum {
     CCP_AUTH_BEARER,    /* Authorization: Bearer KEY */
     CCP_AUTH_GOOG,      /* x-goog-api-key: KEY (Gemini's own) */
     CCP_AUTH_NONE,      /* no key sent (local servers) */
+    CCP_AUTH_API_KEY,   /* api-key: KEY (Azure OpenAI's) */
 } ccp_auth;
 
 /* A named pipeline of transformers (pipeline/pipeline.h has its fields). */
@@ -75,13 +76,29 @@ typedef struct ccp_breaker_config {
     int half_open_probes; /* attempts let through at once while half-open */
 } ccp_breaker_config;
 
+/* A provider's TLS settings (the `tls` mapping; config_security.c has the
+ * table). Verification is always on unless insecure_skip_verify. */
+typedef enum { CCP_TLS_1_2 = 0, CCP_TLS_1_3 } ccp_tls_version;
+
+typedef struct ccp_tls_config {
+    char *ca_file;     /* PEM bundle that replaces the system CAs; NULL: system */
+    int min_version;   /* a ccp_tls_version */
+    char *pin_sha256;  /* "sha256//<base64>[;sha256//...]" for CURLOPT_PINNEDPUBLICKEY */
+    char *client_cert; /* PEM client certificate (mTLS); NULL: none */
+    char *client_key;  /* its PEM private key; NULL: in client_cert's file */
+    bool insecure_skip_verify;
+} ccp_tls_config;
+
 typedef struct ccp_provider {
     char *name;
     ccp_format format;
     char *base_url; /* without trailing '/' */
-    char *api_key;  /* interpolated; NULL when none. A secret: never log it. */
-    /* Every key, api_key first then api_keys; api_key == keys.v[0] when any.
-     * Secrets: never log them (name a key by its index). */
+    /* keys.v[0] (borrowed: the pool owns it); NULL when none. A secret:
+     * never log it. */
+    char *api_key;
+    /* Every key, api_key first then api_keys; the one copy of each key in
+     * the config, wiped when the snapshot is freed. Secrets: never log them
+     * (name a key by its index). */
     ccp_strlist keys;
     ccp_retry_config retry;
     ccp_breaker_config breaker;
@@ -97,6 +114,14 @@ typedef struct ccp_provider {
     const ccp_pipeline *pipeline;
     ccp_model_pipeline *model_pipelines;
     size_t n_model_pipelines;
+    /* The SSRF guard (config_security.c): local marks a provider on the
+     * inside of the network; allow_internal (local, or a base_url naming an
+     * IP literal or localhost) lets its connections reach loopback, private
+     * and link-local addresses. */
+    bool local;
+    bool allow_internal;
+    int base_url_line, base_url_col; /* where base_url is written, for diagnostics */
+    ccp_tls_config tls;
     /* concurrency limits (exchange/admit.h); max_in_flight 0 = unlimited */
     int max_in_flight;
     int max_queue;
@@ -151,12 +176,14 @@ typedef struct ccp_router_config {
     ccp_rule *rules;
     size_t n_rules;
     /* The stage detectors' settings (their table is in config_router.c). */
-    char *background_model;      /* glob on the model */
-    bool adaptive_is_thinking;   /* thinking.type adaptive counts as thinking */
-    char *planning_marker;       /* text that marks plan mode */
-    int64_t long_context_tokens; /* estimate above which a request is long context */
-    bool needs_tokens;           /* some route or rule depends on the token estimate */
-    char **owned;                /* model strings the targets point to */
+    char *background_model;    /* glob on the model */
+    bool adaptive_is_thinking; /* thinking.type adaptive counts as thinking */
+    char *planning_marker;     /* text that marks plan mode */
+    char *script;              /* router.script: a plugin with a route hook; NULL: none */
+    const struct ccp_plugin *script_plugin; /* it, resolved at load (in cfg->plugins) */
+    int64_t long_context_tokens;            /* estimate above which a request is long context */
+    bool needs_tokens;                      /* some route or rule depends on the token estimate */
+    char **owned;                           /* model strings the targets point to */
     size_t n_owned;
 } ccp_router_config;
 
@@ -168,6 +195,16 @@ typedef enum {
     CCP_ECHO_MODEL_UPSTREAM, /* the model the provider says served */
 } ccp_echo_model;
 
+/* server.tls: HTTPS on the listener (config_inbound.c declares the keys;
+ * http/tls_server.c serves it). */
+typedef enum { CCP_TLS_MIN_1_2 = 0, CCP_TLS_MIN_1_3 } ccp_tls_min;
+typedef struct ccp_server_tls_config {
+    char *cert_file; /* PEM certificate chain; NULL: plain HTTP */
+    char *key_file;  /* PEM private key */
+    int min_version; /* a ccp_tls_min */
+    bool admin;      /* the admin listener serves HTTPS too, with the same certificate */
+} ccp_server_tls_config;
+
 /* The `server` and `upstream` sections. What each field means, its bounds
  * and its default are in the section's table (config_load.c), the one
  * place they are written. */
@@ -177,6 +214,7 @@ typedef struct ccp_server_config {
     int workers;
     size_t max_body_bytes;
     size_t max_header_bytes;
+    int max_headers; /* header fields in one request head */
     int max_json_elements;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
@@ -191,6 +229,13 @@ typedef struct ccp_server_config {
     int echo_model;              /* a ccp_echo_model */
     ccp_strlist allowed_hosts;   /* see guard/browser.h */
     ccp_strlist allowed_origins; /* see guard/browser.h */
+    /* Inbound TLS and per-client limits (config_inbound.c). */
+    ccp_server_tls_config tls;
+    int max_connections_per_client; /* open connections per client address; 0 = no cap */
+    int client_rate;                /* requests per client address per client_rate_ms; 0 = off */
+    uint32_t client_rate_ms;        /* 1000 ("N/s") or 60000 ("N/m") */
+    bool watch_config;              /* reload when the file changes (http/reload.c) */
+    int session_table;              /* sessions kept for GET /sessions/ID; 0 = off */
 } ccp_server_config;
 
 typedef struct ccp_upstream_config {
@@ -252,6 +297,25 @@ typedef struct ccp_tenant {
     double budget_usd; /* parsed from budget */
     int budget_period; /* 0 none, 1 day, 2 month (teams/keystore.h's ccp_period) */
 } ccp_tenant;
+/* The `security` section (config_security.c has the table). */
+typedef struct ccp_security_config {
+    /* host patterns ("api.openai.com", "*.azure.com", "host:port") that
+     * base_urls may name; empty: any the config names */
+    ccp_strlist allowed_upstreams;
+    bool protect_memory; /* serve mode is not dumpable (guard/secrets.h) */
+} ccp_security_config;
+
+/* The `debug` section (config_debug.c). */
+typedef struct ccp_capture_config {
+    char *dir;        /* NULL: no capture */
+    double sample;    /* 0..1 */
+    size_t max_bytes; /* per exchange's file (and its memory) */
+    int max_files;    /* kept in dir */
+} ccp_capture_config;
+
+typedef struct ccp_debug_config {
+    ccp_capture_config capture;
+} ccp_debug_config;
 
 typedef struct ccp_config {
     char *source; /* the file loaded, or "<embedded default>"; owned */
@@ -267,9 +331,12 @@ typedef struct ccp_config {
     size_t n_prices;
     ccp_tenant *tenants;
     size_t n_tenants;
+    ccp_security_config security;
+    ccp_debug_config debug;
     ccp_provider *providers;
     size_t n_providers;
-    ccp_pipeline *pipelines; /* owned array */
+    struct ccp_plugin_set *plugins; /* plugin/plugin.h; owned; loaded with the config */
+    ccp_pipeline *pipelines;        /* owned array */
     size_t n_pipelines;
     bool has_default;          /* false when no provider is configured at all */
     ccp_target router_default; /* router.stages[DEFAULT].targets[0] */

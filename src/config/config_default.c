@@ -1,45 +1,33 @@
 /* config_default.c — the embedded default config, used when no file is
- * found. It is YAML run through the same loader, so it cannot drift from
- * what a file may say; providers whose key variable is unset are left out,
- * and the router falls to the first provider present (in this order). */
+ * found. It is YAML written from the provider catalog (catalog.c, the rows
+ * marked in_default) and run through the same loader, so it cannot drift
+ * from what a file may say; providers whose key variable is unset are left
+ * out, and the router falls to the first provider present (in catalog
+ * order). */
 #include "config/config.h"
 
+#include "config/catalog.h"
 #include "config/config_internal.h"
+#include "core/buf.h"
 #include "core/error.h"
-
-#include <string.h>
-
-static const char default_yaml[] =
-    "providers:\n"
-    "  - name: anthropic\n"
-    "    format: anthropic\n"
-    "    base_url: https://api.anthropic.com\n"
-    "    api_key: ${ANTHROPIC_API_KEY}\n"
-    "  - name: openrouter\n"
-    "    format: anthropic\n"
-    "    base_url: https://openrouter.ai/api\n"
-    "    auth: bearer\n"
-    "    api_key: ${OPENROUTER_API_KEY}\n"
-    "  - name: deepseek\n"
-    "    format: anthropic\n"
-    "    base_url: https://api.deepseek.com/anthropic\n"
-    "    api_key: ${DEEPSEEK_API_KEY}\n"
-    "    models: [deepseek-chat, deepseek-reasoner]\n"
-    "  - name: openai\n"
-    "    format: openai-chat\n"
-    "    base_url: https://api.openai.com/v1\n"
-    "    api_key: ${OPENAI_API_KEY}\n"
-    "    max_tokens_field: max_completion_tokens\n"
-    "    reasoning: effort\n"
-    "    models: [gpt-5]\n"
-    "  - name: gemini\n"
-    "    format: gemini\n"
-    "    base_url: https://generativelanguage.googleapis.com/v1beta\n"
-    "    api_key: ${GEMINI_API_KEY}\n"
-    "    models: [gemini-2.5-pro]\n";
 
 int ccp_config_load_default(ccp_config **out, ccp_diags *diags)
 {
-    return ccp_config_load_yaml("<embedded default>", default_yaml, strlen(default_yaml), true, out,
-                                diags);
+    ccp_buf yaml = CCP_BUF_INIT;
+    ccp_buf pipes = CCP_BUF_INIT;
+    ccp_buf_appends(&yaml, "providers:\n");
+    for (size_t i = 0; i < ccp_provider_catalog_n; i++) {
+        const ccp_provider_info *p = &ccp_provider_catalog[i];
+        if (!p->in_default) continue;
+        ccp_catalog_provider_yaml(&yaml, p, NULL, NULL, false, true);
+        ccp_catalog_pipeline_yaml(&pipes, p);
+    }
+    if (pipes.len) {
+        ccp_buf_appends(&yaml, "pipelines:\n");
+        ccp_buf_append(&yaml, pipes.data, pipes.len);
+    }
+    int rc = ccp_config_load_yaml("<embedded default>", yaml.data, yaml.len, true, out, diags);
+    ccp_buf_free(&pipes);
+    ccp_buf_free(&yaml);
+    return rc;
 }

@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "config/keys.h"
 #include "core/buf.h"
+#include "pipeline/pipeline.h"
 
 #include <yaml.h>
 
@@ -74,7 +75,28 @@ const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n
  * config_reliability.c). */
 extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
     ccp_cfg_provider_keys, ccp_cfg_router_keys, ccp_cfg_retry_keys, ccp_cfg_breaker_keys,
-    ccp_cfg_telemetry_keys, ccp_cfg_auth_keys, ccp_cfg_state_keys;
+    ccp_cfg_telemetry_keys, ccp_cfg_security_keys, ccp_cfg_tls_keys, ccp_cfg_auth_keys,
+    ccp_cfg_state_keys;
+
+/* config_security.c: the security section, providers' tls mapping, and the
+ * checks after every provider is loaded (the allowlist, allow_internal). */
+void ccp_cfg_security_defaults(ccp_security_config *s);
+void ccp_cfg_security_free(ccp_security_config *s);
+void ccp_cfg_load_tls(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
+void ccp_cfg_tls_defaults(ccp_tls_config *t);
+void ccp_cfg_tls_free(ccp_tls_config *t);
+void ccp_cfg_security_finish(loader *l);
+/* True when host:port matches one of patterns (or patterns is empty). */
+bool ccp_cfg_upstream_allowed(const ccp_strlist *patterns, const char *host, long port);
+/* config_debug.c: the debug section and its capture table. */
+extern const ccp_key_table ccp_cfg_debug_keys, ccp_cfg_capture_keys;
+void ccp_cfg_debug_defaults(ccp_debug_config *d);
+void ccp_cfg_debug_free(ccp_debug_config *d);
+
+/* config_inbound.c: server.tls and the per-client limits. */
+extern const ccp_key_table ccp_cfg_server_tls_keys;
+void ccp_cfg_load_server_tls(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
+void ccp_cfg_load_client_rate(loader *l, yaml_node_t *v, void *base, const ccp_key *k);
 
 /* config_reliability.c: a provider's retry, breaker and api_keys. */
 void ccp_cfg_reliability_defaults(ccp_provider *p);
@@ -105,6 +127,15 @@ void ccp_cfg_load_providers(loader *l, yaml_node_t *seq);
 void ccp_cfg_load_pipelines(loader *l, yaml_node_t *map);
 void ccp_cfg_note_pipeline(loader *l, const char *provider, const char *model, yaml_node_t *v);
 void ccp_cfg_resolve_pipelines(loader *l);
+/* Checks the option values in map against st->t's declared options into
+ * st->opts and st->conf (where names the place in messages). */
+bool ccp_cfg_load_options(loader *l, yaml_node_t *map, const char *where, ccp_step *st);
+
+/* config_plugins.c: the plugins section (map may be NULL: the default
+ * folder), loaded before the pipelines that name plugins. */
+void ccp_cfg_load_plugins(loader *l, yaml_node_t *map);
+extern const ccp_key_table ccp_cfg_plugins_keys, ccp_cfg_plugin_entry_keys,
+    ccp_cfg_plugin_limit_keys;
 
 /* config_router.c: the router section, after every provider is loaded. */
 void ccp_cfg_load_router(loader *l, yaml_node_t *map);

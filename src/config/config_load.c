@@ -218,6 +218,15 @@ static const ccp_key server_keys[] = {
      .min = 1024,
      .max = 1 << 24,
      .help = "larger request heads get `431`"},
+    {.name = "max_headers",
+     .type = CCP_KEY_INT,
+     .offset = SRV(max_headers),
+     .def = "100",
+     .min = 8,
+     .max = 100000,
+     .help = "a request head with more header fields gets `431`: each costs memory and a "
+             "lookup however short it is (`a:` is two bytes of `max_header_bytes`). Claude Code "
+             "and the SDKs send about 20"},
     {.name = "max_json_elements",
      .type = CCP_KEY_INT,
      .offset = SRV(max_json_elements),
@@ -281,6 +290,26 @@ static const ccp_key server_keys[] = {
      .help = "open client connections across all workers; past it a new connection is "
              "accepted, answered `503 overloaded_error` once its request head is in, and "
              "closed. `0` = no cap (the open-file limit still bounds it)"},
+    {.name = "max_connections_per_client",
+     .type = CCP_KEY_INT,
+     .offset = SRV(max_connections_per_client),
+     .def = "0",
+     .max = 10000000,
+     .help = "open connections from one client address (IPv4, or IPv6 /64), all workers; past "
+             "it a new connection is closed at once, counted in "
+             "`ccproxy_client_connections_refused_total` and logged once per burst. Keeps one "
+             "client (a connection flood, many slowloris connections) from taking every "
+             "connection. `0` = no cap (see [Limits and overload](#limits-and-overload))"},
+    {.name = "client_rate_limit",
+     .type = CCP_KEY_CUSTOM,
+     .offset = SRV(client_rate),
+     .load = ccp_cfg_load_client_rate,
+     .doc_type = "`N/s` or `N/m`",
+     .doc_def = "none",
+     .help = "requests per client address (IPv4, or IPv6 /64), counted by a token bucket of "
+             "`N` shared by all workers and refilled at `N` per second (`/s`) or minute (`/m`); "
+             "a request over it gets `429 rate_limit_error` with `retry-after`. Applies to "
+             "every request on the main listener, with or without proxy keys"},
     {.name = "log_level",
      .type = CCP_KEY_ENUM,
      .offset = SRV(log_level),
@@ -315,6 +344,22 @@ static const ccp_key server_keys[] = {
      .help = "a second listener, on its own thread, for the operator's endpoints (`/metrics`): "
              "they are then served there and no longer on the main port, which can be exposed "
              "while this one stays private. Port `0` picks a free one (printed at start)"},
+    {.name = "watch_config",
+     .type = CCP_KEY_BOOL,
+     .offset = SRV(watch_config),
+     .def = "false",
+     .help = "reload the config when its file changes (inotify on its directory, so an editor "
+             "that saves by renaming is seen; debounced 300 ms), as SIGHUP or `ccproxy reload` "
+             "would: a file with errors is refused and the config in force keeps serving. Read "
+             "at start (see [Hot reload](#hot-reload))"},
+    {.name = "session_table",
+     .type = CCP_KEY_INT,
+     .offset = SRV(session_table),
+     .def = "1024",
+     .max = 1000000,
+     .help = "how many Claude Code sessions (`x-claude-code-session-id`) the proxy remembers the "
+             "latest request of, for `GET /sessions/ID` and `ccproxy statusline`; the least "
+             "recently active is forgotten first. About 1 KiB each; `0` = off. Read at start"},
     {.name = "echo_model",
      .type = CCP_KEY_ENUM,
      .offset = SRV(echo_model),
@@ -343,6 +388,14 @@ static const ccp_key server_keys[] = {
      .doc_def = "`[]`",
      .help = "origins (`scheme://host[:port]`, `\"null\"`, or `\"*\"`) whose web pages may call "
              "the proxy; none by default"},
+    {.name = "tls",
+     .type = CCP_KEY_CUSTOM,
+     .offset = SRV(tls),
+     .load = ccp_cfg_load_server_tls,
+     .doc_type = "mapping",
+     .doc_def = "none",
+     .help = "serve HTTPS on the listener: `cert_file`, `key_file`, `min_version` (see "
+             "[server.tls](#servertls) and [tls.md](tls.md))"},
 };
 
 #define UP(f) offsetof(ccp_upstream_config, f)
@@ -463,11 +516,14 @@ char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
         return NULL;
     }
     ccp_buf out = CCP_BUF_INIT;
-    char var[256];
+    char var[4400];
     int rc = ccp_interp(s, &out, var, sizeof var);
     if (rc == 0) return ccp_buf_detach(&out, NULL);
+    if (out.data) explicit_bzero(out.data, out.cap); /* may hold part of a secret */
     ccp_buf_free(&out);
-    if (rc == CCP_ENOTFOUND) {
+    if (rc == CCP_EIO || rc == CCP_EINVAL) {
+        DIAG(l, v, "%s: %s", what, var);
+    } else if (rc == CCP_ENOTFOUND) {
         if (unset) *unset = true;
         if (!l->env_default)
             DIAG(l, v,
@@ -476,8 +532,8 @@ char *ccp_cfg_interp(loader *l, yaml_node_t *v, const char *what, bool *unset)
                  what, var, var);
     } else {
         DIAG(l, v,
-             "%s: malformed ${...}: write ${NAME} or ${NAME:-default}, and $$ for a "
-             "literal $",
+             "%s: malformed ${...}: write ${NAME}, ${NAME:-default} or ${file:/path}, and $$ "
+             "for a literal $",
              what);
     }
     return NULL;
@@ -539,6 +595,12 @@ static const ccp_key root_keys[] = {
      .doc_type = "mapping",
      .doc_def = "—",
      .help = "named lists of transformers that providers and rules use"},
+    {.name = "plugins",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "user transformers in Lua: where to find them, their isolation and caps "
+             "([plugins](plugins.md))"},
     {.name = "telemetry",
      .type = CCP_KEY_CUSTOM,
      .doc_type = "mapping",
@@ -566,6 +628,16 @@ static const ccp_key root_keys[] = {
      .doc_def = "—",
      .help =
          "USD per million tokens per provider and model, for spend and budgets (docs/teams.md)"},
+    {.name = "security",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "where keys may be sent, and how the process guards them ([security](security.md))"},
+    {.name = "debug",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "debugging aids: capture of exchanges to files (docs/debugging.md)"},
 };
 const ccp_key_table ccp_cfg_root_keys = CCP_KEYS("the top level", root_keys);
 
@@ -650,10 +722,21 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     ccp_cfg_telemetry_defaults(&c->telemetry);
     ccp_keys_defaults(&ccp_cfg_auth_keys, &c->auth);
     ccp_keys_defaults(&ccp_cfg_state_keys, &c->state);
+    ccp_cfg_security_defaults(&c->security);
+    ccp_cfg_debug_defaults(&c->debug);
     c->source = ccp_xstrdup(name);
     source_hash(yaml, len, c->source_hash);
     yaml_node_t *root = yaml_document_get_root_node(&l.doc);
     yaml_node_t *router = NULL;
+    /* Plugins first: pipelines name them as they name built-ins. */
+    yaml_node_t *plugins = NULL;
+    for (yaml_node_pair_t *pr =
+             root && root->type == YAML_MAPPING_NODE ? root->data.mapping.pairs.start : NULL;
+         pr && pr < root->data.mapping.pairs.top; pr++) {
+        const char *key = ccp_cfg_scalar(ccp_cfg_node(&l, pr->key));
+        if (key && !strcmp(key, "plugins")) plugins = ccp_cfg_node(&l, pr->value);
+    }
+    ccp_cfg_load_plugins(&l, plugins);
     if (root && root->type == YAML_MAPPING_NODE) {
         for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
              pr < root->data.mapping.pairs.top; pr++) {
@@ -671,6 +754,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 router = v;
             else if (!strcmp(key, "pipelines"))
                 ccp_cfg_load_pipelines(&l, v);
+            else if (!strcmp(key, "plugins"))
+                ; /* loaded above */
             else if (!strcmp(key, "telemetry"))
                 ccp_cfg_load_keys(&l, v, "telemetry", &ccp_cfg_telemetry_keys, &c->telemetry);
             else if (!strcmp(key, "auth"))
@@ -681,6 +766,10 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 ccp_cfg_load_pricing(&l, v);
             else if (!strcmp(key, "state"))
                 ccp_cfg_load_keys(&l, v, "state", &ccp_cfg_state_keys, &c->state);
+            else if (!strcmp(key, "security"))
+                ccp_cfg_load_keys(&l, v, "security", &ccp_cfg_security_keys, &c->security);
+            else if (!strcmp(key, "debug"))
+                ccp_cfg_load_keys(&l, v, "debug", &ccp_cfg_debug_keys, &c->debug);
             else
                 ccp_cfg_unknown_in(&l, k, "the top level", &ccp_cfg_root_keys);
         }
@@ -688,6 +777,7 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
         DIAG(&l, root, "the config must be a mapping with server, providers and router keys");
     }
     /* The router refers to providers, so it is resolved after all of them. */
+    ccp_cfg_security_finish(&l); /* after providers and security, in any order */
     ccp_cfg_resolve_pipelines(&l);
     if (router) ccp_cfg_load_router(&l, router);
     ccp_cfg_router_finish(&l);

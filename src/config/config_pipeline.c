@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "pipeline/pipeline.h"
+#include "plugin/plugin.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,14 +80,14 @@ static bool type_ok(const ccp_opt_spec *o, json_object *v)
     return false;
 }
 
-static bool load_options(loader *l, yaml_node_t *map, const char *pname, ccp_step *st)
+bool ccp_cfg_load_options(loader *l, yaml_node_t *map, const char *pname, ccp_step *st)
 {
     const ccp_transformer *t = st->t;
     bool ok = true;
     st->opts = json_object_new_object();
     if (map) {
         if (map->type != YAML_MAPPING_NODE) {
-            DIAG(l, map, "pipeline '%s': %s's options are a mapping", pname, t->name);
+            DIAG(l, map, "%s: %s's options are a mapping", pname, t->name);
             return false;
         }
         const char *known[32];
@@ -124,6 +125,16 @@ static bool load_options(loader *l, yaml_node_t *map, const char *pname, ccp_ste
             json_object_object_add(st->opts, o->name, val);
         }
     }
+    /* A plugin's options from its plugins.load entry come before its
+     * declared defaults. */
+    const ccp_plugin *plugin = ccp_plugin_of(t);
+    if (plugin && plugin->defaults) {
+        json_object_object_foreach(plugin->defaults, dk, dv)
+        {
+            if (!ccp_json_get(st->opts, dk))
+                json_object_object_add(st->opts, dk, json_object_get(dv));
+        }
+    }
     for (const ccp_opt_spec *o = t->opts; o->name; o++)
         if (o->def && !ccp_json_get(st->opts, o->name))
             json_object_object_add(st->opts, o->name, ccp_json_parse(o->def, strlen(o->def), NULL));
@@ -136,6 +147,7 @@ static const char *const step_keys[] = {"use", "with", "on_error"};
 static bool load_step(loader *l, yaml_node_t *n, const char *pname, ccp_step *st)
 {
     yaml_node_t *name_node = n, *with = NULL;
+    bool on_error = false; /* the step says on_error */
     st->line = (int)n->start_mark.line + 1;
     st->col = (int)n->start_mark.column + 1;
     bool ok = true;
@@ -151,6 +163,7 @@ static bool load_step(loader *l, yaml_node_t *n, const char *pname, ccp_step *st
                 with = v;
             } else if (key && !strcmp(key, "on_error")) {
                 const char *s = ccp_cfg_scalar(v);
+                on_error = true;
                 if (s && !strcmp(s, "skip")) {
                     st->skip_on_error = true;
                 } else if (!s || strcmp(s, "fail") != 0) {
@@ -168,12 +181,18 @@ static bool load_step(loader *l, yaml_node_t *n, const char *pname, ccp_step *st
         }
     }
     const char *name = ccp_cfg_scalar(name_node);
-    st->t = ccp_transformer_find(name);
+    const ccp_plugin *plugin = ccp_plugin_find(l->cfg->plugins, name);
+    st->t = plugin ? &plugin->t : ccp_transformer_find(name);
+    /* A plugin's steps fail or skip as its plugins.load entry says, unless
+     * the step says otherwise. */
+    if (plugin && !on_error) st->skip_on_error = plugin->skip_on_error;
     if (!st->t) {
-        const char *known[64];
+        const char *known[96];
         size_t nk = 0;
-        for (size_t i = 0; i < ccp_n_transformers && nk < 64; i++)
+        for (size_t i = 0; i < ccp_n_transformers && nk < 96; i++)
             known[nk++] = ccp_transformers[i]->name;
+        for (size_t i = 0; l->cfg->plugins && i < l->cfg->plugins->n && nk < 96; i++)
+            known[nk++] = l->cfg->plugins->v[i]->name;
         const char *s = name ? ccp_cfg_suggest(name, known, nk) : NULL;
         if (s)
             DIAG(l, name_node, "pipeline '%s': unknown transformer '%s': did you mean '%s'?", pname,
@@ -184,7 +203,9 @@ static bool load_step(loader *l, yaml_node_t *n, const char *pname, ccp_step *st
                  pname, name ? name : "?");
         return false;
     }
-    return load_options(l, with, pname, st) && ok;
+    char where[160];
+    snprintf(where, sizeof where, "pipeline '%s'", pname);
+    return ccp_cfg_load_options(l, with, where, st) && ok;
 }
 
 void ccp_cfg_load_pipelines(loader *l, yaml_node_t *map)

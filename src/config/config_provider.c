@@ -57,6 +57,8 @@ static void load_p_base_url(loader *l, yaml_node_t *v, void *base, const ccp_key
     }
     free(p->base_url);
     p->base_url = u;
+    p->base_url_line = (int)v->start_mark.line + 1;
+    p->base_url_col = (int)v->start_mark.column + 1;
 }
 
 static void load_p_api_key(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
@@ -111,11 +113,9 @@ static void load_p_model_pipelines(loader *l, yaml_node_t *v, void *base, const 
 }
 
 static const char *const auths[] = {
-    [CCP_AUTH_X_API_KEY] = "x-api-key",
-    [CCP_AUTH_BEARER] = "bearer",
-    [CCP_AUTH_GOOG] = "x-goog-api-key",
-    [CCP_AUTH_NONE] = "none",
-    NULL,
+    [CCP_AUTH_X_API_KEY] = "x-api-key", [CCP_AUTH_BEARER] = "bearer",
+    [CCP_AUTH_GOOG] = "x-goog-api-key", [CCP_AUTH_NONE] = "none",
+    [CCP_AUTH_API_KEY] = "api-key",     NULL,
 };
 
 #define PROV(f) offsetof(ccp_provider, f)
@@ -131,8 +131,8 @@ static const ccp_key provider_keys[] = {
      .load = load_p_format,
      .doc_type = "a format (below)",
      .doc_def = "`anthropic`",
-     .help = "the provider's wire format; every mapping of [openai-chat](openai-chat.md) and "
-             "[gemini](gemini.md) is documented"},
+     .help = "the provider's wire format; every mapping of [openai-chat](openai-chat.md), "
+             "[openai-responses](openai-responses.md) and [gemini](gemini.md) is documented"},
     {.name = "base_url",
      .type = CCP_KEY_CUSTOM,
      .load = load_p_base_url,
@@ -140,7 +140,9 @@ static const ccp_key provider_keys[] = {
      .required = true,
      .help = "without the API path: ccproxy appends `/v1/messages` for `anthropic`; for "
              "`openai-chat` give it up to `/v1` (`https://api.openai.com/v1`) and ccproxy appends "
-             "`/chat/completions`; for `gemini` up to the version "
+             "`/chat/completions`; for `openai-responses` up to `/v1` too (Azure OpenAI: "
+             "`https://RESOURCE.openai.azure.com/openai/v1`) and ccproxy appends `/responses`; "
+             "for `gemini` up to the version "
              "(`https://generativelanguage.googleapis.com/v1beta`) and ccproxy appends "
              "`/models/{model}:…`"},
     {.name = "api_key",
@@ -161,7 +163,8 @@ static const ccp_key provider_keys[] = {
      .offset = PROV(auth),
      .choices = auths,
      .doc_def = "per format (below)",
-     .help = "how the key is sent"},
+     .help = "how the key is sent: `x-api-key`, `Authorization: Bearer`, `x-goog-api-key`, "
+             "nothing, or an `api-key` header (Azure OpenAI)"},
     {.name = "headers",
      .type = CCP_KEY_CUSTOM,
      .load = load_p_headers,
@@ -215,6 +218,20 @@ static const ccp_key provider_keys[] = {
      .doc_type = "mapping",
      .doc_def = "below",
      .help = "the provider's circuit breaker ([breaker](#breaker))"},
+    {.name = "local",
+     .type = CCP_KEY_BOOL,
+     .offset = PROV(local),
+     .def = "false",
+     .help = "the provider runs inside your network: its host name may resolve to a loopback, "
+             "private or link-local address. Not needed when `base_url` names an IP address or "
+             "`localhost`; otherwise such connections are refused ([security](security.md))"},
+    {.name = "tls",
+     .type = CCP_KEY_CUSTOM,
+     .load = ccp_cfg_load_tls,
+     .doc_type = "mapping",
+     .doc_def = "below",
+     .help = "TLS to the provider: private CA, minimum version, key pin, client certificate "
+             "([tls](#tls))"},
 };
 
 const ccp_key_table ccp_cfg_provider_keys = CCP_KEYS("providers", provider_keys);
@@ -274,6 +291,7 @@ static bool load_provider(loader *l, yaml_node_t *map, ccp_provider *p)
     ccp_keys_defaults(&ccp_cfg_provider_keys, p);
     p->auth = (ccp_auth)-1;
     ccp_cfg_reliability_defaults(p);
+    ccp_cfg_tls_defaults(&p->tls);
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *k = ccp_cfg_node(l, pr->key), *v = ccp_cfg_node(l, pr->value);

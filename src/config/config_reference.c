@@ -15,10 +15,9 @@
 static void formats_table(ccp_buf *out, bool md)
 {
     static const char *const auth_names[] = {
-        [CCP_AUTH_X_API_KEY] = "x-api-key",
-        [CCP_AUTH_BEARER] = "bearer",
-        [CCP_AUTH_GOOG] = "x-goog-api-key",
-        [CCP_AUTH_NONE] = "none",
+        [CCP_AUTH_X_API_KEY] = "x-api-key", [CCP_AUTH_BEARER] = "bearer",
+        [CCP_AUTH_GOOG] = "x-goog-api-key", [CCP_AUTH_NONE] = "none",
+        [CCP_AUTH_API_KEY] = "api-key",
     };
     if (md)
         ccp_buf_appends(out, "| format | speaks | default `auth` | options |\n|---|---|---|---|\n");
@@ -42,12 +41,18 @@ static void formats_table(ccp_buf *out, bool md)
 static bool write_block(ccp_buf *out, const char *name, bool md)
 {
     const ccp_key_table *sections[] = {
-        &ccp_cfg_root_keys,   &ccp_cfg_server_keys, &ccp_cfg_upstream_keys, &ccp_cfg_provider_keys,
-        &ccp_cfg_router_keys, &ccp_cfg_retry_keys,  &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys,
-        &ccp_cfg_auth_keys,   &ccp_cfg_state_keys,  &ccp_cfg_tenant_keys};
-    static const char *const names[] = {"top",    "server", "upstream", "providers",
-                                        "router", "retry",  "breaker",  "telemetry",
-                                        "auth",   "state",  "tenants"};
+        &ccp_cfg_root_keys,     &ccp_cfg_server_keys,       &ccp_cfg_upstream_keys,
+        &ccp_cfg_provider_keys, &ccp_cfg_router_keys,       &ccp_cfg_retry_keys,
+        &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys,    &ccp_cfg_server_tls_keys,
+        &ccp_cfg_plugins_keys,  &ccp_cfg_plugin_entry_keys, &ccp_cfg_plugin_limit_keys,
+        &ccp_cfg_tls_keys,      &ccp_cfg_security_keys,     &ccp_cfg_debug_keys,
+        &ccp_cfg_capture_keys,  &ccp_cfg_auth_keys,         &ccp_cfg_state_keys,
+        &ccp_cfg_tenant_keys};
+    static const char *const names[] = {"top",        "server",   "upstream",     "providers",
+                                        "router",     "retry",    "breaker",      "telemetry",
+                                        "server.tls", "plugins",  "plugins.load", "plugins.limits",
+                                        "tls",        "security", "debug",        "capture",
+                                        "auth",       "state",    "tenants"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) {
             ccp_keys_write(sections[i], out, md);
@@ -70,9 +75,10 @@ void ccp_config_reference(ccp_buf *out)
 {
     static const char *const blocks[][2] = {
         {"top", "the sections"},           {"server", "server"},
-        {"upstream", "upstream"},          {"providers", "providers (each)"},
-        {"formats", "providers: formats"}, {"retry", "providers: retry"},
-        {"breaker", "providers: breaker"},
+        {"server.tls", "server: tls"},     {"upstream", "upstream"},
+        {"providers", "providers (each)"}, {"formats", "providers: formats"},
+        {"retry", "providers: retry"},     {"breaker", "providers: breaker"},
+        {"tls", "providers: tls"},
     };
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
         ccp_buf_printf(out, "%s%s:\n", i ? "\n" : "", blocks[i][1]);
@@ -87,6 +93,18 @@ void ccp_config_reference(ccp_buf *out)
     write_block(out, "router", false);
     ccp_buf_appends(out, "\ntelemetry:\n");
     write_block(out, "telemetry", false);
+    ccp_buf_appends(out, "\nplugins:\n");
+    write_block(out, "plugins", false);
+    ccp_buf_appends(out, "\nplugins: load (each):\n");
+    write_block(out, "plugins.load", false);
+    ccp_buf_appends(out, "\nplugins: load: limits:\n");
+    write_block(out, "plugins.limits", false);
+    ccp_buf_appends(out, "\nsecurity:\n");
+    write_block(out, "security", false);
+    ccp_buf_appends(out, "\ndebug:\n");
+    write_block(out, "debug", false);
+    ccp_buf_appends(out, "\ndebug.capture:\n");
+    write_block(out, "capture", false);
     ccp_buf_appends(out, "\nauth:\n");
     write_block(out, "auth", false);
     ccp_buf_appends(out, "\nstate:\n");

@@ -157,19 +157,23 @@ void ccp_cfg_load_api_keys(loader *l, yaml_node_t *v, void *base, const ccp_key 
 void ccp_cfg_finish_keys(ccp_provider *p)
 {
     /* api_key is the pool's first key; without it the first of api_keys
-     * stands in, so code that sends one key (explain) still has one. */
+     * stands in, so code that sends one key (explain) still has one. The
+     * pool owns every key, api_key only points at keys.v[0]: one copy of
+     * each secret in memory, wiped in one place (ccp_provider_free). */
     if (p->api_key) {
         size_t at = p->keys.n;
         for (size_t i = 0; i < p->keys.n; i++)
             if (!strcmp(p->keys.v[i], p->api_key)) at = i; /* listed in both: kept once */
         if (at == p->keys.n) {
             p->keys.v = ccp_xrealloc(p->keys.v, (p->keys.n + 1) * sizeof *p->keys.v);
-            p->keys.v[p->keys.n++] = ccp_xstrdup(p->api_key);
+            p->keys.v[p->keys.n++] = p->api_key; /* the pool takes it over */
+        } else {
+            explicit_bzero(p->api_key, strlen(p->api_key));
+            free(p->api_key);
         }
         char *first = p->keys.v[at];
         memmove(p->keys.v + 1, p->keys.v, at * sizeof *p->keys.v);
         p->keys.v[0] = first;
-    } else if (p->keys.n) {
-        p->api_key = ccp_xstrdup(p->keys.v[0]);
     }
+    p->api_key = p->keys.n ? p->keys.v[0] : NULL;
 }

@@ -2,6 +2,7 @@
  * detectors' settings, and the rules. Loaded after every provider, since
  * targets name them. */
 #include "config/config_internal.h"
+#include "plugin/plugin.h"
 #include "core/alloc.h"
 #include "pipeline/pipeline.h"
 
@@ -339,6 +340,13 @@ static const ccp_key router_keys[] = {
      .doc_type = "list",
      .help = "`{name, when, route, pipeline}` entries, tried in order before the stages "
              "([routing.md](routing.md))"},
+    {.name = "script",
+     .type = CCP_KEY_STR,
+     .offset = RC(script),
+     .min = 1,
+     .help = "a plugin whose `route` hook picks a target (`provider/model`) or returns nil to "
+             "let the rules and stages decide ([plugins.md](plugins.md), precedence in "
+             "[routing.md](routing.md))"},
     {.name = "background_model",
      .type = CCP_KEY_STR,
      .offset = RC(background_model),
@@ -384,6 +392,15 @@ void ccp_cfg_router_finish(loader *l)
     /* The estimate is a pass over the whole request: made only when a
      * long_context route or a rule needs it. */
     rc->needs_tokens = rc->stages[CCP_STAGE_LONG_CONTEXT].n > 0;
+    if (rc->script) {
+        const ccp_plugin *p = ccp_plugin_find(c->plugins, rc->script);
+        if (!p || !p->has_route)
+            ccp_cfg_diag(l, 0, 0,
+                         "router.script: %s '%s'; name a plugin (plugins.load or plugins.dirs) "
+                         "that has a route hook",
+                         p ? "no route hook in plugin" : "no plugin named", rc->script);
+        rc->script_plugin = p;
+    }
     for (size_t i = 0; i < rc->n_rules; i++)
         if (rc->rules[i].tokens_above >= 0 || rc->rules[i].tokens_below >= 0 ||
             rc->rules[i].stage == CCP_STAGE_LONG_CONTEXT)

@@ -93,7 +93,7 @@ void ccp_cfg_telemetry_free(ccp_telemetry_config *t)
     for (size_t i = 0; i < t->n_headers; i++) {
         free(t->headers[i].name);
         /* A collector token does not linger in freed memory. */
-        memset(t->headers[i].value, 0, strlen(t->headers[i].value));
+        explicit_bzero(t->headers[i].value, strlen(t->headers[i].value));
         free(t->headers[i].value);
     }
     free(t->headers);

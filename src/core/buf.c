@@ -41,22 +41,52 @@ void ccp_buf_reserve(ccp_buf *b, size_t extra)
     if (fresh) b->data[0] = '\0'; /* the invariant: data[len] == '\0' */
 }
 
-void ccp_buf_append(ccp_buf *b, const void *data, size_t len)
+void ccp_buf_append_u64(ccp_buf *b, unsigned long long v)
 {
-    ccp_buf_reserve(b, len);
-    if (len) memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
+    char tmp[20]; /* 18446744073709551615 */
+    size_t n = 0;
+    do {
+        tmp[sizeof tmp - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    ccp_buf_append(b, tmp + sizeof tmp - n, n);
 }
 
-void ccp_buf_appends(ccp_buf *b, const char *s)
+void ccp_buf_append_i64(ccp_buf *b, long long v)
 {
-    ccp_buf_append(b, s, strlen(s));
+    if (v < 0) {
+        ccp_buf_appendc(b, '-');
+        ccp_buf_append_u64(b, 0ull - (unsigned long long)v);
+    } else {
+        ccp_buf_append_u64(b, (unsigned long long)v);
+    }
 }
 
-void ccp_buf_appendc(ccp_buf *b, char c)
+/* Rounding the exact decimal ns / 10^(6-places) half up is what printf
+ * does to the double ns / 1e6, except on an exact tie (the double is then a
+ * hair above or below the tie, or on it and rounded to even): ties, and
+ * times too large for the double to resolve a nanosecond, go to printf. */
+void ccp_buf_append_ms(ccp_buf *b, unsigned long long ns, int places)
 {
-    ccp_buf_append(b, &c, 1);
+    unsigned long long unit = places == 3 ? 1000 : 100000; /* ns per last digit */
+    if (places != 1 && places != 3) {
+        ccp_buf_printf(b, "%.*f", places, (double)ns / 1e6);
+        return;
+    }
+    if (ns % unit == unit / 2 || ns >= (1ull << 50)) {
+        ccp_buf_printf(b, "%.*f", places, (double)ns / 1e6);
+        return;
+    }
+    unsigned long long v = (ns + unit / 2) / unit; /* in units of the last digit */
+    unsigned long long scale = places == 3 ? 1000 : 10;
+    ccp_buf_append_u64(b, v / scale);
+    char frac[4] = {'.', 0, 0, 0};
+    unsigned long long f = v % scale;
+    for (int i = places; i >= 1; i--) {
+        frac[i] = (char)('0' + f % 10);
+        f /= 10;
+    }
+    ccp_buf_append(b, frac, (size_t)places + 1);
 }
 
 void ccp_buf_vprintf(ccp_buf *b, const char *fmt, va_list ap)

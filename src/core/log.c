@@ -1,6 +1,6 @@
 /* log.c — stderr logging (see log.h). The level and the format are the
- * global mutable state here; they are atomic so that a reload (not
- * implemented yet) can change them while workers log. */
+ * global mutable state here; they are atomic so that a reload
+ * (http/reload.c) can change them while workers log. */
 #include "core/log.h"
 
 #include "core/error.h"
@@ -141,10 +141,17 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Bytes a JSON string takes as they are (the rest need an escape or a
+ * UTF-8 check). */
+static bool json_plain(unsigned char ch)
+{
+    return ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
+}
+
 void ccp_log_json_field(ccp_buf *out, const char *str, size_t max)
 {
     if (!str) {
-        ccp_buf_appends(out, "null");
+        CCP_BUF_LIT(out, "null");
         return;
     }
     static const char hex[] = "0123456789abcdef";
@@ -152,9 +159,18 @@ void ccp_log_json_field(ccp_buf *out, const char *str, size_t max)
     size_t n = strlen(str);
     bool cut = n > max;
     if (cut) n = max;
-    ccp_buf_reserve(out, n + 8);
+    if (out->len + n + 9 > out->cap) ccp_buf_reserve(out, n + 8);
     ccp_buf_appendc(out, '"');
     for (size_t i = 0; i < n;) {
+        /* A run of plain bytes (most of every field) in one append. */
+        size_t run = i;
+        while (run < n && json_plain(s[run]))
+            run++;
+        if (run > i) {
+            ccp_buf_append(out, (const char *)s + i, run - i);
+            i = run;
+            if (i == n) break;
+        }
         unsigned char ch = s[i];
         if (ch >= 0x80) {
             size_t l = utf8_len(s + i, n - i);
@@ -162,43 +178,91 @@ void ccp_log_json_field(ccp_buf *out, const char *str, size_t max)
                 ccp_buf_append(out, (const char *)s + i, l);
                 i += l;
             } else {
-                ccp_buf_appends(out, "\\ufffd");
+                CCP_BUF_LIT(out, "\\ufffd");
                 i++;
             }
             continue;
         }
         if (ch == '"' || ch == '\\') {
-            ccp_buf_appendc(out, '\\');
-            ccp_buf_appendc(out, (char)ch);
-        } else if (ch < 0x20 || ch == 0x7f) {
-            char e[7] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15], 0};
-            ccp_buf_appends(out, e);
+            char e[2] = {'\\', (char)ch};
+            ccp_buf_append(out, e, 2);
         } else {
-            ccp_buf_appendc(out, (char)ch);
+            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            ccp_buf_append(out, e, 6);
         }
         i++;
     }
-    if (cut) ccp_buf_appends(out, "...");
+    if (cut) CCP_BUF_LIT(out, "...");
     ccp_buf_appendc(out, '"');
 }
 
-/* "2025-01-31T12:00:00.123Z" (24 characters) into out; returns its length. */
-static int timestamp(char *out, size_t cap)
+/* Writes v as exactly `digits` decimal digits (zero-padded) at p. */
+static void digits(char *p, unsigned v, int n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    return snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                    ts.tv_nsec / 1000000);
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
 }
 
-static void json_head(ccp_buf *b, ccp_log_level level)
+/* "2025-01-31T12:00:00.123Z" (24 characters) into out (at least 25
+ * bytes); returns its length. The date and time of day are kept per thread
+ * for the second they name: every log line of that second reuses them
+ * rather than calling gmtime_r and formatting seven numbers again. */
+static int timestamp(char *out, size_t cap)
+{
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[20]; /* "2025-01-31T12:00:00" */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        int year = tm.tm_year + 1900;
+        if (year < 0 || year > 9999 || cap < 25)
+            return snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", year, tm.tm_mon + 1,
+                            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+        memcpy(cached, "0000-00-00T00:00:00", 20);
+        digits(cached, (unsigned)year, 4);
+        digits(cached + 5, (unsigned)tm.tm_mon + 1, 2);
+        digits(cached + 8, (unsigned)tm.tm_mday, 2);
+        digits(cached + 11, (unsigned)tm.tm_hour, 2);
+        digits(cached + 14, (unsigned)tm.tm_min, 2);
+        digits(cached + 17, (unsigned)tm.tm_sec, 2);
+        cached_sec = ts.tv_sec;
+    }
+    memcpy(out, cached, 19);
+    out[19] = '.';
+    digits(out + 20, (unsigned)(ts.tv_nsec / 1000000), 3);
+    out[23] = 'Z';
+    out[24] = '\0';
+    return 24;
+}
+
+/* The text line's level column: " %-5s " of the level's name. */
+static const char *const text_levels[] = {" error ", " warn  ", " info  ", " debug "};
+
+/* A text line, its newline excluded, is cut at this many bytes: what
+ * ccp_log's 2048-byte line holds before its newline and NUL. */
+#define TEXT_LINE_MAX 2046
+
+void ccp_log_line_head(ccp_buf *b, ccp_log_format f, ccp_log_level level)
 {
     char ts[40];
-    timestamp(ts, sizeof ts);
-    ccp_buf_printf(b, "{\"time\":\"%s\",\"level\":\"%s\"", ts, ccp_log_level_name(level));
+    int n = timestamp(ts, sizeof ts);
+    if (f == CCP_LOG_JSON) {
+        CCP_BUF_LIT(b, "{\"time\":\"");
+        ccp_buf_append(b, ts, (size_t)n);
+        CCP_BUF_LIT(b, "\",\"level\":\"");
+        ccp_buf_appends(b, ccp_log_level_name(level));
+        ccp_buf_appendc(b, '"');
+    } else {
+        ccp_buf_append(b, ts, (size_t)n);
+        if ((unsigned)level < 4)
+            ccp_buf_append(b, text_levels[level], 7);
+        else
+            ccp_buf_printf(b, " %-5s ", ccp_log_level_name(level));
+    }
 }
 
 static void write_buf(ccp_buf *b)
@@ -207,16 +271,27 @@ static void write_buf(ccp_buf *b)
     (void)w;
 }
 
+void ccp_log_line_write(ccp_buf *b, ccp_log_format f)
+{
+    if (f == CCP_LOG_JSON) {
+        CCP_BUF_LIT(b, "}\n");
+    } else {
+        if (b->len > TEXT_LINE_MAX) b->len = TEXT_LINE_MAX;
+        ccp_buf_appendc(b, '\n');
+    }
+    write_buf(b);
+}
+
 void ccp_log_json_line(ccp_log_level level, const char *fields, size_t len)
 {
     ccp_buf b = CCP_BUF_INIT;
-    json_head(&b, level);
+    ccp_buf_reserve(&b, len + 64);
+    ccp_log_line_head(&b, CCP_LOG_JSON, level);
     if (len) {
         ccp_buf_appendc(&b, ',');
         ccp_buf_append(&b, fields, len);
     }
-    ccp_buf_appends(&b, "}\n");
-    write_buf(&b);
+    ccp_log_line_write(&b, CCP_LOG_JSON);
     ccp_buf_free(&b);
 }
 
@@ -249,13 +324,12 @@ void ccp_log(ccp_log_level level, const char *fmt, ...)
     if (json) {
         line[len] = '\0';
         ccp_buf b = CCP_BUF_INIT;
-        json_head(&b, level);
+        ccp_log_line_head(&b, CCP_LOG_JSON, level);
         ccp_buf_appends(&b, ",\"msg\":");
         ccp_log_json_field(&b, line, sizeof line);
         size_t id = leading_request_id(line);
         if (id) ccp_buf_printf(&b, ",\"request_id\":\"%.*s\"", (int)id, line);
-        ccp_buf_appends(&b, "}\n");
-        write_buf(&b);
+        ccp_log_line_write(&b, CCP_LOG_JSON);
         ccp_buf_free(&b);
         return;
     }

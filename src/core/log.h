@@ -55,6 +55,16 @@ void ccp_log(ccp_log_level level, const char *fmt, ...) __attribute__((format(pr
  * "}". For the access log; the caller has checked the format and level. */
 void ccp_log_json_line(ccp_log_level level, const char *fields, size_t len);
 
+/* A line built by the caller, for the access log (one per request, so
+ * built without printf): ccp_log_line_head appends the line's head in
+ * format f — `{"time":"...","level":"info"` for JSON, the timestamp and
+ * the level column for text — the caller appends the rest (for JSON,
+ * `,"name":value` pairs), and ccp_log_line_write ends it as ccp_log would
+ * (JSON: "}"; text: cut as ccp_log cuts a long line) and writes it with one
+ * write(2). The caller has checked the level. */
+void ccp_log_line_head(ccp_buf *b, ccp_log_format f, ccp_log_level level);
+void ccp_log_line_write(ccp_buf *b, ccp_log_format f);
+
 /* True when lines of this level are written: test it before building what
  * only a log line needs. */
 static inline bool ccp_log_enabled(ccp_log_level level)

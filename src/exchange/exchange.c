@@ -4,10 +4,17 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "exchange/retry.h"
+#include "plugin/plugin.h"
 
 #include <assert.h>
 #include <string.h>
 #include <strings.h>
+
+/* Another attempt can still have the client's request. */
+static bool has_request(const ccp_exchange *ex)
+{
+    return !ex->spent && (ex->request || ex->reload);
+}
 
 static bool last_attempt(const ccp_exchange *ex)
 {
@@ -133,11 +140,21 @@ static void add_correlation(const ccp_exchange *ex, ccp_outbound *out)
 
 int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
 {
-    assert(ex->request && ex->attempt < ex->choice->route->n);
+    assert(has_request(ex) && ex->attempt < ex->choice->route->n);
     memset(a, 0, sizeof *a);
     ccp_outbound_init(&a->out);
     a->key = -1;
     if (select_target(ex, a, e) != 0) return -1;
+    if (!ex->request) {
+        /* An earlier attempt took the tree: a retry or a fallback. */
+        ccp_error err = {0};
+        ex->request = ex->reload(ex->reload_ud, &err);
+        if (!ex->request) {
+            settle(ex, ex->choice->route->targets[ex->attempt].provider, CCP_HEALTH_NEUTRAL);
+            ccp_attempt_free(a);
+            return prep_fail(e, CCP_PREP_PIPELINE, &err);
+        }
+    }
     a->target = ex->choice->route->targets[ex->attempt];
     a->codec = ccp_codec_for(a->target.provider->format);
     a->rule_pipeline = ex->choice->pipeline;
@@ -150,14 +167,22 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
      * a deep copy, and the next starts from the client's own request;
      * without request hooks it shares the client's tree; the final attempt
      * takes the request itself. The copy costs as much as a parse: most
-     * attempts have no request hook and pay nothing. */
+     * attempts have no request hook and pay nothing. With a reload (the
+     * server's way), every attempt takes the request itself and the tree
+     * is freed right after encoding: freeing it hot costs a fraction of
+     * freeing it cold after the answer, and only a retry or a fallback
+     * pays for a new parse. */
     bool hooks =
         ccp_pipeline_edits_request(a->rule_pipeline) || ccp_pipeline_edits_request(a->pipeline);
     bool owned = true;
     json_object *req = NULL;
-    if (final_try(ex, a->target.provider)) {
+    bool last = final_try(ex, a->target.provider);
+    if (last || ex->reload) {
+        /* The last try, or a tree the next attempt can rebuild: freed below,
+         * once encoded, while hot. */
         req = ex->request;
         ex->request = NULL;
+        ex->spent = last;
     } else if (!hooks) {
         req = json_object_get(ex->request);
         owned = false;
@@ -173,6 +198,11 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
 
     ccp_error err = {0};
     int rc = 0;
+    /* What plugin hooks see as ctx, for the hooks of this attempt. */
+    ccp_plugin_ctx pctx = {ex->request_id,           ccp_stage_name(ex->choice->stage),
+                           a->target.provider->name, a->target.model,
+                           ex->in_headers,           ex->n_in_headers};
+    const ccp_plugin_ctx *prev_pctx = ccp_plugin_ctx_set(&pctx);
     if (ccp_pipeline_run_request(a->rule_pipeline, req, &err) != 0 ||
         ccp_pipeline_run_request(a->pipeline, req, &err) != 0) {
         rc = prep_fail(e, CCP_PREP_PIPELINE, &err);
@@ -203,6 +233,7 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
     }
     ccp_outbound_seal(&a->out);
 out:
+    ccp_plugin_ctx_set(prev_pctx);
     json_object_put(req);
     if (rc) {
         settle(ex, a->target.provider, CCP_HEALTH_NEUTRAL);
@@ -264,7 +295,7 @@ ccp_verdict ccp_exchange_judge(ccp_exchange *ex, const ccp_attempt *a, const ccp
     if (hint >= 0) keep_hint(ex, (uint64_t)hint);
     bool in_time = !ex->deadline_ms || now < ex->deadline_ms;
     if (!in_time) ex->deadline_hit = true;
-    bool again = !end->answered && ex->request && in_time && p;
+    bool again = !end->answered && has_request(ex) && in_time && p;
 
     if (again && switch_key(ex, a, end, hint, now)) {
         ex->retries++;
@@ -300,7 +331,7 @@ ccp_verdict ccp_exchange_judge(ccp_exchange *ex, const ccp_attempt *a, const ccp
      * provider; a 4xx other than 408/429 would fail the same way there. */
     bool worth_another =
         end->result != 0 || end->status == 408 || end->status == 429 || end->status >= 500;
-    if (worth_another && !end->answered && ex->request && in_time && !last_attempt(ex))
+    if (worth_another && !end->answered && has_request(ex) && in_time && !last_attempt(ex))
         return CCP_VERDICT_FALL_BACK;
     return CCP_VERDICT_FAIL;
 }
@@ -315,16 +346,17 @@ void ccp_exchange_answered(ccp_exchange *ex)
 {
     json_object_put(ex->request);
     ex->request = NULL;
+    ex->spent = true;
 }
 
 bool ccp_exchange_has_next(const ccp_exchange *ex)
 {
-    return ex->request && !last_attempt(ex);
+    return has_request(ex) && !last_attempt(ex);
 }
 
 bool ccp_exchange_next(ccp_exchange *ex)
 {
-    if (!ex->request || last_attempt(ex)) return false;
+    if (!has_request(ex) || last_attempt(ex)) return false;
     ex->attempt++;
     ex->fallbacks++;
     ex->tries = 0;

@@ -27,8 +27,8 @@
  * and next move it along. The counters are what logs and metrics read. */
 typedef struct ccp_exchange {
     const ccp_route_choice *choice;    /* borrowed; its route has at least one target */
-    json_object *request;              /* the client's request; owned (NULL once the last
-                                          attempt has taken it) */
+    json_object *request;              /* the client's request; owned (NULL once an
+                                          attempt has taken it: see reload) */
     const char *client_model;          /* borrowed */
     bool stream;                       /* the client asked for SSE */
     const ccp_header_view *in_headers; /* the client's headers, borrowed */
@@ -40,6 +40,17 @@ typedef struct ccp_exchange {
     const char *request_id;
     const char *traceparent;
     size_t attempt; /* index of the current target in choice->route */
+
+    /* Rebuilds the client's request as the exchange got it (parsed again
+     * from its text, with ccp_route_reapply), owned by the caller; NULL with
+     * err on failure. When set, every attempt takes the tree and it is
+     * freed as soon as the attempt is encoded, while it is still hot in the
+     * cache, instead of being held through the upstream's answer; the rare
+     * retry or fallback calls this for a new one. When NULL (`ccproxy
+     * explain`), the tree is kept for the exchange's life and each attempt
+     * shares or copies it. */
+    json_object *(*reload)(void *ud, ccp_error *err);
+    void *reload_ud;
 
     /* Reliability inputs; all optional (zero: off). */
     ccp_health *health;      /* breakers and key pools; NULL: neither (explain) */
@@ -61,6 +72,8 @@ typedef struct ccp_exchange {
     ccp_buf skipped;        /* "name(breaker-open),name(keys-resting)"; owned */
 
     /* Private to exchange.c. */
+    bool spent;         /* no further attempt may have the request: the last try took it,
+                           or the client got something */
     bool have_next_key; /* the next attempt uses next_key (a key switch) */
     int next_key;
     bool admitted, probe; /* the breaker counts the current attempt (as a probe) */
@@ -99,7 +112,9 @@ typedef struct ccp_prep_error {
  * breaker of this one is open or all its keys rest (ex->attempt moves on,
  * the skip is noted in ex->skipped); with a key pool, chooses the key.
  * Then: the target's request (a copy of the client's while another
- * attempt may follow, so each starts from the client's own), the rule's
+ * attempt may follow, so each starts from the client's own; with
+ * ex->reload, the tree itself, rebuilt by reload when an earlier attempt
+ * took it), the rule's
  * and the target's request hooks, the codec's encoding, the outbound hooks
  * on the body tree, and one serialization. Returns 0 and fills *a
  * (initialised here), or -1 with *e set. */

@@ -5,6 +5,7 @@
 #include "core/alloc.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,9 +19,13 @@ struct ccp_provider_health {
     ccp_provider_health *next;
 };
 
+/* Entries are never removed and their name and next never change once
+ * published, so a lookup reads the list without the lock (every attempt
+ * looks its provider up twice, from every worker); only an insertion takes
+ * it, and publishes the entry with a release store. */
 struct ccp_health {
-    pthread_mutex_t mu; /* guards the list; entries are never removed */
-    ccp_provider_health *head;
+    pthread_mutex_t mu; /* serializes insertions */
+    _Atomic(ccp_provider_health *) head;
 };
 
 ccp_health *ccp_health_new(void)
@@ -33,7 +38,7 @@ ccp_health *ccp_health_new(void)
 void ccp_health_free(ccp_health *h)
 {
     if (!h) return;
-    for (ccp_provider_health *e = h->head, *next; e; e = next) {
+    for (ccp_provider_health *e = atomic_load(&h->head), *next; e; e = next) {
         next = e->next;
         pthread_mutex_destroy(&e->mu);
         ccp_keypool_free(&e->keys);
@@ -44,18 +49,27 @@ void ccp_health_free(ccp_health *h)
     free(h);
 }
 
+static ccp_provider_health *find(ccp_provider_health *e, const char *name)
+{
+    while (e && strcmp(e->name, name) != 0)
+        e = e->next;
+    return e;
+}
+
 ccp_provider_health *ccp_health_of(ccp_health *h, const ccp_provider *p)
 {
+    ccp_provider_health *e = find(atomic_load_explicit(&h->head, memory_order_acquire), p->name);
+    if (e) return e;
     pthread_mutex_lock(&h->mu);
-    ccp_provider_health *e = h->head;
-    while (e && strcmp(e->name, p->name) != 0)
-        e = e->next;
+    /* Another worker may have added it since the look above. */
+    ccp_provider_health *head = atomic_load_explicit(&h->head, memory_order_relaxed);
+    e = find(head, p->name);
     if (!e) {
         e = ccp_xcalloc(1, sizeof *e);
         e->name = ccp_xstrdup(p->name);
         pthread_mutex_init(&e->mu, NULL);
-        e->next = h->head;
-        h->head = e;
+        e->next = head;
+        atomic_store_explicit(&h->head, e, memory_order_release);
     }
     pthread_mutex_unlock(&h->mu);
     return e;

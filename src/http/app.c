@@ -4,11 +4,63 @@
 #include "codec/anthropic_writer.h"
 #include "core/alloc.h"
 #include "core/json.h"
+#include "debug/admin.h"
+#include "debug/events.h"
 #include "guard/browser.h"
 #include "teams/redis_store.h"
+#include "http/reload.h"
 
 #include <stdio.h>
 #include <string.h>
+
+void ccp_app_init(ccp_app *app, ccp_config *cfg, const char *path, bool fixed_log_level,
+                  bool fixed_log_format)
+{
+    app->config_now = cfg;
+    uv_mutex_init(&app->config_lock);
+    atomic_store(&app->config_gen, 1);
+    app->reload = ccp_reload_new(path, fixed_log_level, fixed_log_format);
+}
+
+void ccp_app_fini(ccp_app *app)
+{
+    ccp_reload_free(app->reload);
+    app->reload = NULL;
+    ccp_config_unref(app->config_now);
+    app->config_now = NULL;
+    uv_mutex_destroy(&app->config_lock);
+}
+
+/* The load and the reference count's increment happen under the lock that
+ * the swap (reload.c) holds while it replaces the pointer: the swap drops
+ * the old snapshot's reference only after unlocking, so a reader that
+ * loaded the old pointer has already counted itself and the snapshot
+ * cannot be freed under it. */
+ccp_config *ccp_app_config(ccp_app *app)
+{
+    uv_mutex_lock(&app->config_lock);
+    ccp_config *c = ccp_config_ref(app->config_now);
+    uv_mutex_unlock(&app->config_lock);
+    return c;
+}
+
+/* Brings w->config up to the snapshot in force. The common case (no
+ * reload since this worker's last request) is one atomic load; the lock is
+ * taken once per worker per reload. The worker's old reference is dropped
+ * here, on its own thread, so nothing of this request can still be using
+ * it bare; a request that outlives its handler took its own reference. */
+static void worker_sync_config(ccp_worker *w)
+{
+    unsigned gen = atomic_load_explicit(&w->app->config_gen, memory_order_acquire);
+    if (gen == w->config_gen) return;
+    ccp_config *old = w->config;
+    uv_mutex_lock(&w->app->config_lock);
+    w->config = ccp_config_ref(w->app->config_now);
+    w->config_gen = atomic_load(&w->app->config_gen);
+    uv_mutex_unlock(&w->app->config_lock);
+    ccp_upstream_set_config(w->upstream, &w->config->upstream);
+    if (old) ccp_config_unref(old);
+}
 
 static void *worker_start(void *appv, uv_loop_t *loop)
 {
@@ -16,15 +68,19 @@ static void *worker_start(void *appv, uv_loop_t *loop)
     ccp_worker *w = ccp_xcalloc(1, sizeof *w);
     w->app = app;
     w->loop = loop;
-    w->upstream = ccp_upstream_new(loop, &app->config->upstream);
+    uv_mutex_lock(&app->config_lock);
+    w->config = ccp_config_ref(app->config_now);
+    w->config_gen = atomic_load(&app->config_gen);
+    uv_mutex_unlock(&app->config_lock);
+    w->upstream = ccp_upstream_new(loop, &w->config->upstream);
     if (app->admit) w->admit = ccp_admit_queue_new(app->admit, loop);
-    if (app->config->upstream.preconnect)
-        for (size_t i = 0; i < app->config->n_providers; i++)
-            ccp_upstream_preconnect(w->upstream, app->config->providers[i].base_url);
+    if (w->config->upstream.preconnect)
+        for (size_t i = 0; i < w->config->n_providers; i++)
+            ccp_upstream_preconnect(w->upstream, &w->config->providers[i]);
     w->metrics = ccp_metrics_shard_new(app->metrics);
     /* teams: shared limits in Redis, one connection per worker loop. */
-    if (app->guard && app->config->state.redis)
-        w->redis = ccp_redis_new(loop, app->config->state.redis);
+    if (app->guard && w->config->state.redis)
+        w->redis = ccp_redis_new(loop, w->config->state.redis);
     atomic_fetch_add(&app->workers, 1);
     return w;
 }
@@ -34,6 +90,8 @@ static void request_done(void *wv, const ccp_access_rec *rec)
 {
     ccp_worker *w = wv;
     ccp_metrics_request_end(w->metrics, rec);
+    ccp_events_publish(w->app->events, rec); /* /admin/events, /ui */
+    ccp_sessions_record(w->app->sessions, rec);
 }
 
 static void worker_stop(void *appv, void *wv)
@@ -44,6 +102,7 @@ static void worker_stop(void *appv, void *wv)
     ccp_redis_free(w->redis);
     ccp_upstream_free(w->upstream);
     ccp_admit_queue_free(w->admit);
+    ccp_config_unref(w->config);
     free(w);
 }
 
@@ -81,7 +140,29 @@ static const struct {
     {"HEAD", "/", ccp_app_root, false},
     {"HEAD", "/health", ccp_app_health, false},
     {"GET", "/metrics", ccp_app_metrics, true},
+    /* Debugging (src/debug/admin.h): the live feed, the dashboard. */
+    {"GET", "/admin/events", ccp_debug_events, true},
+    {"GET", "/admin/requests", ccp_debug_requests, true},
+    {"GET", "/admin/stats", ccp_debug_stats, true},
+    {"GET", "/admin/capture", ccp_debug_capture, true},
+    /* GET /status for the dashboard, which is served by the admin listener. */
+    {"GET", "/admin/status", ccp_app_status, true},
+    {"GET", "/ui", ccp_debug_ui, true},
+    {"POST", "/admin/reload", ccp_app_admin_reload, true},
+    /* A path ending in '/' is a prefix: /sessions/ID. A session's own
+     * figures, for `ccproxy statusline` beside the client. */
+    {"GET", "/sessions/", ccp_app_session, false},
 };
+
+/* Whether row i's path is req_path (or, for a row ending in '/', a prefix
+ * of it with something after). */
+static bool path_is(size_t i, const char *req_path)
+{
+    const char *p = endpoints[i].path;
+    size_t n = strlen(p);
+    if (n > 1 && p[n - 1] == '/') return !strncmp(req_path, p, n) && req_path[n] != '\0';
+    return !strcmp(req_path, p);
+}
 
 /* Whether row i is served on the listener req came through. */
 static bool served_here(const ccp_app *app, const ccp_request *req, size_t i)
@@ -95,7 +176,8 @@ static bool served_here(const ccp_app *app, const ccp_request *req, size_t i)
  * once it has answered. */
 static bool browser_guard(const ccp_app *app, const ccp_request *req, ccp_response *res)
 {
-    const ccp_server_config *sc = &app->config->server;
+    ccp_worker *w = ccp_res_worker_data(res);
+    const ccp_server_config *sc = &w->config->server;
     ccp_browser_policy p = {
         .bind_host = req->admin  ? app->admin_host
                      : app->host ? app->host
@@ -118,11 +200,12 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
 {
     ccp_worker *w = ccp_res_worker_data(res);
     const ccp_app *app = appv;
+    worker_sync_config(w);
     ccp_metrics_request_begin(w->metrics, ccp_res_access(res));
     if (!browser_guard(appv, req, res)) return;
     bool path_known = false;
     for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
-        if (strcmp(req->path, endpoints[i].path) != 0 || !served_here(app, req, i)) continue;
+        if (!path_is(i, req->path) || !served_here(app, req, i)) continue;
         path_known = true;
         if (strcmp(req->method, endpoints[i].method) == 0) {
             /* A page may POST text/plain or a form without asking first
@@ -141,7 +224,7 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
     if (path_known) {
         ccp_buf allow = CCP_BUF_INIT;
         for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
-            if (strcmp(req->path, endpoints[i].path) != 0 || !served_here(app, req, i)) continue;
+            if (!path_is(i, req->path) || !served_here(app, req, i)) continue;
             if (allow.len) ccp_buf_appends(&allow, ", ");
             ccp_buf_appends(&allow, endpoints[i].method);
         }
@@ -174,7 +257,7 @@ json_object *ccp_app_parse_body(const ccp_request *req, ccp_response *res)
 {
     ccp_error err = {0};
     ccp_worker *w = ccp_res_worker_data(res);
-    size_t max = (size_t)w->app->config->server.max_json_elements;
+    size_t max = (size_t)w->config->server.max_json_elements;
     json_object *body = ccp_json_parse_max(req->body, req->body_len, max, &err);
     if (!body && err.code == CCP_ELIMIT) {
         char msg[200];

@@ -137,12 +137,36 @@ static void watch_writes(conn *c);
 /* A connection keeps its output buffer between answers up to this size. */
 #define OUT_KEEP (64 * 1024)
 
+/* ---- TLS (server.tls; see tls_server.h) ----------------------------- */
+
+/* Turns the plaintext gathered in c->out into the TLS records to send (with
+ * whatever OpenSSL queued before them, and close_notify when these are the
+ * last bytes before a close); c->queued then counts the bytes going to the
+ * socket. Only flush_one calls it, which empties c->out every time, so no
+ * byte is encrypted twice. Returns -1 if the plaintext could not be sent. */
+static int tls_seal(conn *c)
+{
+    size_t plain = c->out.len;
+    int rc = ccp_tls_conn_seal(c->tls, &c->out, c->close_after);
+    c->queued = c->queued - plain + c->out.len;
+    /* Closing, with nothing left to send (not even close_notify, as after
+     * a failure): no write callback will close c, so the caller does. */
+    if (c->close_after && c->queued == 0) return -1;
+    return rc;
+}
+
+static void tls_read(conn *c, const char *data, size_t len);
+
+/* ---- end of TLS ------------------------------------------------------- */
+
 /* Hands c's gathered bytes to the socket. Returns -1 if libuv refused them
  * (the bytes are dropped); the caller closes c, never from inside a write. */
 static int flush_one(conn *c)
 {
     unlist(c);
-    if (c->closing || c->out.len == 0) return 0;
+    if (c->closing) return 0;
+    if (c->tls && tls_seal(c) != 0) return -1;
+    if (c->out.len == 0) return 0;
     size_t len = c->out.len;
     /* With nothing of ours in libuv's queue, write at once. The socket
      * almost always takes it all, and then no request is allocated and no
@@ -374,6 +398,14 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     conn *c = of_parser(p);
     if (head_grow(c, len)) return -1;
     if (c->in_value || c->n_hoffs == 0) {
+        int max = c->w->opts->max_headers;
+        if (max > 0 && c->n_hoffs / 2 >= (size_t)max) {
+            char msg[120];
+            snprintf(msg, sizeof msg,
+                     "the request head has more than %d header fields (server.max_headers)", max);
+            ccp_conn_fail(c, 431, "invalid_request_error", msg);
+            return -1;
+        }
         if (c->n_hoffs) ccp_buf_appendc(&c->hbuf, '\0');
         push_off(c);
         c->in_value = false;
@@ -480,6 +512,59 @@ static void init_settings(void)
     settings.on_message_complete = on_message_complete;
 }
 
+/* ---- per-client limits (server.max_connections_per_client,
+ * server.client_rate_limit; see client_limit.h) ------------------------ */
+
+/* A new connection: true if its client may open one more. A refused one
+ * is closed by the caller before anything is read; a burst of refusals is
+ * logged once. */
+static bool client_admit(conn *c)
+{
+    struct sockaddr_storage sa;
+    int len = sizeof sa;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) != 0 ||
+        !ccp_client_addr_of((struct sockaddr *)&sa, &c->client))
+        return true; /* gone already, or not IP: nothing to count */
+    worker *w = c->w;
+    if (!ccp_client_conn_open(w->clients, &c->client)) {
+        if (ccp_client_should_log(w->clients, uv_now(&w->loop))) {
+            char who[64];
+            ccp_client_addr_text(&c->client, who, sizeof who);
+            ccp_log_warn("client %s has server.max_connections_per_client (%d) connections "
+                         "open; closing its new ones (logged once per 10 s; counted in "
+                         "ccproxy_client_connections_refused_total)",
+                         who, w->opts->max_connections_per_client);
+        }
+        return false;
+    }
+    c->has_client = true;
+    return true;
+}
+
+/* A whole request is in: true if its client's bucket had a token; else it
+ * is answered 429 rate_limit_error with retry-after, as Anthropic does. */
+static bool client_rate_ok(conn *c, ccp_response *res)
+{
+    /* Probes and scrapes (a load balancer's, Prometheus's) are not counted:
+     * they cost nothing upstream, and refusing them would mark a healthy
+     * proxy down. */
+    const ccp_request *q = &res->req;
+    if (!strcmp(q->method, "GET") &&
+        (!strcmp(q->path, "/health") || !strcmp(q->path, "/ready") || !strcmp(q->path, "/metrics")))
+        return true;
+    uint32_t after = 1;
+    if (ccp_client_rate_take(c->w->clients, &c->client, uv_now(&c->w->loop), &after)) return true;
+    char value[16], msg[200];
+    snprintf(value, sizeof value, "%u", after);
+    snprintf(msg, sizeof msg,
+             "this client is over ccproxy's request rate limit (server.client_rate_limit); retry "
+             "after %u s",
+             after);
+    ccp_res_header(res, "retry-after", value);
+    ccp_res_send_error(res, 429, "rate_limit_error", msg);
+    return false;
+}
+
 /* Runs the parser over data; dispatches at most one request. */
 static void parse(conn *c, const char *data, size_t len)
 {
@@ -495,6 +580,7 @@ static void parse(conn *c, const char *data, size_t len)
         size_t used = pos ? (size_t)(pos - data) : len;
         if (used < len) ccp_buf_append(&c->pending, data + used, len - used);
         ccp_response *res = c->res;
+        if (c->has_client && !client_rate_ok(c, res)) return; /* answered 429 */
         /* Run the handler last: it may finish the response synchronously,
          * which resumes parsing of what is pending. */
         const ccp_server_opts *o = c->w->opts;
@@ -513,7 +599,10 @@ void ccp_conn_response_done(conn *c, bool keep_alive)
     if (!keep_alive || c->w->stopping) {
         c->close_after = true;
         uv_read_stop((uv_stream_t *)&c->tcp);
-        if (c->queued == 0) ccp_conn_close(c);
+        if (c->tls)
+            list(c); /* close_notify goes first (tls_seal); the write's end closes c */
+        else if (c->queued == 0)
+            ccp_conn_close(c);
         return;
     }
     c->state = C_IDLE;
@@ -542,9 +631,11 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     conn *c = s->data;
     if (n > 0) {
-        c->bytes_in += (uint64_t)n;
+        if (!c->tls) c->bytes_in += (uint64_t)n; /* TLS counts what it decrypts */
         if (c->res && c->pending.len > c->w->opts->max_body_bytes + c->w->opts->max_header_bytes)
             uv_read_stop(s); /* a client flooding while we answer */
+        else if (c->tls)
+            tls_read(c, buf->base, (size_t)n);
         else
             parse(c, buf->base, (size_t)n);
     } else if (n < 0) {
@@ -565,6 +656,8 @@ static void close_cb(uv_handle_t *h)
     ccp_buf_free(&c->hbuf);
     ccp_buf_free(&c->body);
     free(c->hoffs);
+    ccp_tls_conn_free(c->tls);
+    if (c->has_client) ccp_client_conn_close(w->clients, &c->client);
     free(c);
     atomic_fetch_sub(w->open_conns, 1);
     ccp_worker_conn_gone(w);
@@ -653,6 +746,15 @@ void ccp_conn_accept(worker *w)
         uv_close((uv_handle_t *)&c->tcp, free_unaccepted);
         return;
     }
+    if (w->clients && !client_admit(c)) {
+        uv_close((uv_handle_t *)&c->tcp, free_unaccepted); /* over its client's cap */
+        return;
+    }
+    if (w->tls && !(c->tls = ccp_tls_conn_new(w->tls))) {
+        if (c->has_client) ccp_client_conn_close(w->clients, &c->client);
+        uv_close((uv_handle_t *)&c->tcp, free_unaccepted); /* out of memory */
+        return;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     log_conn(c, "opened");
     uv_timer_init(&w->loop, &c->timer);
@@ -676,4 +778,53 @@ void ccp_conn_accept(worker *w)
     /* A new connection must start its request within the header timeout. */
     arm(c, w->opts->header_timeout_ms);
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+/* ---- TLS reading (server.tls) ------------------------------------------ */
+
+/* Bytes read from the socket go to OpenSSL; what it decrypts goes to the
+ * parser exactly as a plain connection's bytes do; what it wants sent (the
+ * handshake's records, an alert) leaves at this loop turn's flush. The
+ * handshake is bounded by the header timeout armed at accept. */
+static void tls_read(conn *c, const char *data, size_t len)
+{
+    ccp_tls_conn_feed(c->tls, data, len);
+    /* The read slab was copied into OpenSSL: decrypt into it. */
+    char *slab = c->w->read_slab;
+    while (!c->closing && !c->close_after) {
+        const char *why = NULL;
+        int n = ccp_tls_conn_read(c->tls, slab, sizeof c->w->read_slab, &why);
+        if (n > 0) {
+            c->bytes_in += (uint64_t)n;
+            parse(c, slab, (size_t)n);
+            continue;
+        }
+        if (n == CCP_TLS_AGAIN) break;
+        if (n == CCP_TLS_CLOSED) { /* close_notify: the client is gone, as at EOF */
+            ccp_conn_close(c);
+            return;
+        }
+        if (n == CCP_TLS_PLAIN) {
+            /* The answer goes out unencrypted: the client reads it. */
+            ccp_conn_fail(c, 400, "invalid_request_error",
+                          "this port serves HTTPS (server.tls): use an https:// URL");
+            return;
+        }
+        /* A failed handshake (no common version or cipher, garbage): the
+         * alert OpenSSL queued leaves, then the connection closes. Internet
+         * scanners do this all day, so debug level only. */
+        if (ccp_log_enabled(CCP_LOG_DEBUG)) {
+            const char *peer = ccp_conn_peer(c);
+            ccp_log_debug("TLS handshake with %s failed: %s", peer ? peer : "?",
+                          why ? why : "error");
+        }
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->close_after = true;
+        if (ccp_tls_conn_want_write(c->tls))
+            list(c);
+        else
+            ccp_conn_close(c);
+        return;
+    }
+    if (!c->closing && ccp_tls_conn_want_write(c->tls)) list(c);
 }

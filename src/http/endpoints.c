@@ -9,9 +9,13 @@
 #include "core/tokens.h"
 #include "guard/browser.h"
 #include "teams/redis_store.h"
+#include "http/client_limit.h"
+#include "http/reload.h"
+#include "plugin/plugin.h"
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void send_json(ccp_response *res, int status, ccp_buf *b)
 {
@@ -36,16 +40,18 @@ void ccp_app_health(ccp_worker *w, const ccp_request *req, ccp_response *res)
 size_t ccp_app_warnings(const ccp_app *app, const char **out, size_t cap)
 {
     size_t n = 0;
-    const char *host = app->host ? app->host : app->config->server.host;
+    /* app->host is the address bound; the config's only before the server runs. */
+    ccp_config *cfg = ccp_app_config((ccp_app *)app);
+    const char *host = app->host ? app->host : cfg->server.host;
     /* Without proxy keys whoever reaches a non-loopback port spends the
      * provider keys configured here (auth.allow_unauthenticated let it
      * start). */
-    if (app->config->auth.mode == CCP_AUTH_MODE_NONE && !ccp_browser_host_is_loopback(host) &&
-        n < cap)
+    if (cfg->auth.mode == CCP_AUTH_MODE_NONE && !ccp_browser_host_is_loopback(host) && n < cap)
         out[n++] = "OPEN RELAY: ccproxy listens on a non-loopback address and has no proxy keys, "
                    "so anyone who can reach this port can use the configured providers at your "
                    "expense; bind to 127.0.0.1 (server.host / --host) unless a firewall or an "
                    "authenticating gateway in front restricts who can connect";
+    if (cfg) ccp_config_unref(cfg);
     return n;
 }
 
@@ -63,10 +69,11 @@ static uint64_t unix_ms(void)
 void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
     ccp_app *app = w->app;
-    const ccp_config *cfg = app->config;
+    const ccp_config *cfg = w->config;
     const char *host = app->host ? app->host : cfg->server.host;
     ccp_buf b = CCP_BUF_INIT;
-    ccp_buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\",\"listen\":{\"host\":", CCP_VERSION);
+    ccp_buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\",\"pid\":%ld,\"listen\":{\"host\":",
+                   CCP_VERSION, (long)getpid());
     ccp_buf_append_json_str(&b, host, strlen(host));
     ccp_buf_printf(&b, ",\"port\":%d},\"warnings\":[", ccp_res_listen_port(res));
     const char *warn[8];
@@ -82,6 +89,7 @@ void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
     ccp_buf_append_json_str(&b, cfg->source, strlen(cfg->source));
     ccp_buf_appends(&b, ",\"hash\":");
     ccp_buf_append_json_str(&b, cfg->source_hash, strlen(cfg->source_hash));
+    ccp_buf_printf(&b, ",\"reloads\":%u", ccp_reload_count(app->reload));
     ccp_buf_printf(&b, "},\"workers\":%d,\"in_flight_requests\":%ld,\"ready\":%s,\"providers\":",
                    atomic_load(&app->workers), atomic_load(&app->in_flight),
                    ccp_pstatus_can_serve(app->pstatus, cfg) ? "true" : "false");
@@ -102,7 +110,7 @@ void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
  * what each provider last did, for the operator reading it. */
 void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
-    const ccp_config *cfg = w->app->config;
+    const ccp_config *cfg = w->config;
     ccp_buf b = CCP_BUF_INIT;
     bool ready = ccp_pstatus_can_serve(w->app->pstatus, cfg);
     if (ready)
@@ -122,7 +130,7 @@ void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res)
  * in config order. */
 void ccp_app_models(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
-    const ccp_config *cfg = w->app->config;
+    const ccp_config *cfg = w->config;
     ccp_buf b = CCP_BUF_INIT;
     const char *first = NULL, *last = NULL;
     ccp_buf_appends(&b, "{\"data\":[");
@@ -194,7 +202,8 @@ void ccp_app_metrics(ccp_worker *w, const ccp_request *req, ccp_response *res)
 void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
 {
     ccp_app *app = appv;
-    const ccp_config *cfg = app->config;
+    /* Called from the scrape, which knows no worker: a reference of its own. */
+    ccp_config *cfg = ccp_app_config(app);
     if (cfg->state.redis) {
         ccp_metrics_family(b, "ccproxy_redis_failures_total", "counter",
                            "Requests that found state.redis unreachable or failing.", om);
@@ -232,4 +241,43 @@ void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
         "Spans the trace exporter dropped (its queue full, or the collector refusing them).", om);
     ccp_buf_printf(b, "ccproxy_trace_spans_dropped_total %llu\n",
                    (unsigned long long)(app->otlp ? ccp_otlp_dropped(app->otlp) : 0));
+    /* The per-client limits (server.max_connections_per_client,
+     * server.client_rate_limit). */
+    ccp_metrics_family(b, "ccproxy_client_connections_refused_total", "counter",
+                       "Connections closed at accept: their client address had "
+                       "server.max_connections_per_client open.",
+                       om);
+    ccp_buf_printf(
+        b, "ccproxy_client_connections_refused_total %llu\n",
+        (unsigned long long)(app->clients ? ccp_client_refused_connections(app->clients) : 0));
+    ccp_metrics_family(b, "ccproxy_client_rate_limited_total", "counter",
+                       "Requests answered 429: their client address was over "
+                       "server.client_rate_limit.",
+                       om);
+    ccp_buf_printf(
+        b, "ccproxy_client_rate_limited_total %llu\n",
+        (unsigned long long)(app->clients ? ccp_client_limited_requests(app->clients) : 0));
+    ccp_plugin_metrics(cfg->plugins, b, om); /* plugin/plugin.h */
+    ccp_config_unref(cfg);
+}
+
+/* GET /sessions/ID: the latest request of one Claude Code session and its
+ * totals (obs/sessions.h), for `ccproxy statusline`. */
+void ccp_app_session(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    const char *id = req->path + strlen("/sessions/");
+    if (!w->app->sessions) {
+        ccp_res_send_error(res, 404, "not_found_error",
+                           "the session table is off (server.session_table: 0)");
+        return;
+    }
+    ccp_buf b = CCP_BUF_INIT;
+    if (!ccp_sessions_write_json(w->app->sessions, id, &b)) {
+        ccp_buf_free(&b);
+        ccp_res_send_error(res, 404, "not_found_error",
+                           "no such session: it has sent no /v1/messages request to this proxy "
+                           "yet, or it was the least recent of more than server.session_table");
+        return;
+    }
+    send_json(res, 200, &b);
 }

@@ -6,6 +6,8 @@
 #include "http/server.h"
 #include "obs/access.h"
 #include "obs/tracectx.h"
+#include "http/client_limit.h"
+#include "http/tls_server.h"
 
 #include <llhttp.h>
 #include <stdatomic.h>
@@ -44,8 +46,10 @@ typedef struct worker {
     _Atomic int *open_conns; /* every worker's connections, against opts->max_connections */
     bool drain_grace;        /* the drain deadline passed; the last bytes are leaving */
     bool stopping, finalized;
-    bool admin;   /* serves the admin listener (server.admin_listen), not the main one */
-    uint64_t rng; /* request ids and trace ids */
+    bool admin;          /* serves the admin listener (server.admin_listen), not the main one */
+    ccp_tls_server *tls; /* HTTPS on this listener (server.tls); NULL: plain HTTP */
+    ccp_client_table *clients; /* per-client limits (main listener only); NULL: none */
+    uint64_t rng;              /* request ids and trace ids */
     /* Every read of the worker's connections lands here: a read is parsed
      * (its bytes copied where they are kept) before the next one, and a
      * 64 KiB malloc per read also made glibc consolidate its free lists. */
@@ -87,8 +91,11 @@ struct conn {
     uint64_t start_ns;
     uint64_t body_deadline; /* uv_now() by which the body must be in; 0 = none */
     uint64_t bytes_in;
-    char peer[64];     /* "address:port", filled when first needed ("" until then) */
-    ccp_response *res; /* the response in flight, if any */
+    ccp_tls_conn *tls;      /* the TLS session (server.tls), owned; NULL: plain HTTP */
+    ccp_client_addr client; /* the peer's key in w->clients, when has_client */
+    bool has_client;        /* counted in w->clients until closed */
+    char peer[64];          /* "address:port", filled when first needed ("" until then) */
+    ccp_response *res;      /* the response in flight, if any */
     conn *next, **pprev;
 };
 
@@ -119,6 +126,8 @@ struct ccp_response {
     const char *client;  /* the connection's peer (conn.peer), copied below */
     char client_buf[64]; /* owned copy: the connection may go first */
     ccp_access access;   /* filled by the handler (ccp_res_access) */
+    ccp_res_tap_fn tap;  /* see ccp_res_tap; NULL: none */
+    void *tap_ud;
 };
 
 /* conn.c */

@@ -15,16 +15,20 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "debug/capture.h"
 #include "exchange/exchange.h"
+#include "guard/secrets.h"
 #include "obs/metrics.h"
 #include "exchange/retry.h"
 #include "obs/pstatus.h"
 #include "obs/reqtrace.h"
 #include "pipeline/pipeline.h"
+#include "plugin/plugin.h"
 #include "router/route.h"
 #include "teams/gate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <uv.h>
@@ -44,6 +48,7 @@ typedef struct msg_ctx {
     ccp_attempt a;           /* the current attempt: target, codec, outbound request */
     bool prepared;           /* a holds a prepared attempt */
     ccp_event_chain chain;   /* the pipeline's event hooks in front of the writer */
+    ccp_redact_sink redact;  /* in front of the chain: error events lose any key */
     ccp_admit_ticket ticket; /* the attempt's provider slot, or its place in the queue */
     ccp_upstream_req *up;    /* NULL once done or cancelled */
     uint64_t sent_ns;        /* when this attempt was sent */
@@ -70,6 +75,13 @@ typedef struct msg_ctx {
     ccp_error fail;
     ccp_reqtrace *tr;       /* the request's spans; NULL when not traced */
     ccp_guard_ticket guard; /* the proxy key's hold (teams/gate.h); status set at the end */
+    /* Preparing in libuv's thread pool (plugin hosts; see start_attempt):
+     * the job, and a drain deadline that passed meanwhile. */
+    struct prep_job *prep;
+    bool shutdown_pending;
+    /* The debug capture of this exchange (debug/capture.h), or NULL; the
+     * response's tap hands it to the writer when the response ends. */
+    ccp_capture_ex *cap;
 } msg_ctx;
 
 static double ms_since(uint64_t ns)
@@ -157,11 +169,13 @@ static void route_header(msg_ctx *c)
     uint64_t wait = upstream_wait(c, now);
     uint64_t up = c->up && c->head_ns ? c->up_span_ns + (c->head_ns - c->sent_ns) : wait;
     uint64_t total = now - c->req->start_ns;
-    char timing[96];
-    snprintf(timing, sizeof timing, "proxy;dur=%.1f, upstream;dur=%.1f",
-             (double)(total > wait ? total - wait : 0) / 1e6, (double)up / 1e6);
-    ccp_res_header(c->res, "server-timing", timing);
     ccp_buf b = CCP_BUF_INIT;
+    CCP_BUF_LIT(&b, "proxy;dur=");
+    ccp_buf_append_ms(&b, total > wait ? total - wait : 0, 1);
+    CCP_BUF_LIT(&b, ", upstream;dur=");
+    ccp_buf_append_ms(&b, up, 1);
+    ccp_res_header(c->res, "server-timing", b.data);
+    ccp_buf_reset(&b);
     ccp_route_describe(&c->choice, &c->a.target, c->client_model, &b);
     ccp_exchange_describe(&c->ex, &b);
     ccp_res_header(c->res, "x-ccproxy-route", b.data);
@@ -200,6 +214,13 @@ static void on_frame(void *ud, const char *data, size_t len)
  * else as an SSE error event followed by the end of the stream. */
 static void fail_and_finish(msg_ctx *c, int status, const char *type, const char *message)
 {
+    /* A provider's error may quote the key it was sent (an "invalid key
+     * sk-..." answer): every configured secret is cut out before the text
+     * reaches the client, the trace or the log. */
+    ccp_buf clean = CCP_BUF_INIT;
+    ccp_buf_appends(&clean, message ? message : "");
+    ccp_secrets_redact(c->cfg, &clean);
+    message = clean.data;
     const char *prev_type = NULL, *prev_msg = NULL;
     c->acc->error_type = type;
     c->guard.status = c->stream_started ? 200 : status;
@@ -225,6 +246,7 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
         }
         ccp_res_send_error(c->res, status, type, message);
     }
+    ccp_buf_free(&clean);
     finish(c);
 }
 
@@ -295,6 +317,7 @@ static void on_head(void *ud, int status, const char *content_type, const ccp_up
     msg_ctx *c = ud;
     c->status = status;
     c->head_ns = uv_hrtime();
+    ccp_capture_upstream_head(c->cap, status);
     c->acc->upstream_status = status;
     c->acc->upstream_ttfb_ns = (int64_t)(c->head_ns - c->sent_ns);
     ccp_log_debug("%s upstream %s answered %d (%s) after %.1fms", c->req->id,
@@ -305,7 +328,11 @@ static void on_head(void *ud, int status, const char *content_type, const ccp_up
                                         h->reset_requests, h->reset_tokens, time(NULL));
     if (status >= 200 && status < 300) {
         bool sse = content_type && strstr(content_type, "text/event-stream");
-        c->dec = c->a.codec->decoder_new(ccp_reqtrace_tap(c->tr, c->chain.head), sse);
+        /* An in-stream error may quote the key: redacted before anything
+         * (trace, transformers, writer) sees it. */
+        ccp_event_sink *first =
+            ccp_redact_sink_init(&c->redact, c->cfg, ccp_reqtrace_tap(c->tr, c->chain.head));
+        c->dec = c->a.codec->decoder_new(first, sse);
         c->whole_body = !sse;
         c->body_bytes = 0;
     }
@@ -314,6 +341,7 @@ static void on_head(void *ud, int status, const char *content_type, const ccp_up
 static int on_data(void *ud, const char *data, size_t len)
 {
     msg_ctx *c = ud;
+    ccp_capture_upstream_data(c->cap, data, len);
     if (c->aborted) return 1;
     if (!c->dec) {
         size_t room = ERR_BODY_MAX - c->err_body.len;
@@ -422,8 +450,15 @@ static void attempt_recorded(msg_ctx *c, int result, const ccp_error *err)
         why = emsg; /* an error event inside a 2xx answer */
         result = CCP_EUPSTREAM;
     }
+    ccp_buf clean = CCP_BUF_INIT; /* /status and traces get no echoed key either */
+    if (why) {
+        ccp_buf_appends(&clean, why);
+        ccp_secrets_redact(c->cfg, &clean);
+        why = clean.data;
+    }
     ccp_pstatus_record(c->w->app->pstatus, c->a.target.provider->name, result, c->status, why);
     ccp_reqtrace_attempt_end(c->tr, result, c->status, why);
+    ccp_buf_free(&clean);
 }
 
 static void on_done(void *ud, int result, const ccp_error *err)
@@ -431,6 +466,7 @@ static void on_done(void *ud, int result, const ccp_error *err)
     msg_ctx *c = ud;
     c->up = NULL;                /* the handle is invalid once on_done returns */
     ccp_admit_leave(&c->ticket); /* the transfer is over: its slot frees */
+    ccp_capture_upstream_end(c->cap, result, err ? err->msg : NULL);
     ccp_log_debug(
         "%s upstream %s transfer ended: %s after %.1fms", c->req->id, c->a.target.provider->name,
         result == 0 ? "complete" : (err ? err->msg : ccp_error_name(result)), ms_since(c->sent_ns));
@@ -494,6 +530,18 @@ static void on_done(void *ud, int result, const ccp_error *err)
         return;
     }
     ccp_buf msg = CCP_BUF_INIT;
+    if (c->status >= 300 && c->status < 400) {
+        /* Redirects are not followed (upstream.h): a Location could point
+         * anywhere, and passing a 3xx on would send the client there. */
+        ccp_log_warn("upstream %s answered %d, a redirect: not followed", pname, c->status);
+        char redirect[300];
+        snprintf(redirect, sizeof redirect,
+                 "upstream provider '%s' answered HTTP %d, a redirect, which ccproxy does not "
+                 "follow; check its base_url",
+                 pname, c->status);
+        fail_and_finish(c, 502, "api_error", redirect);
+        return;
+    }
     const char *type = c->a.codec->map_error(c->status, c->err_body.data ? c->err_body.data : "",
                                              c->err_body.len, &msg);
     ccp_log_warn("upstream %s answered %d (%s)", pname, c->status, type);
@@ -505,6 +553,7 @@ static void on_abort(void *ud)
 {
     msg_ctx *c = ud;
     c->aborted = true;
+    if (c->prep) return; /* prep_done finishes, once the thread is done with c */
     ccp_log_debug("%s client went away: cancelling the upstream request", c->req->id);
     /* Inside a decoder callback the upstream callback returning will see the
      * flag and stop the transfer; the rest of the teardown happens there. */
@@ -526,6 +575,10 @@ static void on_shutdown(void *ud)
 {
     msg_ctx *c = ud;
     if (c->aborted) return;
+    if (c->prep) {
+        c->shutdown_pending = true; /* prep_done ends it */
+        return;
+    }
     ccp_log_debug("%s drain deadline passed: ending the answer with an error", c->req->id);
     if (c->up) {
         ccp_upstream_cancel(c->up);
@@ -534,7 +587,12 @@ static void on_shutdown(void *ud)
     fail_and_finish(c, 529, "overloaded_error", "ccproxy is shutting down");
 }
 
-static const ccp_upstream_cb upstream_cb = {on_head, on_data, on_done};
+static void on_header(void *ud, const char *line, size_t len)
+{
+    ccp_capture_upstream_header(((msg_ctx *)ud)->cap, line, len);
+}
+
+static const ccp_upstream_cb upstream_cb = {on_head, on_data, on_done, on_header};
 /* The request's budget: upstream.total_timeout_ms, or the client's own
  * timeout (x-stainless-timeout, seconds) when shorter; 0 for none. */
 static uint64_t deadline_ms(const ccp_config *cfg, const ccp_request *req)
@@ -543,6 +601,18 @@ static uint64_t deadline_ms(const ccp_config *cfg, const ccp_request *req)
     int64_t client = ccp_client_timeout_ms(ccp_request_header(req, "x-stainless-timeout"));
     if (client > 0 && (!budget || (uint64_t)client < budget)) budget = (uint64_t)client;
     return budget ? ccp_health_now_ms() + budget : 0;
+}
+
+/* The exchange frees the request's tree once an attempt is encoded (while
+ * it is hot in the cache) and asks for it again here for a retry or a
+ * fallback: parsed from the body the connection keeps until the response
+ * is done, with the router's edit re-applied. */
+static json_object *reload_request(void *ud, ccp_error *err)
+{
+    msg_ctx *c = ud;
+    json_object *body = ccp_json_parse(c->req->body, c->req->body_len, err);
+    if (body) ccp_route_reapply(&c->choice, body);
+    return body;
 }
 
 static const char *header_of(void *ud, const char *name)
@@ -636,11 +706,99 @@ static void admit_attempt(msg_ctx *c)
     }
 }
 
+/* ---- preparing off the loop (plugin hosts) ----------------------------
+ * A process-isolated plugin's request and outbound hooks wait on its host
+ * for up to their timeout_ms. Such attempts are prepared in libuv's thread
+ * pool, and the worker's loop serves other requests meanwhile; while the
+ * job runs, only prep_done touches c (on_abort and on_shutdown defer to
+ * it). Everything else is prepared on the loop, as before. Routing by a
+ * process-isolated router.script goes the same way (route). */
+typedef struct prep_job {
+    uv_work_t work;
+    msg_ctx *c;
+    bool route; /* the job routes (ccp_route_pick) rather than prepares */
+    int rc;
+    ccp_prep_error e;
+    ccp_error rerr;
+} prep_job;
+
+static void attempt_prepared(msg_ctx *c, int rc, ccp_prep_error *e);
+static void routed(msg_ctx *c, int rc, const ccp_error *err);
+static const char *header_of(void *ud, const char *name);
+
+static bool prepare_off_loop(const msg_ctx *c)
+{
+    if (ccp_plugin_pipeline_blocks(c->choice.pipeline)) return true;
+    for (size_t i = c->ex.attempt; i < c->choice.route->n; i++)
+        if (ccp_plugin_pipeline_blocks(
+                ccp_route_target_pipeline(&c->choice.route->targets[i], c->client_model)))
+            return true;
+    return false;
+}
+
+static void prep_work(uv_work_t *w)
+{
+    prep_job *j = w->data;
+    if (j->route)
+        j->rc = ccp_route_pick(j->c->cfg, j->c->ex.request, header_of, (void *)j->c->req,
+                               &j->c->choice, &j->rerr);
+    else
+        j->rc = ccp_exchange_prepare(&j->c->ex, &j->c->a, &j->e);
+}
+
+static void prep_done(uv_work_t *w, int status)
+{
+    prep_job *j = w->data;
+    msg_ctx *c = j->c;
+    int rc = j->rc;
+    bool route = j->route;
+    ccp_prep_error e = j->e;
+    ccp_error rerr = j->rerr;
+    free(j);
+    c->prep = NULL;
+    (void)status;
+    if (route && c->shutdown_pending && !c->aborted) {
+        ccp_res_send_error(c->res, 529, "overloaded_error", "ccproxy is shutting down");
+        finish(c);
+        return;
+    }
+    if (c->aborted || c->shutdown_pending) {
+        c->prepared = !route && rc == 0; /* finish() frees it */
+        if (c->aborted) {
+            account(c);
+            ccp_res_end(c->res);
+            finish(c);
+        } else {
+            fail_and_finish(c, 529, "overloaded_error", "ccproxy is shutting down");
+        }
+        return;
+    }
+    if (route)
+        routed(c, rc, &rerr);
+    else
+        attempt_prepared(c, rc, &e);
+}
+
 /* Prepares the attempt at the exchange's current target and sends it. */
 static void start_attempt(msg_ctx *c)
 {
+    if (prepare_off_loop(c)) {
+        prep_job *j = ccp_xcalloc(1, sizeof *j); /* freed in prep_done */
+        j->c = c;
+        j->work.data = j;
+        c->prep = j;
+        if (uv_queue_work(ccp_res_loop(c->res), &j->work, prep_work, prep_done) == 0) return;
+        c->prep = NULL;
+        free(j);
+    }
     ccp_prep_error e;
     int rc = ccp_exchange_prepare(&c->ex, &c->a, &e);
+    attempt_prepared(c, rc, &e);
+}
+
+static void attempt_prepared(msg_ctx *c, int rc, ccp_prep_error *ep)
+{
+    ccp_prep_error e = *ep;
     /* The target tried: preparing may have skipped some (breaker open). */
     const ccp_target *t = &c->choice.route->targets[c->ex.attempt];
     ccp_res_log_info(c->res, t->provider->name, t->model ? t->model : c->client_model, c->stream);
@@ -657,8 +815,17 @@ static void start_attempt(msg_ctx *c)
      * model stays in x-ccproxy-route and the access log. */
     if (c->cfg->server.echo_model == CCP_ECHO_MODEL_CLIENT)
         ccp_anthropic_writer_echo_model(c->wr, c->client_model);
+    /* Plugin event hooks keep this ctx (plugin/plugin.h) for the answer. */
+    ccp_plugin_ctx pctx = {c->ex.request_id,
+                           ccp_stage_name(c->choice.stage),
+                           c->a.target.provider->name,
+                           c->a.target.model,
+                           NULL,
+                           0};
+    const ccp_plugin_ctx *prev_pctx = ccp_plugin_ctx_set(&pctx);
     ccp_event_chain_build(&c->chain, c->a.pipeline, ccp_anthropic_writer_sink(c->wr));
     ccp_event_chain_push(&c->chain, c->a.rule_pipeline);
+    ccp_plugin_ctx_set(prev_pctx);
     admit_attempt(c);
 }
 
@@ -669,6 +836,11 @@ static void send_attempt(msg_ctx *c)
     ccp_reqtrace_attempt_begin(c->tr, &c->a.target,
                                c->a.target.model ? c->a.target.model : c->client_model,
                                c->ex.attempt);
+    ccp_capture_attempt(c->cap, c->ex.attempt, c->a.target.provider->name,
+                        ccp_format_name(c->a.target.provider->format),
+                        c->a.target.model ? c->a.target.model : c->client_model, c->a.out.url.data,
+                        c->a.out.headers, c->a.out.n_headers, c->a.out.body.data,
+                        c->a.out.body.len);
     c->sent_ns = uv_hrtime();
     c->acc->attempts++;
     ccp_upstream_send_opts so = {
@@ -678,6 +850,7 @@ static void send_attempt(msg_ctx *c)
         .n_headers = c->a.out.n_headers,
         .body = c->a.out.body.data,
         .body_len = c->a.out.body.len,
+        .provider = c->a.target.provider,
     };
     if (c->ex.deadline_ms) {
         /* The transfer gets what remains of the request's deadline. */
@@ -721,8 +894,10 @@ static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res
     c->w = w;
     c->res = res;
     c->req = req;
-    c->cfg = ccp_config_ref(w->app->config);
     c->guard = *guard;
+    c->cfg = ccp_config_ref(w->config);
+    if ((c->cap = ccp_capture_begin(w->app->capture, req, c->cfg)))
+        ccp_res_tap(res, ccp_capture_client, c->cap);
     c->stream = ccp_json_get_bool(body, "stream", false);
     c->client_model = ccp_xstrdup(ccp_json_get_str(body, "model"));
     c->ex = (ccp_exchange){
@@ -733,6 +908,8 @@ static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res
         .in_headers = req->headers,
         .n_in_headers = req->n_headers,
         .validated = true,
+        .reload = reload_request,
+        .reload_ud = c,
         .request_id = req->id,
         .traceparent = c->traceparent,
         .health = w->app->health,
@@ -746,8 +923,31 @@ static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res
     c->acc->stream = c->stream;
     c->acc->has_stream = true;
 
+    if (ccp_plugin_route_blocks(c->cfg)) {
+        /* The router's plugin runs in a host: routed off the loop (see
+         * prep_job); a client leaving meanwhile is deferred to the job. */
+        ccp_res_on_abort(res, on_abort, c);
+        ccp_res_on_drain(res, on_drain, c);
+        ccp_res_on_shutdown(res, on_shutdown, c);
+        prep_job *j = ccp_xcalloc(1, sizeof *j); /* freed in prep_done */
+        j->c = c;
+        j->route = true;
+        j->work.data = j;
+        c->prep = j;
+        if (uv_queue_work(ccp_res_loop(res), &j->work, prep_work, prep_done) == 0) return;
+        c->prep = NULL;
+        free(j);
+    }
     ccp_error err = {0};
     int rc = ccp_route_pick(c->cfg, body, header_of, (void *)req, &c->choice, &err);
+    routed(c, rc, &err);
+}
+
+/* After routing: the route's first attempt, or the client's 400. */
+static void routed(msg_ctx *c, int rc, const ccp_error *errp)
+{
+    ccp_error err = *errp;
+    ccp_response *res = c->res;
     if (rc != 0) {
         c->acc->error_type = "invalid_request_error";
         c->guard.status = 400;
@@ -757,12 +957,18 @@ static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res
         return;
     }
     /* teams: the route cut down to the key's tenant's providers. */
-    if (!ccp_teams_route(w, c->cfg, &c->guard, &c->choice, res)) {
+    if (!ccp_teams_route(c->w, c->cfg, &c->guard, &c->choice, res)) {
         finish(c);
         return;
     }
     c->acc->stage = ccp_stage_name(c->choice.stage);
     c->acc->rule = c->choice.rule ? c->choice.rule->name : NULL;
+    if (c->cap) {
+        ccp_buf rb = CCP_BUF_INIT;
+        ccp_route_describe(&c->choice, NULL, c->client_model, &rb);
+        ccp_capture_route(c->cap, c->acc->stage, c->acc->rule, rb.data, c->client_model, c->stream);
+        ccp_buf_free(&rb);
+    }
     ccp_reqtrace_route(c->tr, &c->choice, c->client_model, c->stream);
     if (ccp_log_enabled(CCP_LOG_DEBUG)) log_route(c);
     ccp_res_on_abort(res, on_abort, c);

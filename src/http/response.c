@@ -104,7 +104,9 @@ ccp_response *ccp_response_new(conn *c)
     if (ccp_log_get_format() == CCP_LOG_JSON && ccp_log_enabled(CCP_LOG_INFO)) {
         const char *peer = ccp_conn_peer(c);
         if (peer) {
-            snprintf(r->client_buf, sizeof r->client_buf, "%s", peer);
+            size_t n = strnlen(peer, sizeof r->client_buf - 1);
+            memcpy(r->client_buf, peer, n);
+            r->client_buf[n] = '\0';
             r->client = r->client_buf;
         }
     }
@@ -168,6 +170,7 @@ static void access_log(ccp_response *r)
         .info = &r->access,
     };
     ccp_access_log(&rec);
+    if (r->tap) r->tap(r->tap_ud, NULL, 0, &rec); /* debug capture: the end */
     if (r->w->opts->request_done && r->w->wdata) r->w->opts->request_done(r->w->wdata, &rec);
 }
 
@@ -229,6 +232,7 @@ void ccp_res_on_shutdown(ccp_response *r, void (*fn)(void *ud), void *ud)
 static void out(ccp_response *r, const char *data, size_t len)
 {
     r->bytes_out += len;
+    if (r->tap) r->tap(r->tap_ud, data, len, NULL); /* debug capture */
     if (r->c) ccp_conn_write(r->c, data, len);
 }
 
@@ -237,11 +241,24 @@ static void write_head(ccp_response *r, int status, const char *content_type, lo
     ccp_buf h = CCP_BUF_INIT;
     r->status = status;
     if (r->c && r->c->w->stopping) r->keep_alive = false;
-    ccp_buf_printf(&h, "HTTP/1.1 %d %s\r\nrequest-id: %s\r\n", status, ccp_http_reason(status),
-                   r->id);
-    if (content_type) ccp_buf_printf(&h, "content-type: %s\r\n", content_type);
+    /* Written without printf: once per response. */
+    ccp_buf_reserve(&h, 256 + r->extra.len);
+    CCP_BUF_LIT(&h, "HTTP/1.1 ");
+    ccp_buf_append_i64(&h, status);
+    ccp_buf_appendc(&h, ' ');
+    ccp_buf_appends(&h, ccp_http_reason(status));
+    CCP_BUF_LIT(&h, "\r\nrequest-id: ");
+    ccp_buf_appends(&h, r->id);
+    CCP_BUF_LIT(&h, "\r\n");
+    if (content_type) {
+        CCP_BUF_LIT(&h, "content-type: ");
+        ccp_buf_appends(&h, content_type);
+        CCP_BUF_LIT(&h, "\r\n");
+    }
     if (length >= 0) {
-        ccp_buf_printf(&h, "content-length: %lld\r\n", length);
+        CCP_BUF_LIT(&h, "content-length: ");
+        ccp_buf_append_i64(&h, length);
+        CCP_BUF_LIT(&h, "\r\n");
     } else if (r->http10) {
         /* HTTP/1.0 has no chunked encoding: the stream ends with the
          * connection (RFC 9112 section 6.3). */
@@ -264,7 +281,10 @@ void ccp_res_header(ccp_response *r, const char *name, const char *value)
     if (r->head_sent) return;
     /* Header injection guard: values come partly from upstreams. */
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return;
-    ccp_buf_printf(&r->extra, "%s: %s\r\n", name, value);
+    ccp_buf_appends(&r->extra, name);
+    CCP_BUF_LIT(&r->extra, ": ");
+    ccp_buf_appends(&r->extra, value);
+    CCP_BUF_LIT(&r->extra, "\r\n");
 }
 
 void ccp_res_send(ccp_response *r, int status, const char *content_type, const char *body,
@@ -301,9 +321,17 @@ int ccp_res_write(ccp_response *r, const char *data, size_t len)
     if (r->close_delimited) {
         out(r, data, len);
     } else {
+        /* The chunk size in hex, as "%zx\r\n" (one per SSE frame). */
         char head[24];
-        int n = snprintf(head, sizeof head, "%zx\r\n", len);
-        out(r, head, (size_t)n);
+        size_t n = sizeof head;
+        head[--n] = '\n';
+        head[--n] = '\r';
+        size_t v = len;
+        do {
+            head[--n] = "0123456789abcdef"[v & 15];
+            v >>= 4;
+        } while (v);
+        out(r, head + n, sizeof head - n);
         out(r, data, len);
         out(r, "\r\n", 2);
     }
@@ -339,6 +367,12 @@ void ccp_res_on_drain(ccp_response *r, void (*fn)(void *ud), void *ud)
 {
     r->drain_fn = fn;
     r->drain_ud = ud;
+}
+
+void ccp_res_tap(ccp_response *r, ccp_res_tap_fn fn, void *ud)
+{
+    r->tap = fn;
+    r->tap_ud = ud;
 }
 
 ccp_access *ccp_res_access(ccp_response *r)

@@ -6,7 +6,8 @@
  * ccp_server_request_stop) wake the workers: they stop accepting, close
  * idle connections, let in-flight requests finish up to the drain timeout,
  * force-close the rest, release their app state and return. SIGHUP is
- * logged and ignored (there is no reload yet). A worker that runs out of
+ * handed to the app (opts->on_sighup: it reloads its config; without the
+ * hook it is logged and ignored). A worker that runs out of
  * file descriptors stops accepting until some free up (pause_accepting). */
 #include "http/http_internal.h"
 
@@ -213,6 +214,13 @@ static void wake_cb(uv_async_t *a)
         next = c->next;
         if (!c->res) ccp_conn_close(c);
     }
+    /* The admin listener's open responses are event feeds (/admin/events,
+     * the dashboard): nothing to drain, and they would hold the stop for
+     * the whole drain_timeout_ms. They end now. */
+    for (conn *c = w->conns, *next; w->admin && c; c = next) {
+        next = c->next;
+        if (c->res) ccp_response_shutdown(c->res);
+    }
     if (w->n_conns == 0)
         finalize(w);
     else
@@ -268,25 +276,32 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_async_send(s->data);
 }
 
-/* SIGHUP conventionally asks a daemon to reload; its default action would
- * kill the process. Until reload exists it is logged and ignored. */
-static void on_sighup(uv_signal_t *s, int signum)
-{
-    (void)s, (void)signum;
-    ccp_log_warn("received SIGHUP: reload is not implemented yet; ignoring it (restart ccproxy "
-                 "to apply a new config)");
-}
-
 typedef struct main_ctx {
+    const ccp_server_opts *opts;
     worker *workers;
     int n;
     uv_signal_t sigint, sigterm, sighup;
     uv_async_t stop;
 } main_ctx;
 
+/* SIGHUP conventionally asks a daemon to reload; its default action would
+ * kill the process, so it is always caught. */
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    main_ctx *m = s->data;
+    if (m->opts->on_sighup) {
+        ccp_log_info("received SIGHUP: reloading the config");
+        m->opts->on_sighup(m->opts->app);
+        return;
+    }
+    ccp_log_warn("received SIGHUP: this server has no reload; ignoring it");
+}
+
 static void stop_all(uv_async_t *a)
 {
     main_ctx *m = a->data;
+    if (m->opts->main_stop) m->opts->main_stop(m->opts->app);
     atomic_store(&g_stop, NULL);
     for (int i = 0; i < m->n; i++)
         uv_async_send(&m->workers[i].wake);
@@ -355,7 +370,7 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     signal(SIGPIPE, SIG_IGN);
     raise_nofile_limit();
 
-    main_ctx m = {.workers = ws, .n = n_all};
+    main_ctx m = {.opts = opts, .workers = ws, .n = n_all};
     _Atomic int open_conns = 0;
     uv_loop_t main_loop;
     uv_loop_init(&main_loop);
@@ -367,13 +382,17 @@ int ccp_server_run(const ccp_server_opts *opts, ccp_error *err)
     uv_signal_start(&m.sigint, on_signal, SIGINT);
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
     uv_signal_init(&main_loop, &m.sighup);
+    m.sighup.data = &m;
     uv_signal_start(&m.sighup, on_sighup, SIGHUP);
     atomic_store(&g_stop, &m.stop);
+    if (opts->main_start) opts->main_start(opts->app, &main_loop);
 
     for (int i = 0; i < n_all; i++) {
         worker *w = &ws[i];
         w->opts = opts;
         w->open_conns = &open_conns;
+        w->tls = w->admin ? opts->admin_tls : opts->tls;
+        w->clients = w->admin ? NULL : opts->clients;
         uv_loop_init(&w->loop);
         w->port = w->admin ? admin_port : port;
         uv_timer_init(&w->loop, &w->accept_retry);

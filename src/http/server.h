@@ -75,6 +75,13 @@ void ccp_res_on_shutdown(ccp_response *res, void (*fn)(void *ud), void *ud);
 /* The access-log and metrics fields the server cannot know, for the
  * handler to fill (obs/access.h says how long its strings must live). */
 ccp_access *ccp_res_access(ccp_response *res);
+
+/* A tap on what res sends (debug capture): fn sees every byte written to
+ * the connection, in order, then once the finished response's record
+ * (data NULL, rec set) just before res is freed. */
+typedef void (*ccp_res_tap_fn)(void *ud, const char *data, size_t len,
+                               const struct ccp_access_rec *rec);
+void ccp_res_tap(ccp_response *res, ccp_res_tap_fn fn, void *ud);
 /* Sets the access fields provider, upstream_model and stream. Borrowed. */
 void ccp_res_log_info(ccp_response *res, const char *provider, const char *model, bool stream);
 /* The route taken (see ccp_route_describe), for the access log; copied. */
@@ -95,6 +102,7 @@ typedef struct ccp_server_opts {
     int port;
     int workers; /* 0 = one per core */
     size_t max_header_bytes;
+    int max_headers; /* header fields per request head; 0 = no cap */
     size_t max_body_bytes;
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
@@ -102,6 +110,7 @@ typedef struct ccp_server_opts {
     uint32_t drain_timeout_ms;
     uint32_t write_timeout_ms; /* a client that reads nothing this long is dropped; 0 = never */
     int max_connections;       /* open connections, all workers; 0 = no cap */
+    int max_connections_per_client; /* for messages (clients enforces it) */
     ccp_handler_fn handler;
     void *app;
     /* Writes the body of an error the server answers by itself (a bad
@@ -120,9 +129,24 @@ typedef struct ccp_server_opts {
     const char *admin_host;
     int admin_port; /* 0 = any free */
     void (*on_admin_listening)(void *app, const char *host, int port);
+    /* HTTPS (server.tls): the context of the main listener, and of the
+     * admin listener (the same one, or NULL for plain HTTP). Owned by the
+     * caller, alive until ccp_server_run returns. */
+    struct ccp_tls_server *tls, *admin_tls;
+    /* Per-client-address limits of the main listener (client_limit.h):
+     * max_connections_per_client and client_rate_limit; NULL: none. Owned
+     * by the caller, alive until ccp_server_run returns. */
+    struct ccp_client_table *clients;
     /* Called on the worker's loop as each response is finished, after the
      * access-log line (may be NULL): the app counts it in its metrics. */
     void (*request_done)(void *worker_data, const ccp_access_rec *rec);
+    /* On the main thread's loop (each may be NULL): main_start runs once
+     * before the workers start (the app may add handles, e.g. a file
+     * watch), main_stop when the server stops (it must close them), and
+     * on_sighup at each SIGHUP (the app reloads its config). */
+    void (*main_start)(void *app, uv_loop_t *loop);
+    void (*main_stop)(void *app);
+    void (*on_sighup)(void *app);
 } ccp_server_opts;
 
 /* Binds, runs the workers, and blocks until SIGINT/SIGTERM: then stops

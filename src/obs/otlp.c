@@ -201,70 +201,91 @@ void ccp_otlp_opts_free(ccp_otlp_opts *o)
 
 /* ---- OTLP JSON ------------------------------------------------------------ */
 
+/* The exporter writes every span of every traced request, so this is
+ * written with direct appends: no printf, literals copied by their known
+ * length. */
 static void key_value_head(ccp_buf *out, const char *key)
 {
-    ccp_buf_appends(out, "{\"key\":");
+    CCP_BUF_LIT(out, "{\"key\":");
     ccp_buf_append_json_str(out, key, strlen(key));
-    ccp_buf_appends(out, ",\"value\":");
+    CCP_BUF_LIT(out, ",\"value\":");
 }
 
 static void str_attr(ccp_buf *out, const char *key, const char *v)
 {
     key_value_head(out, key);
-    ccp_buf_appends(out, "{\"stringValue\":");
+    CCP_BUF_LIT(out, "{\"stringValue\":");
     ccp_buf_append_json_str(out, v, strlen(v));
-    ccp_buf_appends(out, "}}");
+    CCP_BUF_LIT(out, "}}");
+}
+
+/* An id as lowercase hex (n bytes). */
+static void hex_id(ccp_buf *out, const uint8_t *id, int n)
+{
+    char hex[33];
+    ccp_tracectx_hex(id, n, hex);
+    ccp_buf_append(out, hex, (size_t)n * 2);
 }
 
 static void write_span(const ccp_span *s, ccp_buf *out)
 {
-    char hex[33];
-    ccp_tracectx_hex(s->trace_id, 16, hex);
-    ccp_buf_printf(out, "{\"traceId\":\"%s\",", hex);
-    ccp_tracectx_hex(s->span_id, 8, hex);
-    ccp_buf_printf(out, "\"spanId\":\"%s\",", hex);
+    CCP_BUF_LIT(out, "{\"traceId\":\"");
+    hex_id(out, s->trace_id, 16);
+    CCP_BUF_LIT(out, "\",\"spanId\":\"");
+    hex_id(out, s->span_id, 8);
+    CCP_BUF_LIT(out, "\",");
     static const uint8_t zero[8];
     if (memcmp(s->parent_id, zero, 8)) {
-        ccp_tracectx_hex(s->parent_id, 8, hex);
-        ccp_buf_printf(out, "\"parentSpanId\":\"%s\",", hex);
+        CCP_BUF_LIT(out, "\"parentSpanId\":\"");
+        hex_id(out, s->parent_id, 8);
+        CCP_BUF_LIT(out, "\",");
     }
-    ccp_buf_appends(out, "\"name\":");
+    CCP_BUF_LIT(out, "\"name\":");
     ccp_buf_append_json_str(out, s->text + s->name_off, s->name_len);
     /* 64-bit integers are strings in OTLP JSON (ProtoJSON). */
-    ccp_buf_printf(out,
-                   ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\","
-                   "\"attributes\":[",
-                   s->kind, (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
+    CCP_BUF_LIT(out, ",\"kind\":");
+    ccp_buf_append_i64(out, s->kind);
+    CCP_BUF_LIT(out, ",\"startTimeUnixNano\":\"");
+    ccp_buf_append_u64(out, (unsigned long long)s->start_ns);
+    CCP_BUF_LIT(out, "\",\"endTimeUnixNano\":\"");
+    ccp_buf_append_u64(out, (unsigned long long)s->end_ns);
+    CCP_BUF_LIT(out, "\",\"attributes\":[");
     for (size_t i = 0; i < s->n_attrs; i++) {
         const ccp_span_attr *a = &s->attrs[i];
         if (i) ccp_buf_appendc(out, ',');
         key_value_head(out, a->key);
         switch (a->type) {
         case CCP_ATTR_STR:
-            ccp_buf_appends(out, "{\"stringValue\":");
+            CCP_BUF_LIT(out, "{\"stringValue\":");
             ccp_buf_append_json_str(out, s->text + a->off, a->len);
             ccp_buf_appendc(out, '}');
             break;
         case CCP_ATTR_INT:
-            ccp_buf_printf(out, "{\"intValue\":\"%lld\"}", (long long)a->i);
+            CCP_BUF_LIT(out, "{\"intValue\":\"");
+            ccp_buf_append_i64(out, (long long)a->i);
+            CCP_BUF_LIT(out, "\"}");
             break;
         case CCP_ATTR_BOOL:
-            ccp_buf_appends(out, a->i ? "{\"boolValue\":true}" : "{\"boolValue\":false}");
+            if (a->i)
+                CCP_BUF_LIT(out, "{\"boolValue\":true}");
+            else
+                CCP_BUF_LIT(out, "{\"boolValue\":false}");
             break;
         case CCP_ATTR_STR_LIST1:
-            ccp_buf_appends(out, "{\"arrayValue\":{\"values\":[{\"stringValue\":");
+            CCP_BUF_LIT(out, "{\"arrayValue\":{\"values\":[{\"stringValue\":");
             ccp_buf_append_json_str(out, s->text + a->off, a->len);
-            ccp_buf_appends(out, "}]}}");
+            CCP_BUF_LIT(out, "}]}}");
             break;
         }
         ccp_buf_appendc(out, '}');
     }
-    ccp_buf_printf(out, "],\"status\":{\"code\":%d", s->status);
+    CCP_BUF_LIT(out, "],\"status\":{\"code\":");
+    ccp_buf_append_i64(out, s->status);
     if (s->status_len) {
-        ccp_buf_appends(out, ",\"message\":");
+        CCP_BUF_LIT(out, ",\"message\":");
         ccp_buf_append_json_str(out, s->text + s->status_off, s->status_len);
     }
-    ccp_buf_appends(out, "}}");
+    CCP_BUF_LIT(out, "}}");
 }
 
 void ccp_otlp_serialize(const ccp_span *(*at)(void *ud, size_t i), void *ud, size_t n,

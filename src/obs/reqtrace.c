@@ -39,11 +39,22 @@ const char *ccp_reqtrace_system(ccp_format f)
     case CCP_FORMAT_ANTHROPIC:
         return "anthropic";
     case CCP_FORMAT_OPENAI_CHAT:
+    case CCP_FORMAT_OPENAI_RESPONSES:
         return "openai";
     case CCP_FORMAT_GEMINI:
         return "gcp.gemini";
     }
     return "_OTHER";
+}
+
+/* snprintf(dst, cap, "%s", s) without printf: a span is filled on every
+ * traced request. */
+static void copy_str(char *dst, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
 }
 
 static void answer_reset(answer *a)
@@ -113,8 +124,11 @@ void ccp_reqtrace_attempt_begin(ccp_reqtrace *t, const ccp_target *target, const
 {
     if (!t) return;
     if (t->client_open) ccp_reqtrace_attempt_end(t, CCP_ECANCELED, 0, "attempt abandoned");
-    char name[160];
-    snprintf(name, sizeof name, "chat %.150s", model ? model : "");
+    char name[160] = "chat ";
+    const char *m = model ? model : "";
+    size_t n = strnlen(m, 150);
+    memcpy(name + 5, m, n);
+    name[5 + n] = '\0';
     ccp_span *s = &t->client;
     ccp_span_init(s, CCP_SPAN_CLIENT, name, t->server.trace_id, t->server.span_id);
     s->start_ns = ccp_trace_now_ns();
@@ -136,9 +150,9 @@ static int tap_emit(ccp_event_sink *self, const ccp_event *ev)
     answer *a = &t->cur;
     if (ev->type == CCP_EV_MESSAGE_START || ev->type == CCP_EV_MESSAGE_DELTA) {
         if (ev->type == CCP_EV_MESSAGE_START && ev->model)
-            snprintf(a->model, sizeof a->model, "%s", ev->model);
+            copy_str(a->model, sizeof a->model, ev->model);
         if (ev->type == CCP_EV_MESSAGE_DELTA && ev->stop_reason)
-            snprintf(a->stop, sizeof a->stop, "%s", ev->stop_reason);
+            copy_str(a->stop, sizeof a->stop, ev->stop_reason);
         if (ev->usage.input_tokens >= 0) a->input_tokens = ev->usage.input_tokens;
         if (ev->usage.output_tokens >= 0) a->output_tokens = ev->usage.output_tokens;
     }
@@ -179,8 +193,8 @@ void ccp_reqtrace_answer(ccp_reqtrace *t, int status, const char *error_type, co
 {
     if (!t) return;
     t->status = status;
-    snprintf(t->error_type, sizeof t->error_type, "%s", error_type ? error_type : "");
-    snprintf(t->error_msg, sizeof t->error_msg, "%s", message ? message : "");
+    copy_str(t->error_type, sizeof t->error_type, error_type ? error_type : "");
+    copy_str(t->error_msg, sizeof t->error_msg, message ? message : "");
 }
 
 void ccp_reqtrace_end(ccp_reqtrace *t, bool client_gone)

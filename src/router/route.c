@@ -3,7 +3,9 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/tokens.h"
+#include "plugin/plugin.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -31,6 +33,8 @@ const char *ccp_route_via_name(ccp_route_via v)
         return "stage";
     case CCP_VIA_DEFAULT:
         return "default";
+    case CCP_VIA_SCRIPT:
+        return "script";
     }
     return "?";
 }
@@ -148,9 +152,37 @@ static bool explicit_target(const ccp_config *cfg, const char *s, size_t n, ccp_
     return true;
 }
 
+/* router.script: the plugin's route hook picks the target, or nil. A
+ * failure, or a target naming no provider, is logged and the built-in
+ * router decides: routing never fails a request for a plugin. */
+static bool script_target(const ccp_config *cfg, json_object *req, ccp_route_choice *c)
+{
+    ccp_plugin *p = (ccp_plugin *)(uintptr_t)cfg->router.script_plugin;
+    ccp_plugin_ctx ctx = {.stage = ccp_stage_name(c->stage)};
+    const ccp_plugin_ctx *prev = ccp_plugin_ctx_set(&ctx);
+    json_object *r = NULL;
+    ccp_error err = {0};
+    ccp_plugin_cause cause = ccp_plugin_call(p, "route", req, p->defaults, &r, &err);
+    ccp_plugin_ctx_set(prev);
+    bool ok = false;
+    if (cause != CCP_PLUGIN_OK) {
+        ccp_log_warn("%s; the built-in router decides", err.msg);
+    } else if (r) {
+        const char *s = json_object_get_string(r);
+        ok = explicit_target(cfg, s, strlen(s), c);
+        if (!ok)
+            ccp_log_warn("plugin '%s' route hook returned '%.128s', which names no configured "
+                         "provider/model; the built-in router decides",
+                         p->name, s);
+    }
+    json_object_put(r);
+    return ok;
+}
+
 /* Finds the subagent tag in one system text; removes it from the string
  * object (replaced in its parent under key). Returns 1 when routed, 0 when
- * absent, -1 with err when the tag names no configured provider. */
+ * absent, -1 with err when the tag names no configured provider. With c
+ * NULL (ccp_route_reapply) only removes it: the pick has judged it. */
 static int take_tag(const ccp_config *cfg, json_object *parent, const char *key, json_object *text,
                     ccp_route_choice *c, ccp_error *err)
 {
@@ -159,7 +191,7 @@ static int take_tag(const ccp_config *cfg, json_object *parent, const char *key,
     const char *val = open ? open + sizeof TAG_OPEN - 1 : NULL;
     const char *close = val ? strstr(val, TAG_CLOSE) : NULL;
     if (!close) return 0;
-    if (!explicit_target(cfg, val, (size_t)(close - val), c)) {
+    if (c && !explicit_target(cfg, val, (size_t)(close - val), c)) {
         ccp_error_set(err, CCP_EINVAL,
                       "the system prompt's <ccproxy-model> tag names '%.*s'; write "
                       "<ccproxy-model>provider/model</ccproxy-model> with a configured provider",
@@ -192,6 +224,13 @@ static int subagent_tag(const ccp_config *cfg, json_object *req, ccp_route_choic
         if (rc) return rc;
     }
     return 0;
+}
+
+void ccp_route_reapply(const ccp_route_choice *c, json_object *req)
+{
+    /* The pick's own walk, in its order: the first system text holding a
+     * whole tag is the one it took. */
+    if (c->via == CCP_VIA_TAG) subagent_tag(NULL, req, NULL, NULL);
 }
 
 /* ---- rules ----------------------------------------------------------- */
@@ -258,6 +297,10 @@ int ccp_route_pick(const ccp_config *cfg, json_object *req, ccp_header_get hdr, 
         out->via = CCP_VIA_MODEL;
         return 0;
     }
+    if (rc->script_plugin && script_target(cfg, req, out)) {
+        out->via = CCP_VIA_SCRIPT;
+        return 0;
+    }
     for (size_t i = 0; i < rc->n_rules; i++) {
         if (rule_matches(&rc->rules[i], req, out->stages, out->tokens, hdr, ud)) {
             out->rule = &rc->rules[i];
@@ -317,7 +360,10 @@ void ccp_route_describe(const ccp_route_choice *c, const ccp_target *served,
                         const char *client_model, ccp_buf *out)
 {
     size_t start = out->len;
-    ccp_buf_printf(out, "stage=%s; via=%s", ccp_stage_name(c->stage), ccp_route_via_name(c->via));
+    CCP_BUF_LIT(out, "stage=");
+    ccp_buf_appends(out, ccp_stage_name(c->stage));
+    CCP_BUF_LIT(out, "; via=");
+    ccp_buf_appends(out, ccp_route_via_name(c->via));
     if (c->rule) {
         ccp_buf_appends(out, "; rule=");
         append_field(out, c->rule->name);

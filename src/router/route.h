@@ -5,6 +5,8 @@
  *      system prompt (removed from the request);
  *   2. a request model of the form provider/model or provider,model naming
  *      a configured provider (Claude Code's /model command);
+ *   2b. router.script: a plugin's route hook, when it returns a target
+ *      (plugin/plugin.h; nil, or a failure, goes on below);
  *   3. router.rules, in order (a rule with only a pipeline adds that
  *      pipeline and lets the steps below choose the route);
  *   4. the request's stage, when that stage has a route: long_context,
@@ -31,6 +33,7 @@ typedef enum {
     CCP_VIA_RULE,    /* a router rule */
     CCP_VIA_STAGE,   /* the stage's route */
     CCP_VIA_DEFAULT, /* router.default */
+    CCP_VIA_SCRIPT,  /* router.script: a plugin's route hook */
 } ccp_route_via;
 
 typedef struct ccp_route_choice {
@@ -61,6 +64,12 @@ unsigned ccp_route_stages(const ccp_router_config *rc, json_object *req, int64_t
 int ccp_route_pick(const ccp_config *cfg, json_object *req, ccp_header_get hdr, void *ud,
                    ccp_route_choice *out, ccp_error *err);
 void ccp_route_choice_free(ccp_route_choice *c);
+
+/* Makes req, a fresh parse of the request c was picked for, what the pick
+ * left of that request (it removed the subagent tag): the exchange frees a
+ * request's tree once an attempt is encoded and parses it again for a
+ * retry or a fallback. */
+void ccp_route_reapply(const ccp_route_choice *c, json_object *req);
 
 /* "stage=thinking; via=rule; rule=NAME; target=provider/model" for the
  * x-ccproxy-route header and the log; served is the target that answered

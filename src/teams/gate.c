@@ -102,7 +102,7 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
     pending_gate *p = ud;
     ccp_response *res = p->res;
     ccp_res_on_abort(res, NULL, NULL);
-    bool open = p->w->app->config->state.redis_failure == CCP_REDIS_FAIL_OPEN;
+    bool open = p->w->config->state.redis_failure == CCP_REDIS_FAIL_OPEN;
     if (p->aborted) {
         p->t.status = 499;
         if (v->result == 0) p->t.shared_held = p->t.shared_concurrency > 0;
@@ -165,7 +165,7 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
     json_object *m = NULL;
     const char *model =
         json_object_object_get_ex(body, "model", &m) ? json_object_get_string(m) : "";
-    const ccp_config *cfg = w->app->config;
+    const ccp_config *cfg = w->config;
     bool estimate = ccp_guard_needs_estimate(g);
     for (size_t i = 0; !estimate && i < cfg->n_tenants; i++)
         estimate = cfg->tenants[i].tpm > 0;
@@ -224,7 +224,7 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
         .cache_read_tokens = acc->cache_read_tokens,
         .cache_write_tokens = acc->cache_creation_tokens,
     };
-    const ccp_price *p = ccp_price_find(w->app->config, u.provider, u.model);
+    const ccp_price *p = ccp_price_find(w->config, u.provider, u.model);
     if (p) {
         u.priced = true;
         u.spend_usd = ccp_price_cost(p, u.input_tokens, u.output_tokens, u.cache_read_tokens,

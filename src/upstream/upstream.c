@@ -25,6 +25,7 @@
  * must not happen inside another callback of ours). */
 #include "upstream/upstream.h"
 
+#include "upstream/addrguard.h"
 #include "upstream/tls.h"
 
 #include "core/alloc.h"
@@ -35,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Easy handles kept for reuse per worker: curl_easy_init was 6% of the
@@ -58,6 +60,9 @@ struct ccp_upstream {
     /* What pooling achieves, for the debug log at the end: transfers
      * finished, and the connections they had to open (CURLINFO_NUM_CONNECTS). */
     unsigned long long transfers, connects;
+    /* A proxy from the environment connects for us: the addresses curl
+     * opens sockets to are the proxy's, not the providers'. */
+    bool via_proxy;
 };
 
 /* Idle upstream connections kept per worker, across all providers. */
@@ -85,6 +90,8 @@ struct ccp_upstream_req {
     char *content_type;
     char *hint[4]; /* retry-after, retry-after-ms, x-ratelimit-reset-requests, -tokens */
     char errbuf[CURL_ERROR_SIZE];
+    const ccp_provider *provider; /* borrowed; NULL: no provider settings */
+    char refused[256];            /* why the SSRF guard refused a connect; "" when not */
     ccp_upstream_req *next, **pprev;
 };
 
@@ -172,6 +179,8 @@ static void check_multi_info(ccp_upstream *u)
             code = ccp_error_set(&err, CCP_ETIMEOUT, "%s (connect timeout %u ms, total %u ms)",
                                  r->errbuf[0] ? r->errbuf : curl_easy_strerror(res),
                                  u->cfg.connect_timeout_ms, u->cfg.total_timeout_ms);
+        } else if (res != CURLE_OK && r->refused[0]) {
+            code = ccp_error_set(&err, CCP_EUPSTREAM, "%s", r->refused);
         } else if (res != CURLE_OK) {
             const char *why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(res);
             char *spelt = ccp_tls_error_text(why);
@@ -299,6 +308,51 @@ static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose)
     return CURL_SOCKOPT_OK;
 }
 
+/* curl is about to open a socket to a resolved address: the SSRF guard.
+ * An internal address is refused (no socket: curl tries the host's next
+ * address, then fails the transfer) unless the provider allows it. */
+static curl_socket_t opensocket_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    ccp_upstream_req *r = ud;
+    const char *kind = NULL;
+    if (!r->u->via_proxy && !(r->provider && r->provider->allow_internal))
+        kind = ccp_addr_internal(&a->addr);
+    if (kind) {
+        char addr[64];
+        ccp_addr_text(&a->addr, addr, sizeof addr);
+        const char *name = r->provider ? r->provider->name : "?";
+        snprintf(r->refused, sizeof r->refused,
+                 "refused to connect to %s, a %s address: provider '%s' names a host that is "
+                 "not an IP address or localhost; set 'local: true' on it if it runs inside "
+                 "your network",
+                 addr, kind, name);
+        ccp_log_warn("upstream %s: connection to %s refused: a %s address (SSRF guard)", name, addr,
+                     kind);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* The provider's TLS settings. Verification stays on unless the config
+ * turns it off by its clearly named key (warned about at every start). */
+static void tls_options(CURL *e, const ccp_provider *p)
+{
+    const ccp_tls_config *t = p ? &p->tls : NULL;
+    long v = t && t->min_version == CCP_TLS_1_3 ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2;
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, v);
+    if (!t) return;
+    if (t->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+    if (t->pin_sha256) curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, t->pin_sha256);
+    if (t->client_cert) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, t->client_cert);
+        curl_easy_setopt(e, CURLOPT_SSLKEY, t->client_key ? t->client_key : t->client_cert);
+    }
+    if (t->insecure_skip_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
 /* curl closes a connection's socket (it has already said CURL_POLL_REMOVE):
  * the watcher goes first, so libuv never holds a closed descriptor. */
 static int closesocket_cb(void *ud, curl_socket_t fd)
@@ -327,11 +381,22 @@ static int timer_fn(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
+void ccp_upstream_set_config(ccp_upstream *u, const ccp_upstream_config *cfg)
+{
+    u->cfg = *cfg;
+}
+
 ccp_upstream *ccp_upstream_new(uv_loop_t *loop, const ccp_upstream_config *cfg)
 {
     ccp_upstream *u = ccp_xcalloc(1, sizeof *u);
     u->loop = loop;
     u->cfg = *cfg;
+    static const char *const proxy_vars[] = {"https_proxy", "HTTPS_PROXY", "http_proxy",
+                                             "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++) {
+        const char *v = getenv(proxy_vars[i]);
+        if (v && *v) u->via_proxy = true;
+    }
     u->multi = curl_multi_init();
     if (!u->multi) {
         ccp_log_error("curl_multi_init failed");
@@ -415,6 +480,8 @@ static size_t header_cb(char *line, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (r->cancelled) return 0;
     if (r->head_done) return len; /* trailers */
+    /* The raw line, for the debug capture. */
+    if (r->cb.on_header) r->cb.on_header(r->ud, line, len);
     static const char *const hint_names[4] = {
         "retry-after", "retry-after-ms", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"};
     char *v;
@@ -518,6 +585,14 @@ ccp_upstream_req *ccp_upstream_send(ccp_upstream *u, const ccp_upstream_send_opt
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* A provider's redirect is not followed (curl's default, set here so no
+     * later change turns it on): a Location could point anywhere, with the
+     * key in the request's headers. The 3xx reaches the exchange as it is. */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    r->provider = o->provider;
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
+    tls_options(e, o->provider);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     /* No CURLOPT_PIPEWAIT: with it, a transfer that starts while another
      * to the same host is under way waits to learn whether that connection
@@ -580,13 +655,13 @@ static void pre_done(void *ud, int result, const ccp_error *err)
 
 /* A HEAD of the base URL: the cheapest request every HTTP server answers,
  * and unlike CURLOPT_CONNECT_ONLY its connection goes back to the pool for
- * the next transfer to that host. url must outlive the transfer (the
- * config's base_url does: the worker's upstream is freed first). */
-void ccp_upstream_preconnect(ccp_upstream *u, const char *url)
+ * the next transfer to that host. p must outlive the transfer (the
+ * config's providers do: the worker's upstream is freed first). */
+void ccp_upstream_preconnect(ccp_upstream *u, const ccp_provider *p)
 {
-    static const ccp_upstream_cb cb = {pre_head, pre_data, pre_done};
-    ccp_upstream_send_opts o = {.method = "HEAD", .url = url};
-    ccp_upstream_send(u, &o, &cb, (void *)url);
+    static const ccp_upstream_cb cb = {pre_head, pre_data, pre_done, NULL};
+    ccp_upstream_send_opts o = {.method = "HEAD", .url = p->base_url, .provider = p};
+    ccp_upstream_send(u, &o, &cb, (void *)p->base_url);
 }
 
 void ccp_upstream_cancel(ccp_upstream_req *r)

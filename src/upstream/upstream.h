@@ -3,8 +3,13 @@
  * One ccp_upstream per worker loop: a libcurl multi handle driven by the
  * loop's poll handles and a timer (curl's multi-socket API), so transfers
  * share connections (keep-alive, HTTP/2 multiplexing where offered) and never
- * block the loop. TLS verification is always on; HTTPS_PROXY / NO_PROXY are
- * honoured as curl does. */
+ * block the loop. TLS verification is on unless a provider's
+ * tls.insecure_skip_verify says otherwise, at TLS 1.2 or newer; redirects
+ * are never followed; a connection to a loopback, private, link-local or
+ * metadata address is refused unless the provider allows it
+ * (upstream/addrguard.h). HTTPS_PROXY / NO_PROXY are honoured as curl does;
+ * with a proxy set in the environment the address check is not made: the
+ * proxy, not ccproxy, resolves names and connects (docs/security.md). */
 #ifndef CCP_UPSTREAM_UPSTREAM_H
 #define CCP_UPSTREAM_UPSTREAM_H
 
@@ -26,6 +31,9 @@ typedef struct ccp_upstream_req ccp_upstream_req;
 /* Returns a client bound to loop (caller owns; ccp_upstream_free cancels any
  * transfer still running, without calling its callbacks). */
 ccp_upstream *ccp_upstream_new(uv_loop_t *loop, const ccp_upstream_config *cfg);
+/* Replaces u's settings (copied) after a config reload; from u's loop
+ * thread. Timers already running keep their period until re-armed. */
+void ccp_upstream_set_config(ccp_upstream *u, const ccp_upstream_config *cfg);
 /* Cancels every transfer (no callbacks run) and closes the client's loop
  * handles; the memory is released by their close callbacks, so the loop
  * must run afterwards (uv_run until it has no more handles). */
@@ -55,6 +63,9 @@ typedef struct ccp_upstream_cb {
      * for connection failures). Called exactly once unless the request was
      * cancelled; the request handle is invalid after it returns. */
     void (*on_done)(void *ud, int result, const ccp_error *err);
+    /* Optional (debug capture): each raw header line of the answer, status
+     * lines and interim heads included, before on_head; borrowed. */
+    void (*on_header)(void *ud, const char *line, size_t len);
 } ccp_upstream_cb;
 
 typedef struct ccp_upstream_send_opts {
@@ -67,6 +78,10 @@ typedef struct ccp_upstream_send_opts {
     /* The whole transfer's limit when shorter than upstream.total_timeout_ms
      * (what remains of the request's deadline); 0: that setting. */
     uint32_t timeout_ms;
+    /* The provider the request goes to, for its TLS settings and whether
+     * it may reach internal addresses (borrowed until on_done or cancel).
+     * NULL: system TLS defaults, internal addresses refused. */
+    const ccp_provider *provider;
 } ccp_upstream_send_opts;
 
 /* Starts a transfer; callbacks run on the loop, never from inside this call.
@@ -89,10 +104,11 @@ void ccp_upstream_cancel(ccp_upstream_req *r);
  * request needs nothing more. */
 void ccp_upstream_pause(ccp_upstream_req *r);
 
-/* Opens a connection to url's host now (a HEAD of url, answer ignored), so
- * the first real request there does not pay TCP and TLS set-up; failures
- * are logged at debug level. url is borrowed until u is freed. */
-void ccp_upstream_preconnect(ccp_upstream *u, const char *url);
+/* Opens a connection to p's host now (a HEAD of its base_url, answer
+ * ignored), so the first real request there does not pay TCP and TLS
+ * set-up; failures are logged at debug level. p is borrowed until u is
+ * freed. */
+void ccp_upstream_preconnect(ccp_upstream *u, const ccp_provider *p);
 
 /* Transfers this client finished and the connections they opened; the
  * difference is what keep-alive and multiplexing saved. */

@@ -99,9 +99,12 @@ test('a_huge_model_name_gives_a_capped_route_header', async () => {
   assert.match(route[1], /target=mock\/m+\.\.\.$/);
 });
 
-test('sighup_is_logged_and_ignored', async () => {
+// SIGHUP's default action would kill the process; it reloads the config
+// instead (tests/e2e/reload.test.mjs has the rest).
+test('sighup_reloads_the_config_and_the_process_keeps_serving', async () => {
   process.kill(proxy.pid, 'SIGHUP');
-  for (let i = 0; i < 50 && !/received SIGHUP/.test(proxy.log()); i++) await sleep(50);
-  assert.match(proxy.log(), /received SIGHUP: reload is not implemented yet/);
+  for (let i = 0; i < 50 && !/config reloaded \(SIGHUP\)/.test(proxy.log()); i++) await sleep(50);
+  assert.match(proxy.log(), /received SIGHUP: reloading the config/);
+  assert.match(proxy.log(), /config reloaded \(SIGHUP\)/);
   assert.equal((await fetch(`${proxy.url}/health`)).status, 200);
 });

@@ -51,6 +51,21 @@ test('retries_succeed_after_two_529s', async () => {
   assert.deepEqual(m.requests[2].body, m.requests[0].body);
 });
 
+test('a_retry_of_a_subagent_request_sends_the_body_of_the_first_try', async () => {
+  // The proxy frees the request's tree once a try is encoded and parses the
+  // client's body again for the retry, re-applying the router's edit (the
+  // subagent tag's removal): the retry must send what the first try sent.
+  const m = await mock((_e, n) => (n === 1 ? overloaded : ok));
+  const { client } = await setup(provider('a', m.url, fast) + provider('b', m.url, fast), 'b/m');
+  const tagged = { ...req, system: [{ type: 'text', text: 'You review.\n<ccproxy-model>a/m</ccproxy-model>\nBe brief.' }] };
+  const { data, response } = await client.messages.create(tagged).withResponse();
+  assert.equal(data.type, 'message');
+  assert.equal(m.requests.length, 2);
+  assert.match(response.headers.get('x-ccproxy-route'), /via=tag; target=a\/m; retries=1$/);
+  assert.equal(m.requests[0].body.system[0].text, 'You review.\nBe brief.');
+  assert.deepEqual(m.requests[1].body, m.requests[0].body);
+});
+
 test('a_stream_that_breaks_before_any_byte_reached_the_client_is_retried', async () => {
   // The head, then the connection is cut before any event.
   const m = await mock((_e, n) => (n === 1 ? { kind: 'cut' } : { kind: 'sse', fixture: 'text.sse' }));

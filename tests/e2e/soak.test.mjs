@@ -121,6 +121,9 @@ providers:
   - {name: b, format: anthropic, base_url: '${b.url}', api_key: k}
 router:
   default: [a/m, b/m]
+# The test counts the proxy's descriptors in /proc/PID/fd, which a
+# non-dumpable process (the default) keeps from a non-root user.
+security: {protect_memory: false}
 `);
   const outcomes = {};
   const bad = [];

@@ -30,7 +30,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     void *opts = calloc(1, codec->opts_size);
     ccp_key_table t = {codec->name, codec->opts, codec->n_opts};
     ccp_keys_defaults(&t, opts);
-    static const char *const on[][2] = {{"reasoning", "effort"}, {"reasoning_history", "true"}};
+    static const char *const on[][2] = {
+        {"reasoning", "effort"}, {"reasoning_history", "true"}, {"sampling", "true"}};
     char why[200];
     for (size_t i = 0; i < sizeof on / sizeof on[0]; i++) {
         const ccp_key *k = ccp_keys_find(&t, on[i][0]);

@@ -43,7 +43,7 @@ for (const f of sse) add('sse', withPrefix([128], read(f)));
 add('sse', withPrefix([3], Buffer.from(': comment\r\nevent: a\rdata: x\r\n\r\ndata\n\nid: 1\nretry: 5\ndata: y\n')));
 
 // Decoders: flags (bit 0 SSE, bit 1 client streams), split byte, body.
-for (const [target, dir] of [['anthropic_decode', 'anthropic'], ['openai_chat_decode', 'openai'], ['gemini_decode', 'gemini']]) {
+for (const [target, dir] of [['anthropic_decode', 'anthropic'], ['openai_chat_decode', 'openai'], ['gemini_decode', 'gemini'], ['openai_responses_decode', 'responses']]) {
   for (const f of list(dir, '.sse')) {
     add(target, withPrefix([3, 128], read(f)));
     add(target, withPrefix([1, 40], read(f)));
@@ -61,6 +61,13 @@ add('openai_chat_decode', withPrefix([2, 100], Buffer.from(JSON.stringify({
 add('gemini_decode', withPrefix([0, 100], Buffer.from(JSON.stringify({
   candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }, { functionCall: { name: 'Read', args: { file_path: '/a' } } }] }, finishReason: 'STOP' }],
   usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 5 } }))));
+
+add('openai_responses_decode', withPrefix([0, 100], Buffer.from(JSON.stringify({
+  id: 'resp_1', object: 'response', status: 'completed', model: 'm', error: null, incomplete_details: null,
+  output: [{ id: 'rs_1', type: 'reasoning', summary: [{ type: 'summary_text', text: 'hm' }], encrypted_content: 'gAAA' },
+    { id: 'msg_1', type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'hi' }] },
+    { id: 'fc_1', type: 'function_call', call_id: 'call_1', name: 'Read', arguments: '{"file_path":"/a"}' }],
+  usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 4 }, output_tokens: 5 } }))));
 
 // Config loader: every example and the bad fixture.
 for (const f of fs.readdirSync(path.join(ROOT, 'examples'))) add('config', fs.readFileSync(path.join(ROOT, 'examples', f)));
@@ -81,7 +88,7 @@ for (const r of http) add('http', withPrefix([100], Buffer.from(r)));
 
 // Encoders: the request fixtures as they are...
 const requests = list('requests', '.json');
-for (const t of ['anthropic_encode', 'openai_chat_encode', 'gemini_encode'])
+for (const t of ['anthropic_encode', 'openai_chat_encode', 'gemini_encode', 'openai_responses_encode'])
   for (const f of requests) add(t, read(f));
 // ...and each with one field of another type (shared corpus, see the top).
 const TYPES = { null: null, boolean: true, number: 7, string: 's', array: [], object: {} };

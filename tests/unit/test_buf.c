@@ -8,6 +8,8 @@
 #include "core/buf.h"
 #include "core/json.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +110,61 @@ static void json_string_escaping_matches_the_reference_for_every_byte_and_offset
     }
 }
 
+/* The integer appenders write what printf's %llu / %lld write, at the
+ * edges (0, every power of ten and its neighbours, the extremes). */
+static void integers_are_written_as_printf_writes_them(void **state)
+{
+    (void)state;
+    long long vals[64];
+    size_t n = 0;
+    vals[n++] = 0;
+    vals[n++] = LLONG_MAX;
+    vals[n++] = LLONG_MIN;
+    for (long long p = 1;; p *= 10) {
+        vals[n++] = p - 1;
+        vals[n++] = -p;
+        vals[n++] = p;
+        if (p == 1000000000000000000LL) break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char want[64];
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_buf_append_i64(&b, vals[i]);
+        snprintf(want, sizeof want, "%lld", vals[i]);
+        assert_string_equal(b.data, want);
+        ccp_buf_reset(&b);
+        ccp_buf_append_u64(&b, (unsigned long long)vals[i]);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)vals[i]);
+        assert_string_equal(b.data, want);
+        ccp_buf_free(&b);
+    }
+}
+
+/* Milliseconds from nanoseconds, as printf's %.1f / %.3f of ns / 1e6
+ * write them: every value around the rounding ties of both, the ties that
+ * printf rounds to even (62500 ns = 0.0625 ms), and large values. */
+static void milliseconds_are_written_as_printf_writes_them(void **state)
+{
+    (void)state;
+    unsigned long long bases[] = {
+        0,         1000, 100000, 62500, 1234567, 999999999, 123456789012345ull, (1ull << 50) - 5,
+        1ull << 52};
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
+        for (unsigned long long d = 0; d < 200000; d += (d < 1100 ? 1 : 997)) {
+            unsigned long long ns = bases[i] + d;
+            for (int places = 1; places <= 3; places += 2) {
+                char want[64];
+                snprintf(want, sizeof want, "%.*f", places, (double)ns / 1e6);
+                ccp_buf b = CCP_BUF_INIT;
+                ccp_buf_append_ms(&b, ns, places);
+                if (strcmp(b.data, want) != 0)
+                    fail_msg("%llu ns, %d: %s, want %s", ns, places, b.data, want);
+                ccp_buf_free(&b);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +172,8 @@ int main(void)
         cmocka_unit_test(a_fresh_reserved_buffer_is_an_empty_string),
         cmocka_unit_test(json_string_escapes_what_json_requires_and_nothing_else),
         cmocka_unit_test(json_string_escaping_matches_the_reference_for_every_byte_and_offset),
+        cmocka_unit_test(integers_are_written_as_printf_writes_them),
+        cmocka_unit_test(milliseconds_are_written_as_printf_writes_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

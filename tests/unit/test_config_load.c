@@ -11,8 +11,11 @@
 #include "config/keys.h"
 #include "core/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static ccp_config *load_ok(const char *yaml)
 {
@@ -143,6 +146,43 @@ static void server_allowed_hosts_origins_and_body_timeout(void **state)
     ccp_diags_free(&d);
 }
 
+/* server.tls (a mapping with its own keys) and the per-client limits. */
+static void server_tls_and_client_limits(void **state)
+{
+    (void)state;
+    ccp_config *c = load_ok("");
+    assert_null(c->server.tls.cert_file);
+    assert_int_equal(c->server.max_connections_per_client, 0);
+    assert_int_equal(c->server.client_rate, 0);
+    ccp_config_unref(c);
+    c = load_ok("server:\n  tls: {cert_file: /c.pem, key_file: /k.pem, min_version: '1.3', admin: "
+                "true}\n  max_connections_per_client: 8\n  client_rate_limit: 600/m\n");
+    assert_string_equal(c->server.tls.cert_file, "/c.pem");
+    assert_string_equal(c->server.tls.key_file, "/k.pem");
+    assert_int_equal(c->server.tls.min_version, CCP_TLS_MIN_1_3);
+    assert_true(c->server.tls.admin);
+    assert_int_equal(c->server.max_connections_per_client, 8);
+    assert_int_equal(c->server.client_rate, 600);
+    assert_int_equal(c->server.client_rate_ms, 60000);
+    ccp_config_unref(c);
+    c = load_ok("server: {tls: {cert_file: /c.pem, key_file: /k.pem}, client_rate_limit: 5/s}\n");
+    assert_int_equal(c->server.tls.min_version, CCP_TLS_MIN_1_2);
+    assert_false(c->server.tls.admin);
+    assert_int_equal(c->server.client_rate_ms, 1000);
+    ccp_config_unref(c);
+    ccp_diags d = load_bad("server: {tls: {cert_file: /c.pem, min_version: '1.1'}}\n");
+    has_diag(&d, 1, 15, "server.tls: both cert_file and key_file");
+    has_diag(&d, 1, 48, "server.tls.min_version");
+    ccp_diags_free(&d);
+    d = load_bad("server: {tls: /c.pem, client_rate_limit: 10}\n");
+    has_diag(&d, 1, 15, "server.tls: expected a mapping");
+    has_diag(&d, 1, 42, "server.client_rate_limit: expected requests per second or minute");
+    ccp_diags_free(&d);
+    d = load_bad("server: {tls: {cert_file: /c.pem, key_file: /k.pem, cert: x}}\n");
+    has_diag(&d, 1, 53, "unknown key 'cert' in server.tls");
+    ccp_diags_free(&d);
+}
+
 static void server_observability_keys(void **state)
 {
     ccp_config *c = load_ok("");
@@ -259,10 +299,10 @@ static void provider_problems_are_each_reported(void **state)
                  "  - base_url: http://z\n"
                  "  - name: d\n    base_url: http://c\n    auth: basic\n    modles: []\n");
     has_diag(&d, 3, 15, "http:// or https://");
-    has_diag(&d, 6, 13, "anthropic, openai-chat or gemini");
+    has_diag(&d, 6, 13, "anthropic, openai-chat, gemini or openai-responses");
     has_diag(&d, 9, 5, "used twice");
     has_diag(&d, 11, 5, "needs a name");
-    has_diag(&d, 14, 11, "x-api-key, bearer, x-goog-api-key or none");
+    has_diag(&d, 14, 11, "x-api-key, bearer, x-goog-api-key, none or api-key");
     has_diag(&d, 15, 5, "did you mean 'models'?");
     ccp_diags_free(&d);
 }
@@ -440,12 +480,97 @@ static void reliability_settings_and_key_pools(void **state)
     ccp_diags_free(&d);
 }
 
+static void a_secret_file_readable_by_others_is_refused_at_its_place(void **state)
+{
+    char path[] = "/tmp/ccp-cfg-secret-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "sk-file-secret\n", 15), 15);
+    close(fd);
+    char yaml[256];
+    snprintf(yaml, sizeof yaml,
+             "providers:\n  - name: a\n    base_url: http://x\n    api_key: ${file:%s}\n", path);
+    assert_int_equal(chmod(path, 0600), 0);
+    ccp_config *c = load_ok(yaml);
+    assert_string_equal(c->providers[0].api_key, "sk-file-secret");
+    ccp_config_unref(c);
+    assert_int_equal(chmod(path, 0644), 0);
+    ccp_diags d = load_bad(yaml);
+    has_diag(&d, 4, 14, "readable by other users");
+    for (size_t i = 0; i < d.n; i++)
+        assert_null(strstr(d.items[i].message, "sk-file-secret"));
+    ccp_diags_free(&d);
+    unlink(path);
+    d = load_bad(yaml);
+    has_diag(&d, 4, 14, "cannot open it");
+    ccp_diags_free(&d);
+}
+
+static void base_urls_must_be_in_the_upstream_allowlist(void **state)
+{
+    ccp_config *c = load_ok("providers:\n"
+                            "  - {name: a, base_url: 'https://API.openai.com/v1'}\n"
+                            "  - {name: b, base_url: 'https://x.openai.azure.com'}\n"
+                            "  - {name: c, base_url: 'http://10.0.0.5:8080'}\n"
+                            "  - {name: d, base_url: 'http://[::1]:11434'}\n"
+                            "  - {name: e, base_url: 'http://localhost:1'}\n"
+                            "  - {name: f, base_url: 'https://llm.corp', local: true}\n"
+                            "security:\n  allowed_upstreams: [api.openai.com, '*.openai.azure.com',"
+                            " '10.0.0.5:8080', '[::1]', localhost, llm.corp:443]\n");
+    /* An IP literal or localhost in base_url, or local: true, lets the
+     * provider reach internal addresses; a name alone does not. */
+    assert_false(c->providers[0].allow_internal);
+    assert_false(c->providers[1].allow_internal);
+    assert_true(c->providers[2].allow_internal);
+    assert_true(c->providers[3].allow_internal);
+    assert_true(c->providers[4].allow_internal);
+    assert_true(c->providers[5].allow_internal);
+    ccp_config_unref(c);
+    /* Outside the list: at the base_url's place. The apex of a *.domain
+     * pattern and another port are outside too. */
+    ccp_diags d = load_bad("providers:\n"
+                           "  - name: a\n    base_url: https://evil.example\n"
+                           "  - name: b\n    base_url: https://openai.azure.com\n"
+                           "  - name: c\n    base_url: http://10.0.0.5:9999\n"
+                           "security:\n  allowed_upstreams: ['*.openai.azure.com', "
+                           "'10.0.0.5:8080', 'bad/entry']\n");
+    has_diag(&d, 3, 15, "evil.example:443 is not in security.allowed_upstreams");
+    has_diag(&d, 5, 15, "openai.azure.com:443 is not in");
+    has_diag(&d, 7, 15, "10.0.0.5:9999 is not in");
+    has_diag(&d, 9, 62, "each entry is a host name");
+    ccp_diags_free(&d);
+}
+
+static void tls_settings_are_checked(void **state)
+{
+    ccp_config *c = load_ok("providers:\n  - name: a\n    base_url: https://x\n"
+                            "    tls: {ca_file: /dev/null, min_version: '1.3', pin_sha256: "
+                            "'sha256//YLh1dUR9y6Kja30RrAn7JKnbQG/uEtLMkBgFF2Fuihg=', "
+                            "insecure_skip_verify: false}\n");
+    assert_string_equal(c->providers[0].tls.ca_file, "/dev/null");
+    assert_int_equal(c->providers[0].tls.min_version, CCP_TLS_1_3);
+    assert_non_null(c->providers[0].tls.pin_sha256);
+    ccp_config_unref(c);
+    ccp_diags d = load_bad("providers:\n  - name: a\n    base_url: https://x\n"
+                           "    tls:\n      ca_file: /no/such/ca.pem\n      min_version: '1.1'\n"
+                           "      pin_sha256: abc\n");
+    has_diag(&d, 5, 16, "cannot read '/no/such/ca.pem'");
+    has_diag(&d, 6, 20, "1.2 or 1.3");
+    has_diag(&d, 7, 19, "expected sha256//");
+    ccp_diags_free(&d);
+    d = load_bad("providers:\n  - name: a\n    base_url: https://x\n"
+                 "    tls: {client_key: /dev/null}\n");
+    has_diag(&d, 3, 15, "tls.client_key needs tls.client_cert");
+    ccp_diags_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_key_written_twice_is_an_error_at_the_second),
         cmocka_unit_test(empty_config_gets_every_default),
         cmocka_unit_test(a_full_config_loads_into_typed_structs),
+        cmocka_unit_test(server_tls_and_client_limits),
         cmocka_unit_test(server_observability_keys),
         cmocka_unit_test(openai_chat_provider_options),
         cmocka_unit_test(router_provider_only_keeps_the_client_model),
@@ -464,6 +589,9 @@ int main(void)
         cmocka_unit_test(find_path_follows_the_lookup_order),
         cmocka_unit_test(reliability_settings_and_key_pools),
         cmocka_unit_test(header_maps_refuse_bad_names_and_line_breaks),
+        cmocka_unit_test(a_secret_file_readable_by_others_is_refused_at_its_place),
+        cmocka_unit_test(base_urls_must_be_in_the_upstream_allowlist),
+        cmocka_unit_test(tls_settings_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "exchange/exchange.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char yaml[] =
@@ -419,11 +420,107 @@ static void an_attempt_without_hooks_leaves_the_clients_request_as_it_came(void 
     ccp_diags_free(&d);
 }
 
+/* ---- the server's way: the tree freed once encoded, rebuilt on demand ---- */
+
+typedef struct rebuild {
+    const char *text;
+    const ccp_route_choice *choice;
+    int calls;
+} rebuild;
+
+static json_object *rebuild_request(void *ud, ccp_error *err)
+{
+    rebuild *r = ud;
+    r->calls++;
+    json_object *req = ccp_json_parse(r->text, strlen(r->text), err);
+    if (req) ccp_route_reapply(r->choice, req);
+    return req;
+}
+
+/* The body an exchange without a reload (the tree kept, copied or shared)
+ * sends at attempt `at`: what the reload's attempts must send too. */
+static char *kept_tree_body(ccp_config *cfg, const char *text, size_t at)
+{
+    ccp_route_choice choice;
+    ccp_exchange ex = routed(cfg, text, &choice);
+    ex.attempt = at;
+    ccp_attempt a;
+    ccp_prep_error pe;
+    if (ccp_exchange_prepare(&ex, &a, &pe) != 0) fail_msg("prepare: %s", pe.err.msg);
+    char *body = strdup(a.out.body.data);
+    ccp_attempt_free(&a);
+    ccp_exchange_free(&ex);
+    ccp_route_choice_free(&choice);
+    return body;
+}
+
+/* With a reload, no attempt keeps the client's tree past its encoding; a
+ * retry and a fallback rebuild it and send byte for byte what they sent
+ * when the tree was kept: with a request hook that edits the tree (a's
+ * pipeline), and with a subagent tag the router removed (re-applied). */
+static void a_retry_after_the_tree_was_freed_sends_the_same_body(void **state)
+{
+    (void)state;
+    ccp_config *cfg = load();
+    static const char *const texts[] = {
+        "{\"model\":\"claude\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":"
+        "\"hi\"}]}",
+        "{\"model\":\"claude\",\"max_tokens\":5,\"system\":[{\"type\":\"text\",\"text\":\"a\\n"
+        "<ccproxy-model>a/model-t</ccproxy-model>\\nb\"}],\"messages\":[{\"role\":\"user\","
+        "\"content\":\"hi\"}]}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        ccp_route_choice choice;
+        ccp_exchange ex = routed(cfg, texts[i], &choice);
+        rebuild rb = {texts[i], &choice, 0};
+        ex.reload = rebuild_request;
+        ex.reload_ud = &rb;
+        char *want0 = kept_tree_body(cfg, texts[i], 0);
+        ccp_attempt a;
+        ccp_prep_error pe;
+        if (ccp_exchange_prepare(&ex, &a, &pe) != 0) fail_msg("prepare: %s", pe.err.msg);
+        assert_null(ex.request); /* freed once encoded */
+        assert_string_equal(a.out.body.data, want0);
+        assert_null(strstr(a.out.body.data, "ccproxy-model"));
+        uint64_t delay;
+        ccp_attempt_end end = {0, 503, false, -1, NULL, 0};
+        assert_int_equal(ccp_exchange_judge(&ex, &a, &end, &delay), CCP_VERDICT_RETRY);
+        ccp_attempt_free(&a);
+        assert_int_equal(rb.calls, 0);
+        if (ccp_exchange_prepare(&ex, &a, &pe) != 0) fail_msg("retry: %s", pe.err.msg);
+        assert_int_equal(rb.calls, 1);
+        assert_null(ex.request);
+        assert_string_equal(a.out.body.data, want0);
+        ccp_attempt_free(&a);
+        if (choice.route->n > 1) {
+            /* The fallback to b: what b got with the tree kept. */
+            char *want1 = kept_tree_body(cfg, texts[i], 1);
+            assert_true(ccp_exchange_next(&ex));
+            if (ccp_exchange_prepare(&ex, &a, &pe) != 0) fail_msg("fallback: %s", pe.err.msg);
+            assert_int_equal(rb.calls, 2);
+            assert_string_equal(a.out.body.data, want1);
+            ccp_attempt_free(&a);
+            free(want1);
+        }
+        /* Once the client got something, nothing follows. */
+        ccp_exchange_answered(&ex);
+        assert_false(ccp_exchange_has_next(&ex));
+        end = (ccp_attempt_end){0, 503, false, -1, NULL, 0};
+        a.target = choice.route->targets[ex.attempt];
+        assert_int_equal(ccp_exchange_judge(&ex, &a, &end, &delay), CCP_VERDICT_FAIL);
+        free(want0);
+        ccp_exchange_free(&ex);
+        ccp_route_choice_free(&choice);
+    }
+    ccp_config_unref(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_target_starts_from_the_clients_request),
         cmocka_unit_test(an_attempt_without_hooks_leaves_the_clients_request_as_it_came),
+        cmocka_unit_test(a_retry_after_the_tree_was_freed_sends_the_same_body),
         cmocka_unit_test(a_request_that_cannot_be_encoded_is_a_400_at_the_encode_step),
         cmocka_unit_test(which_endings_fall_back),
         cmocka_unit_test(retries_back_off_then_fall_back),

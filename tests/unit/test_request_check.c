@@ -444,6 +444,56 @@ static void a_client_request_missing_what_the_api_requires_is_refused_by_path(vo
                    "thinking.type: must be \"enabled\", \"disabled\" or \"adaptive\"");
     expect_invalid(OK_HEAD HI ",\"thinking\":{\"type\":\"adaptive\"}}", NULL);
     expect_invalid(OK_HEAD HI ",\"stream\":\"yes\"}", "stream: must be a boolean");
+    expect_invalid("{\"model\":\"m\",\"max_tokens\":null," HI "}", "max_tokens: field required");
+    /* The top-level members are read in one pass, up to 32 of them; a
+     * request with more is checked the same way. */
+    char many[2048] = OK_HEAD;
+    for (int i = 0; i < 40; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "\"x%d\":%d,", i, i);
+    strcat(many, HI ",\"stream\":\"yes\"}");
+    expect_invalid(many, "stream: must be a boolean");
+    many[strlen(many) - strlen(",\"stream\":\"yes\"}")] = '\0';
+    strcat(many, "}");
+    expect_invalid(many, NULL);
+}
+
+/* A path too long to print whole is cut at 255 bytes, however deep the
+ * walk went: tool_result blocks nested 150 deep (each level adds
+ * ".0.content"; built with json-c, past the parser's nesting cap) with a
+ * field missing at the bottom. */
+static void a_path_deeper_than_its_room_is_cut_not_overflowed(void **state)
+{
+    (void)state;
+    enum { DEPTH = 150 };
+    ccp_buf want = CCP_BUF_INIT;
+    ccp_buf_appends(&want, "messages.0.content");
+    json_object *inner = json_object_new_array();
+    json_object *text = json_object_new_object();
+    json_object_object_add(text, "type", json_object_new_string("text"));
+    json_object_array_add(inner, text);
+    for (int i = 0; i < DEPTH; i++) {
+        json_object *blk = json_object_new_object();
+        json_object_object_add(blk, "type", json_object_new_string("tool_result"));
+        json_object_object_add(blk, "tool_use_id", json_object_new_string("t"));
+        json_object_object_add(blk, "content", inner);
+        inner = json_object_new_array();
+        json_object_array_add(inner, blk);
+        ccp_buf_appends(&want, ".0.content");
+    }
+    ccp_buf_appends(&want, ".0.text");
+    const char *head = OK_HEAD HI "}";
+    json_object *tree = ccp_json_parse(head, strlen(head), NULL);
+    assert_non_null(tree);
+    json_object *msg0 = json_object_array_get_idx(ccp_json_get(tree, "messages"), 0);
+    json_object_object_add(msg0, "content", inner);
+    assert_true(want.len > 255);
+    char msg[600];
+    snprintf(msg, sizeof msg, "%.255s: field required", want.data);
+    ccp_error err = {0};
+    assert_int_equal(ccp_request_validate(tree, &err), CCP_EINVAL);
+    assert_string_equal(err.msg, msg);
+    json_object_put(tree);
+    ccp_buf_free(&want);
 }
 
 /* Every request of the corpus (real Claude Code turns) is valid as sent. */
@@ -553,6 +603,7 @@ int main(void)
         cmocka_unit_test(every_field_of_every_type_gets_an_answer_never_a_crash),
         cmocka_unit_test(a_field_of_the_wrong_type_is_refused_by_name_in_every_format),
         cmocka_unit_test(a_client_request_missing_what_the_api_requires_is_refused_by_path),
+        cmocka_unit_test(a_path_deeper_than_its_room_is_cut_not_overflowed),
         cmocka_unit_test(every_request_of_the_corpus_validates),
         cmocka_unit_test(real_model_ids_pass_the_model_name_check),
         cmocka_unit_test(model_names_that_could_steer_a_url_are_refused),

@@ -196,6 +196,18 @@ static void claude_code_request_shapes_route_where_the_config_says(void **state)
                 json_object_array_get_idx(ccp_json_get_arr(req, "system"), 0), "text");
             assert_string_equal(sys, "You are a reviewer.\nBe brief.");
         }
+        /* The request parsed again, with the pick's edits re-applied, is
+         * what the pick left (a retry's request is built this way). */
+        json_object *again = ccp_json_parse(text, strlen(text), &err);
+        ccp_route_reapply(&c, again);
+        ccp_buf picked = CCP_BUF_INIT, rebuilt = CCP_BUF_INIT;
+        ccp_json_write(&picked, req);
+        ccp_json_write(&rebuilt, again);
+        if (strcmp(picked.data, rebuilt.data) != 0)
+            fail_msg("%s: re-applied\n%s\nnot\n%s", tc->what, rebuilt.data, picked.data);
+        ccp_buf_free(&picked);
+        ccp_buf_free(&rebuilt);
+        json_object_put(again);
         ccp_route_choice_free(&c);
         json_object_put(req);
         free(owned);
@@ -255,6 +267,48 @@ static void the_route_description_is_capped_and_has_no_control_bytes(void **stat
     ccp_buf_free(&short_b);
 }
 
+/* A request parsed again for a retry gets the tag the pick took removed
+ * again, wherever it was: a system string, or a later block after a text
+ * with an unclosed tag; nothing else changes. */
+static void reapplying_the_pick_removes_the_same_tag_from_a_fresh_parse(void **state)
+{
+    (void)state;
+    ccp_config *cfg = load(CONFIG);
+    static const char *const reqs[] = {
+        "{\"model\":\"m\",\"system\":\"a<ccproxy-model>gem/x</ccproxy-model>\\nb\","
+        "\"messages\":[]}",
+        "{\"model\":\"m\",\"system\":[{\"type\":\"text\",\"text\":\"<ccproxy-model>open\"},"
+        "{\"type\":\"text\",\"text\":\"x<ccproxy-model>gem/y</ccproxy-model>z\"},"
+        "{\"type\":\"text\",\"text\":\"<ccproxy-model>main/w</ccproxy-model>\"}],\"messages\":[]}",
+    };
+    static const char *const want[] = {
+        "{\"model\":\"m\",\"system\":\"ab\",\"messages\":[]}",
+        "{\"model\":\"m\",\"system\":[{\"type\":\"text\",\"text\":\"<ccproxy-model>open\"},"
+        "{\"type\":\"text\",\"text\":\"xz\"},"
+        "{\"type\":\"text\",\"text\":\"<ccproxy-model>main/w</ccproxy-model>\"}],\"messages\":[]}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        json_object *req = ccp_json_parse(reqs[i], strlen(reqs[i]), NULL);
+        ccp_route_choice c;
+        ccp_error err;
+        assert_int_equal(ccp_route_pick(cfg, req, NULL, NULL, &c, &err), 0);
+        assert_int_equal(c.via, CCP_VIA_TAG);
+        json_object *again = ccp_json_parse(reqs[i], strlen(reqs[i]), NULL);
+        ccp_route_reapply(&c, again);
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_json_write(&b, again);
+        assert_string_equal(b.data, want[i]);
+        ccp_buf_reset(&b);
+        ccp_json_write(&b, req);
+        assert_string_equal(b.data, want[i]);
+        ccp_buf_free(&b);
+        json_object_put(again);
+        json_object_put(req);
+        ccp_route_choice_free(&c);
+    }
+    ccp_config_unref(cfg);
+}
+
 static void a_tag_naming_no_provider_is_a_clear_error(void **state)
 {
     ccp_config *cfg = load(CONFIG);
@@ -307,6 +361,7 @@ int main(void)
         cmocka_unit_test(claude_code_request_shapes_route_where_the_config_says),
         cmocka_unit_test(adaptive_thinking_counts_only_when_configured),
         cmocka_unit_test(the_route_description_is_capped_and_has_no_control_bytes),
+        cmocka_unit_test(reapplying_the_pick_removes_the_same_tag_from_a_fresh_parse),
         cmocka_unit_test(a_tag_naming_no_provider_is_a_clear_error),
         cmocka_unit_test(router_mistakes_are_reported_with_their_place),
     };

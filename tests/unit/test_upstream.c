@@ -42,6 +42,9 @@ typedef struct swrite {
     bool close;
 } swrite;
 
+/* The mock server is on 127.0.0.1: a provider that names it by address. */
+static const ccp_provider LOCAL = {.name = "local", .allow_internal = true};
+
 static const char ANSWER[] = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                              "content-length: 11\r\n\r\n{\"ok\":true}";
 
@@ -139,6 +142,7 @@ static void close_any(uv_handle_t *h, void *arg)
 /* ---- the client side ------------------------------------------------- */
 
 typedef struct result {
+    char err[600]; /* on_done's message */
     int status;
     int done;   /* on_done calls */
     int result; /* on_done's result */
@@ -164,13 +168,13 @@ static int on_data(void *ud, const char *data, size_t len)
 
 static void on_done(void *ud, int res, const ccp_error *err)
 {
-    (void)err;
     result *r = ud;
+    snprintf(r->err, sizeof r->err, "%s", err ? err->msg : "");
     r->done++;
     r->result = res;
 }
 
-static const ccp_upstream_cb CB = {on_head, on_data, on_done};
+static const ccp_upstream_cb CB = {on_head, on_data, on_done, NULL};
 
 typedef struct fixture {
     uv_loop_t loop;
@@ -213,6 +217,7 @@ static void send_one(fixture *f, result *r)
     static const char body[] = "{\"model\":\"m\"}";
     char *headers[] = {"content-type: application/json"};
     ccp_upstream_send_opts o = {.method = "POST",
+                                .provider = &LOCAL,
                                 .url = f->url,
                                 .headers = headers,
                                 .n_headers = 1,
@@ -290,6 +295,33 @@ static void test_connection_closed_while_idle_is_replaced(void **state)
     assert_int_equal(f->srv.accepts, 6);
 }
 
+/* A provider that does not allow internal addresses (its base_url names a
+ * host, not an address) is refused at connect time: the server never sees
+ * a connection, and the error says why. Redirects are not followed. */
+static void test_internal_addresses_and_redirects_are_refused(void **state)
+{
+    fixture *f = *state;
+    static const ccp_provider named = {.name = "named"};
+    result r = {0};
+    ccp_upstream_send_opts o = {.method = "POST", .url = f->url, .provider = &named};
+    assert_non_null(ccp_upstream_send(f->up, &o, &CB, &r));
+    wait_done(f, &r, 1);
+    assert_int_equal(r.result, CCP_EUPSTREAM);
+    assert_non_null(strstr(r.err, "refused to connect to 127.0.0.1, a loopback address"));
+    assert_non_null(strstr(r.err, "'named'"));
+    assert_int_equal(f->srv.accepts, 0);
+
+    f->srv.answer = "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/elsewhere\r\n"
+                    "content-length: 0\r\n\r\n";
+    result r2 = {0};
+    send_one(f, &r2);
+    wait_done(f, &r2, 1);
+    assert_int_equal(r2.result, 0);
+    assert_int_equal(r2.status, 302);
+    assert_int_equal(f->srv.answered, 1);
+    ccp_buf_free(&r2.body);
+}
+
 static void test_parallel_requests_all_finish(void **state)
 {
     fixture *f = *state;
@@ -319,7 +351,8 @@ static void test_cancel_closes_the_connection(void **state)
     result c = {0};
     ccp_upstream_req *req;
     static const char body[] = "{}";
-    ccp_upstream_send_opts o = {.method = "POST", .url = f->url, .body = body, .body_len = 2};
+    ccp_upstream_send_opts o = {
+        .method = "POST", .url = f->url, .body = body, .body_len = 2, .provider = &LOCAL};
     req = ccp_upstream_send(f->up, &o, &CB, &c);
     uv_run(&f->loop, UV_RUN_NOWAIT);
     ccp_upstream_cancel(req);
@@ -384,6 +417,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_closed_while_idle_is_replaced, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_parallel_requests_all_finish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_internal_addresses_and_redirects_are_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cancel_closes_the_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_arms_its_timers_from_the_current_time, setup,
                                         teardown),

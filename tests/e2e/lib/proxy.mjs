@@ -28,20 +28,23 @@ export async function startProxy(yaml, { env = {}, args = [], nofile = 0 } = {})
   let stderr = '';
   child.stdout.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let scheme = 'http'; // https when server.tls is set
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`ccproxy did not start:\n${stderr}`)), 10000);
     child.stderr.on('data', (d) => {
       stderr += d;
-      const m = /ccproxy listening on http:\/\/[^:]+:(\d+)/.exec(stderr);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      const m = /ccproxy listening on (https?):\/\/[^:]+:(\d+)/.exec(stderr);
+      if (m) { clearTimeout(timer); scheme = m[1]; resolve(Number(m[2])); }
     });
     exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`ccproxy exited ${code}:\n${stderr}`)); });
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${scheme}://127.0.0.1:${port}`;
   return {
     url,
     port,
     pid: child.pid,
+    cfgPath, // the config file, for tests that rewrite it and reload
+    home: dir, // HOME (and so the XDG directories) of the proxy
     log: () => stderr,
     async stop() {
       child.kill('SIGTERM');

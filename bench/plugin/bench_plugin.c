@@ -1,0 +1,110 @@
+/* bench_plugin.c — what a plugin adds to a request: a plugin that edits
+ * one field of a Claude Code–sized request (bench/gen_claude_request.mjs),
+ * run as a pipeline step in each isolation mode, against the same request
+ * with no step. Prints the median and p99 added time per request.
+ *   ccp-bench-plugin REQUEST.json [ITERATIONS] */
+#include "config/config.h"
+#include "core/json.h"
+#include "pipeline/pipeline.h"
+#include "plugin/plugin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median and p99 of one run: n requests through p (NULL: no step). */
+static void run(const ccp_pipeline *p, json_object *req, int n, double *med, double *p99)
+{
+    double *t = malloc((size_t)n * sizeof *t);
+    for (int i = 0; i < n; i++) {
+        json_object *copy = NULL;
+        json_object_deep_copy(req, &copy, NULL); /* as the exchange gives each attempt */
+        ccp_error err = {0};
+        double t0 = now_us();
+        if (p && ccp_pipeline_run_request(p, copy, &err) != 0) {
+            fprintf(stderr, "failed: %s\n", err.msg);
+            exit(1);
+        }
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_json_write(&b, copy); /* the body is written once either way */
+        t[i] = now_us() - t0;
+        ccp_buf_free(&b);
+        json_object_put(copy);
+    }
+    qsort(t, (size_t)n, sizeof *t, cmp);
+    *med = t[n / 2];
+    *p99 = t[n * 99 / 100];
+    free(t);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "plugin-host"))
+        return ccp_plugin_host_main(argc - 1, argv + 1);
+    if (argc < 2) {
+        fprintf(stderr, "usage: ccp-bench-plugin REQUEST.json [ITERATIONS]\n");
+        return 2;
+    }
+    int n = argc > 2 ? atoi(argv[2]) : 500;
+    FILE *f = fopen(argv[1], "rb");
+    if (!f) return 1;
+    ccp_buf text = CCP_BUF_INIT;
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ccp_buf_append(&text, chunk, got);
+    fclose(f);
+    json_object *req = ccp_json_parse(text.data, text.len, NULL);
+    char plugin[] = "/tmp/ccp-bench-plugin-XXXXXX.lua";
+    int fd = mkstemps(plugin, 4);
+    const char *src = "return {name='bump', request=function(req) req.max_tokens = 8192 end}\n";
+    if (fd < 0 || write(fd, src, strlen(src)) < 0) return 1;
+    close(fd);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "plugins:\n  dirs: []\n  load:\n    - {path: %s, isolation: inprocess}\n"
+             "pipelines:\n  p: [bump]\n",
+             plugin);
+    ccp_config *in = NULL, *proc = NULL;
+    ccp_diags d = {0};
+    if (ccp_config_load_string("in.yaml", yaml, strlen(yaml), &in, &d) != 0) return 1;
+    snprintf(yaml, sizeof yaml,
+             "plugins:\n  dirs: []\n  load:\n    - {path: %s, isolation: process}\n"
+             "pipelines:\n  p: [bump]\n",
+             plugin);
+    if (ccp_config_load_string("proc.yaml", yaml, strlen(yaml), &proc, &d) != 0) return 1;
+    double base, base99, inm, in99, pm, p99;
+    run(NULL, req, n / 10, &base, &base99); /* warm-up */
+    run(&in->pipelines[0], req, n / 10, &inm, &in99);
+    run(&proc->pipelines[0], req, n / 10, &pm, &p99);
+    run(NULL, req, n, &base, &base99);
+    run(&in->pipelines[0], req, n, &inm, &in99);
+    run(&proc->pipelines[0], req, n, &pm, &p99);
+    printf("request %zu bytes, %d iterations\n", text.len, n);
+    printf("no plugin:           median %8.1f us  p99 %8.1f us\n", base, base99);
+    printf("inprocess plugin:    median %8.1f us  p99 %8.1f us  added %.3f ms\n", inm, in99,
+           (inm - base) / 1000);
+    printf("process plugin:      median %8.1f us  p99 %8.1f us  added %.3f ms\n", pm, p99,
+           (pm - base) / 1000);
+    ccp_config_unref(in);
+    ccp_config_unref(proc);
+    json_object_put(req);
+    ccp_buf_free(&text);
+    unlink(plugin);
+    return 0;
+}

@@ -1,0 +1,32 @@
+/* lua_internal.h — what the Lua files of src/plugin share: conversion of
+ * JSON trees to Lua values and back (lua_conv.c). */
+#ifndef CCP_PLUGIN_LUA_INTERNAL_H
+#define CCP_PLUGIN_LUA_INTERNAL_H
+
+#include <json-c/json.h>
+#include <lua.h>
+#include <stdbool.h>
+
+/* Pushes v as a Lua value: objects and arrays as proxies (tables read
+ * from and written through to v lazily; lua_conv.c), integers as Lua
+ * integers (all 64 bits), strings byte-exact, null as ccp.json.null. May
+ * raise a Lua error (memory): call it in protected mode. */
+void ccp_lua_push_json(lua_State *L, json_object *v, int depth);
+
+/* Lets go of every JSON tree the state's proxies hold (after each call:
+ * the trees belong to the caller's request, and the state may next run on
+ * another thread). A proxy kept past its call raises an error if used. */
+void ccp_lua_detach_json(lua_State *L);
+
+/* Converts the value at idx to JSON into *out (NULL for nil or null).
+ * Returns NULL on success, else a static description of what cannot be
+ * converted (a function, a table with mixed keys, NaN, a loop, ...). *out
+ * may hold a partial tree either way: the caller puts it. Raises only on
+ * memory errors. */
+const char *ccp_lua_to_json(lua_State *L, int idx, json_object **out);
+
+/* Opens ccp.json (encode, decode, null, array, object) as global `ccp`,
+ * and creates the array/object metatables. */
+void ccp_lua_open_json(lua_State *L);
+
+#endif

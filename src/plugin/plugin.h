@@ -1,0 +1,190 @@
+/* plugin.h — user transformers written in Lua 5.4 (docs/plugins.md).
+ *
+ * A plugin is a .lua file (or a folder with init.lua) that returns its
+ * declaration: name, version, summary, options (the shape of a built-in
+ * transformer's option table), formats and hooks (request, outbound,
+ * event, route). The config loader loads every plugin named by
+ * `plugins.load` or found in `plugins.dirs` into a ccp_plugin_set that the
+ * config snapshot owns: a reload builds a new set from the files as they
+ * are then, and the old one is freed with the old snapshot.
+ *
+ * A ccp_plugin starts with a ccp_transformer, so a pipeline step names a
+ * plugin exactly as it names a built-in, and the pipeline runs its hooks
+ * through the same table. Each hook call goes through ccp_plugin_call:
+ * the plugin's breaker, then either a sandboxed Lua state of this thread
+ * (isolation: inprocess, lua_sandbox.c) or a plugin-host process
+ * (isolation: process, host.c), each under the plugin's caps. */
+#ifndef CCP_PLUGIN_PLUGIN_H
+#define CCP_PLUGIN_PLUGIN_H
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/headers.h"
+#include "pipeline/pipeline.h"
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    CCP_ISOLATION_PROCESS = 0, /* the default: plugin-host processes */
+    CCP_ISOLATION_INPROCESS,
+} ccp_isolation;
+
+/* The caps of one plugin; 0 = the default (see ccp_plugin_limits_default). */
+typedef struct ccp_plugin_limits {
+    int64_t timeout_ms;   /* per call */
+    int64_t memory_mb;    /* Lua heap (inprocess) or address space (process) */
+    int64_t cpu_seconds;  /* process mode: RLIMIT_CPU of a host */
+    int64_t instructions; /* Lua VM instructions per call; 0: no count (time only) */
+} ccp_plugin_limits;
+
+void ccp_plugin_limits_default(ccp_plugin_limits *l);
+
+/* How a call failed: the "cause" named in logs, errors and metrics. */
+typedef enum {
+    CCP_PLUGIN_OK = 0,
+    CCP_PLUGIN_ERROR,      /* a Lua error, or the hook returned an error */
+    CCP_PLUGIN_TIMEOUT,    /* timeout_ms or the instruction budget */
+    CCP_PLUGIN_MEMORY,     /* memory_mb */
+    CCP_PLUGIN_BAD_RETURN, /* a value that is not what the hook must return */
+    CCP_PLUGIN_CRASH,      /* the host process died (signal, seccomp, exit) */
+    CCP_PLUGIN_OPEN,       /* the plugin's breaker is open */
+} ccp_plugin_cause;
+
+const char *ccp_plugin_cause_name(ccp_plugin_cause c);
+
+/* The breaker: after `failures` failures within window_ms the plugin is
+ * open for cooldown_ms (calls fail at once with CCP_PLUGIN_OPEN), then one
+ * call is let through (half-open): success closes it, failure reopens. */
+#define CCP_PLUGIN_BREAKER_FAILURES 5
+#define CCP_PLUGIN_BREAKER_WINDOW_MS 60000
+#define CCP_PLUGIN_BREAKER_COOLDOWN_MS 30000
+
+typedef struct ccp_plugin_hosts ccp_plugin_hosts; /* host.c */
+typedef struct ccp_plugin_vm ccp_plugin_vm;       /* lua_sandbox.c */
+
+typedef struct ccp_plugin {
+    ccp_transformer t; /* first: a step's t points here (see ccp_plugin_of) */
+    char *name, *version, *summary;
+    char *path;   /* the file loaded (init.lua of a folder); owned */
+    char *source; /* its text, as loaded: every Lua state runs this */
+    size_t source_len;
+    ccp_opt_spec *opts; /* terminated by name NULL; names, help, defaults owned */
+    bool has_request, has_outbound, has_event, has_route;
+    ccp_isolation isolation;
+    ccp_plugin_limits limits;
+    bool skip_on_error;    /* the default of steps that do not say on_error */
+    json_object *defaults; /* `options` of the plugins.load entry: step defaults; owned */
+
+    /* Breaker (by mu). */
+    pthread_mutex_t mu;
+    unsigned failures;
+    uint64_t window_start_ms, open_until_ms;
+    bool half_open_probe; /* a half-open trial call is running */
+    /* Failure thresholds (tests lower them). */
+    unsigned breaker_failures;
+    uint64_t breaker_window_ms, breaker_cooldown_ms;
+
+    /* In-process: idle Lua states (by mu); each thread takes one, so there
+     * are at most as many as threads calling at once. */
+    ccp_plugin_vm **idle;
+    size_t n_idle, cap_idle;
+
+    ccp_plugin_hosts *hosts; /* process mode; created on first call */
+
+    /* Figures for /metrics. */
+    _Atomic uint64_t calls, errors, timeouts, kills, restarts;
+    _Atomic uint64_t call_us; /* the time calls took, summed */
+} ccp_plugin;
+
+typedef struct ccp_plugin_set {
+    ccp_plugin **v;
+    size_t n;
+} ccp_plugin_set;
+
+/* The plugin behind a transformer, or NULL for a built-in. */
+const ccp_plugin *ccp_plugin_of(const ccp_transformer *t);
+const ccp_plugin *ccp_plugin_find(const ccp_plugin_set *set, const char *name);
+
+/* Reads and declares the plugin at path (a .lua file or a folder with
+ * init.lua): runs it once in a sandbox under lim and reads the returned
+ * declaration. Returns the plugin (caller frees with ccp_plugin_free) or
+ * NULL with err saying what is wrong. */
+ccp_plugin *ccp_plugin_load(const char *path, ccp_isolation iso, const ccp_plugin_limits *lim,
+                            ccp_error *err);
+void ccp_plugin_free(ccp_plugin *p);
+void ccp_plugin_set_free(ccp_plugin_set *set);
+
+/* What a hook sees as ctx, set by the exchange around the hooks of one
+ * attempt on this thread (and by `ccproxy plugin test`). All borrowed. */
+typedef struct ccp_plugin_ctx {
+    const char *request_id;
+    const char *stage;
+    const char *provider;
+    const char *model;
+    const ccp_header_view *headers;
+    size_t n_headers;
+} ccp_plugin_ctx;
+
+/* Sets this thread's ctx (NULL clears it); returns the previous one. */
+const ccp_plugin_ctx *ccp_plugin_ctx_set(const ccp_plugin_ctx *ctx);
+/* This thread's ctx, or NULL. */
+const ccp_plugin_ctx *ccp_plugin_ctx_get(void);
+
+/* Calls hook ("request", "outbound", "event", "route") of p with arg and
+ * the step's options; *result (owned by the caller; may be NULL, the
+ * JSON null) is what the hook returned. Returns CCP_PLUGIN_OK, or the
+ * cause with err naming the plugin and what happened. Counts the call in
+ * the breaker and the figures. */
+ccp_plugin_cause ccp_plugin_call(ccp_plugin *p, const char *hook, json_object *arg,
+                                 json_object *opts, json_object **result, ccp_error *err);
+
+/* The plugins as `ccproxy transformers` lists them: each with its
+ * source path, isolation, hooks and options. */
+void ccp_plugin_catalog_write(const ccp_plugin_set *set, ccp_buf *out);
+
+/* True when a step of p calls a plugin host from its request or outbound
+ * hook: preparing an attempt through p then waits on another process, so
+ * the HTTP layer does it off its event loop. */
+bool ccp_plugin_pipeline_blocks(const ccp_pipeline *p);
+/* True when routing calls a plugin host (router.script in process mode). */
+bool ccp_plugin_route_blocks(const ccp_config *cfg);
+
+/* Appends the Prometheus families of every plugin in set. */
+void ccp_plugin_metrics(const ccp_plugin_set *set, ccp_buf *out, bool openmetrics);
+
+/* ---- engines (lua_sandbox.c, host.c) ----------------------------------- */
+
+/* One call of a hook in a Lua state under limits; what ccp_plugin_call and
+ * the plugin host both run. ctx is a JSON object (request_id, ...,
+ * options). */
+ccp_plugin_cause ccp_plugin_vm_call(ccp_plugin_vm *vm, const char *hook, json_object *arg,
+                                    json_object *ctx, const ccp_plugin_limits *lim,
+                                    json_object **result, ccp_buf *msg);
+/* A sandboxed state that has run the plugin's source; NULL with msg set. */
+ccp_plugin_vm *ccp_plugin_vm_new(const char *chunkname, const char *src, size_t len,
+                                 const ccp_plugin_limits *lim, ccp_buf *msg);
+void ccp_plugin_vm_free(ccp_plugin_vm *vm);
+/* The name its log lines carry (the plugin's; the chunk name until set). */
+void ccp_plugin_vm_set_name(ccp_plugin_vm *vm, const char *name);
+/* The declaration the plugin returned, as JSON (hooks as true); owned. */
+json_object *ccp_plugin_vm_declaration(ccp_plugin_vm *vm);
+
+/* Process mode (host.c). */
+ccp_plugin_cause ccp_plugin_host_call(ccp_plugin *p, const char *hook, json_object *arg,
+                                      json_object *ctx, json_object **result, ccp_buf *msg);
+void ccp_plugin_hosts_free(ccp_plugin_hosts *h);
+/* Starts a host for p (its source and caps set) and asks it for the
+ * declaration; the host stays in the pool. NULL with msg on failure. */
+json_object *ccp_plugin_host_declaration(ccp_plugin *p, ccp_buf *msg);
+/* Live hosts and the sum of their resident memory, for /metrics. */
+void ccp_plugin_host_figures(ccp_plugin *p, int *hosts, uint64_t *rss);
+/* `ccproxy plugin-host`: the host's main loop on fd 3. */
+int ccp_plugin_host_main(int argc, char **argv);
+
+uint64_t ccp_plugin_now_ms(void);
+
+#endif

@@ -1,0 +1,300 @@
+// Lua plugins in the running proxy, through the official SDK: a plugin in
+// a sandboxed host edits the request and the answer (streaming and not);
+// a host killed mid-call (seccomp, SIGSYS) fails the request with an
+// Anthropic error naming the plugin under on_error: fail, nothing sent
+// upstream, and is skipped under on_error: skip; `ccproxy explain` runs
+// plugins too.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startProxy } from './lib/proxy.mjs';
+import { startMock } from './lib/mock_anthropic.mjs';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-plugins-'));
+const plugin = (name, src) => {
+  const p = path.join(dir, `${name}.lua`);
+  fs.writeFileSync(p, src);
+  return p;
+};
+
+const TAG = plugin('tag', `
+return {
+  name = 'tag', version = '1', summary = 'marks the request',
+  options = { temperature = { type = 'number', default = 0.25, help = 'the temperature' } },
+  request = function(req, ctx)
+    req.temperature = ctx.options.temperature
+    req.metadata = { user_id = ctx.provider .. '/' .. ctx.model .. '/' .. ctx.stage }
+  end,
+}`);
+const CRASH = plugin('crash', `
+return {
+  name = 'crash', summary = 'its host is killed by seccomp mid-call',
+  request = function(req) ccp.test_syscall('open') end,
+}`);
+const SHOUT = plugin('shout', `
+return {
+  name = 'shout', summary = 'upper-cases the answer text',
+  event = function(ev, ctx)
+    if ev.type == 'content_block_delta' and ev.kind == 'text_delta' then ev.text = ev.text:upper() end
+    if ev.type == 'message_stop' then ctx.log('info', 'answer of ' .. ctx.request_id .. ' from ' .. ctx.provider .. '/' .. ctx.model .. ' done') end
+  end,
+}`);
+
+let ant, proxy, client;
+const CONFIG = () => `
+plugins:
+  dirs: []
+  load:
+    - {path: ${TAG}}
+    - {path: ${CRASH}, limits: {timeout_ms: 5000}}
+    - {path: ${SHOUT}, isolation: inprocess}
+pipelines:
+  tagging: [tag, shout]
+  failing: [crash, tag]
+  skipping:
+    - {use: crash, on_error: skip}
+    - tag
+providers:
+  - name: ant
+    base_url: '${ant.url}'
+    api_key: sk-upstream-secret
+    pipeline: tagging
+    model_pipelines: {fail-model: failing, skip-model: skipping}
+router:
+  default: ant/main-model
+`;
+
+before(async () => {
+  ant = await startMock((req) => (req.body?.stream ? { kind: 'sse', fixture: 'text.sse' } : { kind: 'json', fixture: 'text.json' }));
+  proxy = await startProxy(CONFIG(), { env: { CCPROXY_PLUGIN_TEST_SYSCALLS: '1' } });
+  client = new Anthropic({ baseURL: proxy.url, apiKey: 'client-key', maxRetries: 0 });
+});
+after(async () => {
+  await proxy.stop();
+  await ant.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const request = (model) => ({ model, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+
+test('a process-isolated plugin edits the request and an event plugin the answer', async () => {
+  const msg = await client.messages.create(request('claude-sonnet-4-5'));
+  const got = ant.requests.at(-1).body;
+  assert.equal(got.temperature, 0.25);
+  assert.deepEqual(got.metadata, { user_id: 'ant/main-model/default' });
+  assert.match(msg.content[0].text, /^HELLO! THE FILE `MAIN.C` HAS 3 FUNCTIONS/);
+});
+
+test('streaming: the event plugin edits every text delta', async () => {
+  const stream = client.messages.stream(request('claude-sonnet-4-5'));
+  let text = '';
+  stream.on('text', (t) => { text += t; });
+  const final = await stream.finalMessage();
+  assert.equal(text, final.content[0].text);
+  assert.match(text, /^HELLO! THE FILE/);
+  assert.equal(ant.requests.at(-1).body.temperature, 0.25);
+  assert.match(proxy.log(), /plugin shout: answer of \S+ from ant\/main-model done/);
+});
+
+for (const stream of [false, true]) {
+  test(`on_error: fail — a host killed mid-call fails the request naming the plugin, nothing sent upstream (stream: ${stream})`, async () => {
+    const before = ant.requests.length;
+    await assert.rejects(client.messages.create({ ...request('ant/fail-model'), stream }), (e) => {
+      assert.equal(e.status, 500);
+      assert.equal(e.error?.type, 'error');
+      assert.equal(e.error?.error?.type, 'api_error');
+      assert.match(e.error.error.message, /plugin 'crash'/);
+      assert.match(e.error.error.message, /SIGSYS|started again|breaker/);
+      return true;
+    });
+    assert.equal(ant.requests.length, before, 'nothing reached the upstream');
+  });
+
+  test(`on_error: skip — the request goes on without the failed step (stream: ${stream})`, async () => {
+    const r = await client.messages.create({ ...request('ant/skip-model'), stream });
+    if (stream) for await (const _ of r) { /* drain */ }
+    const got = ant.requests.at(-1).body;
+    assert.equal(got.temperature, 0.25, 'the next step ran');
+  });
+}
+
+test('the first failure names the cause: SIGSYS from seccomp', () => {
+  assert.match(proxy.log(), /plugin 'crash' request hook failed \(crash\): the plugin host was killed by signal 31 \(SIGSYS/);
+  assert.doesNotMatch(proxy.log(), /sk-upstream-secret/);
+});
+
+test('ccproxy transformers lists plugins with their source; explain runs them', () => {
+  const cfg = path.join(dir, 'cfg.yaml');
+  fs.writeFileSync(cfg, CONFIG());
+  const env = { PATH: process.env.PATH, HOME: dir, ASAN_OPTIONS: 'detect_leaks=1' };
+  const t = spawnSync(process.env.CCPROXY_BIN, ['transformers', '--config', cfg], { encoding: 'utf8', env });
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, new RegExp(`tag 1 — marks the request \\(plugin\\)\\n  source: ${TAG}`));
+  assert.match(t.stdout, /temperature\s+number\s+default 0.25/);
+  const reqPath = path.join(dir, 'req.json');
+  fs.writeFileSync(reqPath, JSON.stringify(request('claude-sonnet-4-5')));
+  const x = spawnSync(process.env.CCPROXY_BIN, ['explain', '--config', cfg, reqPath], { encoding: 'utf8', env });
+  assert.equal(x.status, 0, x.stderr);
+  assert.match(x.stdout, /"temperature":\s*0.25/);
+});
+
+test('ccproxy plugin new writes a template that ccproxy plugin test runs in a sandboxed host', () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-plugin-new-'));
+  const env = { PATH: process.env.PATH, HOME: work, ASAN_OPTIONS: 'detect_leaks=1' };
+  const run = (args) => spawnSync(process.env.CCPROXY_BIN, args, { encoding: 'utf8', env, cwd: work });
+  const n = run(['plugin', 'new', 'demo']);
+  assert.equal(n.status, 0, n.stderr);
+  assert.ok(fs.existsSync(path.join(work, 'demo.lua')) && fs.existsSync(path.join(work, 'demo.request.json')));
+  assert.equal(run(['plugin', 'new', 'demo']).status, 1, 'never overwrites');
+  const t = run(['plugin', 'test', 'demo.lua', 'demo.request.json', '--with', '{note: from the test}']);
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /POST https:\/\/provider\.invalid\/v1\/messages/);
+  assert.match(t.stdout, /"text":"from the test"/);
+  // The caps hold in a dry run too.
+  fs.writeFileSync(path.join(work, 'loop.lua'), "return {name='loop', request=function() while true do end end}");
+  const l = run(['plugin', 'test', 'loop.lua', 'demo.request.json', '--timeout-ms', '100']);
+  assert.notEqual(l.status, 0);
+  assert.match(l.stderr + l.stdout, /plugin 'loop' request hook failed \(timeout\)/);
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('/metrics counts each plugin: calls, errors, kills, restarts, hosts', async () => {
+  const text = await (await fetch(`${proxy.url}/metrics`)).text();
+  const sample = (name, plugin) => {
+    const m = new RegExp(`^${name}\\{plugin="${plugin}"\\} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
+  };
+  assert.ok(sample('ccproxy_plugin_calls_total', 'tag') >= 4);
+  assert.equal(sample('ccproxy_plugin_errors_total', 'tag'), 0);
+  assert.ok(sample('ccproxy_plugin_errors_total', 'crash') >= 4);
+  assert.ok(sample('ccproxy_plugin_kills_total', 'crash') >= 1);
+  assert.ok(sample('ccproxy_plugin_calls_total', 'shout') > 0);
+  assert.ok(sample('ccproxy_plugin_call_seconds_total', 'tag') > 0);
+  assert.ok(sample('ccproxy_plugin_hosts', 'tag') >= 1);
+  assert.ok(sample('ccproxy_plugin_host_resident_memory_bytes', 'tag') > 0);
+  assert.equal(sample('ccproxy_plugin_hosts', 'shout'), 0, 'an in-process plugin has no host');
+});
+
+test('a slow process-isolated plugin does not hold up other requests on the same worker', async () => {
+  // One worker: both requests share its event loop. The slow plugin
+  // computes for 2-3 s of wall time in its host (the clock, not CPU time:
+  // the machine may be busy); the other request, with no plugin, reaches
+  // the upstream first only if the loop was free meanwhile.
+  const slow = plugin('slow', `
+return {
+  name = 'slow',
+  request = function(req)
+    local t = os.time() while os.time() - t < 3 do end
+    req.metadata = { user_id = 'slow' }
+  end,
+}`);
+  const seen = [];
+  const up = await startMock((req) => { seen.push(req.body?.metadata?.user_id ?? 'plain'); return { kind: 'json', fixture: 'text.json' }; });
+  const p = await startProxy(`
+plugins:
+  dirs: []
+  load: [{path: ${slow}, limits: {timeout_ms: 30000}}]
+pipelines:
+  slow: [slow]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k, model_pipelines: {slow-model: slow}}
+router:
+  default: ant/main-model
+`, { args: ['--workers', '1'] });
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+    const a = c.messages.create(request('ant/slow-model'));
+    await new Promise((r) => setTimeout(r, 200));
+    const b = await c.messages.create(request('claude-sonnet-4-5'));
+    assert.match(b.content[0].text, /^Hello/);
+    await a;
+    assert.deepEqual(seen, ['plain', 'slow']);
+    // A client that leaves while its attempt is prepared in the pool: the
+    // request ends cleanly once the job is done (stop() checks for leaks).
+    const ac = new AbortController();
+    const gone = c.messages.create(request('ant/slow-model'), { signal: ac.signal });
+    setTimeout(() => ac.abort(), 200);
+    await assert.rejects(gone);
+    await c.messages.create(request('ant/slow-model')); // queued after the abandoned job
+    assert.deepEqual(seen, ['plain', 'slow', 'slow'], 'the abandoned attempt was not sent');
+  } finally {
+    await p.stop();
+    await up.close();
+  }
+});
+
+test('a slow process-isolated route script does not hold up other requests either', async () => {
+  const router = plugin('router', `
+return {
+  name = 'router',
+  route = function(req)
+    if req.metadata and req.metadata.user_id == 'slow' then
+      local t = os.time() while os.time() - t < 3 do end
+      return 'ant/routed-model'
+    end
+  end,
+}`);
+  const seen = [];
+  const up = await startMock((req) => { seen.push(req.body?.model); return { kind: 'json', fixture: 'text.json' }; });
+  const p = await startProxy(`
+plugins:
+  dirs: []
+  load: [{path: ${router}, limits: {timeout_ms: 30000}}]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k}
+router:
+  default: ant/main-model
+  script: router
+`, { args: ['--workers', '1'] });
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+    const a = c.messages.create({ ...request('claude-sonnet-4-5'), metadata: { user_id: 'slow' } });
+    await new Promise((r) => setTimeout(r, 200));
+    await c.messages.create(request('claude-sonnet-4-5'));
+    await a;
+    assert.deepEqual(seen, ['main-model', 'routed-model']);
+    // A client that leaves while it is being routed in the pool.
+    const ac = new AbortController();
+    const gone = c.messages.create({ ...request('claude-sonnet-4-5'), metadata: { user_id: 'slow' } }, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 200);
+    await assert.rejects(gone);
+    await c.messages.create({ ...request('claude-sonnet-4-5'), metadata: { user_id: 'slow' } });
+    assert.deepEqual(seen, ['main-model', 'routed-model', 'routed-model']);
+  } finally {
+    await p.stop();
+    await up.close();
+  }
+});
+
+test('an edited plugin takes effect when the config is reloaded (SIGHUP)', async () => {
+  const file = plugin('ver', "return {name='ver', request=function(req) req.metadata = {user_id='v1'} end}");
+  const seen = [];
+  const up = await startMock((req) => { seen.push(req.body?.metadata?.user_id); return { kind: 'json', fixture: 'text.json' }; });
+  const p = await startProxy(`
+plugins:
+  dirs: []
+  load: [{path: ${file}}]
+pipelines:
+  v: [ver]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k, pipeline: v}
+router:
+  default: ant/main-model
+`);
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+    await c.messages.create(request('claude-sonnet-4-5'));
+    fs.writeFileSync(file, "return {name='ver', request=function(req) req.metadata = {user_id='v2'} end}");
+    process.kill(p.pid, 'SIGHUP');
+    while (!/config reloaded \(SIGHUP\)/.test(p.log())) await new Promise((r) => setTimeout(r, 20));
+    await c.messages.create(request('claude-sonnet-4-5'));
+    assert.deepEqual(seen, ['v1', 'v2']);
+  } finally {
+    await p.stop();
+    await up.close();
+  }
+});
