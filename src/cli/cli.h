@@ -17,6 +17,16 @@ int ccp_cmd_tail(int argc, char **argv);
 int ccp_cmd_transformers(int argc, char **argv);
 int ccp_cmd_config_keys(int argc, char **argv);
 int ccp_cmd_version(int argc, char **argv);
+int ccp_cmd_keys(int argc, char **argv);
+int ccp_cmd_audit(int argc, char **argv);
+int ccp_cmd_usage(int argc, char **argv);
+
+/* Opens the state file (teams/keystore.h) for the keys, usage and audit
+ * commands: state (--state) if given, else the config's state.path, else
+ * the XDG default. Prints why to stderr (as "ccproxy cmd: ...") and returns
+ * NULL on failure; the caller closes it (sqlite3_close). */
+struct sqlite3;
+struct sqlite3 *ccp_cli_open_state(const char *state, const char *config, const char *cmd);
 int ccp_cmd_plugin(int argc, char **argv);     /* cmd_plugin.c */
 int ccp_cmd_providers(int argc, char **argv);  /* cmd_providers.c */
 int ccp_cmd_init(int argc, char **argv);       /* cmd_init.c */

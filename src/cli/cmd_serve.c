@@ -15,6 +15,8 @@
 #include "http/tls_server.h"
 #include "obs/pstatus.h"
 #include "obs/otlp.h"
+#include "teams/gate.h"
+#include "teams/guard.h"
 #include "upstream/upstream.h"
 
 #include <getopt.h>
@@ -248,6 +250,17 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_app_init(&app, ccp_config_ref(cfg), found, level != NULL, format != NULL);
     free(found);
     ccp_app_server_hooks(&app, &so);
+    /* teams: no open relay by accident; proxy keys loaded before the port opens. */
+    ccp_error gerr = {0};
+    if (ccp_teams_check_exposure(cfg, so.host, &gerr) != 0 ||
+        (cfg->auth.mode == CCP_AUTH_MODE_KEYS && ccp_guard_new(cfg, &app.guard, &gerr) != 0)) {
+        fprintf(stderr, "ccproxy serve: %s\n", gerr.msg);
+        ccp_admit_free(app.admit);
+        ccp_metrics_free(app.metrics);
+        ccp_health_free(app.health);
+        ccp_config_unref(cfg);
+        return 1;
+    }
     so.main_start = ccp_reload_main_start;
     so.main_stop = ccp_reload_main_stop;
     so.on_sighup = ccp_reload_on_sighup;
@@ -258,6 +271,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_error err = {0};
     if (ccp_otlp_resolve(&cfg->telemetry, &oo, &err) != 0) {
         fprintf(stderr, "ccproxy serve: %s\n", err.msg);
+        ccp_guard_free(app.guard);
         ccp_admit_free(app.admit);
         ccp_metrics_free(app.metrics);
         ccp_sessions_free(app.sessions);
@@ -300,6 +314,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_capture_free(app.capture); /* writes what is queued */
     ccp_events_free(app.events);
     ccp_pstatus_free(app.pstatus);
+    ccp_guard_free(app.guard); /* writes the usage and audit rows still queued */
     ccp_upstream_global_cleanup();
     ccp_admit_free(app.admit);
     ccp_metrics_free(app.metrics);

@@ -44,6 +44,13 @@ const ccp_command ccp_commands[] = {
      "--url= --provider= --status=4xx|5xx --json --count= --config=@file --help"},
     {"transformers", ccp_cmd_transformers,
      "list the transformers pipelines can use, with their options", "--markdown --help"},
+    {"keys", ccp_cmd_keys, "make, list, show, revoke and rotate proxy keys (auth.mode: keys)",
+     "@create|list|show|revoke|rotate --name= --tenant= --rpm= --tpm= --concurrency= --budget= "
+     "--models= --expires= --json --state=@file --config=@file --help"},
+    {"usage", ccp_cmd_usage, "requests, tokens and spend per key, tenant, provider, model, day",
+     "--key= --tenant= --since= --json --state=@file --config=@file --help"},
+    {"audit", ccp_cmd_audit, "verify or export the hash-chained audit record",
+     "@verify|export --since= --state=@file --config=@file --help"},
     {"config-keys", ccp_cmd_config_keys, "list every config key with its type, default and meaning",
      "--update-doc=@file --help"},
     {"plugin", ccp_cmd_plugin, "write a plugin template (new) or run a plugin's hooks (test)",

@@ -107,6 +107,10 @@ void ccp_config_destroy(ccp_config *c)
     ccp_keys_free(&ccp_cfg_server_tls_keys, &c->server.tls);
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_cfg_telemetry_free(&c->telemetry);
+    ccp_keys_free(&ccp_cfg_auth_keys, &c->auth);
+    ccp_keys_free(&ccp_cfg_state_keys, &c->state);
+    ccp_cfg_pricing_free(c);
+    ccp_cfg_tenants_free(c);
     ccp_cfg_security_free(&c->security);
     ccp_cfg_debug_free(&c->debug);
     free(c->source);

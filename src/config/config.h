@@ -259,6 +259,44 @@ typedef struct ccp_telemetry_config {
     int max_queue_spans; /* spans waiting for export; more are dropped and counted */
 } ccp_telemetry_config;
 
+/* The `auth` and `state` sections (their tables are in config_teams.c;
+ * src/teams/ enforces them). */
+typedef enum { CCP_AUTH_MODE_NONE = 0, CCP_AUTH_MODE_KEYS } ccp_auth_mode;
+typedef enum { CCP_REDIS_FAIL_CLOSED = 0, CCP_REDIS_FAIL_OPEN } ccp_redis_failure;
+
+typedef struct ccp_auth_config {
+    int mode;                   /* a ccp_auth_mode */
+    bool allow_unauthenticated; /* mode none on a non-loopback address is allowed */
+} ccp_auth_config;
+
+typedef struct ccp_state_config {
+    char *path;        /* the SQLite file; NULL = the XDG default (teams/keystore.h) */
+    uint32_t poll_ms;  /* how often a running proxy looks for key changes */
+    uint32_t flush_ms; /* how long usage and audit rows wait to be written together */
+    char *redis;       /* redis://host:port/db; NULL = none */
+    int redis_failure; /* a ccp_redis_failure */
+} ccp_state_config;
+
+/* One row of the `pricing` section: USD per million tokens of each kind for
+ * a provider's models matching a glob. */
+typedef struct ccp_price {
+    char *provider;
+    char *model; /* a glob */
+    double input, output, cache_read, cache_write;
+} ccp_price;
+
+/* One entry of the `tenants` section (its table is in config_teams.c): a
+ * group of proxy keys (a key names its tenant) with what they may use and
+ * limits they share. Limits of 0: none. */
+typedef struct ccp_tenant {
+    char *name;
+    ccp_strlist providers; /* provider names its keys may be routed to; empty: any */
+    ccp_strlist models;    /* globs of the models its keys may ask for; empty: any */
+    int64_t rpm, tpm, concurrency;
+    char *budget;      /* as written ("500usd/month"); NULL: none */
+    double budget_usd; /* parsed from budget */
+    int budget_period; /* 0 none, 1 day, 2 month (teams/keystore.h's ccp_period) */
+} ccp_tenant;
 /* The `security` section (config_security.c has the table). */
 typedef struct ccp_security_config {
     /* host patterns ("api.openai.com", "*.azure.com", "host:port") that
@@ -287,6 +325,12 @@ typedef struct ccp_config {
     ccp_server_config server;
     ccp_upstream_config upstream;
     ccp_telemetry_config telemetry;
+    ccp_auth_config auth;
+    ccp_state_config state;
+    ccp_price *prices; /* in the file's order: the first match wins */
+    size_t n_prices;
+    ccp_tenant *tenants;
+    size_t n_tenants;
     ccp_security_config security;
     ccp_debug_config debug;
     ccp_provider *providers;

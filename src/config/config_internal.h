@@ -75,7 +75,8 @@ const char *ccp_cfg_suggest(const char *name, const char *const *known, size_t n
  * config_reliability.c). */
 extern const ccp_key_table ccp_cfg_root_keys, ccp_cfg_server_keys, ccp_cfg_upstream_keys,
     ccp_cfg_provider_keys, ccp_cfg_router_keys, ccp_cfg_retry_keys, ccp_cfg_breaker_keys,
-    ccp_cfg_telemetry_keys, ccp_cfg_security_keys, ccp_cfg_tls_keys;
+    ccp_cfg_telemetry_keys, ccp_cfg_security_keys, ccp_cfg_tls_keys, ccp_cfg_auth_keys,
+    ccp_cfg_state_keys;
 
 /* config_security.c: the security section, providers' tls mapping, and the
  * checks after every provider is loaded (the allowlist, allow_internal). */
@@ -109,6 +110,14 @@ void ccp_cfg_finish_keys(ccp_provider *p);
  * the environment to fill) and what it owns. */
 void ccp_cfg_telemetry_defaults(ccp_telemetry_config *t);
 void ccp_cfg_telemetry_free(ccp_telemetry_config *t);
+
+/* config_teams.c: the pricing section, and what it owns. */
+void ccp_cfg_load_pricing(loader *l, yaml_node_t *map);
+void ccp_cfg_pricing_free(ccp_config *c);
+/* config_teams.c: the tenants section, and what it owns. */
+void ccp_cfg_load_tenants(loader *l, yaml_node_t *map);
+void ccp_cfg_tenants_free(ccp_config *c);
+extern const ccp_key_table ccp_cfg_tenant_keys;
 
 /* config_provider.c: the providers section. */
 void ccp_cfg_load_providers(loader *l, yaml_node_t *seq);

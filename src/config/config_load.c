@@ -606,6 +606,28 @@ static const ccp_key root_keys[] = {
      .doc_type = "mapping",
      .doc_def = "—",
      .help = "distributed tracing: OpenTelemetry spans exported over OTLP/HTTP"},
+    {.name = "auth",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "who may use the proxy: proxy keys (docs/teams.md)"},
+    {.name = "state",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "where proxy keys, usage and audit live: SQLite, and Redis across instances"},
+    {.name = "tenants",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help = "groups of proxy keys with the providers and models they may use and shared limits "
+             "(docs/teams.md)"},
+    {.name = "pricing",
+     .type = CCP_KEY_CUSTOM,
+     .doc_type = "mapping",
+     .doc_def = "—",
+     .help =
+         "USD per million tokens per provider and model, for spend and budgets (docs/teams.md)"},
     {.name = "security",
      .type = CCP_KEY_CUSTOM,
      .doc_type = "mapping",
@@ -698,6 +720,8 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     ccp_keys_defaults(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_keys_defaults(&ccp_cfg_router_keys, &c->router);
     ccp_cfg_telemetry_defaults(&c->telemetry);
+    ccp_keys_defaults(&ccp_cfg_auth_keys, &c->auth);
+    ccp_keys_defaults(&ccp_cfg_state_keys, &c->state);
     ccp_cfg_security_defaults(&c->security);
     ccp_cfg_debug_defaults(&c->debug);
     c->source = ccp_xstrdup(name);
@@ -734,6 +758,14 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
                 ; /* loaded above */
             else if (!strcmp(key, "telemetry"))
                 ccp_cfg_load_keys(&l, v, "telemetry", &ccp_cfg_telemetry_keys, &c->telemetry);
+            else if (!strcmp(key, "auth"))
+                ccp_cfg_load_keys(&l, v, "auth", &ccp_cfg_auth_keys, &c->auth);
+            else if (!strcmp(key, "tenants"))
+                ccp_cfg_load_tenants(&l, v);
+            else if (!strcmp(key, "pricing"))
+                ccp_cfg_load_pricing(&l, v);
+            else if (!strcmp(key, "state"))
+                ccp_cfg_load_keys(&l, v, "state", &ccp_cfg_state_keys, &c->state);
             else if (!strcmp(key, "security"))
                 ccp_cfg_load_keys(&l, v, "security", &ccp_cfg_security_keys, &c->security);
             else if (!strcmp(key, "debug"))

@@ -46,11 +46,13 @@ static bool write_block(ccp_buf *out, const char *name, bool md)
         &ccp_cfg_breaker_keys,  &ccp_cfg_telemetry_keys,    &ccp_cfg_server_tls_keys,
         &ccp_cfg_plugins_keys,  &ccp_cfg_plugin_entry_keys, &ccp_cfg_plugin_limit_keys,
         &ccp_cfg_tls_keys,      &ccp_cfg_security_keys,     &ccp_cfg_debug_keys,
-        &ccp_cfg_capture_keys};
+        &ccp_cfg_capture_keys,  &ccp_cfg_auth_keys,         &ccp_cfg_state_keys,
+        &ccp_cfg_tenant_keys};
     static const char *const names[] = {"top",        "server",   "upstream",     "providers",
                                         "router",     "retry",    "breaker",      "telemetry",
                                         "server.tls", "plugins",  "plugins.load", "plugins.limits",
-                                        "tls",        "security", "debug",        "capture"};
+                                        "tls",        "security", "debug",        "capture",
+                                        "auth",       "state",    "tenants"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) {
             ccp_keys_write(sections[i], out, md);
@@ -103,6 +105,12 @@ void ccp_config_reference(ccp_buf *out)
     write_block(out, "debug", false);
     ccp_buf_appends(out, "\ndebug.capture:\n");
     write_block(out, "capture", false);
+    ccp_buf_appends(out, "\nauth:\n");
+    write_block(out, "auth", false);
+    ccp_buf_appends(out, "\nstate:\n");
+    write_block(out, "state", false);
+    ccp_buf_appends(out, "\ntenants (each):\n");
+    write_block(out, "tenants", false);
 }
 
 #define OPEN "<!-- keys: "

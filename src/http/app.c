@@ -7,6 +7,7 @@
 #include "debug/admin.h"
 #include "debug/events.h"
 #include "guard/browser.h"
+#include "teams/redis_store.h"
 #include "http/reload.h"
 
 #include <stdio.h>
@@ -77,6 +78,9 @@ static void *worker_start(void *appv, uv_loop_t *loop)
         for (size_t i = 0; i < w->config->n_providers; i++)
             ccp_upstream_preconnect(w->upstream, &w->config->providers[i]);
     w->metrics = ccp_metrics_shard_new(app->metrics);
+    /* teams: shared limits in Redis, one connection per worker loop. */
+    if (app->guard && w->config->state.redis)
+        w->redis = ccp_redis_new(loop, w->config->state.redis);
     atomic_fetch_add(&app->workers, 1);
     return w;
 }
@@ -95,6 +99,7 @@ static void worker_stop(void *appv, void *wv)
     ccp_worker *w = wv;
     if (!w) return;
     atomic_fetch_sub(&w->app->workers, 1);
+    ccp_redis_free(w->redis);
     ccp_upstream_free(w->upstream);
     ccp_admit_queue_free(w->admit);
     ccp_config_unref(w->config);

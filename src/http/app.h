@@ -14,6 +14,7 @@
 #include "obs/metrics.h"
 #include "obs/otlp.h"
 #include "obs/pstatus.h"
+#include "teams/guard.h"
 #include "obs/sessions.h"
 #include "upstream/upstream.h"
 
@@ -41,6 +42,8 @@ typedef struct ccp_app {
     ccp_pstatus *pstatus;   /* per-provider results for /ready and /status */
     ccp_sessions *sessions; /* latest request per Claude Code session; NULL: off */
     uint64_t started_ms;    /* Unix epoch, for GET /status's uptime */
+    ccp_guard *guard;       /* proxy keys and limits (auth.mode keys); NULL: none; owned by
+                               whoever runs the server */
     /* HTTPS (server.tls), NULL for plain HTTP; owned by cmd_serve.c. A
      * reload renews its certificate with ccp_server_tls_reload. */
     struct ccp_tls_server *tls;
@@ -71,6 +74,7 @@ typedef struct ccp_worker {
     ccp_upstream *upstream;
     ccp_admit_queue *admit;     /* this worker's attempts waiting for a provider slot */
     ccp_metrics_shard *metrics; /* this worker's counters; NULL when metrics are off */
+    struct ccp_redis *redis;    /* state.redis's connection (teams/redis_store.h); NULL: none */
 } ccp_worker;
 
 /* Sets app's config (takes over the caller's reference to cfg) and its

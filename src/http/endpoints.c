@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/tokens.h"
 #include "guard/browser.h"
+#include "teams/redis_store.h"
 #include "http/client_limit.h"
 #include "http/reload.h"
 #include "plugin/plugin.h"
@@ -40,11 +41,12 @@ size_t ccp_app_warnings(const ccp_app *app, const char **out, size_t cap)
 {
     size_t n = 0;
     /* app->host is the address bound; the config's only before the server runs. */
-    ccp_config *cfg = app->host ? NULL : ccp_app_config((ccp_app *)app);
+    ccp_config *cfg = ccp_app_config((ccp_app *)app);
     const char *host = app->host ? app->host : cfg->server.host;
-    /* There are no proxy keys yet: whoever reaches a non-loopback port
-     * spends the provider keys configured here. */
-    if (!ccp_browser_host_is_loopback(host) && n < cap)
+    /* Without proxy keys whoever reaches a non-loopback port spends the
+     * provider keys configured here (auth.allow_unauthenticated let it
+     * start). */
+    if (cfg->auth.mode == CCP_AUTH_MODE_NONE && !ccp_browser_host_is_loopback(host) && n < cap)
         out[n++] = "OPEN RELAY: ccproxy listens on a non-loopback address and has no proxy keys, "
                    "so anyone who can reach this port can use the configured providers at your "
                    "expense; bind to 127.0.0.1 (server.host / --host) unless a firewall or an "
@@ -202,6 +204,12 @@ void ccp_app_metrics_extra(ccp_buf *b, bool om, void *appv)
     ccp_app *app = appv;
     /* Called from the scrape, which knows no worker: a reference of its own. */
     ccp_config *cfg = ccp_app_config(app);
+    if (cfg->state.redis) {
+        ccp_metrics_family(b, "ccproxy_redis_failures_total", "counter",
+                           "Requests that found state.redis unreachable or failing.", om);
+        ccp_buf_printf(b, "ccproxy_redis_failures_total %llu\n",
+                       (unsigned long long)ccp_redis_failures());
+    }
     ccp_metrics_family(b, "ccproxy_breaker_state", "gauge",
                        "A provider's circuit breaker: 0 closed, 1 half-open, 2 open.", om);
     for (size_t i = 0; i < cfg->n_providers; i++) {

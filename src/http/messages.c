@@ -25,6 +25,7 @@
 #include "pipeline/pipeline.h"
 #include "plugin/plugin.h"
 #include "router/route.h"
+#include "teams/gate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,8 @@ typedef struct msg_ctx {
     int in_upstream_cb;  /* >0 while inside an upstream callback */
     int fail_code;       /* set when we stopped the transfer ourselves */
     ccp_error fail;
-    ccp_reqtrace *tr; /* the request's spans; NULL when not traced */
+    ccp_reqtrace *tr;       /* the request's spans; NULL when not traced */
+    ccp_guard_ticket guard; /* the proxy key's hold (teams/gate.h); status set at the end */
     /* Preparing in libuv's thread pool (plugin hosts; see start_attempt):
      * the job, and a drain deadline that passed meanwhile. */
     struct prep_job *prep;
@@ -101,13 +103,17 @@ static void account(msg_ctx *c)
 {
     c->acc->upstream_wait_ns = (int64_t)upstream_wait(c, uv_hrtime());
     c->acc->retries = (int)c->ex.retries;
-    if (!c->wr) return;
-    const ccp_usage *u = ccp_anthropic_writer_usage(c->wr);
-    c->acc->input_tokens = u->input_tokens;
-    c->acc->output_tokens = u->output_tokens;
-    c->acc->cache_read_tokens = u->cache_read_input_tokens;
-    c->acc->cache_creation_tokens = u->cache_creation_input_tokens;
-    c->acc->stop_reason = ccp_anthropic_writer_stop_reason(c->wr);
+    if (c->wr) {
+        const ccp_usage *u = ccp_anthropic_writer_usage(c->wr);
+        c->acc->input_tokens = u->input_tokens;
+        c->acc->output_tokens = u->output_tokens;
+        c->acc->cache_read_tokens = u->cache_read_input_tokens;
+        c->acc->cache_creation_tokens = u->cache_creation_input_tokens;
+        c->acc->stop_reason = ccp_anthropic_writer_stop_reason(c->wr);
+    }
+    /* teams: the key's slot back, its tokens reconciled, usage and audit. */
+    if (!c->guard.status) c->guard.status = c->aborted ? 499 : 200;
+    ccp_teams_end(c->w, &c->guard, c->acc, c->req->id);
 }
 
 /* The attempt in flight ended (outcome o): its time is added up and it is
@@ -125,6 +131,9 @@ static void free_timer_cb(uv_handle_t *h)
 
 static void finish(msg_ctx *c)
 {
+    /* teams: the key's slot back if account() did not give it (the
+     * response, and with it req and acc, may be gone by now). */
+    ccp_teams_finish(c->w, &c->guard);
     ccp_admit_leave(&c->ticket);
     if (c->stream_open) ccp_metrics_streams(c->w->metrics, -1);
     ccp_reqtrace_end(c->tr, c->aborted);
@@ -214,6 +223,7 @@ static void fail_and_finish(msg_ctx *c, int status, const char *type, const char
     message = clean.data;
     const char *prev_type = NULL, *prev_msg = NULL;
     c->acc->error_type = type;
+    c->guard.status = c->stream_started ? 200 : status;
     account(c);
     ccp_reqtrace_answer(c->tr, c->stream_started ? 200 : status, type, message);
     if (c->stream_started) {
@@ -850,6 +860,9 @@ static void send_attempt(msg_ctx *c)
     c->up = ccp_upstream_send(c->w->upstream, &so, &upstream_cb, c);
 }
 
+static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res, json_object *body,
+                        const ccp_guard_ticket *guard);
+
 void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
     json_object *body = ccp_app_parse_body(req, res);
@@ -863,6 +876,17 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
         ccp_res_send_error(res, 400, "invalid_request_error", verr.msg);
         return;
     }
+    /* teams: the proxy key, its model globs and its limits (answers 401,
+     * 403 or 429 itself, or asks Redis and goes on in messages_go). */
+    ccp_guard_ticket guard;
+    if (!ccp_teams_admit(w, req, res, body, &guard, messages_go)) return;
+    messages_go(w, req, res, body, &guard);
+}
+
+/* The rest of POST /v1/messages once the request is admitted. */
+static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res, json_object *body,
+                        const ccp_guard_ticket *guard)
+{
 
     msg_ctx *c = ccp_xcalloc(1, sizeof *c);
     atomic_fetch_add(&w->app->in_flight, 1);
@@ -870,6 +894,7 @@ void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res)
     c->w = w;
     c->res = res;
     c->req = req;
+    c->guard = *guard;
     c->cfg = ccp_config_ref(w->config);
     if ((c->cap = ccp_capture_begin(w->app->capture, req, c->cfg)))
         ccp_res_tap(res, ccp_capture_client, c->cap);
@@ -925,8 +950,14 @@ static void routed(msg_ctx *c, int rc, const ccp_error *errp)
     ccp_response *res = c->res;
     if (rc != 0) {
         c->acc->error_type = "invalid_request_error";
+        c->guard.status = 400;
         ccp_reqtrace_answer(c->tr, 400, "invalid_request_error", err.msg);
         ccp_res_send_error(res, 400, "invalid_request_error", err.msg);
+        finish(c);
+        return;
+    }
+    /* teams: the route cut down to the key's tenant's providers. */
+    if (!ccp_teams_route(c->w, c->cfg, &c->guard, &c->choice, res)) {
         finish(c);
         return;
     }

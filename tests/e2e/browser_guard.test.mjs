@@ -102,7 +102,7 @@ test('claude_codes_probe_and_request_keep_working', async () => {
 });
 
 test('bound_to_every_address_any_host_passes_and_status_warns_of_an_open_relay', async () => {
-  const p = await startProxy(mockConfig(mock.url), { args: ['--host', '0.0.0.0'] });
+  const p = await startProxy(mockConfig(mock.url, 'auth:\n  allow_unauthenticated: true\n'), { args: ['--host', '0.0.0.0'] });
   try {
     const res = await request(p.port, { headers: { host: 'gateway.example.com', 'content-type': 'application/json' } });
     assert.equal(res.status, 200, res.text);

@@ -1,0 +1,295 @@
+/* gate.c — the guard's HTTP side (see gate.h): where the key is read,
+ * how refusals look and which headers an admitted answer carries. */
+#include "teams/gate.h"
+
+#include "core/tokens.h"
+#include "teams/pricing.h"
+#include "teams/redis_store.h"
+#include "guard/browser.h"
+
+#include "core/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <uv.h>
+
+static int64_t now_ms(void)
+{
+    return (int64_t)(uv_hrtime() / 1000000);
+}
+
+/* The key as Claude Code sends it: x-api-key (ANTHROPIC_API_KEY), else
+ * Authorization: Bearer (ANTHROPIC_AUTH_TOKEN). */
+static const char *client_key(const ccp_request *req, size_t *len)
+{
+    const char *k = ccp_request_header(req, "x-api-key");
+    if (k && *k) {
+        *len = strlen(k);
+        return k;
+    }
+    const char *a = ccp_request_header(req, "authorization");
+    if (a && !strncasecmp(a, "Bearer ", 7)) {
+        a += 7;
+        while (*a == ' ')
+            a++;
+        *len = strlen(a);
+        return *a ? a : NULL;
+    }
+    *len = 0;
+    return NULL;
+}
+
+/* RFC 3339 time of ms from now, as Anthropic's reset headers say it. */
+static void reset_header(ccp_response *res, const char *name, int64_t in_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_t at = ts.tv_sec + (time_t)((in_ms + 999) / 1000);
+    struct tm tm;
+    gmtime_r(&at, &tm);
+    char v[40];
+    strftime(v, sizeof v, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ccp_res_header(res, name, v);
+}
+
+static void limit_headers(ccp_response *res, const ccp_guard_verdict *v)
+{
+    char n[32];
+    if (v->req_limit > 0) {
+        snprintf(n, sizeof n, "%lld", (long long)v->req_limit);
+        ccp_res_header(res, "anthropic-ratelimit-requests-limit", n);
+        snprintf(n, sizeof n, "%lld", (long long)v->req_remaining);
+        ccp_res_header(res, "anthropic-ratelimit-requests-remaining", n);
+        reset_header(res, "anthropic-ratelimit-requests-reset", v->req_reset_ms);
+    }
+    if (v->tok_limit > 0) {
+        snprintf(n, sizeof n, "%lld", (long long)v->tok_limit);
+        ccp_res_header(res, "anthropic-ratelimit-tokens-limit", n);
+        snprintf(n, sizeof n, "%lld", (long long)v->tok_remaining);
+        ccp_res_header(res, "anthropic-ratelimit-tokens-remaining", n);
+        reset_header(res, "anthropic-ratelimit-tokens-reset", v->tok_reset_ms);
+    }
+}
+
+/* An admission waiting for Redis. */
+typedef struct pending_gate {
+    ccp_worker *w;
+    const ccp_request *req;
+    ccp_response *res;
+    json_object *body;
+    ccp_guard_ticket t;
+    ccp_teams_go go;
+    bool aborted; /* the client left meanwhile */
+} pending_gate;
+
+static void pending_abort(void *ud)
+{
+    ((pending_gate *)ud)->aborted = true;
+}
+
+static void set_num(ccp_response *res, const char *name, int64_t v)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%lld", (long long)v);
+    ccp_res_header(res, name, n);
+}
+
+static void on_redis(void *ud, const ccp_redis_verdict *v)
+{
+    pending_gate *p = ud;
+    ccp_response *res = p->res;
+    ccp_res_on_abort(res, NULL, NULL);
+    bool open = p->w->config->state.redis_failure == CCP_REDIS_FAIL_OPEN;
+    if (p->aborted) {
+        p->t.status = 499;
+        if (v->result == 0) p->t.shared_held = p->t.shared_concurrency > 0;
+        ccp_teams_finish(p->w, &p->t);
+        ccp_res_end(res);
+    } else if (v->result == 0 || (v->result < 0 && open)) {
+        if (v->result == 0) {
+            p->t.shared_held = p->t.shared_concurrency > 0;
+            if (p->t.shared_rpm > 0) {
+                set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
+                set_num(res, "anthropic-ratelimit-requests-remaining", v->remaining);
+            }
+        }
+        p->go(p->w, p->req, res, p->body, &p->t);
+        free(p);
+        return;
+    } else if (v->result > 0) {
+        p->t.status = 429;
+        p->t.refused = true;
+        if (!v->concurrency) {
+            set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
+            set_num(res, "anthropic-ratelimit-requests-remaining", 0);
+            reset_header(res, "anthropic-ratelimit-requests-reset", v->wait_ms);
+        }
+        set_num(res, "retry-after", (v->wait_ms + 999) / 1000);
+        char msg[200];
+        if (v->concurrency)
+            snprintf(msg, sizeof msg,
+                     "this proxy key has %lld requests in flight, its concurrency limit: wait for "
+                     "one to finish",
+                     (long long)p->t.shared_concurrency);
+        else
+            snprintf(msg, sizeof msg,
+                     "this proxy key is over its rate limit of %lld requests per minute",
+                     (long long)p->t.shared_rpm);
+        ccp_teams_finish(p->w, &p->t);
+        ccp_res_access(res)->error_type = "rate_limit_error";
+        ccp_res_send_error(res, 429, "rate_limit_error", msg);
+    } else {
+        p->t.status = 529;
+        p->t.refused = true;
+        ccp_teams_finish(p->w, &p->t);
+        ccp_res_access(res)->error_type = "overloaded_error";
+        ccp_res_send_error(res, 529, "overloaded_error",
+                           "ccproxy cannot reach its shared state (state.redis) and refuses "
+                           "requests until it can (state.redis_failure: fail_closed)");
+    }
+    json_object_put(p->body);
+    free(p);
+}
+
+bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, json_object *body,
+                     ccp_guard_ticket *t, ccp_teams_go go)
+{
+    memset(t, 0, sizeof *t);
+    ccp_guard *g = w->app->guard;
+    if (!g) return true;
+    size_t len;
+    const char *key = client_key(req, &len);
+    json_object *m = NULL;
+    const char *model =
+        json_object_object_get_ex(body, "model", &m) ? json_object_get_string(m) : "";
+    const ccp_config *cfg = w->config;
+    bool estimate = ccp_guard_needs_estimate(g);
+    for (size_t i = 0; !estimate && i < cfg->n_tenants; i++)
+        estimate = cfg->tenants[i].tpm > 0;
+    int64_t est = estimate ? ccp_tokens_estimate_request(body) : 0;
+    ccp_guard_verdict v;
+    ccp_guard_admit(g, cfg, key, len, model, est, now_ms(), t, &v);
+    limit_headers(res, &v);
+    if (v.status == 0 && w->redis && (t->shared_rpm > 0 || t->shared_concurrency > 0)) {
+        /* The key's shared limits are Redis's to count: the handler goes
+         * on when it answers (on_redis). */
+        pending_gate *p = ccp_xcalloc(1, sizeof *p);
+        *p = (pending_gate){w, req, res, body, *t, go, false};
+        memset(t, 0, sizeof *t);
+        ccp_res_on_abort(res, pending_abort, p);
+        ccp_redis_admit(w->redis, p->t.key_id, p->t.shared_rpm, p->t.shared_concurrency, on_redis,
+                        p);
+        return false;
+    }
+    if (v.status == 0) return true;
+    if (v.status == 429) {
+        char n[32];
+        snprintf(n, sizeof n, "%lld", (long long)((v.retry_after_ms + 999) / 1000));
+        ccp_res_header(res, "retry-after", n);
+    }
+    ccp_res_access(res)->error_type = v.type;
+    ccp_res_send_error(res, v.status, v.type, v.message);
+    json_object_put(body);
+    return false;
+}
+
+void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
+                   const char *request_id)
+{
+    if (!t->key) return;
+    if (t->shared_held && w->redis) ccp_redis_release(w->redis, t->key_id);
+    t->shared_held = false;
+    if (!acc) {
+        /* Released without an account (the request ended before one). */
+        ccp_guard_usage none = {.status = t->status,
+                                .refused = t->refused,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .cache_read_tokens = -1,
+                                .cache_write_tokens = -1};
+        ccp_guard_end(w->app->guard, t, &none, now_ms());
+        return;
+    }
+    ccp_guard_usage u = {
+        .request_id = request_id,
+        .provider = acc->provider,
+        .model = acc->upstream_model ? acc->upstream_model : acc->model,
+        .stage = acc->stage,
+        .status = t->status,
+        .input_tokens = acc->input_tokens,
+        .output_tokens = acc->output_tokens,
+        .cache_read_tokens = acc->cache_read_tokens,
+        .cache_write_tokens = acc->cache_creation_tokens,
+    };
+    const ccp_price *p = ccp_price_find(w->config, u.provider, u.model);
+    if (p) {
+        u.priced = true;
+        u.spend_usd = ccp_price_cost(p, u.input_tokens, u.output_tokens, u.cache_read_tokens,
+                                     u.cache_write_tokens);
+    }
+    ccp_guard_end(w->app->guard, t, &u, now_ms());
+}
+
+bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
+                     ccp_route_choice *choice, ccp_response *res)
+{
+    if (!t->key || !t->tenant_name || !choice->route) return true;
+    const ccp_tenant *tc = NULL;
+    for (size_t i = 0; i < cfg->n_tenants; i++)
+        if (!strcmp(cfg->tenants[i].name, t->tenant_name)) tc = &cfg->tenants[i];
+    if (!tc || !tc->providers.n) return true;
+    const ccp_route *r = choice->route;
+    t->view.targets = ccp_xcalloc(r->n ? r->n : 1, sizeof *t->view.targets);
+    t->view.n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t j = 0; j < tc->providers.n; j++)
+            if (!strcmp(r->targets[i].provider->name, tc->providers.v[j])) {
+                t->view.targets[t->view.n++] = r->targets[i];
+                break;
+            }
+    if (t->view.n) {
+        choice->route = &t->view;
+        return true;
+    }
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "tenant '%.60s' may not use provider '%.60s', the one this request is routed to",
+             tc->name, r->n ? r->targets[0].provider->name : "?");
+    t->status = 403;
+    t->refused = true;
+    ccp_res_access(res)->error_type = "permission_error";
+    ccp_res_send_error(res, 403, "permission_error", msg);
+    return false;
+}
+
+void ccp_teams_finish(ccp_worker *w, ccp_guard_ticket *t)
+{
+    ccp_teams_end(w, t, NULL, NULL);
+    free(t->view.targets);
+    t->view.targets = NULL;
+    t->view.n = 0;
+}
+
+int ccp_teams_check_exposure(const ccp_config *cfg, const char *host, ccp_error *err)
+{
+    char rh[256];
+    int rp, rdb;
+    if (cfg->state.redis && !ccp_redis_parse_url(cfg->state.redis, rh, sizeof rh, &rp, &rdb))
+        return ccp_error_set(err, CCP_ECONFIG,
+                             "state.redis must be redis://host[:port][/db], e.g. "
+                             "redis://127.0.0.1:6379/0");
+    if (cfg->auth.mode != CCP_AUTH_MODE_NONE || cfg->auth.allow_unauthenticated ||
+        ccp_browser_host_is_loopback(host))
+        return 0;
+    return ccp_error_set(
+        err, CCP_ECONFIG,
+        "refusing to listen on %s with auth.mode none: anyone who can reach this address could "
+        "spend the configured providers' keys. Either require proxy keys (auth.mode: keys, then "
+        "ccproxy keys create --name NAME; see docs/teams.md), bind to 127.0.0.1 (server.host / "
+        "--host), or, behind a firewall or an authenticating gateway, set "
+        "auth.allow_unauthenticated: true",
+        host);
+}

@@ -1,0 +1,882 @@
+/* guard.c — proxy keys and per-key limits in memory, and the state thread
+ * that writes usage and audit rows and reloads changed keys (see guard.h). */
+#include "teams/guard.h"
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "teams/audit.h"
+#include "teams/keystore.h"
+#include "teams/limits.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* One key as the proxy holds it: its stored record and its live counters.
+ * A gkey lives as long as the guard (a reload updates it in place, a key
+ * gone from the file is marked revoked), so a ticket's pointer stays valid
+ * whatever reloads happen during its request. */
+/* The live counters of a key or a tenant: its buckets, its requests in
+ * flight, and its spend in the budget's current period ("2026-11-30" or
+ * "2026-11"), loaded from the usage table when first seen. */
+typedef struct lstate {
+    ccp_bucket rpm, tpm;
+    int64_t in_flight;
+    double spent;
+    char period[12];
+} lstate;
+
+struct ccp_gkey {
+    ccp_keyrec rec;
+    lstate st;
+    ccp_gkey *next;      /* in the guard's list */
+    ccp_gkey *hash_next; /* in its hash table slot */
+};
+
+/* A tenant's live counters, shared by its keys; lives as long as the
+ * guard (tickets point at it). */
+struct ccp_gtenant {
+    char *name;
+    lstate st;
+    ccp_gtenant *next;
+};
+
+/* A tenant's spend this day and month per the usage table. */
+typedef struct tenant_spend {
+    char *name;
+    double day, month;
+} tenant_spend;
+
+/* A finished request's row, waiting for the state thread. */
+typedef struct pending {
+    struct pending *next;
+    int64_t time_ms; /* Unix milliseconds */
+    char key_id[24];
+    char *tenant, *provider, *model, *stage, *request_id; /* owned */
+    int status;
+    int64_t in, out, cache_read, cache_write;
+    double spend;
+    bool priced;
+} pending;
+
+struct ccp_guard {
+    pthread_mutex_t mu; /* the keys, their counters and the table */
+    ccp_gkey *keys;
+    ccp_gkey **table; /* by the first hash digits; size a power of two */
+    size_t table_size;
+    /* The state thread's. */
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t qmu; /* queue, stop, written */
+    pthread_cond_t qcond, qdone;
+    pending *head, **tail;
+    uint64_t queued, written; /* rows queued and written, for flush */
+    bool stop;
+    uint32_t poll_ms, flush_ms;
+    int64_t data_version;
+    _Atomic bool any_tpm; /* some key has a tpm limit */
+    bool shared;          /* state.redis: keys' rpm and concurrency are counted there */
+    ccp_gtenant *tenants;
+    tenant_spend *tenant_spend; /* read by load_keys; replaced under mu */
+    size_t n_tenant_spend;
+};
+
+static uint64_t slot_of(const char *hex)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = hex[i];
+        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    return v;
+}
+
+/* Rebuilds the hash table from the list. Under mu. */
+static void rebuild_table(ccp_guard *g)
+{
+    size_t n = 0;
+    for (ccp_gkey *k = g->keys; k; k = k->next)
+        n++;
+    size_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    free(g->table);
+    g->table = ccp_xcalloc(size, sizeof *g->table);
+    g->table_size = size;
+    for (ccp_gkey *k = g->keys; k; k = k->next) {
+        size_t i = slot_of(k->rec.hash) & (size - 1);
+        k->hash_next = g->table[i];
+        g->table[i] = k;
+    }
+}
+
+/* The budget period holding Unix time t: "YYYY-MM-DD" or "YYYY-MM" (UTC),
+ * and in *left_s the seconds until the next one begins. */
+static void period_of(int period, time_t t, char out[12], int64_t *left_s)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 12, period == CCP_PERIOD_DAY ? "%Y-%m-%d" : "%Y-%m", &tm);
+    if (!left_s) return;
+    struct tm next = tm;
+    next.tm_hour = next.tm_min = next.tm_sec = 0;
+    if (period == CCP_PERIOD_DAY) {
+        next.tm_mday++;
+    } else {
+        next.tm_mday = 1;
+        next.tm_mon++;
+    }
+    *left_s = (int64_t)(timegm(&next) - t);
+}
+
+/* What the key has spent in its budget's current period, from the usage
+ * table (rows whose day starts with the period). */
+static double spent_in_file(sqlite3 *db, const ccp_keyrec *k, const char *period)
+{
+    sqlite3_stmt *st = NULL;
+    double v = 0;
+    char like[16];
+    snprintf(like, sizeof like, "%s%%", period);
+    if (sqlite3_prepare_v2(db, "SELECT TOTAL(spend_usd) FROM usage WHERE key_id = ? AND day LIKE ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, like, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_double(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Takes the keys read from the file into the live set; spent[i] is rec i's
+ * spend in its period per the file (used for keys not yet held). Under mu. */
+static void apply_keys(ccp_guard *g, ccp_keyrec *recs, const double *spent, char (*periods)[12],
+                       size_t n)
+{
+    for (ccp_gkey *k = g->keys; k; k = k->next)
+        k->rec.revoked = true; /* unless the file still has it */
+    for (size_t i = 0; i < n; i++) {
+        ccp_gkey *k = g->keys;
+        while (k && strcmp(k->rec.id, recs[i].id) != 0)
+            k = k->next;
+        if (!k) {
+            k = ccp_xcalloc(1, sizeof *k);
+            k->next = g->keys;
+            g->keys = k;
+            k->st.spent = spent[i];
+            memcpy(k->st.period, periods[i], sizeof k->st.period);
+        } else {
+            ccp_keyrec_free(&k->rec);
+        }
+        k->rec = recs[i]; /* takes the strings */
+    }
+    bool tpm = false;
+    for (ccp_gkey *k = g->keys; k; k = k->next)
+        tpm |= k->rec.tpm > 0 && !k->rec.revoked;
+    atomic_store(&g->any_tpm, tpm);
+    rebuild_table(g);
+}
+
+static int load_keys(ccp_guard *g, ccp_error *err)
+{
+    ccp_keyrec *recs;
+    size_t n;
+    int rc = ccp_keystore_list(g->db, &recs, &n, err);
+    if (rc) return rc;
+    /* Read before taking the lock: the request path never waits on I/O. */
+    double *spent = ccp_xcalloc(n ? n : 1, sizeof *spent);
+    char(*periods)[12] = ccp_xcalloc(n ? n : 1, sizeof *periods);
+    time_t now = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (!recs[i].budget_period) continue;
+        period_of(recs[i].budget_period, now, periods[i], NULL);
+        spent[i] = spent_in_file(g->db, &recs[i], periods[i]);
+    }
+    /* Tenants' spend this day and this month. */
+    tenant_spend *ts = NULL;
+    size_t nts = 0;
+    char day[12], month[12];
+    period_of(CCP_PERIOD_DAY, now, day, NULL);
+    period_of(CCP_PERIOD_MONTH, now, month, NULL);
+    sqlite3_stmt *st = NULL;
+    char like[16];
+    snprintf(like, sizeof like, "%s%%", month);
+    if (sqlite3_prepare_v2(g->db,
+                           "SELECT tenant, TOTAL(CASE WHEN day = ?1 THEN spend_usd END), "
+                           "TOTAL(spend_usd) FROM usage WHERE day LIKE ?2 AND tenant != '' "
+                           "GROUP BY tenant",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, like, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            ts = ccp_xrealloc(ts, (nts + 1) * sizeof *ts);
+            ts[nts].name = ccp_xstrdup((const char *)sqlite3_column_text(st, 0));
+            ts[nts].day = sqlite3_column_double(st, 1);
+            ts[nts].month = sqlite3_column_double(st, 2);
+            nts++;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_lock(&g->mu);
+    apply_keys(g, recs, spent, periods, n);
+    tenant_spend *old = g->tenant_spend;
+    size_t nold = g->n_tenant_spend;
+    g->tenant_spend = ts;
+    g->n_tenant_spend = nts;
+    pthread_mutex_unlock(&g->mu);
+    for (size_t i = 0; i < nold; i++)
+        free(old[i].name);
+    free(old);
+    free(spent);
+    free(periods);
+    free(recs);
+    return 0;
+}
+
+static int64_t data_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void pending_free(pending *p)
+{
+    free(p->tenant);
+    free(p->provider);
+    free(p->model);
+    free(p->stage);
+    free(p->request_id);
+    free(p);
+}
+
+static void json_str_or_null(ccp_buf *b, const char *s)
+{
+    if (s)
+        ccp_buf_append_json_str(b, s, strlen(s));
+    else
+        ccp_buf_appends(b, "null");
+}
+
+/* A batch's statements, prepared once per transaction (preparing costs
+ * more than running them). */
+typedef struct writer {
+    sqlite3 *db;
+    sqlite3_stmt *usage, *touch;
+    ccp_audit_batch audit;
+} writer;
+
+static int writer_begin(writer *wr, sqlite3 *db, ccp_error *err)
+{
+    memset(wr, 0, sizeof *wr);
+    wr->db = db;
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT INTO usage(day, key_id, tenant, provider, model, requests, input_tokens, "
+            "output_tokens, cache_read_tokens, cache_write_tokens, spend_usd, unpriced) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11) "
+            "ON CONFLICT(day, key_id, tenant, provider, model) DO UPDATE SET "
+            "requests = requests + 1, input_tokens = input_tokens + ?6, "
+            "output_tokens = output_tokens + ?7, cache_read_tokens = cache_read_tokens + ?8, "
+            "cache_write_tokens = cache_write_tokens + ?9, spend_usd = spend_usd + ?10, "
+            "unpriced = unpriced + ?11",
+            -1, &wr->usage, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE keys SET last_used = ?2 WHERE id = ?1 AND last_used < ?2",
+                           -1, &wr->touch, NULL) != SQLITE_OK)
+        return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
+    return ccp_audit_batch_begin(&wr->audit, db, err);
+}
+
+static void writer_end(writer *wr)
+{
+    sqlite3_finalize(wr->usage);
+    sqlite3_finalize(wr->touch);
+    ccp_audit_batch_end(&wr->audit);
+}
+
+/* One finished request into usage, last_used and the audit chain, inside
+ * the batch's transaction. */
+static int write_row(writer *wr, const pending *p, ccp_error *err)
+{
+    sqlite3 *db = wr->db;
+    time_t secs = (time_t)(p->time_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char day[16];
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    if (p->provider) {
+        sqlite3_stmt *st = wr->usage;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, p->key_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, p->tenant ? p->tenant : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, p->provider, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, p->model ? p->model : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, p->in > 0 ? p->in : 0);
+        sqlite3_bind_int64(st, 7, p->out > 0 ? p->out : 0);
+        sqlite3_bind_int64(st, 8, p->cache_read > 0 ? p->cache_read : 0);
+        sqlite3_bind_int64(st, 9, p->cache_write > 0 ? p->cache_write : 0);
+        sqlite3_bind_double(st, 10, p->spend);
+        sqlite3_bind_int(st, 11, p->priced ? 0 : 1);
+        int s = sqlite3_step(st);
+        sqlite3_clear_bindings(st);
+        if (s != SQLITE_DONE) return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
+    }
+    sqlite3_reset(wr->touch);
+    sqlite3_bind_text(wr->touch, 1, p->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(wr->touch, 2, p->time_ms / 1000);
+    sqlite3_step(wr->touch);
+    sqlite3_clear_bindings(wr->touch);
+    /* Metadata only: never a prompt or an answer. */
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "{\"request_id\":");
+    json_str_or_null(&b, p->request_id);
+    ccp_buf_printf(&b, ",\"key_id\":\"%s\",\"tenant\":", p->key_id);
+    json_str_or_null(&b, p->tenant);
+    ccp_buf_appends(&b, ",\"stage\":");
+    json_str_or_null(&b, p->stage);
+    ccp_buf_appends(&b, ",\"provider\":");
+    json_str_or_null(&b, p->provider);
+    ccp_buf_appends(&b, ",\"model\":");
+    json_str_or_null(&b, p->model);
+    ccp_buf_printf(&b,
+                   ",\"status\":%d,\"input_tokens\":%lld,\"output_tokens\":%lld,"
+                   "\"cache_read_tokens\":%lld,\"cache_write_tokens\":%lld,\"spend_usd\":",
+                   p->status, (long long)p->in, (long long)p->out, (long long)p->cache_read,
+                   (long long)p->cache_write);
+    if (p->priced)
+        ccp_buf_printf(&b, "%.9g}", p->spend);
+    else
+        ccp_buf_appends(&b, "null}");
+    int rc = ccp_audit_batch_add(&wr->audit, p->time_ms, "request", b.data, err);
+    ccp_buf_free(&b);
+    return rc;
+}
+
+/* Writes a batch in one transaction; on failure the rows are logged as
+ * lost (the file is unwritable: nothing better can be done with them
+ * without holding memory without bound). */
+static void write_batch(ccp_guard *g, pending *batch, uint64_t n)
+{
+    ccp_error err = {0};
+    writer wr = {0};
+    int rc = ccp_keystore_exec(g->db, "BEGIN IMMEDIATE", &err);
+    if (!rc) rc = writer_begin(&wr, g->db, &err);
+    for (pending *p = batch; !rc && p; p = p->next)
+        rc = write_row(&wr, p, &err);
+    writer_end(&wr);
+    if (!rc) rc = ccp_keystore_exec(g->db, "COMMIT", &err);
+    if (rc) {
+        sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
+        ccp_log_error("state file: %llu usage and audit rows not written: %s",
+                      (unsigned long long)n, err.msg);
+    }
+    while (batch) {
+        pending *next = batch->next;
+        pending_free(batch);
+        batch = next;
+    }
+}
+
+static void deadline_in(struct timespec *ts, uint32_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *state_thread(void *arg)
+{
+    ccp_guard *g = arg;
+    int64_t next_poll = mono_ms() + g->poll_ms;
+    pthread_mutex_lock(&g->qmu);
+    for (;;) {
+        struct timespec ts;
+        deadline_in(&ts, g->flush_ms < g->poll_ms ? g->flush_ms : g->poll_ms);
+        while (!g->stop && !g->head) {
+            if (pthread_cond_timedwait(&g->qcond, &g->qmu, &ts) == ETIMEDOUT) break;
+        }
+        /* Let a burst gather into one transaction, unless stopping. */
+        pending *batch = g->head;
+        uint64_t n = g->queued - g->written;
+        g->head = NULL;
+        g->tail = &g->head;
+        bool stop = g->stop;
+        pthread_mutex_unlock(&g->qmu);
+        if (batch) write_batch(g, batch, n);
+        if (mono_ms() >= next_poll) {
+            next_poll = mono_ms() + g->poll_ms;
+            int64_t v = data_version(g->db);
+            if (v != g->data_version) {
+                ccp_error err = {0};
+                g->data_version = v;
+                if (load_keys(g, &err) == 0)
+                    ccp_log_info("proxy keys reloaded from the state file");
+                else
+                    ccp_log_error("proxy keys not reloaded: %s", err.msg);
+            }
+        }
+        pthread_mutex_lock(&g->qmu);
+        g->written += n;
+        pthread_cond_broadcast(&g->qdone);
+        if (stop && !g->head) break;
+    }
+    pthread_mutex_unlock(&g->qmu);
+    return NULL;
+}
+
+int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err)
+{
+    *out = NULL;
+    char *path = ccp_keystore_path(cfg->state.path);
+    if (!path)
+        return ccp_error_set(err, CCP_ECONFIG,
+                             "no state file: set state.path (neither HOME nor XDG_STATE_HOME is "
+                             "set)");
+    ccp_guard *g = ccp_xcalloc(1, sizeof *g);
+    int rc = ccp_keystore_open(path, &g->db, err);
+    free(path);
+    if (rc) {
+        free(g);
+        return rc;
+    }
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_mutex_init(&g->qmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->qcond, &ca);
+    pthread_cond_init(&g->qdone, &ca);
+    pthread_condattr_destroy(&ca);
+    g->tail = &g->head;
+    g->shared = cfg->state.redis != NULL;
+    g->poll_ms = cfg->state.poll_ms ? cfg->state.poll_ms : 1000;
+    g->flush_ms = cfg->state.flush_ms ? cfg->state.flush_ms : 200;
+    g->data_version = data_version(g->db);
+    if ((rc = load_keys(g, err)) != 0) {
+        ccp_guard_free(g);
+        return rc;
+    }
+    /* The config a proxy runs with is an admin fact: audited. */
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "{\"action\":\"load\",\"source\":");
+    ccp_buf_append_json_str(&b, cfg->source ? cfg->source : "",
+                            cfg->source ? strlen(cfg->source) : 0);
+    ccp_buf_appends(&b, ",\"hash\":");
+    ccp_buf_append_json_str(&b, cfg->source_hash, strlen(cfg->source_hash));
+    ccp_buf_appendc(&b, '}');
+    rc = ccp_audit_append(g->db, ccp_audit_now_ms(), "config.load", b.data, err);
+    ccp_buf_free(&b);
+    if (rc) {
+        ccp_guard_free(g);
+        return rc;
+    }
+    if (pthread_create(&g->thread, NULL, state_thread, g) != 0) {
+        rc = ccp_error_set(err, CCP_EIO, "cannot start the state thread");
+        ccp_guard_free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+void ccp_guard_flush(ccp_guard *g)
+{
+    pthread_mutex_lock(&g->qmu);
+    uint64_t target = g->queued;
+    pthread_cond_signal(&g->qcond);
+    while (g->written < target)
+        pthread_cond_wait(&g->qdone, &g->qmu);
+    pthread_mutex_unlock(&g->qmu);
+}
+
+void ccp_guard_free(ccp_guard *g)
+{
+    if (!g) return;
+    if (g->thread) {
+        pthread_mutex_lock(&g->qmu);
+        g->stop = true;
+        pthread_cond_signal(&g->qcond);
+        pthread_mutex_unlock(&g->qmu);
+        pthread_join(g->thread, NULL);
+    }
+    while (g->head) {
+        pending *next = g->head->next;
+        pending_free(g->head);
+        g->head = next;
+    }
+    while (g->keys) {
+        ccp_gkey *next = g->keys->next;
+        ccp_keyrec_free(&g->keys->rec);
+        free(g->keys);
+        g->keys = next;
+    }
+    while (g->tenants) {
+        ccp_gtenant *next = g->tenants->next;
+        free(g->tenants->name);
+        free(g->tenants);
+        g->tenants = next;
+    }
+    for (size_t i = 0; i < g->n_tenant_spend; i++)
+        free(g->tenant_spend[i].name);
+    free(g->tenant_spend);
+    free(g->table);
+    sqlite3_close(g->db);
+    pthread_mutex_destroy(&g->mu);
+    pthread_mutex_destroy(&g->qmu);
+    pthread_cond_destroy(&g->qcond);
+    pthread_cond_destroy(&g->qdone);
+    free(g);
+}
+
+/* Whether model matches one of the comma-separated globs. */
+static bool model_allowed(const char *globs, const char *model)
+{
+    if (!globs || !*globs) return true;
+    const char *p = globs;
+    char one[256];
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (fnmatch(one, model ? model : "", 0) == 0) return true;
+        }
+        p += n;
+        if (*p == ',') p++;
+    }
+    return false;
+}
+
+static void refuse(ccp_guard_verdict *v, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void refuse(ccp_guard_verdict *v, int status, const char *type, const char *fmt, ...)
+{
+    v->status = status;
+    v->type = type;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->message, sizeof v->message, fmt, ap);
+    va_end(ap);
+}
+
+/* The limits of a key or a tenant, and its live counters. */
+typedef struct caps {
+    int64_t rpm, tpm, concurrency;
+    double budget_usd;
+    int budget_period;
+} caps;
+
+static caps key_caps(const ccp_gkey *k)
+{
+    return (caps){k->rec.rpm, k->rec.tpm, k->rec.concurrency, k->rec.budget_usd,
+                  k->rec.budget_period};
+}
+
+static caps tenant_caps(const ccp_tenant *t)
+{
+    if (!t) return (caps){0};
+    return (caps){t->rpm, t->tpm, t->concurrency, t->budget_usd, t->budget_period};
+}
+
+/* The header figures of s under c (buckets refilled), unless v already has
+ * figures of a tighter holder. Under mu. */
+static void limit_figures(const lstate *s, const caps *c, ccp_guard_verdict *v)
+{
+    if (c->rpm > 0 && (!v->req_limit || ccp_bucket_remaining(&s->rpm) < v->req_remaining)) {
+        v->req_limit = c->rpm;
+        v->req_remaining = ccp_bucket_remaining(&s->rpm);
+        v->req_reset_ms = ccp_bucket_full_ms(&s->rpm, c->rpm);
+    }
+    if (c->tpm > 0 && (!v->tok_limit || ccp_bucket_remaining(&s->tpm) < v->tok_remaining)) {
+        v->tok_limit = c->tpm;
+        v->tok_remaining = ccp_bucket_remaining(&s->tpm);
+        v->tok_reset_ms = ccp_bucket_full_ms(&s->tpm, c->tpm);
+    }
+}
+
+/* Whether s (a key's or a tenant's, named who) is over a limit of c for a
+ * request of est tokens; if so fills v (429). Under mu. */
+static bool over_limit(lstate *s, const caps *c, const char *who, int64_t est, int64_t now_ms,
+                       ccp_guard_verdict *v)
+{
+    if (c->rpm > 0) ccp_bucket_refill(&s->rpm, c->rpm, now_ms);
+    if (c->tpm > 0) ccp_bucket_refill(&s->tpm, c->tpm, now_ms);
+    if (c->concurrency > 0 && s->in_flight >= c->concurrency) {
+        refuse(v, 429, "rate_limit_error",
+               "%s has %lld requests in flight, its concurrency limit: wait for one to finish", who,
+               (long long)c->concurrency);
+        v->retry_after_ms = 1000;
+        return true;
+    }
+    if (c->rpm > 0 && !ccp_bucket_allows(&s->rpm, c->rpm, 1)) {
+        refuse(v, 429, "rate_limit_error", "%s is over its rate limit of %lld requests per minute",
+               who, (long long)c->rpm);
+        v->retry_after_ms = ccp_bucket_wait_ms(&s->rpm, c->rpm, 1);
+        return true;
+    }
+    if (c->tpm > 0 && !ccp_bucket_allows(&s->tpm, c->tpm, est)) {
+        refuse(v, 429, "rate_limit_error", "%s is over its rate limit of %lld tokens per minute",
+               who, (long long)c->tpm);
+        v->retry_after_ms = ccp_bucket_wait_ms(&s->tpm, c->tpm, est);
+        return true;
+    }
+    if (c->budget_period && c->budget_usd > 0) {
+        char period[12];
+        int64_t left_s;
+        period_of(c->budget_period, time(NULL), period, &left_s);
+        if (strcmp(period, s->period) != 0) {
+            memcpy(s->period, period, sizeof period); /* a new day or month */
+            s->spent = 0;
+        }
+        if (s->spent >= c->budget_usd) {
+            refuse(v, 429, "rate_limit_error",
+                   "%s has spent its budget of %.2f USD for this %s; it renews at the start of "
+                   "the next %s (UTC)",
+                   who, c->budget_usd, ccp_period_name(c->budget_period),
+                   ccp_period_name(c->budget_period));
+            v->retry_after_ms = left_s * 1000;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void take(lstate *s, const caps *c, int64_t est)
+{
+    if (c->rpm > 0) ccp_bucket_take(&s->rpm, 1);
+    if (c->tpm > 0) ccp_bucket_take(&s->tpm, (double)est);
+    s->in_flight++;
+}
+
+/* The request held by s ended: its slot back, its tokens reconciled (when
+ * the provider reported any), its spend counted. Under mu. */
+static void settle(lstate *s, const caps *c, int64_t est, const ccp_guard_usage *u, int64_t now_ms)
+{
+    s->in_flight--;
+    if (c->tpm > 0 && (u->input_tokens >= 0 || u->output_tokens >= 0)) {
+        ccp_bucket_refill(&s->tpm, c->tpm, now_ms);
+        double diff = (double)est - (double)ccp_guard_counted_tokens(u);
+        if (diff > 0)
+            ccp_bucket_give(&s->tpm, c->tpm, diff);
+        else
+            ccp_bucket_take(&s->tpm, -diff);
+    }
+    if (u->spend_usd > 0 && c->budget_period) {
+        char period[12];
+        period_of(c->budget_period, time(NULL), period, NULL);
+        if (strcmp(period, s->period) != 0) {
+            memcpy(s->period, period, sizeof period);
+            s->spent = 0;
+        }
+        s->spent += u->spend_usd;
+    }
+}
+
+static const ccp_tenant *tenant_conf(const ccp_config *cfg, const char *name)
+{
+    for (size_t i = 0; name && cfg && i < cfg->n_tenants; i++)
+        if (!strcmp(cfg->tenants[i].name, name)) return &cfg->tenants[i];
+    return NULL;
+}
+
+static bool globs_allow(const ccp_strlist *l, const char *model)
+{
+    if (!l->n) return true;
+    for (size_t i = 0; i < l->n; i++)
+        if (!fnmatch(l->v[i], model ? model : "", 0)) return true;
+    return false;
+}
+
+/* The live state of tenant name, made at its first request. Under mu. */
+static ccp_gtenant *tenant_state(ccp_guard *g, const char *name, const ccp_tenant *tc)
+{
+    ccp_gtenant *t = g->tenants;
+    while (t && strcmp(t->name, name) != 0)
+        t = t->next;
+    if (t) return t;
+    t = ccp_xcalloc(1, sizeof *t);
+    t->name = ccp_xstrdup(name);
+    t->next = g->tenants;
+    g->tenants = t;
+    /* Its spend so far this period, as the state thread last read it. */
+    if (tc->budget_period) {
+        char period[12];
+        period_of(tc->budget_period, time(NULL), period, NULL);
+        for (size_t i = 0; i < g->n_tenant_spend; i++)
+            if (!strcmp(g->tenant_spend[i].name, name)) {
+                memcpy(t->st.period, period, sizeof period);
+                t->st.spent = tc->budget_period == CCP_PERIOD_DAY ? g->tenant_spend[i].day
+                                                                  : g->tenant_spend[i].month;
+            }
+    }
+    return t;
+}
+
+void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, size_t len,
+                     const char *model, int64_t est_tokens, int64_t now_ms, ccp_guard_ticket *t,
+                     ccp_guard_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    memset(t, 0, sizeof *t);
+    if (!secret || !len) {
+        refuse(v, 401, "authentication_error",
+               "this ccproxy requires a proxy key: send it as x-api-key "
+               "(ANTHROPIC_API_KEY) or Authorization: Bearer (ANTHROPIC_AUTH_TOKEN)");
+        return;
+    }
+    char hash[65];
+    ccp_key_hash(secret, len, hash);
+    pthread_mutex_lock(&g->mu);
+    ccp_gkey *k = g->table[slot_of(hash) & (g->table_size - 1)];
+    while (k && strcmp(k->rec.hash, hash) != 0)
+        k = k->hash_next;
+    const ccp_tenant *tc = k ? tenant_conf(cfg, k->rec.tenant) : NULL;
+    ccp_gtenant *ts = NULL;
+    caps kc, tcap = tenant_caps(tc);
+    char who[96];
+    if (!k) {
+        refuse(v, 401, "authentication_error", "invalid proxy key");
+        goto out;
+    }
+    if (k->rec.revoked) {
+        refuse(v, 401, "authentication_error", "this proxy key has been revoked");
+        goto out;
+    }
+    if (k->rec.expires && (int64_t)time(NULL) >= k->rec.expires) {
+        refuse(v, 401, "authentication_error", "this proxy key has expired");
+        goto out;
+    }
+    if (!model_allowed(k->rec.models, model)) {
+        refuse(v, 403, "permission_error", "this proxy key may not use model '%.150s'", model);
+        goto out;
+    }
+    if (tc && !globs_allow(&tc->models, model)) {
+        refuse(v, 403, "permission_error", "tenant '%.60s' may not use model '%.150s'", tc->name,
+               model);
+        goto out;
+    }
+    kc = key_caps(k);
+    t->shared_rpm = kc.rpm;
+    t->shared_concurrency = kc.concurrency;
+    snprintf(t->key_id, sizeof t->key_id, "%s", k->rec.id);
+    if (g->shared) kc.rpm = kc.concurrency = 0; /* counted in Redis (teams/redis_store.h) */
+    if (over_limit(&k->st, &kc, "this proxy key", est_tokens, now_ms, v)) {
+        limit_figures(&k->st, &kc, v);
+        goto out;
+    }
+    if (tc) {
+        ts = tenant_state(g, tc->name, tc);
+        snprintf(who, sizeof who, "tenant '%.60s'", tc->name);
+        if (over_limit(&ts->st, &tcap, who, est_tokens, now_ms, v)) {
+            limit_figures(&ts->st, &tcap, v);
+            goto out;
+        }
+    }
+    take(&k->st, &kc, est_tokens);
+    limit_figures(&k->st, &kc, v);
+    if (ts) {
+        take(&ts->st, &tcap, est_tokens);
+        limit_figures(&ts->st, &tcap, v);
+    }
+    t->key = k;
+    t->tenant = ts;
+    t->tenant_name = ts ? ts->name : NULL;
+    t->tenant_caps[0] = tcap.rpm;
+    t->tenant_caps[1] = tcap.tpm;
+    t->tenant_caps[2] = tcap.concurrency;
+    t->tenant_budget = tcap.budget_usd;
+    t->tenant_period = tcap.budget_period;
+    t->est_tokens = est_tokens;
+out:
+    pthread_mutex_unlock(&g->mu);
+}
+
+bool ccp_guard_needs_estimate(ccp_guard *g)
+{
+    return atomic_load(&g->any_tpm);
+}
+
+int64_t ccp_guard_counted_tokens(const ccp_guard_usage *u)
+{
+    int64_t n = 0;
+    if (u->input_tokens > 0) n += u->input_tokens;
+    if (u->cache_write_tokens > 0) n += u->cache_write_tokens;
+    if (u->output_tokens > 0) n += u->output_tokens;
+    return n;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? ccp_xstrdup(s) : NULL;
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, int64_t now_ms)
+{
+    ccp_gkey *k = t->key;
+    if (!k) return;
+    t->key = NULL;
+    pending *p = ccp_xcalloc(1, sizeof *p);
+    pthread_mutex_lock(&g->mu);
+    caps kc = key_caps(k);
+    if (g->shared) kc.rpm = kc.concurrency = 0;
+    settle(&k->st, &kc, t->est_tokens, u, now_ms);
+    if (t->tenant) {
+        caps tc = {t->tenant_caps[0], t->tenant_caps[1], t->tenant_caps[2], t->tenant_budget,
+                   t->tenant_period};
+        settle(&t->tenant->st, &tc, t->est_tokens, u, now_ms);
+    }
+    snprintf(p->key_id, sizeof p->key_id, "%s", k->rec.id);
+    p->tenant = dup_or_null(k->rec.tenant);
+    pthread_mutex_unlock(&g->mu);
+    if (u->refused) {
+        /* Refused like any other over-limit request: no usage, no audit. */
+        pending_free(p);
+        return;
+    }
+    p->time_ms = unix_ms();
+    p->provider = dup_or_null(u->provider);
+    p->model = dup_or_null(u->model);
+    p->stage = dup_or_null(u->stage);
+    p->request_id = dup_or_null(u->request_id);
+    p->status = u->status;
+    p->in = u->input_tokens;
+    p->out = u->output_tokens;
+    p->cache_read = u->cache_read_tokens;
+    p->cache_write = u->cache_write_tokens;
+    p->spend = u->spend_usd;
+    p->priced = u->priced;
+    pthread_mutex_lock(&g->qmu);
+    *g->tail = p;
+    g->tail = &p->next;
+    g->queued++;
+    pthread_mutex_unlock(&g->qmu);
+}

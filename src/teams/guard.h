@@ -1,0 +1,101 @@
+/* guard.h — the proxy-key check and the per-key limits on the request
+ * path, and the state thread that keeps them in step with the state file.
+ *
+ * Every key is held in memory (a hash table on the key's SHA-256), so
+ * admitting a request is a hash, a lookup and a few bucket sums under one
+ * mutex: microseconds, no I/O. What must reach the disk (last-used times,
+ * usage, audit rows) is queued for the state thread, which writes it in one
+ * transaction per state.flush_ms, and which every state.poll_ms looks at
+ * SQLite's data_version to pick up keys that `ccproxy keys` changed. A slow
+ * disk therefore slows that thread, never a stream. */
+#ifndef CCP_TEAMS_GUARD_H
+#define CCP_TEAMS_GUARD_H
+
+#include "config/config.h"
+#include "core/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ccp_guard ccp_guard;
+typedef struct ccp_gkey ccp_gkey;
+typedef struct ccp_gtenant ccp_gtenant;
+
+/* Opens the state file named by cfg->state, loads the keys and starts the
+ * state thread. *out is the caller's (ccp_guard_free). */
+int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err);
+
+/* Writes what is queued, stops the thread, closes the file. NULL is fine. */
+void ccp_guard_free(ccp_guard *g);
+
+/* An admitted request's hold on its key: its concurrency slot and its
+ * token estimate, until ccp_guard_end. Zeroed: holds nothing. */
+typedef struct ccp_guard_ticket {
+    ccp_gkey *key;           /* NULL: nothing held */
+    ccp_gtenant *tenant;     /* the key's tenant's counters, when it has limits; else NULL */
+    const char *tenant_name; /* of a tenant in the config (lives as long as the guard) */
+    int64_t tenant_caps[3];  /* its rpm, tpm, concurrency at admission */
+    double tenant_budget;
+    int tenant_period;
+    int64_t est_tokens;
+    /* The key's shared limits (state.redis) and whether Redis holds one of
+     * its requests in flight, to give back at the end. */
+    char key_id[24];
+    int64_t shared_rpm, shared_concurrency;
+    bool shared_held;
+    bool refused;   /* refused after the local admission: released without a record */
+    ccp_route view; /* the route cut down to the tenant's providers; targets owned */
+    int status;     /* the HTTP status the client got (set by the caller) */
+} ccp_guard_ticket;
+
+/* What admission decided, and the limit headers to send either way. */
+typedef struct ccp_guard_verdict {
+    int status;       /* 0: admitted; else 401, 403 or 429 */
+    const char *type; /* the Anthropic error type when refused */
+    char message[256];
+    int64_t retry_after_ms; /* 429: when to try again */
+    /* anthropic-ratelimit-* values; limit 0: the key has no such limit */
+    int64_t req_limit, req_remaining, req_reset_ms;
+    int64_t tok_limit, tok_remaining, tok_reset_ms;
+} ccp_guard_verdict;
+
+/* Checks the key secret (len bytes; NULL: none sent) for model with an
+ * input estimate of est_tokens at monotonic time now_ms, with the key's
+ * tenant as cfg's tenants section says. Admitted: t holds the key's (and
+ * its tenant's) slot. */
+void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, size_t len,
+                     const char *model, int64_t est_tokens, int64_t now_ms, ccp_guard_ticket *t,
+                     ccp_guard_verdict *v);
+
+/* What a finished request used, for reconciliation, usage and audit.
+ * Token counts < 0: not reported. Strings are copied. */
+typedef struct ccp_guard_usage {
+    const char *request_id;
+    const char *provider; /* NULL: none was reached */
+    const char *model;    /* the model asked of the provider (or the client's) */
+    const char *stage;
+    int status;
+    int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
+    bool refused;     /* refused after admission (shared limit, tenant route): no record */
+    double spend_usd; /* from the pricing table */
+    bool priced;      /* false: the model has no price; tokens are counted only */
+} ccp_guard_usage;
+
+/* Releases t's hold, reconciles its token estimate with u and queues the
+ * usage and audit rows. Does nothing for an empty ticket. */
+void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, int64_t now_ms);
+
+/* Whether some key has a tokens-per-minute limit (the request's token
+ * estimate is only worth making then). */
+bool ccp_guard_needs_estimate(ccp_guard *g);
+
+/* Waits until everything queued so far is written (tests, shutdown). */
+void ccp_guard_flush(ccp_guard *g);
+
+/* The tokens a request counts against tokens per minute: input, cache
+ * writes and output (cache reads are not counted, as Anthropic does not
+ * count them against its input limits). */
+int64_t ccp_guard_counted_tokens(const ccp_guard_usage *u);
+
+#endif

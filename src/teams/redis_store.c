@@ -1,0 +1,302 @@
+/* redis_store.c — shared limits in Redis over hiredis's async API on the
+ * worker's libuv loop (see redis_store.h). */
+#include "teams/redis_store.h"
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* KEYS[1]: the key's rpm bucket (a hash: level, at); KEYS[2]: its requests
+ * in flight. ARGV: rpm, concurrency. Returns {admitted, why, wait_ms,
+ * remaining}. Redis's TIME is the one clock of every instance. */
+static const char SCRIPT[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local rpm = tonumber(ARGV[1])\n"
+    "local conc = tonumber(ARGV[2])\n"
+    "if conc > 0 then\n"
+    "  local c = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "  if c >= conc then return {0, 1, 1000, 0} end\n"
+    "end\n"
+    "local remaining = -1\n"
+    "if rpm > 0 then\n"
+    "  local h = redis.call('HMGET', KEYS[1], 'level', 'at')\n"
+    "  local level = tonumber(h[1]) or rpm\n"
+    "  local at = tonumber(h[2]) or now\n"
+    "  if now > at then level = math.min(rpm, level + (now - at) * rpm / 60000) end\n"
+    "  if level < 1 - 1e-9 then\n"
+    "    return {0, 0, math.ceil((1 - level) * 60000 / rpm), 0}\n"
+    "  end\n"
+    "  level = level - 1\n"
+    "  redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))\n"
+    "  redis.call('PEXPIRE', KEYS[1], 120000)\n"
+    "  remaining = math.floor(level + 1e-9)\n"
+    "end\n"
+    "if conc > 0 then\n"
+    "  redis.call('INCR', KEYS[2])\n"
+    "  redis.call('PEXPIRE', KEYS[2], 3600000)\n"
+    "end\n"
+    "return {1, 0, 0, remaining}\n";
+
+static _Atomic uint64_t failures;
+
+typedef struct ccp_redis ccp_redis;
+static void drop(ccp_redis *r);
+
+struct ccp_redis {
+    uv_loop_t *loop;
+    char host[256];
+    int port, db;
+    redisAsyncContext *ac; /* NULL: not connected */
+    bool connected;        /* the connect callback said so */
+    bool up;               /* last state logged: true up, false down */
+    uint64_t last_try_ms;
+    char sha[41]; /* SHA-1 of SCRIPT, as EVALSHA wants it */
+};
+
+/* One admission waiting for its reply. */
+typedef struct pending_admit {
+    ccp_redis *r;
+    ccp_redis_admit_cb cb;
+    void *ud;
+    char key_id[32];
+    long long rpm, conc;
+    bool tried_eval;  /* NOSCRIPT was answered once: EVAL sent */
+    uv_timer_t timer; /* the reply's deadline; p is freed when it is closed */
+} pending_admit;
+
+/* How long an admission waits for Redis. hiredis 0.14 has no command
+ * timeout, and its libuv adapter ignores a poll error, so a refused
+ * connect or a Redis that stopped answering would leave the request
+ * waiting for ever: at the deadline the connection is dropped, which
+ * answers every command waiting on it as unreachable. */
+#define REPLY_TIMEOUT_MS 1000
+
+uint64_t ccp_redis_failures(void)
+{
+    return atomic_load(&failures);
+}
+
+bool ccp_redis_parse_url(const char *url, char *host, size_t cap, int *port, int *db)
+{
+    if (strncmp(url, "redis://", 8) != 0) return false;
+    const char *h = url + 8, *end = h + strcspn(h, ":/");
+    if (end == h || (size_t)(end - h) >= cap) return false;
+    memcpy(host, h, (size_t)(end - h));
+    host[end - h] = '\0';
+    *port = 6379;
+    *db = 0;
+    if (*end == ':') {
+        char *e;
+        long p = strtol(end + 1, &e, 10);
+        if (e == end + 1 || p < 1 || p > 65535) return false;
+        *port = (int)p;
+        end = e;
+    }
+    if (*end == '/') {
+        char *e;
+        long d = strtol(end + 1, &e, 10);
+        if (e == end + 1 || *e || d < 0 || d > 1000) return false;
+        *db = (int)d;
+        end = e;
+    }
+    return *end == '\0';
+}
+
+static void failed(ccp_redis *r, const char *why)
+{
+    atomic_fetch_add(&failures, 1);
+    if (r->up) {
+        ccp_log_error("state.redis %s:%d unreachable: %s", r->host, r->port, why);
+        r->up = false;
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    ccp_redis *r = ac->data;
+    if (status != REDIS_OK) {
+        failed(r, ac->errstr[0] ? ac->errstr : "cannot connect");
+        r->ac = NULL; /* hiredis frees the context after this callback */
+        r->connected = false;
+        return;
+    }
+    r->connected = true;
+    if (!r->up) ccp_log_info("state.redis %s:%d connected", r->host, r->port);
+    r->up = true;
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ccp_redis *r = ac->data;
+    if (!r) return;
+    if (status != REDIS_OK) failed(r, ac->errstr[0] ? ac->errstr : "connection lost");
+    r->ac = NULL;
+    r->connected = false;
+}
+
+static void connect_now(ccp_redis *r)
+{
+    r->last_try_ms = uv_now(r->loop);
+    redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+    if (!ac || ac->err) {
+        failed(r, ac ? ac->errstr : "out of memory");
+        if (ac) redisAsyncFree(ac);
+        return;
+    }
+    ac->data = r;
+    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+        failed(r, "cannot attach to the loop");
+        redisAsyncFree(ac);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    r->ac = ac;
+    /* Queued until the connection is up; hiredis sends commands in order. */
+    if (r->db) redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->db);
+}
+
+ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
+{
+    ccp_redis *r = ccp_xcalloc(1, sizeof *r);
+    r->loop = loop;
+    r->up = true; /* so that a first failure is logged */
+    if (!ccp_redis_parse_url(url, r->host, sizeof r->host, &r->port, &r->db)) {
+        snprintf(r->host, sizeof r->host, "invalid-url");
+        r->port = 0;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(SCRIPT, strlen(SCRIPT), md, &n, EVP_sha1(), NULL);
+    for (unsigned i = 0; i < 20; i++)
+        snprintf(r->sha + 2 * i, 3, "%02x", md[i]);
+    connect_now(r);
+    return r;
+}
+
+void ccp_redis_free(ccp_redis *r)
+{
+    if (!r) return;
+    /* Pending callbacks run now with a NULL reply (unreachable). */
+    drop(r);
+    free(r);
+}
+
+/* A connection to send on, reconnecting at most once a second. */
+static redisAsyncContext *conn(ccp_redis *r)
+{
+    if (!r->ac && r->port && uv_now(r->loop) - r->last_try_ms >= 1000) connect_now(r);
+    return r->ac;
+}
+
+static void send_admit(pending_admit *p);
+
+static void free_pending(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* Drops the connection: hiredis answers what waits on it with NULL. */
+static void drop(ccp_redis *r)
+{
+    redisAsyncContext *ac = r->ac;
+    if (!ac) return;
+    r->ac = NULL;
+    r->connected = false;
+    redisAsyncFree(ac);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    pending_admit *p = t->data;
+    failed(p->r, "no answer within 1 s");
+    drop(p->r);
+}
+
+static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
+{
+    pending_admit *p = ud;
+    redisReply *reply = replyv;
+    ccp_redis_verdict v = {.result = -1, .remaining = -1};
+    if (reply && reply->type == REDIS_REPLY_ERROR && !p->tried_eval &&
+        !strncmp(reply->str, "NOSCRIPT", 8)) {
+        p->tried_eval = true;
+        send_admit(p);
+        return;
+    }
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 4) {
+        long long f[4];
+        for (int i = 0; i < 4; i++)
+            f[i] = reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer : 0;
+        v.result = f[0] ? 0 : 1;
+        v.concurrency = f[1] != 0;
+        v.wait_ms = f[2];
+        v.remaining = f[3];
+    } else {
+        failed(p->r, reply && reply->type == REDIS_REPLY_ERROR ? reply->str
+                     : ac && ac->errstr[0]                     ? ac->errstr
+                                                               : "no reply");
+    }
+    if (v.result >= 0 && !p->r->up) {
+        ccp_log_info("state.redis %s:%d reachable again", p->r->host, p->r->port);
+        p->r->up = true;
+    }
+    p->cb(p->ud, &v);
+    uv_timer_stop(&p->timer);
+    uv_close((uv_handle_t *)&p->timer, free_pending);
+}
+
+static void send_admit(pending_admit *p)
+{
+    redisAsyncContext *ac = conn(p->r);
+    char k1[64], k2[64];
+    snprintf(k1, sizeof k1, "ccp:rpm:%s", p->key_id);
+    snprintf(k2, sizeof k2, "ccp:conc:%s", p->key_id);
+    int rc = REDIS_ERR;
+    if (ac) {
+        if (p->tried_eval)
+            rc = redisAsyncCommand(ac, on_admit_reply, p, "EVAL %s 2 %s %s %lld %lld", SCRIPT, k1,
+                                   k2, p->rpm, p->conc);
+        else
+            rc = redisAsyncCommand(ac, on_admit_reply, p, "EVALSHA %s 2 %s %s %lld %lld", p->r->sha,
+                                   k1, k2, p->rpm, p->conc);
+    }
+    if (rc != REDIS_OK) {
+        failed(p->r, "not connected");
+        ccp_redis_verdict v = {.result = -1, .remaining = -1};
+        p->cb(p->ud, &v);
+        uv_timer_stop(&p->timer);
+        uv_close((uv_handle_t *)&p->timer, free_pending);
+    }
+}
+
+void ccp_redis_admit(ccp_redis *r, const char *key_id, int64_t rpm, int64_t concurrency,
+                     ccp_redis_admit_cb cb, void *ud)
+{
+    pending_admit *p = ccp_xcalloc(1, sizeof *p);
+    p->r = r;
+    p->cb = cb;
+    p->ud = ud;
+    snprintf(p->key_id, sizeof p->key_id, "%s", key_id);
+    p->rpm = rpm;
+    p->conc = concurrency;
+    uv_timer_init(r->loop, &p->timer);
+    p->timer.data = p;
+    uv_timer_start(&p->timer, on_timeout, REPLY_TIMEOUT_MS, 0);
+    send_admit(p);
+}
+
+void ccp_redis_release(ccp_redis *r, const char *key_id)
+{
+    redisAsyncContext *ac = conn(r);
+    if (ac) redisAsyncCommand(ac, NULL, NULL, "DECR ccp:conc:%s", key_id);
+}

@@ -1,0 +1,117 @@
+/* test_keystore.c — proxy keys in the state file: a made key is found by
+ * id and name and stored only as its hash, names are unique, rotation
+ * keeps the id and changes the hash, revocation sticks; the default path
+ * honours XDG_STATE_HOME; budgets and durations parse as the CLI takes
+ * them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "teams/keystore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void keys_round_trip(void **state)
+{
+    char dir[] = "/tmp/ccp-test-keystore-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/sub/state.db", dir); /* the directory is made */
+    sqlite3 *db;
+    ccp_error err = {0};
+    assert_int_equal(ccp_keystore_open(path, &db, &err), 0);
+    ccp_keyrec k = {.name = "alice", .tenant = "eng", .rpm = 60, .models = "claude-*"};
+    char secret[CCP_KEY_SECRET_MAX];
+    assert_int_equal(ccp_keystore_create(db, &k, secret, &err), 0);
+    assert_int_equal(strlen(secret), 47);
+    assert_memory_equal(secret, "ccp-", 4);
+    char hash[65];
+    ccp_key_hash(secret, strlen(secret), hash);
+    assert_string_equal(hash, k.hash);
+
+    ccp_keyrec dup = {.name = "alice"};
+    char s2[CCP_KEY_SECRET_MAX];
+    assert_int_equal(ccp_keystore_create(db, &dup, s2, &err), CCP_EINVAL);
+    assert_non_null(strstr(err.msg, "exists already"));
+
+    ccp_keyrec f;
+    assert_int_equal(ccp_keystore_find(db, "alice", &f, &err), 0);
+    assert_string_equal(f.id, k.id);
+    assert_string_equal(f.tenant, "eng");
+    assert_int_equal(f.rpm, 60);
+    assert_string_equal(f.models, "claude-*");
+    ccp_keyrec_free(&f);
+
+    assert_int_equal(ccp_keystore_rotate(db, k.id, s2, &err), 0);
+    assert_string_not_equal(s2, secret);
+    assert_int_equal(ccp_keystore_find(db, k.id, &f, &err), 0);
+    ccp_key_hash(s2, strlen(s2), hash);
+    assert_string_equal(f.hash, hash);
+    assert_false(f.revoked);
+    ccp_keyrec_free(&f);
+
+    assert_int_equal(ccp_keystore_revoke(db, "alice", &err), 0);
+    ccp_keyrec *all;
+    size_t n;
+    assert_int_equal(ccp_keystore_list(db, &all, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_true(all[0].revoked);
+    ccp_keyrec_free(&all[0]);
+    free(all);
+    assert_int_equal(ccp_keystore_find(db, "bob", &f, &err), CCP_ENOTFOUND);
+    sqlite3_close(db);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void the_default_path_follows_xdg(void **state)
+{
+    setenv("HOME", "/home/u", 1);
+    setenv("XDG_STATE_HOME", "/xdg/state", 1);
+    char *p = ccp_keystore_path(NULL);
+    assert_string_equal(p, "/xdg/state/ccproxy/state.db");
+    free(p);
+    setenv("XDG_STATE_HOME", "relative", 1); /* invalid per the spec: ignored */
+    p = ccp_keystore_path(NULL);
+    assert_string_equal(p, "/home/u/.local/state/ccproxy/state.db");
+    free(p);
+    p = ccp_keystore_path("/etc/x.db");
+    assert_string_equal(p, "/etc/x.db");
+    free(p);
+}
+
+static void budgets_and_durations_parse(void **state)
+{
+    double usd;
+    int period;
+    assert_int_equal(ccp_parse_budget("50usd/month", &usd, &period), 0);
+    assert_true(usd == 50 && period == CCP_PERIOD_MONTH);
+    assert_int_equal(ccp_parse_budget("0.5usd/day", &usd, &period), 0);
+    assert_true(usd == 0.5 && period == CCP_PERIOD_DAY);
+    assert_int_equal(ccp_parse_budget("50", &usd, &period), CCP_EINVAL);
+    assert_int_equal(ccp_parse_budget("-5usd/day", &usd, &period), CCP_EINVAL);
+    assert_int_equal(ccp_parse_budget("5usd/week", &usd, &period), CCP_EINVAL);
+    int64_t s;
+    assert_int_equal(ccp_parse_duration("30d", &s), 0);
+    assert_int_equal(s, 30 * 86400);
+    assert_int_equal(ccp_parse_duration("90m", &s), 0);
+    assert_int_equal(s, 5400);
+    assert_int_equal(ccp_parse_duration("3w", &s), CCP_EINVAL);
+    assert_int_equal(ccp_parse_duration("d", &s), CCP_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(keys_round_trip),
+        cmocka_unit_test(the_default_path_follows_xdg),
+        cmocka_unit_test(budgets_and_durations_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
