@@ -62,4 +62,9 @@ extern const size_t ccp_n_commands;
  * ("<embedded default>" when none). */
 ccp_config *ccp_cli_load_config(const char *explicit_path);
 
+/* The admin key a command sends to a running proxy's admin endpoints:
+ * CCPROXY_ADMIN_KEY when set, else cfg's auth.admin_key (cfg may be NULL);
+ * NULL when neither. Borrowed from the environment or from cfg. */
+const char *ccp_cli_admin_key(const ccp_config *cfg);
+
 #endif

@@ -21,3 +21,10 @@ ccp_config *ccp_cli_load_config(const char *explicit_path)
     free(path);
     return cfg;
 }
+
+const char *ccp_cli_admin_key(const ccp_config *cfg)
+{
+    const char *env = getenv("CCPROXY_ADMIN_KEY");
+    if (env && *env) return env;
+    return cfg ? cfg->auth.admin_key : NULL;
+}
