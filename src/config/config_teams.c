@@ -35,7 +35,7 @@ static const ccp_key auth_keys[] = {
      .doc_def = "none",
      .help = "a secret (use `${file:/path}` or `${VAR}`) that every admin endpoint (`/metrics`, "
              "`/admin/*`, the data of `/ui`) then asks for, as `Authorization: Bearer` or "
-             "`x-api-key`; the `status`, `reload` and `tail` commands send it (or "
+             "`x-api-key`; `ccproxy reload` and `ccproxy tail` send it (or "
              "`CCPROXY_ADMIN_KEY`)"},
 };
 const ccp_key_table ccp_cfg_auth_keys = CCP_KEYS("auth", auth_keys);
