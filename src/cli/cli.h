@@ -62,4 +62,20 @@ extern const size_t ccp_n_commands;
  * ("<embedded default>" when none). */
 ccp_config *ccp_cli_load_config(const char *explicit_path);
 
+/* The admin key a command sends to a running proxy's admin endpoints:
+ * CCPROXY_ADMIN_KEY when set, else cfg's auth.admin_key (cfg may be NULL);
+ * NULL when neither. Borrowed from the environment or from cfg. */
+const char *ccp_cli_admin_key(const ccp_config *cfg);
+
+/* Whether the config at path (NULL: the embedded default) has auth.mode
+ * keys: 1 yes, 0 no, -1 it cannot be loaded (the problems printed). */
+int ccp_cli_keys_mode(const char *path);
+
+/* The proxy key `code` and `env` hand to Claude Code: given (--key), else
+ * CCPROXY_API_KEY; NULL when neither. Borrowed. */
+const char *ccp_cli_proxy_key(const char *given);
+
+/* Prints, as cmd, the one-line hint for auth.mode keys without a key. */
+void ccp_cli_proxy_key_hint(const char *cmd);
+
 #endif

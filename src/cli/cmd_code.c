@@ -15,7 +15,8 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: ccproxy code [--config FILE] [--timeout SECONDS] [--] [CLAUDE ARGS...]\n"
+    fputs("usage: ccproxy code [--config FILE] [--key KEY] [--timeout SECONDS] [--] [CLAUDE "
+          "ARGS...]\n"
           "\n"
           "Runs Claude Code (`claude`, found on PATH) with ANTHROPIC_BASE_URL set to the\n"
           "proxy serving this config, first starting one in the background (as `ccproxy\n"
@@ -23,8 +24,12 @@ static void usage(FILE *out)
           "passed to claude; its exit code is ccproxy's. When neither ANTHROPIC_API_KEY\n"
           "nor ANTHROPIC_AUTH_TOKEN is set, ANTHROPIC_AUTH_TOKEN is set to a placeholder so\n"
           "that Claude Code does not ask to log in (the proxy sends its providers' keys).\n"
+          "When the config has auth.mode keys, the proxy key (--key, else CCPROXY_API_KEY)\n"
+          "becomes ANTHROPIC_AUTH_TOKEN and ANTHROPIC_API_KEY is removed (the proxy reads\n"
+          "x-api-key first, so a stale Anthropic key would shadow it).\n"
           "\n"
           "  --config FILE        the config (default: the lookup of `ccproxy serve`)\n"
+          "  --key KEY            the proxy key, for auth.mode keys (`ccproxy keys create`)\n"
           "  --timeout S          how long to wait for a new proxy to be ready (default 10)\n"
           "  --help               this help (`ccproxy code -- --help`: claude's)\n"
           "\n"
@@ -32,7 +37,7 @@ static void usage(FILE *out)
           "claude's own (-c, -p, --model, ...) pass through as they are.\n"
           "\n"
           "exit: claude's exit code; 127 claude is not installed; 1 the proxy did not start;\n"
-          "2 usage error\n"
+          "2 usage error, or auth.mode keys and no proxy key\n"
           "\n"
           "example: ccproxy code -- -p 'explain this repository'\n",
           out);
@@ -68,6 +73,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 int ccp_cmd_code(int argc, char **argv)
 {
     ccp_service_opts o = {.port = -1, .workers = -1, .timeout_s = 10};
+    const char *proxy_key = NULL;
     /* Only long options, and only before the first word that is not one:
      * claude's own short ones (-c continue, -p print) must reach it. */
     int i = 1;
@@ -83,6 +89,8 @@ int ccp_cmd_code(int argc, char **argv)
         }
         if ((v = opt_value(argc, argv, &i, "--config"))) {
             o.config = v;
+        } else if ((v = opt_value(argc, argv, &i, "--key"))) {
+            proxy_key = v;
         } else if ((v = opt_value(argc, argv, &i, "--timeout"))) {
             char *end;
             long t = strtol(v, &end, 10);
@@ -91,7 +99,8 @@ int ccp_cmd_code(int argc, char **argv)
                 return 2;
             }
             o.timeout_s = (int)t;
-        } else if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--timeout")) {
+        } else if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--timeout") ||
+                   !strcmp(argv[i], "--key")) {
             fprintf(stderr, "ccproxy code: %s needs a value\n", argv[i]);
             return 2;
         } else {
@@ -107,6 +116,12 @@ int ccp_cmd_code(int argc, char **argv)
     }
     ccp_state st;
     if (ccp_state_init(&st, o.config, false) != 0) return 1;
+    int keyed = ccp_cli_keys_mode(st.config[0] ? st.config : NULL);
+    if (keyed < 0) return 1;
+    if (keyed && !(proxy_key = ccp_cli_proxy_key(proxy_key))) {
+        ccp_cli_proxy_key_hint("ccproxy code");
+        return 2;
+    }
     ccp_state_info info;
     bool was = false;
     if (ccp_service_start(&o, &st, &info, &was) != 0) return 1;
@@ -116,7 +131,13 @@ int ccp_cmd_code(int argc, char **argv)
                 info.url, info.pid, st.log_path);
     setenv("ANTHROPIC_BASE_URL", info.url, 1);
     const char *key = getenv("ANTHROPIC_API_KEY"), *tok = getenv("ANTHROPIC_AUTH_TOKEN");
-    if (!(key && *key) && !(tok && *tok)) setenv("ANTHROPIC_AUTH_TOKEN", "ccproxy", 1);
+    if (keyed) {
+        /* Claude Code sends ANTHROPIC_API_KEY as x-api-key, which the proxy
+         * reads before Bearer: a stale Anthropic key would shadow ours. */
+        unsetenv("ANTHROPIC_API_KEY");
+        setenv("ANTHROPIC_AUTH_TOKEN", proxy_key, 1);
+    } else if (!(key && *key) && !(tok && *tok))
+        setenv("ANTHROPIC_AUTH_TOKEN", "ccproxy", 1);
     char **cargv = calloc((size_t)(argc - i) + 2, sizeof *cargv);
     if (!cargv) return 1;
     cargv[0] = "claude";

@@ -21,3 +21,35 @@ ccp_config *ccp_cli_load_config(const char *explicit_path)
     free(path);
     return cfg;
 }
+
+const char *ccp_cli_admin_key(const ccp_config *cfg)
+{
+    const char *env = getenv("CCPROXY_ADMIN_KEY");
+    if (env && *env) return env;
+    return cfg ? cfg->auth.admin_key : NULL;
+}
+
+int ccp_cli_keys_mode(const char *path)
+{
+    if (!path) return 0; /* the embedded default has no proxy keys */
+    ccp_config *cfg = ccp_cli_load_config(path);
+    if (!cfg) return -1;
+    int keyed = cfg->auth.mode == CCP_AUTH_MODE_KEYS;
+    ccp_config_unref(cfg);
+    return keyed;
+}
+
+const char *ccp_cli_proxy_key(const char *given)
+{
+    if (given && *given) return given;
+    const char *env = getenv("CCPROXY_API_KEY");
+    return env && *env ? env : NULL;
+}
+
+void ccp_cli_proxy_key_hint(const char *cmd)
+{
+    fprintf(stderr,
+            "%s: this proxy asks for a proxy key (auth.mode: keys): create one with `ccproxy "
+            "keys create --name me` and pass it with --key KEY or CCPROXY_API_KEY\n",
+            cmd);
+}

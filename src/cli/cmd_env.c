@@ -11,7 +11,7 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: ccproxy env [--config FILE] [--shell sh|bash|zsh|fish]\n"
+    fputs("usage: ccproxy env [--config FILE] [--key KEY] [--shell sh|bash|zsh|fish]\n"
           "\n"
           "Prints the lines that point Claude Code at the proxy serving this config\n"
           "(or, when none runs, at the address the config would listen on):\n"
@@ -20,12 +20,16 @@ static void usage(FILE *out)
           "It sets ANTHROPIC_BASE_URL, and ANTHROPIC_AUTH_TOKEN to a placeholder when\n"
           "neither ANTHROPIC_API_KEY nor ANTHROPIC_AUTH_TOKEN is set (so that Claude Code\n"
           "does not ask to log in; the proxy sends its providers' own keys).\n"
+          "With auth.mode keys it sets ANTHROPIC_AUTH_TOKEN to the proxy key (--key, else\n"
+          "CCPROXY_API_KEY) and unsets ANTHROPIC_API_KEY, which would shadow it.\n"
           "\n"
           "  -c, --config FILE    the config (default: the lookup of `ccproxy serve`)\n"
+          "  -k, --key KEY        the proxy key, for auth.mode keys (`ccproxy keys create`)\n"
           "  -s, --shell S        sh (also bash, zsh) or fish; default: fish when $SHELL\n"
           "                       is fish, else sh\n"
           "\n"
-          "exit: 0; 1 the config cannot be read; 2 usage error\n",
+          "exit: 0; 1 the config cannot be read; 2 usage error, or auth.mode keys and no\n"
+          "proxy key\n",
           out);
 }
 
@@ -57,19 +61,23 @@ int ccp_cmd_env(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"shell", required_argument, NULL, 's'},
+        {"key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *shell = NULL;
+    const char *config = NULL, *shell = NULL, *proxy_key = NULL;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:s:k:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             config = optarg;
             break;
         case 's':
             shell = optarg;
+            break;
+        case 'k':
+            proxy_key = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -96,7 +104,14 @@ int ccp_cmd_env(int argc, char **argv)
     ccp_state st;
     ccp_state_info info;
     char url[300];
-    if (ccp_state_init(&st, config, true) == 0 && ccp_state_running(&st, &info)) {
+    bool have_state = ccp_state_init(&st, config, true) == 0;
+    int keyed = ccp_cli_keys_mode(have_state ? (st.config[0] ? st.config : NULL) : config);
+    if (keyed < 0) return 1;
+    if (keyed && !(proxy_key = ccp_cli_proxy_key(proxy_key))) {
+        ccp_cli_proxy_key_hint("ccproxy env");
+        return 2;
+    }
+    if (have_state && ccp_state_running(&st, &info)) {
         snprintf(url, sizeof url, "%s", info.url);
     } else {
         /* Not running: where this config would listen. */
@@ -112,6 +127,12 @@ int ccp_cmd_env(int argc, char **argv)
     }
     line("ANTHROPIC_BASE_URL", url, fish);
     const char *key = getenv("ANTHROPIC_API_KEY"), *tok = getenv("ANTHROPIC_AUTH_TOKEN");
-    if (!(key && *key) && !(tok && *tok)) line("ANTHROPIC_AUTH_TOKEN", "ccproxy", fish);
+    if (keyed) {
+        /* The proxy reads x-api-key (ANTHROPIC_API_KEY) before Bearer: a
+         * stale Anthropic key would shadow the proxy key. */
+        line("ANTHROPIC_AUTH_TOKEN", proxy_key, fish);
+        puts(fish ? "set -e ANTHROPIC_API_KEY" : "unset ANTHROPIC_API_KEY");
+    } else if (!(key && *key) && !(tok && *tok))
+        line("ANTHROPIC_AUTH_TOKEN", "ccproxy", fish);
     return 0;
 }

@@ -435,7 +435,20 @@ static int reload(const ccp_state *st, bool json)
     snprintf(url, sizeof url, "%s/admin/reload", info.admin_url[0] ? info.admin_url : info.url);
     ccp_buf b = CCP_BUF_INIT;
     long code = 0;
-    if (ccp_cli_http("POST", url, "{}", 30000, &b, &code) != 0 || (code != 200 && code != 422)) {
+    /* The admin key, when the proxy's config (the file it was started
+     * with) asks for one. */
+    ccp_config *cfg = st->config[0] ? ccp_cli_load_config(st->config) : NULL;
+    int hrc = ccp_cli_http_admin("POST", url, "{}", 30000, ccp_cli_admin_key(cfg), &b, &code);
+    if (cfg) ccp_config_unref(cfg);
+    if (hrc == 0 && code == 401) {
+        fprintf(stderr,
+                "ccproxy: %s refused the admin key (set auth.admin_key in %s or "
+                "CCPROXY_ADMIN_KEY)\n",
+                url, st->config[0] ? st->config : "the config");
+        ccp_buf_free(&b);
+        return 1;
+    }
+    if (hrc != 0 || (code != 200 && code != 422)) {
         /* No answer (an older proxy, a busy one): the signal does the same,
          * its outcome is in the log. */
         ccp_buf_free(&b);

@@ -179,11 +179,16 @@ int ccp_cmd_tail(int argc, char **argv)
         return 2;
     }
     ccp_buf u = CCP_BUF_INIT;
+    ccp_buf auth = CCP_BUF_INIT; /* the admin key's header, when there is a key */
     if (url) {
         ccp_buf_printf(&u, "%s/admin/events", url);
+        if (ccp_cli_admin_key(NULL))
+            ccp_buf_printf(&auth, "authorization: Bearer %s", ccp_cli_admin_key(NULL));
     } else {
         ccp_config *cfg = ccp_cli_load_config(config_path);
         if (!cfg) return 1;
+        if (ccp_cli_admin_key(cfg))
+            ccp_buf_printf(&auth, "authorization: Bearer %s", ccp_cli_admin_key(cfg));
         char host[256];
         int port = 0;
         if (cfg->server.admin_listen &&
@@ -198,6 +203,8 @@ int ccp_cmd_tail(int argc, char **argv)
     CURL *e = curl_easy_init();
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(e, CURLOPT_URL, u.data);
+    struct curl_slist *hdrs = auth.data ? curl_slist_append(NULL, auth.data) : NULL;
+    if (hdrs) curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
@@ -211,7 +218,10 @@ int ccp_cmd_tail(int argc, char **argv)
         exit_code = 1;
     }
     curl_easy_cleanup(e);
+    curl_slist_free_all(hdrs);
     curl_global_cleanup();
+    if (auth.data) explicit_bzero(auth.data, auth.len); /* holds the admin key */
+    ccp_buf_free(&auth);
     ccp_buf_free(&u);
     ccp_buf_free(&t.line);
     return exit_code;

@@ -20,7 +20,7 @@ const ccp_command ccp_commands[] = {
      "--config=@file --host= --port= --workers= --log-level=error|warn|info|debug --timeout= "
      "--json --help"},
     {"stop", ccp_cmd_stop, "stop the background proxy (it drains first)",
-     "--config=@file --timeout= --help"},
+     "--config=@file --key= --timeout= --help"},
     {"restart", ccp_cmd_restart, "stop the background proxy and start it again",
      "--config=@file --host= --port= --workers= --log-level=error|warn|info|debug --timeout= "
      "--json --help"},
@@ -29,9 +29,9 @@ const ccp_command ccp_commands[] = {
     {"reload", ccp_cmd_reload, "make the running proxy read its config again",
      "--config=@file --json --help"},
     {"code", ccp_cmd_code, "run Claude Code through the proxy, starting one if needed",
-     "--config=@file --timeout= --help"},
+     "--config=@file --key= --timeout= --help"},
     {"env", ccp_cmd_env, "print the shell lines that point Claude Code at the proxy",
-     "--config=@file --shell=sh|bash|zsh|fish --help"},
+     "--config=@file --key= --shell=sh|bash|zsh|fish --help"},
     {"statusline", ccp_cmd_statusline, "print a line for Claude Code's status bar",
      "--config=@file --url= --help"},
     {"check", ccp_cmd_check, "validate a config file and print every problem found",

@@ -13,6 +13,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 int ccp_cli_http(const char *method, const char *url, const char *body, long timeout_ms,
                  ccp_buf *out, long *status)
 {
+    return ccp_cli_http_admin(method, url, body, timeout_ms, NULL, out, status);
+}
+
+int ccp_cli_http_admin(const char *method, const char *url, const char *body, long timeout_ms,
+                       const char *admin_key, ccp_buf *out, long *status)
+{
     CURL *e = curl_easy_init();
     if (!e) return -1;
     struct curl_slist *h = NULL;
@@ -25,13 +31,20 @@ int ccp_cli_http(const char *method, const char *url, const char *body, long tim
     curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
     if (!strcmp(method, "POST")) {
         h = curl_slist_append(h, "content-type: application/json");
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "{}");
     }
+    ccp_buf auth = CCP_BUF_INIT;
+    if (admin_key && *admin_key) {
+        ccp_buf_printf(&auth, "authorization: Bearer %s", admin_key);
+        h = curl_slist_append(h, auth.data);
+    }
+    if (h) curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     CURLcode rc = curl_easy_perform(e);
     *status = 0;
     if (rc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
     curl_slist_free_all(h);
     curl_easy_cleanup(e);
+    if (auth.data) explicit_bzero(auth.data, auth.len); /* holds the admin key */
+    ccp_buf_free(&auth);
     return rc == CURLE_OK ? 0 : -1;
 }

@@ -12,4 +12,9 @@
 int ccp_cli_http(const char *method, const char *url, const char *body, long timeout_ms,
                  ccp_buf *out, long *status);
 
+/* ccp_cli_http for an admin endpoint: sends admin_key (NULL: none) as
+ * Authorization: Bearer, which a proxy with auth.admin_key asks for. */
+int ccp_cli_http_admin(const char *method, const char *url, const char *body, long timeout_ms,
+                       const char *admin_key, ccp_buf *out, long *status);
+
 #endif

@@ -107,6 +107,8 @@ void ccp_config_destroy(ccp_config *c)
     ccp_keys_free(&ccp_cfg_server_tls_keys, &c->server.tls);
     ccp_keys_free(&ccp_cfg_upstream_keys, &c->upstream);
     ccp_cfg_telemetry_free(&c->telemetry);
+    free_secret(c->auth.admin_key);
+    c->auth.admin_key = NULL;
     ccp_keys_free(&ccp_cfg_auth_keys, &c->auth);
     ccp_keys_free(&ccp_cfg_state_keys, &c->state);
     ccp_cfg_pricing_free(c);

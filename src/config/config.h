@@ -267,6 +267,8 @@ typedef enum { CCP_REDIS_FAIL_CLOSED = 0, CCP_REDIS_FAIL_OPEN } ccp_redis_failur
 typedef struct ccp_auth_config {
     int mode;                   /* a ccp_auth_mode */
     bool allow_unauthenticated; /* mode none on a non-loopback address is allowed */
+    char *admin_key;            /* NULL: unset; else every admin endpoint asks for it (a secret:
+                                 * redacted from output, wiped when the snapshot is freed) */
 } ccp_auth_config;
 
 typedef struct ccp_state_config {

@@ -28,6 +28,15 @@ static const ccp_key auth_keys[] = {
      .def = "false",
      .help = "lets `mode: none` listen on a non-loopback address (ccproxy refuses to start "
              "otherwise): only behind a firewall or an authenticating gateway"},
+    {.name = "admin_key",
+     .type = CCP_KEY_STR,
+     .offset = AUTH(admin_key),
+     .min = 8,
+     .doc_def = "none",
+     .help = "a secret (use `${file:/path}` or `${VAR}`) that every admin endpoint (`/metrics`, "
+             "`/admin/*`, the data of `/ui`) then asks for, as `Authorization: Bearer` or "
+             "`x-api-key`; `ccproxy reload` and `ccproxy tail` send it (or "
+             "`CCPROXY_ADMIN_KEY`)"},
 };
 const ccp_key_table ccp_cfg_auth_keys = CCP_KEYS("auth", auth_keys);
 

@@ -54,6 +54,7 @@ size_t ccp_secrets_redact(const ccp_config *cfg, ccp_buf *b)
     }
     for (size_t h = 0; h < cfg->telemetry.n_headers; h++)
         count += redact_value(b, cfg->telemetry.headers[h].value);
+    if (cfg->auth.admin_key) count += redact_value(b, cfg->auth.admin_key);
     return count;
 }
 

@@ -3,8 +3,8 @@
  * and no core dumps of a serving process.
  *
  * The secrets are the config snapshot's: every provider key (the key pool
- * owns the one copy of each), every provider header value, and every
- * telemetry header value. They are wiped when the snapshot is freed
+ * owns the one copy of each), every provider header value, every
+ * telemetry header value and auth.admin_key. They are wiped when the snapshot is freed
  * (config.c). */
 #ifndef CCP_GUARD_SECRETS_H
 #define CCP_GUARD_SECRETS_H

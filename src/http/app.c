@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "debug/admin.h"
 #include "debug/events.h"
+#include "guard/admin_key.h"
 #include "guard/browser.h"
 #include "teams/redis_store.h"
 #include "http/reload.h"
@@ -172,6 +173,26 @@ static bool served_here(const ccp_app *app, const ccp_request *req, size_t i)
     return endpoints[i].admin == req->admin;
 }
 
+/* With auth.admin_key set, an admin row answers only a request that holds
+ * it; returns false once it has answered 401. /ui is the exception: a
+ * browser cannot send a header when it opens the page, and the page is a
+ * static shell whose data comes from the admin rows, which do ask (the page
+ * asks the operator for the key when they answer 401). */
+static bool admin_key_guard(const ccp_worker *w, const ccp_request *req, size_t i,
+                            ccp_response *res)
+{
+    const char *key = w->config->auth.admin_key;
+    if (!endpoints[i].admin || !key || endpoints[i].fn == ccp_debug_ui) return true;
+    if (ccp_admin_key_ok(key, ccp_request_header(req, "authorization"),
+                         ccp_request_header(req, "x-api-key")))
+        return true;
+    ccp_res_header(res, "www-authenticate", "Bearer realm=\"ccproxy admin\"");
+    ccp_res_send_error(res, 401, "authentication_error",
+                       "this admin endpoint needs the admin key (auth.admin_key): send "
+                       "Authorization: Bearer <key> or x-api-key: <key>");
+    return false;
+}
+
 /* Refuses what a web page could send (see guard/browser.h); returns false
  * once it has answered. */
 static bool browser_guard(const ccp_app *app, const ccp_request *req, ccp_response *res)
@@ -217,6 +238,7 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
                                    "application/json");
                 return;
             }
+            if (!admin_key_guard(w, req, i, res)) return;
             endpoints[i].fn(w, req, res);
             return;
         }

@@ -51,6 +51,13 @@ size_t ccp_app_warnings(const ccp_app *app, const char **out, size_t cap)
                    "so anyone who can reach this port can use the configured providers at your "
                    "expense; bind to 127.0.0.1 (server.host / --host) unless a firewall or an "
                    "authenticating gateway in front restricts who can connect";
+    /* Proxy keys say who may spend; the admin rows (metrics, the live feed
+     * with its captured bodies, reload) would still answer anyone. */
+    if (cfg->auth.mode == CCP_AUTH_MODE_KEYS && !cfg->auth.admin_key && !cfg->server.admin_listen &&
+        n < cap)
+        out[n++] = "ADMIN OPEN: auth.mode is keys but the admin endpoints (/metrics, /admin/*, "
+                   "/ui) answer anyone on the main listener without a key; set auth.admin_key "
+                   "(e.g. ${file:/path}) or move them to server.admin_listen";
     if (cfg) ccp_config_unref(cfg);
     return n;
 }

@@ -170,3 +170,20 @@ test('errors_of_the_proxy_itself_answer_as_documented', async () => {
   assert.ok(validate(body), ajv.errorsText(validate.errors));
   assert.equal(body.error.type, 'not_found_error');
 });
+
+test('admin_rows_without_the_admin_key_answer_401_as_documented', async () => {
+  const keyed = await startProxy('auth: {admin_key: openapi-admin-key-0123}\n');
+  try {
+    const app = fs.readFileSync(path.join(ROOT, 'src/http/app.c'), 'utf8');
+    const rows = [...app.matchAll(/\{"(GET|POST)", "([^"]+)", (ccp_\w+), true\}/g)]
+      .filter((m) => m[3] !== 'ccp_debug_ui');
+    assert.ok(rows.length >= 7);
+    for (const [, method, p] of rows) {
+      const r = method === 'POST' ? await post(`${keyed.url}${p}`, '{}') : await fetch(`${keyed.url}${p}`);
+      assert.equal(r.status, 401, `${method} ${p}`);
+      assert.equal((await conforms(r, p, method.toLowerCase())).error.type, 'authentication_error');
+    }
+  } finally {
+    await keyed.stop();
+  }
+});

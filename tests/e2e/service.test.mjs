@@ -209,6 +209,59 @@ test('code_starts_a_proxy_once_and_runs_claude_with_args_env_and_exit_code_passe
   }
 });
 
+test('code_and_env_hand_the_proxy_key_to_claude_when_auth_mode_is_keys', async () => {
+  const mock = await startMock({ kind: 'json', fixture: 'text.json' });
+  const s = sandbox('');
+  const state = path.join(s.dir, 'keys.db');
+  fs.writeFileSync(s.cfg, `server:\n  port: 0\nauth:\n  mode: keys\n  admin_key: admin-key-0123456789\nstate:\n  path: ${state}\n  poll_ms: 20\n${mockConfig(mock.url)}`);
+  const PATH = `${fakeClaude(s.dir)}:${process.env.PATH}`;
+  try {
+    // No key: one line on how to make one, exit 2, no proxy started.
+    let r = s.run(['code', '--config', s.cfg, '--', '-p', 'x'], { PATH });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^ccproxy code: .*auth\.mode: keys.*`ccproxy keys create --name me`.*--key KEY or CCPROXY_API_KEY\n$/);
+    assert.equal(s.run(['status', '--config', s.cfg]).status, 3);
+    r = s.run(['env', '--config', s.cfg]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /ccproxy keys create --name me/);
+
+    const made = s.run(['keys', 'create', '--name', 'me', '--json', '--state', state]);
+    assert.equal(made.status, 0, made.stderr);
+    const key = JSON.parse(made.stdout).key;
+    // --key: the token is the proxy key and a stale Anthropic key is gone.
+    r = s.run(['code', '--config', s.cfg, '--key', key, '--', '-p', 'x'], { PATH, ANTHROPIC_API_KEY: 'sk-stale', ANTHROPIC_AUTH_TOKEN: 'old' });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.token, key);
+    assert.equal(out.key, null);
+    // CCPROXY_API_KEY does the same; and the proxy takes the key as Bearer.
+    r = s.run(['code', '--config', s.cfg, '-p', 'y'], { PATH, CCPROXY_API_KEY: key, ANTHROPIC_API_KEY: 'sk-stale' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).token, key);
+    assert.equal(JSON.parse(r.stdout).key, null);
+    const res = await fetch(`${out.base}/v1/messages`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ model: 'x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(res.status, 200);
+
+    r = s.run(['env', '--config', s.cfg, '--key', key], { ANTHROPIC_API_KEY: 'sk-stale' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^export ANTHROPIC_AUTH_TOKEN='${key}'$`, 'm'));
+    assert.match(r.stdout, /^unset ANTHROPIC_API_KEY$/m);
+    r = s.run(['env', '--config', s.cfg, '--shell', 'fish'], { CCPROXY_API_KEY: key });
+    assert.match(r.stdout, new RegExp(`^set -gx ANTHROPIC_AUTH_TOKEN '${key}'$`, 'm'));
+    assert.match(r.stdout, /^set -e ANTHROPIC_API_KEY$/m);
+    const sh = spawnSync('sh', ['-c', `eval "$("${BIN}" env --config "${s.cfg}" --key "${key}")"; printf '%s|%s' "$ANTHROPIC_AUTH_TOKEN" "\${ANTHROPIC_API_KEY-unset}"`], { env: { ...s.env, ANTHROPIC_API_KEY: 'sk-stale' }, encoding: 'utf8' });
+    assert.equal(sh.stdout, `${key}|unset`);
+  } finally {
+    s.run(['stop', '--config', s.cfg]);
+    assertCleanLog(s);
+    await mock.close();
+    fs.rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
 test('code_runs_the_real_claude_code_in_print_mode_through_a_proxy_it_started', { timeout: 180000 }, async () => {
   const claudeBin = path.join(ROOT, 'node_modules/.bin');
   assert.ok(fs.existsSync(path.join(claudeBin, 'claude')), 'npm ci installs @anthropic-ai/claude-code');

@@ -140,3 +140,58 @@ test('ui_is_readable_at_390_px', async () => {
   assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
   await page.screenshot({ path: path.join(ARTIFACTS, 'ui-390.png'), fullPage: true });
 });
+
+test('ui_asks_for_the_admin_key_and_sends_it', async () => {
+  const KEY = 'ui-admin-key-0123456789';
+  const p = await startProxy(`
+auth:
+  admin_key: ${KEY}
+providers:
+  - name: oa
+    format: openai-chat
+    base_url: ${mock.url}/v1
+    api_key: oa-key-456789
+    models: [gpt-test]
+router:
+  default: oa/gpt-test
+`);
+  const pg = await browser.newPage();
+  const errors = [];
+  pg.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    await pg.goto(`${p.url}/ui`, { waitUntil: 'load' });
+    // The admin fetches got 401: a labelled password field has the focus.
+    await pg.waitForSelector('#auth:not([hidden])', { timeout: 5000 });
+    assert.equal(await pg.$eval('label[for="admin-key"]', (e) => e.textContent), 'Admin key');
+    assert.equal(await pg.$eval('#admin-key', (e) => e.type), 'password');
+    assert.equal(await pg.evaluate(() => document.activeElement.id), 'admin-key');
+    // A wrong key is refused and asked again; the right one, typed and
+    // sent with Enter, brings the live list.
+    await pg.keyboard.type('not-the-key-0123456789');
+    await pg.keyboard.press('Enter');
+    await pg.waitForFunction(() => !document.querySelector('#auth').hidden && /refused/.test(document.querySelector('#auth-msg').textContent), { timeout: 5000 });
+    await pg.focus('#admin-key');
+    await pg.keyboard.type(KEY);
+    await pg.keyboard.press('Enter');
+    await pg.waitForSelector('#conn.live', { timeout: 5000 });
+    assert.equal(await pg.$eval('#auth', (e) => e.hidden), true);
+    const r = await fetch(`${p.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-x', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    await r.arrayBuffer();
+    await pg.waitForSelector(`tr[data-id="${r.headers.get('request-id')}"]`, { timeout: 2000 });
+    // Kept for the tab: a reload does not ask again.
+    assert.equal(await pg.evaluate(() => sessionStorage.getItem('ccproxy-admin-key')), KEY);
+    await pg.reload({ waitUntil: 'load' });
+    await pg.waitForSelector('#conn.live', { timeout: 5000 });
+    assert.equal(await pg.$eval('#auth', (e) => e.hidden), true);
+    await pg.screenshot({ path: path.join(ARTIFACTS, 'ui-admin-key.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await pg.close();
+    const log = await p.stop();
+    assert.ok(!log.includes(KEY));
+  }
+});

@@ -48,6 +48,17 @@ static void every_key_and_header_value_is_redacted(void **state)
     ccp_config_unref(c);
 }
 
+static void the_admin_key_is_redacted(void **state)
+{
+    ccp_config *c = load("auth:\n  admin_key: adm-key-0123456789\n");
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "authorization: Bearer adm-key-0123456789");
+    assert_int_equal(ccp_secrets_redact(c, &b), 1);
+    assert_string_equal(b.data, "authorization: Bearer [redacted]");
+    ccp_buf_free(&b);
+    ccp_config_unref(c);
+}
+
 static void a_protected_process_is_not_dumpable(void **state)
 {
     ccp_error err = {0};
@@ -60,6 +71,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_key_and_header_value_is_redacted),
+        cmocka_unit_test(the_admin_key_is_redacted),
         cmocka_unit_test(a_protected_process_is_not_dumpable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
