@@ -18,6 +18,7 @@ int ccp_cmd_transformers(int argc, char **argv);
 int ccp_cmd_config_keys(int argc, char **argv);
 int ccp_cmd_version(int argc, char **argv);
 int ccp_cmd_plugin(int argc, char **argv);     /* cmd_plugin.c */
+int ccp_cmd_plugins(int argc, char **argv);    /* cmd_plugins.c */
 int ccp_cmd_providers(int argc, char **argv);  /* cmd_providers.c */
 int ccp_cmd_init(int argc, char **argv);       /* cmd_init.c */
 int ccp_cmd_import_ccr(int argc, char **argv); /* cmd_import_ccr.c */

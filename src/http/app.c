@@ -8,6 +8,7 @@
 #include "debug/events.h"
 #include "guard/browser.h"
 #include "http/reload.h"
+#include "plugin/plugin.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -144,6 +145,7 @@ static const struct {
     {"GET", "/admin/status", ccp_app_status, true},
     {"GET", "/ui", ccp_debug_ui, true},
     {"POST", "/admin/reload", ccp_app_admin_reload, true},
+    {"GET", "/admin/plugins", ccp_app_admin_plugins, true}, /* `ccproxy plugins` */
     /* A path ending in '/' is a prefix: /sessions/ID. A session's own
      * figures, for `ccproxy statusline` beside the client. */
     {"GET", "/sessions/", ccp_app_session, false},
