@@ -62,6 +62,11 @@ static void worker_sync_config(ccp_worker *w)
     if (old) ccp_config_unref(old);
 }
 
+static ccp_config *config_of(void *app)
+{
+    return ccp_app_config(app);
+}
+
 static void *worker_start(void *appv, uv_loop_t *loop)
 {
     ccp_app *app = appv;
@@ -78,7 +83,10 @@ static void *worker_start(void *appv, uv_loop_t *loop)
         for (size_t i = 0; i < w->config->n_providers; i++)
             ccp_upstream_preconnect(w->upstream, &w->config->providers[i]);
     w->metrics = ccp_metrics_shard_new(app->metrics);
-    atomic_fetch_add(&app->workers, 1);
+    /* The first worker's loop also runs the idle plugin hosts' health
+     * check (plugin/health.c): one timer per process is enough. */
+    if (atomic_fetch_add(&app->workers, 1) == 0)
+        w->plugin_health = ccp_plugin_health_start(loop, config_of, app);
     return w;
 }
 
@@ -96,6 +104,7 @@ static void worker_stop(void *appv, void *wv)
     ccp_worker *w = wv;
     if (!w) return;
     atomic_fetch_sub(&w->app->workers, 1);
+    ccp_plugin_health_stop(w->plugin_health);
     ccp_upstream_free(w->upstream);
     ccp_admit_queue_free(w->admit);
     ccp_config_unref(w->config);

@@ -71,6 +71,7 @@ typedef struct ccp_worker {
     ccp_upstream *upstream;
     ccp_admit_queue *admit;     /* this worker's attempts waiting for a provider slot */
     ccp_metrics_shard *metrics; /* this worker's counters; NULL when metrics are off */
+    struct ccp_plugin_health *plugin_health; /* the first worker's; NULL on the others */
 } ccp_worker;
 
 /* Sets app's config (takes over the caller's reference to cfg) and its

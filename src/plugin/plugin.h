@@ -195,6 +195,26 @@ json_object *ccp_plugin_vm_declaration(ccp_plugin_vm *vm);
 ccp_plugin_cause ccp_plugin_host_call(ccp_plugin *p, const char *hook, json_object *arg,
                                       json_object *ctx, json_object **result, ccp_buf *msg);
 void ccp_plugin_hosts_free(ccp_plugin_hosts *h);
+/* Health: pings each of p's hosts idle for at least idle_ms; one that does
+ * not answer within pong_ms is killed and replaced. Blocks up to pong_ms
+ * per host checked (run it off an event loop). Returns how many were
+ * replaced. */
+int ccp_plugin_hosts_ping(ccp_plugin *p, uint64_t idle_ms, uint64_t pong_ms);
+
+/* The timer that runs the health check of every process-isolated plugin of
+ * the config in force (health.c): every CCP_PLUGIN_PING_EVERY_MS on loop,
+ * in libuv's thread pool, for hosts idle at least that long; no pong within
+ * CCP_PLUGIN_PONG_MS and the host is replaced. get returns a new reference
+ * to the config in force. Stop on the loop's thread; the memory goes once
+ * a check in flight is done. */
+#define CCP_PLUGIN_PING_EVERY_MS 5000
+#define CCP_PLUGIN_PONG_MS 1000
+struct uv_loop_s;
+struct ccp_config;
+typedef struct ccp_plugin_health ccp_plugin_health;
+ccp_plugin_health *ccp_plugin_health_start(struct uv_loop_s *loop,
+                                           struct ccp_config *(*get)(void *ud), void *ud);
+void ccp_plugin_health_stop(ccp_plugin_health *h);
 /* Starts a host for p (its source and caps set) and asks it for the
  * declaration; the host stays in the pool. NULL with msg on failure. */
 json_object *ccp_plugin_host_declaration(ccp_plugin *p, ccp_buf *msg);

@@ -42,6 +42,7 @@ static json_object *figures(ccp_plugin *p)
     json_object_object_add(f, "kills", json_object_new_int64((int64_t)atomic_load(&p->kills)));
     json_object_object_add(f, "restarts",
                            json_object_new_int64((int64_t)atomic_load(&p->restarts)));
+    json_object_object_add(f, "pings", json_object_new_int64((int64_t)atomic_load(&p->pings)));
     json_object_object_add(f, "unresponsive",
                            json_object_new_int64((int64_t)atomic_load(&p->unresponsive)));
     uint64_t n[CCP_PLUGIN_LATENCY_BUCKETS + 1], timed = 0;

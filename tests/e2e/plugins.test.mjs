@@ -211,6 +211,41 @@ test('ccproxy plugins: the table from the running proxy, with breaker and figure
   assert.match(t.stdout, new RegExp(`^tag\\s+1\\s+process\\s+1s/64M/60s/0\\s+fail\\s+closed\\s+\\d+.*${TAG}$`, 'm'));
 });
 
+test('an idle plugin host that stops answering pings is killed and replaced', async () => {
+  // The tag plugin's host is made deaf to pings by a call (test-only);
+  // the health check (every 5 s, for hosts idle 5 s) then replaces it.
+  const deaf = plugin('deaf', `
+return { name = 'deaf', request = function(req) ccp.test_syscall('deaf') end }`);
+  const p2 = await startProxy(`
+plugins:
+  dirs: []
+  load:
+    - {path: ${deaf}}
+pipelines:
+  p: [deaf]
+providers:
+  - {name: ant, base_url: '${ant.url}', api_key: k, pipeline: p}
+router:
+  default: ant/main-model
+`, { env: { CCPROXY_PLUGIN_TEST_SYSCALLS: '1' } });
+  try {
+    const c = new Anthropic({ baseURL: p2.url, apiKey: 'client-key', maxRetries: 0 });
+    await c.messages.create(request('claude-sonnet-4-5'));
+    const figures = async () => (await (await fetch(`${p2.url}/admin/plugins`)).json()).plugins[0].figures;
+    let f = await figures();
+    while (f.unresponsive === 0) {
+      await new Promise((r) => setTimeout(r, 500));
+      f = await figures();
+    }
+    assert.equal(f.unresponsive, 1);
+    assert.ok(f.kills >= 1 && f.restarts >= 1);
+    assert.equal(f.hosts, 1, 'a new host took its place');
+    assert.match(p2.log(), /plugin 'deaf': an idle plugin host \(pid \d+\) did not answer a ping within 1000 ms; it is killed and replaced/);
+  } finally {
+    await p2.stop();
+  }
+});
+
 test('ccproxy plugins without a running proxy reads the config: no figures', () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-plugins-cfg-'));
   const cfg = path.join(work, 'cfg.yaml');
