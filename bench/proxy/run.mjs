@@ -7,6 +7,7 @@
 // BENCH_SECONDS (each wrk run, default 5), BENCH_ONLY (comma list of targets),
 // BENCH_ROUNDS (throughput rounds per target, default 3), BENCH_VARIANTS=1
 // (also cc-proxy with metrics off, with JSON access logs, with tracing).
+// The plugin rows (cc-proxy plugin-inprocess, cc-proxy plugin-process) always run.
 //
 // Every process it starts is in its own process group and is killed on exit,
 // on error and on SIGINT/SIGTERM.
@@ -146,7 +147,7 @@ function wrk(url, bodyFile, { threads, connections }) {
 // ---- the targets -------------------------------------------------------------
 function targets(mockPort) {
   const upstream = `http://127.0.0.1:${mockPort}`;
-  const ccproxy = (name, serverExtra, extra) => ccproxyTarget(upstream, name, serverExtra, extra);
+  const ccproxy = (name, serverExtra, extra, pipeline) => ccproxyTarget(upstream, name, serverExtra, extra, pipeline);
   return [
     { name: 'direct', path: '/v1/chat/completions', proc: false, async start() { return { port: mockPort }; } },
     {
@@ -182,6 +183,11 @@ http {
       },
     },
     ccproxy('cc-proxy', ''),
+    // The plugin rows (issue 15): the same proxy with a pipeline whose one
+    // step is a Lua plugin that edits one field (max_tokens) of each
+    // request, in each isolation mode; the report gives what each adds to
+    // the p50 latency over the plain cc-proxy row.
+    ...['inprocess', 'process'].map((iso) => ({ ...ccproxy(`cc-proxy plugin-${iso}`, '', pluginConfig(iso), 'bench'), mayFail: true })),
     // BENCH_VARIANTS=1: what observability costs (issue 14), against the
     // same binary with metrics off; JSON access logs at info; every request
     // traced and exported over OTLP/HTTP (to the mock, which answers 200).
@@ -206,9 +212,22 @@ http {
   ].filter((t) => !ONLY || ONLY.includes(t.name));
 }
 
+// The plugin of the plugin rows: a request hook that edits one field.
+const PLUGIN = path.join(WORK, 'bench-edit.lua');
+function pluginConfig(isolation) {
+  fs.mkdirSync(WORK, { recursive: true });
+  fs.writeFileSync(PLUGIN, `return {
+  name = 'bench-edit', version = '1', summary = 'edits one field of the request (bench)',
+  request = function(req) req.max_tokens = 4096 end,
+}
+`);
+  return `plugins:\n  dirs: []\n  load:\n    - {path: ${PLUGIN}, isolation: ${isolation}}\npipelines:\n  bench: [bench-edit]\n`;
+}
+
 // A cc-proxy target: server keys (indented lines) and extra top-level YAML
-// on top of the benchmark's config.
-function ccproxyTarget(upstream, name, serverExtra, extra = '') {
+// on top of the benchmark's config; pipeline names a pipeline of extra for
+// the provider.
+function ccproxyTarget(upstream, name, serverExtra, extra = '', pipeline = '') {
   return {
     name, path: '/v1/messages', proc: true,
     async start(port) {
@@ -218,7 +237,7 @@ function ccproxyTarget(upstream, name, serverExtra, extra = '') {
       // nothing would drain a pipe, and the proxy would block writing it.
       const logs = serverExtra.includes('log_level: info')
         ? fs.openSync(path.join(WORK, `${name.replace(/[^a-z0-9]+/gi, '-')}.log`), 'w') : undefined;
-      fs.writeFileSync(cfg, `server:\n  port: ${port}\n${level}${serverExtra}providers:\n  - name: mock\n    format: openai-chat\n    base_url: ${upstream}/v1\n    auth: none\n    models: [gpt-bench]\nrouter:\n  default: mock/gpt-bench\n${extra}`);
+      fs.writeFileSync(cfg, `server:\n  port: ${port}\n${level}${serverExtra}providers:\n  - name: mock\n    format: openai-chat\n    base_url: ${upstream}/v1\n    auth: none\n    models: [gpt-bench]\n${pipeline ? `    pipeline: ${pipeline}\n` : ''}router:\n  default: mock/gpt-bench\n${extra}`);
       return start(BIN, ['serve', '--config', cfg], logs === undefined ? {} : { stderr: logs });
     },
   };
@@ -367,7 +386,15 @@ wrk.headers["anthropic-version"] = "2023-06-01"
       for (const size of ['small', 'big']) {
         log(`${x.t.name}: ${size} requests, throughput, round ${round} of ${ROUNDS}`);
         const c0 = x.root ? cpuSeconds(x.root) : 0;
-        const load = wrk(x.l.url, bodies[size].file, { threads: 2, connections: CONCURRENCY });
+        let load;
+        try {
+          load = wrk(x.l.url, bodies[size].file, { threads: 2, connections: CONCURRENCY });
+        } catch (e) {
+          // A plugin row that fails under load is reported, not fatal.
+          if (!x.t.mayFail) throw e;
+          (x.r.failures ??= []).push(`${size} throughput: ${e.message}`);
+          continue;
+        }
         const c1 = x.root ? cpuSeconds(x.root) : 0;
         x.runs[size].push({ rps: load.rps, cpuUs: x.root ? ((c1 - c0) / load.requests) * 1e6 : NaN });
         if (load.errs) x.r[size].errs = load.errs;
@@ -392,7 +419,12 @@ wrk.headers["anthropic-version"] = "2023-06-01"
     log(`${t.name}: ${SLOW_STREAMS} slow streams`);
     const l = await launch(t, bodies);
     const r = results.find((x) => x.name === t.name);
-    r.slowRss = await slowStreams(t, l.url, streamBody, t.proc ? l.p.pid : null);
+    try {
+      r.slowRss = await slowStreams(t, l.url, streamBody, t.proc ? l.p.pid : null);
+    } catch (e) {
+      if (!t.mayFail) throw e;
+      (r.failures ??= []).push(`slow streams: ${e.message}`);
+    }
     await stop(l.p);
   }
   await stop(mock);
@@ -429,6 +461,21 @@ function report(results, bodies) {
     row('---', '---:', '---:', '---:');
     for (const r of results.filter((r) => r.name.startsWith('cc-proxy')))
       row(r.name, f(r.small.rps), `${f((r.small.rps / bare.small.rps - 1) * 100, 1)} %`, f(r.small.cpuUs));
+  }
+  const plain = by['cc-proxy'];
+  const plugged = results.filter((r) => r.name.startsWith('cc-proxy plugin-'));
+  if (plain && plugged.length) {
+    lines.push('', `What a plugin adds: a Lua plugin step that edits one field (max_tokens) of each request, against cc-proxy without it (p50 latency at one connection; throughput as above). Aim (issue 15): in-process ≤ 0.3 ms, process-isolated ≤ 2 ms added for ${big}.`, '');
+    row('isolation', `added p50 ms ${small}`, `added p50 ms ${big}`, `req/s ${big}`, `CPU µs/req ${big}`, 'aim');
+    row('---', '---:', '---:', '---:', '---:', '---');
+    for (const r of plugged) {
+      const iso = r.name.slice('cc-proxy plugin-'.length), addedBig = r.big.p50 - plain.big.p50;
+      const aim = iso === 'inprocess' ? 0.3 : 2;
+      row(iso, f(r.small.p50 - plain.small.p50, 3), f(addedBig, 3), f(r.big.rps), f(r.big.cpuUs),
+        `≤ ${aim} ms${Number.isFinite(addedBig) ? (addedBig <= aim ? ' ✓' : ' ✗') : ''}`);
+    }
+    for (const r of plugged)
+      if (r.failures) lines.push('', `${r.name} failed: ${r.failures.join('; ')}.`);
   }
   const d = by.direct, n = by.nginx, c = by['cc-proxy'], x = by['claude-code-router'];
   if (d && c) {

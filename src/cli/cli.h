@@ -28,6 +28,7 @@ int ccp_cmd_usage(int argc, char **argv);
 struct sqlite3;
 struct sqlite3 *ccp_cli_open_state(const char *state, const char *config, const char *cmd);
 int ccp_cmd_plugin(int argc, char **argv);     /* cmd_plugin.c */
+int ccp_cmd_plugins(int argc, char **argv);    /* cmd_plugins.c */
 int ccp_cmd_providers(int argc, char **argv);  /* cmd_providers.c */
 int ccp_cmd_init(int argc, char **argv);       /* cmd_init.c */
 int ccp_cmd_import_ccr(int argc, char **argv); /* cmd_import_ccr.c */

@@ -56,6 +56,9 @@ const ccp_command ccp_commands[] = {
     {"plugin", ccp_cmd_plugin, "write a plugin template (new) or run a plugin's hooks (test)",
      "@new|test --isolation=process|inprocess --format=anthropic|openai-chat|gemini --with= "
      "--timeout-ms= --memory-mb= --dir= --help"},
+    {"plugins", ccp_cmd_plugins,
+     "list the plugins with their caps, breaker state and figures (from a running proxy)",
+     "--config=@file --url= --json --help"},
     {"providers", ccp_cmd_providers, "the built-in provider catalog (--json)",
      "--json --markdown --help"},
     {"init", ccp_cmd_init, "write a config: pick providers, keys and models",

@@ -10,6 +10,7 @@
 #include "guard/browser.h"
 #include "teams/redis_store.h"
 #include "http/reload.h"
+#include "plugin/plugin.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,11 @@ static void worker_sync_config(ccp_worker *w)
     if (old) ccp_config_unref(old);
 }
 
+static ccp_config *config_of(void *app)
+{
+    return ccp_app_config(app);
+}
+
 static void *worker_start(void *appv, uv_loop_t *loop)
 {
     ccp_app *app = appv;
@@ -82,7 +88,10 @@ static void *worker_start(void *appv, uv_loop_t *loop)
     /* teams: shared limits in Redis, one connection per worker loop. */
     if (app->guard && w->config->state.redis)
         w->redis = ccp_redis_new(loop, w->config->state.redis);
-    atomic_fetch_add(&app->workers, 1);
+    /* The first worker's loop also runs the idle plugin hosts' health
+     * check (plugin/health.c): one timer per process is enough. */
+    if (atomic_fetch_add(&app->workers, 1) == 0)
+        w->plugin_health = ccp_plugin_health_start(loop, config_of, app);
     return w;
 }
 
@@ -101,6 +110,7 @@ static void worker_stop(void *appv, void *wv)
     if (!w) return;
     atomic_fetch_sub(&w->app->workers, 1);
     ccp_redis_free(w->redis);
+    ccp_plugin_health_stop(w->plugin_health);
     ccp_upstream_free(w->upstream);
     ccp_admit_queue_free(w->admit);
     ccp_config_unref(w->config);
@@ -150,6 +160,7 @@ static const struct {
     {"GET", "/admin/status", ccp_app_status, true},
     {"GET", "/ui", ccp_debug_ui, true},
     {"POST", "/admin/reload", ccp_app_admin_reload, true},
+    {"GET", "/admin/plugins", ccp_app_admin_plugins, true}, /* `ccproxy plugins` */
     /* A path ending in '/' is a prefix: /sessions/ID. A session's own
      * figures, for `ccproxy statusline` beside the client. */
     {"GET", "/sessions/", ccp_app_session, false},

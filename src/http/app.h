@@ -75,6 +75,7 @@ typedef struct ccp_worker {
     ccp_admit_queue *admit;     /* this worker's attempts waiting for a provider slot */
     ccp_metrics_shard *metrics; /* this worker's counters; NULL when metrics are off */
     struct ccp_redis *redis;    /* state.redis's connection (teams/redis_store.h); NULL: none */
+    struct ccp_plugin_health *plugin_health; /* the first worker's; NULL on the others */
 } ccp_worker;
 
 /* Sets app's config (takes over the caller's reference to cfg) and its
@@ -119,6 +120,7 @@ void ccp_app_root(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_metrics(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_admin_reload(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_admin_plugins(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_session(ccp_worker *w, const ccp_request *req, ccp_response *res);
 
 /* The warnings about the running configuration that stay true while it

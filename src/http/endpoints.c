@@ -111,6 +111,18 @@ void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res)
     send_json(res, 200, &b);
 }
 
+/* The plugins of the config in force with their breakers and figures, for
+ * `ccproxy plugins` (plugin/report.c). */
+void ccp_app_admin_plugins(ccp_worker *w, const ccp_request *req, ccp_response *res)
+{
+    (void)req;
+    json_object *r = ccp_plugin_report(w->config->plugins, true);
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_json_write(&b, r);
+    json_object_put(r);
+    send_json(res, 200, &b);
+}
+
 /* Ready means: some route can serve a request. A failing provider is still
  * tried (and fallbacks with it), so only a config with no provider, or
  * one whose every target's breaker is open, is not ready. The body says

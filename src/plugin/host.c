@@ -15,6 +15,10 @@
  * replaced on a later call, after a backoff that doubles per death (0,
  * 100 ms, ... 10 s) and resets after a call that succeeds.
  *
+ * Health: a host idle for a while is pinged ({"hook":"$ping"}, answered
+ * {"pong":true}; health.c runs ccp_plugin_hosts_ping on a timer); one that
+ * does not answer within the deadline is killed and a new one started.
+ *
  * A call blocks its calling thread until the answer or the deadline (a
  * bounded poll). Request and outbound hooks are called from libuv's thread
  * pool (http/messages.c prepares such attempts off the loop), and so is a
@@ -285,6 +289,7 @@ static json_object *apply_patch(json_object *a, json_object *p, int depth)
 typedef struct host {
     pid_t pid;
     int fd;
+    uint64_t idle_since; /* when it was last put back idle (ccp_plugin_now_ms) */
 } host;
 
 struct ccp_plugin_hosts {
@@ -480,7 +485,8 @@ static int acquire(ccp_plugin *p, ccp_plugin_hosts *hs, uint64_t deadline, host 
 static void release(ccp_plugin_hosts *hs, const host *h)
 {
     pthread_mutex_lock(&hs->mu);
-    hs->idle[hs->n_idle++] = *h;
+    hs->idle[hs->n_idle] = *h;
+    hs->idle[hs->n_idle++].idle_since = ccp_plugin_now_ms();
     hs->backoff_ms = 0;
     pthread_cond_signal(&hs->cv);
     pthread_mutex_unlock(&hs->mu);
@@ -557,6 +563,87 @@ ccp_plugin_cause ccp_plugin_host_call(ccp_plugin *p, const char *hook, json_obje
     return c;
 }
 
+/* Puts h back idle after a health check: as release, but a ping proves
+ * nothing about the plugin's calls, so the backoff is left alone. */
+static void put_back(ccp_plugin_hosts *hs, const host *h)
+{
+    pthread_mutex_lock(&hs->mu);
+    hs->idle[hs->n_idle] = *h;
+    hs->idle[hs->n_idle++].idle_since = ccp_plugin_now_ms();
+    pthread_cond_signal(&hs->cv);
+    pthread_mutex_unlock(&hs->mu);
+}
+
+/* Starts a host in place of one the health check killed, when the pool
+ * has room and no backoff runs; a failure is left to the next call. */
+static void replace(ccp_plugin *p, ccp_plugin_hosts *hs)
+{
+    pthread_mutex_lock(&hs->mu);
+    if (hs->n_live >= MAX_HOSTS || ccp_plugin_now_ms() < hs->next_start_ms) {
+        pthread_mutex_unlock(&hs->mu);
+        return;
+    }
+    hs->n_live++;
+    pthread_mutex_unlock(&hs->mu);
+    atomic_fetch_add(&p->restarts, 1);
+    host h;
+    ccp_buf msg = CCP_BUF_INIT;
+    if (start(p, &h, &msg) == 0)
+        put_back(hs, &h);
+    else
+        ccp_log_warn("plugin '%s': the replacement plugin host did not start: %s", p->name,
+                     msg.data ? msg.data : "");
+    ccp_buf_free(&msg);
+}
+
+int ccp_plugin_hosts_ping(ccp_plugin *p, uint64_t idle_ms, uint64_t pong_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    ccp_plugin_hosts *hs = p->hosts;
+    pthread_mutex_unlock(&p->mu);
+    if (!hs) return 0;
+    /* Take the hosts idle for long enough out of the pool, so no call
+     * gets one while it is being checked (a call meanwhile starts another
+     * host or waits). */
+    host taken[MAX_HOSTS];
+    size_t n = 0;
+    uint64_t now = ccp_plugin_now_ms();
+    pthread_mutex_lock(&hs->mu);
+    for (size_t i = 0; i < hs->n_idle;) {
+        if (now - hs->idle[i].idle_since >= idle_ms) {
+            taken[n++] = hs->idle[i];
+            hs->idle[i] = hs->idle[--hs->n_idle];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&hs->mu);
+    int replaced = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *m = json_object_new_object(), *reply = NULL;
+        json_object_object_add(m, "hook", json_object_new_string("$ping"));
+        uint64_t deadline = ccp_plugin_now_ms() + pong_ms;
+        int rc = ccp_plugin_msg_send(taken[i].fd, m, deadline);
+        json_object_put(m);
+        if (rc == 0) rc = ccp_plugin_msg_recv(taken[i].fd, deadline, &reply);
+        bool pong = rc == 0 && ccp_json_get(reply, "pong");
+        json_object_put(reply);
+        atomic_fetch_add(&p->pings, 1);
+        if (pong) {
+            put_back(hs, &taken[i]);
+            continue;
+        }
+        ccp_log_warn("plugin '%s': an idle plugin host (pid %d) did not answer a ping within "
+                     "%llu ms; it is killed and replaced",
+                     p->name, (int)taken[i].pid, (unsigned long long)pong_ms);
+        bury(p, hs, &taken[i], true, NULL);
+        atomic_fetch_add(&p->unresponsive, 1);
+        replaced++;
+        replace(p, hs);
+    }
+    return replaced;
+}
+
 void ccp_plugin_host_figures(ccp_plugin *p, int *hosts, uint64_t *rss)
 {
     *hosts = 0;
@@ -625,13 +712,19 @@ void ccp_plugin_hosts_free(ccp_plugin_hosts *hs)
 /* ---- the host's side --------------------------------------------------- */
 
 /* ccp.test_syscall(name): makes a system call the allowlist refuses, so a
- * test can see the kernel kill the host. Only with --test-syscalls, which
- * the parent passes when CCPROXY_PLUGIN_TEST_SYSCALLS=1. */
+ * test can see the kernel kill the host ("open", "socket", "execve"), or
+ * makes the host stop answering pings ("deaf"), so a test can see the
+ * health check replace it. Only with --test-syscalls, which the parent
+ * passes when CCPROXY_PLUGIN_TEST_SYSCALLS=1. */
+static bool test_deaf; /* the host's own: ccp.test_syscall("deaf") was called */
+
 static int l_test_syscall(lua_State *L)
 {
     const char *what = luaL_checkstring(L, 1);
     long r = -1;
-    if (!strcmp(what, "open"))
+    if (!strcmp(what, "deaf")) /* stop answering pings (the health check's test) */
+        test_deaf = true, r = 0;
+    else if (!strcmp(what, "open"))
         r = syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY);
     else if (!strcmp(what, "socket"))
         r = syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
@@ -726,6 +819,16 @@ int ccp_plugin_host_main(int argc, char **argv)
         ccp_buf_reset(&msg);
         ccp_plugin_vm_take_logs(vm, true);
         const char *hook = ccp_json_get_str(m, "hook");
+        if (hook && !strcmp(hook, "$ping")) {
+            json_object_put(m);
+            if (test_deaf) continue;
+            r = json_object_new_object();
+            json_object_object_add(r, "pong", json_object_new_boolean(1));
+            int rc = ccp_plugin_msg_send(fd, r, 0);
+            json_object_put(r);
+            if (rc != 0) break;
+            continue;
+        }
         if (hook && !strcmp(hook, "$declaration")) {
             r = json_object_new_object();
             json_object_object_add(r, "result", ccp_plugin_vm_declaration(vm));

@@ -64,7 +64,11 @@ const char *ccp_plugin_cause_name(ccp_plugin_cause c);
 #define CCP_PLUGIN_BREAKER_COOLDOWN_MS 30000
 
 typedef struct ccp_plugin_hosts ccp_plugin_hosts; /* host.c */
-typedef struct ccp_plugin_vm ccp_plugin_vm;       /* lua_sandbox.c */
+
+/* The upper bounds (seconds) of the call latency histogram's buckets. */
+#define CCP_PLUGIN_LATENCY_BUCKETS 14
+extern const double ccp_plugin_latency_bounds[CCP_PLUGIN_LATENCY_BUCKETS];
+typedef struct ccp_plugin_vm ccp_plugin_vm; /* lua_sandbox.c */
 
 typedef struct ccp_plugin {
     ccp_transformer t; /* first: a step's t points here (see ccp_plugin_of) */
@@ -95,9 +99,14 @@ typedef struct ccp_plugin {
 
     ccp_plugin_hosts *hosts; /* process mode; created on first call */
 
-    /* Figures for /metrics. */
+    /* Figures for /metrics and GET /admin/plugins. */
     _Atomic uint64_t calls, errors, timeouts, kills, restarts;
     _Atomic uint64_t call_us; /* the time calls took, summed */
+    /* Call latency: lat[i] counts calls that took at most
+     * ccp_plugin_latency_bounds[i] seconds (not cumulative; the last
+     * bucket is +Inf). */
+    _Atomic uint64_t lat[CCP_PLUGIN_LATENCY_BUCKETS + 1];
+    _Atomic uint64_t pings, unresponsive; /* idle-host health checks, and hosts they replaced */
 } ccp_plugin;
 
 typedef struct ccp_plugin_set {
@@ -156,6 +165,15 @@ bool ccp_plugin_route_blocks(const ccp_config *cfg);
 /* Appends the Prometheus families of every plugin in set. */
 void ccp_plugin_metrics(const ccp_plugin_set *set, ccp_buf *out, bool openmetrics);
 
+/* The table `ccproxy plugins` prints and GET /admin/plugins answers
+ * (report.c): {"plugins": [{name, version, path, isolation, limits,
+ * on_error, hooks, breaker, figures}]}; figures are null when
+ * with_figures is false (read from a config, not a running proxy).
+ * Owned by the caller. */
+json_object *ccp_plugin_report(const ccp_plugin_set *set, bool with_figures);
+/* The breaker's state now: "closed", "open" or "half-open". */
+const char *ccp_plugin_breaker_state(ccp_plugin *p, uint64_t now_ms);
+
 /* ---- engines (lua_sandbox.c, host.c) ----------------------------------- */
 
 /* One call of a hook in a Lua state under limits; what ccp_plugin_call and
@@ -177,6 +195,26 @@ json_object *ccp_plugin_vm_declaration(ccp_plugin_vm *vm);
 ccp_plugin_cause ccp_plugin_host_call(ccp_plugin *p, const char *hook, json_object *arg,
                                       json_object *ctx, json_object **result, ccp_buf *msg);
 void ccp_plugin_hosts_free(ccp_plugin_hosts *h);
+/* Health: pings each of p's hosts idle for at least idle_ms; one that does
+ * not answer within pong_ms is killed and replaced. Blocks up to pong_ms
+ * per host checked (run it off an event loop). Returns how many were
+ * replaced. */
+int ccp_plugin_hosts_ping(ccp_plugin *p, uint64_t idle_ms, uint64_t pong_ms);
+
+/* The timer that runs the health check of every process-isolated plugin of
+ * the config in force (health.c): every CCP_PLUGIN_PING_EVERY_MS on loop,
+ * in libuv's thread pool, for hosts idle at least that long; no pong within
+ * CCP_PLUGIN_PONG_MS and the host is replaced. get returns a new reference
+ * to the config in force. Stop on the loop's thread; the memory goes once
+ * a check in flight is done. */
+#define CCP_PLUGIN_PING_EVERY_MS 5000
+#define CCP_PLUGIN_PONG_MS 1000
+struct uv_loop_s;
+struct ccp_config;
+typedef struct ccp_plugin_health ccp_plugin_health;
+ccp_plugin_health *ccp_plugin_health_start(struct uv_loop_s *loop,
+                                           struct ccp_config *(*get)(void *ud), void *ud);
+void ccp_plugin_health_stop(ccp_plugin_health *h);
 /* Starts a host for p (its source and caps set) and asks it for the
  * declaration; the host stays in the pool. NULL with msg on failure. */
 json_object *ccp_plugin_host_declaration(ccp_plugin *p, ccp_buf *msg);

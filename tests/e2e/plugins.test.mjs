@@ -177,6 +177,94 @@ test('/metrics counts each plugin: calls, errors, kills, restarts, hosts', async
   assert.ok(sample('ccproxy_plugin_hosts', 'tag') >= 1);
   assert.ok(sample('ccproxy_plugin_host_resident_memory_bytes', 'tag') > 0);
   assert.equal(sample('ccproxy_plugin_hosts', 'shout'), 0, 'an in-process plugin has no host');
+  // The latency histogram: cumulative buckets whose +Inf bucket is the count.
+  const inf = new RegExp('^ccproxy_plugin_call_duration_seconds_bucket\\{plugin="tag",le="\\+Inf"\\} (\\d+)$', 'm').exec(text);
+  assert.ok(inf && Number(inf[1]) >= 4, 'a +Inf bucket for tag');
+  assert.equal(sample('ccproxy_plugin_call_duration_seconds_count', 'tag'), Number(inf[1]));
+  assert.ok(sample('ccproxy_plugin_call_duration_seconds_sum', 'tag') > 0);
+});
+
+test('ccproxy plugins: the table from the running proxy, with breaker and figures (--json too)', () => {
+  const env = { PATH: process.env.PATH, HOME: dir, ASAN_OPTIONS: 'detect_leaks=1' };
+  const j = spawnSync(process.env.CCPROXY_BIN, ['plugins', '--url', proxy.url, '--json'], { encoding: 'utf8', env });
+  assert.equal(j.status, 0, j.stderr);
+  const r = JSON.parse(j.stdout);
+  assert.equal(r.running, true);
+  const by = Object.fromEntries(r.plugins.map((p) => [p.name, p]));
+  assert.deepEqual(Object.keys(by).sort(), ['crash', 'shout', 'tag']);
+  assert.equal(by.tag.path, TAG);
+  assert.equal(by.tag.version, '1');
+  assert.equal(by.tag.isolation, 'process');
+  assert.equal(by.shout.isolation, 'inprocess');
+  assert.equal(by.crash.limits.timeout_ms, 5000);
+  assert.equal(by.tag.on_error, 'fail');
+  assert.deepEqual(by.tag.hooks, ['request']);
+  assert.equal(by.tag.breaker, 'closed');
+  assert.ok(by.tag.figures.calls >= 4);
+  assert.equal(by.tag.figures.errors, 0);
+  assert.ok(by.tag.figures.mean_ms > 0 && by.tag.figures.p99_ms > 0);
+  assert.ok(by.tag.figures.hosts >= 1 && by.tag.figures.hosts_rss_bytes > 0);
+  assert.ok(by.crash.figures.errors >= 4 && by.crash.figures.kills >= 1);
+  const t = spawnSync(process.env.CCPROXY_BIN, ['plugins', '--url', proxy.url], { encoding: 'utf8', env });
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /^NAME\s+VERSION\s+ISOLATION\s+LIMITS\s+ON_ERROR\s+BREAKER\s+CALLS/m);
+  assert.match(t.stdout, new RegExp(`^tag\\s+1\\s+process\\s+1s/64M/60s/0\\s+fail\\s+closed\\s+\\d+.*${TAG}$`, 'm'));
+});
+
+test('an idle plugin host that stops answering pings is killed and replaced', async () => {
+  // The tag plugin's host is made deaf to pings by a call (test-only);
+  // the health check (every 5 s, for hosts idle 5 s) then replaces it.
+  const deaf = plugin('deaf', `
+return { name = 'deaf', request = function(req) ccp.test_syscall('deaf') end }`);
+  const p2 = await startProxy(`
+plugins:
+  dirs: []
+  load:
+    - {path: ${deaf}}
+pipelines:
+  p: [deaf]
+providers:
+  - {name: ant, base_url: '${ant.url}', api_key: k, pipeline: p}
+router:
+  default: ant/main-model
+`, { env: { CCPROXY_PLUGIN_TEST_SYSCALLS: '1' } });
+  try {
+    const c = new Anthropic({ baseURL: p2.url, apiKey: 'client-key', maxRetries: 0 });
+    await c.messages.create(request('claude-sonnet-4-5'));
+    const figures = async () => (await (await fetch(`${p2.url}/admin/plugins`)).json()).plugins[0].figures;
+    let f = await figures();
+    while (f.unresponsive === 0) {
+      await new Promise((r) => setTimeout(r, 500));
+      f = await figures();
+    }
+    assert.equal(f.unresponsive, 1);
+    assert.ok(f.kills >= 1 && f.restarts >= 1);
+    assert.equal(f.hosts, 1, 'a new host took its place');
+    assert.match(p2.log(), /plugin 'deaf': an idle plugin host \(pid \d+\) did not answer a ping within 1000 ms; it is killed and replaced/);
+  } finally {
+    await p2.stop();
+  }
+});
+
+test('ccproxy plugins without a running proxy reads the config: no figures', () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-plugins-cfg-'));
+  const cfg = path.join(work, 'cfg.yaml');
+  fs.writeFileSync(cfg, CONFIG());
+  const env = { PATH: process.env.PATH, HOME: work, ASAN_OPTIONS: 'detect_leaks=1' };
+  const j = spawnSync(process.env.CCPROXY_BIN, ['plugins', '--config', cfg, '--json'], { encoding: 'utf8', env });
+  assert.equal(j.status, 0, j.stderr);
+  const r = JSON.parse(j.stdout);
+  assert.equal(r.running, false);
+  assert.equal(r.source, 'config');
+  const tag = r.plugins.find((p) => p.name === 'tag');
+  assert.equal(tag.path, TAG);
+  assert.equal(tag.figures, null);
+  assert.equal(tag.breaker, null);
+  const t = spawnSync(process.env.CCPROXY_BIN, ['plugins', '--config', cfg], { encoding: 'utf8', env });
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /no proxy runs for this config/);
+  assert.match(t.stdout, /^shout\s+\S+\s+inprocess\s+\S+\s+fail\s+-\s+-/m);
+  fs.rmSync(work, { recursive: true, force: true });
 });
 
 test('a slow process-isolated plugin does not hold up other requests on the same worker', async () => {

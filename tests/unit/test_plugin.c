@@ -935,6 +935,48 @@ static void seccomp_kills_a_host_that_opens_connects_or_execs(void **state)
     ccp_config_unref(cfg);
 }
 
+/* Health: an idle host is pinged; one made (test-only) to stop answering
+ * pings is killed and a new one started in its place, which answers. */
+static void an_idle_host_that_stops_answering_pings_is_replaced(void **state)
+{
+    (void)state;
+    setenv("CCPROXY_PLUGIN_TEST_SYSCALLS", "1", 1);
+    ccp_config *cfg = load_process("return {name='proc', request=function(req)\n"
+                                   "  if req.deaf then ccp.test_syscall('deaf') end\n"
+                                   "  req.ok = true end}\n",
+                                   "{timeout_ms: 5000}");
+    ccp_plugin *p = cfg->plugins->v[0];
+    char msg[600];
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, NULL), CCP_PLUGIN_OK);
+    /* A healthy idle host answers its ping and stays. */
+    assert_int_equal(ccp_plugin_hosts_ping(p, 0, 5000), 0);
+    assert_int_equal(atomic_load(&p->pings), 1);
+    pid_t deaf = plugin_host_pid_for_test(p);
+    assert_true(deaf > 0);
+    /* The call itself is answered; from then on pings are not. */
+    assert_int_equal(call_process(cfg, "{\"deaf\":true}", msg, sizeof msg, NULL), CCP_PLUGIN_OK);
+    assert_int_equal(ccp_plugin_hosts_ping(p, 0, 200), 1);
+    assert_int_equal(atomic_load(&p->unresponsive), 1);
+    assert_int_equal(atomic_load(&p->kills), 1);
+    assert_int_equal(atomic_load(&p->restarts), 1);
+    assert_true(kill(deaf, 0) != 0); /* killed and reaped */
+    pid_t fresh = plugin_host_pid_for_test(p);
+    assert_true(fresh > 0 && fresh != deaf);
+    /* The replacement answers pings and calls. */
+    assert_int_equal(ccp_plugin_hosts_ping(p, 0, 5000), 0);
+    json_object *r = NULL;
+    assert_int_equal(call_process(cfg, "{}", msg, sizeof msg, &r), CCP_PLUGIN_OK);
+    assert_true(ccp_json_get_bool(r, "ok", false));
+    json_object_put(r);
+    assert_int_equal(atomic_load(&p->kills), 1);
+    /* Hosts idle for less than idle_ms are left alone. */
+    uint64_t pings = atomic_load(&p->pings);
+    assert_int_equal(ccp_plugin_hosts_ping(p, 3600 * 1000, 5000), 0);
+    assert_int_equal(atomic_load(&p->pings), pings);
+    unsetenv("CCPROXY_PLUGIN_TEST_SYSCALLS");
+    ccp_config_unref(cfg);
+}
+
 int main(int argc, char **argv)
 {
     /* Process isolation starts this binary (/proc/self/exe) as the host. */
@@ -968,6 +1010,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(process_mode_reads_the_declaration_in_a_host),
         cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
         cmocka_unit_test(seccomp_kills_a_host_that_opens_connects_or_execs),
+        cmocka_unit_test(an_idle_host_that_stops_answering_pings_is_replaced),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
