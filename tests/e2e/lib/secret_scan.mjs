@@ -63,7 +63,12 @@ export function collectSecrets(yamlText, env = {}) {
     } else if (secret) add(node, where);
   };
   let doc = null;
-  try { doc = yaml.load(yamlText); } catch { /* a test of a broken config */ }
+  try {
+    doc = yaml.load(yamlText);
+  } catch {
+    // A test of a broken config: its plain `api_key: X` lines at least.
+    for (const m of yamlText.matchAll(/\bapi_key\s*:\s*['"]?([^'"\s,}]+)/g)) add(m[1], 'api_key');
+  }
   walk(doc, '', false);
   // ${file:} references anywhere are secrets whatever the key.
   for (const m of yamlText.matchAll(/\$\{file:([^}]+)\}/g)) add(`\${file:${m[1]}}`, `\${file:${m[1]}}`);
