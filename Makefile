@@ -41,7 +41,7 @@ test:
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCCP_SANITIZE=ON -DCCP_WERROR=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
-	CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy node --test --test-concurrency=1 tests/e2e/
+	CCP_SECRET_SCAN=1 CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy node --test --test-concurrency=1 tests/e2e/
 
 unit:
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCCP_SANITIZE=ON -DCCP_WERROR=ON >/dev/null
@@ -49,7 +49,7 @@ unit:
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 e2e:
-	CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy node --test --test-concurrency=1 tests/e2e/
+	CCP_SECRET_SCAN=1 CCPROXY_BIN=$(CURDIR)/$(TEST_BUILD)/ccproxy node --test --test-concurrency=1 tests/e2e/
 
 # The fault-injection soak, long (tests/e2e/soak.test.mjs; `make test` runs
 # a short one). SOAK_REQUESTS, SOAK_CONCURRENCY and SOAK_SEED tune it.

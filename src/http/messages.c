@@ -620,7 +620,8 @@ static const char *header_of(void *ud, const char *name)
     return ccp_request_header(ud, name);
 }
 
-/* Debug: the route taken, with every target in order. */
+/* Debug: the route taken, with every target in order. The client's model
+ * name goes through ccp_log_field: a newline in it must not forge a line. */
 static void log_route(msg_ctx *c)
 {
     ccp_buf b = CCP_BUF_INIT;
@@ -628,10 +629,12 @@ static void log_route(msg_ctx *c)
     ccp_buf_appends(&b, "; targets=");
     for (size_t i = 0; i < c->choice.route->n; i++) {
         const ccp_target *t = &c->choice.route->targets[i];
-        ccp_buf_printf(&b, "%s%s/%s", i ? "," : "", t->provider->name,
-                       t->model ? t->model : c->client_model);
+        ccp_buf_printf(&b, "%s%s/", i ? "," : "", t->provider->name);
+        ccp_log_field(&b, t->model ? t->model : c->client_model, 256);
     }
-    ccp_log_debug("%s route: %s; client model=%s", c->req->id, b.data, c->client_model);
+    ccp_buf_appends(&b, "; client model=");
+    ccp_log_field(&b, c->client_model, 256);
+    ccp_log_debug("%s route: %s", c->req->id, b.data);
     ccp_buf_free(&b);
 }
 
@@ -640,8 +643,10 @@ static void log_route(msg_ctx *c)
 static void log_attempt(msg_ctx *c)
 {
     const ccp_provider *p = c->a.target.provider;
-    ccp_buf u = CCP_BUF_INIT, h = CCP_BUF_INIT;
+    ccp_buf u = CCP_BUF_INIT, h = CCP_BUF_INIT, m = CCP_BUF_INIT;
     ccp_log_url(&u, c->a.out.url.data);
+    /* The model may be the client's own name: escaped like log_route's. */
+    ccp_log_field(&m, c->a.target.model ? c->a.target.model : c->client_model, 256);
     for (size_t i = 0; i < c->a.out.n_headers; i++) {
         const char *line = c->a.out.headers[i];
         ccp_buf_printf(&h, "%s%.*s", i ? "," : "", (int)strcspn(line, ":"), line);
@@ -649,9 +654,9 @@ static void log_attempt(msg_ctx *c)
     ccp_log_debug("%s attempt %zu/%zu: provider=%s format=%s model=%s POST %s headers=%s "
                   "body=%zu bytes stream=%s",
                   c->req->id, c->ex.attempt + 1, c->choice.route->n, p->name,
-                  ccp_format_name(p->format),
-                  c->a.target.model ? c->a.target.model : c->client_model, u.data,
-                  h.data ? h.data : "", c->a.out.body.len, c->stream ? "yes" : "no");
+                  ccp_format_name(p->format), m.data, u.data, h.data ? h.data : "",
+                  c->a.out.body.len, c->stream ? "yes" : "no");
+    ccp_buf_free(&m);
     ccp_buf_free(&u);
     ccp_buf_free(&h);
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startProxy, mockConfig } from './lib/proxy.mjs';
+import { startProxy, mockConfig, MOCK_KEY } from './lib/proxy.mjs';
 import { claude } from './lib/claude_cli.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 import { answer } from './lib/mock_model.mjs';
@@ -28,7 +28,7 @@ test('claude_code_writes_a_file_through_ccproxy', { timeout: 180000 }, async () 
     assert.ok(main.length >= 2, 'a tool call turn and a tool result turn');
     const [first, second] = main;
     assert.equal(first.body.stream, true);
-    assert.equal(first.headers['x-api-key'], 'test-key-123');
+    assert.equal(first.headers['x-api-key'], MOCK_KEY);
     // Claude Code's beta flags reach the provider intact.
     assert.ok(first.headers['anthropic-beta'].split(',').length >= 5, first.headers['anthropic-beta']);
     // The per-request billing header is not sent to a provider other than Anthropic.
@@ -39,7 +39,7 @@ test('claude_code_writes_a_file_through_ccproxy', { timeout: 180000 }, async () 
     assert.ok(last.content.some((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_01MockWrite000000000001'));
     // The log names the route and never the provider key.
     assert.match(proxy.log(), /POST \/v1\/messages 200 provider=mock/);
-    assert.ok(!proxy.log().includes('test-key-123'));
+    assert.ok(!proxy.log().includes(MOCK_KEY));
   } finally {
     await proxy.stop();
     await mock.close();

@@ -67,9 +67,41 @@ test('debug_logs_each_step_of_a_request_and_no_key', async () => {
   });
 });
 
+// At info level explicitly: under the secret scan the harness would
+// otherwise run the proxy at debug.
 test('info_logs_no_debug_lines', async () => {
-  await withProxy([], (log) => {
+  await withProxy(['--log-level', 'info'], (log) => {
     assert.match(log, / POST \/v1\/messages 200 provider=ant model=claude-main/);
     assert.ok(!log.includes(' debug '), log);
   });
+});
+
+// The route and attempt lines quote the client's model name: a newline in it
+// is escaped, not a forged line (found by the secret scan's debug run of
+// http_hardening.test.mjs).
+test('a_newline_in_a_model_name_cannot_forge_a_debug_line', async () => {
+  const mock = await startMock({ kind: 'json', fixture: 'text.json' });
+  const proxy = await startProxy(`
+providers:
+  - {name: mock, format: anthropic, base_url: '${mock.url}', api_key: ${KEYS[0]}}
+router:
+  default: mock/fixed-model
+`, { args: ['--log-level', 'debug'] });
+  let log;
+  try {
+    for (const model of ['x\n2026-01-01T00:00:00.000Z info  req_forged GET /admin 200', 'mock/y\n2026-01-01T00:00:00.000Z info  req_forged2 GET /admin 200']) {
+      const res = await fetch(`${proxy.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      await res.text();
+    }
+  } finally {
+    log = await proxy.stop();
+    await mock.close();
+  }
+  assert.doesNotMatch(log, /^2026-01-01T00:00:00\.000Z/m, log);
+  assert.match(log, / route: .*client model="x\\x0a2026-01-01T00:00:00\.000Z info  req_forged GET \/admin 200"/);
+  assert.match(log, / route: stage=default; via=model; targets=mock\/"y\\x0a2026-01-01T00:00:00\.000Z info  req_forged2 GET \/admin 200"/);
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
-import { startProxy } from './lib/proxy.mjs';
+import { startProxy, MOCK_KEY } from './lib/proxy.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 
 const cleanups = [];
@@ -21,7 +21,7 @@ function config(providers, { server = '', route = 'a/m' } = {}) {
 ${providers.map((p) => `  - name: ${p.name}
     format: anthropic
     base_url: ${p.url}
-    api_key: k
+    api_key: ${MOCK_KEY}
 ${p.extra ?? ''}`).join('\n')}
 router:
   default: ${route}

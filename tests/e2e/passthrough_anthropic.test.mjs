@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { startProxy, mockConfig } from './lib/proxy.mjs';
+import { startProxy, mockConfig, MOCK_KEY } from './lib/proxy.mjs';
 import { startMock, fixture, parseSse } from './lib/mock_anthropic.mjs';
 
 const FIXTURES = ['text', 'thinking_text', 'tool_use_multi'];
@@ -82,7 +82,7 @@ test('upstream_sees_the_request_with_only_model_and_key_rewritten', async () => 
   const seen = mock.requests[before];
   assert.equal(seen.method, 'POST');
   assert.equal(seen.url, '/v1/messages');
-  assert.equal(seen.headers['x-api-key'], 'test-key-123');
+  assert.equal(seen.headers['x-api-key'], MOCK_KEY);
   assert.notEqual(seen.headers['x-api-key'], 'client-key');
   assert.equal(seen.headers.authorization, undefined);
   // Whatever version the SDK speaks is passed on as it is.

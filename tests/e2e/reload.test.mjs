@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
-import { startProxy } from './lib/proxy.mjs';
+import { startProxy, MOCK_KEY } from './lib/proxy.mjs';
 import { startMock, fixture } from './lib/mock_anthropic.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +48,7 @@ function config(which, { a, b, holder }, extra = '') {
   - name: h
     format: anthropic
     base_url: ${holder}
-    api_key: k
+    api_key: ${MOCK_KEY}
     models: [hold]` : '';
   const rule = which === 'a' ? `
   rules:
@@ -60,12 +60,12 @@ providers:
   - name: a
     format: anthropic
     base_url: ${a}
-    api_key: k
+    api_key: ${MOCK_KEY}
     models: [mock-model]
   - name: b
     format: anthropic
     base_url: ${b}
-    api_key: k
+    api_key: ${MOCK_KEY}
     models: [mock-model]${hold}
 router:
   default: ${which}/mock-model${rule}

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mockConfig } from './lib/proxy.mjs';
+import { mockConfig, MOCK_KEY } from './lib/proxy.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 import { answer } from './lib/mock_model.mjs';
 
@@ -288,7 +288,7 @@ test('code_runs_the_real_claude_code_in_print_mode_through_a_proxy_it_started', 
     assert.equal(code, 0, out);
     assert.match(out, /Done: the file is written\./);
     assert.equal(fs.readFileSync(file, 'utf8'), 'hello from the mock model\n');
-    assert.ok(mock.requests.some((r) => r.headers['x-api-key'] === 'test-key-123'), 'the proxy sent its provider key');
+    assert.ok(mock.requests.some((r) => r.headers['x-api-key'] === MOCK_KEY), 'the proxy sent its provider key');
   } finally {
     s.run(['stop', '--config', s.cfg]);
     assertCleanLog(s);

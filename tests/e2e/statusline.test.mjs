@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import Anthropic from '@anthropic-ai/sdk';
-import { startProxy } from './lib/proxy.mjs';
+import { startProxy, MOCK_KEY } from './lib/proxy.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 
 const BIN = process.env.CCPROXY_BIN;
@@ -31,7 +31,7 @@ providers:
   - name: deepseek
     format: anthropic
     base_url: ${mockUrl}
-    api_key: k
+    api_key: ${MOCK_KEY}
     models: [deepseek-reasoner]
 router:
   default: deepseek/deepseek-reasoner
