@@ -138,12 +138,14 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
             snprintf(msg, sizeof msg,
                      "this proxy key is over its rate limit of %lld requests per minute",
                      (long long)p->t.shared_rpm);
+        snprintf(p->t.reason, sizeof p->t.reason, "%s", msg);
         ccp_teams_finish(p->w, &p->t);
         ccp_res_access(res)->error_type = "rate_limit_error";
         ccp_res_send_error(res, 429, "rate_limit_error", msg);
     } else {
         p->t.status = 529;
         p->t.refused = true;
+        snprintf(p->t.reason, sizeof p->t.reason, "state.redis unreachable (fail_closed)");
         ccp_teams_finish(p->w, &p->t);
         ccp_res_access(res)->error_type = "overloaded_error";
         ccp_res_send_error(res, 529, "overloaded_error",
@@ -171,7 +173,7 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
         estimate = cfg->tenants[i].tpm > 0;
     int64_t est = estimate ? ccp_tokens_estimate_request(body) : 0;
     ccp_guard_verdict v;
-    ccp_guard_admit(g, cfg, key, len, model, est, now_ms(), t, &v);
+    ccp_guard_admit(g, cfg, key, len, model, est, now_ms(), req->id, t, &v);
     limit_headers(res, &v);
     if (v.status == 0 && w->redis && (t->shared_rpm > 0 || t->shared_concurrency > 0)) {
         /* The key's shared limits are Redis's to count: the handler goes
@@ -196,6 +198,20 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
     return false;
 }
 
+bool ccp_teams_check(ccp_worker *w, const ccp_request *req, ccp_response *res, const char *endpoint)
+{
+    ccp_guard *g = w->app->guard;
+    if (!g) return true;
+    size_t len;
+    const char *key = client_key(req, &len);
+    ccp_guard_verdict v;
+    ccp_guard_check(g, key, len, endpoint, req->id, &v);
+    if (v.status == 0) return true;
+    ccp_res_access(res)->error_type = v.type;
+    ccp_res_send_error(res, v.status, v.type, v.message);
+    return false;
+}
+
 void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
                    const char *request_id)
 {
@@ -206,6 +222,7 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
         /* Released without an account (the request ended before one). */
         ccp_guard_usage none = {.status = t->status,
                                 .refused = t->refused,
+                                .reason = t->reason,
                                 .input_tokens = -1,
                                 .output_tokens = -1,
                                 .cache_read_tokens = -1,
@@ -240,7 +257,9 @@ bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
     const ccp_tenant *tc = NULL;
     for (size_t i = 0; i < cfg->n_tenants; i++)
         if (!strcmp(cfg->tenants[i].name, t->tenant_name)) tc = &cfg->tenants[i];
-    if (!tc || !tc->providers.n) return true;
+    if (!tc) return true;
+    ccp_route_overlay(cfg, tc->router, choice); /* its own stage routes, if any */
+    if (!tc->providers.n) return true;
     const ccp_route *r = choice->route;
     t->view.targets = ccp_xcalloc(r->n ? r->n : 1, sizeof *t->view.targets);
     t->view.n = 0;
@@ -260,6 +279,7 @@ bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
              tc->name, r->n ? r->targets[0].provider->name : "?");
     t->status = 403;
     t->refused = true;
+    snprintf(t->reason, sizeof t->reason, "%.190s", msg);
     ccp_res_access(res)->error_type = "permission_error";
     ccp_res_send_error(res, 403, "permission_error", msg);
     return false;
