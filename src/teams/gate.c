@@ -105,12 +105,16 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
     bool open = p->w->config->state.redis_failure == CCP_REDIS_FAIL_OPEN;
     if (p->aborted) {
         p->t.status = 499;
-        if (v->result == 0) p->t.shared_held = p->t.shared_concurrency > 0;
+        if (v->result == 0) {
+            p->t.shared_held = p->t.shared_concurrency > 0;
+            p->t.shared_tokens = p->t.shared_tpm > 0;
+        }
         ccp_teams_finish(p->w, &p->t);
         ccp_res_end(res);
     } else if (v->result == 0 || (v->result < 0 && open)) {
         if (v->result == 0) {
             p->t.shared_held = p->t.shared_concurrency > 0;
+            p->t.shared_tokens = p->t.shared_tpm > 0;
             if (p->t.shared_rpm > 0) {
                 set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
                 set_num(res, "anthropic-ratelimit-requests-remaining", v->remaining);
@@ -122,14 +126,18 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
     } else if (v->result > 0) {
         p->t.status = 429;
         p->t.refused = true;
-        if (!v->concurrency) {
+        if (!v->concurrency && !v->tokens) {
             set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
             set_num(res, "anthropic-ratelimit-requests-remaining", 0);
             reset_header(res, "anthropic-ratelimit-requests-reset", v->wait_ms);
         }
         set_num(res, "retry-after", (v->wait_ms + 999) / 1000);
         char msg[200];
-        if (v->concurrency)
+        if (v->tokens)
+            snprintf(msg, sizeof msg,
+                     "this proxy key is over its rate limit of %lld tokens per minute",
+                     (long long)p->t.shared_tpm);
+        else if (v->concurrency)
             snprintf(msg, sizeof msg,
                      "this proxy key has %lld requests in flight, its concurrency limit: wait for "
                      "one to finish",
@@ -175,15 +183,16 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
     ccp_guard_verdict v;
     ccp_guard_admit(g, cfg, key, len, model, est, now_ms(), req->id, t, &v);
     limit_headers(res, &v);
-    if (v.status == 0 && w->redis && (t->shared_rpm > 0 || t->shared_concurrency > 0)) {
+    if (v.status == 0 && w->redis &&
+        (t->shared_rpm > 0 || t->shared_concurrency > 0 || t->shared_tpm > 0)) {
         /* The key's shared limits are Redis's to count: the handler goes
          * on when it answers (on_redis). */
         pending_gate *p = ccp_xcalloc(1, sizeof *p);
         *p = (pending_gate){w, req, res, body, *t, go, false};
         memset(t, 0, sizeof *t);
         ccp_res_on_abort(res, pending_abort, p);
-        ccp_redis_admit(w->redis, p->t.key_id, p->t.shared_rpm, p->t.shared_concurrency, on_redis,
-                        p);
+        ccp_redis_admit(w->redis, p->t.key_id, p->t.shared_rpm, p->t.shared_concurrency,
+                        p->t.shared_tpm, p->t.est_tokens, on_redis, p);
         return false;
     }
     if (v.status == 0) return true;
@@ -218,6 +227,19 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
     if (!t->key) return;
     if (t->shared_held && w->redis) ccp_redis_release(w->redis, t->key_id);
     t->shared_held = false;
+    /* Reconciliation of the shared tpm bucket: the estimate back, what was
+     * used taken (nothing used when the request ended without an account). */
+    if (t->shared_tokens && w->redis) {
+        int64_t used = 0;
+        if (acc) {
+            ccp_guard_usage c = {.input_tokens = acc->input_tokens,
+                                 .output_tokens = acc->output_tokens,
+                                 .cache_write_tokens = acc->cache_creation_tokens};
+            used = ccp_guard_counted_tokens(&c);
+        }
+        ccp_redis_tokens_back(w->redis, t->key_id, t->shared_tpm, t->est_tokens - used);
+    }
+    t->shared_tokens = false;
     if (!acc) {
         /* Released without an account (the request ended before one). */
         ccp_guard_usage none = {.status = t->status,

@@ -869,8 +869,9 @@ void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, si
     kc = key_caps(k);
     t->shared_rpm = kc.rpm;
     t->shared_concurrency = kc.concurrency;
+    t->shared_tpm = kc.tpm;
     snprintf(t->key_id, sizeof t->key_id, "%s", k->rec.id);
-    if (g->shared) kc.rpm = kc.concurrency = 0; /* counted in Redis (teams/redis_store.h) */
+    if (g->shared) kc.rpm = kc.concurrency = kc.tpm = 0; /* counted in Redis (redis_store.h) */
     if (over_limit(&k->st, &kc, "this proxy key", est_tokens, now_ms, v)) {
         limit_figures(&k->st, &kc, v);
         goto out;
@@ -928,7 +929,7 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
     pending *p = ccp_xcalloc(1, sizeof *p);
     pthread_mutex_lock(&g->mu);
     caps kc = key_caps(k);
-    if (g->shared) kc.rpm = kc.concurrency = 0;
+    if (g->shared) kc.rpm = kc.concurrency = kc.tpm = 0;
     settle(&k->st, &kc, t->est_tokens, u, now_ms);
     if (t->tenant) {
         caps tc = {t->tenant_caps[0], t->tenant_caps[1], t->tenant_caps[2], t->tenant_budget,

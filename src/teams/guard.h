@@ -42,12 +42,13 @@ typedef struct ccp_guard_ticket {
     /* The key's shared limits (state.redis) and whether Redis holds one of
      * its requests in flight, to give back at the end. */
     char key_id[24];
-    int64_t shared_rpm, shared_concurrency;
-    bool shared_held;
-    bool refused;     /* refused after the local admission: audited as a refusal */
-    char reason[200]; /* refused: why (the message the client got) */
-    ccp_route view;   /* the route cut down to the tenant's providers; targets owned */
-    int status;       /* the HTTP status the client got (set by the caller) */
+    int64_t shared_rpm, shared_concurrency, shared_tpm;
+    bool shared_held;   /* a request in flight counted in Redis */
+    bool shared_tokens; /* est_tokens taken from Redis's tpm bucket */
+    bool refused;       /* refused after the local admission: audited as a refusal */
+    char reason[200];   /* refused: why (the message the client got) */
+    ccp_route view;     /* the route cut down to the tenant's providers; targets owned */
+    int status;         /* the HTTP status the client got (set by the caller) */
 } ccp_guard_ticket;
 
 /* What admission decided, and the limit headers to send either way. */
