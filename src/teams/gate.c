@@ -3,6 +3,7 @@
 #include "teams/gate.h"
 
 #include "core/tokens.h"
+#include "teams/keystore.h"
 #include "teams/pricing.h"
 #include "teams/redis_store.h"
 #include "guard/browser.h"
@@ -108,6 +109,7 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
         if (v->result == 0) {
             p->t.shared_held = p->t.shared_concurrency > 0;
             p->t.shared_tokens = p->t.shared_tpm > 0;
+            p->t.shared_spend = p->t.shared_budget > 0;
         }
         ccp_teams_finish(p->w, &p->t);
         ccp_res_end(res);
@@ -115,6 +117,7 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
         if (v->result == 0) {
             p->t.shared_held = p->t.shared_concurrency > 0;
             p->t.shared_tokens = p->t.shared_tpm > 0;
+            p->t.shared_spend = p->t.shared_budget > 0;
             if (p->t.shared_rpm > 0) {
                 set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
                 set_num(res, "anthropic-ratelimit-requests-remaining", v->remaining);
@@ -126,14 +129,20 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
     } else if (v->result > 0) {
         p->t.status = 429;
         p->t.refused = true;
-        if (!v->concurrency && !v->tokens) {
+        if (!v->concurrency && !v->tokens && !v->budget) {
             set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
             set_num(res, "anthropic-ratelimit-requests-remaining", 0);
             reset_header(res, "anthropic-ratelimit-requests-reset", v->wait_ms);
         }
         set_num(res, "retry-after", (v->wait_ms + 999) / 1000);
         char msg[200];
-        if (v->tokens)
+        if (v->budget)
+            snprintf(msg, sizeof msg,
+                     "this proxy key has spent its budget of %.2f USD for this %s; it renews at "
+                     "the start of the next %s (UTC)",
+                     p->t.shared_budget, ccp_period_name(p->t.shared_budget_period),
+                     ccp_period_name(p->t.shared_budget_period));
+        else if (v->tokens)
             snprintf(msg, sizeof msg,
                      "this proxy key is over its rate limit of %lld tokens per minute",
                      (long long)p->t.shared_tpm);
@@ -184,15 +193,19 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
     ccp_guard_admit(g, cfg, key, len, model, est, now_ms(), req->id, t, &v);
     limit_headers(res, &v);
     if (v.status == 0 && w->redis &&
-        (t->shared_rpm > 0 || t->shared_concurrency > 0 || t->shared_tpm > 0)) {
+        (t->shared_rpm > 0 || t->shared_concurrency > 0 || t->shared_tpm > 0 ||
+         t->shared_budget > 0)) {
         /* The key's shared limits are Redis's to count: the handler goes
          * on when it answers (on_redis). */
         pending_gate *p = ccp_xcalloc(1, sizeof *p);
         *p = (pending_gate){w, req, res, body, *t, go, false};
         memset(t, 0, sizeof *t);
         ccp_res_on_abort(res, pending_abort, p);
+        ccp_redis_budget b = {p->t.shared_budget, p->t.shared_seed, "", p->t.shared_left_ms};
+        snprintf(b.period, sizeof b.period, "%s", p->t.shared_period);
         ccp_redis_admit(w->redis, p->t.key_id, p->t.shared_rpm, p->t.shared_concurrency,
-                        p->t.shared_tpm, p->t.est_tokens, on_redis, p);
+                        p->t.shared_tpm, p->t.est_tokens, p->t.shared_budget > 0 ? &b : NULL,
+                        on_redis, p);
         return false;
     }
     if (v.status == 0) return true;
@@ -269,6 +282,9 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
         u.spend_usd = ccp_price_cost(p, u.input_tokens, u.output_tokens, u.cache_read_tokens,
                                      u.cache_write_tokens);
     }
+    if (t->shared_spend && w->redis && u.spend_usd > 0)
+        ccp_redis_spend(w->redis, t->key_id, t->shared_period, u.spend_usd);
+    t->shared_spend = false;
     ccp_guard_end(w->app->guard, t, &u, now_ms());
 }
 

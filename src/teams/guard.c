@@ -871,6 +871,15 @@ void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, si
     t->shared_concurrency = kc.concurrency;
     t->shared_tpm = kc.tpm;
     snprintf(t->key_id, sizeof t->key_id, "%s", k->rec.id);
+    if (g->shared && kc.budget_period && kc.budget_usd > 0) {
+        int64_t left_s;
+        period_of(kc.budget_period, time(NULL), t->shared_period, &left_s);
+        t->shared_budget = kc.budget_usd;
+        t->shared_budget_period = kc.budget_period;
+        t->shared_left_ms = left_s * 1000;
+        t->shared_seed = strcmp(t->shared_period, k->st.period) == 0 ? k->st.spent : 0;
+        kc.budget_usd = 0;
+    }
     if (g->shared) kc.rpm = kc.concurrency = kc.tpm = 0; /* counted in Redis (redis_store.h) */
     if (over_limit(&k->st, &kc, "this proxy key", est_tokens, now_ms, v)) {
         limit_figures(&k->st, &kc, v);

@@ -45,10 +45,17 @@ typedef struct ccp_guard_ticket {
     int64_t shared_rpm, shared_concurrency, shared_tpm;
     bool shared_held;   /* a request in flight counted in Redis */
     bool shared_tokens; /* est_tokens taken from Redis's tpm bucket */
-    bool refused;       /* refused after the local admission: audited as a refusal */
-    char reason[200];   /* refused: why (the message the client got) */
-    ccp_route view;     /* the route cut down to the tenant's providers; targets owned */
-    int status;         /* the HTTP status the client got (set by the caller) */
+    /* The key's budget, counted in Redis: 0 none; its period ("2026-11"),
+     * the spend to start from (the state file's) and the ms left. */
+    double shared_budget, shared_seed;
+    int shared_budget_period;
+    char shared_period[12];
+    int64_t shared_left_ms;
+    bool shared_spend; /* admitted by Redis: the spend goes there at the end */
+    bool refused;      /* refused after the local admission: audited as a refusal */
+    char reason[200];  /* refused: why (the message the client got) */
+    ccp_route view;    /* the route cut down to the tenant's providers; targets owned */
+    int status;        /* the HTTP status the client got (set by the caller) */
 } ccp_guard_ticket;
 
 /* What admission decided, and the limit headers to send either way. */
