@@ -298,6 +298,9 @@ typedef struct ccp_tenant {
     char *budget;      /* as written ("500usd/month"); NULL: none */
     double budget_usd; /* parsed from budget */
     int budget_period; /* 0 none, 1 day, 2 month (teams/keystore.h's ccp_period) */
+    /* tenants.NAME.router: its own route per stage, over router's (n == 0:
+     * router's); targets owned, their models owned by cfg->router. */
+    ccp_route router[CCP_STAGE_COUNT];
 } ccp_tenant;
 /* The `security` section (config_security.c has the table). */
 typedef struct ccp_security_config {

@@ -139,6 +139,9 @@ extern const ccp_key_table ccp_cfg_plugins_keys, ccp_cfg_plugin_entry_keys,
 
 /* config_router.c: the router section, after every provider is loaded. */
 void ccp_cfg_load_router(loader *l, yaml_node_t *map);
+/* A mapping of stage name to route (tenants.NAME.router) into stages[],
+ * with where naming it in diagnostics. */
+void ccp_cfg_load_stage_routes(loader *l, yaml_node_t *map, const char *where, ccp_route *stages);
 /* Fills in router defaults and the default route when none was given. */
 void ccp_cfg_router_finish(loader *l);
 void ccp_router_config_free(ccp_router_config *r);

@@ -727,7 +727,7 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     c->source = ccp_xstrdup(name);
     source_hash(yaml, len, c->source_hash);
     yaml_node_t *root = yaml_document_get_root_node(&l.doc);
-    yaml_node_t *router = NULL;
+    yaml_node_t *router = NULL, *tenants = NULL;
     /* Plugins first: pipelines name them as they name built-ins. */
     yaml_node_t *plugins = NULL;
     for (yaml_node_pair_t *pr =
@@ -761,7 +761,7 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
             else if (!strcmp(key, "auth"))
                 ccp_cfg_load_keys(&l, v, "auth", &ccp_cfg_auth_keys, &c->auth);
             else if (!strcmp(key, "tenants"))
-                ccp_cfg_load_tenants(&l, v);
+                tenants = v; /* their routers name providers: after them */
             else if (!strcmp(key, "pricing"))
                 ccp_cfg_load_pricing(&l, v);
             else if (!strcmp(key, "state"))
@@ -779,6 +779,7 @@ int ccp_config_load_yaml(const char *name, const char *yaml, size_t len, bool en
     /* The router refers to providers, so it is resolved after all of them. */
     ccp_cfg_security_finish(&l); /* after providers and security, in any order */
     ccp_cfg_resolve_pipelines(&l);
+    if (tenants) ccp_cfg_load_tenants(&l, tenants);
     if (router) ccp_cfg_load_router(&l, router);
     ccp_cfg_router_finish(&l);
     yaml_document_delete(&l.doc);

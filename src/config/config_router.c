@@ -306,6 +306,32 @@ static void load_stage_route(loader *l, yaml_node_t *v, void *base, const ccp_ke
     load_route(l, v, where, &rc->stages[stage_of(k->name)]);
 }
 
+void ccp_cfg_load_stage_routes(loader *l, yaml_node_t *map, const char *where, ccp_route *stages)
+{
+    if (map->type != YAML_MAPPING_NODE) {
+        DIAG(l, map, "%s: expected a mapping of stage to route, e.g. default: provider/model",
+             where);
+        return;
+    }
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = ccp_cfg_node(l, p->key), *v = ccp_cfg_node(l, p->value);
+        int s = stage_of(ccp_cfg_scalar(k));
+        char w[96];
+        if (s < 0) {
+            DIAG(l, k,
+                 "%s: '%s' is not a stage; use default, background, thinking, planning, "
+                 "long_context, web_search or image",
+                 where, ccp_cfg_scalar(k) ? ccp_cfg_scalar(k) : "?");
+            continue;
+        }
+        snprintf(w, sizeof w, "%s.%s", where, stage_names[s]);
+        free(stages[s].targets);
+        stages[s] = (ccp_route){0};
+        load_route(l, v, w, &stages[s]);
+    }
+}
+
 static void load_rules_key(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
 {
     load_rules(l, v);
@@ -392,6 +418,8 @@ void ccp_cfg_router_finish(loader *l)
     /* The estimate is a pass over the whole request: made only when a
      * long_context route or a rule needs it. */
     rc->needs_tokens = rc->stages[CCP_STAGE_LONG_CONTEXT].n > 0;
+    for (size_t i = 0; i < c->n_tenants; i++)
+        if (c->tenants[i].router[CCP_STAGE_LONG_CONTEXT].n) rc->needs_tokens = true;
     if (rc->script) {
         const ccp_plugin *p = ccp_plugin_find(c->plugins, rc->script);
         if (!p || !p->has_route)

@@ -217,6 +217,13 @@ static void load_budget(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
     t->budget_period = period;
 }
 
+/* router: the tenant's own stage routes (config_router.c parses them). */
+static void load_tenant_router(loader *l, yaml_node_t *v, void *base, const ccp_key *k)
+{
+    ccp_tenant *t = base;
+    ccp_cfg_load_stage_routes(l, v, "tenants.router", t->router);
+}
+
 #define TEN(f) offsetof(ccp_tenant, f)
 static const ccp_key tenant_keys[] = {
     {.name = "providers",
@@ -258,6 +265,15 @@ static const ccp_key tenant_keys[] = {
      .doc_type = "amount per period",
      .doc_def = "none",
      .help = "spend per day or month shared by all its keys, e.g. `500usd/month`"},
+    {.name = "router",
+     .type = CCP_KEY_CUSTOM,
+     .load = load_tenant_router,
+     .doc_type = "mapping of stage to route",
+     .doc_def = "router's",
+     .help = "its own routes for some stages (`default`, `background`, `thinking`, `planning`, "
+             "`long_context`, `web_search`, `image`), used for its keys' requests instead of "
+             "router's; stages it does not name keep router's. Rules, the subagent tag and "
+             "`provider/model` requests still come first"},
 };
 const ccp_key_table ccp_cfg_tenant_keys = CCP_KEYS("tenants", tenant_keys);
 
@@ -286,7 +302,7 @@ void ccp_cfg_load_tenants(loader *l, yaml_node_t *map)
         else if (!(v->type == YAML_SCALAR_NODE && !*ccp_cfg_scalar(v)))
             DIAG(l, v,
                  "tenants.%s: expected a mapping (providers, models, rpm, tpm, "
-                 "concurrency, budget)",
+                 "concurrency, budget, router)",
                  name);
     }
 }
@@ -299,6 +315,8 @@ void ccp_cfg_tenants_free(ccp_config *c)
         free(t->budget);
         ccp_strlist_free(&t->providers);
         ccp_strlist_free(&t->models);
+        for (int s = 0; s < CCP_STAGE_COUNT; s++)
+            free(t->router[s].targets);
     }
     free(c->tenants);
     c->tenants = NULL;

@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/tokens.h"
 #include "guard/browser.h"
+#include "teams/gate.h"
 #include "teams/redis_store.h"
 #include "http/client_limit.h"
 #include "http/reload.h"
@@ -149,6 +150,7 @@ void ccp_app_ready(ccp_worker *w, const ccp_request *req, ccp_response *res)
  * in config order. */
 void ccp_app_models(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
+    if (!ccp_teams_check(w, req, res, "/v1/models")) return;
     const ccp_config *cfg = w->config;
     ccp_buf b = CCP_BUF_INIT;
     const char *first = NULL, *last = NULL;
@@ -188,6 +190,8 @@ void ccp_app_models(ccp_worker *w, const ccp_request *req, ccp_response *res)
  * upstream, so it costs nothing and works for every provider. */
 void ccp_app_count_tokens(ccp_worker *w, const ccp_request *req, ccp_response *res)
 {
+    /* auth.mode keys: a valid proxy key, as Anthropic's API asks one. */
+    if (!ccp_teams_check(w, req, res, "/v1/messages/count_tokens")) return;
     json_object *body = ccp_app_parse_body(req, res);
     if (!body) return;
     if (!ccp_json_get_arr(body, "messages")) {

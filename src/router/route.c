@@ -327,6 +327,27 @@ int ccp_route_pick(const ccp_config *cfg, json_object *req, ccp_header_get hdr, 
     return 0;
 }
 
+void ccp_route_overlay(const ccp_config *cfg, const ccp_route *over, ccp_route_choice *c)
+{
+    if (c->via != CCP_VIA_STAGE && c->via != CCP_VIA_DEFAULT) return;
+    const ccp_router_config *rc = &cfg->router;
+    for (size_t i = 0; i < sizeof stage_priority / sizeof stage_priority[0]; i++) {
+        ccp_stage s = stage_priority[i];
+        if (!(c->stages & (1u << s))) continue;
+        const ccp_route *r = over[s].n ? &over[s] : rc->stages[s].n ? &rc->stages[s] : NULL;
+        if (r) {
+            c->via = CCP_VIA_STAGE;
+            c->stage = s;
+            c->route = r;
+            return;
+        }
+    }
+    if (over[CCP_STAGE_DEFAULT].n) {
+        c->via = CCP_VIA_DEFAULT;
+        c->route = &over[CCP_STAGE_DEFAULT];
+    }
+}
+
 void ccp_route_choice_free(ccp_route_choice *c)
 {
     free(c->explicit_model);

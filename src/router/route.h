@@ -65,6 +65,12 @@ int ccp_route_pick(const ccp_config *cfg, json_object *req, ccp_header_get hdr, 
                    ccp_route_choice *out, ccp_error *err);
 void ccp_route_choice_free(ccp_route_choice *c);
 
+/* A tenant's router (tenants.NAME.router): when c was routed by stage or
+ * by default (steps 4 and 5), picks again with over[s] (n == 0: none)
+ * taking the place of router's stage s. Routes by tag, model, script or
+ * rule stand. c then points into over or cfg, which must outlive it. */
+void ccp_route_overlay(const ccp_config *cfg, const ccp_route *over, ccp_route_choice *c);
+
 /* Makes req, a fresh parse of the request c was picked for, what the pick
  * left of that request (it removed the subagent tag): the exchange frees a
  * request's tree once an attempt is encoded and parses it again for a

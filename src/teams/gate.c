@@ -3,6 +3,7 @@
 #include "teams/gate.h"
 
 #include "core/tokens.h"
+#include "teams/keystore.h"
 #include "teams/pricing.h"
 #include "teams/redis_store.h"
 #include "guard/browser.h"
@@ -105,12 +106,18 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
     bool open = p->w->config->state.redis_failure == CCP_REDIS_FAIL_OPEN;
     if (p->aborted) {
         p->t.status = 499;
-        if (v->result == 0) p->t.shared_held = p->t.shared_concurrency > 0;
+        if (v->result == 0) {
+            p->t.shared_held = p->t.shared_concurrency > 0;
+            p->t.shared_tokens = p->t.shared_tpm > 0;
+            p->t.shared_spend = p->t.shared_budget > 0;
+        }
         ccp_teams_finish(p->w, &p->t);
         ccp_res_end(res);
     } else if (v->result == 0 || (v->result < 0 && open)) {
         if (v->result == 0) {
             p->t.shared_held = p->t.shared_concurrency > 0;
+            p->t.shared_tokens = p->t.shared_tpm > 0;
+            p->t.shared_spend = p->t.shared_budget > 0;
             if (p->t.shared_rpm > 0) {
                 set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
                 set_num(res, "anthropic-ratelimit-requests-remaining", v->remaining);
@@ -122,14 +129,24 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
     } else if (v->result > 0) {
         p->t.status = 429;
         p->t.refused = true;
-        if (!v->concurrency) {
+        if (!v->concurrency && !v->tokens && !v->budget) {
             set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
             set_num(res, "anthropic-ratelimit-requests-remaining", 0);
             reset_header(res, "anthropic-ratelimit-requests-reset", v->wait_ms);
         }
         set_num(res, "retry-after", (v->wait_ms + 999) / 1000);
         char msg[200];
-        if (v->concurrency)
+        if (v->budget)
+            snprintf(msg, sizeof msg,
+                     "this proxy key has spent its budget of %.2f USD for this %s; it renews at "
+                     "the start of the next %s (UTC)",
+                     p->t.shared_budget, ccp_period_name(p->t.shared_budget_period),
+                     ccp_period_name(p->t.shared_budget_period));
+        else if (v->tokens)
+            snprintf(msg, sizeof msg,
+                     "this proxy key is over its rate limit of %lld tokens per minute",
+                     (long long)p->t.shared_tpm);
+        else if (v->concurrency)
             snprintf(msg, sizeof msg,
                      "this proxy key has %lld requests in flight, its concurrency limit: wait for "
                      "one to finish",
@@ -138,12 +155,14 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
             snprintf(msg, sizeof msg,
                      "this proxy key is over its rate limit of %lld requests per minute",
                      (long long)p->t.shared_rpm);
+        snprintf(p->t.reason, sizeof p->t.reason, "%s", msg);
         ccp_teams_finish(p->w, &p->t);
         ccp_res_access(res)->error_type = "rate_limit_error";
         ccp_res_send_error(res, 429, "rate_limit_error", msg);
     } else {
         p->t.status = 529;
         p->t.refused = true;
+        snprintf(p->t.reason, sizeof p->t.reason, "state.redis unreachable (fail_closed)");
         ccp_teams_finish(p->w, &p->t);
         ccp_res_access(res)->error_type = "overloaded_error";
         ccp_res_send_error(res, 529, "overloaded_error",
@@ -171,17 +190,22 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
         estimate = cfg->tenants[i].tpm > 0;
     int64_t est = estimate ? ccp_tokens_estimate_request(body) : 0;
     ccp_guard_verdict v;
-    ccp_guard_admit(g, cfg, key, len, model, est, now_ms(), t, &v);
+    ccp_guard_admit(g, cfg, key, len, model, est, now_ms(), req->id, t, &v);
     limit_headers(res, &v);
-    if (v.status == 0 && w->redis && (t->shared_rpm > 0 || t->shared_concurrency > 0)) {
+    if (v.status == 0 && w->redis &&
+        (t->shared_rpm > 0 || t->shared_concurrency > 0 || t->shared_tpm > 0 ||
+         t->shared_budget > 0)) {
         /* The key's shared limits are Redis's to count: the handler goes
          * on when it answers (on_redis). */
         pending_gate *p = ccp_xcalloc(1, sizeof *p);
         *p = (pending_gate){w, req, res, body, *t, go, false};
         memset(t, 0, sizeof *t);
         ccp_res_on_abort(res, pending_abort, p);
-        ccp_redis_admit(w->redis, p->t.key_id, p->t.shared_rpm, p->t.shared_concurrency, on_redis,
-                        p);
+        ccp_redis_budget b = {p->t.shared_budget, p->t.shared_seed, "", p->t.shared_left_ms};
+        snprintf(b.period, sizeof b.period, "%s", p->t.shared_period);
+        ccp_redis_admit(w->redis, p->t.key_id, p->t.shared_rpm, p->t.shared_concurrency,
+                        p->t.shared_tpm, p->t.est_tokens, p->t.shared_budget > 0 ? &b : NULL,
+                        on_redis, p);
         return false;
     }
     if (v.status == 0) return true;
@@ -196,16 +220,44 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
     return false;
 }
 
+bool ccp_teams_check(ccp_worker *w, const ccp_request *req, ccp_response *res, const char *endpoint)
+{
+    ccp_guard *g = w->app->guard;
+    if (!g) return true;
+    size_t len;
+    const char *key = client_key(req, &len);
+    ccp_guard_verdict v;
+    ccp_guard_check(g, key, len, endpoint, req->id, &v);
+    if (v.status == 0) return true;
+    ccp_res_access(res)->error_type = v.type;
+    ccp_res_send_error(res, v.status, v.type, v.message);
+    return false;
+}
+
 void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
                    const char *request_id)
 {
     if (!t->key) return;
     if (t->shared_held && w->redis) ccp_redis_release(w->redis, t->key_id);
     t->shared_held = false;
+    /* Reconciliation of the shared tpm bucket: the estimate back, what was
+     * used taken (nothing used when the request ended without an account). */
+    if (t->shared_tokens && w->redis) {
+        int64_t used = 0;
+        if (acc) {
+            ccp_guard_usage c = {.input_tokens = acc->input_tokens,
+                                 .output_tokens = acc->output_tokens,
+                                 .cache_write_tokens = acc->cache_creation_tokens};
+            used = ccp_guard_counted_tokens(&c);
+        }
+        ccp_redis_tokens_back(w->redis, t->key_id, t->shared_tpm, t->est_tokens - used);
+    }
+    t->shared_tokens = false;
     if (!acc) {
         /* Released without an account (the request ended before one). */
         ccp_guard_usage none = {.status = t->status,
                                 .refused = t->refused,
+                                .reason = t->reason,
                                 .input_tokens = -1,
                                 .output_tokens = -1,
                                 .cache_read_tokens = -1,
@@ -230,6 +282,9 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
         u.spend_usd = ccp_price_cost(p, u.input_tokens, u.output_tokens, u.cache_read_tokens,
                                      u.cache_write_tokens);
     }
+    if (t->shared_spend && w->redis && u.spend_usd > 0)
+        ccp_redis_spend(w->redis, t->key_id, t->shared_period, u.spend_usd);
+    t->shared_spend = false;
     ccp_guard_end(w->app->guard, t, &u, now_ms());
 }
 
@@ -240,7 +295,9 @@ bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
     const ccp_tenant *tc = NULL;
     for (size_t i = 0; i < cfg->n_tenants; i++)
         if (!strcmp(cfg->tenants[i].name, t->tenant_name)) tc = &cfg->tenants[i];
-    if (!tc || !tc->providers.n) return true;
+    if (!tc) return true;
+    ccp_route_overlay(cfg, tc->router, choice); /* its own stage routes, if any */
+    if (!tc->providers.n) return true;
     const ccp_route *r = choice->route;
     t->view.targets = ccp_xcalloc(r->n ? r->n : 1, sizeof *t->view.targets);
     t->view.n = 0;
@@ -260,6 +317,7 @@ bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
              tc->name, r->n ? r->targets[0].provider->name : "?");
     t->status = 403;
     t->refused = true;
+    snprintf(t->reason, sizeof t->reason, "%.190s", msg);
     ccp_res_access(res)->error_type = "permission_error";
     ccp_res_send_error(res, 403, "permission_error", msg);
     return false;

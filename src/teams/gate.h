@@ -23,6 +23,13 @@ typedef void (*ccp_teams_go)(ccp_worker *w, const ccp_request *req, ccp_response
 bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, json_object *body,
                      ccp_guard_ticket *t, ccp_teams_go go);
 
+/* For the endpoints that use a key but no limits (count_tokens, models):
+ * returns true when the request may go on (auth.mode none, or a valid
+ * key); else answers 401 authentication_error, as /v1/messages does, and
+ * audits the refusal under endpoint. */
+bool ccp_teams_check(ccp_worker *w, const ccp_request *req, ccp_response *res,
+                     const char *endpoint);
+
 /* The request ended with what acc says (t->status: the status the client
  * got): releases t. */
 void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,

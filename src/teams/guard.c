@@ -64,6 +64,7 @@ typedef struct pending {
     int64_t in, out, cache_read, cache_write;
     double spend;
     bool priced;
+    char *reason; /* owned; set: a refused request (audited, never in usage) */
 } pending;
 
 struct ccp_guard {
@@ -257,6 +258,7 @@ static void pending_free(pending *p)
     free(p->model);
     free(p->stage);
     free(p->request_id);
+    free(p->reason);
     free(p);
 }
 
@@ -331,6 +333,27 @@ static int write_row(writer *wr, const pending *p, ccp_error *err)
         int s = sqlite3_step(st);
         sqlite3_clear_bindings(st);
         if (s != SQLITE_DONE) return ccp_error_set(err, CCP_EIO, "usage: %s", sqlite3_errmsg(db));
+    }
+    if (p->reason) {
+        /* A refusal: who tried what and why (metadata only), no usage and
+         * no last_used (the key was not used). */
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_buf_appends(&b, "{\"request_id\":");
+        json_str_or_null(&b, p->request_id);
+        ccp_buf_appends(&b, ",\"key_id\":");
+        json_str_or_null(&b, p->key_id[0] ? p->key_id : NULL);
+        ccp_buf_appends(&b, ",\"tenant\":");
+        json_str_or_null(&b, p->tenant);
+        ccp_buf_appends(&b, ",\"endpoint\":");
+        json_str_or_null(&b, p->stage);
+        ccp_buf_appends(&b, ",\"model\":");
+        json_str_or_null(&b, p->model);
+        ccp_buf_printf(&b, ",\"status\":%d,\"reason\":", p->status);
+        json_str_or_null(&b, p->reason);
+        ccp_buf_appendc(&b, '}');
+        int rc = ccp_audit_batch_add(&wr->audit, p->time_ms, "request.refused", b.data, err);
+        ccp_buf_free(&b);
+        return rc;
     }
     sqlite3_reset(wr->touch);
     sqlite3_bind_text(wr->touch, 1, p->key_id, -1, SQLITE_STATIC);
@@ -734,40 +757,106 @@ static ccp_gtenant *tenant_state(ccp_guard *g, const char *name, const ccp_tenan
     return t;
 }
 
-void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, size_t len,
-                     const char *model, int64_t est_tokens, int64_t now_ms, ccp_guard_ticket *t,
-                     ccp_guard_verdict *v)
+static char *dup_or_null(const char *s)
 {
-    memset(v, 0, sizeof *v);
-    memset(t, 0, sizeof *t);
+    return s ? ccp_xstrdup(s) : NULL;
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void enqueue(ccp_guard *g, pending *p)
+{
+    pthread_mutex_lock(&g->qmu);
+    *g->tail = p;
+    g->tail = &p->next;
+    g->queued++;
+    pthread_mutex_unlock(&g->qmu);
+}
+
+/* Queues the audit row of a refused request (taken without g->mu: the
+ * queue has its own lock). */
+static void queue_refusal(ccp_guard *g, const char *key_id, const char *tenant,
+                          const char *endpoint, const char *model, const char *request_id,
+                          int status, const char *reason)
+{
+    pending *p = ccp_xcalloc(1, sizeof *p); /* freed by the state thread */
+    p->time_ms = unix_ms();
+    if (key_id) snprintf(p->key_id, sizeof p->key_id, "%s", key_id);
+    p->tenant = dup_or_null(tenant);
+    p->stage = dup_or_null(endpoint);
+    p->model = dup_or_null(model);
+    p->request_id = dup_or_null(request_id);
+    p->status = status;
+    p->reason = ccp_xstrdup(reason && *reason ? reason : "refused");
+    enqueue(g, p);
+}
+
+/* Finds the key whose secret is secret/len, refusing (v) when there is
+ * none, or it is revoked or expired. Called with g->mu held. */
+static ccp_gkey *find_key(ccp_guard *g, const char *secret, size_t len, ccp_guard_verdict *v)
+{
     if (!secret || !len) {
         refuse(v, 401, "authentication_error",
                "this ccproxy requires a proxy key: send it as x-api-key "
                "(ANTHROPIC_API_KEY) or Authorization: Bearer (ANTHROPIC_AUTH_TOKEN)");
-        return;
+        return NULL;
     }
     char hash[65];
     ccp_key_hash(secret, len, hash);
-    pthread_mutex_lock(&g->mu);
     ccp_gkey *k = g->table[slot_of(hash) & (g->table_size - 1)];
     while (k && strcmp(k->rec.hash, hash) != 0)
         k = k->hash_next;
+    if (!k)
+        refuse(v, 401, "authentication_error", "invalid proxy key");
+    else if (k->rec.revoked)
+        refuse(v, 401, "authentication_error", "this proxy key has been revoked");
+    else if (k->rec.expires && (int64_t)time(NULL) >= k->rec.expires)
+        refuse(v, 401, "authentication_error", "this proxy key has expired");
+    return k;
+}
+
+void ccp_guard_check(ccp_guard *g, const char *secret, size_t len, const char *endpoint,
+                     const char *request_id, ccp_guard_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    char key_id[24] = "", *tenant = NULL;
+    pthread_mutex_lock(&g->mu);
+    ccp_gkey *k = find_key(g, secret, len, v);
+    if (k && v->status) {
+        snprintf(key_id, sizeof key_id, "%s", k->rec.id);
+        tenant = dup_or_null(k->rec.tenant);
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (v->status)
+        queue_refusal(g, key_id[0] ? key_id : NULL, tenant, endpoint, NULL, request_id, v->status,
+                      v->message);
+    free(tenant);
+}
+
+void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, size_t len,
+                     const char *model, int64_t est_tokens, int64_t now_ms, const char *request_id,
+                     ccp_guard_ticket *t, ccp_guard_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    memset(t, 0, sizeof *t);
+    pthread_mutex_lock(&g->mu);
+    ccp_gkey *k = find_key(g, secret, len, v);
     const ccp_tenant *tc = k ? tenant_conf(cfg, k->rec.tenant) : NULL;
     ccp_gtenant *ts = NULL;
     caps kc, tcap = tenant_caps(tc);
     char who[96];
-    if (!k) {
-        refuse(v, 401, "authentication_error", "invalid proxy key");
-        goto out;
+    /* Who was refused, for the audit row written after the lock. */
+    char key_id[24] = "", *tenant = NULL;
+    if (k) {
+        snprintf(key_id, sizeof key_id, "%s", k->rec.id);
+        tenant = dup_or_null(k->rec.tenant);
     }
-    if (k->rec.revoked) {
-        refuse(v, 401, "authentication_error", "this proxy key has been revoked");
-        goto out;
-    }
-    if (k->rec.expires && (int64_t)time(NULL) >= k->rec.expires) {
-        refuse(v, 401, "authentication_error", "this proxy key has expired");
-        goto out;
-    }
+    if (v->status) goto out;
     if (!model_allowed(k->rec.models, model)) {
         refuse(v, 403, "permission_error", "this proxy key may not use model '%.150s'", model);
         goto out;
@@ -780,8 +869,18 @@ void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, si
     kc = key_caps(k);
     t->shared_rpm = kc.rpm;
     t->shared_concurrency = kc.concurrency;
+    t->shared_tpm = kc.tpm;
     snprintf(t->key_id, sizeof t->key_id, "%s", k->rec.id);
-    if (g->shared) kc.rpm = kc.concurrency = 0; /* counted in Redis (teams/redis_store.h) */
+    if (g->shared && kc.budget_period && kc.budget_usd > 0) {
+        int64_t left_s;
+        period_of(kc.budget_period, time(NULL), t->shared_period, &left_s);
+        t->shared_budget = kc.budget_usd;
+        t->shared_budget_period = kc.budget_period;
+        t->shared_left_ms = left_s * 1000;
+        t->shared_seed = strcmp(t->shared_period, k->st.period) == 0 ? k->st.spent : 0;
+        kc.budget_usd = 0;
+    }
+    if (g->shared) kc.rpm = kc.concurrency = kc.tpm = 0; /* counted in Redis (redis_store.h) */
     if (over_limit(&k->st, &kc, "this proxy key", est_tokens, now_ms, v)) {
         limit_figures(&k->st, &kc, v);
         goto out;
@@ -811,6 +910,10 @@ void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, si
     t->est_tokens = est_tokens;
 out:
     pthread_mutex_unlock(&g->mu);
+    if (v->status)
+        queue_refusal(g, key_id[0] ? key_id : NULL, tenant, "/v1/messages", model, request_id,
+                      v->status, v->message);
+    free(tenant);
 }
 
 bool ccp_guard_needs_estimate(ccp_guard *g)
@@ -827,18 +930,6 @@ int64_t ccp_guard_counted_tokens(const ccp_guard_usage *u)
     return n;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? ccp_xstrdup(s) : NULL;
-}
-
-static int64_t unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, int64_t now_ms)
 {
     ccp_gkey *k = t->key;
@@ -847,7 +938,7 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
     pending *p = ccp_xcalloc(1, sizeof *p);
     pthread_mutex_lock(&g->mu);
     caps kc = key_caps(k);
-    if (g->shared) kc.rpm = kc.concurrency = 0;
+    if (g->shared) kc.rpm = kc.concurrency = kc.tpm = 0;
     settle(&k->st, &kc, t->est_tokens, u, now_ms);
     if (t->tenant) {
         caps tc = {t->tenant_caps[0], t->tenant_caps[1], t->tenant_caps[2], t->tenant_budget,
@@ -858,8 +949,15 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
     p->tenant = dup_or_null(k->rec.tenant);
     pthread_mutex_unlock(&g->mu);
     if (u->refused) {
-        /* Refused like any other over-limit request: no usage, no audit. */
-        pending_free(p);
+        /* Refused after admission (shared limit, tenant route): audited
+         * as a refusal, no usage. */
+        p->time_ms = unix_ms();
+        p->stage = ccp_xstrdup("/v1/messages");
+        p->model = dup_or_null(u->model);
+        p->request_id = dup_or_null(u->request_id);
+        p->status = u->status;
+        p->reason = ccp_xstrdup(u->reason && *u->reason ? u->reason : "refused");
+        enqueue(g, p);
         return;
     }
     p->time_ms = unix_ms();
@@ -874,9 +972,5 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
     p->cache_write = u->cache_write_tokens;
     p->spend = u->spend_usd;
     p->priced = u->priced;
-    pthread_mutex_lock(&g->qmu);
-    *g->tail = p;
-    g->tail = &p->next;
-    g->queued++;
-    pthread_mutex_unlock(&g->qmu);
+    enqueue(g, p);
 }

@@ -42,11 +42,20 @@ typedef struct ccp_guard_ticket {
     /* The key's shared limits (state.redis) and whether Redis holds one of
      * its requests in flight, to give back at the end. */
     char key_id[24];
-    int64_t shared_rpm, shared_concurrency;
-    bool shared_held;
-    bool refused;   /* refused after the local admission: released without a record */
-    ccp_route view; /* the route cut down to the tenant's providers; targets owned */
-    int status;     /* the HTTP status the client got (set by the caller) */
+    int64_t shared_rpm, shared_concurrency, shared_tpm;
+    bool shared_held;   /* a request in flight counted in Redis */
+    bool shared_tokens; /* est_tokens taken from Redis's tpm bucket */
+    /* The key's budget, counted in Redis: 0 none; its period ("2026-11"),
+     * the spend to start from (the state file's) and the ms left. */
+    double shared_budget, shared_seed;
+    int shared_budget_period;
+    char shared_period[12];
+    int64_t shared_left_ms;
+    bool shared_spend; /* admitted by Redis: the spend goes there at the end */
+    bool refused;      /* refused after the local admission: audited as a refusal */
+    char reason[200];  /* refused: why (the message the client got) */
+    ccp_route view;    /* the route cut down to the tenant's providers; targets owned */
+    int status;        /* the HTTP status the client got (set by the caller) */
 } ccp_guard_ticket;
 
 /* What admission decided, and the limit headers to send either way. */
@@ -63,10 +72,18 @@ typedef struct ccp_guard_verdict {
 /* Checks the key secret (len bytes; NULL: none sent) for model with an
  * input estimate of est_tokens at monotonic time now_ms, with the key's
  * tenant as cfg's tenants section says. Admitted: t holds the key's (and
- * its tenant's) slot. */
+ * its tenant's) slot. Refused: an audit row "request.refused" (metadata
+ * and the reason; request_id may be NULL) is queued. */
 void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, size_t len,
-                     const char *model, int64_t est_tokens, int64_t now_ms, ccp_guard_ticket *t,
-                     ccp_guard_verdict *v);
+                     const char *model, int64_t est_tokens, int64_t now_ms, const char *request_id,
+                     ccp_guard_ticket *t, ccp_guard_verdict *v);
+
+/* Only checks that secret is a valid key (known, not revoked, not
+ * expired), for the endpoints that use no limits (count_tokens, models);
+ * v->status 0: valid. A refusal is audited as in ccp_guard_admit, with
+ * endpoint as its path. */
+void ccp_guard_check(ccp_guard *g, const char *secret, size_t len, const char *endpoint,
+                     const char *request_id, ccp_guard_verdict *v);
 
 /* What a finished request used, for reconciliation, usage and audit.
  * Token counts < 0: not reported. Strings are copied. */
@@ -77,9 +94,10 @@ typedef struct ccp_guard_usage {
     const char *stage;
     int status;
     int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
-    bool refused;     /* refused after admission (shared limit, tenant route): no record */
-    double spend_usd; /* from the pricing table */
-    bool priced;      /* false: the model has no price; tokens are counted only */
+    bool refused;       /* refused after admission (shared limit, tenant route) */
+    const char *reason; /* refused: why, for the audit row (no usage row is written) */
+    double spend_usd;   /* from the pricing table */
+    bool priced;        /* false: the model has no price; tokens are counted only */
 } ccp_guard_usage;
 
 /* Releases t's hold, reconciles its token estimate with u and queues the

@@ -15,36 +15,82 @@
 #include <string.h>
 
 /* KEYS[1]: the key's rpm bucket (a hash: level, at); KEYS[2]: its requests
- * in flight. ARGV: rpm, concurrency. Returns {admitted, why, wait_ms,
- * remaining}. Redis's TIME is the one clock of every instance. */
+ * in flight; KEYS[3]: its tpm bucket; KEYS[4]: its spend in the budget's
+ * period. ARGV: rpm, concurrency, tpm, the request's token estimate, the
+ * budget (0: none), the spend to start from when Redis has none (the
+ * state file's), the ms left in the period. Returns {admitted, why (0 rpm,
+ * 1 concurrency, 2 tpm, 3 budget), wait_ms, remaining}. Redis's TIME is the one clock of every
+ * instance. Nothing is taken unless everything allows it. */
 static const char SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local rpm = tonumber(ARGV[1])\n"
     "local conc = tonumber(ARGV[2])\n"
+    "local tpm = tonumber(ARGV[3])\n"
+    "local est = tonumber(ARGV[4])\n"
     "if conc > 0 then\n"
     "  local c = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
     "  if c >= conc then return {0, 1, 1000, 0} end\n"
     "end\n"
-    "local remaining = -1\n"
-    "if rpm > 0 then\n"
-    "  local h = redis.call('HMGET', KEYS[1], 'level', 'at')\n"
-    "  local level = tonumber(h[1]) or rpm\n"
-    "  local at = tonumber(h[2]) or now\n"
-    "  if now > at then level = math.min(rpm, level + (now - at) * rpm / 60000) end\n"
-    "  if level < 1 - 1e-9 then\n"
-    "    return {0, 0, math.ceil((1 - level) * 60000 / rpm), 0}\n"
+    "local budget = tonumber(ARGV[5])\n"
+    "if budget > 0 then\n"
+    "  local s = tonumber(redis.call('GET', KEYS[4]))\n"
+    "  if not s then\n"
+    "    s = tonumber(ARGV[6])\n"
+    "    redis.call('SET', KEYS[4], ARGV[6], 'PX', tonumber(ARGV[7]) + 86400000)\n"
     "  end\n"
-    "  level = level - 1\n"
-    "  redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))\n"
+    "  if s >= budget then return {0, 3, tonumber(ARGV[7]), 0} end\n"
+    "end\n"
+    "local function level_of(k, cap)\n"
+    "  local h = redis.call('HMGET', k, 'level', 'at')\n"
+    "  local level = tonumber(h[1]) or cap\n"
+    "  local at = tonumber(h[2]) or now\n"
+    "  if now > at then level = math.min(cap, level + (now - at) * cap / 60000) end\n"
+    "  return level\n"
+    "end\n"
+    "local remaining = -1\n"
+    "local rl, tl\n"
+    "if rpm > 0 then\n"
+    "  rl = level_of(KEYS[1], rpm)\n"
+    "  if rl < 1 - 1e-9 then\n"
+    "    return {0, 0, math.ceil((1 - rl) * 60000 / rpm), 0}\n"
+    "  end\n"
+    "end\n"
+    "if tpm > 0 then\n"
+    "  tl = level_of(KEYS[3], tpm)\n"
+    "  local need = math.min(math.max(est, 1), tpm)\n"
+    "  if tl < need - 1e-9 then\n"
+    "    return {0, 2, math.ceil((need - tl) * 60000 / tpm), 0}\n"
+    "  end\n"
+    "  redis.call('HSET', KEYS[3], 'level', tostring(tl - est), 'at', tostring(now))\n"
+    "  redis.call('PEXPIRE', KEYS[3], 120000)\n"
+    "end\n"
+    "if rpm > 0 then\n"
+    "  rl = rl - 1\n"
+    "  redis.call('HSET', KEYS[1], 'level', tostring(rl), 'at', tostring(now))\n"
     "  redis.call('PEXPIRE', KEYS[1], 120000)\n"
-    "  remaining = math.floor(level + 1e-9)\n"
+    "  remaining = math.floor(rl + 1e-9)\n"
     "end\n"
     "if conc > 0 then\n"
     "  redis.call('INCR', KEYS[2])\n"
     "  redis.call('PEXPIRE', KEYS[2], 3600000)\n"
     "end\n"
     "return {1, 0, 0, remaining}\n";
+
+/* KEYS[1]: a tpm bucket; ARGV: tpm, tokens to give back (< 0: to take
+ * more, when a request used more than its estimate). */
+static const char ADJUST[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local cap = tonumber(ARGV[1])\n"
+    "local h = redis.call('HMGET', KEYS[1], 'level', 'at')\n"
+    "local level = tonumber(h[1]) or cap\n"
+    "local at = tonumber(h[2]) or now\n"
+    "if now > at then level = level + (now - at) * cap / 60000 end\n"
+    "level = math.min(cap, level + tonumber(ARGV[2]))\n"
+    "redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))\n"
+    "redis.call('PEXPIRE', KEYS[1], 120000)\n"
+    "return 1\n";
 
 static _Atomic uint64_t failures;
 
@@ -68,7 +114,8 @@ typedef struct pending_admit {
     ccp_redis_admit_cb cb;
     void *ud;
     char key_id[32];
-    long long rpm, conc;
+    long long rpm, conc, tpm, est, left_ms;
+    char budget[32], seed[32], period[12];
     bool tried_eval;  /* NOSCRIPT was answered once: EVAL sent */
     uv_timer_t timer; /* the reply's deadline; p is freed when it is closed */
 } pending_admit;
@@ -238,7 +285,9 @@ static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
         for (int i = 0; i < 4; i++)
             f[i] = reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer : 0;
         v.result = f[0] ? 0 : 1;
-        v.concurrency = f[1] != 0;
+        v.concurrency = f[1] == 1;
+        v.tokens = f[1] == 2;
+        v.budget = f[1] == 3;
         v.wait_ms = f[2];
         v.remaining = f[3];
     } else {
@@ -258,17 +307,23 @@ static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
 static void send_admit(pending_admit *p)
 {
     redisAsyncContext *ac = conn(p->r);
-    char k1[64], k2[64];
+    char k1[64], k2[64], k3[64], k4[80];
+    snprintf(k4, sizeof k4, "ccp:spend:%s:%s", p->key_id, p->period);
     snprintf(k1, sizeof k1, "ccp:rpm:%s", p->key_id);
     snprintf(k2, sizeof k2, "ccp:conc:%s", p->key_id);
+    snprintf(k3, sizeof k3, "ccp:tpm:%s", p->key_id);
     int rc = REDIS_ERR;
     if (ac) {
         if (p->tried_eval)
-            rc = redisAsyncCommand(ac, on_admit_reply, p, "EVAL %s 2 %s %s %lld %lld", SCRIPT, k1,
-                                   k2, p->rpm, p->conc);
+            rc = redisAsyncCommand(ac, on_admit_reply, p,
+                                   "EVAL %s 4 %s %s %s %s %lld %lld %lld %lld %s %s %lld", SCRIPT,
+                                   k1, k2, k3, k4, p->rpm, p->conc, p->tpm, p->est, p->budget,
+                                   p->seed, p->left_ms);
         else
-            rc = redisAsyncCommand(ac, on_admit_reply, p, "EVALSHA %s 2 %s %s %lld %lld", p->r->sha,
-                                   k1, k2, p->rpm, p->conc);
+            rc = redisAsyncCommand(ac, on_admit_reply, p,
+                                   "EVALSHA %s 4 %s %s %s %s %lld %lld %lld %lld %s %s %lld",
+                                   p->r->sha, k1, k2, k3, k4, p->rpm, p->conc, p->tpm, p->est,
+                                   p->budget, p->seed, p->left_ms);
     }
     if (rc != REDIS_OK) {
         failed(p->r, "not connected");
@@ -280,6 +335,7 @@ static void send_admit(pending_admit *p)
 }
 
 void ccp_redis_admit(ccp_redis *r, const char *key_id, int64_t rpm, int64_t concurrency,
+                     int64_t tpm, int64_t est_tokens, const ccp_redis_budget *b,
                      ccp_redis_admit_cb cb, void *ud)
 {
     pending_admit *p = ccp_xcalloc(1, sizeof *p);
@@ -289,6 +345,12 @@ void ccp_redis_admit(ccp_redis *r, const char *key_id, int64_t rpm, int64_t conc
     snprintf(p->key_id, sizeof p->key_id, "%s", key_id);
     p->rpm = rpm;
     p->conc = concurrency;
+    p->tpm = tpm;
+    p->est = est_tokens;
+    snprintf(p->budget, sizeof p->budget, "%.9f", b ? b->usd : 0.0);
+    snprintf(p->seed, sizeof p->seed, "%.9f", b ? b->seed_usd : 0.0);
+    snprintf(p->period, sizeof p->period, "%s", b ? b->period : "-");
+    p->left_ms = b ? b->left_ms : 0;
     uv_timer_init(r->loop, &p->timer);
     p->timer.data = p;
     uv_timer_start(&p->timer, on_timeout, REPLY_TIMEOUT_MS, 0);
@@ -299,4 +361,20 @@ void ccp_redis_release(ccp_redis *r, const char *key_id)
 {
     redisAsyncContext *ac = conn(r);
     if (ac) redisAsyncCommand(ac, NULL, NULL, "DECR ccp:conc:%s", key_id);
+}
+
+void ccp_redis_spend(ccp_redis *r, const char *key_id, const char *period, double usd)
+{
+    redisAsyncContext *ac = conn(r);
+    char v[32];
+    snprintf(v, sizeof v, "%.9f", usd);
+    if (ac) redisAsyncCommand(ac, NULL, NULL, "INCRBYFLOAT ccp:spend:%s:%s %s", key_id, period, v);
+}
+
+void ccp_redis_tokens_back(ccp_redis *r, const char *key_id, int64_t tpm, int64_t back)
+{
+    redisAsyncContext *ac = conn(r);
+    if (ac)
+        redisAsyncCommand(ac, NULL, NULL, "EVAL %s 1 ccp:tpm:%s %lld %lld", ADJUST, key_id,
+                          (long long)tpm, (long long)back);
 }

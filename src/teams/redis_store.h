@@ -31,18 +31,38 @@ void ccp_redis_free(ccp_redis *r);
 /* What the script said. */
 typedef struct ccp_redis_verdict {
     int result;        /* 0 admitted, 1 refused, -1 Redis unreachable or failed */
-    bool concurrency;  /* refused for requests in flight (else for rpm) */
+    bool concurrency;  /* refused for requests in flight */
+    bool tokens;       /* refused for tokens per minute */
+    bool budget;       /* refused for the budget (none of these: for rpm) */
     int64_t wait_ms;   /* refused: when to try again */
     int64_t remaining; /* admitted: requests left in the bucket; -1 when no rpm limit */
 } ccp_redis_verdict;
 
 typedef void (*ccp_redis_admit_cb)(void *ud, const ccp_redis_verdict *v);
 
-/* Asks Redis to admit one request of key_id under rpm and concurrency (0:
- * none). cb runs once, on the loop, possibly before this returns (when
+/* A key's budget as Redis counts it: spend per period ("2026-11-30" or
+ * "2026-11"), started from seed_usd (the state file's) when Redis has no
+ * count for the period yet. */
+typedef struct ccp_redis_budget {
+    double usd, seed_usd;
+    char period[12];
+    int64_t left_ms; /* until the period ends: the 429's wait */
+} ccp_redis_budget;
+
+/* Asks Redis to admit one request of key_id under rpm, concurrency and
+ * tpm (0: none) and budget b (NULL: none), taking est_tokens from the tpm
+ * bucket. cb runs once, on the loop, possibly before this returns (when
  * there is no connection). */
 void ccp_redis_admit(ccp_redis *r, const char *key_id, int64_t rpm, int64_t concurrency,
+                     int64_t tpm, int64_t est_tokens, const ccp_redis_budget *b,
                      ccp_redis_admit_cb cb, void *ud);
+
+/* Adds a finished request's spend to key_id's count for period. */
+void ccp_redis_spend(ccp_redis *r, const char *key_id, const char *period, double usd);
+
+/* Reconciliation at a request's end: gives back to key_id's tpm bucket
+ * the estimate minus what it used (back < 0 takes more). Fire and forget. */
+void ccp_redis_tokens_back(ccp_redis *r, const char *key_id, int64_t tpm, int64_t back);
 
 /* Gives back key_id's request in flight (fire and forget). */
 void ccp_redis_release(ccp_redis *r, const char *key_id);

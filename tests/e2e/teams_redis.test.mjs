@@ -143,3 +143,88 @@ test('redis_killed_mid_run_fails_closed_or_open_as_configured_then_recovers', as
   }
   assert.match(a.log(), /state\.redis 127\.0\.0\.1:\d+ (connected|reachable again)/);
 });
+
+// A key's tokens per minute are one bucket in Redis for every instance:
+// each answer uses 1000 tokens of a 1500 tpm key, so the second request
+// (on the other instance) is admitted and the third, on either, is not.
+// Between requests the test waits for the end-of-request reconciliation
+// to reach Redis (it is sent after the answer).
+test('two_instances_share_one_keys_tokens_per_minute_reconciled_in_redis', async () => {
+  const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const sse = ev('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'mock-model', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 990, output_tokens: 1 } } })
+    + ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } })
+    + ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hello' } })
+    + ev('content_block_stop', { index: 0 })
+    + ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 10 } })
+    + ev('message_stop', {});
+  const m = await startMock({ kind: 'raw', status: 200, headers: { 'content-type': 'text/event-stream' }, body: sse });
+  const k = JSON.parse(cli(['keys', 'create', '--name', 'tokens', '--tpm', '1500', '--json']).stdout);
+  const cfg = mockConfig(m.url, `
+auth:
+  mode: keys
+state:
+  path: ${state}
+  poll_ms: 20
+  redis: redis://127.0.0.1:${redisPort}/2
+`);
+  const p1 = await startProxy(cfg);
+  const p2 = await startProxy(cfg);
+  cleanups.push(() => m.close(), () => p1.stop(), () => p2.stop());
+  const level = () => Number(spawnSync('redis-cli', ['-p', String(redisPort), '-n', '2', 'HGET', `ccp:tpm:${k.id}`, 'level'], { encoding: 'utf8' }).stdout.trim());
+  const waitLevel = async (max) => {
+    for (let i = 0; level() > max; i++) {
+      assert.ok(i < 400, `tpm bucket still at ${level()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  const stream = (p) => statusOf(client(p, k.key).messages.create({ ...req, stream: true }).then(async (s) => { for await (const _ of s); }));
+  assert.equal(await stream(p1), 200);
+  await waitLevel(600); // 1500 - 1000 used (+ a little refill)
+  assert.equal(await stream(p2), 200);
+  await waitLevel(-400);
+  const refused = await client(p1, k.key).messages.create(req).catch((e) => e);
+  assert.equal(refused.status, 429);
+  assert.match(refused.error.error.message, /1500 tokens per minute/);
+  assert.equal(await stream(p2), 429);
+});
+
+// A key's budget is one count in Redis for every instance: each answer
+// costs 1 USD (1000 tokens at 1000 USD per million) of a 2.5 USD/day
+// budget, so across both instances exactly three are admitted.
+test('two_instances_share_one_keys_budget_in_redis', async () => {
+  const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const sse = ev('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'mock-model', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 990, output_tokens: 1 } } })
+    + ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 10 } })
+    + ev('message_stop', {});
+  const m = await startMock({ kind: 'raw', status: 200, headers: { 'content-type': 'text/event-stream' }, body: sse });
+  const k = JSON.parse(cli(['keys', 'create', '--name', 'budget', '--budget', '2.5usd/day', '--json']).stdout);
+  const cfg = mockConfig(m.url, `
+auth:
+  mode: keys
+state:
+  path: ${state}
+  redis: redis://127.0.0.1:${redisPort}/2
+pricing:
+  mock:
+    "mock-*": {input: 1000, output: 1000}
+`);
+  const p1 = await startProxy(cfg);
+  const p2 = await startProxy(cfg);
+  cleanups.push(() => m.close(), () => p1.stop(), () => p2.stop());
+  const day = new Date().toISOString().slice(0, 10);
+  const spent = () => Number(spawnSync('redis-cli', ['-p', String(redisPort), '-n', '2', 'GET', `ccp:spend:${k.id}:${day}`], { encoding: 'utf8' }).stdout.trim());
+  const stream = (p) => statusOf(client(p, k.key).messages.create({ ...req, stream: true }).then(async (s) => { for await (const _ of s); }));
+  const results = [];
+  for (let i = 0; i < 5; i++) {
+    results.push(await stream(i % 2 ? p2 : p1));
+    const want = results.filter((s) => s === 200).length;
+    for (let j = 0; Math.abs(spent() - want) > 1e-6; j++) { // the spend reaches Redis after the answer
+      assert.ok(j < 400, `spend ${spent()} != ${want}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  assert.deepEqual(results, [200, 200, 200, 429, 429]);
+  const err = await client(p2, k.key).messages.create(req).catch((e) => e);
+  assert.equal(err.status, 429);
+  assert.match(err.error.error.message, /spent its budget of 2\.50 USD for this day/);
+});

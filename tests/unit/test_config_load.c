@@ -564,6 +564,34 @@ static void tls_settings_are_checked(void **state)
     ccp_diags_free(&d);
 }
 
+/* tenants.NAME.router: stage routes of the tenant's own, loaded after the
+ * providers whatever the order in the file; a stage name that is not one
+ * is an error. */
+static void a_tenants_router_loads_stage_routes(void **state)
+{
+    ccp_config *c = load_ok("tenants:\n  eng:\n    router:\n      default: b/m1\n"
+                            "      thinking: [a/m2, b]\n"
+                            "providers:\n  - name: a\n    base_url: https://x\n"
+                            "  - name: b\n    base_url: https://y\n");
+    assert_int_equal(c->n_tenants, 1);
+    const ccp_tenant *t = &c->tenants[0];
+    assert_int_equal(t->router[CCP_STAGE_DEFAULT].n, 1);
+    assert_string_equal(t->router[CCP_STAGE_DEFAULT].targets[0].provider->name, "b");
+    assert_string_equal(t->router[CCP_STAGE_DEFAULT].targets[0].model, "m1");
+    assert_int_equal(t->router[CCP_STAGE_THINKING].n, 2);
+    assert_null(t->router[CCP_STAGE_THINKING].targets[1].model);
+    assert_int_equal(t->router[CCP_STAGE_BACKGROUND].n, 0);
+    ccp_config_unref(c);
+    ccp_diags d = load_bad("providers:\n  - name: a\n    base_url: https://x\n"
+                           "tenants:\n  eng:\n    router:\n      thinkin: a/m\n");
+    has_diag(&d, 7, 7, "'thinkin' is not a stage");
+    ccp_diags_free(&d);
+    d = load_bad("providers:\n  - name: a\n    base_url: https://x\n"
+                 "tenants:\n  eng:\n    router:\n      default: nope/m\n");
+    has_diag(&d, 7, 16, "no provider named 'nope'");
+    ccp_diags_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +620,7 @@ int main(void)
         cmocka_unit_test(a_secret_file_readable_by_others_is_refused_at_its_place),
         cmocka_unit_test(base_urls_must_be_in_the_upstream_allowlist),
         cmocka_unit_test(tls_settings_are_checked),
+        cmocka_unit_test(a_tenants_router_loads_stage_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
