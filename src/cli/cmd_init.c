@@ -173,7 +173,7 @@ static int interview(ccp_gen_plan *plan, owned *o, char **output)
     for (size_t i = 0; i < ccp_provider_catalog_n; i++) {
         const ccp_provider_info *p = &ccp_provider_catalog[i];
         const char *k = p->key_env ? getenv(p->key_env) : NULL;
-        printf("  %2zu) %-11s %-26s %s%s\n", i + 1, p->name, p->title,
+        printf("  %2zu) %-16s %-26s %s%s\n", i + 1, p->name, p->title,
                p->key_env ? p->key_env : "no key (local)",
                p->key_env ? (k && *k ? " (set)" : "") : "");
     }
@@ -186,6 +186,12 @@ static int interview(ccp_gen_plan *plan, owned *o, char **output)
         for (size_t j = 0; j < plan->n; j++)
             given |= plan->providers[j].info == p;
         const char *k = p->key_env ? getenv(p->key_env) : NULL;
+        /* One proposal per variable: OPENAI_API_KEY serves both OpenAI
+         * rows (chat and Responses); the first is the one proposed. */
+        for (size_t j = 0; k && j < i; j++)
+            if (ccp_provider_catalog[j].key_env &&
+                !strcmp(ccp_provider_catalog[j].key_env, p->key_env))
+                k = NULL;
         if (plan->n ? given : k && *k)
             snprintf(def + strlen(def), sizeof def - strlen(def), "%s%zu", *def ? " " : "", i + 1);
     }

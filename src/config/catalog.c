@@ -62,28 +62,6 @@ const ccp_provider_info ccp_provider_catalog[] = {
         .in_default = true,
     },
     {
-        .name = "openai-responses",
-        .title = "OpenAI, Responses API (GPT-5 Codex, o3-pro)",
-        .format = "openai-responses",
-        .base_url = "https://api.openai.com/v1",
-        .key_env = "OPENAI_API_KEY",
-        .models = {"gpt-5-codex", "gpt-5-mini"},
-        .stages = {"gpt-5-codex", "gpt-5-mini", "gpt-5-codex", NULL, NULL, "gpt-5-codex"},
-        .docs = "https://platform.openai.com/docs/api-reference/responses",
-        .note = "the codex and pro models are served only by this API; reasoning kept across tool "
-                "turns (docs/openai-responses.md)",
-    },
-    {
-        .name = "azure-openai",
-        .title = "Azure OpenAI (Responses API)",
-        .format = "openai-responses",
-        .base_url = "https://RESOURCE.openai.azure.com/openai/v1",
-        .auth = "api-key",
-        .key_env = "AZURE_OPENAI_API_KEY",
-        .docs = "https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/responses",
-        .note = "put your resource's name in base_url; the model is your deployment's name",
-    },
-    {
         .name = "gemini",
         .title = "Google Gemini",
         .format = "gemini",
@@ -230,6 +208,28 @@ const ccp_provider_info ccp_provider_catalog[] = {
         .docs = "https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md",
         .note = "serves the one model it loaded, whatever name is asked",
     },
+    {
+        .name = "openai-responses",
+        .title = "OpenAI Responses API",
+        .format = "openai-responses",
+        .base_url = "https://api.openai.com/v1",
+        .key_env = "OPENAI_API_KEY",
+        .models = {"gpt-5-codex", "gpt-5-mini"},
+        .stages = {"gpt-5-codex", "gpt-5-mini", "gpt-5-codex", NULL, NULL, "gpt-5-codex"},
+        .docs = "https://platform.openai.com/docs/api-reference/responses",
+        .note = "the codex and pro models are served only by this API; reasoning kept across tool "
+                "turns (docs/openai-responses.md)",
+    },
+    {
+        .name = "azure-openai",
+        .title = "Azure OpenAI Responses",
+        .format = "openai-responses",
+        .base_url = "https://RESOURCE.openai.azure.com/openai/v1",
+        .auth = "api-key",
+        .key_env = "AZURE_OPENAI_API_KEY",
+        .docs = "https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/responses",
+        .note = "put your resource's name in base_url; the model is your deployment's name",
+    },
 };
 
 const size_t ccp_provider_catalog_n = sizeof ccp_provider_catalog / sizeof ccp_provider_catalog[0];
@@ -322,11 +322,11 @@ static const char *auth_of(const ccp_provider_info *p)
 
 void ccp_catalog_write_text(ccp_buf *out)
 {
-    ccp_buf_printf(out, "%-11s %-12s %-20s %-55s %s\n", "NAME", "FORMAT", "KEY", "BASE URL",
+    ccp_buf_printf(out, "%-16s %-16s %-20s %-55s %s\n", "NAME", "FORMAT", "KEY", "BASE URL",
                    "DEFAULT MODEL");
     for (size_t i = 0; i < ccp_provider_catalog_n; i++) {
         const ccp_provider_info *p = &ccp_provider_catalog[i];
-        ccp_buf_printf(out, "%-11s %-12s %-20s %-55s %s\n", p->name, p->format,
+        ccp_buf_printf(out, "%-16s %-16s %-20s %-55s %s\n", p->name, p->format,
                        p->key_env ? p->key_env : "(none)", p->base_url,
                        p->stages[CCP_CAT_DEFAULT] ? p->stages[CCP_CAT_DEFAULT]
                                                   : "(client's model)");
