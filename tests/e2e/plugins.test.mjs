@@ -79,6 +79,10 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+// Whether the process pid still runs (signal 0 only checks).
+const alive = (pid) => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
 const request = (model) => ({ model, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
 
 test('a process-isolated plugin edits the request and an event plugin the answer', async () => {
@@ -378,11 +382,60 @@ router:
     await c.messages.create(request('claude-sonnet-4-5'));
     fs.writeFileSync(file, "return {name='ver', request=function(req) req.metadata = {user_id='v2'} end}");
     process.kill(p.pid, 'SIGHUP');
-    while (!/config reloaded \(SIGHUP\)/.test(p.log())) await new Promise((r) => setTimeout(r, 20));
+    // Wait for the reload, but not forever: a proxy that died (or never
+    // logs it) fails the test with its log rather than hanging the suite.
+    for (let waited = 0; !/config reloaded \(SIGHUP\)/.test(p.log()); waited += 20) {
+      assert.ok(alive(p.pid), `the proxy died before reloading:\n${p.log()}`);
+      assert.ok(waited < 15000, `no "config reloaded (SIGHUP)" within 15 s:\n${p.log()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await c.messages.create(request('claude-sonnet-4-5'));
     assert.deepEqual(seen, ['v1', 'v2']);
   } finally {
     await p.stop();
+    await up.close();
+  }
+});
+
+test('SIGTERM while requests are prepared through a slow process plugin: a clean exit', async () => {
+  // Regression: the drain deadline closes the connections of requests
+  // whose attempt is still prepared in libuv's thread pool; the worker
+  // was freed with its last connection, and the jobs' completions then
+  // used it (ASan: heap-use-after-free in finish). The worker now waits
+  // for its pending jobs; stop() asserts exit 0 and the log no sanitizer
+  // report.
+  const slow = plugin('slowterm', `
+return {
+  name = 'slowterm',
+  request = function(req)
+    local t = os.time() while os.time() - t < 2 do end
+  end,
+}`);
+  const up = await startMock(() => ({ kind: 'json', fixture: 'text.json' }));
+  try {
+    for (let round = 0; round < 3; round++) {
+      const p = await startProxy(`
+server: {drain_timeout_ms: 1}
+plugins:
+  dirs: []
+  load: [{path: ${slow}, limits: {timeout_ms: 30000}}]
+pipelines:
+  slow: [slowterm]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k, pipeline: slow}
+router:
+  default: ant/main-model
+`, { args: ['--workers', '1'] });
+      const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+      const calls = Array.from({ length: 6 }, () => c.messages.create(request('claude-sonnet-4-5')).catch((e) => e));
+      // The requests reach the proxy and their preparation the pool (the
+      // plugin takes 1-2 s there); SIGTERM comes meanwhile.
+      await new Promise((r) => setTimeout(r, 300));
+      const log = await p.stop();
+      await Promise.all(calls);
+      assert.doesNotMatch(log, /AddressSanitizer|runtime error/, log);
+    }
+  } finally {
     await up.close();
   }
 });
