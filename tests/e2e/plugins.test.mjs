@@ -439,3 +439,69 @@ router:
     await up.close();
   }
 });
+
+// The plugin hosts of the proxy pid: its children running `plugin-host`.
+const hostPids = (pid) => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return ppid === pid && fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('plugin-host');
+  } catch { return false; }
+}).map(Number);
+const state = (pid) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0];
+  } catch { return 'gone'; }
+};
+
+test('hosts that died while idle: calls in a burst wait out the restart backoff rather than fail', async () => {
+  // Regression: with the idle hosts found dead, each burial doubles the
+  // restart backoff, and a call that found no host while it ran failed at
+  // once ("started again in N ms"): a burst of concurrent calls failed
+  // together and opened the plugin's breaker. A call now waits for a host
+  // or the backoff's end within its deadline.
+  const busy = plugin('busy', `
+return {
+  name = 'busy',
+  request = function(req)
+    if req.metadata and req.metadata.user_id == 'warm' then
+      local t = os.time() while os.time() - t < 1 do end
+    end
+    req.max_tokens = 77
+  end,
+}`);
+  const seen = [];
+  const up = await startMock((req) => { seen.push(req.body?.max_tokens); return { kind: 'json', fixture: 'text.json' }; });
+  const p = await startProxy(`
+plugins:
+  dirs: []
+  load: [{path: ${busy}, limits: {timeout_ms: 10000}}]
+pipelines:
+  b: [busy]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k, pipeline: b}
+router:
+  default: ant/main-model
+`);
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+    // Warm several hosts: concurrent calls each hold one for a while.
+    await Promise.all(Array.from({ length: 4 }, () => c.messages.create({ ...request('claude-sonnet-4-5'), metadata: { user_id: 'warm' } })));
+    const pids = hostPids(p.pid);
+    assert.ok(pids.length >= 2, `several hosts run (${pids.length})`);
+    // They die while idle (SIGKILL; zombies until the proxy reaps them).
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    for (let waited = 0; pids.some((pid) => !['Z', 'gone'].includes(state(pid))); waited += 20) {
+      assert.ok(waited < 10000, 'the hosts died');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const answers = await Promise.allSettled(Array.from({ length: 8 }, () => c.messages.create(request('claude-sonnet-4-5'))));
+    const failed = answers.filter((a) => a.status === 'rejected').map((a) => a.reason.message);
+    assert.deepEqual(failed, [], 'no call failed');
+    assert.equal(seen.filter((m) => m === 77).length, 12);
+  } finally {
+    await p.stop();
+    await up.close();
+  }
+});
