@@ -364,19 +364,34 @@ static json_object *limits_json(const ccp_plugin_limits *l)
     return o;
 }
 
-/* Starts a host and loads the plugin in it; 0, or -1 with msg. */
+/* A start that failed before a host existed: its n_live slot (taken by the
+ * caller) is given back, or the pool would count a host that never ran
+ * and, after MAX_HOSTS such failures (EMFILE under load), wait for ever. */
+static void slot_back(ccp_plugin *p)
+{
+    ccp_plugin_hosts *hs = hosts_of(p);
+    pthread_mutex_lock(&hs->mu);
+    hs->n_live--;
+    pthread_cond_signal(&hs->cv);
+    pthread_mutex_unlock(&hs->mu);
+}
+
+/* Starts a host and loads the plugin in it; 0, or -1 with msg. The caller
+ * counted it in n_live; a failure takes it out again. */
 static int start(ccp_plugin *p, host *h, ccp_buf *msg)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
         ccp_buf_printf(msg, "cannot find the ccproxy binary: %s", strerror(errno));
+        slot_back(p);
         return -1;
     }
     exe[n] = '\0';
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         ccp_buf_printf(msg, "socketpair: %s", strerror(errno));
+        slot_back(p);
         return -1;
     }
     posix_spawn_file_actions_t fa;
@@ -395,6 +410,7 @@ static int start(ccp_plugin *p, host *h, ccp_buf *msg)
     if (rc != 0) {
         close(sv[0]);
         ccp_buf_printf(msg, "cannot start a plugin host: %s", strerror(rc));
+        slot_back(p);
         return -1;
     }
     h->fd = sv[0];
