@@ -104,10 +104,8 @@ static void request_done(void *wv, const ccp_access_rec *rec)
     ccp_sessions_record(w->app->sessions, rec);
 }
 
-static void worker_stop(void *appv, void *wv)
+static void worker_free(ccp_worker *w)
 {
-    ccp_worker *w = wv;
-    if (!w) return;
     atomic_fetch_sub(&w->app->workers, 1);
     ccp_redis_free(w->redis);
     ccp_plugin_health_stop(w->plugin_health);
@@ -115,6 +113,28 @@ static void worker_stop(void *appv, void *wv)
     ccp_admit_queue_free(w->admit);
     ccp_config_unref(w->config);
     free(w);
+}
+
+/* The server stops the worker once its last connection is gone; a request
+ * whose preparation still runs in the thread pool has lost its connection
+ * but its completion (prep_done) still runs on this loop and uses w, so w
+ * lives until then. The pending uv_work_t keeps the loop running. */
+static void worker_stop(void *appv, void *wv)
+{
+    (void)appv;
+    ccp_worker *w = wv;
+    if (!w) return;
+    if (w->prep_jobs > 0) {
+        w->stop_pending = true;
+        return;
+    }
+    worker_free(w);
+}
+
+void ccp_app_worker_job_done(ccp_worker *w)
+{
+    w->prep_jobs--;
+    if (w->stop_pending && w->prep_jobs == 0) worker_free(w);
 }
 
 void ccp_app_server_hooks(ccp_app *app, ccp_server_opts *opts)

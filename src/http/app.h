@@ -76,6 +76,12 @@ typedef struct ccp_worker {
     ccp_metrics_shard *metrics; /* this worker's counters; NULL when metrics are off */
     struct ccp_redis *redis;    /* state.redis's connection (teams/redis_store.h); NULL: none */
     struct ccp_plugin_health *plugin_health; /* the first worker's; NULL on the others */
+    /* Requests being prepared or routed in libuv's thread pool (messages.c):
+     * their completion runs on this loop and uses the worker, so a stop
+     * that comes while any is queued is deferred (stop_pending) until the
+     * last one is done (ccp_app_worker_job_done). */
+    unsigned prep_jobs;
+    bool stop_pending;
 } ccp_worker;
 
 /* Sets app's config (takes over the caller's reference to cfg) and its
@@ -111,6 +117,10 @@ void ccp_app_handle(void *app, const ccp_request *req, ccp_response *res);
 void ccp_app_metrics_extra(ccp_buf *out, bool om, void *appv);
 
 /* The endpoint handlers (endpoints.c, messages.c). */
+/* A thread-pool job of w's (prep_jobs) completed; frees w when its stop
+ * was waiting for it. Call last: w may be gone after. */
+void ccp_app_worker_job_done(ccp_worker *w);
+
 void ccp_app_messages(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_count_tokens(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_models(ccp_worker *w, const ccp_request *req, ccp_response *res);

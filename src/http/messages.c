@@ -751,7 +751,19 @@ static void prep_work(uv_work_t *w)
         j->rc = ccp_exchange_prepare(&j->c->ex, &j->c->a, &j->e);
 }
 
+static void prep_ended(uv_work_t *w, int status);
+
+/* The job is counted on the worker (prep_jobs) until its completion has
+ * run: the connection may be gone by then (the server stopping), and the
+ * worker must outlive the completion, which uses it. */
 static void prep_done(uv_work_t *w, int status)
+{
+    ccp_worker *wk = ((prep_job *)w->data)->c->w;
+    prep_ended(w, status);
+    ccp_app_worker_job_done(wk); /* last: may free wk */
+}
+
+static void prep_ended(uv_work_t *w, int status)
 {
     prep_job *j = w->data;
     msg_ctx *c = j->c;
@@ -792,7 +804,10 @@ static void start_attempt(msg_ctx *c)
         j->c = c;
         j->work.data = j;
         c->prep = j;
-        if (uv_queue_work(ccp_res_loop(c->res), &j->work, prep_work, prep_done) == 0) return;
+        if (uv_queue_work(ccp_res_loop(c->res), &j->work, prep_work, prep_done) == 0) {
+            c->w->prep_jobs++;
+            return;
+        }
         c->prep = NULL;
         free(j);
     }
@@ -939,7 +954,10 @@ static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res
         j->route = true;
         j->work.data = j;
         c->prep = j;
-        if (uv_queue_work(ccp_res_loop(res), &j->work, prep_work, prep_done) == 0) return;
+        if (uv_queue_work(ccp_res_loop(res), &j->work, prep_work, prep_done) == 0) {
+            c->w->prep_jobs++;
+            return;
+        }
         c->prep = NULL;
         free(j);
     }

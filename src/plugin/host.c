@@ -364,19 +364,34 @@ static json_object *limits_json(const ccp_plugin_limits *l)
     return o;
 }
 
-/* Starts a host and loads the plugin in it; 0, or -1 with msg. */
+/* A start that failed before a host existed: its n_live slot (taken by the
+ * caller) is given back, or the pool would count a host that never ran
+ * and, after MAX_HOSTS such failures (EMFILE under load), wait for ever. */
+static void slot_back(ccp_plugin *p)
+{
+    ccp_plugin_hosts *hs = hosts_of(p);
+    pthread_mutex_lock(&hs->mu);
+    hs->n_live--;
+    pthread_cond_signal(&hs->cv);
+    pthread_mutex_unlock(&hs->mu);
+}
+
+/* Starts a host and loads the plugin in it; 0, or -1 with msg. The caller
+ * counted it in n_live; a failure takes it out again. */
 static int start(ccp_plugin *p, host *h, ccp_buf *msg)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
         ccp_buf_printf(msg, "cannot find the ccproxy binary: %s", strerror(errno));
+        slot_back(p);
         return -1;
     }
     exe[n] = '\0';
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         ccp_buf_printf(msg, "socketpair: %s", strerror(errno));
+        slot_back(p);
         return -1;
     }
     posix_spawn_file_actions_t fa;
@@ -395,6 +410,7 @@ static int start(ccp_plugin *p, host *h, ccp_buf *msg)
     if (rc != 0) {
         close(sv[0]);
         ccp_buf_printf(msg, "cannot start a plugin host: %s", strerror(rc));
+        slot_back(p);
         return -1;
     }
     h->fd = sv[0];
@@ -431,7 +447,7 @@ static int start(ccp_plugin *p, host *h, ccp_buf *msg)
 }
 
 /* An idle host, or a new one; -1 with msg when none can be had before the
- * deadline (the pool is busy, or a dead host's backoff runs). */
+ * deadline (the pool is busy, or a dead host's backoff runs past it). */
 static int acquire(ccp_plugin *p, ccp_plugin_hosts *hs, uint64_t deadline, host *h, ccp_buf *msg)
 {
     pthread_mutex_lock(&hs->mu);
@@ -454,24 +470,34 @@ static int acquire(ccp_plugin *p, ccp_plugin_hosts *hs, uint64_t deadline, host 
             continue;
         }
         uint64_t now = ccp_plugin_now_ms();
-        if (hs->n_live < MAX_HOSTS) {
-            if (now < hs->next_start_ms) {
+        uint64_t until = deadline; /* how long to wait below */
+        if (hs->n_live < MAX_HOSTS && now < hs->next_start_ms) {
+            /* A dead host's backoff runs. Failing at once would fail every
+             * concurrent call in a burst (and open the plugin's breaker)
+             * over one host's death: the call waits instead for a live
+             * host of the pool to come back or for the backoff to end,
+             * within its deadline. With no host live and a backoff that
+             * outlasts the deadline, waiting cannot help: fail now. */
+            if (now >= deadline || (hs->n_live == 0 && hs->next_start_ms > deadline)) {
                 pthread_mutex_unlock(&hs->mu);
                 ccp_buf_printf(msg, "the plugin host died and is started again in %llu ms",
                                (unsigned long long)(hs->next_start_ms - now));
                 return -1;
             }
+            if (hs->next_start_ms < until) until = hs->next_start_ms;
+        } else if (hs->n_live < MAX_HOSTS) {
             hs->n_live++;
             bool restart = hs->started_once;
             hs->started_once = true;
             pthread_mutex_unlock(&hs->mu);
             if (restart) atomic_fetch_add(&p->restarts, 1);
             return start(p, h, msg);
+        } else if (now >= deadline) {
+            break;
         }
-        if (now >= deadline) break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t wait = deadline - now;
+        uint64_t wait = until - now;
         ts.tv_sec += (time_t)(wait / 1000);
         ts.tv_nsec += (long)(wait % 1000) * 1000000;
         if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;

@@ -79,6 +79,10 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+// Whether the process pid still runs (signal 0 only checks).
+const alive = (pid) => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
 const request = (model) => ({ model, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
 
 test('a process-isolated plugin edits the request and an event plugin the answer', async () => {
@@ -378,9 +382,124 @@ router:
     await c.messages.create(request('claude-sonnet-4-5'));
     fs.writeFileSync(file, "return {name='ver', request=function(req) req.metadata = {user_id='v2'} end}");
     process.kill(p.pid, 'SIGHUP');
-    while (!/config reloaded \(SIGHUP\)/.test(p.log())) await new Promise((r) => setTimeout(r, 20));
+    // Wait for the reload, but not forever: a proxy that died (or never
+    // logs it) fails the test with its log rather than hanging the suite.
+    for (let waited = 0; !/config reloaded \(SIGHUP\)/.test(p.log()); waited += 20) {
+      assert.ok(alive(p.pid), `the proxy died before reloading:\n${p.log()}`);
+      assert.ok(waited < 15000, `no "config reloaded (SIGHUP)" within 15 s:\n${p.log()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await c.messages.create(request('claude-sonnet-4-5'));
     assert.deepEqual(seen, ['v1', 'v2']);
+  } finally {
+    await p.stop();
+    await up.close();
+  }
+});
+
+test('SIGTERM while requests are prepared through a slow process plugin: a clean exit', async () => {
+  // Regression: the drain deadline closes the connections of requests
+  // whose attempt is still prepared in libuv's thread pool; the worker
+  // was freed with its last connection, and the jobs' completions then
+  // used it (ASan: heap-use-after-free in finish). The worker now waits
+  // for its pending jobs; stop() asserts exit 0 and the log no sanitizer
+  // report.
+  const slow = plugin('slowterm', `
+return {
+  name = 'slowterm',
+  request = function(req)
+    local t = os.time() while os.time() - t < 2 do end
+  end,
+}`);
+  const up = await startMock(() => ({ kind: 'json', fixture: 'text.json' }));
+  try {
+    for (let round = 0; round < 3; round++) {
+      const p = await startProxy(`
+server: {drain_timeout_ms: 1}
+plugins:
+  dirs: []
+  load: [{path: ${slow}, limits: {timeout_ms: 30000}}]
+pipelines:
+  slow: [slowterm]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k, pipeline: slow}
+router:
+  default: ant/main-model
+`, { args: ['--workers', '1'] });
+      const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+      const calls = Array.from({ length: 6 }, () => c.messages.create(request('claude-sonnet-4-5')).catch((e) => e));
+      // The requests reach the proxy and their preparation the pool (the
+      // plugin takes 1-2 s there); SIGTERM comes meanwhile.
+      await new Promise((r) => setTimeout(r, 300));
+      const log = await p.stop();
+      await Promise.all(calls);
+      assert.doesNotMatch(log, /AddressSanitizer|runtime error/, log);
+    }
+  } finally {
+    await up.close();
+  }
+});
+
+// The plugin hosts of the proxy pid: its children running `plugin-host`.
+const hostPids = (pid) => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return ppid === pid && fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('plugin-host');
+  } catch { return false; }
+}).map(Number);
+const state = (pid) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0];
+  } catch { return 'gone'; }
+};
+
+test('hosts that died while idle: calls in a burst wait out the restart backoff rather than fail', async () => {
+  // Regression: with the idle hosts found dead, each burial doubles the
+  // restart backoff, and a call that found no host while it ran failed at
+  // once ("started again in N ms"): a burst of concurrent calls failed
+  // together and opened the plugin's breaker. A call now waits for a host
+  // or the backoff's end within its deadline.
+  const busy = plugin('busy', `
+return {
+  name = 'busy',
+  request = function(req)
+    if req.metadata and req.metadata.user_id == 'warm' then
+      local t = os.time() while os.time() - t < 1 do end
+    end
+    req.max_tokens = 77
+  end,
+}`);
+  const seen = [];
+  const up = await startMock((req) => { seen.push(req.body?.max_tokens); return { kind: 'json', fixture: 'text.json' }; });
+  const p = await startProxy(`
+plugins:
+  dirs: []
+  load: [{path: ${busy}, limits: {timeout_ms: 10000}}]
+pipelines:
+  b: [busy]
+providers:
+  - {name: ant, base_url: '${up.url}', api_key: k, pipeline: b}
+router:
+  default: ant/main-model
+`);
+  try {
+    const c = new Anthropic({ baseURL: p.url, apiKey: 'client-key', maxRetries: 0 });
+    // Warm several hosts: concurrent calls each hold one for a while.
+    await Promise.all(Array.from({ length: 4 }, () => c.messages.create({ ...request('claude-sonnet-4-5'), metadata: { user_id: 'warm' } })));
+    const pids = hostPids(p.pid);
+    assert.ok(pids.length >= 2, `several hosts run (${pids.length})`);
+    // They die while idle (SIGKILL; zombies until the proxy reaps them).
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    for (let waited = 0; pids.some((pid) => !['Z', 'gone'].includes(state(pid))); waited += 20) {
+      assert.ok(waited < 10000, 'the hosts died');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const answers = await Promise.allSettled(Array.from({ length: 8 }, () => c.messages.create(request('claude-sonnet-4-5'))));
+    const failed = answers.filter((a) => a.status === 'rejected').map((a) => a.reason.message);
+    assert.deepEqual(failed, [], 'no call failed');
+    assert.equal(seen.filter((m) => m === 77).length, 12);
   } finally {
     await p.stop();
     await up.close();
