@@ -255,10 +255,16 @@ int ccp_cmd_serve(int argc, char **argv)
     if (ccp_teams_check_exposure(cfg, so.host, &gerr) != 0 ||
         (cfg->auth.mode == CCP_AUTH_MODE_KEYS && ccp_guard_new(cfg, &app.guard, &gerr) != 0)) {
         fprintf(stderr, "ccproxy serve: %s\n", gerr.msg);
+        ccp_guard_free(app.guard);
         ccp_admit_free(app.admit);
         ccp_metrics_free(app.metrics);
+        ccp_sessions_free(app.sessions);
         ccp_health_free(app.health);
+        ccp_tls_server_free(app.tls);
+        ccp_client_table_free(app.clients);
+        ccp_app_fini(&app);
         ccp_config_unref(cfg);
+        ccp_state_release(&g_state);
         return 1;
     }
     so.main_start = ccp_reload_main_start;
