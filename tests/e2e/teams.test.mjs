@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { startProxy, mockConfig } from './lib/proxy.mjs';
+import { startProxy, mockConfig, MOCK_KEY } from './lib/proxy.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 
 const BIN = process.env.CCPROXY_BIN;
@@ -149,7 +149,7 @@ test('a_key_sent_as_bearer_works_and_never_reaches_the_provider', async () => {
   const msg = await eventually(() => client.messages.create(req));
   assert.equal(msg.type, 'message');
   const seen = mock.requests.at(-1);
-  assert.equal(seen.headers['x-api-key'], 'test-key-123');
+  assert.equal(seen.headers['x-api-key'], MOCK_KEY);
   assert.equal(seen.headers.authorization, undefined);
   for (const [name, value] of Object.entries(seen.headers))
     assert.ok(!String(value).includes(k.key), `the proxy key leaked to the provider in ${name}`);
