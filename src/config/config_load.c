@@ -78,6 +78,7 @@ static size_t edit_distance(const char *a, const char *b)
 /* The known key closest to key, if close enough to be a likely typo. */
 const char *ccp_cfg_suggest(const char *key, const char *const *known, size_t n)
 {
+    if (!key) return NULL;
     const char *best = NULL;
     size_t bestd = 99;
     for (size_t i = 0; i < n; i++) {
@@ -92,6 +93,13 @@ void ccp_cfg_unknown_key(loader *l, yaml_node_t *k, const char *where, const cha
                          size_t n)
 {
     const char *key = ccp_cfg_scalar(k);
+    if (!key) {
+        /* YAML allows a mapping or a list as a key ("? [a, b]: v"); no
+         * config key is one (found by fuzzing, tests/fuzz/crashes/config). */
+        DIAG(l, k, "a key in %s must be a plain name, not a %s", where,
+             k && k->type == YAML_MAPPING_NODE ? "mapping" : "list");
+        return;
+    }
     const char *s = ccp_cfg_suggest(key, known, n);
     ccp_buf list = CCP_BUF_INIT;
     for (size_t i = 0; i < n; i++) {

@@ -424,6 +424,19 @@ static void a_key_written_twice_is_an_error_at_the_second(void **state)
     ccp_diags_free(&d);
 }
 
+/* A key that is itself a list or a mapping ("? [a]: v") reached the
+ * did-you-mean with no name (UBSan: strlen(NULL); found by fuzzing,
+ * tests/fuzz/crashes/config/non_scalar_step_key.yaml). */
+static void a_key_that_is_not_a_name_is_an_error_not_a_crash(void **state)
+{
+    ccp_diags d = load_bad("pipelines:\n  a:\n    - {? [x]: 1}\n");
+    has_diag(&d, 3, 10, "a key in a pipeline step must be a plain name, not a list");
+    ccp_diags_free(&d);
+    d = load_bad("pipelines:\n  a:\n    - {? {x: 1}: 1}\n");
+    has_diag(&d, 3, 10, "a key in a pipeline step must be a plain name, not a mapping");
+    ccp_diags_free(&d);
+}
+
 /* Provider and collector headers share one loader: a header name is a
  * token, a value one line (a CR/LF would forge another header). */
 static void header_maps_refuse_bad_names_and_line_breaks(void **state)
@@ -596,6 +609,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_key_written_twice_is_an_error_at_the_second),
+        cmocka_unit_test(a_key_that_is_not_a_name_is_an_error_not_a_crash),
         cmocka_unit_test(empty_config_gets_every_default),
         cmocka_unit_test(a_full_config_loads_into_typed_structs),
         cmocka_unit_test(server_tls_and_client_limits),
