@@ -86,6 +86,24 @@ static void on_admin_listening(void *app, const char *host, int port)
     ccp_config_unref(cfg);
 }
 
+/* A start given up after the app was initialized: says why, frees what
+ * the start made (every free takes NULL) and returns serve's exit code. */
+static int abandon_start(ccp_app *app, ccp_config *cfg, const char *why)
+{
+    fprintf(stderr, "ccproxy serve: %s\n", why);
+    ccp_guard_free(app->guard);
+    ccp_admit_free(app->admit);
+    ccp_metrics_free(app->metrics);
+    ccp_sessions_free(app->sessions);
+    ccp_health_free(app->health);
+    ccp_tls_server_free(app->tls);
+    ccp_client_table_free(app->clients);
+    ccp_app_fini(app);
+    ccp_config_unref(cfg);
+    ccp_state_release(&g_state);
+    return 1;
+}
+
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
     char *end;
@@ -254,18 +272,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_error gerr = {0};
     if (ccp_teams_check_exposure(cfg, so.host, &gerr) != 0 ||
         (cfg->auth.mode == CCP_AUTH_MODE_KEYS && ccp_guard_new(cfg, &app.guard, &gerr) != 0)) {
-        fprintf(stderr, "ccproxy serve: %s\n", gerr.msg);
-        ccp_guard_free(app.guard);
-        ccp_admit_free(app.admit);
-        ccp_metrics_free(app.metrics);
-        ccp_sessions_free(app.sessions);
-        ccp_health_free(app.health);
-        ccp_tls_server_free(app.tls);
-        ccp_client_table_free(app.clients);
-        ccp_app_fini(&app);
-        ccp_config_unref(cfg);
-        ccp_state_release(&g_state);
-        return 1;
+        return abandon_start(&app, cfg, gerr.msg);
     }
     so.main_start = ccp_reload_main_start;
     so.main_stop = ccp_reload_main_stop;
@@ -276,18 +283,7 @@ int ccp_cmd_serve(int argc, char **argv)
     ccp_otlp_opts oo;
     ccp_error err = {0};
     if (ccp_otlp_resolve(&cfg->telemetry, &oo, &err) != 0) {
-        fprintf(stderr, "ccproxy serve: %s\n", err.msg);
-        ccp_guard_free(app.guard);
-        ccp_admit_free(app.admit);
-        ccp_metrics_free(app.metrics);
-        ccp_sessions_free(app.sessions);
-        ccp_health_free(app.health);
-        ccp_tls_server_free(app.tls);
-        ccp_client_table_free(app.clients);
-        ccp_app_fini(&app);
-        ccp_config_unref(cfg);
-        ccp_state_release(&g_state);
-        return 1;
+        return abandon_start(&app, cfg, err.msg);
     }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
