@@ -31,6 +31,8 @@
 #include "guard/secrets.h"
 #include "http/app.h"
 #include "http/tls_server.h"
+#include "teams/gate.h"
+#include "teams/guard.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -105,10 +107,44 @@ static void apply_secrets(ccp_app *app, const ccp_config *prev, const ccp_config
     ccp_secrets_warn_insecure(next);
 }
 
+/* Proxy keys: the guard (state file, its thread, the key table) is made at
+ * start, so a reload cannot turn keys on. A config that asks for them, or
+ * that would not start on this address (auth.mode none on a non-loopback
+ * host without allow_unauthenticated), is refused, loudly: the proxy must
+ * never be less protected than its file says while the admin believes the
+ * file is in force. Turning keys off waits for a restart (needs_restart),
+ * which errs the safe way. Tenants, pricing, limits and
+ * state.redis_failure are read from the snapshot at each request. */
+static int check_teams(ccp_app *app, const ccp_config *cur, const ccp_config *next, ccp_buf *why)
+{
+    (void)cur;
+    if (next->auth.mode == CCP_AUTH_MODE_KEYS && !app->guard) {
+        ccp_buf_appends(why, "auth.mode: keys needs a restart to take effect (the proxy keys "
+                             "and the state file are opened at start): run `ccproxy restart`");
+        return -1;
+    }
+    ccp_error err = {0};
+    if (app->host && ccp_teams_check_exposure(next, app->host, &err) != 0) {
+        ccp_buf_appends(why, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The state thread's timing follows; the reload itself is audited. */
+static void apply_teams(ccp_app *app, const ccp_config *prev, const ccp_config *next)
+{
+    (void)prev;
+    if (!app->guard) return;
+    ccp_guard_set_timing(app->guard, next);
+    ccp_guard_audit_config(app->guard, next, "reload");
+}
+
 static const reload_hook hooks[] = {
     {"log", NULL, apply_log},
     {"secrets", NULL, apply_secrets},
     {"tls", check_tls, NULL},
+    {"teams", check_teams, apply_teams},
 };
 
 /* ---- settings read once at start ---------------------------------------- */
@@ -157,6 +193,11 @@ static void needs_restart(const ccp_config *cur, const ccp_config *next, ccp_buf
     CMP(watch_config);
     CMP(session_table);
 #undef CMP
+    /* teams: the guard keeps the file and the Redis it opened at start;
+     * keys off waits too (check_teams refuses keys on). */
+    if (cur->auth.mode != next->auth.mode) note(list, "auth.mode");
+    if (!same_str(cur->state.path, next->state.path)) note(list, "state.path");
+    if (!same_str(cur->state.redis, next->state.redis)) note(list, "state.redis");
     const ccp_telemetry_config *ta = &cur->telemetry, *tb = &next->telemetry;
     bool tel_same = same_str(ta->otlp_endpoint, tb->otlp_endpoint) &&
                     same_str(ta->service_name, tb->service_name) &&

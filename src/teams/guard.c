@@ -65,6 +65,8 @@ typedef struct pending {
     double spend;
     bool priced;
     char *reason; /* owned; set: a refused request (audited, never in usage) */
+    char *event;  /* owned; set: an admin fact (config.reload): audited with detail as is */
+    char *detail; /* owned JSON object: the event's */
 } pending;
 
 struct ccp_guard {
@@ -80,7 +82,7 @@ struct ccp_guard {
     pending *head, **tail;
     uint64_t queued, written; /* rows queued and written, for flush */
     bool stop;
-    uint32_t poll_ms, flush_ms;
+    _Atomic uint32_t poll_ms, flush_ms; /* follow a reload (ccp_guard_set_timing) */
     int64_t data_version;
     _Atomic bool any_tpm; /* some key has a tpm limit */
     bool shared;          /* state.redis: keys' rpm and concurrency are counted there */
@@ -259,6 +261,8 @@ static void pending_free(pending *p)
     free(p->stage);
     free(p->request_id);
     free(p->reason);
+    free(p->event);
+    free(p->detail);
     free(p);
 }
 
@@ -310,6 +314,7 @@ static void writer_end(writer *wr)
  * the batch's transaction. */
 static int write_row(writer *wr, const pending *p, ccp_error *err)
 {
+    if (p->event) return ccp_audit_batch_add(&wr->audit, p->time_ms, p->event, p->detail, err);
     sqlite3 *db = wr->db;
     time_t secs = (time_t)(p->time_ms / 1000);
     struct tm tm;
@@ -469,6 +474,38 @@ static void *state_thread(void *arg)
     return NULL;
 }
 
+static int64_t unix_ms(void);
+static void enqueue(ccp_guard *g, pending *p);
+
+/* The audit detail of a config event: which file, its hash. Caller frees. */
+static char *config_detail(const ccp_config *cfg, const char *action)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_printf(&b, "{\"action\":\"%s\",\"source\":", action);
+    ccp_buf_append_json_str(&b, cfg->source ? cfg->source : "",
+                            cfg->source ? strlen(cfg->source) : 0);
+    ccp_buf_appends(&b, ",\"hash\":");
+    ccp_buf_append_json_str(&b, cfg->source_hash, strlen(cfg->source_hash));
+    ccp_buf_appendc(&b, '}');
+    return ccp_buf_detach(&b, NULL);
+}
+
+void ccp_guard_set_timing(ccp_guard *g, const ccp_config *cfg)
+{
+    atomic_store(&g->poll_ms, cfg->state.poll_ms ? cfg->state.poll_ms : 1000);
+    atomic_store(&g->flush_ms, cfg->state.flush_ms ? cfg->state.flush_ms : 200);
+}
+
+void ccp_guard_audit_config(ccp_guard *g, const ccp_config *cfg, const char *action)
+{
+    pending *p = ccp_xcalloc(1, sizeof *p); /* freed by the state thread */
+    p->time_ms = unix_ms();
+    p->event = ccp_xstrdup(strcmp(action, "reload") ? "config.load" : "config.reload");
+    p->detail = config_detail(cfg, action);
+    enqueue(g, p);
+    pthread_cond_signal(&g->qcond);
+}
+
 int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err)
 {
     *out = NULL;
@@ -494,23 +531,16 @@ int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err)
     pthread_condattr_destroy(&ca);
     g->tail = &g->head;
     g->shared = cfg->state.redis != NULL;
-    g->poll_ms = cfg->state.poll_ms ? cfg->state.poll_ms : 1000;
-    g->flush_ms = cfg->state.flush_ms ? cfg->state.flush_ms : 200;
+    ccp_guard_set_timing(g, cfg);
     g->data_version = data_version(g->db);
     if ((rc = load_keys(g, err)) != 0) {
         ccp_guard_free(g);
         return rc;
     }
     /* The config a proxy runs with is an admin fact: audited. */
-    ccp_buf b = CCP_BUF_INIT;
-    ccp_buf_appends(&b, "{\"action\":\"load\",\"source\":");
-    ccp_buf_append_json_str(&b, cfg->source ? cfg->source : "",
-                            cfg->source ? strlen(cfg->source) : 0);
-    ccp_buf_appends(&b, ",\"hash\":");
-    ccp_buf_append_json_str(&b, cfg->source_hash, strlen(cfg->source_hash));
-    ccp_buf_appendc(&b, '}');
-    rc = ccp_audit_append(g->db, ccp_audit_now_ms(), "config.load", b.data, err);
-    ccp_buf_free(&b);
+    char *detail = config_detail(cfg, "load");
+    rc = ccp_audit_append(g->db, ccp_audit_now_ms(), "config.load", detail, err);
+    free(detail);
     if (rc) {
         ccp_guard_free(g);
         return rc;

@@ -26,6 +26,13 @@ typedef struct ccp_gtenant ccp_gtenant;
  * state thread. *out is the caller's (ccp_guard_free). */
 int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err);
 
+/* After a reload: state.poll_ms and state.flush_ms of cfg take effect. */
+void ccp_guard_set_timing(ccp_guard *g, const ccp_config *cfg);
+
+/* Queues the audit row of a config event: action "reload" (config.reload)
+ * or "load" (config.load), naming cfg's file and hash. Any thread. */
+void ccp_guard_audit_config(ccp_guard *g, const ccp_config *cfg, const char *action);
+
 /* Writes what is queued, stops the thread, closes the file. NULL is fine. */
 void ccp_guard_free(ccp_guard *g);
 
