@@ -260,6 +260,9 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
         if (!path_is(i, req->path) || !served_here(app, req, i)) continue;
         path_known = true;
         if (strcmp(req->method, endpoints[i].method) == 0) {
+            /* The admin key first: a caller without it learns nothing
+             * more about the endpoint than that it needs the key. */
+            if (!admin_key_guard(w, req, i, res)) return;
             /* A page may POST text/plain or a form without asking first
              * (no CORS preflight); JSON it cannot. */
             if (!strcmp(req->method, "POST") &&
@@ -269,7 +272,6 @@ void ccp_app_handle(void *appv, const ccp_request *req, ccp_response *res)
                                    "application/json");
                 return;
             }
-            if (!admin_key_guard(w, req, i, res)) return;
             endpoints[i].fn(w, req, res);
             return;
         }

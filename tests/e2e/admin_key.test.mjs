@@ -81,6 +81,14 @@ auth:
 `));
   try {
     await assertGuarded(p.url);
+    // The key is asked for before anything else is said about the request:
+    // a POST without it and without JSON gets 401, not 415.
+    const plain = await fetch(`${p.url}/admin/reload`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    assert.equal(plain.status, 401);
+    assert.equal((await plain.json()).error.type, 'authentication_error');
+    const keyed = await fetch(`${p.url}/admin/reload`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-api-key': KEY }, body: 'x' });
+    assert.equal(keyed.status, 415);
+    await keyed.arrayBuffer();
     // Client rows do not ask for it; /ui is a static shell (its data does).
     for (const u of ['/health', '/status', '/v1/models', '/ui']) {
       assert.equal((await fetch(`${p.url}${u}`)).status, 200, u);
