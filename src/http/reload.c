@@ -198,6 +198,11 @@ static void needs_restart(const ccp_config *cur, const ccp_config *next, ccp_buf
     if (cur->auth.mode != next->auth.mode) note(list, "auth.mode");
     if (!same_str(cur->state.path, next->state.path)) note(list, "state.path");
     if (!same_str(cur->state.redis, next->state.redis)) note(list, "state.redis");
+    /* The capture's writer thread and its files are made at start. */
+    const ccp_capture_config *ca = &cur->debug.capture, *cb = &next->debug.capture;
+    if (!same_str(ca->dir, cb->dir) || ca->sample != cb->sample || ca->max_bytes != cb->max_bytes ||
+        ca->max_files != cb->max_files)
+        note(list, "debug.capture");
     const ccp_telemetry_config *ta = &cur->telemetry, *tb = &next->telemetry;
     bool tel_same = same_str(ta->otlp_endpoint, tb->otlp_endpoint) &&
                     same_str(ta->service_name, tb->service_name) &&

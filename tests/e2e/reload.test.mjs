@@ -178,11 +178,12 @@ test('a_config_with_errors_is_refused_and_the_old_one_keeps_serving', async () =
     assert.equal(ma.requests.length, 1);
     assert.equal(mb.requests.length, 0);
     // Fixed, the next reload applies; a listener change is only noted.
-    const next = config('b', urls, 'server:\n  port: 1\n');
+    const next = config('b', urls, 'server:\n  port: 1\ndebug:\n  capture:\n    sample: 0.5\n');
     fs.writeFileSync(proxy.cfgPath, next);
     const ok = await reloadNow(proxy);
     assert.equal(ok.status, 200);
     assert.match(ok.body.needs_restart, /server\.port/);
+    assert.match(ok.body.needs_restart, /debug\.capture/);
     assert.match(proxy.log(), /needs restart to apply: server\.port/);
     await client.messages.create({ model: 'claude-x', max_tokens: 10, messages: [{ role: 'user', content: 'now b' }] });
     assert.equal(mb.requests.length, 1);
