@@ -136,6 +136,8 @@ static void add_correlation(const ccp_exchange *ex, ccp_outbound *out)
         ccp_outbound_add_header(out, "x-request-id", ex->request_id);
     if (ex->traceparent && !has_header(out, "traceparent"))
         ccp_outbound_add_header(out, "traceparent", ex->traceparent);
+    if (ex->traceparent && ex->tracestate && !has_header(out, "tracestate"))
+        ccp_outbound_add_header(out, "tracestate", ex->tracestate);
 }
 
 int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)

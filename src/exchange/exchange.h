@@ -39,7 +39,8 @@ typedef struct ccp_exchange {
      * traceparent naming the proxy's span as the parent. */
     const char *request_id;
     const char *traceparent;
-    size_t attempt; /* index of the current target in choice->route */
+    const char *tracestate; /* the caller's, passed on with its trace (W3C); NULL: none */
+    size_t attempt;         /* index of the current target in choice->route */
 
     /* Rebuilds the client's request as the exchange got it (parsed again
      * from its text, with ccp_route_reapply), owned by the caller; NULL with

@@ -932,6 +932,7 @@ static void messages_go(ccp_worker *w, const ccp_request *req, ccp_response *res
         .reload_ud = c,
         .request_id = req->id,
         .traceparent = c->traceparent,
+        .tracestate = ccp_tracectx_state(req->trace, ccp_request_header(req, "tracestate")),
         .health = w->app->health,
         .deadline_ms = deadline_ms(c->cfg, req),
         .rng = uv_hrtime() ^ (uint64_t)(uintptr_t)c,

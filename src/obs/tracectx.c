@@ -118,3 +118,13 @@ void ccp_tracectx_header(const ccp_tracectx *t, char out[CCP_TRACEPARENT_LEN + 1
     out[54] = hex[t->flags & 1];
     out[55] = '\0';
 }
+
+const char *ccp_tracectx_state(const ccp_tracectx *t, const char *tracestate)
+{
+    if (!t || !t->has_parent || !tracestate) return NULL;
+    size_t n = 0;
+    for (const char *c = tracestate; *c; c++, n++)
+        if (n >= 512 || *c < 0x20 || *c > 0x7e) return NULL;
+    /* An empty or all-blank value is no state at all. */
+    return strspn(tracestate, " \t,") == n ? NULL : tracestate;
+}

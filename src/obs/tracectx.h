@@ -44,6 +44,13 @@ void ccp_tracectx_init(ccp_tracectx *t, const char *traceparent, uint64_t *rng);
  * request's span as the parent (out holds CCP_TRACEPARENT_LEN + 1). */
 void ccp_tracectx_header(const ccp_tracectx *t, char out[CCP_TRACEPARENT_LEN + 1]);
 
+/* The vendor state to send on with the traceparent: the incoming
+ * `tracestate` value when t continues the caller's trace and the value is
+ * one the spec allows us to pass (at most 512 characters, printable ASCII,
+ * which is what the spec asks an intermediary to propagate at least);
+ * NULL otherwise (a new trace must not carry another trace's state). */
+const char *ccp_tracectx_state(const ccp_tracectx *t, const char *tracestate);
+
 /* Draws a new span id (e.g. for one upstream attempt) from *rng; never all
  * zeros. */
 void ccp_tracectx_new_span(uint8_t span[8], uint64_t *rng);

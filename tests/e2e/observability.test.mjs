@@ -60,12 +60,13 @@ router:
   try {
     streamed = await post(proxy.url, { model: 'claude-sonnet-4-5', stream: true }, {
       traceparent: `00-${TRACE}-${PARENT}-01`,
+      tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7',
       'x-claude-code-session-id': 'session-abc',
     });
     assert.equal(streamed.status, 200);
     await streamed.text();
     whole = await post(proxy.url, { model: 'claude-sonnet-4-5', stream: false },
-      { traceparent: '00-00000000000000000000000000000000-b7ad6b7169203331-01' }); // invalid: ignored
+      { traceparent: '00-00000000000000000000000000000000-b7ad6b7169203331-01', tracestate: 'congo=t61rcWkgMzE' }); // invalid: ignored
     await whole.text();
   } finally {
     log = await proxy.stop();
@@ -87,11 +88,15 @@ router:
   assert.match(a.span_id, /^[0-9a-f]{16}$/);
   assert.notEqual(a.span_id, PARENT);
   assert.equal(mock.requests[0].headers.traceparent, `00-${TRACE}-${a.span_id}-01`);
+  // The caller's vendor state travels with its trace (W3C: an intermediary passes it on).
+  assert.equal(mock.requests[0].headers.tracestate, 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7');
   // An invalid traceparent starts a new trace.
   assert.match(b.trace_id, /^[0-9a-f]{32}$/);
   assert.notEqual(b.trace_id, '0'.repeat(32));
   assert.equal(b.parent_span_id, null);
   assert.equal(mock.requests[1].headers.traceparent, `00-${b.trace_id}-${b.span_id}-01`);
+  // A new trace carries no other trace's state.
+  assert.equal(mock.requests[1].headers.tracestate, undefined);
 
   assert.equal(a.session_id, 'session-abc');
   assert.equal(b.session_id, null);

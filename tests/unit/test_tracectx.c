@@ -96,6 +96,26 @@ static void without_a_traceparent_a_sampled_trace_starts(void **state)
     assert_int_equal(f, 1);
 }
 
+static void tracestate_follows_only_a_continued_trace(void **state)
+{
+    (void)state;
+    uint64_t rng = 7;
+    ccp_tracectx t;
+    ccp_tracectx_init(&t, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", &rng);
+    assert_string_equal(ccp_tracectx_state(&t, "congo=t61rcWkgMzE"), "congo=t61rcWkgMzE");
+    assert_null(ccp_tracectx_state(&t, NULL));
+    assert_null(ccp_tracectx_state(&t, " , "));
+    assert_null(ccp_tracectx_state(&t, "a=\x01"));
+    char big[600];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    assert_null(ccp_tracectx_state(&t, big));
+    big[512] = 0;
+    assert_non_null(ccp_tracectx_state(&t, big));
+    ccp_tracectx_init(&t, "garbage", &rng);
+    assert_null(ccp_tracectx_state(&t, "congo=t61rcWkgMzE"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -103,6 +123,7 @@ int main(void)
         cmocka_unit_test(malformed_traceparents_are_refused),
         cmocka_unit_test(an_incoming_trace_is_continued_with_a_new_span),
         cmocka_unit_test(without_a_traceparent_a_sampled_trace_starts),
+        cmocka_unit_test(tracestate_follows_only_a_continued_trace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
