@@ -26,8 +26,12 @@ void ccp_outbound_free(ccp_outbound *out)
     json_object_put(out->json);
     ccp_buf_free(&out->url);
     ccp_buf_free(&out->body);
-    for (size_t i = 0; i < out->n_headers; i++)
+    /* The auth header holds a copy of a provider key: wiped like the
+     * config's own copy (docs/security.md). A handful of short lines. */
+    for (size_t i = 0; i < out->n_headers; i++) {
+        explicit_bzero(out->headers[i], strlen(out->headers[i]));
         free(out->headers[i]);
+    }
     free(out->headers);
     memset(out, 0, sizeof *out);
 }
@@ -70,6 +74,7 @@ void ccp_outbound_add_auth(ccp_outbound *out, const ccp_provider *p, const char 
             ccp_buf b = CCP_BUF_INIT;
             ccp_buf_printf(&b, "Bearer %s", key);
             ccp_outbound_add_header(out, "authorization", b.data);
+            explicit_bzero(b.data, b.len);
             ccp_buf_free(&b);
             break;
         }

@@ -139,6 +139,9 @@ static void release(ccp_upstream_req *r)
     } else {
         curl_easy_cleanup(r->easy);
     }
+    /* curl's copies of the outbound headers include the provider key. */
+    for (struct curl_slist *h = r->headers; h; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
     curl_slist_free_all(r->headers);
     if (r->pprev) {
         *r->pprev = r->next;
