@@ -1,10 +1,10 @@
 // A mock Anthropic upstream: records every request and answers as the test
 // script says — a recorded stream (sent in small, uneven pieces), a JSON
 // body, an error, a dropped connection, or an endless slow stream.
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRecordingServer, trickle, sleep } from './mock_server.mjs';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/anthropic');
 
@@ -25,49 +25,19 @@ export function parseSse(text) {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 export async function startMock(script) {
-  const requests = [];
-  const closed = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', async () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body = null;
-      try { body = JSON.parse(raw); } catch { /* recorded as null */ }
-      const entry = { method: req.method, url: req.url, headers: req.headers, body, raw, remotePort: req.socket.remotePort };
-      requests.push(entry);
-      res.on('close', () => { if (!res.writableEnded) closed.push(entry); });
-      const action = typeof script === 'function' ? script(entry, requests.length) : script;
-      await respond(res, action);
-    });
+  return startRecordingServer(async (entry, res, n) => {
+    const action = typeof script === 'function' ? script(entry, n) : script;
+    await respond(res, action);
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    closed, // requests whose connection the peer closed before the answer ended
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
 }
 
 async function respond(res, a) {
   switch (a.kind) {
     case 'sse': {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-      const text = fixture(a.fixture);
       // Uneven pieces so events are split across reads.
-      for (let i = 0, n = 1; i < text.length; i += n, n = (n * 7) % 97 + 1) {
-        res.write(text.slice(i, i + n));
-        if (n % 5 === 0) await sleep(1);
-      }
-      res.end();
+      await trickle(res, fixture(a.fixture), { first: 1, mul: 7, mod: 97, pause: 5 });
       break;
     }
     case 'json':

@@ -3,14 +3,13 @@
 // a whole response object, or answers as a scripted model (for Claude Code).
 // Like OpenAI, it refuses (400) a turn whose function_call_output has no
 // matching function_call earlier in the input.
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRecordingServer, answerCommon } from './mock_server.mjs';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/responses');
 export const responsesFixture = (name) => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The response object a fixture stream ends with (its terminal event's).
 export function finalResponse(name) {
@@ -31,49 +30,16 @@ export function orphanOutput(input) {
 }
 
 export async function startResponsesMock(script) {
-  const requests = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', async () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body = null;
-      try { body = JSON.parse(raw); } catch { /* recorded as null */ }
-      const entry = { method: req.method, url: req.url, headers: req.headers, body };
-      requests.push(entry);
-      const orphan = orphanOutput(body?.input);
-      if (orphan) {
-        res.writeHead(400, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: orphan, type: 'invalid_request_error', param: 'input', code: null } }));
-        return;
-      }
-      const a = typeof script === 'function' ? script(entry, requests.length) : script;
-      if (a.raw_sse) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.end(a.raw_sse);
-      } else if (a.kind === 'sse') {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const text = responsesFixture(a.fixture);
-        for (let i = 0, n = 3; i < text.length; i += n, n = (n * 5) % 61 + 1) {
-          res.write(text.slice(i, i + n));
-          if (n % 4 === 0) await sleep(1);
-        }
-        res.end();
-      } else {
-        res.writeHead(a.status ?? 200, { 'content-type': 'application/json', ...(a.headers ?? {}) });
-        res.end(typeof a.body === 'string' ? a.body : JSON.stringify(a.body));
-      }
-    });
+  return startRecordingServer(async (entry, res, n) => {
+    const orphan = orphanOutput(entry.body?.input);
+    if (orphan) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: orphan, type: 'invalid_request_error', param: 'input', code: null } }));
+      return;
+    }
+    const a = typeof script === 'function' ? script(entry, n) : script;
+    await answerCommon(res, a, responsesFixture);
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    requests,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
 }
 
 export function responsesConfig(baseUrl, extra = '', providerExtra = '') {
