@@ -6,6 +6,7 @@
 #include "teams/keystore.h"
 #include "teams/pricing.h"
 #include "teams/redis_store.h"
+#include "teams/tenant.h"
 #include "guard/browser.h"
 
 #include "core/alloc.h"
@@ -335,30 +336,12 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
 bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
                      ccp_route_choice *choice, ccp_response *res)
 {
+    (void)w;
     if (!t->key || !t->tenant_name || !choice->route) return true;
-    const ccp_tenant *tc = NULL;
-    for (size_t i = 0; i < cfg->n_tenants; i++)
-        if (!strcmp(cfg->tenants[i].name, t->tenant_name)) tc = &cfg->tenants[i];
+    const ccp_tenant *tc = ccp_tenant_find(cfg, t->tenant_name);
     if (!tc) return true;
-    ccp_route_overlay(cfg, tc->router, choice); /* its own stage routes, if any */
-    if (!tc->providers.n) return true;
-    const ccp_route *r = choice->route;
-    t->view.targets = ccp_xcalloc(r->n ? r->n : 1, sizeof *t->view.targets);
-    t->view.n = 0;
-    for (size_t i = 0; i < r->n; i++)
-        for (size_t j = 0; j < tc->providers.n; j++)
-            if (!strcmp(r->targets[i].provider->name, tc->providers.v[j])) {
-                t->view.targets[t->view.n++] = r->targets[i];
-                break;
-            }
-    if (t->view.n) {
-        choice->route = &t->view;
-        return true;
-    }
     char msg[300];
-    snprintf(msg, sizeof msg,
-             "tenant '%.60s' may not use provider '%.60s', the one this request is routed to",
-             tc->name, r->n ? r->targets[0].provider->name : "?");
+    if (ccp_tenant_route(cfg, tc, choice, &t->view, NULL, msg, sizeof msg)) return true;
     t->status = 403;
     t->refused = true;
     snprintf(t->reason, sizeof t->reason, "%.190s", msg);
