@@ -1,6 +1,6 @@
 // A tenant's limits and budget shared by several ccproxy instances through
 // a real Redis: two instances, two keys of one tenant, and the tenant's
-// rpm, budget and concurrency hold across both; the key's and the tenant's
+// rpm, tpm (reconciled), budget and concurrency hold across both; the key's and the tenant's
 // limits are taken together or not at all; the tenant's spend starts from
 // the state file; with Redis killed, tenant limits fail closed or open as
 // configured.
@@ -57,6 +57,8 @@ tenants:
     concurrency: 1
   outage:
     rpm: 100
+  tok:
+    tpm: 1500
 pricing:
   mock:
     "mock-*": {input: 1000, output: 1000}
@@ -87,6 +89,8 @@ before(async () => {
   keys.conc1 = mkKey('conc1', 'conc');
   keys.conc2 = mkKey('conc2', 'conc');
   keys.outage = mkKey('outage', 'outage');
+  keys.tok1 = mkKey('tok1', 'tok');
+  keys.tok2 = mkKey('tok2', 'tok');
   a = await startProxy(config(redis.url(DB)));
   b = await startProxy(config(redis.url(DB)));
   open = await startProxy(config(redis.url(DB), 'fail_open'));
@@ -136,6 +140,23 @@ test('a_key_refused_by_its_own_limit_takes_nothing_from_its_tenant', async () =>
   const tenant = await refusal(a, keys.atom2);
   assert.match(tenant.error.error.message, /tenant 'atom' is over its rate limit of 2 requests per minute/);
   assert.equal(tenant.headers.get('anthropic-ratelimit-requests-limit'), '2');
+});
+
+// Each answer uses 1000 tokens of the tenant's 1500 a minute: the second
+// request (the other key, the other instance) is admitted on what the
+// first left, and the third is refused once the second's use is
+// reconciled in Redis after its answer.
+test('a_tenants_tokens_per_minute_are_one_bucket_reconciled_in_redis', async () => {
+  const level = () => Number(redis.cli(DB, 'HGET', 'ccp:tenant:tpm:tok', 'level'));
+  assert.equal(await send(a, keys.tok1), 200);
+  await eventually(() => assert.ok(level() <= 600, `level ${level()}`), 'reconciled after the first');
+  assert.equal(await send(b, keys.tok2), 200);
+  await eventually(() => assert.ok(level() <= -400, `level ${level()}`), 'reconciled after the second');
+  const err = await refusal(a, keys.tok1);
+  assert.equal(err.status, 429);
+  assert.match(err.error.error.message, /tenant 'tok' is over its rate limit of 1500 tokens per minute/);
+  assert.ok(Number(err.headers.get('retry-after')) >= 1);
+  assert.equal(await send(b, keys.tok2), 429);
 });
 
 test('a_tenant_budget_spent_through_one_instance_refuses_its_other_key_on_another', async () => {
