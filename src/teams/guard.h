@@ -72,13 +72,13 @@ typedef struct ccp_guard_ticket {
     char shared_period[12];
     int64_t shared_left_ms;
     bool shared_spend; /* admitted by Redis: the spend goes there at the end */
+    bool refused;      /* refused after the local admission: audited as a refusal */
+    char reason[200];  /* refused: why (the message the client got) */
+    ccp_route view;    /* the route cut down to the tenant's providers; targets owned */
+    int status;        /* the HTTP status the client got (set by the caller) */
     /* The tenant's shared limits (state.redis): checked and taken in the
      * same Redis script as the key's; tenant_name names it there. */
     ccp_guard_shared tenant_shared;
-    bool refused;     /* refused after the local admission: audited as a refusal */
-    char reason[200]; /* refused: why (the message the client got) */
-    ccp_route view;   /* the route cut down to the tenant's providers; targets owned */
-    int status;       /* the HTTP status the client got (set by the caller) */
 } ccp_guard_ticket;
 
 /* What admission decided, and the limit headers to send either way. */
