@@ -1,7 +1,9 @@
 /* cmd_explain.c — `ccproxy explain`: where a request would go and exactly
  * what would be sent, without sending anything. It runs the server's own
  * router (ccp_route_pick) and attempt preparation (ccp_exchange_prepare:
- * pipelines, encoding, outbound hooks): no second implementation. */
+ * pipelines, encoding, outbound hooks): no second implementation. With
+ * --key or --tenant it applies what the server applies for a tenant's key
+ * (teams/tenant.h): model globs, the tenant's router, its providers. */
 #include "cli/cli.h"
 
 #include "codec/codec.h"
@@ -12,18 +14,23 @@
 #include "core/tokens.h"
 #include "pipeline/pipeline.h"
 #include "router/route.h"
+#include "teams/keystore.h"
+#include "teams/tenant.h"
 
 #include <getopt.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define MAX_HEADERS 64
 
 static void usage(FILE *out)
 {
-    fputs("usage: ccproxy explain [--config FILE] [--header 'Name: value']... REQUEST.json\n"
+    fputs("usage: ccproxy explain [--config FILE] [--header 'Name: value']...\n"
+          "                       [--key KEY | --tenant NAME] [--state FILE] REQUEST.json\n"
           "\n"
           "Prints the stage of an Anthropic Messages request, the rule that matched, the\n"
           "targets in order, and the exact request the first target would get (URL,\n"
@@ -31,7 +38,13 @@ static void usage(FILE *out)
           "standard input.\n"
           "\n"
           "  -c, --config FILE   the config file (default lookup as for serve)\n"
-          "  -H, --header H      a client request header, for rules that test headers\n",
+          "  -H, --header H      a client request header, for rules that test headers\n"
+          "  -k, --key KEY       as sent with this proxy key (its id, name or secret,\n"
+          "                      looked up in the state file): its model globs, and its\n"
+          "                      tenant's models, router and providers\n"
+          "  -t, --tenant NAME   as sent with a key of tenant NAME (the config's tenants)\n"
+          "      --state FILE    the state file for --key (default: state.path of the\n"
+          "                      config, else the default location, as for `ccproxy keys`)\n",
           out);
 }
 
@@ -98,24 +111,86 @@ static void print_target(const ccp_target *t, const char *client_model)
            ccp_format_name(t->provider->format));
 }
 
+/* The key --key names (its secret "ccp-...", its id or its name) from the
+ * state file into *out (the caller's: ccp_keyrec_free). Returns 0, or -1
+ * having said why on stderr. */
+static int lookup_key(const char *which, const char *state, const char *config, ccp_keyrec *out)
+{
+    sqlite3 *db = ccp_cli_open_state(state, config, "explain");
+    if (!db) return -1;
+    ccp_error err = {0};
+    int rc = -1;
+    if (!strncmp(which, "ccp-", 4)) {
+        /* A secret: only its hash is stored. */
+        char hash[65];
+        ccp_key_hash(which, strlen(which), hash);
+        ccp_keyrec *recs = NULL;
+        size_t n = 0;
+        if (ccp_keystore_list(db, &recs, &n, &err) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                if (rc != 0 && !strcmp(recs[i].hash, hash)) {
+                    *out = recs[i];
+                    rc = 0;
+                } else {
+                    ccp_keyrec_free(&recs[i]);
+                }
+            }
+            free(recs);
+            if (rc)
+                fprintf(stderr,
+                        "ccproxy explain: no proxy key with this secret in the state file\n");
+        } else {
+            fprintf(stderr, "ccproxy explain: %s\n", err.msg);
+        }
+    } else if (ccp_keystore_find(db, which, out, &err) == 0) {
+        rc = 0;
+    } else {
+        fprintf(stderr, "ccproxy explain: %s\n", err.msg);
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+/* What the server would answer instead of routing: printed as the
+ * explanation's last line. */
+static void refused(int status, const char *type, const char *msg)
+{
+    printf("refused:   the server would answer %d %s: %s\n", status, type, msg);
+}
+
 int ccp_cmd_explain(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"header", required_argument, NULL, 'H'},
+        {"key", required_argument, NULL, 'k'},
+        {"tenant", required_argument, NULL, 't'},
+        {"state", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL;
+    const char *config_path = NULL, *key_arg = NULL, *tenant_arg = NULL, *state_path = NULL;
+    ccp_keyrec key = {0};
+    bool have_key = false;
+    ccp_route view = {0}; /* the route cut down to the tenant's providers */
     ccp_header_view hv[MAX_HEADERS];
     char *hstore[MAX_HEADERS];
     header_list hl = {hv, 0};
     int ch, rc = 1;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:H:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:H:k:t:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             config_path = optarg;
+            break;
+        case 'k':
+            key_arg = optarg;
+            break;
+        case 't':
+            tenant_arg = optarg;
+            break;
+        case 's':
+            state_path = optarg;
             break;
         case 'H': {
             char *colon = strchr(optarg, ':');
@@ -147,6 +222,12 @@ int ccp_cmd_explain(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (key_arg && tenant_arg) {
+        fprintf(stderr, "ccproxy explain: give --key or --tenant, not both (a key names its "
+                        "tenant)\n");
+        rc = 2;
+        goto out;
+    }
     const char *path = argv[optind];
     ccp_buf text = CCP_BUF_INIT;
     if (!read_all(path, &text)) {
@@ -175,16 +256,68 @@ int ccp_cmd_explain(int argc, char **argv)
     }
     char *client_model =
         ccp_xstrdup(ccp_json_get_str(req, "model") ? ccp_json_get_str(req, "model") : "(none)");
+    /* The key and its tenant, checked as the guard checks them before
+     * routing (teams/guard.c). */
+    const ccp_tenant *tc = NULL;
+    const char *refusal = NULL, *refusal_type = NULL;
+    char why[300];
+    if (key_arg) {
+        if (lookup_key(key_arg, state_path, config_path, &key) != 0) goto early;
+        have_key = true;
+        if (key.tenant) tc = ccp_tenant_find(cfg, key.tenant);
+        if (key.revoked)
+            refusal = "this proxy key has been revoked";
+        else if (key.expires && (int64_t)time(NULL) >= key.expires)
+            refusal = "this proxy key has expired";
+        if (refusal) refusal_type = "authentication_error";
+    } else if (tenant_arg) {
+        tc = ccp_tenant_find(cfg, tenant_arg);
+        if (!tc) {
+            fprintf(stderr, "ccproxy explain: %s has no tenant '%s'", cfg->source, tenant_arg);
+            for (size_t i = 0; i < cfg->n_tenants; i++)
+                fprintf(stderr, "%s%s", i ? ", " : " (it has: ", cfg->tenants[i].name);
+            fprintf(stderr, "%s\n", cfg->n_tenants ? ")" : "");
+            goto early;
+        }
+    }
+    if (!refusal && have_key && !ccp_key_models_allow(key.models, client_model)) {
+        snprintf(why, sizeof why, "this proxy key may not use model '%.150s'", client_model);
+        refusal = why;
+        refusal_type = "permission_error";
+    } else if (!refusal && tc && !ccp_tenant_models_allow(tc, client_model)) {
+        snprintf(why, sizeof why, "tenant '%.60s' may not use model '%.150s'", tc->name,
+                 client_model);
+        refusal = why;
+        refusal_type = "permission_error";
+    }
+    printf("config:    %s\n", cfg->source);
+    if (have_key)
+        printf("key:       %s (%s)%s%s%s\n", key.name, key.id, key.tenant ? ", tenant '" : "",
+               key.tenant ? key.tenant : "", key.tenant ? "'" : "");
+    if (have_key && key.tenant && !tc)
+        printf("tenant:    '%s' is not in the config: no tenant restrictions\n", key.tenant);
+    if (tc) {
+        printf("tenant:    %s (models:", tc->name);
+        for (size_t i = 0; i < tc->models.n; i++)
+            printf(" %s", tc->models.v[i]);
+        printf("%s; providers:", tc->models.n ? "" : " any");
+        for (size_t i = 0; i < tc->providers.n; i++)
+            printf(" %s", tc->providers.v[i]);
+        printf("%s)\n", tc->providers.n ? "" : " any");
+    }
+    if (refusal) {
+        refused(refusal_type[0] == 'a' ? 401 : 403, refusal_type, refusal);
+        goto early;
+    }
     ccp_route_choice c;
     if (ccp_route_pick(cfg, req, get_header, &hl, &c, &err) != 0) {
         fprintf(stderr, "ccproxy explain: %s\n", err.msg);
         ccp_route_choice_free(&c);
-        free(client_model);
-        json_object_put(req);
-        ccp_config_unref(cfg);
-        goto out;
+        goto early;
     }
-    printf("config:    %s\n", cfg->source);
+    /* The tenant's router in place of router's stages, and its providers. */
+    bool tenant_ok = true, by_tenant = false;
+    if (tc) tenant_ok = ccp_tenant_route(cfg, tc, &c, &view, &by_tenant, why, sizeof why);
     printf("stage:     %s (matches:", ccp_stage_name(c.stage));
     for (int s = 0; s < CCP_STAGE_COUNT; s++)
         if (c.stages & (1u << s)) printf(" %s", ccp_stage_name((ccp_stage)s));
@@ -203,10 +336,18 @@ int ccp_cmd_explain(int argc, char **argv)
                c.rule->col);
         break;
     case CCP_VIA_STAGE:
+        if (by_tenant) {
+            printf("chosen by: tenants.%s.router.%s\n", tc->name, ccp_stage_name(c.stage));
+            break;
+        }
         printf("chosen by: router.%s%s%s%s\n", ccp_stage_name(c.stage), c.rule ? " (rule '" : "",
                c.rule ? c.rule->name : "", c.rule ? "' set a pipeline)" : "");
         break;
     case CCP_VIA_DEFAULT:
+        if (by_tenant) {
+            printf("chosen by: tenants.%s.router.default\n", tc->name);
+            break;
+        }
         printf("chosen by: router.default%s\n",
                c.stage != CCP_STAGE_DEFAULT ? " (the stage has no route of its own)" : "");
         break;
@@ -218,6 +359,11 @@ int ccp_cmd_explain(int argc, char **argv)
         printf(i ? "fallback:  " : "target:    ");
         print_target(&c.route->targets[i], client_model);
         printf("\n");
+    }
+    if (!tenant_ok) {
+        refused(403, "permission_error", why);
+        ccp_route_choice_free(&c);
+        goto early;
     }
     const ccp_target *t = &c.route->targets[0];
     const ccp_pipeline *pls[2] = {c.pipeline, ccp_route_target_pipeline(t, client_model)};
@@ -261,11 +407,14 @@ int ccp_cmd_explain(int argc, char **argv)
     }
     ccp_exchange_free(&ex);
     ccp_route_choice_free(&c);
+early:
     free(client_model);
     json_object_put(req);
     ccp_config_unref(cfg);
 out:
     for (size_t i = 0; i < hl.n; i++)
         free(hstore[i]);
+    free(view.targets);
+    if (have_key) ccp_keyrec_free(&key);
     return rc;
 }

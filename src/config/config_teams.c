@@ -70,8 +70,9 @@ static const ccp_key state_keys[] = {
      .offset = STATE(redis),
      .min = 1,
      .doc_def = "none",
-     .help = "`redis://host:port/db`: requests per minute and requests in flight of every key "
-             "counted in this Redis, shared by every instance that names it (atomic Lua scripts)"},
+     .help = "`redis://host:port/db`: the limits and budgets of every key and tenant (requests "
+             "and tokens per minute, requests in flight, spend) counted in this Redis, shared by "
+             "every instance that names it (atomic Lua scripts)"},
     {.name = "redis_failure",
      .type = CCP_KEY_ENUM,
      .offset = STATE(redis_failure),

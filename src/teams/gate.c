@@ -6,6 +6,7 @@
 #include "teams/keystore.h"
 #include "teams/pricing.h"
 #include "teams/redis_store.h"
+#include "teams/tenant.h"
 #include "guard/browser.h"
 
 #include "core/alloc.h"
@@ -98,28 +99,73 @@ static void set_num(ccp_response *res, const char *name, int64_t v)
     ccp_res_header(res, name, n);
 }
 
+/* Redis admitted t: what it now holds, to give back at the end. */
+static void held_in_redis(ccp_guard_ticket *t)
+{
+    t->shared_held = t->shared_concurrency > 0;
+    t->shared_tokens = t->shared_tpm > 0;
+    t->shared_spend = t->shared_budget > 0;
+    ccp_guard_shared *ts = &t->tenant_shared;
+    ts->held = ts->concurrency > 0;
+    ts->tokens = ts->tpm > 0;
+    ts->spend = ts->budget > 0;
+}
+
+/* Whether t's tenant has limits counted in Redis. */
+static bool tenant_shares(const ccp_guard_ticket *t)
+{
+    const ccp_guard_shared *ts = &t->tenant_shared;
+    return t->tenant_name && (ts->rpm > 0 || ts->concurrency > 0 || ts->tpm > 0 || ts->budget > 0);
+}
+
+/* The message of a refusal by Redis: the key's limit or its tenant's, as
+ * the local guard words it. */
+static void refusal_message(const ccp_guard_ticket *t, const ccp_redis_verdict *v, char *msg,
+                            size_t cap)
+{
+    const ccp_guard_shared *ts = &t->tenant_shared;
+    char who[96];
+    if (v->tenant)
+        snprintf(who, sizeof who, "tenant '%.60s'", t->tenant_name);
+    else
+        snprintf(who, sizeof who, "this proxy key");
+    double budget = v->tenant ? ts->budget : t->shared_budget;
+    int period = v->tenant ? ts->budget_period : t->shared_budget_period;
+    if (v->budget)
+        snprintf(msg, cap,
+                 "%s has spent its budget of %.2f USD for this %s; it renews at the start of "
+                 "the next %s (UTC)",
+                 who, budget, ccp_period_name(period), ccp_period_name(period));
+    else if (v->tokens)
+        snprintf(msg, cap, "%s is over its rate limit of %lld tokens per minute", who,
+                 (long long)(v->tenant ? ts->tpm : t->shared_tpm));
+    else if (v->concurrency)
+        snprintf(msg, cap,
+                 "%s has %lld requests in flight, its concurrency limit: wait for one to finish",
+                 who, (long long)(v->tenant ? ts->concurrency : t->shared_concurrency));
+    else
+        snprintf(msg, cap, "%s is over its rate limit of %lld requests per minute", who,
+                 (long long)(v->tenant ? ts->rpm : t->shared_rpm));
+}
+
 static void on_redis(void *ud, const ccp_redis_verdict *v)
 {
     pending_gate *p = ud;
     ccp_response *res = p->res;
     ccp_res_on_abort(res, NULL, NULL);
     bool open = p->w->config->state.redis_failure == CCP_REDIS_FAIL_OPEN;
+    /* The requests-per-minute limit the verdict's figures are of. */
+    int64_t rpm = v->tenant ? p->t.tenant_shared.rpm : p->t.shared_rpm;
     if (p->aborted) {
         p->t.status = 499;
-        if (v->result == 0) {
-            p->t.shared_held = p->t.shared_concurrency > 0;
-            p->t.shared_tokens = p->t.shared_tpm > 0;
-            p->t.shared_spend = p->t.shared_budget > 0;
-        }
+        if (v->result == 0) held_in_redis(&p->t);
         ccp_teams_finish(p->w, &p->t);
         ccp_res_end(res);
     } else if (v->result == 0 || (v->result < 0 && open)) {
         if (v->result == 0) {
-            p->t.shared_held = p->t.shared_concurrency > 0;
-            p->t.shared_tokens = p->t.shared_tpm > 0;
-            p->t.shared_spend = p->t.shared_budget > 0;
-            if (p->t.shared_rpm > 0) {
-                set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
+            held_in_redis(&p->t);
+            if (v->remaining >= 0 && rpm > 0) {
+                set_num(res, "anthropic-ratelimit-requests-limit", rpm);
                 set_num(res, "anthropic-ratelimit-requests-remaining", v->remaining);
             }
         }
@@ -130,31 +176,13 @@ static void on_redis(void *ud, const ccp_redis_verdict *v)
         p->t.status = 429;
         p->t.refused = true;
         if (!v->concurrency && !v->tokens && !v->budget) {
-            set_num(res, "anthropic-ratelimit-requests-limit", p->t.shared_rpm);
+            set_num(res, "anthropic-ratelimit-requests-limit", rpm);
             set_num(res, "anthropic-ratelimit-requests-remaining", 0);
             reset_header(res, "anthropic-ratelimit-requests-reset", v->wait_ms);
         }
         set_num(res, "retry-after", (v->wait_ms + 999) / 1000);
         char msg[200];
-        if (v->budget)
-            snprintf(msg, sizeof msg,
-                     "this proxy key has spent its budget of %.2f USD for this %s; it renews at "
-                     "the start of the next %s (UTC)",
-                     p->t.shared_budget, ccp_period_name(p->t.shared_budget_period),
-                     ccp_period_name(p->t.shared_budget_period));
-        else if (v->tokens)
-            snprintf(msg, sizeof msg,
-                     "this proxy key is over its rate limit of %lld tokens per minute",
-                     (long long)p->t.shared_tpm);
-        else if (v->concurrency)
-            snprintf(msg, sizeof msg,
-                     "this proxy key has %lld requests in flight, its concurrency limit: wait for "
-                     "one to finish",
-                     (long long)p->t.shared_concurrency);
-        else
-            snprintf(msg, sizeof msg,
-                     "this proxy key is over its rate limit of %lld requests per minute",
-                     (long long)p->t.shared_rpm);
+        refusal_message(&p->t, v, msg, sizeof msg);
         snprintf(p->t.reason, sizeof p->t.reason, "%s", msg);
         ccp_teams_finish(p->w, &p->t);
         ccp_res_access(res)->error_type = "rate_limit_error";
@@ -194,17 +222,27 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
     limit_headers(res, &v);
     if (v.status == 0 && w->redis &&
         (t->shared_rpm > 0 || t->shared_concurrency > 0 || t->shared_tpm > 0 ||
-         t->shared_budget > 0)) {
-        /* The key's shared limits are Redis's to count: the handler goes
-         * on when it answers (on_redis). */
+         t->shared_budget > 0 || tenant_shares(t))) {
+        /* The key's and its tenant's shared limits are Redis's to count,
+         * in one script: the handler goes on when it answers (on_redis). */
         pending_gate *p = ccp_xcalloc(1, sizeof *p);
         *p = (pending_gate){w, req, res, body, *t, go, false};
         memset(t, 0, sizeof *t);
         ccp_res_on_abort(res, pending_abort, p);
-        ccp_redis_budget b = {p->t.shared_budget, p->t.shared_seed, "", p->t.shared_left_ms};
-        snprintf(b.period, sizeof b.period, "%s", p->t.shared_period);
-        ccp_redis_admit(w->redis, p->t.key_id, p->t.shared_rpm, p->t.shared_concurrency,
-                        p->t.shared_tpm, p->t.est_tokens, p->t.shared_budget > 0 ? &b : NULL,
+        ccp_redis_limits kl = {p->t.key_id,
+                               p->t.shared_rpm,
+                               p->t.shared_concurrency,
+                               p->t.shared_tpm,
+                               {p->t.shared_budget, p->t.shared_seed, "", p->t.shared_left_ms}};
+        snprintf(kl.budget.period, sizeof kl.budget.period, "%s", p->t.shared_period);
+        const ccp_guard_shared *ts = &p->t.tenant_shared;
+        ccp_redis_limits tenant = {p->t.tenant_name,
+                                   ts->rpm,
+                                   ts->concurrency,
+                                   ts->tpm,
+                                   {ts->budget, ts->seed, "", ts->left_ms}};
+        snprintf(tenant.budget.period, sizeof tenant.budget.period, "%s", ts->period);
+        ccp_redis_admit(w->redis, &kl, tenant_shares(&p->t) ? &tenant : NULL, p->t.est_tokens,
                         on_redis, p);
         return false;
     }
@@ -238,11 +276,13 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
                    const char *request_id)
 {
     if (!t->key) return;
-    if (t->shared_held && w->redis) ccp_redis_release(w->redis, t->key_id);
-    t->shared_held = false;
-    /* Reconciliation of the shared tpm bucket: the estimate back, what was
+    ccp_guard_shared *ts = &t->tenant_shared;
+    if (t->shared_held && w->redis) ccp_redis_release(w->redis, t->key_id, false);
+    if (ts->held && w->redis) ccp_redis_release(w->redis, t->tenant_name, true);
+    t->shared_held = ts->held = false;
+    /* Reconciliation of the shared tpm buckets: the estimate back, what was
      * used taken (nothing used when the request ended without an account). */
-    if (t->shared_tokens && w->redis) {
+    if ((t->shared_tokens || ts->tokens) && w->redis) {
         int64_t used = 0;
         if (acc) {
             ccp_guard_usage c = {.input_tokens = acc->input_tokens,
@@ -250,9 +290,12 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
                                  .cache_write_tokens = acc->cache_creation_tokens};
             used = ccp_guard_counted_tokens(&c);
         }
-        ccp_redis_tokens_back(w->redis, t->key_id, t->shared_tpm, t->est_tokens - used);
+        if (t->shared_tokens)
+            ccp_redis_tokens_back(w->redis, t->key_id, false, t->shared_tpm, t->est_tokens - used);
+        if (ts->tokens)
+            ccp_redis_tokens_back(w->redis, t->tenant_name, true, ts->tpm, t->est_tokens - used);
     }
-    t->shared_tokens = false;
+    t->shared_tokens = ts->tokens = false;
     if (!acc) {
         /* Released without an account (the request ended before one). */
         ccp_guard_usage none = {.status = t->status,
@@ -283,38 +326,22 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
                                      u.cache_write_tokens);
     }
     if (t->shared_spend && w->redis && u.spend_usd > 0)
-        ccp_redis_spend(w->redis, t->key_id, t->shared_period, u.spend_usd);
-    t->shared_spend = false;
+        ccp_redis_spend(w->redis, t->key_id, false, t->shared_period, u.spend_usd);
+    if (ts->spend && w->redis && u.spend_usd > 0)
+        ccp_redis_spend(w->redis, t->tenant_name, true, ts->period, u.spend_usd);
+    t->shared_spend = ts->spend = false;
     ccp_guard_end(w->app->guard, t, &u, now_ms());
 }
 
 bool ccp_teams_route(ccp_worker *w, const ccp_config *cfg, ccp_guard_ticket *t,
                      ccp_route_choice *choice, ccp_response *res)
 {
+    (void)w;
     if (!t->key || !t->tenant_name || !choice->route) return true;
-    const ccp_tenant *tc = NULL;
-    for (size_t i = 0; i < cfg->n_tenants; i++)
-        if (!strcmp(cfg->tenants[i].name, t->tenant_name)) tc = &cfg->tenants[i];
+    const ccp_tenant *tc = ccp_tenant_find(cfg, t->tenant_name);
     if (!tc) return true;
-    ccp_route_overlay(cfg, tc->router, choice); /* its own stage routes, if any */
-    if (!tc->providers.n) return true;
-    const ccp_route *r = choice->route;
-    t->view.targets = ccp_xcalloc(r->n ? r->n : 1, sizeof *t->view.targets);
-    t->view.n = 0;
-    for (size_t i = 0; i < r->n; i++)
-        for (size_t j = 0; j < tc->providers.n; j++)
-            if (!strcmp(r->targets[i].provider->name, tc->providers.v[j])) {
-                t->view.targets[t->view.n++] = r->targets[i];
-                break;
-            }
-    if (t->view.n) {
-        choice->route = &t->view;
-        return true;
-    }
     char msg[300];
-    snprintf(msg, sizeof msg,
-             "tenant '%.60s' may not use provider '%.60s', the one this request is routed to",
-             tc->name, r->n ? r->targets[0].provider->name : "?");
+    if (ccp_tenant_route(cfg, tc, choice, &t->view, NULL, msg, sizeof msg)) return true;
     t->status = 403;
     t->refused = true;
     snprintf(t->reason, sizeof t->reason, "%.190s", msg);

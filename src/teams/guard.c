@@ -85,7 +85,7 @@ struct ccp_guard {
     _Atomic uint32_t poll_ms, flush_ms; /* follow a reload (ccp_guard_set_timing) */
     int64_t data_version;
     _Atomic bool any_tpm; /* some key has a tpm limit */
-    bool shared;          /* state.redis: keys' rpm and concurrency are counted there */
+    bool shared;          /* state.redis: keys' and tenants' limits are counted there */
     ccp_gtenant *tenants;
     tenant_spend *tenant_spend; /* read by load_keys; replaced under mu */
     size_t n_tenant_spend;
@@ -787,6 +787,26 @@ static ccp_gtenant *tenant_state(ccp_guard *g, const char *name, const ccp_tenan
     return t;
 }
 
+/* With state.redis, a tenant's limits are counted in Redis (with the
+ * key's, in one script): they move from c, which then counts only its
+ * spend locally (the seed of Redis's count), to sh. Under mu. */
+static void share_tenant(const ccp_gtenant *ts, caps *c, ccp_guard_shared *sh)
+{
+    sh->rpm = c->rpm;
+    sh->concurrency = c->concurrency;
+    sh->tpm = c->tpm;
+    if (c->budget_period && c->budget_usd > 0) {
+        int64_t left_s;
+        period_of(c->budget_period, time(NULL), sh->period, &left_s);
+        sh->budget = c->budget_usd;
+        sh->budget_period = c->budget_period;
+        sh->left_ms = left_s * 1000;
+        sh->seed = strcmp(sh->period, ts->st.period) == 0 ? ts->st.spent : 0;
+    }
+    c->rpm = c->concurrency = c->tpm = 0;
+    c->budget_usd = 0;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s ? ccp_xstrdup(s) : NULL;
@@ -917,6 +937,7 @@ void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, si
     }
     if (tc) {
         ts = tenant_state(g, tc->name, tc);
+        if (g->shared) share_tenant(ts, &tcap, &t->tenant_shared);
         snprintf(who, sizeof who, "tenant '%.60s'", tc->name);
         if (over_limit(&ts->st, &tcap, who, est_tokens, now_ms, v)) {
             limit_figures(&ts->st, &tcap, v);

@@ -36,6 +36,19 @@ void ccp_guard_audit_config(ccp_guard *g, const ccp_config *cfg, const char *act
 /* Writes what is queued, stops the thread, closes the file. NULL is fine. */
 void ccp_guard_free(ccp_guard *g);
 
+/* A tenant's limits counted in Redis (state.redis) for one request, and
+ * what Redis holds of it, to give back at the end. */
+typedef struct ccp_guard_shared {
+    int64_t rpm, concurrency, tpm; /* 0: none */
+    double budget, seed;           /* budget 0: none; seed: the state file's spend */
+    int budget_period;
+    char period[12];
+    int64_t left_ms;
+    bool held;   /* a request in flight counted in Redis */
+    bool tokens; /* est_tokens taken from Redis's tpm bucket */
+    bool spend;  /* admitted by Redis: the spend goes there at the end */
+} ccp_guard_shared;
+
 /* An admitted request's hold on its key: its concurrency slot and its
  * token estimate, until ccp_guard_end. Zeroed: holds nothing. */
 typedef struct ccp_guard_ticket {
@@ -63,6 +76,9 @@ typedef struct ccp_guard_ticket {
     char reason[200];  /* refused: why (the message the client got) */
     ccp_route view;    /* the route cut down to the tenant's providers; targets owned */
     int status;        /* the HTTP status the client got (set by the caller) */
+    /* The tenant's shared limits (state.redis): checked and taken in the
+     * same Redis script as the key's; tenant_name names it there. */
+    ccp_guard_shared tenant_shared;
 } ccp_guard_ticket;
 
 /* What admission decided, and the limit headers to send either way. */

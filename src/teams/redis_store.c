@@ -14,33 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS[1]: the key's rpm bucket (a hash: level, at); KEYS[2]: its requests
- * in flight; KEYS[3]: its tpm bucket; KEYS[4]: its spend in the budget's
- * period. ARGV: rpm, concurrency, tpm, the request's token estimate, the
- * budget (0: none), the spend to start from when Redis has none (the
- * state file's), the ms left in the period. Returns {admitted, why (0 rpm,
- * 1 concurrency, 2 tpm, 3 budget), wait_ms, remaining}. Redis's TIME is the one clock of every
- * instance. Nothing is taken unless everything allows it. */
+/* Admits one request against one or two holders of limits: the key, then
+ * (when it has shared limits) its tenant. Per holder h (from 0), KEYS[4h+1]
+ * is its rpm bucket (a hash: level, at), KEYS[4h+2] its requests in
+ * flight, KEYS[4h+3] its tpm bucket, KEYS[4h+4] its spend in the budget's
+ * period; ARGV[1] is the request's token estimate and ARGV[6h+2..6h+7] the
+ * holder's rpm, concurrency, tpm, budget (0: none), the spend to start
+ * from when Redis has none (the state file's) and the ms left in the
+ * period. Returns {admitted, why (0 rpm, 1 concurrency, 2 tpm, 3 budget),
+ * wait_ms, remaining, holder}: refused, the holder that refused; admitted,
+ * the holder with the fewest requests left (remaining -1: no rpm limit).
+ * Every holder is checked before anything is taken, so nothing is taken
+ * unless every limit of both allows it. Redis's TIME is the one clock of
+ * every instance. */
 static const char SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local rpm = tonumber(ARGV[1])\n"
-    "local conc = tonumber(ARGV[2])\n"
-    "local tpm = tonumber(ARGV[3])\n"
-    "local est = tonumber(ARGV[4])\n"
-    "if conc > 0 then\n"
-    "  local c = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-    "  if c >= conc then return {0, 1, 1000, 0} end\n"
-    "end\n"
-    "local budget = tonumber(ARGV[5])\n"
-    "if budget > 0 then\n"
-    "  local s = tonumber(redis.call('GET', KEYS[4]))\n"
-    "  if not s then\n"
-    "    s = tonumber(ARGV[6])\n"
-    "    redis.call('SET', KEYS[4], ARGV[6], 'PX', tonumber(ARGV[7]) + 86400000)\n"
-    "  end\n"
-    "  if s >= budget then return {0, 3, tonumber(ARGV[7]), 0} end\n"
-    "end\n"
+    "local est = tonumber(ARGV[1])\n"
+    "local n = #KEYS / 4\n"
     "local function level_of(k, cap)\n"
     "  local h = redis.call('HMGET', k, 'level', 'at')\n"
     "  local level = tonumber(h[1]) or cap\n"
@@ -48,34 +39,56 @@ static const char SCRIPT[] =
     "  if now > at then level = math.min(cap, level + (now - at) * cap / 60000) end\n"
     "  return level\n"
     "end\n"
-    "local remaining = -1\n"
-    "local rl, tl\n"
-    "if rpm > 0 then\n"
-    "  rl = level_of(KEYS[1], rpm)\n"
-    "  if rl < 1 - 1e-9 then\n"
-    "    return {0, 0, math.ceil((1 - rl) * 60000 / rpm), 0}\n"
+    "local lv = {}\n"
+    "for h = 0, n - 1 do\n"
+    "  local k, a = h * 4, h * 6 + 1\n"
+    "  local rpm, conc = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
+    "  local tpm, budget = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
+    "  if conc > 0 then\n"
+    "    local c = tonumber(redis.call('GET', KEYS[k + 2]) or '0')\n"
+    "    if c >= conc then return {0, 1, 1000, 0, h} end\n"
+    "  end\n"
+    "  if budget > 0 then\n"
+    "    local s = tonumber(redis.call('GET', KEYS[k + 4]))\n"
+    "    if not s then\n"
+    "      s = tonumber(ARGV[a + 5])\n"
+    "      redis.call('SET', KEYS[k + 4], ARGV[a + 5], 'PX', tonumber(ARGV[a + 6]) + 86400000)\n"
+    "    end\n"
+    "    if s >= budget then return {0, 3, tonumber(ARGV[a + 6]), 0, h} end\n"
+    "  end\n"
+    "  if rpm > 0 then\n"
+    "    local l = level_of(KEYS[k + 1], rpm)\n"
+    "    if l < 1 - 1e-9 then return {0, 0, math.ceil((1 - l) * 60000 / rpm), 0, h} end\n"
+    "    lv[2 * h + 1] = l\n"
+    "  end\n"
+    "  if tpm > 0 then\n"
+    "    local l = level_of(KEYS[k + 3], tpm)\n"
+    "    local need = math.min(math.max(est, 1), tpm)\n"
+    "    if l < need - 1e-9 then return {0, 2, math.ceil((need - l) * 60000 / tpm), 0, h} end\n"
+    "    lv[2 * h + 2] = l\n"
     "  end\n"
     "end\n"
-    "if tpm > 0 then\n"
-    "  tl = level_of(KEYS[3], tpm)\n"
-    "  local need = math.min(math.max(est, 1), tpm)\n"
-    "  if tl < need - 1e-9 then\n"
-    "    return {0, 2, math.ceil((need - tl) * 60000 / tpm), 0}\n"
+    "local remaining, who = -1, 0\n"
+    "for h = 0, n - 1 do\n"
+    "  local k, a = h * 4, h * 6 + 1\n"
+    "  if tonumber(ARGV[a + 3]) > 0 then\n"
+    "    redis.call('HSET', KEYS[k + 3], 'level', tostring(lv[2 * h + 2] - est), 'at', "
+    "tostring(now))\n"
+    "    redis.call('PEXPIRE', KEYS[k + 3], 120000)\n"
     "  end\n"
-    "  redis.call('HSET', KEYS[3], 'level', tostring(tl - est), 'at', tostring(now))\n"
-    "  redis.call('PEXPIRE', KEYS[3], 120000)\n"
+    "  if tonumber(ARGV[a + 1]) > 0 then\n"
+    "    local l = lv[2 * h + 1] - 1\n"
+    "    redis.call('HSET', KEYS[k + 1], 'level', tostring(l), 'at', tostring(now))\n"
+    "    redis.call('PEXPIRE', KEYS[k + 1], 120000)\n"
+    "    local r = math.floor(l + 1e-9)\n"
+    "    if remaining < 0 or r < remaining then remaining, who = r, h end\n"
+    "  end\n"
+    "  if tonumber(ARGV[a + 2]) > 0 then\n"
+    "    redis.call('INCR', KEYS[k + 2])\n"
+    "    redis.call('PEXPIRE', KEYS[k + 2], 3600000)\n"
+    "  end\n"
     "end\n"
-    "if rpm > 0 then\n"
-    "  rl = rl - 1\n"
-    "  redis.call('HSET', KEYS[1], 'level', tostring(rl), 'at', tostring(now))\n"
-    "  redis.call('PEXPIRE', KEYS[1], 120000)\n"
-    "  remaining = math.floor(rl + 1e-9)\n"
-    "end\n"
-    "if conc > 0 then\n"
-    "  redis.call('INCR', KEYS[2])\n"
-    "  redis.call('PEXPIRE', KEYS[2], 3600000)\n"
-    "end\n"
-    "return {1, 0, 0, remaining}\n";
+    "return {1, 0, 0, remaining, who}\n";
 
 /* KEYS[1]: a tpm bucket; ARGV: tpm, tokens to give back (< 0: to take
  * more, when a request used more than its estimate). */
@@ -108,14 +121,23 @@ struct ccp_redis {
     char sha[41]; /* SHA-1 of SCRIPT, as EVALSHA wants it */
 };
 
+/* A Redis key name: "ccp:" + kind + what a holder's id or name makes it. */
+#define RKEY_MAX 300
+
+/* One holder's part of an admission: its Redis keys and its ARGV. */
+typedef struct holder_args {
+    char keys[4][RKEY_MAX]; /* rpm, conc, tpm, spend */
+    char rpm[24], conc[24], tpm[24], budget[32], seed[32], left_ms[24];
+} holder_args;
+
 /* One admission waiting for its reply. */
 typedef struct pending_admit {
     ccp_redis *r;
     ccp_redis_admit_cb cb;
     void *ud;
-    char key_id[32];
-    long long rpm, conc, tpm, est, left_ms;
-    char budget[32], seed[32], period[12];
+    int n; /* holders: 1 the key, 2 the key and its tenant */
+    holder_args h[2];
+    char est[24];
     bool tried_eval;  /* NOSCRIPT was answered once: EVAL sent */
     uv_timer_t timer; /* the reply's deadline; p is freed when it is closed */
 } pending_admit;
@@ -280,9 +302,9 @@ static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
         send_admit(p);
         return;
     }
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 4) {
-        long long f[4];
-        for (int i = 0; i < 4; i++)
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 5) {
+        long long f[5];
+        for (int i = 0; i < 5; i++)
             f[i] = reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer : 0;
         v.result = f[0] ? 0 : 1;
         v.concurrency = f[1] == 1;
@@ -290,6 +312,7 @@ static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
         v.budget = f[1] == 3;
         v.wait_ms = f[2];
         v.remaining = f[3];
+        v.tenant = f[4] == 1;
     } else {
         failed(p->r, reply && reply->type == REDIS_REPLY_ERROR ? reply->str
                      : ac && ac->errstr[0]                     ? ac->errstr
@@ -307,24 +330,25 @@ static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
 static void send_admit(pending_admit *p)
 {
     redisAsyncContext *ac = conn(p->r);
-    char k1[64], k2[64], k3[64], k4[80];
-    snprintf(k4, sizeof k4, "ccp:spend:%s:%s", p->key_id, p->period);
-    snprintf(k1, sizeof k1, "ccp:rpm:%s", p->key_id);
-    snprintf(k2, sizeof k2, "ccp:conc:%s", p->key_id);
-    snprintf(k3, sizeof k3, "ccp:tpm:%s", p->key_id);
-    int rc = REDIS_ERR;
-    if (ac) {
-        if (p->tried_eval)
-            rc = redisAsyncCommand(ac, on_admit_reply, p,
-                                   "EVAL %s 4 %s %s %s %s %lld %lld %lld %lld %s %s %lld", SCRIPT,
-                                   k1, k2, k3, k4, p->rpm, p->conc, p->tpm, p->est, p->budget,
-                                   p->seed, p->left_ms);
-        else
-            rc = redisAsyncCommand(ac, on_admit_reply, p,
-                                   "EVALSHA %s 4 %s %s %s %s %lld %lld %lld %lld %s %s %lld",
-                                   p->r->sha, k1, k2, k3, k4, p->rpm, p->conc, p->tpm, p->est,
-                                   p->budget, p->seed, p->left_ms);
+    /* EVALSHA sha numkeys keys... est, then six arguments per holder. */
+    const char *argv[3 + 8 + 1 + 12];
+    int argc = 0;
+    argv[argc++] = p->tried_eval ? "EVAL" : "EVALSHA";
+    argv[argc++] = p->tried_eval ? SCRIPT : p->r->sha;
+    argv[argc++] = p->n == 2 ? "8" : "4";
+    for (int h = 0; h < p->n; h++)
+        for (int i = 0; i < 4; i++)
+            argv[argc++] = p->h[h].keys[i];
+    argv[argc++] = p->est;
+    for (int h = 0; h < p->n; h++) {
+        argv[argc++] = p->h[h].rpm;
+        argv[argc++] = p->h[h].conc;
+        argv[argc++] = p->h[h].tpm;
+        argv[argc++] = p->h[h].budget;
+        argv[argc++] = p->h[h].seed;
+        argv[argc++] = p->h[h].left_ms;
     }
+    int rc = ac ? redisAsyncCommandArgv(ac, on_admit_reply, p, argc, argv, NULL) : REDIS_ERR;
     if (rc != REDIS_OK) {
         failed(p->r, "not connected");
         ccp_redis_verdict v = {.result = -1, .remaining = -1};
@@ -334,47 +358,70 @@ static void send_admit(pending_admit *p)
     }
 }
 
-void ccp_redis_admit(ccp_redis *r, const char *key_id, int64_t rpm, int64_t concurrency,
-                     int64_t tpm, int64_t est_tokens, const ccp_redis_budget *b,
-                     ccp_redis_admit_cb cb, void *ud)
+/* The name of holder id's counter what ("rpm", "conc", "tpm", "spend"): a
+ * key's "ccp:rpm:ID", a tenant's "ccp:tenant:rpm:NAME" (a separate space,
+ * so that no tenant name can share a key's counters). */
+static void rkey(char out[RKEY_MAX], bool tenant, const char *what, const char *id)
 {
-    pending_admit *p = ccp_xcalloc(1, sizeof *p);
+    snprintf(out, RKEY_MAX, "ccp:%s%s:%.200s", tenant ? "tenant:" : "", what, id);
+}
+
+static void holder_fill(holder_args *h, bool tenant, const ccp_redis_limits *l)
+{
+    const ccp_redis_budget *b = l->budget.usd > 0 ? &l->budget : NULL;
+    rkey(h->keys[0], tenant, "rpm", l->id);
+    rkey(h->keys[1], tenant, "conc", l->id);
+    rkey(h->keys[2], tenant, "tpm", l->id);
+    snprintf(h->keys[3], RKEY_MAX, "ccp:%sspend:%.200s:%s", tenant ? "tenant:" : "", l->id,
+             b ? b->period : "-");
+    snprintf(h->rpm, sizeof h->rpm, "%lld", (long long)l->rpm);
+    snprintf(h->conc, sizeof h->conc, "%lld", (long long)l->concurrency);
+    snprintf(h->tpm, sizeof h->tpm, "%lld", (long long)l->tpm);
+    snprintf(h->budget, sizeof h->budget, "%.9f", b ? b->usd : 0.0);
+    snprintf(h->seed, sizeof h->seed, "%.9f", b ? b->seed_usd : 0.0);
+    snprintf(h->left_ms, sizeof h->left_ms, "%lld", (long long)(b ? b->left_ms : 0));
+}
+
+void ccp_redis_admit(ccp_redis *r, const ccp_redis_limits *key, const ccp_redis_limits *tenant,
+                     int64_t est_tokens, ccp_redis_admit_cb cb, void *ud)
+{
+    pending_admit *p = ccp_xcalloc(1, sizeof *p); /* freed when its timer is closed */
     p->r = r;
     p->cb = cb;
     p->ud = ud;
-    snprintf(p->key_id, sizeof p->key_id, "%s", key_id);
-    p->rpm = rpm;
-    p->conc = concurrency;
-    p->tpm = tpm;
-    p->est = est_tokens;
-    snprintf(p->budget, sizeof p->budget, "%.9f", b ? b->usd : 0.0);
-    snprintf(p->seed, sizeof p->seed, "%.9f", b ? b->seed_usd : 0.0);
-    snprintf(p->period, sizeof p->period, "%s", b ? b->period : "-");
-    p->left_ms = b ? b->left_ms : 0;
+    p->n = tenant ? 2 : 1;
+    holder_fill(&p->h[0], false, key);
+    if (tenant) holder_fill(&p->h[1], true, tenant);
+    snprintf(p->est, sizeof p->est, "%lld", (long long)est_tokens);
     uv_timer_init(r->loop, &p->timer);
     p->timer.data = p;
     uv_timer_start(&p->timer, on_timeout, REPLY_TIMEOUT_MS, 0);
     send_admit(p);
 }
 
-void ccp_redis_release(ccp_redis *r, const char *key_id)
+void ccp_redis_release(ccp_redis *r, const char *key_id, bool tenant)
 {
     redisAsyncContext *ac = conn(r);
-    if (ac) redisAsyncCommand(ac, NULL, NULL, "DECR ccp:conc:%s", key_id);
+    char k[RKEY_MAX];
+    rkey(k, tenant, "conc", key_id);
+    if (ac) redisAsyncCommand(ac, NULL, NULL, "DECR %s", k);
 }
 
-void ccp_redis_spend(ccp_redis *r, const char *key_id, const char *period, double usd)
+void ccp_redis_spend(ccp_redis *r, const char *key_id, bool tenant, const char *period, double usd)
 {
     redisAsyncContext *ac = conn(r);
-    char v[32];
+    char v[32], k[RKEY_MAX];
     snprintf(v, sizeof v, "%.9f", usd);
-    if (ac) redisAsyncCommand(ac, NULL, NULL, "INCRBYFLOAT ccp:spend:%s:%s %s", key_id, period, v);
+    snprintf(k, sizeof k, "ccp:%sspend:%.200s:%s", tenant ? "tenant:" : "", key_id, period);
+    if (ac) redisAsyncCommand(ac, NULL, NULL, "INCRBYFLOAT %s %s", k, v);
 }
 
-void ccp_redis_tokens_back(ccp_redis *r, const char *key_id, int64_t tpm, int64_t back)
+void ccp_redis_tokens_back(ccp_redis *r, const char *key_id, bool tenant, int64_t tpm, int64_t back)
 {
     redisAsyncContext *ac = conn(r);
+    char k[RKEY_MAX];
+    rkey(k, tenant, "tpm", key_id);
     if (ac)
-        redisAsyncCommand(ac, NULL, NULL, "EVAL %s 1 ccp:tpm:%s %lld %lld", ADJUST, key_id,
-                          (long long)tpm, (long long)back);
+        redisAsyncCommand(ac, NULL, NULL, "EVAL %s 1 %s %lld %lld", ADJUST, k, (long long)tpm,
+                          (long long)back);
 }

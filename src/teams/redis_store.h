@@ -3,10 +3,11 @@
  * (hiredis's libuv adapter), so a round trip never blocks a loop.
  *
  * Admission runs one Lua script (EVALSHA, EVAL when Redis does not know it
- * yet) that refills the key's requests-per-minute bucket by Redis's own
- * clock, checks its requests in flight, and takes one of each — atomically,
- * so two instances never both take the last request. The end of a request
- * gives its in-flight count back (DECR). */
+ * yet) that refills the buckets of the key and of its tenant by Redis's
+ * own clock, checks their requests in flight, tokens and budgets, and
+ * takes from all of them or from none — atomically, so two instances never
+ * both take the last request. The end of a request gives the in-flight
+ * counts back (DECR), reconciles the tpm buckets and adds the spend. */
 #ifndef CCP_TEAMS_REDIS_STORE_H
 #define CCP_TEAMS_REDIS_STORE_H
 
@@ -34,38 +35,48 @@ typedef struct ccp_redis_verdict {
     bool concurrency;  /* refused for requests in flight */
     bool tokens;       /* refused for tokens per minute */
     bool budget;       /* refused for the budget (none of these: for rpm) */
+    bool tenant;       /* refused: by the tenant's limit; admitted: remaining is the tenant's */
     int64_t wait_ms;   /* refused: when to try again */
     int64_t remaining; /* admitted: requests left in the bucket; -1 when no rpm limit */
 } ccp_redis_verdict;
 
 typedef void (*ccp_redis_admit_cb)(void *ud, const ccp_redis_verdict *v);
 
-/* A key's budget as Redis counts it: spend per period ("2026-11-30" or
- * "2026-11"), started from seed_usd (the state file's) when Redis has no
- * count for the period yet. */
+/* A key's or a tenant's budget as Redis counts it: spend per period
+ * ("2026-11-30" or "2026-11"), started from seed_usd (the state file's)
+ * when Redis has no count for the period yet. */
 typedef struct ccp_redis_budget {
-    double usd, seed_usd;
+    double usd, seed_usd; /* usd 0: no budget */
     char period[12];
     int64_t left_ms; /* until the period ends: the 429's wait */
 } ccp_redis_budget;
 
-/* Asks Redis to admit one request of key_id under rpm, concurrency and
- * tpm (0: none) and budget b (NULL: none), taking est_tokens from the tpm
- * bucket. cb runs once, on the loop, possibly before this returns (when
- * there is no connection). */
-void ccp_redis_admit(ccp_redis *r, const char *key_id, int64_t rpm, int64_t concurrency,
-                     int64_t tpm, int64_t est_tokens, const ccp_redis_budget *b,
-                     ccp_redis_admit_cb cb, void *ud);
+/* The shared limits of one holder (a key or a tenant); 0: none. */
+typedef struct ccp_redis_limits {
+    const char *id; /* the key's id, or the tenant's name */
+    int64_t rpm, concurrency, tpm;
+    ccp_redis_budget budget;
+} ccp_redis_limits;
 
-/* Adds a finished request's spend to key_id's count for period. */
-void ccp_redis_spend(ccp_redis *r, const char *key_id, const char *period, double usd);
+/* Asks Redis, in one round trip, to admit one request of est_tokens under
+ * key's limits and, unless tenant is NULL, its tenant's: nothing is taken
+ * unless every limit of both allows it. cb runs once, on the loop,
+ * possibly before this returns (when there is no connection). */
+void ccp_redis_admit(ccp_redis *r, const ccp_redis_limits *key, const ccp_redis_limits *tenant,
+                     int64_t est_tokens, ccp_redis_admit_cb cb, void *ud);
 
-/* Reconciliation at a request's end: gives back to key_id's tpm bucket
- * the estimate minus what it used (back < 0 takes more). Fire and forget. */
-void ccp_redis_tokens_back(ccp_redis *r, const char *key_id, int64_t tpm, int64_t back);
+/* The end of a request, fire and forget, for the key id (tenant false) or
+ * the tenant named id (tenant true). */
 
-/* Gives back key_id's request in flight (fire and forget). */
-void ccp_redis_release(ccp_redis *r, const char *key_id);
+/* Adds a finished request's spend to id's count for period. */
+void ccp_redis_spend(ccp_redis *r, const char *id, bool tenant, const char *period, double usd);
+
+/* Reconciliation: gives back to id's tpm bucket the estimate minus what
+ * the request used (back < 0 takes more). */
+void ccp_redis_tokens_back(ccp_redis *r, const char *id, bool tenant, int64_t tpm, int64_t back);
+
+/* Gives back id's request in flight. */
+void ccp_redis_release(ccp_redis *r, const char *id, bool tenant);
 
 /* Failures seen (unreachable, errors), all workers: for /metrics. */
 uint64_t ccp_redis_failures(void);
