@@ -42,7 +42,10 @@ static int teardown(void **state)
 }
 
 /* A config with the plugin source src (isolation iso, on_error) and a
- * pipeline "p" of n_steps steps of it. */
+ * pipeline "p" of n_steps steps of it. Calls may take timeout_ms: 5000
+ * (the machine may be busy), or 500 ms in the timeout's test. */
+static int timeout_ms = 5000;
+
 static ccp_config *load(const char *src, const char *iso, const char *on_error, int n_steps)
 {
     char path[128], yaml[1024];
@@ -52,9 +55,10 @@ static ccp_config *load(const char *src, const char *iso, const char *on_error, 
     fputs(src, f);
     fclose(f);
     snprintf(yaml, sizeof yaml,
-             "plugins:\n  dirs: []\n  load:\n    - {path: %s, isolation: %s, on_error: %s}\n"
+             "plugins:\n  dirs: []\n  load:\n    - {path: %s, isolation: %s, on_error: %s,\n"
+             "       limits: {timeout_ms: %d}}\n"
              "pipelines:\n  p: [%s]\n",
-             path, iso, on_error, n_steps == 2 ? "ev, ev" : "ev");
+             path, iso, on_error, timeout_ms, n_steps == 2 ? "ev, ev" : "ev");
     ccp_config *cfg = NULL;
     ccp_diags d = {0};
     if (ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d) != 0)
@@ -117,6 +121,7 @@ static const char *EDIT =
     "  if ev.type == 'message_start' then ev.usage.input_tokens = ev.usage.input_tokens + 1 end\n"
     "  if ev.type == 'content_block_delta' then\n"
     "    if ev.text == 'crash' then ccp.test_syscall('open') end\n"
+    "    if ev.text == 'hang' then while true do end end\n"
     "    ev.text = ev.text:upper()\n"
     "    return {ev, {type='content_block_delta', index=ev.index, kind='text_delta', text='+'}}\n"
     "  end\n"
@@ -124,6 +129,8 @@ static const char *EDIT =
 
 /* Emits a stream with n text deltas (the one at crash_at says "crash")
  * into ch. */
+static const char *bad_word = "crash";
+
 static void emit_stream(ccp_event_chain *ch, int n, int crash_at)
 {
     ccp_event start = {.type = CCP_EV_MESSAGE_START,
@@ -140,7 +147,7 @@ static void emit_stream(ccp_event_chain *ch, int n, int crash_at)
     for (int i = 0; i < n; i++) {
         /* The text lives in a buffer that is gone after emit returns. */
         char *text = malloc(16);
-        int len = i == crash_at ? snprintf(text, 16, "crash") : snprintf(text, 16, "w%d", i);
+        int len = i == crash_at ? snprintf(text, 16, "%s", bad_word) : snprintf(text, 16, "w%d", i);
         ccp_event d = {.type = CCP_EV_BLOCK_DELTA,
                        .delta_kind = CCP_DELTA_TEXT,
                        .text = text,
@@ -175,7 +182,10 @@ static char *run(ccp_config *cfg, bool async, int n, int crash_at, int *failed)
     }
     ccp_error err = {0};
     *failed = ccp_plugin_events_failed(&ch, &err);
-    if (*failed) assert_non_null(strstr(err.msg, "plugin 'ev' event hook failed (crash)"));
+    char want[64];
+    snprintf(want, sizeof want, "plugin 'ev' event hook failed (%s)",
+             strcmp(bad_word, "crash") ? "timeout" : "crash");
+    if (*failed) assert_non_null(strstr(err.msg, want));
     ccp_event_chain_free(&ch);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
@@ -238,6 +248,31 @@ static void a_crash_mid_stream_keeps_on_error(void **state)
     unsetenv("CCPROXY_PLUGIN_TEST_SYSCALLS");
 }
 
+static void a_timeout_mid_stream_keeps_on_error(void **state)
+{
+    (void)state;
+    bad_word = "hang"; /* the hook loops on it until timeout_ms */
+    timeout_ms = 500;
+    ccp_config *cfg = load(EDIT, "process", "skip", 1);
+    int failed;
+    char *out = run(cfg, true, 10, 5, &failed);
+    assert_int_equal(failed, 0);
+    assert_non_null(strstr(out, "content_block_delta(W4);content_block_delta(+);"
+                                "content_block_delta(hang);content_block_delta(w6);"));
+    free(out);
+    ccp_config_unref(cfg);
+    cfg = load(EDIT, "process", "fail", 1);
+    out = run(cfg, true, 10, 5, &failed);
+    assert_int_equal(failed, CCP_EINVAL);
+    assert_non_null(strstr(out, "content_block_delta(W4);content_block_delta(+);error(plugin "
+                                "'ev' event hook failed (timeout)"));
+    assert_null(strstr(out, "w6"));
+    free(out);
+    ccp_config_unref(cfg);
+    bad_word = "crash";
+    timeout_ms = 5000;
+}
+
 static void a_chain_freed_while_a_job_runs_is_freed_by_its_completion(void **state)
 {
     (void)state;
@@ -298,6 +333,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(async_gives_what_sync_gives_in_order),
         cmocka_unit_test(a_crash_mid_stream_keeps_on_error),
+        cmocka_unit_test(a_timeout_mid_stream_keeps_on_error),
         cmocka_unit_test(a_chain_freed_while_a_job_runs_is_freed_by_its_completion),
         cmocka_unit_test(in_process_links_stay_synchronous),
     };
