@@ -175,7 +175,7 @@ router:
 
 test('edited, dropped and added events come out byte-identical to the synchronous (in-process) run', async () => {
   const run = async (isolation) => {
-    const proxy = await startProxy(config([`{path: ${EDIT}, isolation: ${isolation}}`, `{path: ${MARK}, isolation: ${isolation}}`], ['edit', 'mark']), { args: ['--workers', '1'] });
+    const proxy = await startProxy(config([`{path: ${EDIT}, isolation: ${isolation}, limits: {timeout_ms: 10000}}`, `{path: ${MARK}, isolation: ${isolation}, limits: {timeout_ms: 10000}}`], ['edit', 'mark']), { args: ['--workers', '1'] });
     const out = {};
     try {
       for (const kind of ['text', 'thinking', 'tool', 'long']) {
