@@ -82,6 +82,14 @@ typedef struct msg_ctx {
     /* The debug capture of this exchange (debug/capture.h), or NULL; the
      * response's tap hands it to the writer when the response ends. */
     ccp_capture_ex *cap;
+    /* Process-isolated event hooks answer later (plugin/plugin.h): an end
+     * of the transfer (END_DONE: on_done's judging) or of the decoding
+     * (END_COMPLETE: complete_ok's rest) that came while they held events
+     * waits here for plugins_settled. */
+    enum { END_NONE, END_DONE, END_COMPLETE } end_wait;
+    int end_result;
+    bool end_has_err;
+    ccp_error end_err;
 } msg_ctx;
 
 static double ms_since(uint64_t ns)
@@ -370,6 +378,12 @@ static int on_data(void *ud, const char *data, size_t len)
          * provider back rather than queue its whole answer here. */
         ccp_log_debug("%s: the client is not keeping up; upstream paused", c->req->id);
         ccp_upstream_pause(c->up);
+    } else if (rc == 0 && !c->aborted &&
+               ccp_plugin_events_held(&c->chain) > CCP_PLUGIN_EVENTS_HIGH) {
+        /* The same for a plugin host slower than the provider (resumed in
+         * plugins_settled). */
+        ccp_log_debug("%s: the event plugins are not keeping up; upstream paused", c->req->id);
+        ccp_upstream_pause(c->up);
     }
     return rc != 0 || c->aborted;
 }
@@ -379,13 +393,30 @@ static int on_data(void *ud, const char *data, size_t len)
 static void on_drain(void *ud)
 {
     msg_ctx *c = ud;
-    if (c->up) ccp_upstream_resume(c->up);
+    if (c->up && ccp_plugin_events_held(&c->chain) <= CCP_PLUGIN_EVENTS_LOW)
+        ccp_upstream_resume(c->up);
 }
+
+static void complete_rest(msg_ctx *c, int rc, ccp_error *errp);
 
 static void complete_ok(msg_ctx *c)
 {
     ccp_error err = {0};
     int rc = c->a.codec->decoder_finish(c->dec, &err);
+    if (ccp_plugin_events_held(&c->chain)) {
+        /* The last events are still with a plugin host. */
+        c->end_wait = END_COMPLETE;
+        c->end_result = rc;
+        c->end_err = err;
+        return;
+    }
+    complete_rest(c, rc, &err);
+}
+
+/* The decoding is over and every event reached the writer. */
+static void complete_rest(msg_ctx *c, int rc, ccp_error *errp)
+{
+    ccp_error err = *errp;
     const char *etype = NULL, *emsg = NULL;
     bool upstream_error = ccp_anthropic_writer_error(c->wr, &etype, &emsg);
     const char *stop = ccp_anthropic_writer_stop_reason(c->wr);
@@ -461,6 +492,8 @@ static void attempt_recorded(msg_ctx *c, int result, const ccp_error *err)
     ccp_buf_free(&clean);
 }
 
+static void judge(msg_ctx *c, int result, const ccp_error *err);
+
 static void on_done(void *ud, int result, const ccp_error *err)
 {
     msg_ctx *c = ud;
@@ -481,6 +514,22 @@ static void on_done(void *ud, int result, const ccp_error *err)
         finish(c);
         return;
     }
+    if (ccp_plugin_events_held(&c->chain)) {
+        /* Judged once the plugin hosts gave back what they hold: whether
+         * the client got an answer yet depends on it. */
+        c->end_wait = END_DONE;
+        c->end_result = result;
+        c->end_has_err = err != NULL;
+        if (err) c->end_err = *err;
+        return;
+    }
+    judge(c, result, err);
+}
+
+/* The transfer is over and every event reached the writer: done, retried,
+ * fallen back or failed. */
+static void judge(msg_ctx *c, int result, const ccp_error *err)
+{
     attempt_recorded(c, result, err);
     if (c->fail_code) {
         ccp_log_debug("%s decoder stopped the transfer: %s", c->req->id, c->fail.msg);
@@ -547,6 +596,52 @@ static void on_done(void *ud, int result, const ccp_error *err)
     ccp_log_warn("upstream %s answered %d (%s)", pname, c->status, type);
     fail_and_finish(c, c->status, type, msg.data ? msg.data : "upstream error");
     ccp_buf_free(&msg);
+}
+
+/* ---- process-isolated event hooks (plugin/plugin.h) -------------------
+ * Their links answer from libuv's thread pool: after each answer the
+ * provider may send again (it was paused above CCP_PLUGIN_EVENTS_HIGH), a
+ * link that failed under on_error: fail stops the transfer as a decoder
+ * error would, and an end that waited for them goes on. */
+static void plugins_settled(void *ud)
+{
+    msg_ctx *c = ud;
+    ccp_error perr = {0};
+    int failed = ccp_plugin_events_failed(&c->chain, &perr);
+    if (c->up) {
+        if (failed) {
+            c->fail_code = failed;
+            c->fail = perr;
+            ccp_upstream_cancel(c->up); /* no callback runs after this: on_done is ours */
+            on_done(c, failed, NULL);
+        } else if (ccp_plugin_events_held(&c->chain) <= CCP_PLUGIN_EVENTS_LOW &&
+                   !ccp_res_congested(c->res)) {
+            ccp_upstream_resume(c->up);
+        }
+        return;
+    }
+    if (c->end_wait == END_NONE || ccp_plugin_events_held(&c->chain)) return;
+    int end = c->end_wait;
+    c->end_wait = END_NONE;
+    if (end == END_DONE) {
+        if (failed && !c->fail_code) {
+            c->fail_code = failed;
+            c->fail = perr;
+        }
+        judge(c, c->end_result, c->end_has_err ? &c->end_err : NULL);
+    } else {
+        complete_rest(c, c->end_result ? c->end_result : failed, &c->end_err);
+    }
+}
+
+static void plugin_job_begin(void *w)
+{
+    ((ccp_worker *)w)->prep_jobs++; /* the completion uses the worker's loop */
+}
+
+static void plugin_job_end(void *w)
+{
+    ccp_app_worker_job_done(w);
 }
 
 static void on_abort(void *ud)
@@ -846,6 +941,9 @@ static void attempt_prepared(msg_ctx *c, int rc, ccp_prep_error *ep)
     ccp_event_chain_build(&c->chain, c->a.pipeline, ccp_anthropic_writer_sink(c->wr));
     ccp_event_chain_push(&c->chain, c->a.rule_pipeline);
     ccp_plugin_ctx_set(prev_pctx);
+    ccp_plugin_events_async pa = {c->w->loop,     c->cfg, plugins_settled, c, plugin_job_begin,
+                                  plugin_job_end, c->w};
+    ccp_plugin_events_make_async(&c->chain, &pa);
     admit_attempt(c);
 }
 

@@ -22,8 +22,8 @@
  * A call blocks its calling thread until the answer or the deadline (a
  * bounded poll). Request and outbound hooks are called from libuv's thread
  * pool (http/messages.c prepares such attempts off the loop), and so is a
- * route hook (the request is routed off the loop); event hooks still
- * block the worker's loop for their call: see docs/plugins.md. */
+ * route hook (the request is routed off the loop) and an event hook (the
+ * server makes the link asynchronous: events.c). */
 #include "plugin/host_internal.h"
 
 #include "core/alloc.h"

@@ -162,6 +162,49 @@ bool ccp_plugin_pipeline_blocks(const ccp_pipeline *p);
 /* True when routing calls a plugin host (router.script in process mode). */
 bool ccp_plugin_route_blocks(const ccp_config *cfg);
 
+/* ---- asynchronous event hooks (events.c) --------------------------------
+ * A process-isolated plugin's event hook waits on its host for each call.
+ * On a server's loop its links are made asynchronous: emit queues a copy
+ * of the event and returns 0 at once; libuv's thread pool calls the hook
+ * (one job per link at a time, so the order holds) and the job's
+ * completion, on loop, emits what the hook returned to the next link. The
+ * owner of the chain then:
+ *   - holds its producer back while ccp_plugin_events_held is above
+ *     CCP_PLUGIN_EVENTS_HIGH, and lets it go on at CCP_PLUGIN_EVENTS_LOW
+ *     or below (checked in settled);
+ *   - ends the answer (message_stop's handling, the judge, usage) only
+ *     once ccp_plugin_events_held is 0;
+ *   - stops the producer when ccp_plugin_events_failed says a link failed
+ *     under on_error: fail (its error event went on already), as the
+ *     negative return of a synchronous emit would; later events are
+ *     dropped (and emit returns that code).
+ * Freeing the chain while a job runs is safe: the link is orphaned, its
+ * job stops after the current call and the completion frees it (after
+ * which neither settled nor anything downstream is called). In-process
+ * links, and every link of a chain never made asynchronous (`ccproxy
+ * plugin test`, replay), stay synchronous. */
+#define CCP_PLUGIN_EVENTS_HIGH 256
+#define CCP_PLUGIN_EVENTS_LOW 64
+struct uv_loop_s;
+typedef struct ccp_plugin_events_async {
+    struct uv_loop_s *loop; /* where completions run (the chain's thread) */
+    struct ccp_config *cfg; /* the chain's config: each link holds a reference */
+    /* After each completion, on loop (not after the link was freed). */
+    void (*settled)(void *ud);
+    void *ud;
+    /* Around each job (the owner keeps the loop's owner alive for the
+     * completion); job_end is called last and may free job_ud. */
+    void (*job_begin)(void *job_ud);
+    void (*job_end)(void *job_ud);
+    void *job_ud;
+} ccp_plugin_events_async;
+/* Makes ch's process-isolated plugin links asynchronous; returns how many. */
+size_t ccp_plugin_events_make_async(ccp_event_chain *ch, const ccp_plugin_events_async *a);
+/* Events ch's asynchronous links hold (queued, or with a host). */
+size_t ccp_plugin_events_held(const ccp_event_chain *ch);
+/* The code (and err) of a link of ch that failed under on_error: fail, or 0. */
+int ccp_plugin_events_failed(const ccp_event_chain *ch, ccp_error *err);
+
 /* Appends the Prometheus families of every plugin in set. */
 void ccp_plugin_metrics(const ccp_plugin_set *set, ccp_buf *out, bool openmetrics);
 
