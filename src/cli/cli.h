@@ -27,6 +27,13 @@ int ccp_cmd_usage(int argc, char **argv);
  * NULL on failure; the caller closes it (sqlite3_close). */
 struct sqlite3;
 struct sqlite3 *ccp_cli_open_state(const char *state, const char *config, const char *cmd);
+/* For usage and audit: a connection to the config's state.redis (the
+ * config as ccp_cli_load_config finds it), or NULL when the config names
+ * none; *failed: the config did not load or Redis is unreachable (said on
+ * stderr as "ccproxy cmd: ..."). The caller frees it (redisFree).
+ * state_redis.c. */
+struct redisContext;
+struct redisContext *ccp_cli_state_redis(const char *config, const char *cmd, bool *failed);
 int ccp_cmd_plugin(int argc, char **argv);     /* cmd_plugin.c */
 int ccp_cmd_plugins(int argc, char **argv);    /* cmd_plugins.c */
 int ccp_cmd_providers(int argc, char **argv);  /* cmd_providers.c */

@@ -1,9 +1,11 @@
 /* cmd_audit.c — `ccproxy audit verify|export`: checks the audit record's
- * hash chain (teams/audit.h) and writes it out as JSON lines. */
+ * hash chain (teams/audit.h, or the Redis stream of teams/redis_audit.h
+ * when the config has state.redis) and writes it out as JSON lines. */
 #include "cli/cli.h"
 
 #include "core/buf.h"
 #include "teams/audit.h"
+#include "teams/redis_audit.h"
 
 #include <getopt.h>
 #include <sqlite3.h>
@@ -18,8 +20,37 @@ static void usage(FILE *out)
           "\n"
           "verify  walks the hash chain of the audit record: exits 0 when every row is\n"
           "        intact, 1 naming the first row edited, deleted or replaced\n"
-          "export  writes the rows (after SEQ) as JSON lines: seq, time_ms, kind, data, hash\n",
+          "export  writes the rows (after SEQ) as JSON lines: seq, time_ms, kind, data, hash\n"
+          "\n"
+          "When the config has state.redis, both work on the audit stream every instance\n"
+          "appends to (ccp:audit; export adds each entry's stream_id); else on the state\n"
+          "file.\n",
           out);
+}
+
+/* verify or export on the stream every instance appends to
+ * (teams/redis_audit.h). Frees c. */
+static int from_redis(redisContext *c, const char *sub, long long since)
+{
+    ccp_error err = {0};
+    int rc;
+    if (!strcmp(sub, "verify")) {
+        int64_t rows = 0;
+        rc = ccp_redis_audit_verify(c, &rows, &err);
+        if (rc == 0)
+            printf("audit stream intact: %lld entries, hash chain verified\n", (long long)rows);
+        else
+            fprintf(stderr, "ccproxy audit verify: %s (%lld entries before it verified)\n", err.msg,
+                    (long long)rows);
+    } else {
+        ccp_buf b = CCP_BUF_INIT;
+        rc = ccp_redis_audit_export(c, since, &b, &err);
+        if (rc == 0 && b.len) fwrite(b.data, 1, b.len, stdout);
+        if (rc) fprintf(stderr, "ccproxy audit export: %s\n", err.msg);
+        ccp_buf_free(&b);
+    }
+    redisFree(c);
+    return rc ? 1 : 0;
 }
 
 int ccp_cmd_audit(int argc, char **argv)
@@ -72,6 +103,10 @@ int ccp_cmd_audit(int argc, char **argv)
     }
     char cmd[32];
     snprintf(cmd, sizeof cmd, "audit %s", sub);
+    bool failed;
+    redisContext *rc_redis = ccp_cli_state_redis(config, cmd, &failed);
+    if (failed) return 1;
+    if (rc_redis) return from_redis(rc_redis, sub, since);
     sqlite3 *db = ccp_cli_open_state(state, config, cmd);
     if (!db) return 1;
     ccp_error err = {0};

@@ -8,6 +8,7 @@
 #include "teams/audit.h"
 #include "teams/keystore.h"
 #include "teams/limits.h"
+#include "teams/redis_push.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -89,6 +90,7 @@ struct ccp_guard {
     ccp_gtenant *tenants;
     tenant_spend *tenant_spend; /* read by load_keys; replaced under mu */
     size_t n_tenant_spend;
+    ccp_redis_push *push; /* state.redis: usage and audit rows also go there; else NULL */
 };
 
 static uint64_t slot_of(const char *hex)
@@ -280,6 +282,7 @@ typedef struct writer {
     sqlite3 *db;
     sqlite3_stmt *usage, *touch;
     ccp_audit_batch audit;
+    ccp_redis_push *push; /* NULL: no state.redis */
 } writer;
 
 static int writer_begin(writer *wr, sqlite3 *db, ccp_error *err)
@@ -314,7 +317,12 @@ static void writer_end(writer *wr)
  * the batch's transaction. */
 static int write_row(writer *wr, const pending *p, ccp_error *err)
 {
-    if (p->event) return ccp_audit_batch_add(&wr->audit, p->time_ms, p->event, p->detail, err);
+    if (p->event) {
+        int rc = ccp_audit_batch_add(&wr->audit, p->time_ms, p->event, p->detail, err);
+        if (!rc && wr->push)
+            rc = ccp_redis_outbox_add(wr->push, p->time_ms, p->event, p->detail, NULL, err);
+        return rc;
+    }
     sqlite3 *db = wr->db;
     time_t secs = (time_t)(p->time_ms / 1000);
     struct tm tm;
@@ -357,6 +365,8 @@ static int write_row(writer *wr, const pending *p, ccp_error *err)
         json_str_or_null(&b, p->reason);
         ccp_buf_appendc(&b, '}');
         int rc = ccp_audit_batch_add(&wr->audit, p->time_ms, "request.refused", b.data, err);
+        if (!rc && wr->push)
+            rc = ccp_redis_outbox_add(wr->push, p->time_ms, "request.refused", b.data, NULL, err);
         ccp_buf_free(&b);
         return rc;
     }
@@ -387,6 +397,14 @@ static int write_row(writer *wr, const pending *p, ccp_error *err)
     else
         ccp_buf_appends(&b, "null}");
     int rc = ccp_audit_batch_add(&wr->audit, p->time_ms, "request", b.data, err);
+    if (!rc && wr->push) {
+        /* The same row and usage for Redis (redis_push.h), in this
+         * transaction: in the file and in the outbox, or in neither. */
+        ccp_outbox_usage ou = {day,    p->key_id,     p->tenant,      p->provider, p->model,  p->in,
+                               p->out, p->cache_read, p->cache_write, p->spend,    !p->priced};
+        rc = ccp_redis_outbox_add(wr->push, p->time_ms, "request", b.data, p->provider ? &ou : NULL,
+                                  err);
+    }
     ccp_buf_free(&b);
     return rc;
 }
@@ -400,6 +418,7 @@ static void write_batch(ccp_guard *g, pending *batch, uint64_t n)
     writer wr = {0};
     int rc = ccp_keystore_exec(g->db, "BEGIN IMMEDIATE", &err);
     if (!rc) rc = writer_begin(&wr, g->db, &err);
+    wr.push = g->push;
     for (pending *p = batch; !rc && p; p = p->next)
         rc = write_row(&wr, p, &err);
     writer_end(&wr);
@@ -453,6 +472,7 @@ static void *state_thread(void *arg)
         bool stop = g->stop;
         pthread_mutex_unlock(&g->qmu);
         if (batch) write_batch(g, batch, n);
+        if (g->push) ccp_redis_push_run(g->push); /* what waits, after an outage too */
         if (mono_ms() >= next_poll) {
             next_poll = mono_ms() + g->poll_ms;
             int64_t v = data_version(g->db);
@@ -537,9 +557,19 @@ int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err)
         ccp_guard_free(g);
         return rc;
     }
-    /* The config a proxy runs with is an admin fact: audited. */
+    if (cfg->state.redis && (rc = ccp_redis_push_new(g->db, cfg->state.redis, &g->push, err))) {
+        ccp_guard_free(g);
+        return rc;
+    }
+    /* The config a proxy runs with is an admin fact: audited (in Redis
+     * too, through the outbox). */
     char *detail = config_detail(cfg, "load");
-    rc = ccp_audit_append(g->db, ccp_audit_now_ms(), "config.load", detail, err);
+    int64_t now_ms = ccp_audit_now_ms();
+    rc = ccp_keystore_exec(g->db, "BEGIN IMMEDIATE", err);
+    if (!rc) rc = ccp_audit_append_in_tx(g->db, now_ms, "config.load", detail, err);
+    if (!rc && g->push)
+        rc = ccp_redis_outbox_add(g->push, now_ms, "config.load", detail, NULL, err);
+    sqlite3_exec(g->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
     free(detail);
     if (rc) {
         ccp_guard_free(g);
@@ -595,6 +625,7 @@ void ccp_guard_free(ccp_guard *g)
         free(g->tenant_spend[i].name);
     free(g->tenant_spend);
     free(g->table);
+    ccp_redis_push_free(g->push);
     sqlite3_close(g->db);
     pthread_mutex_destroy(&g->mu);
     pthread_mutex_destroy(&g->qmu);
