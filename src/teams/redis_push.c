@@ -35,7 +35,7 @@ static const char OUTBOX_SCHEMA[] =
  * done; {2, n}: the batch was applied before, n rows of it. Everything is
  * checked before the first write: a script that fails half way would
  * leave its writes (Redis does not roll scripts back). */
-const char ccp_redis_push_script[] =
+static const char ccp_redis_push_script[] =
     "local done = redis.call('GET', KEYS[1])\n"
     "if done then return {2, tonumber(done), ''} end\n"
     "local nu, na = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
@@ -89,6 +89,7 @@ struct ccp_redis_push {
     int64_t waiting; /* rows in the outbox, as far as this process knows */
     uint64_t dropped;
     bool full_logged;
+    bool lose_reply; /* tests: the next reply is lost after Redis ran the script */
 };
 
 static int64_t count_rows(sqlite3 *db)
@@ -135,6 +136,11 @@ void ccp_redis_push_free(ccp_redis_push *p)
     sqlite3_finalize(p->add);
     ccp_redis_sync_free(p->redis);
     free(p);
+}
+
+void ccp_redis_push_lose_next_reply(ccp_redis_push *p)
+{
+    p->lose_reply = true;
 }
 
 uint64_t ccp_redis_push_dropped(const ccp_redis_push *p)
@@ -362,8 +368,14 @@ static sent send_batch(ccp_redis_push *p, redisContext *c, const row *rows, size
                                           (const char **)a.v, a.len);
     args_free(&a);
     sent s = SENT_FAILED;
+    if (r && p->lose_reply) {
+        p->lose_reply = false;
+        freeReplyObject(r);
+        r = NULL;
+    }
     if (!r) {
-        ccp_redis_sync_drop(p->redis, c->errstr[0] ? c->errstr : "no reply");
+        ccp_redis_sync_drop(p->redis,
+                            c->errstr[0] ? c->errstr : "no reply to the usage and audit script");
         return SENT_FAILED;
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -410,6 +422,9 @@ int64_t ccp_redis_push_run(ccp_redis_push *p)
         for (int tries = 0; n && tries < CAS_TRIES; tries++) {
             s = send_batch(p, c, rows, n, &applied);
             if (s != SENT_MOVED) break;
+            ccp_log_debug("state.redis: the audit stream's head moved to %lld (another instance "
+                          "appended): %zu rows chained again",
+                          (long long)p->head_seq, n);
         }
         bool ok = false;
         if (n && (s == SENT_APPLIED || s == SENT_BEFORE)) {

@@ -61,7 +61,8 @@ int64_t ccp_redis_push_run(ccp_redis_push *p);
 /* Rows dropped because the outbox was full (since start). */
 uint64_t ccp_redis_push_dropped(const ccp_redis_push *p);
 
-/* The script and what its reply means, apart from the connection (tests). */
-extern const char ccp_redis_push_script[];
+/* Tests: the next script's reply is thrown away as if the connection had
+ * failed after Redis ran it (the case the batch markers are for). */
+void ccp_redis_push_lose_next_reply(ccp_redis_push *p);
 
 #endif

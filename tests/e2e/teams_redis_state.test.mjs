@@ -167,9 +167,10 @@ function assertOncePerRequest(ids) {
 test('two_instances_usage_in_redis_counts_every_request_once_with_its_tokens', async () => {
   const a = await startProxy(cfgFor(stateA));
   const b = await startProxy(cfgFor(stateB));
-  const ids = [];
-  const N = 12;
-  for (let i = 0; i < N; i++) ids.push(await send(i % 2 ? b : a, i % 4 >= 2));
+  // All at once: both state threads push while the other moves the
+  // stream's head, so the compare-and-set retries are exercised.
+  const N = 24;
+  const ids = await Promise.all(Array.from({ length: N }, (_, i) => send(i % 2 ? b : a, i % 4 >= 2)));
   await waitRequests(N);
   // Stopping pushes what is left; nothing may arrive twice after.
   await a.stop();
