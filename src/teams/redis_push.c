@@ -29,7 +29,8 @@ static const char OUTBOX_SCHEMA[] =
  * (seq, hash) the hashes were computed from; ARGV[4]: usage rows;
  * ARGV[5]: audit rows; ARGV[6]: the marker's ttl (ms); ARGV[7]: the usage
  * counters' ttl (ms); then 9 values per usage row (day, row name,
- * requests, input, output, cache read, cache write, spend, unpriced) and 6
+ * requests, input, output, cache read, cache write, spend, unpriced: a
+ * batch's requests of one row summed) and 6
  * per audit row (seq, time_ms, kind, data, prev, hash). Replies {1, seq,
  * hash}: applied, the new head; {0, seq, hash}: the head moved, nothing
  * done; {2, n}: the batch was applied before, n rows of it. Everything is
@@ -163,9 +164,13 @@ int ccp_redis_outbox_add(ccp_redis_push *p, int64_t time_ms, const char *kind, c
     unsigned char rnd[16];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         return ccp_error_set(err, CCP_EIO, "redis_outbox: no random bytes for a row id");
+    static const char hex[] = "0123456789abcdef";
     char uid[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(uid + 2 * i, 3, "%02x", rnd[i]);
+    for (int i = 0; i < 16; i++) {
+        uid[2 * i] = hex[rnd[i] >> 4];
+        uid[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    uid[32] = '\0';
     sqlite3_stmt *st = p->add;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -295,14 +300,55 @@ static void args_free(args *a)
     memset(a, 0, sizeof *a);
 }
 
+/* One usage row of a batch: the batch's requests with the same day and
+ * row name summed, so the script adds to each hash once (a batch is
+ * mostly a few keys and models: this makes the script's usage part a few
+ * commands instead of ten per request). */
+typedef struct group {
+    const char *day;
+    char *name; /* owned */
+    int64_t requests, in, out, cr, cw, unpriced;
+    double spend;
+} group;
+
+static size_t group_usage(const row *rows, size_t n, group *g)
+{
+    size_t ng = 0;
+    ccp_buf name = CCP_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        const row *r = &rows[i];
+        if (!r->day) continue;
+        name.len = 0;
+        ccp_redis_usage_row(&name, r->key_id, r->tenant, r->provider, r->model);
+        ccp_buf_appendc(&name, '\0');
+        size_t j = 0;
+        while (j < ng && (strcmp(g[j].day, r->day) != 0 || strcmp(g[j].name, name.data) != 0))
+            j++;
+        if (j == ng) {
+            memset(&g[ng], 0, sizeof g[ng]);
+            g[ng].day = r->day;
+            g[ng].name = ccp_xstrdup(name.data);
+            ng++;
+        }
+        g[j].requests++;
+        g[j].in += r->in;
+        g[j].out += r->out;
+        g[j].cr += r->cr;
+        g[j].cw += r->cw;
+        g[j].unpriced += r->unpriced;
+        g[j].spend += r->spend;
+    }
+    ccp_buf_free(&name);
+    return ng;
+}
+
 /* The script's arguments for rows chained after the head we know. */
 static void build_args(ccp_redis_push *p, const row *rows, size_t n, args *a)
 {
     char marker[64];
     snprintf(marker, sizeof marker, "ccp:push:%s", rows[0].uid);
-    size_t nu = 0;
-    for (size_t i = 0; i < n; i++)
-        nu += rows[i].day != NULL;
+    group *g = ccp_xcalloc(n, sizeof *g);
+    size_t ng = group_usage(rows, n, g);
     arg_add(a, "3");
     arg_add(a, marker);
     arg_add(a, CCP_REDIS_AUDIT_HEAD);
@@ -310,29 +356,25 @@ static void build_args(ccp_redis_push *p, const row *rows, size_t n, args *a)
     arg_int(a, (int64_t)n);
     arg_int(a, p->head_seq);
     arg_add(a, p->head_hash);
-    arg_int(a, (int64_t)nu);
+    arg_int(a, (int64_t)ng);
     arg_int(a, (int64_t)n);
     arg_add(a, MARKER_TTL_MS);
     arg_int(a, (int64_t)CCP_REDIS_USAGE_TTL_DAYS * 86400 * 1000);
-    ccp_buf name = CCP_BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
-        const row *r = &rows[i];
-        if (!r->day) continue;
-        name.len = 0;
-        ccp_redis_usage_row(&name, r->key_id, r->tenant, r->provider, r->model);
-        arg_add(a, r->day);
-        arg_add(a, name.len ? name.data : "");
-        arg_add(a, "1");
-        arg_int(a, r->in);
-        arg_int(a, r->out);
-        arg_int(a, r->cr);
-        arg_int(a, r->cw);
+    for (size_t i = 0; i < ng; i++) {
+        arg_add(a, g[i].day);
+        arg_add(a, g[i].name);
+        arg_int(a, g[i].requests);
+        arg_int(a, g[i].in);
+        arg_int(a, g[i].out);
+        arg_int(a, g[i].cr);
+        arg_int(a, g[i].cw);
         char sp[48];
-        snprintf(sp, sizeof sp, "%.12f", r->spend);
+        snprintf(sp, sizeof sp, "%.12f", g[i].spend);
         arg_add(a, sp);
-        arg_int(a, r->unpriced);
+        arg_int(a, g[i].unpriced);
+        free(g[i].name);
     }
-    ccp_buf_free(&name);
+    free(g);
     int64_t *t = ccp_xcalloc(n, sizeof *t);
     const char **kind = ccp_xcalloc(n, sizeof *kind), **data = ccp_xcalloc(n, sizeof *data);
     ccp_audit_link *links = ccp_xcalloc(n, sizeof *links);
