@@ -3,7 +3,8 @@
  * script leaves the rows in the outbox, and sending them again adds
  * nothing twice, even when more rows joined them meanwhile; two outboxes
  * (two instances' state files) pushing in turn make one audit chain that
- * verifies; rows wait while Redis is unreachable. */
+ * verifies; rows wait while Redis is unreachable; a URL's password is
+ * sent, never shown. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -321,6 +322,41 @@ static void rows_wait_while_redis_is_unreachable(void **state)
     close_temp(db, path);
 }
 
+/* The URL's password is sent as AUTH and never shown: here Redis has
+ * none, so AUTH fails, and the error says so without the password. A
+ * malformed URL is a config error. */
+static void a_urls_password_is_sent_and_never_shown(void **state)
+{
+    (void)state;
+    if (!redis_pid) skip();
+    ccp_error err = {0};
+    char with[128];
+    const char *port = strrchr(url, ':') + 1;
+    snprintf(with, sizeof with, "redis://:hunter2-secret@127.0.0.1:%.*s", (int)strcspn(port, "/"),
+             port);
+    assert_null(ccp_redis_sync_connect(with, 1000, &err));
+    assert_non_null(strstr(err.msg, "AUTH"));
+    assert_null(strstr(err.msg, "hunter2"));
+    /* With a password set, the URL's opens and SELECTs its database. */
+    redisContext *c = conn();
+    freeReplyObject(redisCommand(c, "CONFIG SET requirepass hunter2-secret"));
+    redisFree(c);
+    char with_db[160];
+    snprintf(with_db, sizeof with_db, "%s/5", with);
+    c = ccp_redis_sync_connect(with_db, 1000, &err);
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, "CLIENT INFO");
+    assert_non_null(strstr(r->str, " db=5 "));
+    freeReplyObject(r);
+    freeReplyObject(redisCommand(c, "CONFIG SET requirepass %s", ""));
+    redisFree(c);
+    redisFree(conn()); /* no password again */
+    assert_null(ccp_redis_sync_connect("redis://user@127.0.0.1", 1000, &err));
+    assert_int_equal(err.code, CCP_ECONFIG);
+    assert_null(ccp_redis_sync_connect("http://127.0.0.1", 1000, &err));
+    assert_int_equal(err.code, CCP_ECONFIG);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -329,6 +365,7 @@ int main(void)
         cmocka_unit_test(a_lost_reply_then_a_retry_adds_nothing_twice),
         cmocka_unit_test(two_outboxes_pushing_in_turn_make_one_chain),
         cmocka_unit_test(rows_wait_while_redis_is_unreachable),
+        cmocka_unit_test(a_urls_password_is_sent_and_never_shown),
     };
     return cmocka_run_group_tests(tests, start_redis, stop_redis);
 }
