@@ -202,6 +202,11 @@ test('redis_killed_mid_run_then_back_every_admitted_request_arrives_exactly_once
   let a = await startProxy(cfgFor(stateA));
   let b = await startProxy(cfgFor(stateB));
   for (let i = 0; i < 4; i++) ids.push(await send(i % 2 ? b : a, i % 2 === 0));
+  // Killed and back while the proxies run: they push what waited.
+  await stopRedis();
+  for (let i = 0; i < 4; i++) ids.push(await send(i % 2 ? b : a, i % 3 === 0));
+  redis = await startRedis();
+  await waitRequests(before + 8);
   await stopRedis();
   for (let i = 0; i < 6; i++) ids.push(await send(i % 2 ? b : a, i % 3 === 0));
   // The proxies stop with rows still waiting: the outbox is in the state
@@ -214,12 +219,12 @@ test('redis_killed_mid_run_then_back_every_admitted_request_arrives_exactly_once
   a = await startProxy(cfgFor(stateA));
   b = await startProxy(cfgFor(stateB));
   for (let i = 0; i < 2; i++) ids.push(await send(i % 2 ? b : a, false));
-  await waitRequests(before + 12);
+  await waitRequests(before + 16);
   await a.stop();
   await b.stop();
   assert.equal(waiting(stateA) + waiting(stateB), 0);
   const ns = Array.from({ length: mock.requests.length }, (_, i) => i + 1);
-  assert.equal(mock.requests.length - base, 12);
+  assert.equal(mock.requests.length - base, 16);
   assert.deepEqual(totals(usageRows()), expected(ns));
   assertOncePerRequest(ids);
   const v = shared(['audit', 'verify']);
