@@ -1,6 +1,8 @@
 /* audit.c — the hash-chained audit table (see audit.h). */
 #include "teams/audit.h"
 
+#include "teams/redis_push.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +99,8 @@ int ccp_audit_append_in_tx(sqlite3 *db, int64_t time_ms, const char *kind, const
     int rc = ccp_audit_batch_begin(&b, db, err);
     if (!rc) rc = ccp_audit_batch_add(&b, time_ms, kind, data, err);
     ccp_audit_batch_end(&b);
+    /* Admin rows reach the shared stream too, when the file feeds one. */
+    if (!rc) rc = ccp_redis_outbox_mirror(db, time_ms, kind, data, err);
     return rc;
 }
 

@@ -562,14 +562,9 @@ int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err)
         return rc;
     }
     /* The config a proxy runs with is an admin fact: audited (in Redis
-     * too, through the outbox). */
+     * too: the outbox made above takes it, ccp_redis_outbox_mirror). */
     char *detail = config_detail(cfg, "load");
-    int64_t now_ms = ccp_audit_now_ms();
-    rc = ccp_keystore_exec(g->db, "BEGIN IMMEDIATE", err);
-    if (!rc) rc = ccp_audit_append_in_tx(g->db, now_ms, "config.load", detail, err);
-    if (!rc && g->push)
-        rc = ccp_redis_outbox_add(g->push, now_ms, "config.load", detail, NULL, err);
-    sqlite3_exec(g->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    rc = ccp_audit_append(g->db, ccp_audit_now_ms(), "config.load", detail, err);
     free(detail);
     if (rc) {
         ccp_guard_free(g);

@@ -149,6 +149,51 @@ uint64_t ccp_redis_push_dropped(const ccp_redis_push *p)
     return p->dropped;
 }
 
+/* A row's random id, 32 hex digits: names its batch's marker when it is
+ * the batch's first. -1 when the system has no random bytes. */
+static int new_uid(char uid[33])
+{
+    unsigned char rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) return -1;
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        uid[2 * i] = hex[rnd[i] >> 4];
+        uid[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    uid[32] = '\0';
+    return 0;
+}
+
+int ccp_redis_outbox_mirror(sqlite3 *db, int64_t time_ms, const char *kind, const char *data,
+                            ccp_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    bool have = false;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                           "'redis_outbox'",
+                           -1, &st, NULL) == SQLITE_OK)
+        have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!have) return 0;
+    char uid[33];
+    if (new_uid(uid))
+        return ccp_error_set(err, CCP_EIO, "redis_outbox: no random bytes for a row id");
+    st = NULL;
+    int s = sqlite3_prepare_v2(
+        db, "INSERT INTO redis_outbox(uid, time_ms, kind, data) VALUES (?,?,?,?)", -1, &st, NULL);
+    if (s == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, time_ms);
+        sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, data, -1, SQLITE_STATIC);
+        s = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_OK) return ccp_error_set(err, CCP_EIO, "redis_outbox: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
 int ccp_redis_outbox_add(ccp_redis_push *p, int64_t time_ms, const char *kind, const char *data,
                          const ccp_outbox_usage *u, ccp_error *err)
 {
@@ -161,20 +206,13 @@ int ccp_redis_outbox_add(ccp_redis_push *p, int64_t time_ms, const char *kind, c
         p->full_logged = true;
         return 0;
     }
-    unsigned char rnd[16];
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        return ccp_error_set(err, CCP_EIO, "redis_outbox: no random bytes for a row id");
-    static const char hex[] = "0123456789abcdef";
     char uid[33];
-    for (int i = 0; i < 16; i++) {
-        uid[2 * i] = hex[rnd[i] >> 4];
-        uid[2 * i + 1] = hex[rnd[i] & 15];
-    }
-    uid[32] = '\0';
+    if (new_uid(uid))
+        return ccp_error_set(err, CCP_EIO, "redis_outbox: no random bytes for a row id");
     sqlite3_stmt *st = p->add;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, time_ms);
     sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, data, -1, SQLITE_STATIC);

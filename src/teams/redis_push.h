@@ -53,6 +53,14 @@ typedef struct ccp_outbox_usage {
 int ccp_redis_outbox_add(ccp_redis_push *p, int64_t time_ms, const char *kind, const char *data,
                          const ccp_outbox_usage *u, ccp_error *err);
 
+/* Puts an audit row written outside the state thread (`ccproxy keys`,
+ * a proxy's config.load: ccp_audit_append_in_tx) in the file's outbox, if
+ * it has one — a proxy with state.redis made it — so that the next push
+ * of any proxy on this file takes it to the stream. Inside the caller's
+ * transaction; nothing when the file has no outbox. */
+int ccp_redis_outbox_mirror(sqlite3 *db, int64_t time_ms, const char *kind, const char *data,
+                            ccp_error *err);
+
 /* Pushes what waits, CCP_REDIS_PUSH_ROWS rows a script, until the outbox
  * is empty or Redis fails (the rows then wait for the next call; the
  * connection is retried at most once a second). Returns the rows pushed. */

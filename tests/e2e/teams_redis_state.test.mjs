@@ -172,6 +172,9 @@ test('two_instances_usage_in_redis_counts_every_request_once_with_its_tokens', a
   const N = 24;
   const ids = await Promise.all(Array.from({ length: N }, (_, i) => send(i % 2 ? b : a, i % 4 >= 2)));
   await waitRequests(N);
+  // An admin action on a state file a proxy feeds Redis from reaches the
+  // stream too (through that file's outbox).
+  assert.equal(cli(['keys', 'create', '--name', 'later']).status, 0);
   // Stopping pushes what is left; nothing may arrive twice after.
   await a.stop();
   await b.stop();
@@ -191,8 +194,11 @@ test('two_instances_usage_in_redis_counts_every_request_once_with_its_tokens', a
   const v = shared(['audit', 'verify']);
   assert.equal(v.status, 0, v.stderr);
   assert.match(v.stdout, /audit stream intact: \d+ entries/);
-  // Both instances' config.load rows are in the one chain too.
+  // Both instances' config.load rows are in the one chain too, and the
+  // key made while they ran (the first key was made before any proxy fed
+  // Redis from the file: it is in the file only).
   assert.equal(streamEntries().filter((e) => e.kind === 'config.load').length, 2);
+  assert.deepEqual(streamEntries().filter((e) => e.kind === 'key.create').map((e) => e.data.name), ['later']);
 });
 
 test('redis_killed_mid_run_then_back_every_admitted_request_arrives_exactly_once', async () => {

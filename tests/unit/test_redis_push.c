@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "teams/keystore.h"
 #include "teams/redis_audit.h"
 #include "teams/redis_push.h"
@@ -322,6 +323,47 @@ static void rows_wait_while_redis_is_unreachable(void **state)
     close_temp(db, path);
 }
 
+/* An admin row written by `ccproxy keys` (outside the state thread) goes
+ * in the outbox once a proxy with state.redis made one, and so reaches
+ * the stream; before that the file keeps it alone. */
+static void admin_rows_reach_the_stream_through_the_outbox(void **state)
+{
+    (void)state;
+    if (!redis_pid) skip();
+    flushdb();
+    char path[64];
+    sqlite3 *db = open_temp(path);
+    ccp_error err = {0};
+    ccp_keyrec k = {0};
+    k.name = strdup("before");
+    char secret[CCP_KEY_SECRET_MAX];
+    assert_int_equal(ccp_keystore_create(db, &k, secret, &err), 0);
+    ccp_keyrec_free(&k);
+    ccp_redis_push *p;
+    assert_int_equal(ccp_redis_push_new(db, url, &p, &err), 0);
+    assert_int_equal(outbox_rows(db), 0);
+    ccp_keyrec k2 = {0};
+    k2.name = strdup("after");
+    assert_int_equal(ccp_keystore_create(db, &k2, secret, &err), 0);
+    assert_int_equal(ccp_keystore_revoke(db, "after", &err), 0);
+    assert_int_equal(outbox_rows(db), 2);
+    assert_int_equal(ccp_redis_push_run(p), 2);
+    redisContext *c = conn();
+    ccp_buf b = CCP_BUF_INIT;
+    assert_int_equal(ccp_redis_audit_export(c, 0, &b, &err), 0);
+    ccp_buf_appendc(&b, '\0');
+    assert_non_null(strstr(b.data, "\"kind\":\"key.create\""));
+    assert_non_null(strstr(b.data, "\"kind\":\"key.revoke\""));
+    assert_non_null(strstr(b.data, "after"));
+    assert_null(strstr(b.data, "before"));
+    ccp_buf_free(&b);
+    redisFree(c);
+    verify_stream(2);
+    ccp_keyrec_free(&k2);
+    ccp_redis_push_free(p);
+    close_temp(db, path);
+}
+
 /* The URL's password is sent as AUTH and never shown: here Redis has
  * none, so AUTH fails, and the error says so without the password. A
  * malformed URL is a config error. */
@@ -365,6 +407,7 @@ int main(void)
         cmocka_unit_test(a_lost_reply_then_a_retry_adds_nothing_twice),
         cmocka_unit_test(two_outboxes_pushing_in_turn_make_one_chain),
         cmocka_unit_test(rows_wait_while_redis_is_unreachable),
+        cmocka_unit_test(admin_rows_reach_the_stream_through_the_outbox),
         cmocka_unit_test(a_urls_password_is_sent_and_never_shown),
     };
     return cmocka_run_group_tests(tests, start_redis, stop_redis);
