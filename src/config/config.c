@@ -110,6 +110,8 @@ void ccp_config_destroy(ccp_config *c)
     free_secret(c->auth.admin_key);
     c->auth.admin_key = NULL;
     ccp_keys_free(&ccp_cfg_auth_keys, &c->auth);
+    free_secret(c->state.redis); /* may hold Redis's password */
+    c->state.redis = NULL;
     ccp_keys_free(&ccp_cfg_state_keys, &c->state);
     ccp_cfg_pricing_free(c);
     ccp_cfg_tenants_free(c);

@@ -70,9 +70,10 @@ static const ccp_key state_keys[] = {
      .offset = STATE(redis),
      .min = 1,
      .doc_def = "none",
-     .help = "`redis://host:port/db`: the limits and budgets of every key and tenant (requests "
-             "and tokens per minute, requests in flight, spend) counted in this Redis, shared by "
-             "every instance that names it (atomic Lua scripts)"},
+     .help = "`redis://[[USER]:PASSWORD@]host[:port][/db]`: shared by every instance that "
+             "names it: the limits and budgets of every key and tenant (atomic Lua scripts), "
+             "usage totals and the audit stream; the password is treated as a secret (never "
+             "logged, redacted from output; `${file:...}` works here)"},
     {.name = "redis_failure",
      .type = CCP_KEY_ENUM,
      .offset = STATE(redis_failure),

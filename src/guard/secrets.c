@@ -41,6 +41,19 @@ static size_t redact_value(ccp_buf *b, const char *v)
     return count;
 }
 
+/* The password of state.redis (redis://[USER]:PASSWORD@host...), which
+ * the URL carries as text: redacted wherever it appears. */
+static size_t redact_redis_password(ccp_buf *b, const char *url)
+{
+    const char *auth = url && !strncmp(url, "redis://", 8) ? url + 8 : NULL;
+    if (!auth) return 0;
+    size_t n = strcspn(auth, "/");
+    const char *at = memchr(auth, '@', n);
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon || at == colon + 1) return 0;
+    return redact_one(b, colon + 1, (size_t)(at - colon - 1));
+}
+
 size_t ccp_secrets_redact(const ccp_config *cfg, ccp_buf *b)
 {
     if (!cfg || !b->data || !b->len) return 0;
@@ -55,6 +68,7 @@ size_t ccp_secrets_redact(const ccp_config *cfg, ccp_buf *b)
     for (size_t h = 0; h < cfg->telemetry.n_headers; h++)
         count += redact_value(b, cfg->telemetry.headers[h].value);
     if (cfg->auth.admin_key) count += redact_value(b, cfg->auth.admin_key);
+    count += redact_redis_password(b, cfg->state.redis);
     return count;
 }
 

@@ -114,9 +114,10 @@ struct ccp_redis {
     uv_loop_t *loop;
     char host[256];
     int port, db;
-    redisAsyncContext *ac; /* NULL: not connected */
-    bool connected;        /* the connect callback said so */
-    bool up;               /* last state logged: true up, false down */
+    char user[128], pass[256]; /* from the URL; "" none (pass wiped at free) */
+    redisAsyncContext *ac;     /* NULL: not connected */
+    bool connected;            /* the connect callback said so */
+    bool up;                   /* last state logged: true up, false down */
     uint64_t last_try_ms;
     char sha[41]; /* SHA-1 of SCRIPT, as EVALSHA wants it */
 };
@@ -154,10 +155,39 @@ uint64_t ccp_redis_failures(void)
     return atomic_load(&failures);
 }
 
+bool ccp_redis_url_userinfo(const char *url, char *plain, size_t cap, char *user, size_t ucap,
+                            char *pass, size_t pcap)
+{
+    user[0] = pass[0] = '\0';
+    if (strncmp(url, "redis://", 8) != 0) return false;
+    const char *auth = url + 8;
+    size_t host_len = strcspn(auth, "/");
+    const char *at = memchr(auth, '@', host_len);
+    if (at) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        if (!colon) return false; /* "user@" alone names no password */
+        size_t ul = (size_t)(colon - auth), pl = (size_t)(at - colon - 1);
+        if (ul >= ucap || pl >= pcap) return false;
+        memcpy(user, auth, ul);
+        user[ul] = '\0';
+        memcpy(pass, colon + 1, pl);
+        pass[pl] = '\0';
+        auth = at + 1;
+    }
+    return (size_t)snprintf(plain, cap, "redis://%s", auth) < cap;
+}
+
 bool ccp_redis_parse_url(const char *url, char *host, size_t cap, int *port, int *db)
 {
     if (strncmp(url, "redis://", 8) != 0) return false;
-    const char *h = url + 8, *end = h + strcspn(h, ":/");
+    const char *h = url + 8;
+    /* [[USER]:PASSWORD@]: ccp_redis_url_userinfo's part. */
+    const char *at = memchr(h, '@', strcspn(h, "/"));
+    if (at) {
+        if (!memchr(h, ':', (size_t)(at - h))) return false;
+        h = at + 1;
+    }
+    const char *end = h + strcspn(h, ":/");
     if (end == h || (size_t)(end - h) >= cap) return false;
     memcpy(host, h, (size_t)(end - h));
     host[end - h] = '\0';
@@ -230,7 +260,13 @@ static void connect_now(ccp_redis *r)
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     r->ac = ac;
-    /* Queued until the connection is up; hiredis sends commands in order. */
+    /* Queued until the connection is up; hiredis sends commands in order,
+     * so AUTH and SELECT precede every script. A refused AUTH fails the
+     * scripts after it (NOAUTH): each is then a Redis failure, logged. */
+    if (r->pass[0]) {
+        const char *a[] = {"AUTH", r->user[0] ? r->user : r->pass, r->pass};
+        redisAsyncCommandArgv(ac, NULL, NULL, r->user[0] ? 3 : 2, a, NULL);
+    }
     if (r->db) redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->db);
 }
 
@@ -239,7 +275,10 @@ ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
     ccp_redis *r = ccp_xcalloc(1, sizeof *r);
     r->loop = loop;
     r->up = true; /* so that a first failure is logged */
-    if (!ccp_redis_parse_url(url, r->host, sizeof r->host, &r->port, &r->db)) {
+    char plain[512];
+    if (!ccp_redis_url_userinfo(url, plain, sizeof plain, r->user, sizeof r->user, r->pass,
+                                sizeof r->pass) ||
+        !ccp_redis_parse_url(plain, r->host, sizeof r->host, &r->port, &r->db)) {
         snprintf(r->host, sizeof r->host, "invalid-url");
         r->port = 0;
     }
@@ -257,6 +296,7 @@ void ccp_redis_free(ccp_redis *r)
     if (!r) return;
     /* Pending callbacks run now with a NULL reply (unreachable). */
     drop(r);
+    explicit_bzero(r->pass, sizeof r->pass);
     free(r);
 }
 

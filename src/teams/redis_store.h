@@ -19,8 +19,15 @@
 
 typedef struct ccp_redis ccp_redis;
 
-/* Parses "redis://host[:port][/db]"; false when malformed. */
+/* Parses "redis://[[USER]:PASSWORD@]host[:port][/db]" (the credentials
+ * skipped: see ccp_redis_url_userinfo); false when malformed. */
 bool ccp_redis_parse_url(const char *url, char *host, size_t cap, int *port, int *db);
+
+/* Splits "redis://[[USER]:PASSWORD@]rest" into user and password ("" when
+ * absent) and "redis://rest" in plain. False when a part does not fit or
+ * the user has no password. The caller wipes pass when done. */
+bool ccp_redis_url_userinfo(const char *url, char *plain, size_t cap, char *user, size_t ucap,
+                            char *pass, size_t pcap);
 
 /* A connection for the worker whose loop is loop (connected lazily, and
  * again after a failure, at most once a second). Owned by the caller. */

@@ -27,31 +27,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Splits "redis://[[USER]:PASSWORD@]rest" into user, password and
- * "redis://rest" (which ccp_redis_parse_url reads). False when a part does
- * not fit. */
-static bool split_userinfo(const char *url, char *plain, size_t cap, char *user, size_t ucap,
-                           char *pass, size_t pcap)
-{
-    user[0] = pass[0] = '\0';
-    if (strncmp(url, "redis://", 8) != 0) return false;
-    const char *auth = url + 8;
-    size_t host_len = strcspn(auth, "/");
-    const char *at = memchr(auth, '@', host_len);
-    if (at) {
-        const char *colon = memchr(auth, ':', (size_t)(at - auth));
-        if (!colon) return false; /* "user@" alone names no password */
-        size_t ul = (size_t)(colon - auth), pl = (size_t)(at - colon - 1);
-        if (ul >= ucap || pl >= pcap) return false;
-        memcpy(user, auth, ul);
-        user[ul] = '\0';
-        memcpy(pass, colon + 1, pl);
-        pass[pl] = '\0';
-        auth = at + 1;
-    }
-    return (size_t)snprintf(plain, cap, "redis://%s", auth) < cap;
-}
-
 /* Runs one command whose reply must not be an error; false (err set,
  * naming what, never the arguments) otherwise. */
 static bool command_ok(redisContext *c, const char *what, ccp_error *err, int argc,
@@ -72,8 +47,9 @@ redisContext *ccp_redis_sync_connect(const char *url, int timeout_ms, ccp_error 
 {
     char plain[512], user[128], pass[256], host[256];
     int port, db;
-    if (!split_userinfo(url, plain, sizeof plain, user, sizeof user, pass, sizeof pass) ||
+    if (!ccp_redis_url_userinfo(url, plain, sizeof plain, user, sizeof user, pass, sizeof pass) ||
         !ccp_redis_parse_url(plain, host, sizeof host, &port, &db)) {
+        explicit_bzero(pass, sizeof pass);
         ccp_error_set(err, CCP_ECONFIG,
                       "state.redis: expected redis://[[USER]:PASSWORD@]host[:port][/db]");
         return NULL;
@@ -81,6 +57,7 @@ redisContext *ccp_redis_sync_connect(const char *url, int timeout_ms, ccp_error 
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisContext *c = redisConnectWithTimeout(host, port, tv);
     if (!c || c->err) {
+        explicit_bzero(pass, sizeof pass);
         ccp_error_set(err, CCP_EIO, "state.redis %s:%d unreachable: %s", host, port,
                       c ? c->errstr : "out of memory");
         if (c) redisFree(c);

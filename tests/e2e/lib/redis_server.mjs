@@ -13,12 +13,13 @@ export async function freePort() {
   return port;
 }
 
-export async function startRedisServer(dir) {
+// password: started with --requirepass, and url() and cli() use it.
+export async function startRedisServer(dir, { password = null } = {}) {
   const port = await freePort();
   let proc = null;
   const start = async () => {
     proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-      '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (d) => { out += d; });
     await new Promise((resolve, reject) => {
@@ -40,9 +41,9 @@ export async function startRedisServer(dir) {
   await start();
   return {
     port,
-    url: (db = 0) => `redis://127.0.0.1:${port}/${db}`,
+    url: (db = 0) => `redis://${password ? `:${password}@` : ''}127.0.0.1:${port}/${db}`,
     // Runs one redis-cli command against database db; its trimmed output.
-    cli: (db, ...args) => spawnSync('redis-cli', ['-p', String(port), '-n', String(db), ...args], { encoding: 'utf8' }).stdout.trim(),
+    cli: (db, ...args) => spawnSync('redis-cli', ['-p', String(port), '-n', String(db), ...(password ? ['--no-auth-warning', '-a', password] : []), ...args], { encoding: 'utf8' }).stdout.trim(),
     start,
     kill,
   };

@@ -70,6 +70,10 @@ export function collectSecrets(yamlText, env = {}) {
     for (const m of yamlText.matchAll(/\bapi_key\s*:\s*['"]?([^'"\s,}]+)/g)) add(m[1], 'api_key');
   }
   walk(doc, '', false);
+  // state.redis's password (redis://[USER]:PASSWORD@host...).
+  const redis = doc?.state?.redis;
+  const pw = typeof redis === 'string' ? /^redis:\/\/[^/@]*?:([^@/]+)@/.exec(interpolate(redis, env)) : null;
+  if (pw) add(pw[1], 'state.redis password');
   // ${file:} references anywhere are secrets whatever the key.
   for (const m of yamlText.matchAll(/\$\{file:([^}]+)\}/g)) add(`\${file:${m[1]}}`, `\${file:${m[1]}}`);
   for (const [name, v] of Object.entries(env)) {
