@@ -143,6 +143,14 @@ void ccp_openai_add_tools(json_object *o, json_object *req,
         json_object_object_add(o, "parallel_tool_calls", json_object_new_boolean(0));
 }
 
+const char *ccp_openai_tool_choice_mode(const char *type)
+{
+    if (!strcmp(type, "auto")) return "auto";
+    if (!strcmp(type, "any")) return "required";
+    if (!strcmp(type, "none")) return "none";
+    return NULL;
+}
+
 const char *ccp_openai_map_error(int status, const char *body, size_t len, ccp_buf *msg)
 {
     json_object *o = ccp_json_parse(body, len, NULL);

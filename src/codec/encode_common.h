@@ -80,6 +80,11 @@ void ccp_openai_add_tools(json_object *o, json_object *req,
                           json_object *(*map_tools)(json_object *),
                           json_object *(*map_tool_choice)(json_object *));
 
+/* OpenAI's tool_choice string for an Anthropic tool_choice type: auto →
+ * "auto", any → "required", none → "none" (static strings); NULL for
+ * "tool", whose object differs between the two APIs, and anything else. */
+const char *ccp_openai_tool_choice_mode(const char *type);
+
 /* map_error for OpenAI's error bodies, {"error":{"message",...}} or
  * {"error":"..."}: the message (or an excerpt of the body) into msg, the
  * Anthropic type from the status. */

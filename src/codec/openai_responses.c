@@ -258,9 +258,8 @@ static json_object *map_tool_choice(json_object *tc)
 {
     const char *type = ccp_json_get_str(tc, "type");
     if (!type) return NULL;
-    if (!strcmp(type, "auto")) return str("auto");
-    if (!strcmp(type, "any")) return str("required");
-    if (!strcmp(type, "none")) return str("none");
+    const char *mode = ccp_openai_tool_choice_mode(type);
+    if (mode) return str(mode);
     if (!strcmp(type, "tool")) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "type", str("function"));

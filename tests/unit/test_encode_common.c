@@ -198,6 +198,16 @@ static void test_openai_add_tools(void **state)
     json_object_put(req);
 }
 
+static void test_openai_tool_choice_mode(void **state)
+{
+    (void)state;
+    assert_string_equal(ccp_openai_tool_choice_mode("auto"), "auto");
+    assert_string_equal(ccp_openai_tool_choice_mode("any"), "required");
+    assert_string_equal(ccp_openai_tool_choice_mode("none"), "none");
+    assert_null(ccp_openai_tool_choice_mode("tool"));
+    assert_null(ccp_openai_tool_choice_mode("other"));
+}
+
 static void test_openai_map_error(void **state)
 {
     (void)state;
@@ -251,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_tool_arguments_and_name),
         cmocka_unit_test(test_output_schema_only_for_json_schema),
         cmocka_unit_test(test_openai_add_tools),
+        cmocka_unit_test(test_openai_tool_choice_mode),
         cmocka_unit_test(test_openai_map_error),
         cmocka_unit_test(test_body_in_whole),
     };
