@@ -19,9 +19,12 @@ static json_object *text_part(const char *s, size_t n)
 }
 
 /* Text of a string or of text blocks, blocks joined by a blank line; the
- * billing block left out. Not ccp_append_text: this one skips a text that
- * is not a string and ends each text at its first NUL byte, and what
- * Gemini is sent must stay as it was. */
+ * billing block left out. Kept apart from ccp_append_text, which it
+ * matches but for two things: a text that is not a string is skipped
+ * (ccp_request_check lets none through), and each text ends at its first
+ * NUL byte where ccp_append_text keeps the whole string. Merging them would
+ * change what Gemini is sent for a system or tool_result text holding
+ * U+0000. */
 static void append_text(ccp_buf *b, json_object *content)
 {
     if (json_object_is_type(content, json_type_string)) {
