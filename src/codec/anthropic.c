@@ -2,6 +2,7 @@
  * The decoder is anthropic_decode.c. */
 #include "codec/anthropic.h"
 
+#include "codec/encode_common.h"
 #include "core/alloc.h"
 #include "core/json.h"
 
@@ -11,7 +12,6 @@
 #include <strings.h>
 
 #define DEFAULT_ANTHROPIC_VERSION "2023-06-01"
-#define BILLING_PREFIX "x-anthropic-billing-header:"
 
 void ccp_model_strip_suffix(char *model)
 {
@@ -48,7 +48,7 @@ static json_object *system_without_billing(json_object *req)
     size_t n = ccp_json_arr_len(sys), i = 0;
     while (i < n) {
         const char *t = ccp_json_get_str(json_object_array_get_idx(sys, i), "text");
-        if (t && strncmp(t, BILLING_PREFIX, sizeof BILLING_PREFIX - 1) == 0) break;
+        if (t && ccp_is_billing_text(t)) break;
         i++;
     }
     if (i == n) return NULL;
@@ -56,7 +56,7 @@ static json_object *system_without_billing(json_object *req)
     for (size_t j = 0; j < n; j++) {
         json_object *b = json_object_array_get_idx(sys, j);
         const char *t = ccp_json_get_str(b, "text");
-        if (t && strncmp(t, BILLING_PREFIX, sizeof BILLING_PREFIX - 1) == 0) continue;
+        if (t && ccp_is_billing_text(t)) continue;
         json_object_array_add(kept, json_object_get(b));
     }
     return kept;
@@ -66,10 +66,9 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 {
     const ccp_provider *p = ctx->provider;
     json_object *req = ctx->request;
-    int rc = ctx->shape_checked ? 0 : ccp_request_check(req, err);
+    char *m;
+    int rc = ccp_encode_begin(ctx, &m, err);
     if (rc) return rc;
-    char *m = ccp_encode_model(ctx, err);
-    if (!m) return CCP_EINVAL;
     /* The body is the request's top level rebuilt, its members shared: the
      * client's own tree stays as it came, for a retry or another target. */
     json_object *o = json_object_new_object();
@@ -85,8 +84,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     const char *v = in_header(ctx, "anthropic-version");
     ccp_outbound_add_header(out, "anthropic-version", v ? v : DEFAULT_ANTHROPIC_VERSION);
     if ((v = in_header(ctx, "anthropic-beta"))) ccp_outbound_add_header(out, "anthropic-beta", v);
-    if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
-    ccp_outbound_add_auth(out, p, ctx->api_key);
+    ccp_encode_end_headers(out, ctx);
     return 0;
 }
 

@@ -265,15 +265,11 @@ int ccp_anthropic_decoder_finish(ccp_decoder *d, ccp_error *err)
                                             : "upstream stream ended before any event");
         return 0;
     }
-    ccp_error perr;
-    json_object *msg =
-        ccp_json_parse(d->in.body.data ? d->in.body.data : "", d->in.body.len, &perr);
-    if (!msg)
-        return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
-                             perr.code ? perr.msg : "null");
+    json_object *msg;
+    int rc = ccp_body_in_whole(&d->in, &msg, err);
+    if (rc) return rc;
     /* Some providers answer with an error object and a 2xx status. */
     json_object *e = ccp_json_get_obj(msg, "error");
-    int rc;
     if (e && !ccp_json_get_arr(msg, "content")) {
         const char *et = ccp_json_get_str(e, "type");
         const char *em = ccp_json_get_str(e, "message");

@@ -40,3 +40,12 @@ int ccp_body_in_json(ccp_body_in *in, const char *data, size_t len, json_object 
     return ccp_error_set(in->err, CCP_EUPSTREAM, "upstream sent a bad chunk: %s",
                          perr.code ? perr.msg : "null");
 }
+
+int ccp_body_in_whole(ccp_body_in *in, json_object **out, ccp_error *err)
+{
+    ccp_error perr;
+    *out = ccp_json_parse(in->body.data ? in->body.data : "", in->body.len, &perr);
+    if (*out) return 0;
+    return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
+                         perr.code ? perr.msg : "null");
+}

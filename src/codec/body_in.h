@@ -27,5 +27,10 @@ void ccp_body_in_free(ccp_body_in *in);
  * (caller owns). On failure, sets the feed's error to "upstream sent a bad
  * chunk: ..." and returns CCP_EUPSTREAM; a bare null counts as a failure. */
 int ccp_body_in_json(ccp_body_in *in, const char *data, size_t len, json_object **out);
+/* For a decoder's finish on a JSON answer: parses the whole body kept so
+ * far into *out (caller owns). On failure (an empty body or a bare null
+ * too), sets err to "upstream sent a bad JSON answer: ..." and returns
+ * CCP_EUPSTREAM. */
+int ccp_body_in_whole(ccp_body_in *in, json_object **out, ccp_error *err);
 
 #endif

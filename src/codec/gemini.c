@@ -3,14 +3,13 @@
 #include "codec/gemini.h"
 
 #include "codec/anthropic.h"
+#include "codec/encode_common.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define BILLING_PREFIX "x-anthropic-billing-header:"
 
 static json_object *text_part(const char *s, size_t n)
 {
@@ -20,7 +19,12 @@ static json_object *text_part(const char *s, size_t n)
 }
 
 /* Text of a string or of text blocks, blocks joined by a blank line; the
- * billing block left out. */
+ * billing block left out. Kept apart from ccp_append_text, which it
+ * matches but for two things: a text that is not a string is skipped
+ * (ccp_request_check lets none through), and each text ends at its first
+ * NUL byte where ccp_append_text keeps the whole string. Merging them would
+ * change what Gemini is sent for a system or tool_result text holding
+ * U+0000. */
 static void append_text(ccp_buf *b, json_object *content)
 {
     if (json_object_is_type(content, json_type_string)) {
@@ -33,7 +37,7 @@ static void append_text(ccp_buf *b, json_object *content)
         const char *type = ccp_json_get_str(blk, "type");
         const char *t = ccp_json_get_str(blk, "text");
         if (!type || strcmp(type, "text") != 0 || !t || !*t) continue;
-        if (!strncmp(t, BILLING_PREFIX, sizeof BILLING_PREFIX - 1)) continue;
+        if (ccp_is_billing_text(t)) continue;
         if (b->len) ccp_buf_appends(b, "\n\n");
         ccp_buf_appends(b, t);
     }
@@ -190,10 +194,7 @@ static json_object *tools_of(json_object *tools)
         if (ccp_tool_is_server_tool(t, "gemini")) continue;
         json_object *schema = ccp_json_get_obj(t, "input_schema");
         json_object *d = json_object_new_object();
-        json_object_object_add(d, "name", json_object_get(ccp_json_get(t, "name")));
-        if (ccp_json_get(t, "description"))
-            json_object_object_add(d, "description",
-                                   json_object_get(ccp_json_get(t, "description")));
+        ccp_tool_add_name(d, t);
         json_object *props = ccp_json_get_obj(schema, "properties");
         if (props && json_object_object_length(props))
             json_object_object_add(d, "parameters", ccp_gemini_schema(schema));
@@ -237,10 +238,8 @@ static json_object *generation_config(json_object *req)
                                          {"top_p", "topP"},
                                          {"top_k", "topK"},
                                          {"stop_sequences", "stopSequences"}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        json_object *v = ccp_json_get(req, map[i][0]);
-        if (v) json_object_object_add(g, map[i][1], json_object_get(v));
-    }
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        ccp_json_copy_field(g, map[i][1], req, map[i][0]);
     json_object *th = ccp_json_get_obj(req, "thinking");
     const char *tt = ccp_json_get_str(th, "type");
     if (tt && strcmp(tt, "disabled") != 0) {
@@ -251,11 +250,10 @@ static json_object *generation_config(json_object *req)
         json_object_object_add(tc, "includeThoughts", json_object_new_boolean(1));
         json_object_object_add(g, "thinkingConfig", tc);
     }
-    json_object *fmt = ccp_json_get_obj(ccp_json_get_obj(req, "output_config"), "format");
-    const char *ft = ccp_json_get_str(fmt, "type");
-    if (ft && !strcmp(ft, "json_schema") && ccp_json_get_obj(fmt, "schema")) {
+    json_object *schema = ccp_output_schema(req);
+    if (schema) {
         json_object_object_add(g, "responseMimeType", json_object_new_string("application/json"));
-        json_object_object_add(g, "responseSchema", ccp_gemini_schema(ccp_json_get(fmt, "schema")));
+        json_object_object_add(g, "responseSchema", ccp_gemini_schema(schema));
     }
     return g;
 }
@@ -332,10 +330,9 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 {
     const ccp_provider *p = ctx->provider;
     json_object *req = ctx->request;
-    int rc = ctx->shape_checked ? 0 : ccp_request_check(req, err);
+    char *m;
+    int rc = ccp_encode_begin(ctx, &m, err);
     if (rc) return rc;
-    char *m = ccp_encode_model(ctx, err);
-    if (!m) return CCP_EINVAL;
 
     json_object *o = json_object_new_object();
     ccp_buf sys = CCP_BUF_INIT;
@@ -411,8 +408,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     ccp_outbound_set_url(out, p->base_url, path.data);
     ccp_buf_free(&path);
     ccp_outbound_add_header(out, "content-type", "application/json");
-    if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
-    ccp_outbound_add_auth(out, p, ctx->api_key);
+    ccp_encode_end_headers(out, ctx);
     return 0;
 }
 

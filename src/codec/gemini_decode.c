@@ -183,12 +183,9 @@ int ccp_gemini_decoder_finish(ccp_decoder *d, ccp_error *err)
                                  "cut short)");
         return finalize(d);
     }
-    ccp_error perr;
-    json_object *o = ccp_json_parse(d->in.body.data ? d->in.body.data : "", d->in.body.len, &perr);
-    if (!o)
-        return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
-                             perr.code ? perr.msg : "null");
-    int rc = 0;
+    json_object *o;
+    int rc = ccp_body_in_whole(&d->in, &o, err);
+    if (rc) return rc;
     if (json_object_is_type(o, json_type_array)) {
         /* streamGenerateContent without alt=sse: a list of responses. */
         for (size_t i = 0; !rc && i < json_object_array_length(o); i++)

@@ -4,6 +4,7 @@
 #include "codec/openai_chat.h"
 
 #include "codec/anthropic.h"
+#include "codec/encode_common.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -11,8 +12,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BILLING_PREFIX "x-anthropic-billing-header:"
 
 static json_object *ref(json_object *o)
 {
@@ -22,29 +21,6 @@ static json_object *ref(json_object *o)
 static json_object *str(const char *s)
 {
     return json_object_new_string(s);
-}
-
-/* Appends the text of an Anthropic content value (string or text blocks)
- * to b, blocks separated by sep; skips Claude Code's billing block. */
-static void append_text(ccp_buf *b, json_object *content, const char *sep)
-{
-    if (!content) return;
-    if (json_object_is_type(content, json_type_string)) {
-        ccp_buf_append(b, json_object_get_string(content),
-                       (size_t)json_object_get_string_len(content));
-        return;
-    }
-    for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
-        json_object *blk = json_object_array_get_idx(content, i);
-        const char *type = ccp_json_get_str(blk, "type");
-        json_object *t = ccp_json_get(blk, "text");
-        if (!type || strcmp(type, "text") != 0 || !t) continue;
-        const char *s = json_object_get_string(t);
-        if (strncmp(s, BILLING_PREFIX, sizeof BILLING_PREFIX - 1) == 0) continue;
-        if (!*s) continue;
-        if (b->len) ccp_buf_appends(b, sep);
-        ccp_buf_append(b, s, (size_t)json_object_get_string_len(t));
-    }
 }
 
 static json_object *message(const char *role, json_object *content)
@@ -66,20 +42,8 @@ static json_object *text_part(json_object *text)
 /* An Anthropic image block → an OpenAI image_url part, or NULL. */
 static json_object *image_part(json_object *blk)
 {
-    json_object *src = ccp_json_get_obj(blk, "source");
-    const char *type = ccp_json_get_str(src, "type");
     ccp_buf url = CCP_BUF_INIT;
-    if (type && !strcmp(type, "base64")) {
-        const char *mt = ccp_json_get_str(src, "media_type");
-        const char *data = ccp_json_get_str(src, "data");
-        if (!mt || !data) return NULL;
-        ccp_buf_printf(&url, "data:%s;base64,", mt);
-        ccp_buf_appends(&url, data);
-    } else if (type && !strcmp(type, "url") && ccp_json_get_str(src, "url")) {
-        ccp_buf_appends(&url, ccp_json_get_str(src, "url"));
-    } else {
-        return NULL;
-    }
+    if (!ccp_image_url(blk, &url)) return NULL;
     json_object *iu = json_object_new_object();
     json_object_object_add(iu, "url", json_object_new_string_len(url.data, (int)url.len));
     ccp_buf_free(&url);
@@ -120,26 +84,7 @@ static json_object *user_content(json_object *parts)
 static json_object *tool_message(json_object *blk, json_object *user_parts)
 {
     ccp_buf b = CCP_BUF_INIT;
-    if (ccp_json_get_bool(blk, "is_error", false)) ccp_buf_appends(&b, "[tool error] ");
-    json_object *content = ccp_json_get(blk, "content");
-    size_t prefix = b.len;
-    if (json_object_is_type(content, json_type_array)) {
-        for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
-            json_object *c = json_object_array_get_idx(content, i);
-            const char *type = ccp_json_get_str(c, "type");
-            if (type && !strcmp(type, "image")) {
-                json_object *img = image_part(c);
-                if (img) json_object_array_add(user_parts, img);
-            } else if (type && !strcmp(type, "text")) {
-                json_object *t = ccp_json_get(c, "text");
-                if (b.len > prefix) ccp_buf_appends(&b, "\n\n");
-                ccp_buf_append(&b, json_object_get_string(t),
-                               (size_t)json_object_get_string_len(t));
-            }
-        }
-    } else {
-        append_text(&b, content, "\n\n");
-    }
+    ccp_tool_result_text(&b, blk, image_part, user_parts);
     json_object *m = message("tool", json_object_new_string_len(b.data ? b.data : "", (int)b.len));
     ccp_buf_free(&b);
     json_object_object_add(m, "tool_call_id", ref(ccp_json_get(blk, "tool_use_id")));
@@ -179,7 +124,7 @@ static void add_assistant(json_object *out, json_object *msg, bool with_reasonin
     ccp_buf text = CCP_BUF_INIT, reasoning = CCP_BUF_INIT;
     json_object *calls = NULL;
     if (content && json_object_is_type(content, json_type_string)) {
-        append_text(&text, content, "");
+        ccp_append_text(&text, content, "");
     } else {
         for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
             json_object *blk = json_object_array_get_idx(content, i);
@@ -193,15 +138,7 @@ static void add_assistant(json_object *out, json_object *msg, bool with_reasonin
             } else if (!strcmp(type, "tool_use")) {
                 json_object *fn = json_object_new_object();
                 json_object_object_add(fn, "name", ref(ccp_json_get(blk, "name")));
-                json_object *input = ccp_json_get(blk, "input");
-                ccp_buf args = CCP_BUF_INIT;
-                if (input)
-                    ccp_json_write(&args, input);
-                else
-                    ccp_buf_appends(&args, "{}");
-                json_object_object_add(fn, "arguments",
-                                       json_object_new_string_len(args.data, (int)args.len));
-                ccp_buf_free(&args);
+                json_object_object_add(fn, "arguments", ccp_tool_arguments(blk));
                 json_object *call = json_object_new_object();
                 json_object_object_add(call, "id", ref(ccp_json_get(blk, "id")));
                 json_object_object_add(call, "type", str("function"));
@@ -256,9 +193,7 @@ static json_object *map_tools(json_object *tools)
         if (ccp_tool_is_server_tool(t, "openai-chat")) continue;
         json_object *schema = ccp_json_get_obj(t, "input_schema");
         json_object *fn = json_object_new_object();
-        json_object_object_add(fn, "name", ref(ccp_json_get(t, "name")));
-        if (ccp_json_get(t, "description"))
-            json_object_object_add(fn, "description", ref(ccp_json_get(t, "description")));
+        ccp_tool_add_name(fn, t);
         json_object_object_add(fn, "parameters", ref(schema));
         json_object *w = json_object_new_object();
         json_object_object_add(w, "type", str("function"));
@@ -272,9 +207,8 @@ static json_object *map_tool_choice(json_object *tc)
 {
     const char *type = ccp_json_get_str(tc, "type");
     if (!type) return NULL;
-    if (!strcmp(type, "auto")) return str("auto");
-    if (!strcmp(type, "any")) return str("required");
-    if (!strcmp(type, "none")) return str("none");
+    const char *mode = ccp_openai_tool_choice_mode(type);
+    if (mode) return str(mode);
     if (!strcmp(type, "tool")) {
         json_object *fn = json_object_new_object();
         json_object_object_add(fn, "name", ref(ccp_json_get(tc, "name")));
@@ -286,21 +220,14 @@ static json_object *map_tool_choice(json_object *tc)
     return NULL;
 }
 
-static void copy(json_object *out, const char *to, json_object *req, const char *from)
-{
-    json_object *v = ccp_json_get(req, from);
-    if (v) json_object_object_add(out, to, ref(v));
-}
-
 static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 {
     const ccp_provider *p = ctx->provider;
     const ccp_openai_chat_opts *opts = p->codec_opts;
     json_object *req = ctx->request;
-    int rc = ctx->shape_checked ? 0 : ccp_request_check(req, err);
+    char *m;
+    int rc = ccp_encode_begin(ctx, &m, err);
     if (rc) return rc;
-    char *m = ccp_encode_model(ctx, err);
-    if (!m) return CCP_EINVAL;
 
     json_object *o = json_object_new_object();
     json_object_object_add(o, "model", str(m));
@@ -308,7 +235,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 
     json_object *msgs = json_object_new_array();
     ccp_buf sys = CCP_BUF_INIT;
-    append_text(&sys, ccp_json_get(req, "system"), "\n\n");
+    ccp_append_text(&sys, ccp_json_get(req, "system"), "\n\n");
     if (sys.len)
         json_object_array_add(
             msgs, message("system", json_object_new_string_len(sys.data, (int)sys.len)));
@@ -325,7 +252,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
         } else if (!strcmp(role, "system")) {
             /* A mid-conversation system message stays where it is. */
             ccp_buf b = CCP_BUF_INIT;
-            append_text(&b, ccp_json_get(msg, "content"), "\n\n");
+            ccp_append_text(&b, ccp_json_get(msg, "content"), "\n\n");
             if (b.len)
                 json_object_array_add(
                     msgs, message("system", json_object_new_string_len(b.data, (int)b.len)));
@@ -334,37 +261,23 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     }
     json_object_object_add(o, "messages", msgs);
 
-    json_object *tools = ccp_json_get_arr(req, "tools");
-    if (tools) {
-        json_object *t = map_tools(tools);
-        if (json_object_array_length(t)) {
-            json_object_object_add(o, "tools", t);
-            json_object *tc = map_tool_choice(ccp_json_get_obj(req, "tool_choice"));
-            if (tc) json_object_object_add(o, "tool_choice", tc);
-            if (ccp_json_get_bool(ccp_json_get_obj(req, "tool_choice"), "disable_parallel_tool_use",
-                                  false))
-                json_object_object_add(o, "parallel_tool_calls", json_object_new_boolean(0));
-        } else {
-            json_object_put(t);
-        }
-    }
-    copy(o, opts->max_tokens_field ? "max_completion_tokens" : "max_tokens", req, "max_tokens");
-    copy(o, "temperature", req, "temperature");
-    copy(o, "top_p", req, "top_p");
-    if (opts->top_k) copy(o, "top_k", req, "top_k");
-    copy(o, "stop", req, "stop_sequences");
-    copy(o, "user", ccp_json_get_obj(req, "metadata"), "user_id");
+    ccp_openai_add_tools(o, req, map_tools, map_tool_choice);
+    ccp_json_copy_field(o, opts->max_tokens_field ? "max_completion_tokens" : "max_tokens", req,
+                        "max_tokens");
+    ccp_json_copy_field(o, "temperature", req, "temperature");
+    ccp_json_copy_field(o, "top_p", req, "top_p");
+    if (opts->top_k) ccp_json_copy_field(o, "top_k", req, "top_k");
+    ccp_json_copy_field(o, "stop", req, "stop_sequences");
+    ccp_json_copy_field(o, "user", ccp_json_get_obj(req, "metadata"), "user_id");
     if (opts->reasoning == CCP_REASONING_EFFORT) {
         const char *effort = ccp_openai_reasoning_effort(req);
         if (effort) json_object_object_add(o, "reasoning_effort", str(effort));
     }
-    /* Structured output (Claude Code's title request asks for a schema). */
-    json_object *fmt = ccp_json_get_obj(ccp_json_get_obj(req, "output_config"), "format");
-    const char *ftype = ccp_json_get_str(fmt, "type");
-    if (ftype && !strcmp(ftype, "json_schema") && ccp_json_get_obj(fmt, "schema")) {
+    json_object *schema = ccp_output_schema(req);
+    if (schema) {
         json_object *js = json_object_new_object();
         json_object_object_add(js, "name", str("output"));
-        json_object_object_add(js, "schema", ref(ccp_json_get(fmt, "schema")));
+        json_object_object_add(js, "schema", ref(schema));
         json_object *rf = json_object_new_object();
         json_object_object_add(rf, "type", str("json_schema"));
         json_object_object_add(rf, "json_schema", js);
@@ -381,26 +294,8 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 
     ccp_outbound_set_url(out, p->base_url, "/chat/completions");
     ccp_outbound_add_header(out, "content-type", "application/json");
-    if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
-    ccp_outbound_add_auth(out, p, ctx->api_key);
+    ccp_encode_end_headers(out, ctx);
     return 0;
-}
-
-/* OpenAI errors: {"error":{"message","type","code"}}; the Anthropic type
- * comes from the status. */
-static const char *map_error(int status, const char *body, size_t len, ccp_buf *msg)
-{
-    json_object *o = ccp_json_parse(body, len, NULL);
-    json_object *e = ccp_json_get(o, "error");
-    const char *m = ccp_json_get_str(e, "message");
-    if (!m && e && json_object_is_type(e, json_type_string)) m = json_object_get_string(e);
-    if (m) {
-        ccp_buf_appends(msg, m);
-    } else {
-        ccp_error_body_excerpt(msg, status, body, len);
-    }
-    json_object_put(o);
-    return ccp_error_type_for_status(status);
 }
 
 static const char *const max_tokens_fields[] = {"max_tokens", "max_completion_tokens", NULL};
@@ -447,5 +342,5 @@ const ccp_codec ccp_codec_openai_chat = {
     .decoder_feed = ccp_openai_decoder_feed,
     .decoder_finish = ccp_openai_decoder_finish,
     .decoder_free = ccp_openai_decoder_free,
-    .map_error = map_error,
+    .map_error = ccp_openai_map_error,
 };

@@ -34,8 +34,10 @@ void ccp_openai_decoder_free(ccp_decoder *d);
 /* The Anthropic stop_reason for an OpenAI finish_reason (static string). */
 const char *ccp_openai_stop_reason(const char *finish_reason);
 
-/* The reasoning_effort for an Anthropic request's thinking settings, or
- * NULL when thinking is off. */
+/* The reasoning effort for an Anthropic request's thinking settings, or
+ * NULL when thinking is off: budget_tokens < 4096 → low, < 16384 → medium,
+ * else high; adaptive thinking takes output_config.effort (max → high).
+ * openai-chat's reasoning_effort and openai-responses' reasoning.effort. */
 const char *ccp_openai_reasoning_effort(json_object *req);
 
 #endif

@@ -302,13 +302,10 @@ int ccp_openai_decoder_finish(ccp_decoder *d, ccp_error *err)
                                  "(the answer was cut short)");
         return finalize(d);
     }
-    ccp_error perr;
-    json_object *o = ccp_json_parse(d->in.body.data ? d->in.body.data : "", d->in.body.len, &perr);
-    if (!o)
-        return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
-                             perr.code ? perr.msg : "null");
-    int rc =
-        ccp_json_get(o, "error") ? upstream_error(d, ccp_json_get(o, "error")) : completion(d, o);
+    json_object *o;
+    int rc = ccp_body_in_whole(&d->in, &o, err);
+    if (rc) return rc;
+    rc = ccp_json_get(o, "error") ? upstream_error(d, ccp_json_get(o, "error")) : completion(d, o);
     json_object_put(o);
     return rc;
 }

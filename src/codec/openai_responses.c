@@ -9,6 +9,8 @@
  * reasoning item right before the call it led to, as OpenAI wants it. */
 #include "codec/openai_responses.h"
 
+#include "codec/encode_common.h"
+#include "codec/openai_chat.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -17,8 +19,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BILLING_PREFIX "x-anthropic-billing-header:"
 
 static json_object *ref(json_object *o)
 {
@@ -33,29 +33,6 @@ static json_object *str(const char *s)
 static json_object *strn(const char *s, size_t n)
 {
     return json_object_new_string_len(s ? s : "", (int)n);
-}
-
-/* Appends the text of an Anthropic content value (string or text blocks)
- * to b, blocks separated by sep; skips Claude Code's billing block. */
-static void append_text(ccp_buf *b, json_object *content, const char *sep)
-{
-    if (!content) return;
-    if (json_object_is_type(content, json_type_string)) {
-        ccp_buf_append(b, json_object_get_string(content),
-                       (size_t)json_object_get_string_len(content));
-        return;
-    }
-    for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
-        json_object *blk = json_object_array_get_idx(content, i);
-        const char *type = ccp_json_get_str(blk, "type");
-        json_object *t = ccp_json_get(blk, "text");
-        if (!type || strcmp(type, "text") != 0 || !t) continue;
-        const char *s = json_object_get_string(t);
-        if (strncmp(s, BILLING_PREFIX, sizeof BILLING_PREFIX - 1) == 0) continue;
-        if (!*s) continue;
-        if (b->len) ccp_buf_appends(b, sep);
-        ccp_buf_append(b, s, (size_t)json_object_get_string_len(t));
-    }
 }
 
 /* {type: message, role, content: parts}; takes parts. */
@@ -79,20 +56,8 @@ static json_object *text_part(const char *type, json_object *text)
 /* An Anthropic image block → an input_image part, or NULL. */
 static json_object *image_part(json_object *blk)
 {
-    json_object *src = ccp_json_get_obj(blk, "source");
-    const char *type = ccp_json_get_str(src, "type");
     ccp_buf url = CCP_BUF_INIT;
-    if (type && !strcmp(type, "base64")) {
-        const char *mt = ccp_json_get_str(src, "media_type");
-        const char *data = ccp_json_get_str(src, "data");
-        if (!mt || !data) return NULL;
-        ccp_buf_printf(&url, "data:%s;base64,", mt);
-        ccp_buf_appends(&url, data);
-    } else if (type && !strcmp(type, "url") && ccp_json_get_str(src, "url")) {
-        ccp_buf_appends(&url, ccp_json_get_str(src, "url"));
-    } else {
-        return NULL;
-    }
+    if (!ccp_image_url(blk, &url)) return NULL;
     json_object *p = json_object_new_object();
     json_object_object_add(p, "type", str("input_image"));
     json_object_object_add(p, "image_url", strn(url.data, url.len));
@@ -135,26 +100,7 @@ static json_object *document_part(json_object *blk)
 static json_object *call_output(json_object *blk, json_object *img_parts)
 {
     ccp_buf b = CCP_BUF_INIT;
-    if (ccp_json_get_bool(blk, "is_error", false)) ccp_buf_appends(&b, "[tool error] ");
-    json_object *content = ccp_json_get(blk, "content");
-    size_t prefix = b.len;
-    if (json_object_is_type(content, json_type_array)) {
-        for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
-            json_object *c = json_object_array_get_idx(content, i);
-            const char *type = ccp_json_get_str(c, "type");
-            if (type && !strcmp(type, "image")) {
-                json_object *img = image_part(c);
-                if (img) json_object_array_add(img_parts, img);
-            } else if (type && !strcmp(type, "text")) {
-                json_object *t = ccp_json_get(c, "text");
-                if (b.len > prefix) ccp_buf_appends(&b, "\n\n");
-                ccp_buf_append(&b, json_object_get_string(t),
-                               (size_t)json_object_get_string_len(t));
-            }
-        }
-    } else {
-        append_text(&b, content, "\n\n");
-    }
+    ccp_tool_result_text(&b, blk, image_part, img_parts);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "type", str("function_call_output"));
     json_object_object_add(o, "call_id", ref(ccp_json_get(blk, "tool_use_id")));
@@ -248,7 +194,8 @@ static void add_assistant(json_object *out, json_object *msg, bool store)
     /* OpenAI refuses a reasoning item that nothing follows, so each waits
      * for the next item of its message and is dropped if none comes. */
     json_object *pending = json_object_new_array();
-    if (content && json_object_is_type(content, json_type_string)) append_text(&text, content, "");
+    if (content && json_object_is_type(content, json_type_string))
+        ccp_append_text(&text, content, "");
     for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
         json_object *blk = json_object_array_get_idx(content, i);
         const char *type = ccp_json_get_str(blk, "type");
@@ -268,18 +215,11 @@ static void add_assistant(json_object *out, json_object *msg, bool store)
             }
         } else if (!strcmp(type, "tool_use")) {
             flush_text(out, &text);
-            json_object *input = ccp_json_get(blk, "input");
-            ccp_buf args = CCP_BUF_INIT;
-            if (input)
-                ccp_json_write(&args, input);
-            else
-                ccp_buf_appends(&args, "{}");
             json_object *call = json_object_new_object();
             json_object_object_add(call, "type", str("function_call"));
             json_object_object_add(call, "call_id", ref(ccp_json_get(blk, "id")));
             json_object_object_add(call, "name", ref(ccp_json_get(blk, "name")));
-            json_object_object_add(call, "arguments", strn(args.data, args.len));
-            ccp_buf_free(&args);
+            json_object_object_add(call, "arguments", ccp_tool_arguments(blk));
             flush_pending(out, pending);
             json_object_array_add(out, call);
         }
@@ -294,24 +234,6 @@ static void add_assistant(json_object *out, json_object *msg, bool store)
     ccp_buf_free(&text);
 }
 
-/* The reasoning.effort for the request's thinking settings, or NULL when
- * thinking is off: budget_tokens < 4096 → low, < 16384 → medium, else
- * high; adaptive thinking takes output_config.effort (max → high). */
-static const char *reasoning_effort(json_object *req)
-{
-    json_object *th = ccp_json_get_obj(req, "thinking");
-    const char *type = ccp_json_get_str(th, "type");
-    if (!type || !strcmp(type, "disabled")) return NULL;
-    if (!strcmp(type, "enabled")) {
-        int64_t budget = ccp_json_get_int(th, "budget_tokens", 0);
-        return budget < 4096 ? "low" : budget < 16384 ? "medium" : "high";
-    }
-    const char *effort = ccp_json_get_str(ccp_json_get_obj(req, "output_config"), "effort");
-    if (effort && (!strcmp(effort, "low") || !strcmp(effort, "medium"))) return effort;
-    if (effort && (!strcmp(effort, "high") || !strcmp(effort, "max"))) return "high";
-    return "medium";
-}
-
 /* Anthropic tools → flat function tools. strict is false unless the tool
  * asks for it: the Responses API makes function tools strict by default,
  * and strict mode refuses the optional properties of most tool schemas. */
@@ -323,9 +245,7 @@ static json_object *map_tools(json_object *tools)
         if (ccp_tool_is_server_tool(t, "openai-responses")) continue;
         json_object *fn = json_object_new_object();
         json_object_object_add(fn, "type", str("function"));
-        json_object_object_add(fn, "name", ref(ccp_json_get(t, "name")));
-        if (ccp_json_get(t, "description"))
-            json_object_object_add(fn, "description", ref(ccp_json_get(t, "description")));
+        ccp_tool_add_name(fn, t);
         json_object_object_add(fn, "parameters", ref(ccp_json_get_obj(t, "input_schema")));
         json_object_object_add(fn, "strict",
                                json_object_new_boolean(ccp_json_get_bool(t, "strict", false)));
@@ -338,9 +258,8 @@ static json_object *map_tool_choice(json_object *tc)
 {
     const char *type = ccp_json_get_str(tc, "type");
     if (!type) return NULL;
-    if (!strcmp(type, "auto")) return str("auto");
-    if (!strcmp(type, "any")) return str("required");
-    if (!strcmp(type, "none")) return str("none");
+    const char *mode = ccp_openai_tool_choice_mode(type);
+    if (mode) return str(mode);
     if (!strcmp(type, "tool")) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "type", str("function"));
@@ -348,12 +267,6 @@ static json_object *map_tool_choice(json_object *tc)
         return o;
     }
     return NULL;
-}
-
-static void copy(json_object *out, const char *to, json_object *req, const char *from)
-{
-    json_object *v = ccp_json_get(req, from);
-    if (v) json_object_object_add(out, to, ref(v));
 }
 
 /* metadata.user_id as OpenAI takes it: at most 64 characters, so a longer
@@ -382,17 +295,16 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     const ccp_provider *p = ctx->provider;
     const ccp_openai_responses_opts *opts = p->codec_opts;
     json_object *req = ctx->request;
-    int rc = ctx->shape_checked ? 0 : ccp_request_check(req, err);
+    char *m;
+    int rc = ccp_encode_begin(ctx, &m, err);
     if (rc) return rc;
-    char *m = ccp_encode_model(ctx, err);
-    if (!m) return CCP_EINVAL;
 
     json_object *o = json_object_new_object();
     json_object_object_add(o, "model", str(m));
     free(m);
 
     ccp_buf sys = CCP_BUF_INIT;
-    append_text(&sys, ccp_json_get(req, "system"), "\n\n");
+    ccp_append_text(&sys, ccp_json_get(req, "system"), "\n\n");
     if (sys.len) json_object_object_add(o, "instructions", strn(sys.data, sys.len));
     ccp_buf_free(&sys);
 
@@ -409,7 +321,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
         } else if (!strcmp(role, "system")) {
             /* A mid-conversation system message stays where it is. */
             ccp_buf b = CCP_BUF_INIT;
-            append_text(&b, ccp_json_get(msg, "content"), "\n\n");
+            ccp_append_text(&b, ccp_json_get(msg, "content"), "\n\n");
             if (b.len) {
                 json_object *parts = json_object_new_array();
                 json_object *t = strn(b.data, b.len);
@@ -422,26 +334,13 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
     }
     json_object_object_add(o, "input", input);
 
-    json_object *tools = ccp_json_get_arr(req, "tools");
-    if (tools) {
-        json_object *t = map_tools(tools);
-        if (json_object_array_length(t)) {
-            json_object_object_add(o, "tools", t);
-            json_object *tc = map_tool_choice(ccp_json_get_obj(req, "tool_choice"));
-            if (tc) json_object_object_add(o, "tool_choice", tc);
-            if (ccp_json_get_bool(ccp_json_get_obj(req, "tool_choice"), "disable_parallel_tool_use",
-                                  false))
-                json_object_object_add(o, "parallel_tool_calls", json_object_new_boolean(0));
-        } else {
-            json_object_put(t);
-        }
-    }
-    copy(o, "max_output_tokens", req, "max_tokens");
+    ccp_openai_add_tools(o, req, map_tools, map_tool_choice);
+    ccp_json_copy_field(o, "max_output_tokens", req, "max_tokens");
     if (opts->sampling) {
-        copy(o, "temperature", req, "temperature");
-        copy(o, "top_p", req, "top_p");
+        ccp_json_copy_field(o, "temperature", req, "temperature");
+        ccp_json_copy_field(o, "top_p", req, "top_p");
     }
-    const char *effort = reasoning_effort(req);
+    const char *effort = ccp_openai_reasoning_effort(req);
     if (effort) {
         json_object *r = json_object_new_object();
         json_object_object_add(r, "effort", str(effort));
@@ -449,14 +348,12 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
             json_object_object_add(r, "summary", str(summaries[opts->reasoning_summary]));
         json_object_object_add(o, "reasoning", r);
     }
-    /* Structured output (Claude Code's title request asks for a schema). */
-    json_object *fmt = ccp_json_get_obj(ccp_json_get_obj(req, "output_config"), "format");
-    const char *ftype = ccp_json_get_str(fmt, "type");
-    if (ftype && !strcmp(ftype, "json_schema") && ccp_json_get_obj(fmt, "schema")) {
+    json_object *schema = ccp_output_schema(req);
+    if (schema) {
         json_object *f = json_object_new_object();
         json_object_object_add(f, "type", str("json_schema"));
         json_object_object_add(f, "name", str("output"));
-        json_object_object_add(f, "schema", ref(ccp_json_get(fmt, "schema")));
+        json_object_object_add(f, "schema", ref(schema));
         json_object_object_add(f, "strict", json_object_new_boolean(0));
         json_object *text = json_object_new_object();
         json_object_object_add(text, "format", f);
@@ -484,8 +381,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
         ccp_url_append_path(&out->url, opts->api_version);
     }
     ccp_outbound_add_header(out, "content-type", "application/json");
-    if (ctx->stream) ccp_outbound_add_header(out, "accept", "text/event-stream");
-    ccp_outbound_add_auth(out, p, ctx->api_key);
+    ccp_encode_end_headers(out, ctx);
     return 0;
 }
 
@@ -502,22 +398,6 @@ const char *ccp_responses_error_type(const char *code)
     if (!strcmp(code, "invalid_api_key") || !strcmp(code, "authentication_error"))
         return "authentication_error";
     return "api_error";
-}
-
-/* OpenAI's errors: {"error":{"message","type","code","param"}}; the
- * Anthropic type comes from the status. */
-static const char *map_error(int status, const char *body, size_t len, ccp_buf *msg)
-{
-    json_object *o = ccp_json_parse(body, len, NULL);
-    json_object *e = ccp_json_get(o, "error");
-    const char *m = ccp_json_get_str(e, "message");
-    if (!m && e && json_object_is_type(e, json_type_string)) m = json_object_get_string(e);
-    if (m)
-        ccp_buf_appends(msg, m);
-    else
-        ccp_error_body_excerpt(msg, status, body, len);
-    json_object_put(o);
-    return ccp_error_type_for_status(status);
 }
 
 #define OPT(f) offsetof(ccp_openai_responses_opts, f)
@@ -566,5 +446,5 @@ const ccp_codec ccp_codec_openai_responses = {
     .decoder_feed = ccp_responses_decoder_feed,
     .decoder_finish = ccp_responses_decoder_finish,
     .decoder_free = ccp_responses_decoder_free,
-    .map_error = map_error,
+    .map_error = ccp_openai_map_error,
 };

@@ -367,15 +367,13 @@ int ccp_responses_decoder_finish(ccp_decoder *d, ccp_error *err)
                              "upstream stream ended early: no response.completed (the answer "
                              "was cut short)");
     }
-    ccp_error perr;
-    json_object *o = ccp_json_parse(d->in.body.data ? d->in.body.data : "", d->in.body.len, &perr);
-    if (!o)
-        return ccp_error_set(err, CCP_EUPSTREAM, "upstream sent a bad JSON answer: %s",
-                             perr.code ? perr.msg : "null");
+    json_object *o;
+    int rc = ccp_body_in_whole(&d->in, &o, err);
+    if (rc) return rc;
     json_object *e = ccp_json_get(o, "error");
-    int rc = e && !json_object_is_type(e, json_type_null) && !ccp_json_get_str(o, "status")
-                 ? upstream_error(d, e)
-                 : whole_response(d, o);
+    rc = e && !json_object_is_type(e, json_type_null) && !ccp_json_get_str(o, "status")
+             ? upstream_error(d, e)
+             : whole_response(d, o);
     json_object_put(o);
     return rc;
 }
