@@ -18,31 +18,6 @@ static json_object *text_part(const char *s, size_t n)
     return p;
 }
 
-/* Text of a string or of text blocks, blocks joined by a blank line; the
- * billing block left out. Kept apart from ccp_append_text, which it
- * matches but for two things: a text that is not a string is skipped
- * (ccp_request_check lets none through), and each text ends at its first
- * NUL byte where ccp_append_text keeps the whole string. Merging them would
- * change what Gemini is sent for a system or tool_result text holding
- * U+0000. */
-static void append_text(ccp_buf *b, json_object *content)
-{
-    if (json_object_is_type(content, json_type_string)) {
-        ccp_buf_append(b, json_object_get_string(content),
-                       (size_t)json_object_get_string_len(content));
-        return;
-    }
-    for (size_t i = 0; i < ccp_json_arr_len(content); i++) {
-        json_object *blk = json_object_array_get_idx(content, i);
-        const char *type = ccp_json_get_str(blk, "type");
-        const char *t = ccp_json_get_str(blk, "text");
-        if (!type || strcmp(type, "text") != 0 || !t || !*t) continue;
-        if (ccp_is_billing_text(t)) continue;
-        if (b->len) ccp_buf_appends(b, "\n\n");
-        ccp_buf_appends(b, t);
-    }
-}
-
 /* An image block → an inlineData part; a URL only as fileData for files
  * Gemini itself holds (it fetches nothing else). */
 static json_object *image_part(json_object *blk, ccp_error *err)
@@ -119,7 +94,7 @@ static int add_tool_result(json_object *parts, json_object *msgs, json_object *b
                              id ? id : "(no tool_use_id)");
     ccp_buf text = CCP_BUF_INIT;
     json_object *content = ccp_json_get(blk, "content");
-    append_text(&text, content);
+    ccp_append_text(&text, content, "\n\n");
     json_object *resp = json_object_new_object();
     json_object_object_add(resp, ccp_json_get_bool(blk, "is_error", false) ? "error" : "result",
                            json_object_new_string_len(text.data ? text.data : "", (int)text.len));
@@ -336,7 +311,7 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
 
     json_object *o = json_object_new_object();
     ccp_buf sys = CCP_BUF_INIT;
-    append_text(&sys, ccp_json_get(req, "system"));
+    ccp_append_text(&sys, ccp_json_get(req, "system"), "\n\n");
     if (sys.len) {
         json_object *si = json_object_new_object();
         json_object *parts = json_object_new_array();
@@ -360,10 +335,12 @@ static int encode(const ccp_encode_ctx *ctx, ccp_outbound *out, ccp_error *err)
         if (!strcmp(role, "system")) {
             /* Gemini has no system turn: the text goes in as a user turn, in
              * place, marked as what it is. */
-            ccp_buf b = CCP_BUF_INIT;
+            ccp_buf t = CCP_BUF_INIT, b = CCP_BUF_INIT;
+            ccp_append_text(&t, ccp_json_get(msg, "content"), "\n\n");
             ccp_buf_appends(&b, "[system] ");
-            append_text(&b, ccp_json_get(msg, "content"));
+            if (t.len) ccp_buf_append(&b, t.data, t.len);
             json_object_array_add(parts, text_part(b.data, b.len));
+            ccp_buf_free(&t);
             ccp_buf_free(&b);
         } else {
             rc = content_parts(parts, msgs, msg, is_model, err);

@@ -257,6 +257,34 @@ static void turns_of_one_role_in_a_row_are_merged(void **state)
     ccp_outbound_free(&out);
 }
 
+/* U+0000 inside a system text, a system message in the middle and a
+ * tool_result's text reached Gemini cut at the NUL (the text was appended
+ * as a C string), while openai-chat and the message path sent it whole:
+ * the proxy is lossless, every text arrives in full. */
+static void a_nul_inside_system_and_tool_result_text_is_kept(void **state)
+{
+    (void)state;
+    const char *req = "{\"model\":\"m\",\"max_tokens\":10,"
+                      "\"system\":[{\"type\":\"text\",\"text\":\"a\\u0000b\"}],"
+                      "\"messages\":["
+                      "{\"role\":\"user\",\"content\":\"q\"},"
+                      "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":"
+                      "\"toolu_1\",\"name\":\"Read\",\"input\":{}}]},"
+                      "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":"
+                      "\"toolu_1\",\"content\":[{\"type\":\"text\",\"text\":\"x\\u0000y\"}]}]},"
+                      "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":"
+                      "\"s\\u0000t\"}]}]}";
+    ccp_outbound out;
+    int rc;
+    json_object *b = encode(req, false, NULL, &out, &rc);
+    assert_int_equal(rc, 0);
+    assert_json(ccp_json_get(b, "systemInstruction"), "{\"parts\":[{\"text\":\"a\\u0000b\"}]}");
+    assert_non_null(memmem(out.body.data, out.body.len, "x\\u0000y", 8));
+    assert_non_null(memmem(out.body.data, out.body.len, "[system] s\\u0000t", 17));
+    json_object_put(b);
+    ccp_outbound_free(&out);
+}
+
 /* 20,000 consecutive user messages (1 MB) became one turn by copying every
  * earlier part at each merge: 11 s of CPU. The work is now counted, not
  * timed: each part is added to an array at most twice. */
@@ -378,6 +406,7 @@ int main(void)
         cmocka_unit_test(what_gemini_cannot_take_is_a_clear_error),
         cmocka_unit_test(schemas_keep_the_subset_and_drop_each_keyword_gemini_refuses),
         cmocka_unit_test(turns_of_one_role_in_a_row_are_merged),
+        cmocka_unit_test(a_nul_inside_system_and_tool_result_text_is_kept),
         cmocka_unit_test(a_long_run_of_one_role_merges_in_linear_work),
         cmocka_unit_test(the_model_in_the_url_cannot_steer_the_request),
         cmocka_unit_test(a_ref_bomb_schema_is_cut_at_the_node_budget),
