@@ -378,7 +378,13 @@ static json_object *ctx_json(json_object *opts)
                                                               : c->headers[i].value));
         json_object_object_add(o, "headers", h);
     }
-    json_object_object_add(o, "options", opts ? json_object_get(opts) : json_object_new_object());
+    /* A copy, not a reference: opts belongs to the config snapshot, which
+     * every worker and the thread pool's hook calls share, and json-c's
+     * reference count is not atomic in Debian's build; a shared get/put
+     * pair from two threads could free the options under a third. */
+    json_object *copy = NULL;
+    if (!opts || json_object_deep_copy(opts, &copy, NULL) != 0) copy = json_object_new_object();
+    json_object_object_add(o, "options", copy);
     return o;
 }
 
