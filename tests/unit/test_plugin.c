@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "core/json.h"
 #include "pipeline/pipeline.h"
+#include "plugin/host_internal.h"
 #include "plugin/plugin.h"
 #include "router/route.h"
 
@@ -977,6 +978,68 @@ static void an_idle_host_that_stops_answering_pings_is_replaced(void **state)
     ccp_config_unref(cfg);
 }
 
+/* The host's answer to each call carries that call's log lines, and no
+ * list is left behind: the host once dropped one list per call unput,
+ * which grew it until its address-space cap ended it (exit status 0).
+ * Run in-process here, so the leak check sees what the host would keep. */
+static void host_answers_carry_each_calls_logs_and_keep_nothing(void **state)
+{
+    (void)state;
+    const char *src = "return {name='logger', request=function(req, ctx)\n"
+                      "  if req.say then ctx.log('warn', req.say) end\n"
+                      "  req.n = (req.n or 0) + 1 end}\n";
+    ccp_plugin_limits lim;
+    ccp_plugin_limits_default(&lim);
+    ccp_buf msg = CCP_BUF_INIT;
+    ccp_plugin_vm *vm = ccp_plugin_vm_new("=logger", src, strlen(src), &lim, &msg);
+    assert_non_null(vm);
+    ccp_plugin_vm_take_logs(vm, true); /* the host collects (NULL before: nothing to put) */
+    const char *calls[] = {"{\"hook\":\"request\",\"arg\":{\"say\":\"one\"},\"ctx\":{}}",
+                           "{\"hook\":\"request\",\"arg\":{},\"ctx\":{}}",
+                           "{\"hook\":\"request\",\"arg\":{\"say\":\"three\"},\"ctx\":{}}"};
+    const char *want_logs[] = {"[{\"level\":\"warn\",\"msg\":\"one\"}]", "[]",
+                               "[{\"level\":\"warn\",\"msg\":\"three\"}]"};
+    for (int round = 0; round < 100; round++) {
+        for (int i = 0; i < 3; i++) {
+            json_object *m = ccp_json_parse(calls[i], strlen(calls[i]), NULL);
+            ccp_plugin_cause c;
+            json_object *r = ccp_plugin_host_answer(vm, m, &lim, &c);
+            assert_int_equal(c, CCP_PLUGIN_OK);
+            assert_string_equal(ccp_json_str(ccp_json_get(r, "logs"), NULL), want_logs[i]);
+            assert_non_null(ccp_json_get(r, "patch"));
+            json_object_put(r);
+            json_object_put(m);
+        }
+    }
+    json_object_put(ccp_plugin_vm_take_logs(vm, false));
+    ccp_plugin_vm_free(vm);
+    ccp_buf_free(&msg);
+}
+
+/* Each way out of a plugin host has its own exit status, and the proxy
+ * says what it means. */
+static void host_exit_statuses_are_distinct_and_explained(void **state)
+{
+    (void)state;
+    const int st[] = {CCP_PLUGIN_HOST_EXIT_CLOSED,  CCP_PLUGIN_HOST_EXIT_INIT,
+                      CCP_PLUGIN_HOST_EXIT_SECCOMP, CCP_PLUGIN_HOST_EXIT_LOAD,
+                      CCP_PLUGIN_HOST_EXIT_SOCKET,  CCP_PLUGIN_HOST_EXIT_TOO_BIG,
+                      CCP_PLUGIN_HOST_EXIT_NOMEM,   CCP_PLUGIN_HOST_EXIT_GARBAGE,
+                      CCP_PLUGIN_HOST_EXIT_SEND,    CCP_PLUGIN_HOST_EXIT_RELOAD};
+    const size_t n = sizeof st / sizeof st[0];
+    const char *unknown = ccp_plugin_host_exit_meaning(99);
+    for (size_t i = 0; i < n; i++) {
+        /* 1 is what a crash in a library's exit() might give: not ours. */
+        assert_true(st[i] != 1 && st[i] >= 0 && st[i] < 126);
+        assert_true(ccp_plugin_host_exit_meaning(st[i]) != unknown);
+        for (size_t j = i + 1; j < n; j++) {
+            assert_int_not_equal(st[i], st[j]);
+            assert_string_not_equal(ccp_plugin_host_exit_meaning(st[i]),
+                                    ccp_plugin_host_exit_meaning(st[j]));
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* Process isolation starts this binary (/proc/self/exe) as the host. */
@@ -1011,6 +1074,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
         cmocka_unit_test(seccomp_kills_a_host_that_opens_connects_or_execs),
         cmocka_unit_test(an_idle_host_that_stops_answering_pings_is_replaced),
+        cmocka_unit_test(host_answers_carry_each_calls_logs_and_keep_nothing),
+        cmocka_unit_test(host_exit_statuses_are_distinct_and_explained),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
