@@ -598,6 +598,59 @@ static int plugin_request(const ccp_step *s, json_object *req, ccp_error *err)
     return 0;
 }
 
+/* ---- the shape check after plugin request hooks ------------------------
+ *
+ * A request hook's result shares every member it did not touch with the
+ * tree it was given (lua_conv.c in-process, the host's patch in process
+ * mode), and no plugin path edits a shared subtree in place. So when only
+ * plugins edited a request that passed the check, what may have left the
+ * shape is the top-level members whose value is another object than
+ * before: those alone are checked, not the whole 150 KiB request again
+ * (that walk was most of what an in-process one-field edit added). */
+
+bool ccp_plugin_edits_only(const ccp_pipeline *p)
+{
+    for (size_t i = 0; p && i < p->n; i++)
+        if (p->steps[i].t->request && !ccp_plugin_of(p->steps[i].t)) return false;
+    return true;
+}
+
+json_object *ccp_plugin_request_mark(json_object *req)
+{
+    if (!json_object_is_type(req, json_type_object)) return NULL;
+    json_object *o = json_object_new_object();
+    json_object_object_foreach(req, k, v)
+    {
+        json_object_object_add(o, k, json_object_get(v));
+    }
+    return o;
+}
+
+bool ccp_plugin_request_still_checked(json_object *before, json_object *req)
+{
+    if (!before || !json_object_is_type(req, json_type_object)) return false;
+    /* The check of each top-level member reads that member alone, so a
+     * request of the changed members passes it exactly when the whole
+     * does. model and messages are required: model (a string) goes in as
+     * it is, messages left alone stand in as an empty list. */
+    json_object *t = json_object_new_object();
+    json_object_object_foreach(req, k, v)
+    {
+        json_object *old = NULL;
+        bool same = json_object_object_get_ex(before, k, &old) && old == v;
+        if (same && !strcmp(k, "messages"))
+            json_object_object_add(t, k, json_object_new_array());
+        else if (!same || !strcmp(k, "model"))
+            json_object_object_add(t, k, json_object_get(v));
+    }
+    /* Members deleted are absent from t too: only the required ones
+     * matter, and their absence fails the check as it would the whole. */
+    ccp_error err = {0};
+    bool ok = ccp_request_check(t, &err) == 0;
+    json_object_put(t);
+    return ok;
+}
+
 static const char *header_value(const ccp_outbound *out, const char *name, size_t *len)
 {
     size_t n = strlen(name);

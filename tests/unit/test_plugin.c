@@ -1040,6 +1040,67 @@ static void host_exit_statuses_are_distinct_and_explained(void **state)
     }
 }
 
+/* After plugin request hooks, only the top-level members they replaced
+ * are checked again; a change that would fail the whole check fails this
+ * one, so the encoder then checks the whole and gives its error. */
+static void only_what_plugins_replaced_is_checked_again(void **state)
+{
+    (void)state;
+    const char *body = "{\"model\":\"m\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"hi\"}],\"system\":\"s\",\"tools\":[{\"name\":\"t\","
+                       "\"input_schema\":{\"type\":\"object\"}}]}";
+    static const struct {
+        const char *edit; /* the hook's body */
+        bool ok;
+    } cases[] = {
+        {"", true},
+        {"r.max_tokens = 4096", true},
+        {"r.max_tokens = 'many'", false},
+        {"r.messages[1].content = 5", false},
+        {"r.messages[1].content = 'hello'", true},
+        {"table.insert(r.messages, {role='assistant', content={{type='text', text='x'}}})", true},
+        {"table.insert(r.messages, {role='assistant', content={{type='text', text=5}}})", false},
+        {"r.model = nil", false},
+        {"r.messages = nil", false},
+        {"r.system = nil r.tools = nil", true},
+        {"r.tools[1].name = 7", false},
+        {"r.stream = 'yes'", false},
+        {"r.whatever = {1, 2}", true},
+        {"r.thinking = {type = 'enabled', budget_tokens = 1024}", true},
+        {"r.thinking = {budget_tokens = 1024}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char src[512];
+        snprintf(src, sizeof src, "return {name='edit', request=function(r) %s end}\n",
+                 cases[i].edit);
+        write_plugin("edit.lua", src);
+        ccp_config *cfg = load_ok("edit.lua", NULL, "    - edit\n");
+        assert_true(ccp_plugin_edits_only(&cfg->pipelines[0]));
+        json_object *req = parse(body);
+        json_object *before = ccp_plugin_request_mark(req);
+        ccp_error err = {0};
+        assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+        bool ok = ccp_plugin_request_still_checked(before, req);
+        ccp_error full = {0};
+        if (ok != cases[i].ok || ok != (ccp_request_check(req, &full) == 0))
+            fail_msg("%s: partial %d, whole %d, want %d", cases[i].edit, ok,
+                     ccp_request_check(req, &full) == 0, cases[i].ok);
+        json_object_put(before);
+        json_object_put(req);
+        ccp_config_unref(cfg);
+    }
+    /* A built-in step with a request hook: the whole is checked. */
+    ccp_diags d = {0};
+    ccp_config *cfg = NULL;
+    const char *yaml = "pipelines:\n  p:\n    - {use: max-tokens, with: {max: 100}}\n";
+    assert_int_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    assert_false(ccp_plugin_edits_only(&cfg->pipelines[0]));
+    ccp_config_unref(cfg);
+    ccp_diags_free(&d);
+    assert_true(ccp_plugin_edits_only(NULL));
+    assert_false(ccp_plugin_request_still_checked(NULL, NULL));
+}
+
 int main(int argc, char **argv)
 {
     /* Process isolation starts this binary (/proc/self/exe) as the host. */
@@ -1076,6 +1137,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(an_idle_host_that_stops_answering_pings_is_replaced),
         cmocka_unit_test(host_answers_carry_each_calls_logs_and_keep_nothing),
         cmocka_unit_test(host_exit_statuses_are_distinct_and_explained),
+        cmocka_unit_test(only_what_plugins_replaced_is_checked_again),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
