@@ -378,7 +378,17 @@ static json_object *ctx_json(json_object *opts)
                                                               : c->headers[i].value));
         json_object_object_add(o, "headers", h);
     }
-    json_object_object_add(o, "options", opts ? json_object_get(opts) : json_object_new_object());
+    /* A copy, not a reference: opts is the config's, shared by every
+     * thread that runs this step, and json-c counts references without
+     * atomics. Taking and dropping a reference per call from the worker
+     * loops and the thread pool at once lost counts until the options
+     * were freed under the config: every later call wrote a broken ctx
+     * (`"options":}`), which each plugin host refused as not JSON and
+     * ended on -- the hosts that died one after another under a
+     * 32-connection load. */
+    json_object *copy = NULL;
+    if (!opts || json_object_deep_copy(opts, &copy, NULL) != 0) copy = json_object_new_object();
+    json_object_object_add(o, "options", copy);
     return o;
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1101,6 +1102,52 @@ static void only_what_plugins_replaced_is_checked_again(void **state)
     assert_false(ccp_plugin_request_still_checked(NULL, NULL));
 }
 
+/* One step, called from several threads at once (worker loops and the
+ * thread pool do that): its options are the config's, shared, and json-c
+ * counts references without atomics. A reference taken and dropped per
+ * call lost counts until the options were freed under the config, and
+ * every later call sent its host a ctx with `"options":}` (hosts ended,
+ * one after another, under a 32-connection load). Here a lost count shows
+ * as a use after free or a leak. */
+typedef struct {
+    const ccp_pipeline *p;
+    int bad;
+} opt_race;
+
+static void *opt_race_run(void *ud)
+{
+    opt_race *r = ud;
+    for (int i = 0; i < 4000; i++) {
+        json_object *req = parse("{\"max_tokens\":1}");
+        ccp_error err = {0};
+        if (ccp_pipeline_run_request(r->p, req, &err) != 0 ||
+            ccp_json_get_int(req, "max_tokens", 0) != 77)
+            r->bad++;
+        json_object_put(req);
+    }
+    return NULL;
+}
+
+static void step_options_survive_calls_from_many_threads(void **state)
+{
+    (void)state;
+    write_plugin("opt.lua", "return {name='opt', options={n={type='integer', default=5}},\n"
+                            "  request=function(req, ctx) req.max_tokens = ctx.options.n end}\n");
+    ccp_config *cfg = load_ok("opt.lua", NULL, "    - {use: opt, with: {n: 77}}\n");
+    opt_race r[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (opt_race){&cfg->pipelines[0], 0};
+        assert_int_equal(pthread_create(&t[i], NULL, opt_race_run, &r[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].bad, 0);
+    }
+    assert_int_equal(ccp_json_get_int(cfg->pipelines[0].steps[0].opts, "n", 0), 77);
+    ccp_config_unref(cfg);
+}
+
 int main(int argc, char **argv)
 {
     /* Process isolation starts this binary (/proc/self/exe) as the host. */
@@ -1138,6 +1185,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(host_answers_carry_each_calls_logs_and_keep_nothing),
         cmocka_unit_test(host_exit_statuses_are_distinct_and_explained),
         cmocka_unit_test(only_what_plugins_replaced_is_checked_again),
+        cmocka_unit_test(step_options_survive_calls_from_many_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
