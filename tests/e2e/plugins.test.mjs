@@ -224,7 +224,7 @@ test('ccproxy plugins: the table from the running proxy, with breaker and figure
   const r = JSON.parse(j.stdout);
   assert.equal(r.running, true);
   const by = Object.fromEntries(r.plugins.map((p) => [p.name, p]));
-  assert.deepEqual(Object.keys(by).sort(), ['crash', 'shout', 'tag']);
+  assert.deepEqual(Object.keys(by).sort(), ['crash', 'reshape-inprocess', 'reshape-process', 'shout', 'tag']);
   assert.equal(by.tag.path, TAG);
   assert.equal(by.tag.version, '1');
   assert.equal(by.tag.isolation, 'process');
