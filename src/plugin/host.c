@@ -382,6 +382,8 @@ static void describe_status(int status, bool killed, ccp_buf *msg)
                                                   : "SIGKILL, from the kernel (out of memory?) "
                                                     "or another process")
                        : sig == SIGSEGV ? "SIGSEGV: a crash, or out of address space"
+                       : sig == SIGABRT ? "SIGABRT: an allocation that cannot fail failed (out of "
+                                          "address space), or an assertion"
                                         : strsignal(sig));
     } else if (WIFEXITED(status)) {
         ccp_buf_printf(msg, "the plugin host exited with status %d (%s)", WEXITSTATUS(status),
