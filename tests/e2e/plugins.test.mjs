@@ -157,6 +157,8 @@ for (const iso of ['inprocess', 'process']) {
 
 test('the first failure names the cause: SIGSYS from seccomp', () => {
   assert.match(proxy.log(), /plugin 'crash' request hook failed \(crash\): the plugin host was killed by signal 31 \(SIGSYS/);
+  // The proxy logs each host it reaps, with how it ended.
+  assert.match(proxy.log(), /warn +plugin 'crash': plugin host \(pid \d+\) ended: the plugin host was killed by signal 31 \(SIGSYS/);
   assert.doesNotMatch(proxy.log(), /sk-upstream-secret/);
 });
 
