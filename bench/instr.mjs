@@ -118,7 +118,27 @@ const VARIANTS = [
   { name: 'metrics off', server: '  metrics: false\n' },
   { name: 'JSON access log', server: '  log_format: json\n  log_level: info\n' },
   { name: 'traces 100%', server: '', extra: (up) => `telemetry:\n  otlp_endpoint: ${up}\n  sample_ratio: 1\n` },
+  // The plugin rows of make bench (issue 15): a pipeline whose one step is a
+  // Lua plugin that edits one field (max_tokens). In process mode the
+  // plugin hosts are other processes, started natively (callgrind does not
+  // follow them): the figure is the proxy's side only (framing, patch); the
+  // host's own work is counted by `ccp-bench-plugin --host-work` (see
+  // docs/performance.md, Plugins).
+  ...['inprocess', 'process'].map((iso) => ({
+    name: `plugin ${iso}`, server: '', ref: 'plain', provider: '    pipeline: bench\n', extra: () => pluginYaml(iso),
+  })),
 ].filter((v) => !ONLY || ONLY.includes(v.name));
+
+// The plugin of the plugin variants, the one bench/proxy/run.mjs uses.
+function pluginYaml(isolation) {
+  const file = path.join(WORK, 'bench-edit.lua');
+  fs.writeFileSync(file, `return {
+  name = 'bench-edit', version = '1', summary = 'edits one field of the request (bench)',
+  request = function(req) req.max_tokens = 4096 end,
+}
+`);
+  return `plugins:\n  dirs: []\n  load:\n    - {path: ${file}, isolation: ${isolation}}\npipelines:\n  bench: [bench-edit]\n`;
+}
 
 // One callgrind run: the proxy serves `total` requests, then SIGTERM; returns
 // the total instruction count of the run (all threads).
@@ -128,7 +148,7 @@ async function run(bin, variant, upstream, body, total, tag) {
   const cfg = path.join(WORK, `${slug}.yaml`);
   const level = variant.server.includes('log_level:') ? '' : '  log_level: warn\n';
   fs.writeFileSync(cfg, `server:\n  port: ${port}\n  workers: 2\n${level}${variant.server}providers:\n`
-    + `  - name: mock\n    format: openai-chat\n    base_url: ${upstream}/v1\n    auth: none\n    models: [gpt-bench]\n`
+    + `  - name: mock\n    format: openai-chat\n    base_url: ${upstream}/v1\n    auth: none\n    models: [gpt-bench]\n${variant.provider ?? ''}`
     + `router:\n  default: mock/gpt-bench\n${variant.extra?.(upstream) ?? ''}`);
   const out = path.join(WORK, `${slug}.callgrind`);
   const logFd = fs.openSync(path.join(WORK, `${slug}.log`), 'w');
@@ -189,13 +209,15 @@ async function main() {
   const f = (x) => Math.round(x).toLocaleString('en');
   const lines = [
     `Instructions per request (callgrind, all threads; (run of ${WARM}+N − run of ${WARM}) ÷ N; `
-      + `N = ${N.small} (${kib(bodies.small)}), ${N.big} (${kib(bodies.big)}); 2 workers, ${CONNECTIONS} keep-alive connections).`,
+      + `N = ${N.small} (${kib(bodies.small)}), ${N.big} (${kib(bodies.big)}); 2 workers, ${CONNECTIONS} keep-alive connections).`
+      + (VARIANTS.some((v) => v.ref) ? ' The plugin rows compare with plain, not metrics off.' : ''),
     '',
     `| binary | variant | ${kib(bodies.small)} | ${kib(bodies.big)} | ${kib(bodies.small)} vs metrics off | ${kib(bodies.big)} vs metrics off |`,
     '|---|---|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
-    const ref = rows.find((x) => x.bin === r.bin && x.variant === 'metrics off');
+    const refName = VARIANTS.find((v) => v.name === r.variant)?.ref ?? 'metrics off';
+    const ref = rows.find((x) => x.bin === r.bin && x.variant === refName);
     const vs = (s) => (!ref || r === ref ? '' : `${((r[s] / ref[s] - 1) * 100).toFixed(1)} %`);
     lines.push(`| ${r.bin} | ${r.variant} | ${f(r.small)} | ${f(r.big)} | ${vs('small')} | ${vs('big')} |`);
   }

@@ -2,10 +2,19 @@
  * one field of a Claude Code–sized request (bench/gen_claude_request.mjs),
  * run as a pipeline step in each isolation mode, against the same request
  * with no step. Prints the median and p99 added time per request.
- *   ccp-bench-plugin REQUEST.json [ITERATIONS] */
+ *   ccp-bench-plugin REQUEST.json [ITERATIONS]
+ *
+ * --host-work: what a plugin host does for one call of the same plugin,
+ * in this process, so that callgrind can count it (the proxy under
+ * callgrind starts its hosts natively, unseen): parse the call message as
+ * it arrives, run the hook, build the answer (a patch) and write it, then
+ * free the message. Run it twice and take the difference over the extra
+ * iterations (docs/performance.md, Plugins):
+ *   valgrind --tool=callgrind ccp-bench-plugin --host-work REQUEST.json N */
 #include "config/config.h"
 #include "core/json.h"
 #include "pipeline/pipeline.h"
+#include "plugin/host_internal.h"
 #include "plugin/plugin.h"
 
 #include <stdio.h>
@@ -52,12 +61,53 @@ static void run(const ccp_pipeline *p, json_object *req, int n, double *med, dou
     free(t);
 }
 
+/* The host's side of n calls of a one-field edit of req (--host-work). */
+static int host_work(json_object *req, int n)
+{
+    const char *src = "return {name='bump', request=function(req) req.max_tokens = 4096 end}\n";
+    ccp_plugin_limits lim;
+    ccp_plugin_limits_default(&lim);
+    ccp_buf msg = CCP_BUF_INIT;
+    ccp_plugin_vm *vm = ccp_plugin_vm_new("=bump", src, strlen(src), &lim, &msg);
+    if (!vm) return 1;
+    ccp_plugin_vm_take_logs(vm, true); /* a host collects its log lines */
+    /* The message as the proxy frames it: {hook, arg, ctx}. */
+    json_object *m = json_object_new_object(), *ctx = json_object_new_object();
+    json_object_object_add(m, "hook", json_object_new_string("request"));
+    json_object_object_add(m, "arg", json_object_get(req));
+    json_object_object_add(ctx, "request_id", json_object_new_string("req_0123456789abcdef"));
+    json_object_object_add(ctx, "options", json_object_new_object());
+    json_object_object_add(m, "ctx", ctx);
+    ccp_buf text = CCP_BUF_INIT, out = CCP_BUF_INIT;
+    ccp_json_write(&text, m);
+    json_object_put(m);
+    for (int i = 0; i < n; i++) {
+        json_object *call = ccp_json_parse(text.data, text.len, NULL);
+        ccp_plugin_cause c;
+        json_object *r = ccp_plugin_host_answer(vm, call, &lim, &c);
+        if (c != CCP_PLUGIN_OK || !ccp_json_get(r, "patch")) return 1;
+        ccp_buf_reset(&out);
+        ccp_json_write(&out, r);
+        json_object_put(r);
+        json_object_put(call);
+    }
+    printf("host work: %d calls, message %zu bytes, answer %zu bytes\n", n, text.len, out.len);
+    ccp_buf_free(&text);
+    ccp_buf_free(&out);
+    json_object_put(ccp_plugin_vm_take_logs(vm, false));
+    ccp_plugin_vm_free(vm);
+    ccp_buf_free(&msg);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "plugin-host"))
         return ccp_plugin_host_main(argc - 1, argv + 1);
+    bool host = argc > 1 && !strcmp(argv[1], "--host-work");
+    if (host) argc--, argv++;
     if (argc < 2) {
-        fprintf(stderr, "usage: ccp-bench-plugin REQUEST.json [ITERATIONS]\n");
+        fprintf(stderr, "usage: ccp-bench-plugin [--host-work] REQUEST.json [ITERATIONS]\n");
         return 2;
     }
     int n = argc > 2 ? atoi(argv[2]) : 500;
@@ -70,6 +120,12 @@ int main(int argc, char **argv)
         ccp_buf_append(&text, chunk, got);
     fclose(f);
     json_object *req = ccp_json_parse(text.data, text.len, NULL);
+    if (host) {
+        int rc = host_work(req, n);
+        json_object_put(req);
+        ccp_buf_free(&text);
+        return rc;
+    }
     char plugin[] = "/tmp/ccp-bench-plugin-XXXXXX.lua";
     int fd = mkstemps(plugin, 4);
     const char *src = "return {name='bump', request=function(req) req.max_tokens = 8192 end}\n";

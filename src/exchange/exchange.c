@@ -205,6 +205,12 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
                            a->target.provider->name, a->target.model,
                            ex->in_headers,           ex->n_in_headers};
     const ccp_plugin_ctx *prev_pctx = ccp_plugin_ctx_set(&pctx);
+    /* When only plugins edit a validated request, only what they replaced
+     * is checked again, not the whole tree (plugin.h). */
+    json_object *before = ex->validated && hooks && ccp_plugin_edits_only(a->rule_pipeline) &&
+                                  ccp_plugin_edits_only(a->pipeline)
+                              ? ccp_plugin_request_mark(req)
+                              : NULL;
     if (ccp_pipeline_run_request(a->rule_pipeline, req, &err) != 0 ||
         ccp_pipeline_run_request(a->pipeline, req, &err) != 0) {
         rc = prep_fail(e, CCP_PREP_PIPELINE, &err);
@@ -219,8 +225,7 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
         .n_in_headers = ex->n_in_headers,
         /* A hook may leave a shape the codec cannot read; the client's
          * own request was validated once on arrival. */
-        .shape_checked = ex->validated && !ccp_pipeline_edits_request(a->rule_pipeline) &&
-                         !ccp_pipeline_edits_request(a->pipeline),
+        .shape_checked = ex->validated && (!hooks || ccp_plugin_request_still_checked(before, req)),
         .api_key = a->key >= 0 ? a->target.provider->keys.v[a->key] : NULL,
     };
     if (a->codec->encode(&ectx, &a->out, &err) != 0) {
@@ -236,6 +241,7 @@ int ccp_exchange_prepare(ccp_exchange *ex, ccp_attempt *a, ccp_prep_error *e)
     ccp_outbound_seal(&a->out);
 out:
     ccp_plugin_ctx_set(prev_pctx);
+    json_object_put(before);
     json_object_put(req);
     if (rc) {
         settle(ex, a->target.provider, CCP_HEALTH_NEUTRAL);

@@ -93,9 +93,11 @@ int ccp_plugin_msg_send(int fd, json_object *v, uint64_t deadline_ms)
     return rc;
 }
 
-static int recv_all(int fd, uint64_t deadline_ms, char *p, size_t n)
+/* Reads n bytes; *got says how many came before a failure. */
+static int recv_all(int fd, uint64_t deadline_ms, char *p, size_t n, size_t *got_out)
 {
     size_t off = 0;
+    *got_out = 0;
     while (off < n) {
         if (deadline_ms) {
             uint64_t now = ccp_plugin_now_ms();
@@ -110,28 +112,80 @@ static int recv_all(int fd, uint64_t deadline_ms, char *p, size_t n)
         if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (got <= 0) return CCP_EIO;
         off += (size_t)got;
+        *got_out = off;
     }
     return 0;
 }
 
-int ccp_plugin_msg_recv(int fd, uint64_t deadline_ms, json_object **out)
+/* ccp_plugin_msg_recv, and on failure why (a CCP_PLUGIN_HOST_EXIT_* status
+ * that names it: the host ends with it). */
+static int msg_recv(int fd, uint64_t deadline_ms, json_object **out, int *why)
 {
     *out = NULL;
     unsigned char h[4];
-    int rc = recv_all(fd, deadline_ms, (char *)h, 4);
-    if (rc) return rc;
+    size_t got = 0;
+    int rc = recv_all(fd, deadline_ms, (char *)h, 4, &got);
+    if (rc) {
+        *why =
+            rc == CCP_EIO && got == 0 ? CCP_PLUGIN_HOST_EXIT_CLOSED : CCP_PLUGIN_HOST_EXIT_SOCKET;
+        return rc;
+    }
     uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-    if (n > CCP_PLUGIN_MAX_MESSAGE) return CCP_EIO;
+    if (n > CCP_PLUGIN_MAX_MESSAGE) {
+        *why = CCP_PLUGIN_HOST_EXIT_TOO_BIG;
+        return CCP_EIO;
+    }
     char *body = malloc(n ? n : 1);
-    if (!body) return CCP_EIO;
-    rc = recv_all(fd, deadline_ms, body, n);
+    if (!body) {
+        *why = CCP_PLUGIN_HOST_EXIT_NOMEM;
+        return CCP_EIO;
+    }
+    rc = recv_all(fd, deadline_ms, body, n, &got);
+    *why = CCP_PLUGIN_HOST_EXIT_SOCKET;
     if (rc == 0) {
         ccp_error err = {0};
         *out = ccp_json_parse(body, n, &err);
-        if (!*out) rc = CCP_EIO;
+        if (!*out) {
+            rc = CCP_EIO;
+            *why =
+                err.code == CCP_ENOMEM ? CCP_PLUGIN_HOST_EXIT_NOMEM : CCP_PLUGIN_HOST_EXIT_GARBAGE;
+        }
     }
     free(body);
     return rc;
+}
+
+int ccp_plugin_msg_recv(int fd, uint64_t deadline_ms, json_object **out)
+{
+    int why;
+    return msg_recv(fd, deadline_ms, out, &why);
+}
+
+const char *ccp_plugin_host_exit_meaning(int status)
+{
+    switch (status) {
+    case CCP_PLUGIN_HOST_EXIT_CLOSED:
+        return "the proxy closed its socket between messages (the orderly end)";
+    case CCP_PLUGIN_HOST_EXIT_INIT:
+        return "its first message (the plugin's source) could not be read";
+    case CCP_PLUGIN_HOST_EXIT_SECCOMP:
+        return "the seccomp filter could not be installed";
+    case CCP_PLUGIN_HOST_EXIT_LOAD:
+        return "the plugin did not load";
+    case CCP_PLUGIN_HOST_EXIT_SOCKET:
+        return "its socket failed or closed in the middle of a message";
+    case CCP_PLUGIN_HOST_EXIT_TOO_BIG:
+        return "a message longer than the framing allows";
+    case CCP_PLUGIN_HOST_EXIT_NOMEM:
+        return "out of memory reading a message (its address-space cap)";
+    case CCP_PLUGIN_HOST_EXIT_GARBAGE:
+        return "a message that is not JSON";
+    case CCP_PLUGIN_HOST_EXIT_SEND:
+        return "its answer could not be sent (the proxy's end closed)";
+    case CCP_PLUGIN_HOST_EXIT_RELOAD:
+        return "the plugin did not load again after a call hit a cap";
+    }
+    return "an exit status the plugin host does not use (a crash in a library?)";
 }
 
 /* ---- answers as patches -------------------------------------------------
@@ -315,33 +369,55 @@ static ccp_plugin_hosts *hosts_of(ccp_plugin *p)
     return p->hosts;
 }
 
-static void describe_status(int status, ccp_buf *msg)
+/* What a reaped host's wait status says: the signal, or the exit status
+ * with what it means (host_internal.h). killed: the proxy sent SIGKILL. */
+static void describe_status(int status, bool killed, ccp_buf *msg)
 {
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         ccp_buf_printf(msg, "the plugin host was killed by signal %d (%s)", sig,
                        sig == SIGSYS    ? "SIGSYS: a system call outside the seccomp allowlist"
                        : sig == SIGXCPU ? "SIGXCPU: cpu_seconds spent"
-                       : sig == SIGKILL ? "SIGKILL"
+                       : sig == SIGKILL ? (killed ? "SIGKILL, sent by the proxy"
+                                                  : "SIGKILL, from the kernel (out of memory?) "
+                                                    "or another process")
                        : sig == SIGSEGV ? "SIGSEGV: a crash, or out of address space"
+                       : sig == SIGABRT ? "SIGABRT: an allocation that cannot fail failed (out of "
+                                          "address space), or an assertion"
                                         : strsignal(sig));
     } else if (WIFEXITED(status)) {
-        ccp_buf_printf(msg, "the plugin host exited with status %d", WEXITSTATUS(status));
+        ccp_buf_printf(msg, "the plugin host exited with status %d (%s)", WEXITSTATUS(status),
+                       ccp_plugin_host_exit_meaning(WEXITSTATUS(status)));
     } else {
         ccp_buf_appends(msg, "the plugin host died");
     }
+}
+
+/* Reaps a host whose socket is closed, and logs how it ended: at info when
+ * the proxy killed it (a deadline, a health check, a reload), else as a
+ * warning. The description is appended to msg when one is given. */
+static void reap(const ccp_plugin *p, pid_t pid, bool killed, ccp_buf *msg)
+{
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    ccp_buf why = CCP_BUF_INIT;
+    describe_status(status, killed, &why);
+    if (killed)
+        ccp_log_info("plugin '%s': plugin host (pid %d) reaped: %s", p->name, (int)pid, why.data);
+    else
+        ccp_log_warn("plugin '%s': plugin host (pid %d) ended: %s", p->name, (int)pid, why.data);
+    if (msg) ccp_buf_append(msg, why.data, why.len);
+    ccp_buf_free(&why);
 }
 
 /* The host is gone or is to go: kill it, reap it, count it, and make the
  * next start wait for the backoff. */
 static void bury(ccp_plugin *p, ccp_plugin_hosts *hs, host *h, bool kill_it, ccp_buf *msg)
 {
-    int status = 0;
     if (kill_it) kill(h->pid, SIGKILL);
     close(h->fd);
-    while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (msg && !kill_it) describe_status(status, msg);
+    reap(p, h->pid, kill_it, kill_it ? NULL : msg);
     atomic_fetch_add(&p->kills, 1);
     pthread_mutex_lock(&hs->mu);
     for (size_t i = 0; i < MAX_HOSTS; i++)
@@ -798,6 +874,49 @@ static ccp_plugin_vm *host_vm(json_object *init, const ccp_plugin_limits *lim, b
     return vm;
 }
 
+json_object *ccp_plugin_host_answer(ccp_plugin_vm *vm, json_object *m, const ccp_plugin_limits *lim,
+                                    ccp_plugin_cause *cause)
+{
+    /* Lines left from before (none, normally) go, and the call's are
+     * collected. The old list is put: dropped unput, it leaked one list
+     * per call, until a host that had served some 500,000 calls hit its
+     * address-space cap and ended (with status 0, then). */
+    json_object_put(ccp_plugin_vm_take_logs(vm, true));
+    const char *hook = ccp_json_get_str(m, "hook");
+    json_object *arg = ccp_json_get(m, "arg"), *result = NULL;
+    ccp_buf msg = CCP_BUF_INIT;
+    ccp_plugin_cause c =
+        ccp_plugin_vm_call(vm, hook ? hook : "?", arg, ccp_json_get(m, "ctx"), lim, &result, &msg);
+    json_object *r = json_object_new_object();
+    json_object_object_add(r, "logs", ccp_plugin_vm_take_logs(vm, true));
+    json_object *patch = c == CCP_PLUGIN_OK && container(arg) && container(result) && result != arg
+                             ? make_patch(arg, result)
+                             : NULL;
+    if (c == CCP_PLUGIN_OK && result == arg) {
+        /* Nothing changed: an empty patch. */
+        json_object_put(result);
+        patch = json_object_new_object();
+        json_object_object_add(patch, "set", json_object_new_object());
+        json_object_object_add(patch, "sub", json_object_new_object());
+        if (json_object_is_type(arg, json_type_array))
+            json_object_object_add(patch, "len",
+                                   json_object_new_int64((int64_t)json_object_array_length(arg)));
+        result = NULL;
+    }
+    if (patch) {
+        json_object_object_add(r, "patch", patch);
+        json_object_put(result);
+    } else if (c == CCP_PLUGIN_OK) {
+        json_object_object_add(r, "result", result);
+    } else {
+        json_object_object_add(r, "cause", json_object_new_string(ccp_plugin_cause_name(c)));
+        json_object_object_add(r, "error", json_object_new_string(msg.data ? msg.data : ""));
+    }
+    ccp_buf_free(&msg);
+    *cause = c;
+    return r;
+}
+
 int ccp_plugin_host_main(int argc, char **argv)
 {
     bool test = argc > 1 && !strcmp(argv[1], "--test-syscalls");
@@ -807,7 +926,8 @@ int ccp_plugin_host_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN);
     json_object *init = NULL;
-    if (ccp_plugin_msg_recv(fd, 0, &init) != 0) _exit(2);
+    int why = 0;
+    if (msg_recv(fd, 0, &init, &why) != 0) _exit(CCP_PLUGIN_HOST_EXIT_INIT);
     ccp_plugin_limits lim;
     json_object *l = ccp_json_get(init, "limits");
     lim.timeout_ms = ccp_json_get_int(l, "timeout_ms", 1000);
@@ -828,7 +948,7 @@ int ccp_plugin_host_main(int argc, char **argv)
         json_object *r = json_object_new_object();
         json_object_object_add(r, "error", json_object_new_string("cannot install seccomp"));
         ccp_plugin_msg_send(fd, r, 0);
-        _exit(3);
+        _exit(CCP_PLUGIN_HOST_EXIT_SECCOMP);
     }
 
     ccp_buf msg = CCP_BUF_INIT;
@@ -837,13 +957,14 @@ int ccp_plugin_host_main(int argc, char **argv)
     if (!vm) json_object_object_add(r, "error", json_object_new_string(msg.data ? msg.data : "?"));
     ccp_plugin_msg_send(fd, r, 0);
     json_object_put(r);
-    if (!vm) _exit(4);
+    if (!vm) _exit(CCP_PLUGIN_HOST_EXIT_LOAD);
+    int status = CCP_PLUGIN_HOST_EXIT_CLOSED;
     for (;;) {
         json_object *m = NULL;
-        if (ccp_plugin_msg_recv(fd, 0, &m) != 0) break;
-        json_object *result = NULL;
-        ccp_buf_reset(&msg);
-        ccp_plugin_vm_take_logs(vm, true);
+        if (msg_recv(fd, 0, &m, &why) != 0) {
+            status = why;
+            break;
+        }
         const char *hook = ccp_json_get_str(m, "hook");
         if (hook && !strcmp(hook, "$ping")) {
             json_object_put(m);
@@ -852,7 +973,10 @@ int ccp_plugin_host_main(int argc, char **argv)
             json_object_object_add(r, "pong", json_object_new_boolean(1));
             int rc = ccp_plugin_msg_send(fd, r, 0);
             json_object_put(r);
-            if (rc != 0) break;
+            if (rc != 0) {
+                status = CCP_PLUGIN_HOST_EXIT_SEND;
+                break;
+            }
             continue;
         }
         if (hook && !strcmp(hook, "$declaration")) {
@@ -861,52 +985,37 @@ int ccp_plugin_host_main(int argc, char **argv)
             json_object_put(m);
             int rc = ccp_plugin_msg_send(fd, r, 0);
             json_object_put(r);
-            if (rc != 0) break;
+            if (rc != 0) {
+                status = CCP_PLUGIN_HOST_EXIT_SEND;
+                break;
+            }
             continue;
         }
-        ccp_plugin_cause c = ccp_plugin_vm_call(vm, hook ? hook : "?", ccp_json_get(m, "arg"),
-                                                ccp_json_get(m, "ctx"), &lim, &result, &msg);
-        r = json_object_new_object();
-        json_object_object_add(r, "logs", ccp_plugin_vm_take_logs(vm, true));
-        json_object *arg = ccp_json_get(m, "arg");
-        json_object *patch =
-            c == CCP_PLUGIN_OK && container(arg) && container(result) && result != arg
-                ? make_patch(arg, result)
-                : NULL;
-        if (c == CCP_PLUGIN_OK && result == arg) {
-            /* Nothing changed: an empty patch. */
-            json_object_put(result);
-            patch = json_object_new_object();
-            json_object_object_add(patch, "set", json_object_new_object());
-            json_object_object_add(patch, "sub", json_object_new_object());
-            if (json_object_is_type(arg, json_type_array))
-                json_object_object_add(
-                    patch, "len", json_object_new_int64((int64_t)json_object_array_length(arg)));
-            result = NULL;
-        }
-        if (patch) {
-            json_object_object_add(r, "patch", patch);
-            json_object_put(result);
-        } else if (c == CCP_PLUGIN_OK) {
-            json_object_object_add(r, "result", result);
-        } else {
-            json_object_object_add(r, "cause", json_object_new_string(ccp_plugin_cause_name(c)));
-            json_object_object_add(r, "error", json_object_new_string(msg.data ? msg.data : ""));
-        }
-        json_object_put(m);
+        ccp_plugin_cause c;
+        r = ccp_plugin_host_answer(vm, m, &lim, &c);
+        /* The answer goes before the message is freed: the proxy waits for
+         * the one, not the other (freeing a 150 KiB request's tree takes a
+         * good part of a call). */
         int rc = ccp_plugin_msg_send(fd, r, 0);
         json_object_put(r);
-        if (rc != 0) break;
+        json_object_put(m);
+        if (rc != 0) {
+            status = CCP_PLUGIN_HOST_EXIT_SEND;
+            break;
+        }
         /* After a cap was hit the state may be half-way through anything:
          * a fresh one from the same source. */
         if (c == CCP_PLUGIN_TIMEOUT || c == CCP_PLUGIN_MEMORY) {
             ccp_plugin_vm_free(vm);
             ccp_buf_reset(&msg);
             vm = host_vm(init, &lim, test, &msg);
-            if (!vm) break;
+            if (!vm) {
+                status = CCP_PLUGIN_HOST_EXIT_RELOAD;
+                break;
+            }
         }
     }
     /* _exit: no atexit work (a sanitizer's leak check would need calls the
      * filter refuses). */
-    _exit(0);
+    _exit(status);
 }

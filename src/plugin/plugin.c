@@ -378,10 +378,14 @@ static json_object *ctx_json(json_object *opts)
                                                               : c->headers[i].value));
         json_object_object_add(o, "headers", h);
     }
-    /* A copy, not a reference: opts belongs to the config snapshot, which
-     * every worker and the thread pool's hook calls share, and json-c's
-     * reference count is not atomic in Debian's build; a shared get/put
-     * pair from two threads could free the options under a third. */
+    /* A copy, not a reference: opts is the config's, shared by every
+     * thread that runs this step, and json-c counts references without
+     * atomics. Taking and dropping a reference per call from the worker
+     * loops and the thread pool at once lost counts until the options
+     * were freed under the config: every later call wrote a broken ctx
+     * (`"options":}`), which each plugin host refused as not JSON and
+     * ended on -- the hosts that died one after another under a
+     * 32-connection load. */
     json_object *copy = NULL;
     if (!opts || json_object_deep_copy(opts, &copy, NULL) != 0) copy = json_object_new_object();
     json_object_object_add(o, "options", copy);
@@ -602,6 +606,59 @@ static int plugin_request(const ccp_step *s, json_object *req, ccp_error *err)
     if (r != req) replace_members(req, r);
     json_object_put(r);
     return 0;
+}
+
+/* ---- the shape check after plugin request hooks ------------------------
+ *
+ * A request hook's result shares every member it did not touch with the
+ * tree it was given (lua_conv.c in-process, the host's patch in process
+ * mode), and no plugin path edits a shared subtree in place. So when only
+ * plugins edited a request that passed the check, what may have left the
+ * shape is the top-level members whose value is another object than
+ * before: those alone are checked, not the whole 150 KiB request again
+ * (that walk was most of what an in-process one-field edit added). */
+
+bool ccp_plugin_edits_only(const ccp_pipeline *p)
+{
+    for (size_t i = 0; p && i < p->n; i++)
+        if (p->steps[i].t->request && !ccp_plugin_of(p->steps[i].t)) return false;
+    return true;
+}
+
+json_object *ccp_plugin_request_mark(json_object *req)
+{
+    if (!json_object_is_type(req, json_type_object)) return NULL;
+    json_object *o = json_object_new_object();
+    json_object_object_foreach(req, k, v)
+    {
+        json_object_object_add(o, k, json_object_get(v));
+    }
+    return o;
+}
+
+bool ccp_plugin_request_still_checked(json_object *before, json_object *req)
+{
+    if (!before || !json_object_is_type(req, json_type_object)) return false;
+    /* The check of each top-level member reads that member alone, so a
+     * request of the changed members passes it exactly when the whole
+     * does. model and messages are required: model (a string) goes in as
+     * it is, messages left alone stand in as an empty list. */
+    json_object *t = json_object_new_object();
+    json_object_object_foreach(req, k, v)
+    {
+        json_object *old = NULL;
+        bool same = json_object_object_get_ex(before, k, &old) && old == v;
+        if (same && !strcmp(k, "messages"))
+            json_object_object_add(t, k, json_object_new_array());
+        else if (!same || !strcmp(k, "model"))
+            json_object_object_add(t, k, json_object_get(v));
+    }
+    /* Members deleted are absent from t too: only the required ones
+     * matter, and their absence fails the check as it would the whole. */
+    ccp_error err = {0};
+    bool ok = ccp_request_check(t, &err) == 0;
+    json_object_put(t);
+    return ok;
 }
 
 static const char *header_value(const ccp_outbound *out, const char *name, size_t *len)

@@ -159,6 +159,18 @@ void ccp_plugin_catalog_write(const ccp_plugin_set *set, ccp_buf *out);
  * hook: preparing an attempt through p then waits on another process, so
  * the HTTP layer does it off its event loop. */
 bool ccp_plugin_pipeline_blocks(const ccp_pipeline *p);
+/* The shape check after request hooks (codec.h, ccp_request_check):
+ * true when no step of p but plugins has a request hook. Then the exchange
+ * marks the request before the hooks (ccp_plugin_request_mark: a new
+ * object holding the top-level members, owned by the caller; NULL for a
+ * request that is no object) and, after them, asks
+ * ccp_plugin_request_still_checked: true when every top-level member the
+ * hooks replaced, added or removed passes the check, so a request that
+ * passed it before passes it still and the encoder need not walk it all
+ * again. False: check it whole (and give the error that check gives). */
+bool ccp_plugin_edits_only(const ccp_pipeline *p);
+json_object *ccp_plugin_request_mark(json_object *req);
+bool ccp_plugin_request_still_checked(json_object *before, json_object *req);
 /* True when routing calls a plugin host (router.script in process mode). */
 bool ccp_plugin_route_blocks(const ccp_config *cfg);
 

@@ -48,8 +48,9 @@ static void openrouter_body(const ccp_step *s, json_object *req, json_object *bo
         json_object_object_add(body, "reasoning", r);
         json_object_object_del(body, "reasoning_effort");
     }
-    if (c->provider) json_object_object_add(body, "provider", json_object_get(c->provider));
-    if (c->transforms) json_object_object_add(body, "transforms", json_object_get(c->transforms));
+    if (c->provider) json_object_object_add(body, "provider", ccp_tf_config_value(c->provider));
+    if (c->transforms)
+        json_object_object_add(body, "transforms", ccp_tf_config_value(c->transforms));
 }
 
 static int openrouter(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)

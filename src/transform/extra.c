@@ -19,7 +19,7 @@ static void merge_body(const ccp_step *s, json_object *req, json_object *body)
         if (!val)
             json_object_object_del(body, key);
         else
-            json_object_object_add(body, key, json_object_get(val));
+            json_object_object_add(body, key, ccp_tf_config_value(val));
     }
 }
 

@@ -31,3 +31,10 @@ int ccp_tf_edit_body(ccp_outbound *out, ccp_error *err,
     fn(s, req, out->json);
     return 0;
 }
+
+json_object *ccp_tf_config_value(json_object *v)
+{
+    json_object *copy = NULL;
+    if (v && json_object_deep_copy(v, &copy, NULL) != 0) return NULL;
+    return copy;
+}

@@ -57,8 +57,9 @@ typedef struct sampling_conf {
 static int sampling(const ccp_step *s, json_object *req, ccp_error *err)
 {
     const sampling_conf *c = s->conf;
-    if (c->temperature) json_object_object_add(req, "temperature", json_object_get(c->temperature));
-    if (c->top_p) json_object_object_add(req, "top_p", json_object_get(c->top_p));
+    if (c->temperature)
+        json_object_object_add(req, "temperature", ccp_tf_config_value(c->temperature));
+    if (c->top_p) json_object_object_add(req, "top_p", ccp_tf_config_value(c->top_p));
     if (c->top_k != CCP_OPT_UNSET)
         json_object_object_add(req, "top_k", json_object_new_int64(c->top_k));
     json_object *drop = c->remove;

@@ -9,6 +9,13 @@
  * message. */
 void ccp_tf_drop_thinking_blocks(json_object *req);
 
+/* helpers.c. A value of a step's config, to put into a request or body:
+ * a copy (owned by the caller; NULL for NULL). Config values are shared
+ * by every thread that runs the step and json-c counts references without
+ * atomics, so a reference taken per request races with the other threads
+ * until the value is freed under the config. */
+json_object *ccp_tf_config_value(json_object *v);
+
 /* helpers.c. For outbound hooks: lets fn edit the outbound body tree
  * (out->json; serialized once, after the last hook). CCP_EINVAL when the
  * body is not a JSON object. */

@@ -9,12 +9,14 @@
 #include "config/config.h"
 #include "core/json.h"
 #include "pipeline/pipeline.h"
+#include "plugin/host_internal.h"
 #include "plugin/plugin.h"
 #include "router/route.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -977,6 +979,175 @@ static void an_idle_host_that_stops_answering_pings_is_replaced(void **state)
     ccp_config_unref(cfg);
 }
 
+/* The host's answer to each call carries that call's log lines, and no
+ * list is left behind: the host once dropped one list per call unput,
+ * which grew it until its address-space cap ended it (exit status 0).
+ * Run in-process here, so the leak check sees what the host would keep. */
+static void host_answers_carry_each_calls_logs_and_keep_nothing(void **state)
+{
+    (void)state;
+    const char *src = "return {name='logger', request=function(req, ctx)\n"
+                      "  if req.say then ctx.log('warn', req.say) end\n"
+                      "  req.n = (req.n or 0) + 1 end}\n";
+    ccp_plugin_limits lim;
+    ccp_plugin_limits_default(&lim);
+    ccp_buf msg = CCP_BUF_INIT;
+    ccp_plugin_vm *vm = ccp_plugin_vm_new("=logger", src, strlen(src), &lim, &msg);
+    assert_non_null(vm);
+    ccp_plugin_vm_take_logs(vm, true); /* the host collects (NULL before: nothing to put) */
+    const char *calls[] = {"{\"hook\":\"request\",\"arg\":{\"say\":\"one\"},\"ctx\":{}}",
+                           "{\"hook\":\"request\",\"arg\":{},\"ctx\":{}}",
+                           "{\"hook\":\"request\",\"arg\":{\"say\":\"three\"},\"ctx\":{}}"};
+    const char *want_logs[] = {"[{\"level\":\"warn\",\"msg\":\"one\"}]", "[]",
+                               "[{\"level\":\"warn\",\"msg\":\"three\"}]"};
+    for (int round = 0; round < 100; round++) {
+        for (int i = 0; i < 3; i++) {
+            json_object *m = ccp_json_parse(calls[i], strlen(calls[i]), NULL);
+            ccp_plugin_cause c;
+            json_object *r = ccp_plugin_host_answer(vm, m, &lim, &c);
+            assert_int_equal(c, CCP_PLUGIN_OK);
+            assert_string_equal(ccp_json_str(ccp_json_get(r, "logs"), NULL), want_logs[i]);
+            assert_non_null(ccp_json_get(r, "patch"));
+            json_object_put(r);
+            json_object_put(m);
+        }
+    }
+    json_object_put(ccp_plugin_vm_take_logs(vm, false));
+    ccp_plugin_vm_free(vm);
+    ccp_buf_free(&msg);
+}
+
+/* Each way out of a plugin host has its own exit status, and the proxy
+ * says what it means. */
+static void host_exit_statuses_are_distinct_and_explained(void **state)
+{
+    (void)state;
+    const int st[] = {CCP_PLUGIN_HOST_EXIT_CLOSED,  CCP_PLUGIN_HOST_EXIT_INIT,
+                      CCP_PLUGIN_HOST_EXIT_SECCOMP, CCP_PLUGIN_HOST_EXIT_LOAD,
+                      CCP_PLUGIN_HOST_EXIT_SOCKET,  CCP_PLUGIN_HOST_EXIT_TOO_BIG,
+                      CCP_PLUGIN_HOST_EXIT_NOMEM,   CCP_PLUGIN_HOST_EXIT_GARBAGE,
+                      CCP_PLUGIN_HOST_EXIT_SEND,    CCP_PLUGIN_HOST_EXIT_RELOAD};
+    const size_t n = sizeof st / sizeof st[0];
+    const char *unknown = ccp_plugin_host_exit_meaning(99);
+    for (size_t i = 0; i < n; i++) {
+        /* 1 is what a crash in a library's exit() might give: not ours. */
+        assert_true(st[i] != 1 && st[i] >= 0 && st[i] < 126);
+        assert_true(ccp_plugin_host_exit_meaning(st[i]) != unknown);
+        for (size_t j = i + 1; j < n; j++) {
+            assert_int_not_equal(st[i], st[j]);
+            assert_string_not_equal(ccp_plugin_host_exit_meaning(st[i]),
+                                    ccp_plugin_host_exit_meaning(st[j]));
+        }
+    }
+}
+
+/* After plugin request hooks, only the top-level members they replaced
+ * are checked again; a change that would fail the whole check fails this
+ * one, so the encoder then checks the whole and gives its error. */
+static void only_what_plugins_replaced_is_checked_again(void **state)
+{
+    (void)state;
+    const char *body = "{\"model\":\"m\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"hi\"}],\"system\":\"s\",\"tools\":[{\"name\":\"t\","
+                       "\"input_schema\":{\"type\":\"object\"}}]}";
+    static const struct {
+        const char *edit; /* the hook's body */
+        bool ok;
+    } cases[] = {
+        {"", true},
+        {"r.max_tokens = 4096", true},
+        {"r.max_tokens = 'many'", false},
+        {"r.messages[1].content = 5", false},
+        {"r.messages[1].content = 'hello'", true},
+        {"table.insert(r.messages, {role='assistant', content={{type='text', text='x'}}})", true},
+        {"table.insert(r.messages, {role='assistant', content={{type='text', text=5}}})", false},
+        {"r.model = nil", false},
+        {"r.messages = nil", false},
+        {"r.system = nil r.tools = nil", true},
+        {"r.tools[1].name = 7", false},
+        {"r.stream = 'yes'", false},
+        {"r.whatever = {1, 2}", true},
+        {"r.thinking = {type = 'enabled', budget_tokens = 1024}", true},
+        {"r.thinking = {budget_tokens = 1024}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char src[512];
+        snprintf(src, sizeof src, "return {name='edit', request=function(r) %s end}\n",
+                 cases[i].edit);
+        write_plugin("edit.lua", src);
+        ccp_config *cfg = load_ok("edit.lua", NULL, "    - edit\n");
+        assert_true(ccp_plugin_edits_only(&cfg->pipelines[0]));
+        json_object *req = parse(body);
+        json_object *before = ccp_plugin_request_mark(req);
+        ccp_error err = {0};
+        assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+        bool ok = ccp_plugin_request_still_checked(before, req);
+        ccp_error full = {0};
+        if (ok != cases[i].ok || ok != (ccp_request_check(req, &full) == 0))
+            fail_msg("%s: partial %d, whole %d, want %d", cases[i].edit, ok,
+                     ccp_request_check(req, &full) == 0, cases[i].ok);
+        json_object_put(before);
+        json_object_put(req);
+        ccp_config_unref(cfg);
+    }
+    /* A built-in step with a request hook: the whole is checked. */
+    ccp_diags d = {0};
+    ccp_config *cfg = NULL;
+    const char *yaml = "pipelines:\n  p:\n    - {use: max-tokens, with: {max: 100}}\n";
+    assert_int_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    assert_false(ccp_plugin_edits_only(&cfg->pipelines[0]));
+    ccp_config_unref(cfg);
+    ccp_diags_free(&d);
+    assert_true(ccp_plugin_edits_only(NULL));
+    assert_false(ccp_plugin_request_still_checked(NULL, NULL));
+}
+
+/* One step, called from several threads at once (worker loops and the
+ * thread pool do that): its options are the config's, shared, and json-c
+ * counts references without atomics. A reference taken and dropped per
+ * call lost counts until the options were freed under the config, and
+ * every later call sent its host a ctx with `"options":}` (hosts ended,
+ * one after another, under a 32-connection load). Here a lost count shows
+ * as a use after free or a leak. */
+typedef struct {
+    const ccp_pipeline *p;
+    int bad;
+} opt_race;
+
+static void *opt_race_run(void *ud)
+{
+    opt_race *r = ud;
+    for (int i = 0; i < 4000; i++) {
+        json_object *req = parse("{\"max_tokens\":1}");
+        ccp_error err = {0};
+        if (ccp_pipeline_run_request(r->p, req, &err) != 0 ||
+            ccp_json_get_int(req, "max_tokens", 0) != 77)
+            r->bad++;
+        json_object_put(req);
+    }
+    return NULL;
+}
+
+static void step_options_survive_calls_from_many_threads(void **state)
+{
+    (void)state;
+    write_plugin("opt.lua", "return {name='opt', options={n={type='integer', default=5}},\n"
+                            "  request=function(req, ctx) req.max_tokens = ctx.options.n end}\n");
+    ccp_config *cfg = load_ok("opt.lua", NULL, "    - {use: opt, with: {n: 77}}\n");
+    opt_race r[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (opt_race){&cfg->pipelines[0], 0};
+        assert_int_equal(pthread_create(&t[i], NULL, opt_race_run, &r[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].bad, 0);
+    }
+    assert_int_equal(ccp_json_get_int(cfg->pipelines[0].steps[0].opts, "n", 0), 77);
+    ccp_config_unref(cfg);
+}
+
 int main(int argc, char **argv)
 {
     /* Process isolation starts this binary (/proc/self/exe) as the host. */
@@ -1011,6 +1182,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
         cmocka_unit_test(seccomp_kills_a_host_that_opens_connects_or_execs),
         cmocka_unit_test(an_idle_host_that_stops_answering_pings_is_replaced),
+        cmocka_unit_test(host_answers_carry_each_calls_logs_and_keep_nothing),
+        cmocka_unit_test(host_exit_statuses_are_distinct_and_explained),
+        cmocka_unit_test(only_what_plugins_replaced_is_checked_again),
+        cmocka_unit_test(step_options_survive_calls_from_many_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

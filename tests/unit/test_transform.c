@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "pipeline/pipeline.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -423,6 +424,59 @@ static void event_hooks_are_freed_and_bounded(void **state)
     ccp_buf_free(&yaml);
 }
 
+/* Steps run from several threads at once (two worker loops, the thread
+ * pool): a config value a step puts into requests (sampling's
+ * temperature, extra-body's members) is the config's, shared, and json-c
+ * counts references without atomics. Taken by reference per request, lost
+ * counts freed it under the config (a use after free, or a double free);
+ * each request now gets a copy. */
+typedef struct {
+    const ccp_pipeline *p;
+    int bad;
+} value_race;
+
+static void *value_race_run(void *ud)
+{
+    value_race *r = ud;
+    for (int i = 0; i < 10000; i++) {
+        json_object *req = ccp_json_parse("{}", 2, NULL);
+        ccp_outbound out;
+        ccp_outbound_init(&out);
+        out.json = ccp_json_parse("{\"model\":\"m\"}", 13, NULL);
+        ccp_error err = {0};
+        if (ccp_pipeline_run_request(r->p, req, &err) != 0 ||
+            ccp_pipeline_run_outbound(r->p, req, &out, &err) != 0 ||
+            json_object_get_double(ccp_json_get(req, "temperature")) != 0.25 ||
+            !ccp_json_get(ccp_json_get(out.json, "provider"), "order"))
+            r->bad++;
+        ccp_outbound_free(&out);
+        json_object_put(req);
+    }
+    return NULL;
+}
+
+static void config_values_survive_steps_run_from_many_threads(void **state)
+{
+    (void)state;
+    const char *yaml = "pipelines:\n  p:\n    - {use: sampling, with: {temperature: 0.25}}\n"
+                       "    - {use: extra-body, with: {body: {provider: {order: [a, b]}}}}\n";
+    ccp_config *cfg = NULL;
+    ccp_diags d = {0};
+    assert_int_equal(ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    ccp_diags_free(&d);
+    value_race r[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (value_race){&cfg->pipelines[0], 0};
+        assert_int_equal(pthread_create(&t[i], NULL, value_race_run, &r[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].bad, 0);
+    }
+    ccp_config_unref(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +489,7 @@ int main(void)
         cmocka_unit_test(system_prompt_prepends_appends_replaces),
         cmocka_unit_test(schema_sanitize_drops_keywords_but_not_properties),
         cmocka_unit_test(extra_body_and_headers_edit_the_outbound_request),
+        cmocka_unit_test(config_values_survive_steps_run_from_many_threads),
         cmocka_unit_test(tool_args_repair_completes_or_wraps_tool_input),
         cmocka_unit_test(dialects_rewrite_what_their_provider_differs_in),
         cmocka_unit_test(a_failing_step_names_itself_or_is_skipped),
