@@ -1,0 +1,344 @@
+/* redis_keys.c — proxy key records in Redis over one blocking hiredis
+ * connection (see redis_keys.h). */
+#include "teams/redis_keys.h"
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "teams/redis_store.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ccp_rkeys {
+    redisContext *c;
+    char where[300]; /* "host:port", for messages */
+};
+
+/* KEYS: the key's hash, the hash index, the name index, the id set, the
+ * version. ARGV: mode, id, name, secret hash, created, then the record's
+ * field/value pairs. Returns the new version (> 0), or 0 (an import whose
+ * id is there), -1 (the name is another key's), -2 (the hash is another
+ * key's), -3 (an update of a key that is gone). An old hash or name of the
+ * key leaves its index, so a rotated secret no longer finds the key. */
+static const char PUT[] =
+    "local mode, id, name, hash = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local exists = redis.call('EXISTS', KEYS[1]) == 1\n"
+    "if mode == 'update' then\n"
+    "  if not exists then return -3 end\n"
+    "else\n"
+    "  if exists then return 0 end\n"
+    "  local other = redis.call('HGET', KEYS[3], name)\n"
+    "  if other and other ~= id then return -1 end\n"
+    "  other = redis.call('HGET', KEYS[2], hash)\n"
+    "  if other and other ~= id then return -2 end\n"
+    "end\n"
+    "if exists then\n"
+    "  local old = redis.call('HMGET', KEYS[1], 'hash', 'name')\n"
+    "  if old[1] and old[1] ~= hash then redis.call('HDEL', KEYS[2], old[1]) end\n"
+    "  if old[2] and old[2] ~= name then redis.call('HDEL', KEYS[3], old[2]) end\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
+    "redis.call('HSET', KEYS[2], hash, id)\n"
+    "redis.call('HSET', KEYS[3], name, id)\n"
+    "redis.call('ZADD', KEYS[4], ARGV[5], id)\n"
+    "return redis.call('INCR', KEYS[5])\n";
+
+/* KEYS: the version, the id set. Returns {version, {field, value, ...}
+ * per key}: one snapshot, so the version names exactly these records. */
+static const char LIST[] = "local out = {tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
+                           "for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do\n"
+                           "  out[#out + 1] = redis.call('HGETALL', 'ccp:key:' .. id)\n"
+                           "end\n"
+                           "return out\n";
+
+void ccp_rkey_encode(const ccp_keyrec *k, ccp_rkey_enc *e)
+{
+    size_t n = 0, m = 0;
+#define STR(f, v)                                                                                  \
+    do {                                                                                           \
+        e->argv[n++] = f;                                                                          \
+        e->argv[n++] = v;                                                                          \
+    } while (0)
+#define NUM(f, fmt, v)                                                                             \
+    do {                                                                                           \
+        snprintf(e->nums[m], sizeof e->nums[m], fmt, v);                                           \
+        STR(f, e->nums[m]);                                                                        \
+        m++;                                                                                       \
+    } while (0)
+    STR("id", k->id);
+    STR("hash", k->hash);
+    STR("prefix", k->prefix);
+    STR("name", k->name ? k->name : "");
+    if (k->tenant) STR("tenant", k->tenant);
+    if (k->models) STR("models", k->models);
+    STR("revoked", k->revoked ? "1" : "0");
+    NUM("created", "%lld", (long long)k->created);
+    NUM("expires", "%lld", (long long)k->expires);
+    NUM("rpm", "%lld", (long long)k->rpm);
+    NUM("tpm", "%lld", (long long)k->tpm);
+    NUM("concurrency", "%lld", (long long)k->concurrency);
+    /* %.17g: the budget comes back as the same double. */
+    NUM("budget_usd", "%.17g", k->budget_usd);
+    NUM("budget_period", "%d", k->budget_period);
+#undef NUM
+#undef STR
+    e->argc = n;
+}
+
+static bool parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < 0) return false;
+    *out = v;
+    return true;
+}
+
+static bool is_hex64(const char *s)
+{
+    size_t i = 0;
+    for (; s[i]; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return i == 64;
+}
+
+int ccp_rkey_decode(const char *const *kv, size_t n, ccp_keyrec *out, ccp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *bad = NULL;
+    bool have_id = false, have_hash = false, have_prefix = false;
+    for (size_t i = 0; i + 1 < n && !bad; i += 2) {
+        const char *f = kv[i], *v = kv[i + 1];
+        int64_t num = 0;
+        if (!strcmp(f, "id")) {
+            if (!*v || strlen(v) >= sizeof out->id)
+                bad = f;
+            else
+                snprintf(out->id, sizeof out->id, "%s", v), have_id = true;
+        } else if (!strcmp(f, "hash")) {
+            if (!is_hex64(v))
+                bad = f;
+            else
+                memcpy(out->hash, v, 65), have_hash = true;
+        } else if (!strcmp(f, "prefix")) {
+            if (strlen(v) >= sizeof out->prefix)
+                bad = f;
+            else
+                snprintf(out->prefix, sizeof out->prefix, "%s", v), have_prefix = true;
+        } else if (!strcmp(f, "name")) {
+            if (!*v || out->name)
+                bad = f;
+            else
+                out->name = ccp_xstrdup(v);
+        } else if (!strcmp(f, "tenant")) {
+            if (out->tenant)
+                bad = f;
+            else
+                out->tenant = ccp_xstrdup(v);
+        } else if (!strcmp(f, "models")) {
+            if (out->models)
+                bad = f;
+            else
+                out->models = ccp_xstrdup(v);
+        } else if (!strcmp(f, "revoked")) {
+            if (strcmp(v, "0") && strcmp(v, "1"))
+                bad = f;
+            else
+                out->revoked = v[0] == '1';
+        } else if (!strcmp(f, "budget_usd")) {
+            char *end;
+            double d = strtod(v, &end);
+            if (!*v || *end || !(d >= 0) || d > 1e12)
+                bad = f;
+            else
+                out->budget_usd = d;
+        } else if (!strcmp(f, "budget_period")) {
+            if (!parse_i64(v, &num) || num > CCP_PERIOD_MONTH)
+                bad = f;
+            else
+                out->budget_period = (int)num;
+        } else {
+            int64_t *slot = !strcmp(f, "created")       ? &out->created
+                            : !strcmp(f, "expires")     ? &out->expires
+                            : !strcmp(f, "rpm")         ? &out->rpm
+                            : !strcmp(f, "tpm")         ? &out->tpm
+                            : !strcmp(f, "concurrency") ? &out->concurrency
+                                                        : NULL;
+            if (slot && !parse_i64(v, slot)) bad = f; /* else unknown: a newer ccproxy's */
+        }
+    }
+    if (!bad && !have_id) bad = "id";
+    if (!bad && !have_hash) bad = "hash";
+    if (!bad && !have_prefix) bad = "prefix";
+    if (!bad && !out->name) bad = "name";
+    if (!bad) return 0;
+    ccp_keyrec_free(out);
+    return ccp_error_set(err, CCP_EINVAL, "key record %s: field '%s' is missing or malformed",
+                         have_id ? out->id : "(no id)", bad);
+}
+
+int ccp_rkeys_open(const char *url, int timeout_ms, ccp_rkeys **out, ccp_error *err)
+{
+    *out = NULL;
+    char host[256];
+    int port, db;
+    if (!url || !ccp_redis_parse_url(url, host, sizeof host, &port, &db))
+        return ccp_error_set(err, CCP_ECONFIG,
+                             "state.redis must be redis://host[:port][/db], not '%s'",
+                             url ? url : "");
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+    if (!c || c->err) {
+        int rc = ccp_error_set(err, CCP_EIO, "cannot reach state.redis %s:%d: %s", host, port,
+                               c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return rc;
+    }
+    redisSetTimeout(c, tv);
+    if (db) {
+        redisReply *rep = redisCommand(c, "SELECT %d", db);
+        bool ok = rep && rep->type != REDIS_REPLY_ERROR;
+        int rc = ok ? 0
+                    : ccp_error_set(err, CCP_EIO, "state.redis %s:%d: SELECT %d: %s", host, port,
+                                    db, rep ? rep->str : c->errstr);
+        if (rep) freeReplyObject(rep);
+        if (rc) {
+            redisFree(c);
+            return rc;
+        }
+    }
+    ccp_rkeys *r = ccp_xcalloc(1, sizeof *r); /* the caller's: ccp_rkeys_close */
+    r->c = c;
+    snprintf(r->where, sizeof r->where, "%s:%d", host, port);
+    *out = r;
+    return 0;
+}
+
+void ccp_rkeys_close(ccp_rkeys *r)
+{
+    if (!r) return;
+    redisFree(r->c);
+    free(r);
+}
+
+/* The reply's failure as an error (and frees it); 0 when it is none. */
+static int failed(ccp_rkeys *r, redisReply *rep, ccp_error *err)
+{
+    if (rep && rep->type != REDIS_REPLY_ERROR) return 0;
+    int rc = ccp_error_set(err, CCP_EIO, "state.redis %s: %s", r->where,
+                           rep               ? rep->str
+                           : r->c->errstr[0] ? r->c->errstr
+                                             : "no answer");
+    if (rep) freeReplyObject(rep);
+    return rc;
+}
+
+int ccp_rkeys_version(ccp_rkeys *r, int64_t *version, ccp_error *err)
+{
+    *version = 0;
+    redisReply *rep = redisCommand(r->c, "GET ccp:keys:version");
+    int rc = failed(r, rep, err);
+    if (rc) return rc;
+    if (rep->type == REDIS_REPLY_STRING && !parse_i64(rep->str, version))
+        rc = ccp_error_set(err, CCP_EIO, "state.redis %s: ccp:keys:version is not a count",
+                           r->where);
+    freeReplyObject(rep);
+    return rc;
+}
+
+int ccp_rkeys_list(ccp_rkeys *r, ccp_keyrec **out, size_t *n, int64_t *version, ccp_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    *version = 0;
+    redisReply *rep = redisCommand(r->c, "EVAL %s 2 ccp:keys:version ccp:keys", LIST);
+    int rc = failed(r, rep, err);
+    if (rc) return rc;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(rep);
+        return ccp_error_set(err, CCP_EIO, "state.redis %s: unexpected answer to the key list",
+                             r->where);
+    }
+    *version = rep->element[0]->integer;
+    /* The records: the caller's (ccp_keyrec_free each, then free). */
+    *out = ccp_xcalloc(rep->elements, sizeof **out);
+    const char **kv = NULL;
+    for (size_t i = 1; i < rep->elements; i++) {
+        redisReply *h = rep->element[i];
+        if (h->type != REDIS_REPLY_ARRAY || !h->elements) continue; /* an id without record */
+        kv = ccp_xrealloc(kv, h->elements * sizeof *kv);
+        bool strings = true;
+        for (size_t j = 0; j < h->elements; j++) {
+            strings &= h->element[j]->type == REDIS_REPLY_STRING;
+            kv[j] = h->element[j]->str;
+        }
+        ccp_error e = {0};
+        if (!strings || ccp_rkey_decode(kv, h->elements, &(*out)[*n], &e) != 0)
+            ccp_log_error("state.redis %s: a proxy key record is skipped: %s", r->where,
+                          strings ? e.msg : "not a hash of strings");
+        else
+            (*n)++;
+    }
+    free(kv);
+    freeReplyObject(rep);
+    return 0;
+}
+
+int ccp_rkeys_put(ccp_rkeys *r, const ccp_keyrec *k, ccp_rkeys_mode mode, bool *added,
+                  ccp_error *err)
+{
+    if (added) *added = false;
+    ccp_rkey_enc e;
+    ccp_rkey_encode(k, &e);
+    char kkey[64], created[32];
+    snprintf(kkey, sizeof kkey, "ccp:key:%s", k->id);
+    snprintf(created, sizeof created, "%lld", (long long)k->created);
+    const char *m = mode == CCP_RKEYS_UPDATE   ? "update"
+                    : mode == CCP_RKEYS_CREATE ? "create"
+                                               : "import";
+    const char *argv[3 + 5 + 5 + 2 * CCP_RKEY_FIELDS];
+    size_t argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = PUT;
+    argv[argc++] = "5";
+    argv[argc++] = kkey;
+    argv[argc++] = "ccp:keys:hash";
+    argv[argc++] = "ccp:keys:name";
+    argv[argc++] = "ccp:keys";
+    argv[argc++] = "ccp:keys:version";
+    argv[argc++] = m;
+    argv[argc++] = k->id;
+    argv[argc++] = k->name ? k->name : "";
+    argv[argc++] = k->hash;
+    argv[argc++] = created;
+    for (size_t i = 0; i < e.argc; i++)
+        argv[argc++] = e.argv[i];
+    redisReply *rep = redisCommandArgv(r->c, (int)argc, argv, NULL);
+    int rc = failed(r, rep, err);
+    if (rc) return rc;
+    long long v = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -100;
+    freeReplyObject(rep);
+    if (v > 0) {
+        if (added) *added = true;
+        return 0;
+    }
+    if (v == 0) return mode == CCP_RKEYS_IMPORT ? 0 : ccp_error_set(err, CCP_EIO, "key id taken");
+    if (v == -1)
+        return ccp_error_set(err, CCP_EINVAL,
+                             "a key named '%s' exists already in state.redis: choose another "
+                             "--name (or rotate that one: ccproxy keys rotate %s)",
+                             k->name, k->name);
+    if (v == -2)
+        return ccp_error_set(err, CCP_EINVAL, "key %s: its secret is another key's in state.redis",
+                             k->id);
+    if (v == -3)
+        return ccp_error_set(err, CCP_ENOTFOUND, "key %s is no longer in state.redis", k->id);
+    return ccp_error_set(err, CCP_EIO, "state.redis %s: unexpected answer to a key write",
+                         r->where);
+}
