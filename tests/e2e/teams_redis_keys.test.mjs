@@ -1,0 +1,193 @@
+// Proxy keys kept in Redis (state.redis): two instances with DIFFERENT
+// state files and one real Redis (Debian's redis-server on a free port).
+// A key made with `ccproxy keys create` against Redis, from a third state
+// file, is admitted by both; revoked, both refuse it with Anthropic's 401;
+// rotated, both refuse the old secret and admit the new; an instance
+// restarted while Redis is down still admits the keys it had, from the
+// copy in its own state file. Keys made in a file before Redis held any
+// are carried over by the first change. Every wait polls with a bound, no
+// timing threshold.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startProxy, mockConfig } from './lib/proxy.mjs';
+import { startMock } from './lib/mock_anthropic.mjs';
+
+const BIN = process.env.CCPROXY_BIN;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-redis-keys-'));
+const stateA = path.join(dir, 'a.db');
+const stateB = path.join(dir, 'b.db');
+const stateCli = path.join(dir, 'admin.db'); // an admin's laptop: neither instance's file
+const cleanups = [];
+let redis = null;
+let redisPort = 0;
+let redisUrl = '';
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+// Starts redis-server on redisPort and waits until it accepts connections.
+async function startRedis() {
+  const proc = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', dir,
+    '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10000);
+    const check = () => {
+      if (/Ready to accept connections/.test(out)) { clearTimeout(timer); resolve(); } else setTimeout(check, 20);
+    };
+    check();
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited ${code}:\n${out}`)); });
+  });
+  return proc;
+}
+async function stopRedis() {
+  if (!redis) return;
+  const exited = new Promise((r) => redis.on('exit', r));
+  redis.kill('SIGKILL');
+  await exited;
+  redis = null;
+}
+
+// `ccproxy keys ...` on state (and, unless noRedis, against the Redis).
+function keys(args, { state = stateCli, noRedis = false } = {}) {
+  const extra = noRedis ? [] : ['--redis', redisUrl];
+  const r = spawnSync(BIN, ['keys', ...args, '--state', state, ...extra],
+    { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
+  assert.equal(r.status, 0, `ccproxy keys ${args.join(' ')}: ${r.stderr}`);
+  return r;
+}
+const made = (args, opts) => JSON.parse(keys([...args, '--json'], opts).stdout);
+
+const req = { model: 'mock-model', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] };
+const cfg = (state, mockUrl, failure = 'fail_closed') => mockConfig(mockUrl, `
+auth:
+  mode: keys
+state:
+  path: ${state}
+  poll_ms: 20
+  redis: ${redisUrl}
+  redis_failure: ${failure}
+`);
+let mock, a, b;
+
+before(async () => {
+  redisPort = await freePort();
+  redisUrl = `redis://127.0.0.1:${redisPort}/4`;
+  redis = await startRedis();
+  mock = await startMock({ kind: 'json', fixture: 'text.json' });
+  a = await startProxy(cfg(stateA, mock.url));
+  b = await startProxy(cfg(stateB, mock.url));
+  cleanups.push(() => mock.close(), () => a.stop(), () => b.stop());
+});
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await stopRedis();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const statusOf = (p, apiKey) => new Anthropic({ baseURL: p.url, apiKey, maxRetries: 0 })
+  .messages.create(req).then(() => 200, (e) => e.status ?? e);
+
+// Polls until instance p answers apiKey with status (bounded, not timed).
+async function until(p, apiKey, status, what) {
+  let last;
+  for (let i = 0; i < 400; i++) {
+    last = await statusOf(p, apiKey);
+    if (last === status) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`${what}: ${p.url} still answers ${last}, not ${status}\n${p.log()}`);
+}
+
+async function refusedWith401(p, apiKey, message) {
+  const err = await new Anthropic({ baseURL: p.url, apiKey, maxRetries: 0 }).messages.create(req).catch((e) => e);
+  assert.equal(err.status, 401);
+  assert.equal(err.error.type, 'error');
+  assert.equal(err.error.error.type, 'authentication_error');
+  assert.match(err.error.error.message, message);
+}
+
+let early, alice, bob, oldAlice;
+
+test('a_key_made_in_a_state_file_before_redis_held_keys_is_carried_over_to_every_instance', async () => {
+  // Made the old way, in instance a's file alone: a admits it, b does not.
+  early = made(['create', '--name', 'early'], { state: stateA, noRedis: true });
+  await until(a, early.key, 200, 'a file-only key on its own instance');
+  assert.equal(await statusOf(b, early.key), 401);
+  // The first change against Redis, from a's file, takes the file's keys along.
+  const r = keys(['create', '--name', 'first', '--json'], { state: stateA });
+  assert.match(r.stderr, /copied the state file's 1 keys to state\.redis/);
+  const first = JSON.parse(r.stdout);
+  await until(b, early.key, 200, 'the carried-over key on the other instance');
+  await until(b, first.key, 200, 'the first Redis key on the other instance');
+  await until(a, first.key, 200, 'the first Redis key on the instance whose file made it');
+});
+
+test('a_key_made_through_the_cli_against_redis_is_admitted_by_both_instances', async () => {
+  alice = made(['create', '--name', 'alice', '--rpm', '100']);
+  assert.match(alice.key, /^ccp-/);
+  await until(a, alice.key, 200, 'a new key on a');
+  await until(b, alice.key, 200, 'a new key on b');
+  // Both files now hold a copy of it (and list shows Redis's keys from anywhere).
+  const listed = made(['list'], { state: stateB });
+  assert.deepEqual(listed.map((k) => k.name).sort(), ['alice', 'early', 'first']);
+  assert.equal(listed.find((k) => k.name === 'alice').rpm, 100);
+  const copy = made(['list'], { state: stateA, noRedis: true });
+  assert.ok(copy.some((k) => k.id === alice.id && k.status === 'active'));
+  // A name taken in Redis is refused even from a file that lacks it.
+  const dup = spawnSync(BIN, ['keys', 'create', '--name', 'alice', '--state', path.join(dir, 'x.db'), '--redis', redisUrl],
+    { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
+  assert.equal(dup.status, 2);
+  assert.match(dup.stderr, /a key named 'alice' exists already in state\.redis/);
+});
+
+test('a_key_revoked_against_redis_is_refused_by_both_with_anthropics_401', async () => {
+  bob = made(['create', '--name', 'bob']);
+  await until(a, bob.key, 200, 'bob on a');
+  await until(b, bob.key, 200, 'bob on b');
+  keys(['revoke', 'bob']);
+  await until(a, bob.key, 401, 'a revoked key on a');
+  await until(b, bob.key, 401, 'a revoked key on b');
+  await refusedWith401(a, bob.key, /revoked/);
+  await refusedWith401(b, bob.key, /revoked/);
+  assert.equal(made(['show', bob.id], { state: stateA, noRedis: true }).status, 'revoked');
+});
+
+test('a_key_rotated_against_redis_is_old_refused_new_admitted_on_both', async () => {
+  const rotated = made(['rotate', 'alice']);
+  assert.equal(rotated.id, alice.id);
+  assert.notEqual(rotated.key, alice.key);
+  for (const p of [a, b]) {
+    await until(p, rotated.key, 200, 'the rotated secret');
+    await until(p, alice.key, 401, 'the old secret');
+    await refusedWith401(p, alice.key, /invalid proxy key/);
+  }
+  oldAlice = alice;
+  alice = rotated;
+});
+
+test('an_instance_restarted_while_redis_is_down_still_admits_the_keys_it_had', async () => {
+  await b.stop();
+  await stopRedis();
+  // fail_open: alice's rpm is counted in Redis, which fail_closed would
+  // answer with 529 while Redis is down; the keys themselves come from b's file.
+  b = await startProxy(cfg(stateB, mock.url, 'fail_open'));
+  cleanups.push(() => b.stop());
+  assert.match(b.log(), /proxy keys not followed in state\.redis .*unreachable|cannot reach/);
+  assert.equal(await statusOf(b, alice.key), 200); // the rotated secret, from b's copy
+  assert.equal(await statusOf(b, early.key), 200);
+  await refusedWith401(b, oldAlice.key, /invalid proxy key/);
+  await refusedWith401(b, bob.key, /revoked/);
+});
