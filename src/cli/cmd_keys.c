@@ -435,10 +435,16 @@ int ccp_cmd_keys(int argc, char **argv)
     if (redis_url) {
         /* 2 s: a command run by hand may wait for a slow network a little. */
         rc = ccp_rkeys_open(redis_url, 2000, &rk, &err);
-        if (!rc && writes)
+        if (!rc && writes) {
             rc = adopt_file(rk, db, &err);
-        else if (!rc)
+        } else if (!rc) {
             copy_to_file(rk, db); /* list and show read the copy */
+        } else if (!writes) {
+            /* Reading: the file's copy, as an instance would serve it. */
+            fprintf(stderr, "ccproxy %s: warning: %s; showing the state file's copy\n", cmd,
+                    err.msg);
+            rc = 0;
+        }
     } else if (is_push) {
         rc = ccp_error_set(&err, CCP_EINVAL,
                            "no Redis to push to: pass --redis URL or a config with state.redis");

@@ -93,11 +93,12 @@ struct ccp_guard {
     size_t n_tenant_spend;
     ccp_redis_push *push; /* state.redis: usage and audit rows also go there; else NULL */
     /* Keys in Redis (redis_keys.h), followed by the state thread. */
-    char *redis_url;       /* state.redis; NULL: keys live in the file alone */
-    ccp_rkeys *rk;         /* the state thread's connection; NULL while down */
-    int64_t redis_version; /* of the records last loaded; 0: none */
-    bool redis_keys;       /* Redis has been the keys' source: the file is its copy */
-    bool redis_down;       /* logged as unreachable, not yet as back */
+    char *redis_url;        /* state.redis; NULL: keys live in the file alone */
+    ccp_rkeys *rk;          /* the state thread's connection; NULL while down */
+    int64_t redis_version;  /* of the records last loaded; 0: none */
+    bool redis_keys;        /* Redis has been the keys' source: the file is its copy */
+    bool redis_down;        /* logged as unreachable, not yet as back */
+    int64_t redis_retry_at; /* monotonic ms: no connection attempt before */
 };
 
 static uint64_t slot_of(const char *hex)
@@ -258,6 +259,13 @@ static int load_keys(ccp_guard *g, ccp_error *err)
     return 0;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Follows the key records in Redis: when their version has moved, copies
  * them into the state file (where a start without Redis finds them) and
  * takes them as the live set, as a data_version change does from the
@@ -269,7 +277,12 @@ static void follow_redis_keys(ccp_guard *g)
     ccp_error err = {0};
     int64_t v = 0;
     int rc = 0;
-    if (!g->rk) rc = ccp_rkeys_open(g->redis_url, 500, &g->rk, &err);
+    if (!g->rk) {
+        /* Down: one connection attempt a second, as redis_store.c does. */
+        if (mono_ms() < g->redis_retry_at) return;
+        g->redis_retry_at = mono_ms() + 1000;
+        rc = ccp_rkeys_open(g->redis_url, 500, &g->rk, &err);
+    }
     if (!rc) rc = ccp_rkeys_version(g->rk, &v, &err);
     ccp_keyrec *recs = NULL;
     size_t n = 0;
@@ -503,13 +516,6 @@ static void deadline_in(struct timespec *ts, uint32_t ms)
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void *state_thread(void *arg)

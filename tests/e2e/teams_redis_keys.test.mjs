@@ -190,4 +190,12 @@ test('an_instance_restarted_while_redis_is_down_still_admits_the_keys_it_had', a
   assert.equal(await statusOf(b, early.key), 200);
   await refusedWith401(b, oldAlice.key, /invalid proxy key/);
   await refusedWith401(b, bob.key, /revoked/);
+  // Reading works from the copy too (with a warning); a change needs Redis.
+  const listed = keys(['list', '--json'], { state: stateB });
+  assert.match(listed.stderr, /warning: cannot reach state\.redis.*showing the state file's copy/);
+  assert.ok(JSON.parse(listed.stdout).some((k) => k.id === alice.id && k.prefix === alice.prefix));
+  const refused = spawnSync(BIN, ['keys', 'revoke', 'alice', '--state', stateB, '--redis', redisUrl],
+    { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /cannot reach state\.redis/);
 });
