@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "teams/redis_store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -55,38 +56,41 @@ static const char LIST[] = "local out = {tonumber(redis.call('GET', KEYS[1]) or 
                            "end\n"
                            "return out\n";
 
+static void put_str(ccp_rkey_enc *e, const char *field, const char *value)
+{
+    assert(e->argc + 2 <= 2 * CCP_RKEY_FIELDS);
+    e->argv[e->argc++] = field;
+    e->argv[e->argc++] = value;
+}
+
+/* The number's text goes into the next of e->nums. */
+static void put_int(ccp_rkey_enc *e, size_t *used, const char *field, int64_t v)
+{
+    assert(*used < sizeof e->nums / sizeof e->nums[0]);
+    snprintf(e->nums[*used], sizeof e->nums[0], "%lld", (long long)v);
+    put_str(e, field, e->nums[(*used)++]);
+}
+
 void ccp_rkey_encode(const ccp_keyrec *k, ccp_rkey_enc *e)
 {
-    size_t n = 0, m = 0;
-#define STR(f, v)                                                                                  \
-    do {                                                                                           \
-        e->argv[n++] = f;                                                                          \
-        e->argv[n++] = v;                                                                          \
-    } while (0)
-#define NUM(f, fmt, v)                                                                             \
-    do {                                                                                           \
-        snprintf(e->nums[m], sizeof e->nums[m], fmt, v);                                           \
-        STR(f, e->nums[m]);                                                                        \
-        m++;                                                                                       \
-    } while (0)
-    STR("id", k->id);
-    STR("hash", k->hash);
-    STR("prefix", k->prefix);
-    STR("name", k->name ? k->name : "");
-    if (k->tenant) STR("tenant", k->tenant);
-    if (k->models) STR("models", k->models);
-    STR("revoked", k->revoked ? "1" : "0");
-    NUM("created", "%lld", (long long)k->created);
-    NUM("expires", "%lld", (long long)k->expires);
-    NUM("rpm", "%lld", (long long)k->rpm);
-    NUM("tpm", "%lld", (long long)k->tpm);
-    NUM("concurrency", "%lld", (long long)k->concurrency);
+    size_t used = 0;
+    e->argc = 0;
+    put_str(e, "id", k->id);
+    put_str(e, "hash", k->hash);
+    put_str(e, "prefix", k->prefix);
+    put_str(e, "name", k->name ? k->name : "");
+    if (k->tenant) put_str(e, "tenant", k->tenant);
+    if (k->models) put_str(e, "models", k->models);
+    put_str(e, "revoked", k->revoked ? "1" : "0");
+    put_int(e, &used, "created", k->created);
+    put_int(e, &used, "expires", k->expires);
+    put_int(e, &used, "rpm", k->rpm);
+    put_int(e, &used, "tpm", k->tpm);
+    put_int(e, &used, "concurrency", k->concurrency);
+    put_int(e, &used, "budget_period", k->budget_period);
     /* %.17g: the budget comes back as the same double. */
-    NUM("budget_usd", "%.17g", k->budget_usd);
-    NUM("budget_period", "%d", k->budget_period);
-#undef NUM
-#undef STR
-    e->argc = n;
+    snprintf(e->nums[used], sizeof e->nums[0], "%.17g", k->budget_usd);
+    put_str(e, "budget_usd", e->nums[used]);
 }
 
 static bool parse_i64(const char *s, int64_t *out)
@@ -107,61 +111,53 @@ static bool is_hex64(const char *s)
     return i == 64;
 }
 
+/* Copies v into dst (cap bytes); false when it is empty or does not fit. */
+static bool copy_fixed(char *dst, size_t cap, const char *v)
+{
+    size_t len = strlen(v);
+    if (!len || len >= cap) return false;
+    memcpy(dst, v, len + 1);
+    return true;
+}
+
+/* Sets *slot to a copy of v; false when the field came already. */
+static bool dup_once(char **slot, const char *v)
+{
+    if (*slot) return false;
+    *slot = ccp_xstrdup(v);
+    return true;
+}
+
 int ccp_rkey_decode(const char *const *kv, size_t n, ccp_keyrec *out, ccp_error *err)
 {
     memset(out, 0, sizeof *out);
     const char *bad = NULL;
-    bool have_id = false, have_hash = false, have_prefix = false;
     for (size_t i = 0; i + 1 < n && !bad; i += 2) {
         const char *f = kv[i], *v = kv[i + 1];
         int64_t num = 0;
+        bool ok = true;
         if (!strcmp(f, "id")) {
-            if (!*v || strlen(v) >= sizeof out->id)
-                bad = f;
-            else
-                snprintf(out->id, sizeof out->id, "%s", v), have_id = true;
+            ok = copy_fixed(out->id, sizeof out->id, v);
         } else if (!strcmp(f, "hash")) {
-            if (!is_hex64(v))
-                bad = f;
-            else
-                memcpy(out->hash, v, 65), have_hash = true;
+            ok = is_hex64(v) && copy_fixed(out->hash, sizeof out->hash, v);
         } else if (!strcmp(f, "prefix")) {
-            if (strlen(v) >= sizeof out->prefix)
-                bad = f;
-            else
-                snprintf(out->prefix, sizeof out->prefix, "%s", v), have_prefix = true;
+            ok = copy_fixed(out->prefix, sizeof out->prefix, v);
         } else if (!strcmp(f, "name")) {
-            if (!*v || out->name)
-                bad = f;
-            else
-                out->name = ccp_xstrdup(v);
+            ok = *v && dup_once(&out->name, v);
         } else if (!strcmp(f, "tenant")) {
-            if (out->tenant)
-                bad = f;
-            else
-                out->tenant = ccp_xstrdup(v);
+            ok = dup_once(&out->tenant, v);
         } else if (!strcmp(f, "models")) {
-            if (out->models)
-                bad = f;
-            else
-                out->models = ccp_xstrdup(v);
+            ok = dup_once(&out->models, v);
         } else if (!strcmp(f, "revoked")) {
-            if (strcmp(v, "0") && strcmp(v, "1"))
-                bad = f;
-            else
-                out->revoked = v[0] == '1';
+            ok = !strcmp(v, "0") || !strcmp(v, "1");
+            out->revoked = v[0] == '1';
         } else if (!strcmp(f, "budget_usd")) {
             char *end;
-            double d = strtod(v, &end);
-            if (!*v || *end || !(d >= 0) || d > 1e12)
-                bad = f;
-            else
-                out->budget_usd = d;
+            out->budget_usd = strtod(v, &end);
+            ok = *v && !*end && out->budget_usd >= 0 && out->budget_usd <= 1e12; /* NaN fails */
         } else if (!strcmp(f, "budget_period")) {
-            if (!parse_i64(v, &num) || num > CCP_PERIOD_MONTH)
-                bad = f;
-            else
-                out->budget_period = (int)num;
+            ok = parse_i64(v, &num) && num <= CCP_PERIOD_MONTH;
+            out->budget_period = (int)num;
         } else {
             int64_t *slot = !strcmp(f, "created")       ? &out->created
                             : !strcmp(f, "expires")     ? &out->expires
@@ -169,17 +165,18 @@ int ccp_rkey_decode(const char *const *kv, size_t n, ccp_keyrec *out, ccp_error 
                             : !strcmp(f, "tpm")         ? &out->tpm
                             : !strcmp(f, "concurrency") ? &out->concurrency
                                                         : NULL;
-            if (slot && !parse_i64(v, slot)) bad = f; /* else unknown: a newer ccproxy's */
+            ok = !slot || parse_i64(v, slot); /* no slot: a newer ccproxy's field */
         }
+        if (!ok) bad = f;
     }
-    if (!bad && !have_id) bad = "id";
-    if (!bad && !have_hash) bad = "hash";
-    if (!bad && !have_prefix) bad = "prefix";
+    if (!bad && !out->id[0]) bad = "id";
+    if (!bad && !out->hash[0]) bad = "hash";
+    if (!bad && !out->prefix[0]) bad = "prefix";
     if (!bad && !out->name) bad = "name";
     if (!bad) return 0;
     ccp_keyrec_free(out);
     return ccp_error_set(err, CCP_EINVAL, "key record %s: field '%s' is missing or malformed",
-                         have_id ? out->id : "(no id)", bad);
+                         out->id[0] ? out->id : "(no id)", bad);
 }
 
 int ccp_rkeys_open(const char *url, int timeout_ms, ccp_rkeys **out, ccp_error *err)
