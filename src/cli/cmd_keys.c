@@ -436,7 +436,7 @@ int ccp_cmd_keys(int argc, char **argv)
         /* 2 s: a command run by hand may wait for a slow network a little. */
         rc = ccp_rkeys_open(redis_url, 2000, &rk, &err);
         if (!rc && writes) {
-            rc = adopt_file(rk, db, &err);
+            if (!is_push) rc = adopt_file(rk, db, &err); /* push does it below */
         } else if (!rc) {
             copy_to_file(rk, db); /* list and show read the copy */
         } else if (!writes) {

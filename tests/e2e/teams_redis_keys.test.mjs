@@ -199,3 +199,19 @@ test('an_instance_restarted_while_redis_is_down_still_admits_the_keys_it_had', a
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, /cannot reach state\.redis/);
 });
+
+test('a_redis_restarted_empty_keeps_instances_serving_and_keys_push_restores_the_keys', async () => {
+  redis = await startRedis(); // no persistence: it comes back empty
+  for (let i = 0; !/state\.redis holds no proxy keys any more/.test(a.log()); i++) {
+    assert.ok(i < 400, `a never noticed the empty Redis:\n${a.log()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(await statusOf(a, alice.key), 200); // what a last loaded
+  const pushed = keys(['push'], { state: stateA });
+  assert.match(pushed.stderr, /copied 4 keys to state\.redis/);
+  assert.deepEqual(made(['list']).map((k) => k.name).sort(), ['alice', 'bob', 'early', 'first']);
+  // Followed again by both: a revocation reaches each.
+  keys(['revoke', 'alice']);
+  await until(a, alice.key, 401, 'a key revoked after the push, on a');
+  await until(b, alice.key, 401, 'a key revoked after the push, on b');
+});
