@@ -10,6 +10,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -68,6 +69,13 @@ function keys(args, { state = stateCli, noRedis = false } = {}) {
   assert.equal(r.status, 0, `ccproxy keys ${args.join(' ')}: ${r.stderr}`);
   return r;
 }
+// redis-cli against the test's Redis and db; its output lines.
+function redisCli(...args) {
+  const r = spawnSync('redis-cli', ['-p', String(redisPort), '-n', '4', ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim().split('\n');
+}
+const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 const made = (args, opts) => JSON.parse(keys([...args, '--json'], opts).stdout);
 
 const req = { model: 'mock-model', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] };
@@ -174,6 +182,15 @@ test('a_key_rotated_against_redis_is_old_refused_new_admitted_on_both', async ()
     await until(p, alice.key, 401, 'the old secret');
     await refusedWith401(p, alice.key, /invalid proxy key/);
   }
+  // In Redis: the record has the new secret's hash (never a secret), the
+  // hash index names the key by the new hash only, the counter moved.
+  const rec = redisCli('HGETALL', `ccp:key:${alice.id}`);
+  assert.equal(rec[rec.indexOf('hash') + 1], sha256(rotated.key));
+  assert.ok(!rec.some((v) => v.includes(rotated.key.slice(12)) || v.includes(alice.key.slice(12))));
+  const index = redisCli('HGETALL', 'ccp:keys:hash');
+  assert.equal(index[index.indexOf(sha256(rotated.key)) + 1], alice.id);
+  assert.equal(index.indexOf(sha256(alice.key)), -1);
+  assert.ok(Number(redisCli('GET', 'ccp:keys:version')[0]) >= 5);
   oldAlice = alice;
   alice = rotated;
 });
