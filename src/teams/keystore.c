@@ -274,7 +274,7 @@ int ccp_keystore_mirror(sqlite3 *db, const ccp_keyrec *recs, size_t n, ccp_error
 {
     int rc;
     if ((rc = ccp_keystore_exec(db, "BEGIN IMMEDIATE", err))) return rc;
-    sqlite3_stmt *clash = NULL, *put = NULL;
+    sqlite3_stmt *clash = NULL, *drop = NULL, *put = NULL;
     /* A key the source does not have is no key: revoked (kept, with its
      * usage, for `keys list`), unless the source lists it below. */
     if ((rc = ccp_keystore_exec(db, "UPDATE keys SET revoked = 1", err))) goto out;
@@ -284,6 +284,8 @@ int ccp_keystore_mirror(sqlite3 *db, const ccp_keyrec *recs, size_t n, ccp_error
     if (sqlite3_prepare_v2(db,
                            "UPDATE keys SET name = name || '~' || id WHERE name = ?2 AND id != ?1;",
                            -1, &clash, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM keys WHERE hash = ?2 AND id != ?1", -1, &drop, NULL) !=
+            SQLITE_OK ||
         sqlite3_prepare_v2(
             db,
             "INSERT INTO keys(id, name, tenant, hash, prefix, created, expires, revoked, rpm, tpm, "
@@ -302,10 +304,10 @@ int ccp_keystore_mirror(sqlite3 *db, const ccp_keyrec *recs, size_t n, ccp_error
         sqlite3_bind_text(clash, 1, k->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(clash, 2, k->name, -1, SQLITE_STATIC);
         if (sqlite3_step(clash) != SQLITE_DONE) goto fail;
-        char del[160];
-        sqlite3_snprintf(sizeof del, del, "DELETE FROM keys WHERE hash = %Q AND id != %Q", k->hash,
-                         k->id);
-        if ((rc = ccp_keystore_exec(db, del, err))) goto out;
+        sqlite3_reset(drop);
+        sqlite3_bind_text(drop, 1, k->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(drop, 2, k->hash, -1, SQLITE_STATIC);
+        if (sqlite3_step(drop) != SQLITE_DONE) goto fail;
         sqlite3_reset(put);
         sqlite3_bind_text(put, 1, k->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(put, 2, k->name, -1, SQLITE_STATIC);
@@ -324,12 +326,14 @@ int ccp_keystore_mirror(sqlite3 *db, const ccp_keyrec *recs, size_t n, ccp_error
         if (sqlite3_step(put) != SQLITE_DONE) goto fail;
     }
     sqlite3_finalize(clash);
+    sqlite3_finalize(drop);
     sqlite3_finalize(put);
     return ccp_keystore_exec(db, "COMMIT", err);
 fail:
     rc = ccp_error_set(err, CCP_EIO, "state file: %s", sqlite3_errmsg(db));
 out:
     sqlite3_finalize(clash);
+    sqlite3_finalize(drop);
     sqlite3_finalize(put);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;

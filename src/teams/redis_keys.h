@@ -41,9 +41,10 @@ void ccp_rkeys_close(ccp_rkeys *r);
 /* The version counter; 0 when Redis holds no keys yet. */
 int ccp_rkeys_version(ccp_rkeys *r, int64_t *version, ccp_error *err);
 
-/* Every key record and the version they are (read atomically), oldest
- * first; *out is the caller's (ccp_keyrec_free each, then free). A record
- * that does not decode is skipped with a log line. */
+/* Every key record and the version they are, oldest first: a consistent
+ * snapshot (plain pipelined reads between two reads of the counter,
+ * again when it moved). *out is the caller's (ccp_keyrec_free each, then
+ * free). A record that does not decode is skipped with a log line. */
 int ccp_rkeys_list(ccp_rkeys *r, ccp_keyrec **out, size_t *n, int64_t *version, ccp_error *err);
 
 /* How ccp_rkeys_put treats an existing key. */
