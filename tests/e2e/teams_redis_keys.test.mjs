@@ -9,15 +9,15 @@
 // timing threshold.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { startProxy, mockConfig } from './lib/proxy.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
+import { startRedisServer } from './lib/redis_server.mjs';
 
 const BIN = process.env.CCPROXY_BIN;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-redis-keys-'));
@@ -25,41 +25,8 @@ const stateA = path.join(dir, 'a.db');
 const stateB = path.join(dir, 'b.db');
 const stateCli = path.join(dir, 'admin.db'); // an admin's laptop: neither instance's file
 const cleanups = [];
-let redis = null;
-let redisPort = 0;
+let redis = null; // lib/redis_server.mjs's handle
 let redisUrl = '';
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-// Starts redis-server on redisPort and waits until it accepts connections.
-async function startRedis() {
-  const proc = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', dir,
-    '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10000);
-    const check = () => {
-      if (/Ready to accept connections/.test(out)) { clearTimeout(timer); resolve(); } else setTimeout(check, 20);
-    };
-    check();
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited ${code}:\n${out}`)); });
-  });
-  return proc;
-}
-async function stopRedis() {
-  if (!redis) return;
-  const exited = new Promise((r) => redis.on('exit', r));
-  redis.kill('SIGKILL');
-  await exited;
-  redis = null;
-}
 
 // `ccproxy keys ...` on state (and, unless noRedis, against the Redis).
 function keys(args, { state = stateCli, noRedis = false } = {}) {
@@ -70,11 +37,7 @@ function keys(args, { state = stateCli, noRedis = false } = {}) {
   return r;
 }
 // redis-cli against the test's Redis and db; its output lines.
-function redisCli(...args) {
-  const r = spawnSync('redis-cli', ['-p', String(redisPort), '-n', '4', ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim().split('\n');
-}
+const redisCli = (...args) => redis.cli(4, ...args).split('\n');
 const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 const made = (args, opts) => JSON.parse(keys([...args, '--json'], opts).stdout);
 
@@ -91,9 +54,8 @@ state:
 let mock, a, b;
 
 before(async () => {
-  redisPort = await freePort();
-  redisUrl = `redis://127.0.0.1:${redisPort}/4`;
-  redis = await startRedis();
+  redis = await startRedisServer(dir);
+  redisUrl = redis.url(4);
   mock = await startMock({ kind: 'json', fixture: 'text.json' });
   a = await startProxy(cfg(stateA, mock.url));
   b = await startProxy(cfg(stateB, mock.url));
@@ -101,7 +63,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of cleanups.reverse()) await c();
-  await stopRedis();
+  await redis.kill();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -197,11 +159,11 @@ test('a_key_rotated_against_redis_is_old_refused_new_admitted_on_both', async ()
 
 test('an_instance_restarted_while_redis_is_down_still_admits_the_keys_it_had', async () => {
   await b.stop();
-  await stopRedis();
+  await redis.kill();
   // fail_open: alice's rpm is counted in Redis, which fail_closed would
   // answer with 529 while Redis is down; the keys themselves come from b's file.
   b = await startProxy(cfg(stateB, mock.url, 'fail_open'));
-  cleanups.push(() => b.stop());
+  // (the cleanup pushed in before() stops whichever b is current)
   assert.match(b.log(), /proxy keys not followed in state\.redis .*unreachable|cannot reach/);
   assert.equal(await statusOf(b, alice.key), 200); // the rotated secret, from b's copy
   assert.equal(await statusOf(b, early.key), 200);
@@ -218,7 +180,7 @@ test('an_instance_restarted_while_redis_is_down_still_admits_the_keys_it_had', a
 });
 
 test('a_redis_restarted_empty_keeps_instances_serving_and_keys_push_restores_the_keys', async () => {
-  redis = await startRedis(); // no persistence: it comes back empty
+  await redis.start(); // no persistence: it comes back empty
   for (let i = 0; !/state\.redis holds no proxy keys any more/.test(a.log()); i++) {
     assert.ok(i < 400, `a never noticed the empty Redis:\n${a.log()}`);
     await new Promise((r) => setTimeout(r, 25));
