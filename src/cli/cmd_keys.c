@@ -267,11 +267,10 @@ static int redis_change(ccp_rkeys *rk, sqlite3 *db, const char *which,
                            "no key has the id or name '%s' in state.redis (ccproxy keys list "
                            "shows them)",
                            which);
-    else if (secret)
-        rc = ccp_keystore_mint(k, false, secret, err);
-    else
-        k->revoked = true;
-    if (!rc) rc = ccp_rkeys_put(rk, k, CCP_RKEYS_UPDATE, NULL, err);
+    else if (!secret)
+        rc = ccp_rkeys_revoke(rk, k->id, err);
+    else if ((rc = ccp_keystore_mint(k, false, secret, err)) == 0)
+        rc = ccp_rkeys_rotate(rk, k->id, k->hash, k->prefix, err);
     if (!rc) {
         copy_to_file(rk, db);
         ccp_error e = {0};

@@ -19,34 +19,40 @@ struct ccp_rkeys {
 };
 
 /* KEYS: the key's hash, the hash index, the name index, the id set, the
- * version. ARGV: mode, id, name, secret hash, created, then the record's
- * field/value pairs. Returns the new version (> 0), or 0 (an import whose
- * id is there), -1 (the name is another key's), -2 (the hash is another
- * key's), -3 (an update of a key that is gone). An old hash or name of the
- * key leaves its index, so a rotated secret no longer finds the key. */
-static const char PUT[] =
-    "local mode, id, name, hash = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-    "local exists = redis.call('EXISTS', KEYS[1]) == 1\n"
-    "if mode == 'update' then\n"
-    "  if not exists then return -3 end\n"
-    "else\n"
-    "  if exists then return 0 end\n"
-    "  local other = redis.call('HGET', KEYS[3], name)\n"
-    "  if other and other ~= id then return -1 end\n"
-    "  other = redis.call('HGET', KEYS[2], hash)\n"
-    "  if other and other ~= id then return -2 end\n"
-    "end\n"
-    "if exists then\n"
-    "  local old = redis.call('HMGET', KEYS[1], 'hash', 'name')\n"
-    "  if old[1] and old[1] ~= hash then redis.call('HDEL', KEYS[2], old[1]) end\n"
-    "  if old[2] and old[2] ~= name then redis.call('HDEL', KEYS[3], old[2]) end\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
-    "redis.call('HSET', KEYS[2], hash, id)\n"
-    "redis.call('HSET', KEYS[3], name, id)\n"
-    "redis.call('ZADD', KEYS[4], ARGV[5], id)\n"
-    "return redis.call('INCR', KEYS[5])\n";
+ * version. ARGV: mode ("create" or "import"), id, name, secret hash,
+ * created, then the record's field/value pairs. Returns the new version
+ * (> 0), or 0 (the id is there: an import skips it), -1 (the name is
+ * another key's), -2 (the hash is another key's). */
+static const char PUT[] = "local id, name, hash = ARGV[2], ARGV[3], ARGV[4]\n"
+                          "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+                          "local other = redis.call('HGET', KEYS[3], name)\n"
+                          "if other and other ~= id then return -1 end\n"
+                          "other = redis.call('HGET', KEYS[2], hash)\n"
+                          "if other and other ~= id then return -2 end\n"
+                          "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
+                          "redis.call('HSET', KEYS[2], hash, id)\n"
+                          "redis.call('HSET', KEYS[3], name, id)\n"
+                          "redis.call('ZADD', KEYS[4], ARGV[5], id)\n"
+                          "return redis.call('INCR', KEYS[5])\n";
+
+/* KEYS: the key's hash, the hash index, the version. ARGV: "revoke" or
+ * "rotate", id, and for rotate the new secret hash and prefix. Touches only
+ * those fields, so a revoke and a rotation made at once by two admins both
+ * hold (a whole-record write would let the later undo the earlier's
+ * revoke). The old hash leaves the index. Returns the new version, -2
+ * (the new hash is another key's), -3 (no such key). */
+static const char CHANGE[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end\n"
+                             "if ARGV[1] == 'revoke' then\n"
+                             "  redis.call('HSET', KEYS[1], 'revoked', '1')\n"
+                             "else\n"
+                             "  local other = redis.call('HGET', KEYS[2], ARGV[3])\n"
+                             "  if other and other ~= ARGV[2] then return -2 end\n"
+                             "  local old = redis.call('HGET', KEYS[1], 'hash')\n"
+                             "  if old then redis.call('HDEL', KEYS[2], old) end\n"
+                             "  redis.call('HSET', KEYS[1], 'hash', ARGV[3], 'prefix', ARGV[4])\n"
+                             "  redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])\n"
+                             "end\n"
+                             "return redis.call('INCR', KEYS[3])\n";
 
 static void put_str(ccp_rkey_enc *e, const char *field, const char *value)
 {
@@ -367,9 +373,7 @@ int ccp_rkeys_put(ccp_rkeys *r, const ccp_keyrec *k, ccp_rkeys_mode mode, bool *
     char kkey[64], created[32];
     snprintf(kkey, sizeof kkey, "ccp:key:%s", k->id);
     snprintf(created, sizeof created, "%lld", (long long)k->created);
-    const char *m = mode == CCP_RKEYS_UPDATE   ? "update"
-                    : mode == CCP_RKEYS_CREATE ? "create"
-                                               : "import";
+    const char *m = mode == CCP_RKEYS_CREATE ? "create" : "import";
     const char *argv[3 + 5 + 5 + 2 * CCP_RKEY_FIELDS];
     size_t argc = 0;
     argv[argc++] = "EVAL";
@@ -396,7 +400,8 @@ int ccp_rkeys_put(ccp_rkeys *r, const ccp_keyrec *k, ccp_rkeys_mode mode, bool *
         if (added) *added = true;
         return 0;
     }
-    if (v == 0) return mode == CCP_RKEYS_IMPORT ? 0 : ccp_error_set(err, CCP_EIO, "key id taken");
+    if (v == 0)
+        return mode == CCP_RKEYS_IMPORT ? 0 : ccp_error_set(err, CCP_EIO, "key id %s taken", k->id);
     if (v == -1)
         return ccp_error_set(err, CCP_EINVAL,
                              "a key named '%s' exists already in state.redis: choose another "
@@ -405,8 +410,46 @@ int ccp_rkeys_put(ccp_rkeys *r, const ccp_keyrec *k, ccp_rkeys_mode mode, bool *
     if (v == -2)
         return ccp_error_set(err, CCP_EINVAL, "key %s: its secret is another key's in state.redis",
                              k->id);
-    if (v == -3)
-        return ccp_error_set(err, CCP_ENOTFOUND, "key %s is no longer in state.redis", k->id);
     return ccp_error_set(err, CCP_EIO, "state.redis %s: unexpected answer to a key write",
                          r->where);
+}
+
+/* Runs CHANGE on key id; 0 or a CCP_E* code with err set. */
+static int change(ccp_rkeys *r, const char *what, const char *id, const char *hash,
+                  const char *prefix, ccp_error *err)
+{
+    char kkey[64];
+    snprintf(kkey, sizeof kkey, "ccp:key:%s", id);
+    const char *argv[] = {"EVAL",
+                          CHANGE,
+                          "3",
+                          kkey,
+                          "ccp:keys:hash",
+                          "ccp:keys:version",
+                          what,
+                          id,
+                          hash ? hash : "",
+                          prefix ? prefix : ""};
+    redisReply *rep = redisCommandArgv(r->c, (int)(sizeof argv / sizeof *argv), argv, NULL);
+    int rc = failed(r, rep, err);
+    if (rc) return rc;
+    long long v = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -100;
+    freeReplyObject(rep);
+    if (v > 0) return 0;
+    if (v == -2)
+        return ccp_error_set(err, CCP_EINVAL, "key %s: its new secret is another key's", id);
+    if (v == -3) return ccp_error_set(err, CCP_ENOTFOUND, "key %s is not in state.redis", id);
+    return ccp_error_set(err, CCP_EIO, "state.redis %s: unexpected answer to a key write",
+                         r->where);
+}
+
+int ccp_rkeys_revoke(ccp_rkeys *r, const char *id, ccp_error *err)
+{
+    return change(r, "revoke", id, NULL, NULL, err);
+}
+
+int ccp_rkeys_rotate(ccp_rkeys *r, const char *id, const char *hash, const char *prefix,
+                     ccp_error *err)
+{
+    return change(r, "rotate", id, hash, prefix, err);
 }

@@ -49,17 +49,22 @@ int ccp_rkeys_list(ccp_rkeys *r, ccp_keyrec **out, size_t *n, int64_t *version, 
 
 /* How ccp_rkeys_put treats an existing key. */
 typedef enum {
-    CCP_RKEYS_CREATE, /* a new key: its name (and hash) must be free */
-    CCP_RKEYS_UPDATE, /* an existing key (revoke, rotate): it must be there */
+    CCP_RKEYS_CREATE, /* a new key: its id, name and hash must be free */
     CCP_RKEYS_IMPORT, /* from a state file: skipped when its id is there */
 } ccp_rkeys_mode;
 
-/* Writes k (last_used is not kept in Redis) and moves the version. With
- * CCP_RKEYS_IMPORT, *added (may be NULL) says whether it was written.
- * CCP_EINVAL when the name (or hash) belongs to another key,
- * CCP_ENOTFOUND when an update finds no key. */
+/* Writes the whole record k (last_used is not kept in Redis) and moves
+ * the version. With CCP_RKEYS_IMPORT, *added (may be NULL) says whether it
+ * was written. CCP_EINVAL when the name (or hash) belongs to another key. */
 int ccp_rkeys_put(ccp_rkeys *r, const ccp_keyrec *k, ccp_rkeys_mode mode, bool *added,
                   ccp_error *err);
+
+/* Revokes key id, or gives it a new secret hash and prefix, touching only
+ * those fields (so two admins' changes at once both hold), and moves the
+ * version. CCP_ENOTFOUND when Redis has no such key. */
+int ccp_rkeys_revoke(ccp_rkeys *r, const char *id, ccp_error *err);
+int ccp_rkeys_rotate(ccp_rkeys *r, const char *id, const char *hash, const char *prefix,
+                     ccp_error *err);
 
 /* The field/value pairs of a record, as strings: argv points into k and
  * into nums (so both must outlive the use of argv). */
