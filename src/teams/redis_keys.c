@@ -5,6 +5,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "teams/redis_store.h"
+#include "teams/redis_sync.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -180,36 +181,21 @@ int ccp_rkey_decode(const char *const *kv, size_t n, ccp_keyrec *out, ccp_error 
 int ccp_rkeys_open(const char *url, int timeout_ms, ccp_rkeys **out, ccp_error *err)
 {
     *out = NULL;
-    char host[256];
-    int port, db;
-    if (!url || !ccp_redis_parse_url(url, host, sizeof host, &port, &db))
-        return ccp_error_set(err, CCP_ECONFIG,
-                             "state.redis must be redis://host[:port][/db], not '%s'",
-                             url ? url : "");
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(host, port, tv);
-    if (!c || c->err) {
-        int rc = ccp_error_set(err, CCP_EIO, "cannot reach state.redis %s:%d: %s", host, port,
-                               c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
-        return rc;
-    }
-    redisSetTimeout(c, tv);
-    if (db) {
-        redisReply *rep = redisCommand(c, "SELECT %d", db);
-        bool ok = rep && rep->type != REDIS_REPLY_ERROR;
-        int rc = ok ? 0
-                    : ccp_error_set(err, CCP_EIO, "state.redis %s:%d: SELECT %d: %s", host, port,
-                                    db, rep ? rep->str : c->errstr);
-        if (rep) freeReplyObject(rep);
-        if (rc) {
-            redisFree(c);
-            return rc;
-        }
-    }
+    /* One way to connect for every blocking use of state.redis (AUTH,
+     * SELECT; the password never in a message): redis_sync.c's. */
+    redisContext *c = ccp_redis_sync_connect(url, timeout_ms, err);
+    if (!c) return err->code ? err->code : CCP_EIO;
     ccp_rkeys *r = ccp_xcalloc(1, sizeof *r); /* the caller's: ccp_rkeys_close */
     r->c = c;
-    snprintf(r->where, sizeof r->where, "%s:%d", host, port);
+    /* "host:port" for messages: from the URL without its credentials. */
+    char plain[512], user[128], pass[256], host[256];
+    int port = 0, db;
+    if (ccp_redis_url_userinfo(url, plain, sizeof plain, user, sizeof user, pass, sizeof pass) &&
+        ccp_redis_parse_url(plain, host, sizeof host, &port, &db))
+        snprintf(r->where, sizeof r->where, "%s:%d", host, port);
+    else
+        snprintf(r->where, sizeof r->where, "(state.redis)");
+    explicit_bzero(pass, sizeof pass);
     *out = r;
     return 0;
 }

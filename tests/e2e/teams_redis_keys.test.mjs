@@ -164,19 +164,19 @@ test('an_instance_restarted_while_redis_is_down_still_admits_the_keys_it_had', a
   // answer with 529 while Redis is down; the keys themselves come from b's file.
   b = await startProxy(cfg(stateB, mock.url, 'fail_open'));
   // (the cleanup pushed in before() stops whichever b is current)
-  assert.match(b.log(), /proxy keys not followed in state\.redis .*unreachable|cannot reach/);
+  assert.match(b.log(), /proxy keys not followed in state\.redis .*unreachable/);
   assert.equal(await statusOf(b, alice.key), 200); // the rotated secret, from b's copy
   assert.equal(await statusOf(b, early.key), 200);
   await refusedWith401(b, oldAlice.key, /invalid proxy key/);
   await refusedWith401(b, bob.key, /revoked/);
   // Reading works from the copy too (with a warning); a change needs Redis.
   const listed = keys(['list', '--json'], { state: stateB });
-  assert.match(listed.stderr, /warning: cannot reach state\.redis.*showing the state file's copy/);
+  assert.match(listed.stderr, /warning: state\.redis 127\.0\.0\.1:\d+ unreachable.*showing the state file's copy/);
   assert.ok(JSON.parse(listed.stdout).some((k) => k.id === alice.id && k.prefix === alice.prefix));
   const refused = spawnSync(BIN, ['keys', 'revoke', 'alice', '--state', stateB, '--redis', redisUrl],
     { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
   assert.equal(refused.status, 1);
-  assert.match(refused.stderr, /cannot reach state\.redis/);
+  assert.match(refused.stderr, /state\.redis 127\.0\.0\.1:\d+ unreachable/);
 });
 
 test('a_redis_restarted_empty_keeps_instances_serving_and_keys_push_restores_the_keys', async () => {
@@ -193,4 +193,30 @@ test('a_redis_restarted_empty_keeps_instances_serving_and_keys_push_restores_the
   keys(['revoke', 'alice']);
   await until(a, alice.key, 401, 'a key revoked after the push, on a');
   await until(b, alice.key, 401, 'a key revoked after the push, on b');
+});
+
+// A Redis that requires a password (redis://:PASSWORD@host): the CLI and
+// the instance send AUTH on their blocking connections; a wrong password
+// is refused as unreachable; the password is in no output.
+test('keys_in_a_password_protected_redis_reach_the_instance_and_the_password_is_never_shown', async () => {
+  const PASSWORD = 'rds-keys-pw-8e41c0d2b7a6';
+  const locked = await startRedisServer(dir, { password: PASSWORD });
+  cleanups.push(() => locked.kill());
+  const url = `redis://:${PASSWORD}@127.0.0.1:${locked.port}/1`;
+  const state = path.join(dir, 'locked.db');
+  const p = await startProxy(cfg(state, mock.url).replace(redisUrl, url));
+  cleanups.push(() => p.stop());
+  const run = (args, u = url) => spawnSync(BIN, ['keys', ...args, '--state', path.join(dir, 'locked-admin.db'), '--redis', u],
+    { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
+  const r = run(['create', '--name', 'carol', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const carol = JSON.parse(r.stdout);
+  await until(p, carol.key, 200, 'a key made in a password-protected Redis');
+  assert.equal(locked.cli(1, 'HGET', `ccp:key:${carol.id}`, 'name'), 'carol');
+  const wrong = 'rds-keys-wrong-31f9a0b4';
+  const bad = run(['list'], `redis://:${wrong}@127.0.0.1:${locked.port}/1`);
+  assert.match(bad.stderr, /state\.redis/);
+  for (const out of [r.stdout, r.stderr, bad.stdout, bad.stderr, p.log()]) {
+    assert.ok(!out.includes(PASSWORD) && !out.includes(wrong), 'a Redis password must never be shown');
+  }
 });
