@@ -3,11 +3,17 @@
  * needs no running proxy; a running one picks the change up within
  * state.poll_ms (teams/guard.c). The state file is found like the proxy
  * finds it: --state FILE, else state.path of the config, else the XDG
- * default. */
+ * default.
+ *
+ * With state.redis (the config's, or --redis URL) the keys live in Redis
+ * (teams/redis_keys.h): every change is written there first, then the
+ * local file is made a copy of Redis's keys; list and show read that copy.
+ * Instances on every host follow Redis within their state.poll_ms. */
 #include "cli/cli.h"
 
 #include "core/buf.h"
 #include "teams/keystore.h"
+#include "teams/redis_keys.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -24,6 +30,7 @@ static void usage(FILE *out)
           "       ccproxy keys show ID|NAME [--json]\n"
           "       ccproxy keys revoke ID|NAME\n"
           "       ccproxy keys rotate ID|NAME [--json]\n"
+          "       ccproxy keys push\n"
           "\n"
           "Proxy keys for auth.mode: keys. A key is printed once, when made or rotated;\n"
           "only its SHA-256 is stored. Clients send it as ANTHROPIC_API_KEY (x-api-key)\n"
@@ -31,7 +38,10 @@ static void usage(FILE *out)
           "\n"
           "  --state FILE    the state file (default: state.path of the config, else\n"
           "                  $XDG_STATE_HOME/ccproxy/state.db or ~/.local/state/ccproxy/state.db)\n"
-          "  -c, --config F  the config whose state.path to use\n"
+          "  -c, --config F  the config whose state.path (and state.redis) to use\n"
+          "  --redis URL     keep the keys in this Redis (redis://host[:port][/db]), as\n"
+          "                  state.redis of the config does; the state file gets a copy\n"
+          "                  (push copies the file's keys there: see docs/teams.md)\n"
           "  --rpm N         requests per minute (0: no limit)\n"
           "  --tpm N         tokens per minute: input estimated at admission, reconciled\n"
           "                  with the provider's count (input + cache writes + output)\n"
@@ -162,6 +172,136 @@ static void print_key(const ccp_keyrec *k)
     printf("models:      %s\n", k->models ? k->models : "any");
 }
 
+/* The Redis the keys live in: --redis, else the config's state.redis (the
+ * config is read when -c names it or --state is not given, as for the
+ * state file). malloc'd; NULL: none. */
+static char *keys_redis(const char *flag, const char *state, const char *config)
+{
+    if (flag) return strdup(flag);
+    if (state && !config) return NULL;
+    char *cpath = ccp_config_find_path(config);
+    if (!cpath) return NULL;
+    ccp_config *cfg = ccp_cli_load_config(cpath); /* it loaded once already: no new message */
+    free(cpath);
+    char *url = cfg && cfg->state.redis ? strdup(cfg->state.redis) : NULL;
+    if (cfg) ccp_config_unref(cfg);
+    return url;
+}
+
+/* Makes the state file's keys a copy of Redis's (when Redis has any). A
+ * failure is only a warning: Redis, written first, is the truth, and every
+ * instance copies it into its own file. */
+static void copy_to_file(ccp_rkeys *rk, sqlite3 *db)
+{
+    ccp_keyrec *all = NULL;
+    size_t n = 0;
+    int64_t v = 0;
+    ccp_error err = {0};
+    int rc = ccp_rkeys_list(rk, &all, &n, &v, &err);
+    if (!rc && v) rc = ccp_keystore_mirror(db, all, n, &err);
+    if (rc)
+        fprintf(stderr, "ccproxy keys: warning: the state file is not a copy of state.redis: %s\n",
+                err.msg);
+    for (size_t i = 0; i < n; i++)
+        ccp_keyrec_free(&all[i]);
+    free(all);
+}
+
+/* Copies the file's keys that Redis lacks (by id) into Redis; *added says
+ * how many. A name Redis gives another key is reported and skipped. */
+static int push_file(ccp_rkeys *rk, sqlite3 *db, size_t *added, ccp_error *err)
+{
+    *added = 0;
+    ccp_keyrec *all;
+    size_t n;
+    int rc = ccp_keystore_list(db, &all, &n, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        bool put = false;
+        ccp_error e = {0};
+        int r = ccp_rkeys_put(rk, &all[i], CCP_RKEYS_IMPORT, &put, &e);
+        if (r == CCP_EINVAL)
+            fprintf(stderr, "ccproxy keys: %s (%s) not copied to state.redis: %s\n", all[i].id,
+                    all[i].name, e.msg);
+        else if (r)
+            rc = ccp_error_set(err, r, "%s", e.msg);
+        *added += put;
+    }
+    for (size_t i = 0; i < n; i++)
+        ccp_keyrec_free(&all[i]);
+    free(all);
+    return rc;
+}
+
+/* Before the first change to a Redis that holds no keys yet, the state
+ * file's keys go there: Redis becomes their source with its first key,
+ * and the keys made before it must not stop working then. */
+static int adopt_file(ccp_rkeys *rk, sqlite3 *db, ccp_error *err)
+{
+    int64_t v;
+    int rc = ccp_rkeys_version(rk, &v, err);
+    if (rc || v) return rc;
+    size_t added;
+    rc = push_file(rk, db, &added, err);
+    if (!rc && added)
+        fprintf(stderr, "copied the state file's %zu keys to state.redis (where keys live now)\n",
+                added);
+    return rc;
+}
+
+/* Revokes (secret NULL) or rotates the key of Redis whose id or name is
+ * which, then copies Redis's keys into the file and audits the change. */
+static int redis_change(ccp_rkeys *rk, sqlite3 *db, const char *which,
+                        char secret[CCP_KEY_SECRET_MAX], ccp_error *err)
+{
+    ccp_keyrec *all;
+    size_t n;
+    int64_t v;
+    int rc = ccp_rkeys_list(rk, &all, &n, &v, err);
+    if (rc) return rc;
+    ccp_keyrec *k = NULL;
+    for (size_t i = 0; i < n && !k; i++)
+        if (!strcmp(all[i].id, which) || !strcmp(all[i].name, which)) k = &all[i];
+    if (!k)
+        rc = ccp_error_set(err, CCP_ENOTFOUND,
+                           "no key has the id or name '%s' in state.redis (ccproxy keys list "
+                           "shows them)",
+                           which);
+    else if (!secret)
+        rc = ccp_rkeys_revoke(rk, k->id, err);
+    else if ((rc = ccp_keystore_mint(k, false, secret, err)) == 0)
+        rc = ccp_rkeys_rotate(rk, k->id, k->hash, k->prefix, err);
+    if (!rc) {
+        copy_to_file(rk, db);
+        ccp_error e = {0};
+        if (ccp_keystore_audit_key(db, k, secret ? "rotate" : "revoke", &e) != 0)
+            fprintf(stderr, "ccproxy keys: warning: not audited: %s\n", e.msg);
+    }
+    if (rc && secret) memset(secret, 0, CCP_KEY_SECRET_MAX);
+    for (size_t i = 0; i < n; i++)
+        ccp_keyrec_free(&all[i]);
+    free(all);
+    return rc;
+}
+
+/* Makes k in Redis (its secret in secret), then copies Redis's keys into
+ * the file and audits it. */
+static int redis_create(ccp_rkeys *rk, sqlite3 *db, ccp_keyrec *k, char secret[CCP_KEY_SECRET_MAX],
+                        ccp_error *err)
+{
+    int rc = ccp_keystore_mint(k, true, secret, err);
+    if (!rc) rc = ccp_rkeys_put(rk, k, CCP_RKEYS_CREATE, NULL, err);
+    if (rc) {
+        memset(secret, 0, CCP_KEY_SECRET_MAX);
+        return rc;
+    }
+    copy_to_file(rk, db);
+    ccp_error e = {0};
+    if (ccp_keystore_audit_key(db, k, "create", &e) != 0)
+        fprintf(stderr, "ccproxy keys: warning: not audited: %s\n", e.msg);
+    return 0;
+}
+
 static int parse_limit(const char *opt, const char *s, int64_t *out)
 {
     char *end;
@@ -193,11 +333,12 @@ int ccp_cmd_keys(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"state", required_argument, NULL, 's'},
         {"config", required_argument, NULL, 'c'},
+        {"redis", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     ccp_keyrec k = {0};
-    const char *state = NULL, *config = NULL;
+    const char *state = NULL, *config = NULL, *redis_flag = NULL;
     bool json = false;
     int ch;
     optind = 1;
@@ -251,6 +392,9 @@ int ccp_cmd_keys(int argc, char **argv)
         case 'c':
             config = optarg;
             break;
+        case 'R':
+            redis_flag = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -261,7 +405,8 @@ int ccp_cmd_keys(int argc, char **argv)
     }
     const char *which = optind + 1 < argc ? argv[optind + 1] : NULL;
     bool is_create = !strcmp(sub, "create"), is_list = !strcmp(sub, "list");
-    if (!is_create && !is_list && strcmp(sub, "show") && strcmp(sub, "revoke") &&
+    bool is_push = !strcmp(sub, "push");
+    if (!is_create && !is_list && !is_push && strcmp(sub, "show") && strcmp(sub, "revoke") &&
         strcmp(sub, "rotate")) {
         fprintf(stderr, "ccproxy keys: unknown subcommand '%s'\n\n", sub);
         usage(stderr);
@@ -271,7 +416,7 @@ int ccp_cmd_keys(int argc, char **argv)
         fprintf(stderr, "ccproxy keys create: --name is required (a name to tell the key by)\n");
         return 2;
     }
-    if (!is_create && !is_list && !which) {
+    if (!is_create && !is_list && !is_push && !which) {
         fprintf(stderr, "ccproxy keys %s: name the key (its id or name; ccproxy keys list)\n", sub);
         return 2;
     }
@@ -283,8 +428,38 @@ int ccp_cmd_keys(int argc, char **argv)
     ccp_buf b = CCP_BUF_INIT;
     int rc = 0;
     char secret[CCP_KEY_SECRET_MAX];
-    if (is_create) {
-        rc = ccp_keystore_create(db, &k, secret, &err);
+    char *redis_url = keys_redis(redis_flag, state, config);
+    ccp_rkeys *rk = NULL;
+    bool writes = is_create || is_push || !strcmp(sub, "revoke") || !strcmp(sub, "rotate");
+    if (redis_url) {
+        /* 2 s: a command run by hand may wait for a slow network a little. */
+        rc = ccp_rkeys_open(redis_url, 2000, &rk, &err);
+        if (!rc && writes) {
+            if (!is_push) rc = adopt_file(rk, db, &err); /* push does it below */
+        } else if (!rc) {
+            copy_to_file(rk, db); /* list and show read the copy */
+        } else if (!writes) {
+            /* Reading: the file's copy, as an instance would serve it. */
+            fprintf(stderr, "ccproxy %s: warning: %s; showing the state file's copy\n", cmd,
+                    err.msg);
+            rc = 0;
+        }
+    } else if (is_push) {
+        rc = ccp_error_set(&err, CCP_EINVAL,
+                           "no Redis to push to: pass --redis URL or a config with state.redis");
+    }
+    if (rc) {
+        /* Reported below. */
+    } else if (is_push) {
+        size_t added;
+        rc = push_file(rk, db, &added, &err);
+        if (!rc) {
+            copy_to_file(rk, db);
+            fprintf(stderr, "copied %zu keys to state.redis\n", added);
+        }
+    } else if (is_create) {
+        rc =
+            rk ? redis_create(rk, db, &k, secret, &err) : ccp_keystore_create(db, &k, secret, &err);
         if (!rc && json) {
             key_to_json(&k, secret, &b);
             printf("%s\n", b.data);
@@ -337,10 +512,11 @@ int ccp_cmd_keys(int argc, char **argv)
         }
         ccp_keyrec_free(&r);
     } else if (!strcmp(sub, "revoke")) {
-        rc = ccp_keystore_revoke(db, which, &err);
+        rc = rk ? redis_change(rk, db, which, NULL, &err) : ccp_keystore_revoke(db, which, &err);
         if (!rc) fprintf(stderr, "revoked key %s\n", which);
     } else {
-        rc = ccp_keystore_rotate(db, which, secret, &err);
+        rc = rk ? redis_change(rk, db, which, secret, &err)
+                : ccp_keystore_rotate(db, which, secret, &err);
         if (!rc && json) {
             ccp_keyrec r;
             if (ccp_keystore_find(db, which, &r, &err) == 0) {
@@ -358,6 +534,8 @@ int ccp_cmd_keys(int argc, char **argv)
         memset(secret, 0, sizeof secret);
     }
     ccp_buf_free(&b);
+    ccp_rkeys_close(rk);
+    free(redis_url);
     sqlite3_close(db);
     if (rc) {
         fprintf(stderr, "ccproxy keys %s: %s\n", sub, err.msg);

@@ -56,7 +56,8 @@ static const ccp_key state_keys[] = {
      .min = 10,
      .max = 60000,
      .help = "how often a running proxy looks for keys changed by `ccproxy keys` (SQLite's "
-             "`data_version`: one cheap query)"},
+             "`data_version`, or with `state.redis` the keys' version counter in Redis: one "
+             "cheap query, off the request path)"},
     {.name = "flush_ms",
      .type = CCP_KEY_MS,
      .offset = STATE(flush_ms),
@@ -71,9 +72,10 @@ static const ccp_key state_keys[] = {
      .min = 1,
      .doc_def = "none",
      .help = "`redis://[[USER]:PASSWORD@]host[:port][/db]`: shared by every instance that "
-             "names it: the limits and budgets of every key and tenant (atomic Lua scripts), "
-             "usage totals and the audit stream; the password is treated as a secret (never "
-             "logged, redacted from output; `${file:...}` works here)"},
+             "names it: the proxy keys (each state file keeps a copy), the limits and budgets of "
+             "every key and tenant (atomic Lua scripts), usage totals and the audit stream; the "
+             "password is treated as a secret (never logged, redacted from output; "
+             "`${file:...}` works here)"},
     {.name = "redis_failure",
      .type = CCP_KEY_ENUM,
      .offset = STATE(redis_failure),

@@ -9,6 +9,7 @@
 #include "teams/keystore.h"
 #include "teams/limits.h"
 #include "teams/redis_push.h"
+#include "teams/redis_keys.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -91,6 +92,13 @@ struct ccp_guard {
     tenant_spend *tenant_spend; /* read by load_keys; replaced under mu */
     size_t n_tenant_spend;
     ccp_redis_push *push; /* state.redis: usage and audit rows also go there; else NULL */
+    /* Keys in Redis (redis_keys.h), followed by the state thread. */
+    char *redis_url;        /* state.redis; NULL: keys live in the file alone */
+    ccp_rkeys *rk;          /* the state thread's connection; NULL while down */
+    int64_t redis_version;  /* of the records last loaded; 0: none */
+    bool redis_keys;        /* Redis has been the keys' source: the file is its copy */
+    bool redis_down;        /* logged as unreachable, not yet as back */
+    int64_t redis_retry_at; /* monotonic ms: no connection attempt before */
 };
 
 static uint64_t slot_of(const char *hex)
@@ -188,12 +196,10 @@ static void apply_keys(ccp_guard *g, ccp_keyrec *recs, const double *spent, char
     rebuild_table(g);
 }
 
-static int load_keys(ccp_guard *g, ccp_error *err)
+/* Takes recs (n records, malloc'd; all of it is taken) as the live set,
+ * with each key's and tenant's spend as the state file says. */
+static void take_keys(ccp_guard *g, ccp_keyrec *recs, size_t n)
 {
-    ccp_keyrec *recs;
-    size_t n;
-    int rc = ccp_keystore_list(g->db, &recs, &n, err);
-    if (rc) return rc;
     /* Read before taking the lock: the request path never waits on I/O. */
     double *spent = ccp_xcalloc(n ? n : 1, sizeof *spent);
     char(*periods)[12] = ccp_xcalloc(n ? n : 1, sizeof *periods);
@@ -241,7 +247,73 @@ static int load_keys(ccp_guard *g, ccp_error *err)
     free(spent);
     free(periods);
     free(recs);
+}
+
+static int load_keys(ccp_guard *g, ccp_error *err)
+{
+    ccp_keyrec *recs;
+    size_t n;
+    int rc = ccp_keystore_list(g->db, &recs, &n, err);
+    if (rc) return rc;
+    take_keys(g, recs, n);
     return 0;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Follows the key records in Redis: when their version has moved, copies
+ * them into the state file (where a start without Redis finds them) and
+ * takes them as the live set, as a data_version change does from the
+ * file. A Redis that holds no keys yet leaves the file the source. Runs on
+ * the state thread (and in ccp_guard_new before it starts), never on a
+ * request's path. */
+static void follow_redis_keys(ccp_guard *g)
+{
+    ccp_error err = {0};
+    int64_t v = 0;
+    int rc = 0;
+    if (!g->rk) {
+        /* Down: one connection attempt a second, as redis_store.c does. */
+        if (mono_ms() < g->redis_retry_at) return;
+        g->redis_retry_at = mono_ms() + 1000;
+        rc = ccp_rkeys_open(g->redis_url, 500, &g->rk, &err);
+    }
+    if (!rc) rc = ccp_rkeys_version(g->rk, &v, &err);
+    ccp_keyrec *recs = NULL;
+    size_t n = 0;
+    if (!rc && v && v != g->redis_version) rc = ccp_rkeys_list(g->rk, &recs, &n, &v, &err);
+    if (rc) {
+        if (!g->redis_down)
+            ccp_log_error("proxy keys not followed in state.redis (serving those last loaded): %s",
+                          err.msg);
+        g->redis_down = true;
+        ccp_rkeys_close(g->rk);
+        g->rk = NULL;
+        return;
+    }
+    if (g->redis_down) ccp_log_info("proxy keys followed in state.redis again");
+    g->redis_down = false;
+    if (!v) {
+        if (g->redis_version)
+            ccp_log_error("state.redis holds no proxy keys any more (was it flushed?): serving "
+                          "those last loaded; `ccproxy keys push` copies a state file's keys back");
+        g->redis_version = 0;
+        return;
+    }
+    if (!recs && v == g->redis_version) return;
+    ccp_error merr = {0};
+    if (ccp_keystore_mirror(g->db, recs, n, &merr) != 0)
+        ccp_log_error("proxy keys from state.redis not copied to the state file: %s", merr.msg);
+    take_keys(g, recs, n);
+    if (g->redis_keys)
+        ccp_log_info("proxy keys reloaded from state.redis (version %lld)", (long long)v);
+    g->redis_version = v;
+    g->redis_keys = true;
 }
 
 static int64_t data_version(sqlite3 *db)
@@ -446,13 +518,6 @@ static void deadline_in(struct timespec *ts, uint32_t ms)
     }
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *state_thread(void *arg)
 {
     ccp_guard *g = arg;
@@ -475,8 +540,10 @@ static void *state_thread(void *arg)
         if (g->push) ccp_redis_push_run(g->push); /* what waits, after an outage too */
         if (mono_ms() >= next_poll) {
             next_poll = mono_ms() + g->poll_ms;
+            if (g->redis_url) follow_redis_keys(g);
             int64_t v = data_version(g->db);
-            if (v != g->data_version) {
+            /* Once Redis is the keys' source, the file is its copy. */
+            if (v != g->data_version && !g->redis_keys) {
                 ccp_error err = {0};
                 g->data_version = v;
                 if (load_keys(g, &err) == 0)
@@ -561,6 +628,10 @@ int ccp_guard_new(const ccp_config *cfg, ccp_guard **out, ccp_error *err)
         ccp_guard_free(g);
         return rc;
     }
+    if (cfg->state.redis) {
+        g->redis_url = ccp_xstrdup(cfg->state.redis);
+        follow_redis_keys(g); /* down: the file's keys serve until it is back */
+    }
     /* The config a proxy runs with is an admin fact: audited (in Redis
      * too: the outbox made above takes it, ccp_redis_outbox_mirror). */
     char *detail = config_detail(cfg, "load");
@@ -621,6 +692,8 @@ void ccp_guard_free(ccp_guard *g)
     free(g->tenant_spend);
     free(g->table);
     ccp_redis_push_free(g->push);
+    ccp_rkeys_close(g->rk);
+    free(g->redis_url);
     sqlite3_close(g->db);
     pthread_mutex_destroy(&g->mu);
     pthread_mutex_destroy(&g->qmu);

@@ -6,8 +6,9 @@
  * mutex: microseconds, no I/O. What must reach the disk (last-used times,
  * usage, audit rows) is queued for the state thread, which writes it in one
  * transaction per state.flush_ms, and which every state.poll_ms looks at
- * SQLite's data_version to pick up keys that `ccproxy keys` changed. A slow
- * disk therefore slows that thread, never a stream. */
+ * SQLite's data_version to pick up keys that `ccproxy keys` changed (with
+ * state.redis, at the keys' version in Redis instead: redis_keys.h). A
+ * slow disk or Redis therefore slows that thread, never a stream. */
 #ifndef CCP_TEAMS_GUARD_H
 #define CCP_TEAMS_GUARD_H
 

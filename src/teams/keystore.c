@@ -245,13 +245,104 @@ static void key_json(const ccp_keyrec *k, const char *action, ccp_buf *b)
     ccp_buf_appendc(b, '}');
 }
 
+int ccp_keystore_mint(ccp_keyrec *k, bool new_key, char secret[CCP_KEY_SECRET_MAX], ccp_error *err)
+{
+    int rc = new_secret(secret, err);
+    if (!rc && new_key) rc = new_id(k->id, err);
+    if (rc) {
+        memset(secret, 0, CCP_KEY_SECRET_MAX);
+        return rc;
+    }
+    ccp_key_hash(secret, strlen(secret), k->hash);
+    snprintf(k->prefix, sizeof k->prefix, "%.8s", secret);
+    if (new_key) k->created = (int64_t)time(NULL);
+    return 0;
+}
+
+int ccp_keystore_audit_key(sqlite3 *db, const ccp_keyrec *k, const char *action, ccp_error *err)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    key_json(k, action, &b);
+    char kind[32];
+    snprintf(kind, sizeof kind, "key.%s", action);
+    int rc = ccp_audit_append(db, ccp_audit_now_ms(), kind, b.data, err);
+    ccp_buf_free(&b);
+    return rc;
+}
+
+int ccp_keystore_mirror(sqlite3 *db, const ccp_keyrec *recs, size_t n, ccp_error *err)
+{
+    int rc;
+    if ((rc = ccp_keystore_exec(db, "BEGIN IMMEDIATE", err))) return rc;
+    sqlite3_stmt *clash = NULL, *drop = NULL, *put = NULL;
+    /* A key the source does not have is no key: revoked (kept, with its
+     * usage, for `keys list`), unless the source lists it below. */
+    if ((rc = ccp_keystore_exec(db, "UPDATE keys SET revoked = 1", err))) goto out;
+    /* A file-only key holding a name or a secret hash the source gives to
+     * another key steps aside: renamed "NAME~ID" or dropped (its secret is
+     * the other key's, so it cannot stay). */
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE keys SET name = name || '~' || id WHERE name = ?2 AND id != ?1;",
+                           -1, &clash, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM keys WHERE hash = ?2 AND id != ?1", -1, &drop, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(
+            db,
+            "INSERT INTO keys(id, name, tenant, hash, prefix, created, expires, revoked, rpm, tpm, "
+            "concurrency, budget_usd, budget_period, models) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(id) DO UPDATE SET name = excluded.name, tenant = excluded.tenant, "
+            "hash = excluded.hash, prefix = excluded.prefix, created = excluded.created, "
+            "expires = excluded.expires, revoked = excluded.revoked, rpm = excluded.rpm, "
+            "tpm = excluded.tpm, concurrency = excluded.concurrency, "
+            "budget_usd = excluded.budget_usd, budget_period = excluded.budget_period, "
+            "models = excluded.models",
+            -1, &put, NULL) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        const ccp_keyrec *k = &recs[i];
+        sqlite3_reset(clash);
+        sqlite3_bind_text(clash, 1, k->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(clash, 2, k->name, -1, SQLITE_STATIC);
+        if (sqlite3_step(clash) != SQLITE_DONE) goto fail;
+        sqlite3_reset(drop);
+        sqlite3_bind_text(drop, 1, k->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(drop, 2, k->hash, -1, SQLITE_STATIC);
+        if (sqlite3_step(drop) != SQLITE_DONE) goto fail;
+        sqlite3_reset(put);
+        sqlite3_bind_text(put, 1, k->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(put, 2, k->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(put, 3, k->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(put, 4, k->hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(put, 5, k->prefix, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(put, 6, k->created);
+        sqlite3_bind_int64(put, 7, k->expires);
+        sqlite3_bind_int(put, 8, k->revoked);
+        sqlite3_bind_int64(put, 9, k->rpm);
+        sqlite3_bind_int64(put, 10, k->tpm);
+        sqlite3_bind_int64(put, 11, k->concurrency);
+        sqlite3_bind_double(put, 12, k->budget_usd);
+        sqlite3_bind_int(put, 13, k->budget_period);
+        sqlite3_bind_text(put, 14, k->models, -1, SQLITE_STATIC);
+        if (sqlite3_step(put) != SQLITE_DONE) goto fail;
+    }
+    sqlite3_finalize(clash);
+    sqlite3_finalize(drop);
+    sqlite3_finalize(put);
+    return ccp_keystore_exec(db, "COMMIT", err);
+fail:
+    rc = ccp_error_set(err, CCP_EIO, "state file: %s", sqlite3_errmsg(db));
+out:
+    sqlite3_finalize(clash);
+    sqlite3_finalize(drop);
+    sqlite3_finalize(put);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 int ccp_keystore_create(sqlite3 *db, ccp_keyrec *k, char secret[CCP_KEY_SECRET_MAX], ccp_error *err)
 {
     int rc;
-    if ((rc = new_secret(secret, err)) || (rc = new_id(k->id, err))) return rc;
-    ccp_key_hash(secret, strlen(secret), k->hash);
-    snprintf(k->prefix, sizeof k->prefix, "%.8s", secret);
-    k->created = (int64_t)time(NULL);
+    if ((rc = ccp_keystore_mint(k, true, secret, err))) return rc;
     sqlite3_stmt *st = NULL;
     if ((rc = ccp_keystore_exec(db, "BEGIN IMMEDIATE", err))) return rc;
     if (sqlite3_prepare_v2(db,

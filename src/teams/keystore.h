@@ -63,6 +63,19 @@ void ccp_key_hash(const char *secret, size_t len, char hex[65]);
 int ccp_keystore_create(sqlite3 *db, ccp_keyrec *k, char secret[CCP_KEY_SECRET_MAX],
                         ccp_error *err);
 
+/* A new secret for k (returned in secret) and its hash and prefix; with
+ * new_key also a new id and created time. Nothing is written. */
+int ccp_keystore_mint(ccp_keyrec *k, bool new_key, char secret[CCP_KEY_SECRET_MAX], ccp_error *err);
+
+/* Makes the keys table the n records of recs (Redis's, redis_keys.h), in
+ * one transaction: each is written (its last_used kept), every other key
+ * is revoked; one that holds a listed key's name is renamed "NAME~ID". */
+int ccp_keystore_mirror(sqlite3 *db, const ccp_keyrec *recs, size_t n, ccp_error *err);
+
+/* Appends the audit row of an admin action ("create", "revoke",
+ * "rotate") on k, as ccp_keystore_create and the others do. */
+int ccp_keystore_audit_key(sqlite3 *db, const ccp_keyrec *k, const char *action, ccp_error *err);
+
 /* Every key, oldest first; *out is the caller's (ccp_keyrec_free each, then
  * free). */
 int ccp_keystore_list(sqlite3 *db, ccp_keyrec **out, size_t *n, ccp_error *err);

@@ -106,12 +106,68 @@ static void budgets_and_durations_parse(void **state)
     assert_int_equal(ccp_parse_duration("d", &s), CCP_EINVAL);
 }
 
+/* Redis's keys copied into the file: each written (last_used kept), a
+ * file-only key revoked, one holding a listed key's name renamed. */
+static void mirror_makes_the_file_a_copy(void **state)
+{
+    char dir[] = "/tmp/ccp-test-keystore-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    sqlite3 *db;
+    ccp_error err = {0};
+    assert_int_equal(ccp_keystore_open(path, &db, &err), 0);
+    char secret[CCP_KEY_SECRET_MAX];
+    ccp_keyrec mine = {.name = "alice"}, kept = {.name = "bob"};
+    assert_int_equal(ccp_keystore_create(db, &mine, secret, &err), 0);
+    assert_int_equal(ccp_keystore_create(db, &kept, secret, &err), 0);
+    assert_int_equal(ccp_keystore_touch(db, kept.id, 1234), 0);
+
+    ccp_keyrec src[2] = {{.id = "key_00000000000000aa", .name = "alice", .rpm = 9},
+                         {.name = "bob", .tenant = "eng", .revoked = true}};
+    assert_int_equal(ccp_keystore_mint(&src[0], true, secret, &err), 0);
+    memcpy(src[1].id, kept.id, sizeof kept.id);
+    memcpy(src[1].hash, kept.hash, sizeof kept.hash);
+    assert_int_equal(ccp_keystore_mirror(db, src, 2, &err), 0);
+
+    ccp_keyrec f;
+    assert_int_equal(ccp_keystore_find(db, "alice", &f, &err), 0);
+    assert_string_equal(f.id, src[0].id);
+    assert_int_equal(f.rpm, 9);
+    assert_false(f.revoked);
+    ccp_keyrec_free(&f);
+    char renamed[64];
+    snprintf(renamed, sizeof renamed, "alice~%s", mine.id);
+    assert_int_equal(ccp_keystore_find(db, renamed, &f, &err), 0);
+    assert_true(f.revoked);
+    ccp_keyrec_free(&f);
+    assert_int_equal(ccp_keystore_find(db, "bob", &f, &err), 0);
+    assert_true(f.revoked);
+    assert_string_equal(f.tenant, "eng");
+    assert_int_equal(f.last_used, 1234);
+    ccp_keyrec_free(&f);
+    /* Again, unchanged: the same three rows. */
+    assert_int_equal(ccp_keystore_mirror(db, src, 2, &err), 0);
+    ccp_keyrec *all;
+    size_t n;
+    assert_int_equal(ccp_keystore_list(db, &all, &n, &err), 0);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++)
+        ccp_keyrec_free(&all[i]);
+    free(all);
+    sqlite3_close(db);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keys_round_trip),
         cmocka_unit_test(the_default_path_follows_xdg),
         cmocka_unit_test(budgets_and_durations_parse),
+        cmocka_unit_test(mirror_makes_the_file_a_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
