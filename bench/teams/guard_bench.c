@@ -80,7 +80,7 @@ int main(int argc, char **argv)
             ccp_guard_ticket t;
             ccp_guard_verdict v;
             int64_t t0 = ns();
-            ccp_guard_admit(g, &cfg, which[w], len, "claude-sonnet-4-5", 1200, i, &t, &v);
+            ccp_guard_admit(g, &cfg, which[w], len, "claude-sonnet-4-5", 1200, i, NULL, &t, &v);
             int64_t t1 = ns();
             if (v.status) {
                 fprintf(stderr, "refused: %s\n", v.message);
