@@ -10,10 +10,10 @@
 #include "teams/limits.h"
 #include "teams/redis_push.h"
 #include "teams/redis_keys.h"
+#include "teams/tenant.h"
 
 #include <errno.h>
 #include <stdatomic.h>
-#include <fnmatch.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -702,25 +702,6 @@ void ccp_guard_free(ccp_guard *g)
     free(g);
 }
 
-/* Whether model matches one of the comma-separated globs. */
-static bool model_allowed(const char *globs, const char *model)
-{
-    if (!globs || !*globs) return true;
-    const char *p = globs;
-    char one[256];
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        if (n < sizeof one) {
-            memcpy(one, p, n);
-            one[n] = '\0';
-            if (fnmatch(one, model ? model : "", 0) == 0) return true;
-        }
-        p += n;
-        if (*p == ',') p++;
-    }
-    return false;
-}
-
 static void refuse(ccp_guard_verdict *v, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void refuse(ccp_guard_verdict *v, int status, const char *type, const char *fmt, ...)
@@ -844,21 +825,6 @@ static void settle(lstate *s, const caps *c, int64_t est, const ccp_guard_usage 
         }
         s->spent += u->spend_usd;
     }
-}
-
-static const ccp_tenant *tenant_conf(const ccp_config *cfg, const char *name)
-{
-    for (size_t i = 0; name && cfg && i < cfg->n_tenants; i++)
-        if (!strcmp(cfg->tenants[i].name, name)) return &cfg->tenants[i];
-    return NULL;
-}
-
-static bool globs_allow(const ccp_strlist *l, const char *model)
-{
-    if (!l->n) return true;
-    for (size_t i = 0; i < l->n; i++)
-        if (!fnmatch(l->v[i], model ? model : "", 0)) return true;
-    return false;
 }
 
 /* The live state of tenant name, made at its first request. Under mu. */
@@ -995,7 +961,7 @@ void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, si
     memset(t, 0, sizeof *t);
     pthread_mutex_lock(&g->mu);
     ccp_gkey *k = find_key(g, secret, len, v);
-    const ccp_tenant *tc = k ? tenant_conf(cfg, k->rec.tenant) : NULL;
+    const ccp_tenant *tc = k ? ccp_tenant_find(cfg, k->rec.tenant) : NULL;
     ccp_gtenant *ts = NULL;
     caps kc, tcap = tenant_caps(tc);
     char who[96];
@@ -1006,11 +972,11 @@ void ccp_guard_admit(ccp_guard *g, const ccp_config *cfg, const char *secret, si
         tenant = dup_or_null(k->rec.tenant);
     }
     if (v->status) goto out;
-    if (!model_allowed(k->rec.models, model)) {
+    if (!ccp_key_models_allow(k->rec.models, model)) {
         refuse(v, 403, "permission_error", "this proxy key may not use model '%.150s'", model);
         goto out;
     }
-    if (tc && !globs_allow(&tc->models, model)) {
+    if (tc && !ccp_tenant_models_allow(tc, model)) {
         refuse(v, 403, "permission_error", "tenant '%.60s' may not use model '%.150s'", tc->name,
                model);
         goto out;
