@@ -59,8 +59,8 @@ static void malformed_urls_are_refused(void **state)
     (void)state;
     char host[64], plain[64], user[8], pass[8];
     int port, db;
-    const char *bad[] = {"http://h", "redis://", "redis://h:0", "redis://h:99999", "redis://h/x",
-                         "redis://user@h", "redis://h:6379/1/2"};
+    const char *bad[] = {"http://h",    "redis://",       "redis://h:0",       "redis://h:99999",
+                         "redis://h/x", "redis://user@h", "redis://h:6379/1/2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(ccp_redis_parse_url(bad[i], host, sizeof host, &port, &db));
     assert_false(ccp_redis_url_userinfo("redis://user@h", plain, sizeof plain, user, sizeof user,
