@@ -15,7 +15,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import Ajv2020 from 'ajv/dist/2020.js';
 import { startProxy, mockConfig } from './lib/proxy.mjs';
 import { startMock } from './lib/mock_anthropic.mjs';
 import { startRedisServer } from './lib/redis_server.mjs';
@@ -27,7 +30,14 @@ const state = path.join(dir, 'state.db');
 const req = { model: 'mock-model', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] };
 const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 const cleanups = [];
-let mock, p;
+let mock, p, schemas, ajv;
+const SPEC = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs/openapi.yaml');
+
+// The answer matches docs/openapi.yaml's schema of that name.
+function documented(name, body) {
+  const validate = ajv.compile(schemas[name]);
+  assert.ok(validate(body), `${name}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
+}
 
 const keysCfg = (file, extra = '') => mockConfig(mock.url, `
 auth:
@@ -39,6 +49,8 @@ state:
 ${extra}`);
 
 before(async () => {
+  schemas = (await SwaggerParser.dereference(SPEC)).components.schemas;
+  ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
   mock = await startMock({ kind: 'json', fixture: 'text.json' });
   p = await startProxy(keysCfg(state), { env: { ADMIN_KEY: ADMIN } });
   cleanups.push(() => mock.close(), () => p.stop());
@@ -82,6 +94,7 @@ test('a_key_made_through_post_admin_keys_works_at_once_through_the_sdk', async (
     { name: 'alice', tenant: 'team-a', rpm: 100, budget: '50usd/month', models: ['mock-*'], expires: '30d' });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   alice = r.body;
+  documented('ProxyKeyWithSecret', alice);
   assert.match(alice.key, /^ccp-/);
   assert.match(alice.id, /^key_[0-9a-f]{16}$/);
   assert.equal(alice.name, 'alice');
@@ -101,12 +114,14 @@ test('list_and_show_never_hold_a_secret_or_a_hash', async () => {
   const list = await admin(p.url, 'GET', '/admin/keys');
   assert.equal(list.status, 200);
   assert.ok(Array.isArray(list.body.data));
+  for (const k of list.body.data) documented('ProxyKey', k);
   assert.ok(list.body.data.some((k) => k.id === alice.id && k.status === 'active'));
   assertNoSecrets(JSON.stringify(list.body), [alice.key]);
   for (const which of [alice.id, 'alice']) {
     const show = await admin(p.url, 'GET', `/admin/keys/${which}`);
     assert.equal(show.status, 200);
     assert.equal(show.body.id, alice.id);
+    documented('ProxyKey', show.body);
     assertNoSecrets(JSON.stringify(show.body), [alice.key]);
   }
   const none = await admin(p.url, 'GET', '/admin/keys/nobody');
@@ -120,6 +135,7 @@ test('rotate_refuses_the_old_secret_and_admits_the_new_at_once', async () => {
   const r = await admin(p.url, 'POST', '/admin/keys/alice/rotate');
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.id, alice.id);
+  documented('ProxyKeyWithSecret', r.body);
   assert.match(r.body.key, /^ccp-/);
   assert.notEqual(r.body.key, alice.key);
   assert.equal(await statusOf(p.url, alice.key), 401);
@@ -133,6 +149,7 @@ test('revoke_is_refused_at_once_with_anthropics_401', async () => {
   const r = await admin(p.url, 'POST', `/admin/keys/${alice.id}/revoke`);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.status, 'revoked');
+  documented('ProxyKey', r.body);
   assert.equal(r.body.key, undefined);
   const err = await new Anthropic({ baseURL: p.url, apiKey: alice.key, maxRetries: 0 })
     .messages.create(req).catch((e) => e);
