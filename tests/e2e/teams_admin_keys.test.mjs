@@ -265,6 +265,16 @@ test('the_audit_chain_has_the_endpoints_rows_and_verifies', async () => {
   assert.ok(!text.includes(alice.key), 'a secret in the audit');
 });
 
+test('concurrent_creates_all_land_work_at_once_and_keep_the_audit_chain_intact', async () => {
+  const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+  const made = await Promise.all(names.map((name) => admin(p.url, 'POST', '/admin/keys', { name })));
+  for (const r of made) assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(new Set(made.map((r) => r.body.id)).size, names.length);
+  for (const r of made) assert.equal(await statusOf(p.url, r.body.key), 200);
+  const v = cli(['audit', 'verify', '--state', state]);
+  assert.equal(v.status, 0, v.stderr);
+});
+
 test('without_proxy_keys_the_endpoints_say_they_are_off', async () => {
   const open = await startProxy(mockConfig(mock.url, `
 auth:
