@@ -329,3 +329,39 @@ ${extra}`);
     await redis.kill();
   }
 });
+
+test('cli_keys_with_running_finds_the_started_proxy_and_sends_the_configs_admin_key', async () => {
+  const home = fs.mkdtempSync(path.join(dir, 'svc-'));
+  const keyFile = path.join(home, 'admin.key');
+  fs.writeFileSync(keyFile, `${ADMIN}\n`, { mode: 0o600 });
+  const cfg = path.join(home, 'ccproxy.yaml');
+  fs.writeFileSync(cfg, mockConfig(mock.url, `server:
+  port: 0
+  admin_listen: '127.0.0.1:0'
+auth:
+  mode: keys
+  admin_key: \${file:${keyFile}}
+state:
+  path: ${path.join(home, 'svc.db')}
+  poll_ms: 60000
+`));
+  const env = { XDG_STATE_HOME: path.join(home, 'state'), HOME: home };
+  let r = cli(['start', '--config', cfg, '--json'], env);
+  assert.equal(r.status, 0, r.stderr);
+  const url = JSON.parse(r.stdout).url;
+  try {
+    r = cli(['keys', 'create', '--name', 'dave', '--running', '--config', cfg, '--json'], env);
+    assert.equal(r.status, 0, r.stderr);
+    const dave = JSON.parse(r.stdout);
+    assert.equal(await statusOf(url, dave.key), 200);
+    r = cli(['keys', 'list', '--running', '--config', cfg], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /dave\s+-\s+active/);
+    assert.ok(!r.stdout.includes(dave.key) && !r.stderr.includes(ADMIN));
+  } finally {
+    cli(['stop', '--config', cfg], env);
+  }
+  r = cli(['keys', 'list', '--running', '--config', cfg], env);
+  assert.equal(r.status, 3);
+  assert.match(r.stderr, /no proxy runs/);
+});
