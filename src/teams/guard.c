@@ -82,7 +82,7 @@ struct ccp_guard {
     pthread_mutex_t qmu; /* queue, stop, written */
     pthread_cond_t qcond, qdone;
     pending *head, **tail;
-    uint64_t queued, written; /* rows queued and written, for flush */
+    uint64_t queued, written;        /* rows queued and written, for flush */
     uint64_t reload_asked, reloaded; /* ccp_guard_reload_keys: asked, and done */
     bool stop;
     _Atomic uint32_t poll_ms, flush_ms; /* follow a reload (ccp_guard_set_timing) */
