@@ -120,7 +120,7 @@ static void run(uv_work_t *wk)
         j->etype = rc == CCP_ENOTFOUND ? "not_found_error"
                    : rc == CCP_EINVAL  ? "invalid_request_error"
                                        : "api_error";
-        if (j->status == 500) ccp_log_error("%s /admin/keys failed: %s", "admin", err.msg);
+        if (j->status == 500) ccp_log_error("/admin/keys: the key change failed: %s", err.msg);
     } else {
         j->status = j->op == OP_CREATE ? 201 : 200;
     }
@@ -188,29 +188,33 @@ static bool keys_on(ccp_worker *w, ccp_response *res)
 
 /* Decodes %XX in s (len bytes); NULL when empty, malformed or decoding to
  * a NUL. malloc'd. */
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 static char *path_decode(const char *s, size_t len)
 {
     char *out = ccp_xmalloc(len + 1);
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        char c = s[i];
+        int c = (unsigned char)s[i];
         if (c == '%') {
-            unsigned v;
-            char hex[3] = {0};
-            if (i + 2 >= len) goto bad;
-            hex[0] = s[i + 1];
-            hex[1] = s[i + 2];
-            char *end;
-            v = (unsigned)strtoul(hex, &end, 16);
-            if (*end || !hex[0] || !hex[1] || !v) goto bad;
-            c = (char)v;
+            int hi = i + 2 < len ? hexval(s[i + 1]) : -1, lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+            if (lo < 0 || (hi | lo) == 0) {
+                free(out);
+                return NULL;
+            }
+            c = hi << 4 | lo;
             i += 2;
         }
-        out[n++] = c;
+        out[n++] = (char)c;
     }
     out[n] = '\0';
     if (n) return out;
-bad:
     free(out);
     return NULL;
 }

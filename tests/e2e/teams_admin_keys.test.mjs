@@ -265,6 +265,25 @@ test('the_audit_chain_has_the_endpoints_rows_and_verifies', async () => {
   assert.ok(!text.includes(alice.key), 'a secret in the audit');
 });
 
+test('an_id_or_name_in_the_path_is_percent_decoded_and_the_cli_encodes_it', async () => {
+  const r = await admin(p.url, 'POST', '/admin/keys', { name: 'team a/b%' });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const show = await admin(p.url, 'GET', '/admin/keys/team%20a%2fb%25');
+  assert.equal(show.status, 200, JSON.stringify(show.body));
+  assert.equal(show.body.id, r.body.id);
+  for (const bad of ['%2', '%g1', '%00x', '%+1']) {
+    const b = await admin(p.url, 'GET', `/admin/keys/${bad}`);
+    assert.equal(b.status, 400, bad);
+    assert.equal(b.body.error.type, 'invalid_request_error');
+  }
+  const c = cli(['keys', 'show', 'team a/b%', '--url', p.url, '--json'], { CCPROXY_ADMIN_KEY: ADMIN });
+  assert.equal(c.status, 0, c.stderr);
+  assert.equal(JSON.parse(c.stdout).id, r.body.id);
+  const rev = cli(['keys', 'revoke', 'team a/b%', '--url', p.url], { CCPROXY_ADMIN_KEY: ADMIN });
+  assert.equal(rev.status, 0, rev.stderr);
+  assert.equal(await statusOf(p.url, r.body.key), 401);
+});
+
 test('concurrent_creates_all_land_work_at_once_and_keep_the_audit_chain_intact', async () => {
   const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
   const made = await Promise.all(names.map((name) => admin(p.url, 'POST', '/admin/keys', { name })));
