@@ -211,6 +211,12 @@ static int parse_limit(const char *opt, const char *s, int64_t *out)
     return 0;
 }
 
+/* keyadmin.c's notes and warnings: on stderr, as the command's own. */
+static void note_stderr(const char *line)
+{
+    fprintf(stderr, "%s\n", line);
+}
+
 /* Percent-encodes an id or name for a URL path (malloc'd). */
 static char *path_escape(const char *s)
 {
@@ -494,9 +500,10 @@ int ccp_cmd_keys(int argc, char **argv)
         /* 2 s: a command run by hand may wait for a slow network a little. */
         rc = ccp_rkeys_open(redis_url, 2000, &rk, &err);
         if (!rc && writes) {
-            if (!is_push) rc = ccp_keyadmin_adopt(rk, db, &err); /* push does it below */
+            if (!is_push)
+                rc = ccp_keyadmin_adopt(rk, db, note_stderr, &err); /* push does it below */
         } else if (!rc) {
-            ccp_keyadmin_copy(rk, db); /* list and show read the copy */
+            ccp_keyadmin_copy(rk, db, note_stderr); /* list and show read the copy */
         } else if (!writes) {
             /* Reading: the file's copy, as an instance would serve it. */
             fprintf(stderr, "ccproxy %s: warning: %s; showing the state file's copy\n", cmd,
@@ -511,15 +518,15 @@ int ccp_cmd_keys(int argc, char **argv)
         /* Reported below. */
     } else if (is_push) {
         size_t added;
-        rc = ccp_keyadmin_push(rk, db, &added, &err);
+        rc = ccp_keyadmin_push(rk, db, &added, note_stderr, &err);
         if (!rc) {
-            ccp_keyadmin_copy(rk, db);
+            ccp_keyadmin_copy(rk, db, note_stderr);
             fprintf(stderr, "copied %zu keys to state.redis\n", added);
         }
     } else if (is_create) {
         /* The answer is the key's JSON either way, printed as a proxy's
          * answer is (print_answer): one output for both. */
-        rc = ccp_keyadmin_create(db, rk, &k, secret, &err);
+        rc = ccp_keyadmin_create(db, rk, &k, secret, note_stderr, &err);
         if (!rc) {
             ccp_keyadmin_json(&k, secret, &b);
             rc = print_answer(sub, b.data, json);
@@ -549,10 +556,10 @@ int ccp_cmd_keys(int argc, char **argv)
         }
         ccp_keyrec_free(&r);
     } else if (!strcmp(sub, "revoke")) {
-        rc = ccp_keyadmin_revoke(db, rk, which, &err);
+        rc = ccp_keyadmin_revoke(db, rk, which, note_stderr, &err);
         if (!rc) fprintf(stderr, "revoked key %s\n", which);
     } else {
-        rc = ccp_keyadmin_rotate(db, rk, which, secret, &err);
+        rc = ccp_keyadmin_rotate(db, rk, which, secret, note_stderr, &err);
         if (!rc) {
             ccp_keyrec r = {0};
             if ((rc = ccp_keystore_find(db, which, &r, &err)) == 0) {

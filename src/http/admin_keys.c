@@ -39,6 +39,12 @@ typedef struct keys_job {
     ccp_buf body; /* JSON, or the error message */
 } keys_job;
 
+/* keyadmin.c's notes go to the proxy's log (as warnings: each is one). */
+static void note_log(const char *line)
+{
+    ccp_log_warn("/admin/keys: %s", line);
+}
+
 /* Opens what the CLI opens: the state file, and Redis with state.redis
  * (adopting the file's keys before a first change, or copying Redis's keys
  * into the file before a read). */
@@ -53,9 +59,9 @@ static int open_stores(keys_job *j, sqlite3 **db, ccp_rkeys **rk, ccp_error *err
     if (rc || !j->redis_url) return rc;
     bool writes = j->op == OP_CREATE || j->op == OP_REVOKE || j->op == OP_ROTATE;
     rc = ccp_rkeys_open(j->redis_url, 2000, rk, err);
-    if (!rc && writes) return ccp_keyadmin_adopt(*rk, *db, err);
+    if (!rc && writes) return ccp_keyadmin_adopt(*rk, *db, note_log, err);
     if (!rc) {
-        ccp_keyadmin_copy(*rk, *db);
+        ccp_keyadmin_copy(*rk, *db, note_log);
         return 0;
     }
     if (!writes) {
@@ -91,14 +97,15 @@ static void run(uv_work_t *wk)
             break;
         }
         case OP_CREATE:
-            rc = ccp_keyadmin_create(db, rk, &j->k, secret, &err);
+            rc = ccp_keyadmin_create(db, rk, &j->k, secret, note_log, &err);
             if (!rc) ccp_keyadmin_json(&j->k, secret, &j->body);
             break;
         case OP_SHOW:
         case OP_REVOKE:
         case OP_ROTATE:
-            if (j->op == OP_REVOKE) rc = ccp_keyadmin_revoke(db, rk, j->which, &err);
-            if (j->op == OP_ROTATE) rc = ccp_keyadmin_rotate(db, rk, j->which, secret, &err);
+            if (j->op == OP_REVOKE) rc = ccp_keyadmin_revoke(db, rk, j->which, note_log, &err);
+            if (j->op == OP_ROTATE)
+                rc = ccp_keyadmin_rotate(db, rk, j->which, secret, note_log, &err);
             if (!rc) {
                 ccp_keyrec r = {0};
                 rc = ccp_keystore_find(db, j->which, &r, &err);

@@ -3,12 +3,25 @@
  * does in Redis and the state file, and of a key's JSON. */
 #include "teams/keyadmin.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-void ccp_keyadmin_copy(ccp_rkeys *rk, sqlite3 *db)
+static void say(ccp_keyadmin_note_fn note, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say(ccp_keyadmin_note_fn note, const char *fmt, ...)
+{
+    char line[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    note(line);
+}
+
+void ccp_keyadmin_copy(ccp_rkeys *rk, sqlite3 *db, ccp_keyadmin_note_fn note)
 {
     ccp_keyrec *all = NULL;
     size_t n = 0;
@@ -17,14 +30,15 @@ void ccp_keyadmin_copy(ccp_rkeys *rk, sqlite3 *db)
     int rc = ccp_rkeys_list(rk, &all, &n, &v, &err);
     if (!rc && v) rc = ccp_keystore_mirror(db, all, n, &err);
     if (rc)
-        fprintf(stderr, "ccproxy keys: warning: the state file is not a copy of state.redis: %s\n",
-                err.msg);
+        say(note, "ccproxy keys: warning: the state file is not a copy of state.redis: %s",
+            err.msg);
     for (size_t i = 0; i < n; i++)
         ccp_keyrec_free(&all[i]);
     free(all);
 }
 
-int ccp_keyadmin_push(ccp_rkeys *rk, sqlite3 *db, size_t *added, ccp_error *err)
+int ccp_keyadmin_push(ccp_rkeys *rk, sqlite3 *db, size_t *added, ccp_keyadmin_note_fn note,
+                      ccp_error *err)
 {
     *added = 0;
     ccp_keyrec *all;
@@ -36,8 +50,8 @@ int ccp_keyadmin_push(ccp_rkeys *rk, sqlite3 *db, size_t *added, ccp_error *err)
         ccp_error e = {0};
         int r = ccp_rkeys_put(rk, &all[i], CCP_RKEYS_IMPORT, &put, &e);
         if (r == CCP_EINVAL)
-            fprintf(stderr, "ccproxy keys: %s (%s) not copied to state.redis: %s\n", all[i].id,
-                    all[i].name, e.msg);
+            say(note, "ccproxy keys: %s (%s) not copied to state.redis: %s", all[i].id, all[i].name,
+                e.msg);
         else if (r)
             rc = ccp_error_set(err, r, "%s", e.msg);
         *added += put;
@@ -48,23 +62,22 @@ int ccp_keyadmin_push(ccp_rkeys *rk, sqlite3 *db, size_t *added, ccp_error *err)
     return rc;
 }
 
-int ccp_keyadmin_adopt(ccp_rkeys *rk, sqlite3 *db, ccp_error *err)
+int ccp_keyadmin_adopt(ccp_rkeys *rk, sqlite3 *db, ccp_keyadmin_note_fn note, ccp_error *err)
 {
     int64_t v;
     int rc = ccp_rkeys_version(rk, &v, err);
     if (rc || v) return rc;
     size_t added;
-    rc = ccp_keyadmin_push(rk, db, &added, err);
+    rc = ccp_keyadmin_push(rk, db, &added, note, err);
     if (!rc && added)
-        fprintf(stderr, "copied the state file's %zu keys to state.redis (where keys live now)\n",
-                added);
+        say(note, "copied the state file's %zu keys to state.redis (where keys live now)", added);
     return rc;
 }
 
 /* Revokes (secret NULL) or rotates the key of Redis whose id or name is
  * which, then copies Redis's keys into the file and audits the change. */
 static int redis_change(ccp_rkeys *rk, sqlite3 *db, const char *which,
-                        char secret[CCP_KEY_SECRET_MAX], ccp_error *err)
+                        char secret[CCP_KEY_SECRET_MAX], ccp_keyadmin_note_fn note, ccp_error *err)
 {
     ccp_keyrec *all;
     size_t n;
@@ -84,10 +97,10 @@ static int redis_change(ccp_rkeys *rk, sqlite3 *db, const char *which,
     else if ((rc = ccp_keystore_mint(k, false, secret, err)) == 0)
         rc = ccp_rkeys_rotate(rk, k->id, k->hash, k->prefix, err);
     if (!rc) {
-        ccp_keyadmin_copy(rk, db);
+        ccp_keyadmin_copy(rk, db, note);
         ccp_error e = {0};
         if (ccp_keystore_audit_key(db, k, secret ? "rotate" : "revoke", &e) != 0)
-            fprintf(stderr, "ccproxy keys: warning: not audited: %s\n", e.msg);
+            say(note, "ccproxy keys: warning: not audited: %s", e.msg);
     }
     if (rc && secret) memset(secret, 0, CCP_KEY_SECRET_MAX);
     for (size_t i = 0; i < n; i++)
@@ -97,7 +110,7 @@ static int redis_change(ccp_rkeys *rk, sqlite3 *db, const char *which,
 }
 
 int ccp_keyadmin_create(sqlite3 *db, ccp_rkeys *rk, ccp_keyrec *k, char secret[CCP_KEY_SECRET_MAX],
-                        ccp_error *err)
+                        ccp_keyadmin_note_fn note, ccp_error *err)
 {
     if (!rk) {
         int rc = ccp_keystore_create(db, k, secret, err);
@@ -110,22 +123,23 @@ int ccp_keyadmin_create(sqlite3 *db, ccp_rkeys *rk, ccp_keyrec *k, char secret[C
         memset(secret, 0, CCP_KEY_SECRET_MAX);
         return rc;
     }
-    ccp_keyadmin_copy(rk, db);
+    ccp_keyadmin_copy(rk, db, note);
     ccp_error e = {0};
     if (ccp_keystore_audit_key(db, k, "create", &e) != 0)
-        fprintf(stderr, "ccproxy keys: warning: not audited: %s\n", e.msg);
+        say(note, "ccproxy keys: warning: not audited: %s", e.msg);
     return 0;
 }
 
-int ccp_keyadmin_revoke(sqlite3 *db, ccp_rkeys *rk, const char *which, ccp_error *err)
+int ccp_keyadmin_revoke(sqlite3 *db, ccp_rkeys *rk, const char *which, ccp_keyadmin_note_fn note,
+                        ccp_error *err)
 {
-    return rk ? redis_change(rk, db, which, NULL, err) : ccp_keystore_revoke(db, which, err);
+    return rk ? redis_change(rk, db, which, NULL, note, err) : ccp_keystore_revoke(db, which, err);
 }
 
 int ccp_keyadmin_rotate(sqlite3 *db, ccp_rkeys *rk, const char *which,
-                        char secret[CCP_KEY_SECRET_MAX], ccp_error *err)
+                        char secret[CCP_KEY_SECRET_MAX], ccp_keyadmin_note_fn note, ccp_error *err)
 {
-    if (rk) return redis_change(rk, db, which, secret, err);
+    if (rk) return redis_change(rk, db, which, secret, note, err);
     int rc = ccp_keystore_rotate(db, which, secret, err);
     if (rc) memset(secret, 0, CCP_KEY_SECRET_MAX);
     return rc;

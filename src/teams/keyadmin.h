@@ -16,31 +16,37 @@
 #include <json-c/json.h>
 #include <stdint.h>
 
+/* Where a warning or a note of an action goes (a whole line, without its
+ * newline): the CLI prints it on stderr, the proxy logs it. */
+typedef void (*ccp_keyadmin_note_fn)(const char *line);
+
 /* Makes the state file's keys a copy of Redis's (when Redis has any). A
- * failure is only a warning on stderr: Redis is the truth. */
-void ccp_keyadmin_copy(ccp_rkeys *rk, sqlite3 *db);
+ * failure is only a warning (to note): Redis is the truth. */
+void ccp_keyadmin_copy(ccp_rkeys *rk, sqlite3 *db, ccp_keyadmin_note_fn note);
 
 /* Copies the file's keys that Redis lacks (by id) into Redis; *added says
  * how many. */
-int ccp_keyadmin_push(ccp_rkeys *rk, sqlite3 *db, size_t *added, ccp_error *err);
+int ccp_keyadmin_push(ccp_rkeys *rk, sqlite3 *db, size_t *added, ccp_keyadmin_note_fn note,
+                      ccp_error *err);
 
 /* Before the first change to a Redis that holds no keys yet, the state
  * file's keys go there, so keys made before it keep working. */
-int ccp_keyadmin_adopt(ccp_rkeys *rk, sqlite3 *db, ccp_error *err);
+int ccp_keyadmin_adopt(ccp_rkeys *rk, sqlite3 *db, ccp_keyadmin_note_fn note, ccp_error *err);
 
 /* Makes k (name, tenant, limits, models, expiry set by the caller) and
  * returns its secret in secret; rk NULL: the state file alone. Audited
  * (key.create). On failure secret is zeroed. */
 int ccp_keyadmin_create(sqlite3 *db, ccp_rkeys *rk, ccp_keyrec *k, char secret[CCP_KEY_SECRET_MAX],
-                        ccp_error *err);
+                        ccp_keyadmin_note_fn note, ccp_error *err);
 
 /* Revokes the key whose id or name is which. Audited (key.revoke). */
-int ccp_keyadmin_revoke(sqlite3 *db, ccp_rkeys *rk, const char *which, ccp_error *err);
+int ccp_keyadmin_revoke(sqlite3 *db, ccp_rkeys *rk, const char *which, ccp_keyadmin_note_fn note,
+                        ccp_error *err);
 
 /* Gives the key whose id or name is which a new secret (in secret).
  * Audited (key.rotate). On failure secret is zeroed. */
 int ccp_keyadmin_rotate(sqlite3 *db, ccp_rkeys *rk, const char *which,
-                        char secret[CCP_KEY_SECRET_MAX], ccp_error *err);
+                        char secret[CCP_KEY_SECRET_MAX], ccp_keyadmin_note_fn note, ccp_error *err);
 
 /* "active", "revoked" or "expired" (at now, Unix seconds). Static. */
 const char *ccp_keyadmin_status(const ccp_keyrec *k, int64_t now);

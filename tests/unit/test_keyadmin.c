@@ -101,6 +101,12 @@ static void each_wrong_field_is_refused_naming_it(void **state)
     }
 }
 
+/* A state file alone has nothing to note. */
+static void no_note(const char *line)
+{
+    fail_msg("unexpected note: %s", line);
+}
+
 static int count_audit(sqlite3 *db, const char *kind)
 {
     sqlite3_stmt *st;
@@ -126,7 +132,7 @@ static void actions_on_a_state_file_are_audited_and_json_hides_the_hash(void **s
     assert_int_equal(ccp_keystore_open(path, &db, &err), 0);
     ccp_keyrec k = {.name = "alice", .rpm = 5};
     char secret[CCP_KEY_SECRET_MAX];
-    assert_int_equal(ccp_keyadmin_create(db, NULL, &k, secret, &err), 0);
+    assert_int_equal(ccp_keyadmin_create(db, NULL, &k, secret, no_note, &err), 0);
     ccp_buf b = CCP_BUF_INIT;
     ccp_keyadmin_json(&k, NULL, &b);
     assert_null(strstr(b.data, k.hash));
@@ -140,11 +146,11 @@ static void actions_on_a_state_file_are_audited_and_json_hides_the_hash(void **s
     ccp_buf_free(&b);
     char old[CCP_KEY_SECRET_MAX];
     memcpy(old, secret, sizeof old);
-    assert_int_equal(ccp_keyadmin_rotate(db, NULL, "alice", secret, &err), 0);
+    assert_int_equal(ccp_keyadmin_rotate(db, NULL, "alice", secret, no_note, &err), 0);
     assert_string_not_equal(old, secret);
-    assert_int_equal(ccp_keyadmin_revoke(db, NULL, k.id, &err), 0);
-    assert_int_equal(ccp_keyadmin_revoke(db, NULL, "nobody", &err), CCP_ENOTFOUND);
-    assert_int_equal(ccp_keyadmin_rotate(db, NULL, "nobody", secret, &err), CCP_ENOTFOUND);
+    assert_int_equal(ccp_keyadmin_revoke(db, NULL, k.id, no_note, &err), 0);
+    assert_int_equal(ccp_keyadmin_revoke(db, NULL, "nobody", no_note, &err), CCP_ENOTFOUND);
+    assert_int_equal(ccp_keyadmin_rotate(db, NULL, "nobody", secret, no_note, &err), CCP_ENOTFOUND);
     assert_int_equal(secret[0], 0); /* zeroed on failure */
     assert_int_equal(count_audit(db, "key.create"), 1);
     assert_int_equal(count_audit(db, "key.rotate"), 1);
