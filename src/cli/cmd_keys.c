@@ -8,10 +8,19 @@
  * With state.redis (the config's, or --redis URL) the keys live in Redis
  * (teams/redis_keys.h): every change is written there first, then the
  * local file is made a copy of Redis's keys; list and show read that copy.
- * Instances on every host follow Redis within their state.poll_ms. */
+ * Instances on every host follow Redis within their state.poll_ms.
+ *
+ * With --url URL (or --running) the same subcommands go to a running
+ * proxy's /admin/keys endpoints instead (http/admin_keys.c), for a proxy
+ * whose state file this host cannot reach; the output is the same. The
+ * change itself is teams/keyadmin.c's either way. */
 #include "cli/cli.h"
 
+#include "cli/http_client.h"
+#include "cli/state.h"
 #include "core/buf.h"
+#include "core/json.h"
+#include "teams/keyadmin.h"
 #include "teams/keystore.h"
 #include "teams/redis_keys.h"
 
@@ -31,6 +40,7 @@ static void usage(FILE *out)
           "       ccproxy keys revoke ID|NAME\n"
           "       ccproxy keys rotate ID|NAME [--json]\n"
           "       ccproxy keys push\n"
+          "       (each but push also with --url URL or --running: see below)\n"
           "\n"
           "Proxy keys for auth.mode: keys. A key is printed once, when made or rotated;\n"
           "only its SHA-256 is stored. Clients send it as ANTHROPIC_API_KEY (x-api-key)\n"
@@ -48,7 +58,12 @@ static void usage(FILE *out)
           "  --concurrency N requests in flight at once\n"
           "  --budget B      spend per day or month, e.g. 50usd/month, 5usd/day\n"
           "  --models G,...  the models the key may ask for (globs; default any)\n"
-          "  --expires D     e.g. 30d, 12h (default never)\n",
+          "  --expires D     e.g. 30d, 12h (default never)\n"
+          "  --url URL       ask the proxy at URL (http://host:port, its admin listener\n"
+          "                  when it has one) through its /admin/keys endpoints instead of\n"
+          "                  opening the state store; the admin key sent is\n"
+          "                  $CCPROXY_ADMIN_KEY, else auth.admin_key of the config\n"
+          "  --running       the same, with the proxy `ccproxy start` runs for the config\n",
           out);
 }
 
@@ -82,94 +97,90 @@ sqlite3 *ccp_cli_open_state(const char *state, const char *config, const char *c
     return db;
 }
 
-static void time_text(int64_t t, char *out, size_t cap)
+/* A key's JSON (ccp_keyadmin_json: the state file's or a proxy's answer)
+ * printed as `keys show` prints it. */
+static void print_key(json_object *o)
 {
-    if (!t) {
-        snprintf(out, cap, "never");
-        return;
-    }
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static const char *status_of(const ccp_keyrec *k)
-{
-    if (k->revoked) return "revoked";
-    if (k->expires && (int64_t)time(NULL) >= k->expires) return "expired";
-    return "active";
-}
-
-static void json_str(ccp_buf *b, const char *s)
-{
-    if (s)
-        ccp_buf_append_json_str(b, s, strlen(s));
-    else
-        ccp_buf_appends(b, "null");
-}
-
-static void key_to_json(const ccp_keyrec *k, const char *secret, ccp_buf *b)
-{
-    char t[40];
-    ccp_buf_printf(b, "{\"id\":\"%s\",\"name\":", k->id);
-    json_str(b, k->name);
-    ccp_buf_appends(b, ",\"tenant\":");
-    json_str(b, k->tenant);
-    ccp_buf_printf(b, ",\"prefix\":\"%s\",\"status\":\"%s\",\"created\":", k->prefix, status_of(k));
-    time_text(k->created, t, sizeof t);
-    json_str(b, t);
-    ccp_buf_appends(b, ",\"expires\":");
-    if (k->expires) {
-        time_text(k->expires, t, sizeof t);
-        json_str(b, t);
-    } else {
-        ccp_buf_appends(b, "null");
-    }
-    ccp_buf_appends(b, ",\"last_used\":");
-    if (k->last_used) {
-        time_text(k->last_used, t, sizeof t);
-        json_str(b, t);
-    } else {
-        ccp_buf_appends(b, "null");
-    }
-    ccp_buf_printf(b,
-                   ",\"rpm\":%lld,\"tpm\":%lld,\"concurrency\":%lld,\"budget\":", (long long)k->rpm,
-                   (long long)k->tpm, (long long)k->concurrency);
-    if (k->budget_period)
-        ccp_buf_printf(b, "{\"usd\":%.6g,\"period\":\"%s\"}", k->budget_usd,
-                       ccp_period_name(k->budget_period));
-    else
-        ccp_buf_appends(b, "null");
-    ccp_buf_appends(b, ",\"models\":");
-    json_str(b, k->models);
-    if (secret) {
-        ccp_buf_appends(b, ",\"key\":");
-        json_str(b, secret);
-    }
-    ccp_buf_appendc(b, '}');
-}
-
-static void print_key(const ccp_keyrec *k)
-{
-    char c[40], e[40], u[40];
-    time_text(k->created, c, sizeof c);
-    time_text(k->expires, e, sizeof e);
-    time_text(k->last_used, u, sizeof u);
+    const char *t = ccp_json_get_str(o, "tenant"), *m = ccp_json_get_str(o, "models");
+    const char *e = ccp_json_get_str(o, "expires"), *u = ccp_json_get_str(o, "last_used");
     printf("id:          %s\nname:        %s\ntenant:      %s\nprefix:      %s...\n"
            "status:      %s\ncreated:     %s\nexpires:     %s\nlast used:   %s\n",
-           k->id, k->name, k->tenant ? k->tenant : "-", k->prefix, status_of(k), c, e, u);
-    printf("rpm:         %s", k->rpm ? "" : "no limit\n");
-    if (k->rpm) printf("%lld\n", (long long)k->rpm);
-    printf("tpm:         %s", k->tpm ? "" : "no limit\n");
-    if (k->tpm) printf("%lld\n", (long long)k->tpm);
-    printf("concurrency: %s", k->concurrency ? "" : "no limit\n");
-    if (k->concurrency) printf("%lld\n", (long long)k->concurrency);
-    if (k->budget_period)
-        printf("budget:      %.2f USD per %s\n", k->budget_usd, ccp_period_name(k->budget_period));
+           ccp_json_get_str(o, "id"), ccp_json_get_str(o, "name"), t ? t : "-",
+           ccp_json_get_str(o, "prefix"), ccp_json_get_str(o, "status"),
+           ccp_json_get_str(o, "created"), e ? e : "never", u ? u : "never");
+    static const char *const limits[] = {"rpm", "tpm", "concurrency"};
+    for (size_t i = 0; i < 3; i++) {
+        long long v = (long long)ccp_json_get_int(o, limits[i], 0);
+        printf("%s:%*s", limits[i], (int)(12 - strlen(limits[i])), "");
+        if (v)
+            printf("%lld\n", v);
+        else
+            printf("no limit\n");
+    }
+    json_object *bo = ccp_json_get_obj(o, "budget");
+    if (bo)
+        printf("budget:      %.2f USD per %s\n", json_object_get_double(ccp_json_get(bo, "usd")),
+               ccp_json_get_str(bo, "period"));
     else
         printf("budget:      none\n");
-    printf("models:      %s\n", k->models ? k->models : "any");
+    printf("models:      %s\n", m ? m : "any");
+}
+
+/* Prints the keys of the JSON array a as `keys list` does. */
+static void print_list(json_object *a)
+{
+    printf("%-20s  %-20s  %-12s  %-8s  %-11s  %s\n", "ID", "NAME", "TENANT", "STATUS", "PREFIX",
+           "LIMITS");
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *o = json_object_array_get_idx(a, i);
+        const char *t = ccp_json_get_str(o, "tenant");
+        printf("%-20s  %-20s  %-12s  %-8s  %-11s  rpm=%lld tpm=%lld conc=%lld",
+               ccp_json_get_str(o, "id"), ccp_json_get_str(o, "name"), t ? t : "-",
+               ccp_json_get_str(o, "status"), ccp_json_get_str(o, "prefix"),
+               (long long)ccp_json_get_int(o, "rpm", 0), (long long)ccp_json_get_int(o, "tpm", 0),
+               (long long)ccp_json_get_int(o, "concurrency", 0));
+        json_object *bo = ccp_json_get_obj(o, "budget");
+        if (bo)
+            printf(" budget=%.2fusd/%s", json_object_get_double(ccp_json_get(bo, "usd")),
+                   ccp_json_get_str(bo, "period"));
+        printf("\n");
+    }
+}
+
+/* Prints the JSON text of a key or a list of keys (json: as it is; else as
+ * a table or a key's lines), with the notes a made or rotated key gets. */
+static int print_answer(const char *sub, const char *text, bool json)
+{
+    if (json) {
+        printf("%s\n", text);
+        return 0;
+    }
+    ccp_error err = {0};
+    json_object *o = ccp_json_parse(text, strlen(text), &err);
+    if (!o) {
+        fprintf(stderr, "ccproxy keys %s: the answer is not JSON: %s\n", sub, err.msg);
+        return 1;
+    }
+    const char *secret = ccp_json_get_str(o, "key");
+    if (json_object_is_type(o, json_type_array)) {
+        print_list(o);
+    } else if (!strcmp(sub, "create")) {
+        printf("%s\n", secret ? secret : "");
+        fprintf(stderr,
+                "made key %s (%s). The key above is shown only now: store it (clients send "
+                "it as ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN).\n",
+                ccp_json_get_str(o, "id"), ccp_json_get_str(o, "name"));
+    } else if (!strcmp(sub, "rotate")) {
+        printf("%s\n", secret ? secret : "");
+        fprintf(stderr,
+                "rotated key %s: the old key no longer works; the new one above is "
+                "shown only now.\n",
+                ccp_json_get_str(o, "name"));
+    } else {
+        print_key(o);
+    }
+    json_object_put(o);
+    return 0;
 }
 
 /* The Redis the keys live in: --redis, else the config's state.redis (the
@@ -188,120 +199,6 @@ static char *keys_redis(const char *flag, const char *state, const char *config)
     return url;
 }
 
-/* Makes the state file's keys a copy of Redis's (when Redis has any). A
- * failure is only a warning: Redis, written first, is the truth, and every
- * instance copies it into its own file. */
-static void copy_to_file(ccp_rkeys *rk, sqlite3 *db)
-{
-    ccp_keyrec *all = NULL;
-    size_t n = 0;
-    int64_t v = 0;
-    ccp_error err = {0};
-    int rc = ccp_rkeys_list(rk, &all, &n, &v, &err);
-    if (!rc && v) rc = ccp_keystore_mirror(db, all, n, &err);
-    if (rc)
-        fprintf(stderr, "ccproxy keys: warning: the state file is not a copy of state.redis: %s\n",
-                err.msg);
-    for (size_t i = 0; i < n; i++)
-        ccp_keyrec_free(&all[i]);
-    free(all);
-}
-
-/* Copies the file's keys that Redis lacks (by id) into Redis; *added says
- * how many. A name Redis gives another key is reported and skipped. */
-static int push_file(ccp_rkeys *rk, sqlite3 *db, size_t *added, ccp_error *err)
-{
-    *added = 0;
-    ccp_keyrec *all;
-    size_t n;
-    int rc = ccp_keystore_list(db, &all, &n, err);
-    if (rc) return rc;
-    for (size_t i = 0; i < n && !rc; i++) {
-        bool put = false;
-        ccp_error e = {0};
-        int r = ccp_rkeys_put(rk, &all[i], CCP_RKEYS_IMPORT, &put, &e);
-        if (r == CCP_EINVAL)
-            fprintf(stderr, "ccproxy keys: %s (%s) not copied to state.redis: %s\n", all[i].id,
-                    all[i].name, e.msg);
-        else if (r)
-            rc = ccp_error_set(err, r, "%s", e.msg);
-        *added += put;
-    }
-    for (size_t i = 0; i < n; i++)
-        ccp_keyrec_free(&all[i]);
-    free(all);
-    return rc;
-}
-
-/* Before the first change to a Redis that holds no keys yet, the state
- * file's keys go there: Redis becomes their source with its first key,
- * and the keys made before it must not stop working then. */
-static int adopt_file(ccp_rkeys *rk, sqlite3 *db, ccp_error *err)
-{
-    int64_t v;
-    int rc = ccp_rkeys_version(rk, &v, err);
-    if (rc || v) return rc;
-    size_t added;
-    rc = push_file(rk, db, &added, err);
-    if (!rc && added)
-        fprintf(stderr, "copied the state file's %zu keys to state.redis (where keys live now)\n",
-                added);
-    return rc;
-}
-
-/* Revokes (secret NULL) or rotates the key of Redis whose id or name is
- * which, then copies Redis's keys into the file and audits the change. */
-static int redis_change(ccp_rkeys *rk, sqlite3 *db, const char *which,
-                        char secret[CCP_KEY_SECRET_MAX], ccp_error *err)
-{
-    ccp_keyrec *all;
-    size_t n;
-    int64_t v;
-    int rc = ccp_rkeys_list(rk, &all, &n, &v, err);
-    if (rc) return rc;
-    ccp_keyrec *k = NULL;
-    for (size_t i = 0; i < n && !k; i++)
-        if (!strcmp(all[i].id, which) || !strcmp(all[i].name, which)) k = &all[i];
-    if (!k)
-        rc = ccp_error_set(err, CCP_ENOTFOUND,
-                           "no key has the id or name '%s' in state.redis (ccproxy keys list "
-                           "shows them)",
-                           which);
-    else if (!secret)
-        rc = ccp_rkeys_revoke(rk, k->id, err);
-    else if ((rc = ccp_keystore_mint(k, false, secret, err)) == 0)
-        rc = ccp_rkeys_rotate(rk, k->id, k->hash, k->prefix, err);
-    if (!rc) {
-        copy_to_file(rk, db);
-        ccp_error e = {0};
-        if (ccp_keystore_audit_key(db, k, secret ? "rotate" : "revoke", &e) != 0)
-            fprintf(stderr, "ccproxy keys: warning: not audited: %s\n", e.msg);
-    }
-    if (rc && secret) memset(secret, 0, CCP_KEY_SECRET_MAX);
-    for (size_t i = 0; i < n; i++)
-        ccp_keyrec_free(&all[i]);
-    free(all);
-    return rc;
-}
-
-/* Makes k in Redis (its secret in secret), then copies Redis's keys into
- * the file and audits it. */
-static int redis_create(ccp_rkeys *rk, sqlite3 *db, ccp_keyrec *k, char secret[CCP_KEY_SECRET_MAX],
-                        ccp_error *err)
-{
-    int rc = ccp_keystore_mint(k, true, secret, err);
-    if (!rc) rc = ccp_rkeys_put(rk, k, CCP_RKEYS_CREATE, NULL, err);
-    if (rc) {
-        memset(secret, 0, CCP_KEY_SECRET_MAX);
-        return rc;
-    }
-    copy_to_file(rk, db);
-    ccp_error e = {0};
-    if (ccp_keystore_audit_key(db, k, "create", &e) != 0)
-        fprintf(stderr, "ccproxy keys: warning: not audited: %s\n", e.msg);
-    return 0;
-}
-
 static int parse_limit(const char *opt, const char *s, int64_t *out)
 {
     char *end;
@@ -312,6 +209,133 @@ static int parse_limit(const char *opt, const char *s, int64_t *out)
     }
     *out = v;
     return 0;
+}
+
+/* keyadmin.c's notes and warnings: on stderr, as the command's own. */
+static void note_stderr(const char *line)
+{
+    fprintf(stderr, "%s\n", line);
+}
+
+/* Percent-encodes an id or name for a URL path (malloc'd). */
+static char *path_escape(const char *s)
+{
+    ccp_buf b = CCP_BUF_INIT;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p))
+            ccp_buf_appendc(&b, (char)*p);
+        else
+            ccp_buf_printf(&b, "%%%02X", *p);
+    }
+    return ccp_buf_detach(&b, NULL);
+}
+
+/* What `keys create` asks a proxy for: the flags as POST /admin/keys's
+ * fields (budget and expires as given: the proxy parses them as the CLI
+ * does). */
+typedef struct remote_create {
+    const char *name, *tenant, *budget, *models, *expires;
+    int64_t rpm, tpm, concurrency;
+} remote_create;
+
+/* Runs sub through the /admin/keys endpoints of the proxy at base, with
+ * admin_key (NULL: none). Returns the exit code. */
+static int keys_remote(const char *base, const char *admin_key, const char *sub, const char *which,
+                       const remote_create *c, bool json)
+{
+    ccp_buf url = CCP_BUF_INIT, body = CCP_BUF_INIT, out = CCP_BUF_INIT;
+    size_t blen = strlen(base);
+    while (blen && base[blen - 1] == '/')
+        blen--;
+    ccp_buf_printf(&url, "%.*s/admin/keys", (int)blen, base);
+    const char *method = "GET";
+    if (which) {
+        char *e = path_escape(which);
+        ccp_buf_printf(&url, "/%s", e);
+        free(e);
+    }
+    if (!strcmp(sub, "revoke") || !strcmp(sub, "rotate")) {
+        method = "POST";
+        ccp_buf_printf(&url, "/%s", sub);
+    } else if (!strcmp(sub, "create")) {
+        method = "POST";
+        ccp_buf_appends(&body, "{\"name\":");
+        ccp_buf_append_json_str(&body, c->name, strlen(c->name));
+        const char *strs[][2] = {{"tenant", c->tenant},
+                                 {"budget", c->budget},
+                                 {"models", c->models},
+                                 {"expires", c->expires}};
+        for (size_t i = 0; i < 4; i++) {
+            if (!strs[i][1]) continue;
+            ccp_buf_printf(&body, ",\"%s\":", strs[i][0]);
+            ccp_buf_append_json_str(&body, strs[i][1], strlen(strs[i][1]));
+        }
+        ccp_buf_printf(&body, ",\"rpm\":%lld,\"tpm\":%lld,\"concurrency\":%lld}", (long long)c->rpm,
+                       (long long)c->tpm, (long long)c->concurrency);
+    }
+    long status = 0;
+    int rc = 0;
+    if (ccp_cli_http_admin(method, url.data, body.len ? body.data : NULL, 30000, admin_key, &out,
+                           &status) != 0) {
+        fprintf(stderr, "ccproxy keys %s: no answer from %s (is the proxy running there?)\n", sub,
+                url.data);
+        rc = 1;
+    } else if (status / 100 != 2) {
+        ccp_error err = {0};
+        json_object *o = ccp_json_parse(out.data ? out.data : "", out.len, &err);
+        json_object *eo = o ? ccp_json_get_obj(o, "error") : NULL;
+        const char *msg = eo ? ccp_json_get_str(eo, "message") : NULL;
+        fprintf(stderr, "ccproxy keys %s: %s answered %ld: %s\n", sub, url.data, status,
+                msg ? msg : "(no message)");
+        if (status == 401)
+            fprintf(stderr,
+                    "ccproxy keys %s: set CCPROXY_ADMIN_KEY (or auth.admin_key in the "
+                    "config) to the proxy's admin key\n",
+                    sub);
+        if (o) json_object_put(o);
+        rc = status == 400 || status == 404 ? 2 : 1;
+    } else if (!strcmp(sub, "revoke")) {
+        fprintf(stderr, "revoked key %s\n", which);
+    } else if (!strcmp(sub, "list")) {
+        /* {"data":[...]}: the list alone, as the state file's list prints. */
+        ccp_error err = {0};
+        json_object *o = ccp_json_parse(out.data, out.len, &err);
+        json_object *a = o ? ccp_json_get_arr(o, "data") : NULL;
+        if (!a) {
+            fprintf(stderr, "ccproxy keys list: %s answered no list of keys\n", url.data);
+            rc = 1;
+        } else {
+            rc = print_answer(sub,
+                              json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN |
+                                                                    JSON_C_TO_STRING_NOSLASHESCAPE),
+                              json);
+        }
+        if (o) json_object_put(o);
+    } else {
+        rc = print_answer(sub, out.data, json);
+    }
+    if (out.data) memset(out.data, 0, out.len); /* it may hold a secret */
+    ccp_buf_free(&out);
+    ccp_buf_free(&body);
+    ccp_buf_free(&url);
+    return rc;
+}
+
+/* The base URL of the proxy `ccproxy start` runs for config (its admin
+ * listener when it has one), into url; false (said) when none runs. */
+static bool running_url(const char *config, char *url, size_t cap)
+{
+    ccp_state st;
+    if (ccp_state_init(&st, config, false) != 0) return false;
+    ccp_state_info info;
+    if (!ccp_state_running(&st, &info)) {
+        fprintf(stderr, "ccproxy keys: no proxy runs for %s (ccproxy start; or pass --url)\n",
+                st.config[0] ? st.config : "<embedded default>");
+        return false;
+    }
+    snprintf(url, cap, "%s", info.admin_url[0] ? info.admin_url : info.url);
+    return true;
 }
 
 int ccp_cmd_keys(int argc, char **argv)
@@ -334,12 +358,15 @@ int ccp_cmd_keys(int argc, char **argv)
         {"state", required_argument, NULL, 's'},
         {"config", required_argument, NULL, 'c'},
         {"redis", required_argument, NULL, 'R'},
+        {"url", required_argument, NULL, 'U'},
+        {"running", no_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     ccp_keyrec k = {0};
-    const char *state = NULL, *config = NULL, *redis_flag = NULL;
-    bool json = false;
+    const char *state = NULL, *config = NULL, *redis_flag = NULL, *url = NULL;
+    remote_create rc_flags = {0}; /* the flags as given, for --url */
+    bool json = false, running = false;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc - 1, argv + 1, "c:h", opts, NULL)) != -1) {
@@ -360,6 +387,7 @@ int ccp_cmd_keys(int argc, char **argv)
             if (parse_limit("--concurrency", optarg, &k.concurrency)) return 2;
             break;
         case 'b':
+            rc_flags.budget = optarg;
             if (ccp_parse_budget(optarg, &k.budget_usd, &k.budget_period) != 0) {
                 fprintf(stderr,
                         "ccproxy keys: --budget must be an amount per day or month, e.g. "
@@ -373,6 +401,7 @@ int ccp_cmd_keys(int argc, char **argv)
             break;
         case 'e': {
             int64_t secs;
+            rc_flags.expires = optarg;
             if (ccp_parse_duration(optarg, &secs) != 0) {
                 fprintf(stderr,
                         "ccproxy keys: --expires must be a duration such as 30d, 12h or 90m, "
@@ -394,6 +423,12 @@ int ccp_cmd_keys(int argc, char **argv)
             break;
         case 'R':
             redis_flag = optarg;
+            break;
+        case 'U':
+            url = optarg;
+            break;
+        case 'G':
+            running = true;
             break;
         case 'h':
             usage(stdout);
@@ -420,6 +455,36 @@ int ccp_cmd_keys(int argc, char **argv)
         fprintf(stderr, "ccproxy keys %s: name the key (its id or name; ccproxy keys list)\n", sub);
         return 2;
     }
+    if (url || running) {
+        if (is_push || state || redis_flag) {
+            fprintf(stderr, "ccproxy keys %s: --url and --running ask a running proxy; %s\n", sub,
+                    is_push ? "push works on the state store only"
+                            : "--state and --redis name a store to open instead");
+            return 2;
+        }
+        char base[400];
+        if (!url) {
+            if (!running_url(config, base, sizeof base)) return 3;
+            url = base;
+        }
+        /* The admin key: $CCPROXY_ADMIN_KEY, else the config's. */
+        ccp_config *cfg = NULL;
+        if (!getenv("CCPROXY_ADMIN_KEY")) {
+            char *cpath = ccp_config_find_path(config);
+            if (cpath) cfg = ccp_cli_load_config(cpath);
+            free(cpath);
+        }
+        rc_flags.name = k.name;
+        rc_flags.tenant = k.tenant;
+        rc_flags.models = k.models;
+        rc_flags.rpm = k.rpm;
+        rc_flags.tpm = k.tpm;
+        rc_flags.concurrency = k.concurrency;
+        int r = keys_remote(url, ccp_cli_admin_key(cfg), sub, is_create || is_list ? NULL : which,
+                            &rc_flags, json);
+        if (cfg) ccp_config_unref(cfg);
+        return r;
+    }
     char cmd[32];
     snprintf(cmd, sizeof cmd, "keys %s", sub);
     sqlite3 *db = ccp_cli_open_state(state, config, cmd);
@@ -435,9 +500,10 @@ int ccp_cmd_keys(int argc, char **argv)
         /* 2 s: a command run by hand may wait for a slow network a little. */
         rc = ccp_rkeys_open(redis_url, 2000, &rk, &err);
         if (!rc && writes) {
-            if (!is_push) rc = adopt_file(rk, db, &err); /* push does it below */
+            if (!is_push)
+                rc = ccp_keyadmin_adopt(rk, db, note_stderr, &err); /* push does it below */
         } else if (!rc) {
-            copy_to_file(rk, db); /* list and show read the copy */
+            ccp_keyadmin_copy(rk, db, note_stderr); /* list and show read the copy */
         } else if (!writes) {
             /* Reading: the file's copy, as an instance would serve it. */
             fprintf(stderr, "ccproxy %s: warning: %s; showing the state file's copy\n", cmd,
@@ -452,87 +518,59 @@ int ccp_cmd_keys(int argc, char **argv)
         /* Reported below. */
     } else if (is_push) {
         size_t added;
-        rc = push_file(rk, db, &added, &err);
+        rc = ccp_keyadmin_push(rk, db, &added, note_stderr, &err);
         if (!rc) {
-            copy_to_file(rk, db);
+            ccp_keyadmin_copy(rk, db, note_stderr);
             fprintf(stderr, "copied %zu keys to state.redis\n", added);
         }
     } else if (is_create) {
-        rc =
-            rk ? redis_create(rk, db, &k, secret, &err) : ccp_keystore_create(db, &k, secret, &err);
-        if (!rc && json) {
-            key_to_json(&k, secret, &b);
-            printf("%s\n", b.data);
-        } else if (!rc) {
-            printf("%s\n", secret);
-            fprintf(stderr,
-                    "made key %s (%s). The key above is shown only now: store it (clients send "
-                    "it as ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN).\n",
-                    k.id, k.name);
+        /* The answer is the key's JSON either way, printed as a proxy's
+         * answer is (print_answer): one output for both. */
+        rc = ccp_keyadmin_create(db, rk, &k, secret, note_stderr, &err);
+        if (!rc) {
+            ccp_keyadmin_json(&k, secret, &b);
+            rc = print_answer(sub, b.data, json);
         }
-        memset(secret, 0, sizeof secret);
     } else if (is_list) {
         ccp_keyrec *all;
         size_t n;
         rc = ccp_keystore_list(db, &all, &n, &err);
-        if (!rc && json) {
+        if (!rc) {
             ccp_buf_appendc(&b, '[');
             for (size_t i = 0; i < n; i++) {
                 if (i) ccp_buf_appendc(&b, ',');
-                key_to_json(&all[i], NULL, &b);
+                ccp_keyadmin_json(&all[i], NULL, &b);
             }
             ccp_buf_appendc(&b, ']');
-            printf("%s\n", b.data);
-        } else if (!rc) {
-            printf("%-20s  %-20s  %-12s  %-8s  %-11s  %s\n", "ID", "NAME", "TENANT", "STATUS",
-                   "PREFIX", "LIMITS");
-            for (size_t i = 0; i < n; i++) {
-                const ccp_keyrec *r = &all[i];
-                printf("%-20s  %-20s  %-12s  %-8s  %-11s  rpm=%lld tpm=%lld conc=%lld", r->id,
-                       r->name, r->tenant ? r->tenant : "-", status_of(r), r->prefix,
-                       (long long)r->rpm, (long long)r->tpm, (long long)r->concurrency);
-                if (r->budget_period)
-                    printf(" budget=%.2fusd/%s", r->budget_usd, ccp_period_name(r->budget_period));
-                printf("\n");
-            }
-        }
-        if (!rc) {
+            rc = print_answer(sub, b.data, json);
             for (size_t i = 0; i < n; i++)
                 ccp_keyrec_free(&all[i]);
             free(all);
         }
     } else if (!strcmp(sub, "show")) {
-        ccp_keyrec r;
+        ccp_keyrec r = {0};
         rc = ccp_keystore_find(db, which, &r, &err);
-        if (!rc && json) {
-            key_to_json(&r, NULL, &b);
-            printf("%s\n", b.data);
-        } else if (!rc) {
-            print_key(&r);
+        if (!rc) {
+            ccp_keyadmin_json(&r, NULL, &b);
+            rc = print_answer(sub, b.data, json);
         }
         ccp_keyrec_free(&r);
     } else if (!strcmp(sub, "revoke")) {
-        rc = rk ? redis_change(rk, db, which, NULL, &err) : ccp_keystore_revoke(db, which, &err);
+        rc = ccp_keyadmin_revoke(db, rk, which, note_stderr, &err);
         if (!rc) fprintf(stderr, "revoked key %s\n", which);
     } else {
-        rc = rk ? redis_change(rk, db, which, secret, &err)
-                : ccp_keystore_rotate(db, which, secret, &err);
-        if (!rc && json) {
-            ccp_keyrec r;
-            if (ccp_keystore_find(db, which, &r, &err) == 0) {
-                key_to_json(&r, secret, &b);
-                printf("%s\n", b.data);
+        rc = ccp_keyadmin_rotate(db, rk, which, secret, note_stderr, &err);
+        if (!rc) {
+            ccp_keyrec r = {0};
+            if ((rc = ccp_keystore_find(db, which, &r, &err)) == 0) {
+                ccp_keyadmin_json(&r, secret, &b);
+                rc = print_answer(sub, b.data, json);
             }
             ccp_keyrec_free(&r);
-        } else if (!rc) {
-            printf("%s\n", secret);
-            fprintf(stderr,
-                    "rotated key %s: the old key no longer works; the new one above is "
-                    "shown only now.\n",
-                    which);
         }
-        memset(secret, 0, sizeof secret);
     }
+    memset(secret, 0, sizeof secret);
+    if (b.data) memset(b.data, 0, b.len); /* it may hold a secret */
     ccp_buf_free(&b);
     ccp_rkeys_close(rk);
     free(redis_url);

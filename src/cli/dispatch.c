@@ -46,7 +46,8 @@ const ccp_command ccp_commands[] = {
      "list the transformers pipelines can use, with their options", "--markdown --help"},
     {"keys", ccp_cmd_keys, "make, list, show, revoke and rotate proxy keys (auth.mode: keys)",
      "@create|list|show|revoke|rotate|push --name= --tenant= --rpm= --tpm= --concurrency= "
-     "--budget= --models= --expires= --json --state=@file --config=@file --redis= --help"},
+     "--budget= --models= --expires= --json --state=@file --config=@file --redis= --url= "
+     "--running --help"},
     {"usage", ccp_cmd_usage, "requests, tokens and spend per key, tenant, provider, model, day",
      "--key= --tenant= --since= --json --state=@file --config=@file --help"},
     {"audit", ccp_cmd_audit, "verify or export the hash-chained audit record",

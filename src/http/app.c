@@ -181,6 +181,12 @@ static const struct {
     {"GET", "/ui", ccp_debug_ui, true},
     {"POST", "/admin/reload", ccp_app_admin_reload, true},
     {"GET", "/admin/plugins", ccp_app_admin_plugins, true}, /* `ccproxy plugins` */
+    /* `ccproxy keys --url`: proxy keys of a running proxy (admin_keys.c);
+     * /admin/keys/ID and /admin/keys/ID/revoke|rotate. */
+    {"GET", "/admin/keys", ccp_app_admin_keys_list, true},
+    {"POST", "/admin/keys", ccp_app_admin_keys_create, true},
+    {"GET", "/admin/keys/", ccp_app_admin_keys_item, true},
+    {"POST", "/admin/keys/", ccp_app_admin_keys_item, true},
     /* A path ending in '/' is a prefix: /sessions/ID. A session's own
      * figures, for `ccproxy statusline` beside the client. */
     {"GET", "/sessions/", ccp_app_session, false},

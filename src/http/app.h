@@ -131,6 +131,10 @@ void ccp_app_status(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_metrics(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_admin_reload(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_admin_plugins(ccp_worker *w, const ccp_request *req, ccp_response *res);
+/* /admin/keys (admin_keys.c): `ccproxy keys` for a running proxy. */
+void ccp_app_admin_keys_list(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_admin_keys_create(ccp_worker *w, const ccp_request *req, ccp_response *res);
+void ccp_app_admin_keys_item(ccp_worker *w, const ccp_request *req, ccp_response *res);
 void ccp_app_session(ccp_worker *w, const ccp_request *req, ccp_response *res);
 
 /* The warnings about the running configuration that stay true while it

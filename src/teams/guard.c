@@ -82,7 +82,8 @@ struct ccp_guard {
     pthread_mutex_t qmu; /* queue, stop, written */
     pthread_cond_t qcond, qdone;
     pending *head, **tail;
-    uint64_t queued, written; /* rows queued and written, for flush */
+    uint64_t queued, written;        /* rows queued and written, for flush */
+    uint64_t reload_asked, reloaded; /* ccp_guard_reload_keys: asked, and done */
     bool stop;
     _Atomic uint32_t poll_ms, flush_ms; /* follow a reload (ccp_guard_set_timing) */
     int64_t data_version;
@@ -526,9 +527,13 @@ static void *state_thread(void *arg)
     for (;;) {
         struct timespec ts;
         deadline_in(&ts, g->flush_ms < g->poll_ms ? g->flush_ms : g->poll_ms);
-        while (!g->stop && !g->head) {
+        while (!g->stop && !g->head && g->reload_asked == g->reloaded) {
             if (pthread_cond_timedwait(&g->qcond, &g->qmu, &ts) == ETIMEDOUT) break;
         }
+        /* An admin endpoint changed the keys (ccp_guard_reload_keys): poll
+         * now, not at the next poll_ms. */
+        uint64_t asked = g->reload_asked;
+        bool reload = asked != g->reloaded;
         /* Let a burst gather into one transaction, unless stopping. */
         pending *batch = g->head;
         uint64_t n = g->queued - g->written;
@@ -538,8 +543,9 @@ static void *state_thread(void *arg)
         pthread_mutex_unlock(&g->qmu);
         if (batch) write_batch(g, batch, n);
         if (g->push) ccp_redis_push_run(g->push); /* what waits, after an outage too */
-        if (mono_ms() >= next_poll) {
+        if (reload || mono_ms() >= next_poll) {
             next_poll = mono_ms() + g->poll_ms;
+            if (reload) g->redis_retry_at = 0; /* an admin waits: try Redis now */
             if (g->redis_url) follow_redis_keys(g);
             int64_t v = data_version(g->db);
             /* Once Redis is the keys' source, the file is its copy. */
@@ -554,6 +560,7 @@ static void *state_thread(void *arg)
         }
         pthread_mutex_lock(&g->qmu);
         g->written += n;
+        g->reloaded = asked;
         pthread_cond_broadcast(&g->qdone);
         if (stop && !g->head) break;
     }
@@ -656,6 +663,16 @@ void ccp_guard_flush(ccp_guard *g)
     uint64_t target = g->queued;
     pthread_cond_signal(&g->qcond);
     while (g->written < target)
+        pthread_cond_wait(&g->qdone, &g->qmu);
+    pthread_mutex_unlock(&g->qmu);
+}
+
+void ccp_guard_reload_keys(ccp_guard *g)
+{
+    pthread_mutex_lock(&g->qmu);
+    uint64_t target = ++g->reload_asked;
+    pthread_cond_signal(&g->qcond);
+    while (g->reloaded < target && !g->stop)
         pthread_cond_wait(&g->qdone, &g->qmu);
     pthread_mutex_unlock(&g->qmu);
 }

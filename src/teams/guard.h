@@ -132,6 +132,13 @@ void ccp_guard_end(ccp_guard *g, ccp_guard_ticket *t, const ccp_guard_usage *u, 
  * estimate is only worth making then). */
 bool ccp_guard_needs_estimate(ccp_guard *g);
 
+/* Has the state thread load the keys again now (from Redis with
+ * state.redis, else from the state file) and waits until it has: after an
+ * admin endpoint changed them (http/admin_keys.c), the proxy serves the
+ * change at once rather than at the next state.poll_ms. Blocks: call it
+ * off the worker loops. */
+void ccp_guard_reload_keys(ccp_guard *g);
+
 /* Waits until everything queued so far is written (tests, shutdown). */
 void ccp_guard_flush(ccp_guard *g);
 
