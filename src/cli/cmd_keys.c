@@ -315,7 +315,7 @@ static int keys_remote(const char *base, const char *admin_key, const char *sub,
     } else {
         rc = print_answer(sub, out.data, json);
     }
-    if (out.data) memset(out.data, 0, out.len); /* it may hold a secret */
+    if (out.data) explicit_bzero(out.data, out.len); /* it may hold a secret */
     ccp_buf_free(&out);
     ccp_buf_free(&body);
     ccp_buf_free(&url);
@@ -569,8 +569,8 @@ int ccp_cmd_keys(int argc, char **argv)
             ccp_keyrec_free(&r);
         }
     }
-    memset(secret, 0, sizeof secret);
-    if (b.data) memset(b.data, 0, b.len); /* it may hold a secret */
+    explicit_bzero(secret, sizeof secret);
+    if (b.data) explicit_bzero(b.data, b.len); /* it may hold a secret */
     ccp_buf_free(&b);
     ccp_rkeys_close(rk);
     free(redis_url);

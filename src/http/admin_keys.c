@@ -115,7 +115,7 @@ static void run(uv_work_t *wk)
             break;
         }
     }
-    memset(secret, 0, sizeof secret);
+    explicit_bzero(secret, sizeof secret);
     ccp_rkeys_close(rk);
     if (db) sqlite3_close(db);
     /* The proxy serves its own change now, not at the next poll. */
@@ -135,11 +135,12 @@ static void run(uv_work_t *wk)
 
 static void job_free(keys_job *j)
 {
-    if (j->body.data) memset(j->body.data, 0, j->body.len); /* may hold a secret */
+    if (j->body.data) explicit_bzero(j->body.data, j->body.len); /* may hold a secret */
     ccp_buf_free(&j->body);
     ccp_keyrec_free(&j->k);
     free(j->which);
     free(j->state_path);
+    if (j->redis_url) explicit_bzero(j->redis_url, strlen(j->redis_url)); /* a password */
     free(j->redis_url);
     free(j);
 }
