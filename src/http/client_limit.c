@@ -248,6 +248,9 @@ uint64_t ccp_client_limited_requests(const ccp_client_table *t)
 bool ccp_client_should_log(ccp_client_table *t, uint64_t now_ms)
 {
     uint64_t now = now_ms + 1, last = atomic_load(&t->logged_ms);
-    if (last && now - last < 10000) return false;
+    /* Workers call this with their own loop's cached time, which may be a
+     * few ms behind the time another worker stored: compare signed, or an
+     * older "now" wraps to a huge gap and logs the same burst twice. */
+    if (last && (int64_t)(now - last) < 10000) return false;
     return atomic_compare_exchange_strong(&t->logged_ms, &last, now);
 }

@@ -97,6 +97,8 @@ static void test_refusals_are_logged_once_per_burst(void **state)
     ccp_client_table *t = ccp_client_table_new(1, 0, 0);
     assert_true(ccp_client_should_log(t, 5000));
     assert_false(ccp_client_should_log(t, 5001));
+    /* Another worker's loop time may lag the one that logged. */
+    assert_false(ccp_client_should_log(t, 4990));
     assert_false(ccp_client_should_log(t, 14999));
     assert_true(ccp_client_should_log(t, 15001));
     ccp_client_table_free(t);
