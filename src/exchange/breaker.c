@@ -6,6 +6,14 @@ static bool enabled(const ccp_breaker_config *c)
     return c->failures > 0 || c->failure_percent > 0;
 }
 
+/* Time since t. Callers read the clock before taking the breaker's lock, so
+ * another thread may have stored a slightly later time: that is no time
+ * passed, not an unsigned wrap to "ages ago". */
+static uint64_t since(uint64_t now, uint64_t t)
+{
+    return now > t ? now - t : 0;
+}
+
 static void open_at(ccp_breaker *b, uint64_t now)
 {
     b->state = CCP_BREAKER_OPEN;
@@ -28,7 +36,7 @@ bool ccp_breaker_allow(ccp_breaker *b, const ccp_breaker_config *c, uint64_t now
     *probe = false;
     if (!enabled(c)) return true;
     if (b->state == CCP_BREAKER_OPEN) {
-        if (now - b->opened_at < c->cooldown_ms) return false;
+        if (since(now, b->opened_at) < c->cooldown_ms) return false;
         b->state = CCP_BREAKER_HALF_OPEN;
         b->probes = 0;
     }
@@ -59,7 +67,7 @@ bool ccp_breaker_record(ccp_breaker *b, const ccp_breaker_config *c, uint64_t no
     /* Attempts let through while closed that end after it opened say
      * nothing new. */
     if (b->state != CCP_BREAKER_CLOSED || o == CCP_HEALTH_NEUTRAL) return false;
-    if (now - b->window_start >= c->window_ms) {
+    if (since(now, b->window_start) >= c->window_ms) {
         b->window_start = now;
         b->window_total = b->window_failed = 0;
     }
@@ -81,8 +89,8 @@ bool ccp_breaker_record(ccp_breaker *b, const ccp_breaker_config *c, uint64_t no
 uint64_t ccp_breaker_retry_in(const ccp_breaker *b, const ccp_breaker_config *c, uint64_t now)
 {
     if (b->state != CCP_BREAKER_OPEN) return 0;
-    uint64_t since = now - b->opened_at;
-    return since >= c->cooldown_ms ? 0 : c->cooldown_ms - since;
+    uint64_t s = since(now, b->opened_at);
+    return s >= c->cooldown_ms ? 0 : c->cooldown_ms - s;
 }
 
 const char *ccp_breaker_state_name(ccp_breaker_state s)

@@ -101,7 +101,8 @@ static void pause_accepting(worker *w, int status)
     w->accept_paused = true;
     /* One line per burst from all workers, not one per refused accept. */
     uint64_t now = uv_now(&w->loop) + 1, last = atomic_load(&g_emfile_logged_ms);
-    if ((!last || now - last >= 10000) &&
+    /* Signed: another worker's loop time may be a little ahead of ours. */
+    if ((!last || (int64_t)(now - last) >= 10000) &&
         atomic_compare_exchange_strong(&g_emfile_logged_ms, &last, now)) {
         struct rlimit rl = {0};
         getrlimit(RLIMIT_NOFILE, &rl);

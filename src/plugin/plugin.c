@@ -430,7 +430,10 @@ static void record(ccp_plugin *p, uint64_t now, bool ok, bool probe)
         ccp_log_warn("plugin '%s': trial call failed, breaker open again for %llu ms", p->name,
                      (unsigned long long)p->breaker_cooldown_ms);
     } else {
-        if (!p->failures || now - p->window_start_ms > p->breaker_window_ms) {
+        /* now was read before the lock: another thread may have stored a
+         * later window start, which is not an expired window. */
+        if (!p->failures ||
+            (now > p->window_start_ms && now - p->window_start_ms > p->breaker_window_ms)) {
             p->failures = 0;
             p->window_start_ms = now;
         }

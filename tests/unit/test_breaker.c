@@ -38,6 +38,24 @@ static void consecutive_failures_open_it_and_a_success_resets_the_count(void **s
     assert_int_equal(b.state, CCP_BREAKER_OPEN);
 }
 
+static void a_clock_read_before_another_thread_opened_it_is_no_time_passed(void **state)
+{
+    (void)state;
+    /* Threads read the clock before the breaker's lock: one may arrive with
+     * a time a little older than the one another stored when it opened. */
+    ccp_breaker b = {.state = CCP_BREAKER_OPEN, .opened_at = 100};
+    assert_false(allow(&b, 99));
+    assert_int_equal(b.state, CCP_BREAKER_OPEN);
+    assert_int_equal(ccp_breaker_retry_in(&b, &cfg, 99), 5000);
+    /* Nor does an older time end the failure window. */
+    ccp_breaker c = {0};
+    assert_false(ccp_breaker_record(&c, &cfg, 2000, CCP_HEALTH_OK, false));
+    assert_int_equal(c.window_start, 2000);
+    assert_false(ccp_breaker_record(&c, &cfg, 1999, CCP_HEALTH_FAIL, false));
+    assert_int_equal(c.window_start, 2000);
+    assert_int_equal(c.window_total, 2);
+}
+
 static void half_open_lets_probes_through_and_one_success_closes(void **state)
 {
     ccp_breaker b = {.state = CCP_BREAKER_OPEN, .opened_at = 100};
@@ -105,6 +123,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(consecutive_failures_open_it_and_a_success_resets_the_count),
         cmocka_unit_test(half_open_lets_probes_through_and_one_success_closes),
+        cmocka_unit_test(a_clock_read_before_another_thread_opened_it_is_no_time_passed),
         cmocka_unit_test(a_failed_probe_opens_it_again),
         cmocka_unit_test(a_failure_share_over_the_window_opens_it),
         cmocka_unit_test(a_disabled_breaker_always_allows),
