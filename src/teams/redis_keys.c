@@ -19,6 +19,20 @@ struct ccp_rkeys {
     char where[300]; /* "host:port", for messages */
 };
 
+/* Moves the version counter K and returns it. A counter that is not there
+ * (a new or flushed Redis) starts from Redis's clock in microseconds, not
+ * from 1: after a flush and a refill, counting from 1 could land on the
+ * very version an instance last read, and the instance would miss every
+ * change (the clock gives a value no instance has seen; 2^53 µs is 285
+ * years, so a Lua number holds it exactly). Scripts may call TIME since
+ * Redis 5 replicates their effects, not the script. */
+#define BUMP(K)                                                                                    \
+    "if redis.call('EXISTS', " K ") == 0 then\n"                                                   \
+    "  local t = redis.call('TIME')\n"                                                             \
+    "  redis.call('SET', " K ", tonumber(t[1]) * 1000000 + tonumber(t[2]))\n"                      \
+    "end\n"                                                                                        \
+    "return redis.call('INCR', " K ")\n"
+
 /* KEYS: the key's hash, the hash index, the name index, the id set, the
  * version. ARGV: mode ("create" or "import"), id, name, secret hash,
  * created, then the record's field/value pairs. Returns the new version
@@ -33,8 +47,7 @@ static const char PUT[] = "local id, name, hash = ARGV[2], ARGV[3], ARGV[4]\n"
                           "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
                           "redis.call('HSET', KEYS[2], hash, id)\n"
                           "redis.call('HSET', KEYS[3], name, id)\n"
-                          "redis.call('ZADD', KEYS[4], ARGV[5], id)\n"
-                          "return redis.call('INCR', KEYS[5])\n";
+                          "redis.call('ZADD', KEYS[4], ARGV[5], id)\n" BUMP("KEYS[5]");
 
 /* KEYS: the key's hash, the hash index, the version. ARGV: "revoke" or
  * "rotate", id, and for rotate the new secret hash and prefix. Touches only
@@ -52,8 +65,7 @@ static const char CHANGE[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 
                              "  if old then redis.call('HDEL', KEYS[2], old) end\n"
                              "  redis.call('HSET', KEYS[1], 'hash', ARGV[3], 'prefix', ARGV[4])\n"
                              "  redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])\n"
-                             "end\n"
-                             "return redis.call('INCR', KEYS[3])\n";
+                             "end\n" BUMP("KEYS[3]");
 
 static void put_str(ccp_rkey_enc *e, const char *field, const char *value)
 {

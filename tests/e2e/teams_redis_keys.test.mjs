@@ -220,3 +220,33 @@ test('keys_in_a_password_protected_redis_reach_the_instance_and_the_password_is_
     assert.ok(!out.includes(PASSWORD) && !out.includes(wrong), 'a Redis password must never be shown');
   }
 });
+
+// Redis flushed and refilled between two of an instance's polls: had the
+// version counter restarted from 1, the refill could land on the very
+// version the instance last read, and it would serve the old keys for ever.
+// The counter starts from Redis's clock instead, so the instance sees a
+// version it has never seen and reloads.
+test('a_redis_flushed_and_refilled_between_two_polls_is_still_followed', async () => {
+  const url = redis.url(5);
+  const state = path.join(dir, 'epoch.db');
+  // A slow poll, so the flush and the refill both fall between two reads.
+  const p = await startProxy(cfg(state, mock.url).replace(redisUrl, url).replace('poll_ms: 20', 'poll_ms: 3000'));
+  cleanups.push(() => p.stop());
+  const run = (args, st) => {
+    const r = spawnSync(BIN, ['keys', ...args, '--json', '--state', path.join(dir, st), '--redis', url],
+      { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const before = run(['create', '--name', 'before'], 'epoch-admin1.db');
+  await until(p, before.key, 200, 'the first key');
+  const v1 = Number(redis.cli(5, 'GET', 'ccp:keys:version'));
+  assert.ok(v1 > 1e15, `the counter starts from Redis's clock in microseconds, not from 1 (${v1})`);
+  // Flushed, then one key made from another admin's (empty) file: as many
+  // changes as before, so a counter from 1 would read the same again.
+  redis.cli(5, 'FLUSHDB');
+  const after = run(['create', '--name', 'after'], 'epoch-admin2.db');
+  assert.notEqual(Number(redis.cli(5, 'GET', 'ccp:keys:version')), v1);
+  await until(p, after.key, 200, 'a key made after the flush');
+  await refusedWith401(p, before.key, /invalid proxy key|revoked/);
+});
