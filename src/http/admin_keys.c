@@ -36,7 +36,8 @@ typedef struct keys_job {
     /* The answer, filled by the thread. */
     int status;
     const char *etype;
-    ccp_buf body; /* JSON, or the error message */
+    bool redis_down; /* a change found state.redis unreachable: 503 */
+    ccp_buf body;    /* JSON, or the error message */
 } keys_job;
 
 /* keyadmin.c's notes go to the proxy's log (as warnings: each is one). */
@@ -69,6 +70,9 @@ static int open_stores(keys_job *j, sqlite3 **db, ccp_rkeys **rk, ccp_error *err
         ccp_log_warn("GET /admin/keys: %s; answering with the state file's copy", err->msg);
         return 0;
     }
+    /* A change made in one file only would be undone by the next follow of
+     * Redis: refused, as `ccproxy keys` refuses it, and worth a retry. */
+    j->redis_down = true;
     return rc;
 }
 
@@ -123,11 +127,11 @@ static void run(uv_work_t *wk)
     if (rc) {
         ccp_buf_reset(&j->body);
         ccp_buf_appends(&j->body, err.msg);
-        j->status = rc == CCP_ENOTFOUND ? 404 : rc == CCP_EINVAL ? 400 : 500;
+        j->status = rc == CCP_ENOTFOUND ? 404 : rc == CCP_EINVAL ? 400 : j->redis_down ? 503 : 500;
         j->etype = rc == CCP_ENOTFOUND ? "not_found_error"
                    : rc == CCP_EINVAL  ? "invalid_request_error"
                                        : "api_error";
-        if (j->status == 500) ccp_log_error("/admin/keys: the key change failed: %s", err.msg);
+        if (j->status >= 500) ccp_log_error("/admin/keys: the key change failed: %s", err.msg);
     } else {
         j->status = j->op == OP_CREATE ? 201 : 200;
     }

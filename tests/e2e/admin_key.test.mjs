@@ -28,6 +28,10 @@ const ADMIN_ROWS = [
   ['GET', '/admin/capture'],
   ['GET', '/admin/status'],
   ['POST', '/admin/reload'],
+  // Proxy keys are off in these configs: with the admin key, 404 "off".
+  ['GET', '/admin/keys'],
+  ['POST', '/admin/keys'],
+  ['POST', '/admin/keys/some-key/revoke'],
 ];
 
 let mock;
@@ -67,7 +71,7 @@ async function assertGuarded(base) {
     assert.equal(await call(base, row, { authorization: 'Bearer wrong-key-0123456789' }), 401, `${what} wrong key`);
     assert.equal(await call(base, row, { 'x-api-key': `${KEY}x` }), 401, `${what} longer key`);
     assert.equal(await call(base, row, { authorization: KEY }), 401, `${what} without Bearer`);
-    const want = row[1] === '/admin/capture' ? 404 : 200;
+    const want = row[1] === '/admin/capture' || row[1].startsWith('/admin/keys') ? 404 : 200;
     assert.equal(await call(base, row, { authorization: `Bearer ${KEY}` }), want, `${what} Bearer`);
     assert.equal(await call(base, row, { 'x-api-key': KEY }), want, `${what} x-api-key`);
   }

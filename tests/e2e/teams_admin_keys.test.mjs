@@ -340,6 +340,17 @@ ${extra}`);
       const rev = await admin(b.url, 'POST', '/admin/keys/carol/revoke');
       assert.equal(rev.status, 200, JSON.stringify(rev.body));
       assert.equal(await statusOf(b.url, r.body.key), 401); // B: at once
+      // Redis gone: a change is refused with 503 (made in one file only,
+      // the next follow of Redis would undo it); a read answers from the
+      // state file's copy.
+      await redis.kill();
+      const down = await admin(a.url, 'POST', '/admin/keys', { name: 'dave' });
+      assert.equal(down.status, 503, JSON.stringify(down.body));
+      assert.equal(down.body.error.type, 'api_error');
+      assert.match(down.body.error.message, /state\.redis .*unreachable/);
+      const listed = await admin(a.url, 'GET', '/admin/keys');
+      assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      assert.deepEqual(listed.body.data.map((k) => k.name), ['carol']);
     } finally {
       await a.stop();
       await b.stop();
