@@ -4,6 +4,7 @@
 #include "config/config_internal.h"
 
 #include "core/alloc.h"
+#include "teams/redis_store.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -41,6 +42,28 @@ static const ccp_key auth_keys[] = {
 const ccp_key_table ccp_cfg_auth_keys = CCP_KEYS("auth", auth_keys);
 
 #define STATE(f) offsetof(ccp_state_config, f)
+/* state.redis: a URL the state thread and the workers can use, judged at
+ * load so `ccproxy check` finds it with its place. rediss:// is named: a
+ * TLS Redis needs a tunnel, as Debian's hiredis 0.14 has no TLS. */
+static bool valid_redis_url(const char *s, char *why, size_t why_len)
+{
+    char host[256];
+    int port, db;
+    if (!strncmp(s, "rediss://", 9)) {
+        snprintf(why, why_len,
+                 "TLS to Redis (rediss://) is not supported (Debian's hiredis has no TLS): reach "
+                 "it through a local TLS tunnel (stunnel, spiped) and name that, e.g. "
+                 "redis://127.0.0.1:6380/0");
+        return false;
+    }
+    if (ccp_redis_parse_url(s, host, sizeof host, &port, &db)) return true;
+    /* Not echoed: the text may hold a password. */
+    snprintf(why, why_len,
+             "expected redis://[[USER]:PASSWORD@]host[:port][/db] (db 0 to 1000), e.g. "
+             "redis://127.0.0.1:6379/0");
+    return false;
+}
+
 static const ccp_key state_keys[] = {
     {.name = "path",
      .type = CCP_KEY_STR,
@@ -70,6 +93,7 @@ static const ccp_key state_keys[] = {
      .type = CCP_KEY_STR,
      .offset = STATE(redis),
      .min = 1,
+     .valid = valid_redis_url,
      .doc_def = "none",
      .help = "`redis://[[USER]:PASSWORD@]host[:port][/db]`: shared by every instance that "
              "names it: the proxy keys (each state file keeps a copy), the limits and budgets of "

@@ -109,6 +109,7 @@ int ccp_key_set(const ccp_key *k, void *base, const char *s, char *why, size_t w
             snprintf(why, why_len, "must not be empty");
             return -1;
         }
+        if (k->valid && !k->valid(s, why, why_len)) return -1;
         free(*(char **)p);
         *(char **)p = ccp_xstrdup(s);
         return 0;

@@ -45,6 +45,9 @@ typedef struct ccp_key {
     const char *doc_type;
     const char *doc_def;
     bool required;
+    /* STR (optional): false with why filled when the text is not one the
+     * key takes, so the loader reports it at the value's place. */
+    bool (*valid)(const char *s, char *why, size_t why_len);
     /* CUSTOM: reads v into base (the section's struct), reporting problems
      * through the loader. */
     void (*load)(struct ccp_loader *l, struct yaml_node_s *v, void *base, const struct ccp_key *k);

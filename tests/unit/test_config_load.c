@@ -307,6 +307,21 @@ static void provider_problems_are_each_reported(void **state)
     ccp_diags_free(&d);
 }
 
+static void a_redis_url_is_judged_at_load_without_echoing_it(void **state)
+{
+    ccp_diags d = load_bad("state:\n  redis: rediss://cache:6380/0\n");
+    has_diag(&d, 2, 10, "TLS to Redis (rediss://) is not supported");
+    ccp_diags_free(&d);
+    d = load_bad("state:\n  redis: 'redis://:s3cret-pw@cache:port/0'\n");
+    has_diag(&d, 2, 10, "expected redis://[[USER]:PASSWORD@]host[:port][/db]");
+    for (size_t i = 0; i < d.n; i++)
+        assert_null(strstr(d.items[i].message, "s3cret-pw"));
+    ccp_diags_free(&d);
+    ccp_config *c = load_ok("state:\n  redis: 'redis://:pw@cache:6380/3'\n");
+    assert_string_equal(c->state.redis, "redis://:pw@cache:6380/3");
+    ccp_config_unref(c);
+}
+
 static void router_targets_must_exist(void **state)
 {
     ccp_diags d = load_bad("providers:\n  - {name: a, base_url: 'http://x', models: [m1]}\n"
@@ -635,6 +650,7 @@ int main(void)
         cmocka_unit_test(base_urls_must_be_in_the_upstream_allowlist),
         cmocka_unit_test(tls_settings_are_checked),
         cmocka_unit_test(a_tenants_router_loads_stage_routes),
+        cmocka_unit_test(a_redis_url_is_judged_at_load_without_echoing_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
