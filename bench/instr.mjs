@@ -127,13 +127,16 @@ const VARIANTS = [
   ...['inprocess', 'process'].map((iso) => ({
     name: `plugin ${iso}`, server: '', ref: 'plain', provider: '    pipeline: bench\n', extra: () => pluginYaml(iso),
   })),
+  // The same plugin declaring `reads = {'max_tokens'}`: the host is sent
+  // that member alone, not the whole request (docs/plugins.md).
+  { name: 'plugin process reads', server: '', ref: 'plain', provider: '    pipeline: bench\n', extra: () => pluginYaml('process', true) },
 ].filter((v) => !ONLY || ONLY.includes(v.name));
 
 // The plugin of the plugin variants, the one bench/proxy/run.mjs uses.
-function pluginYaml(isolation) {
-  const file = path.join(WORK, 'bench-edit.lua');
+function pluginYaml(isolation, reads = false) {
+  const file = path.join(WORK, reads ? 'bench-edit-reads.lua' : 'bench-edit.lua');
   fs.writeFileSync(file, `return {
-  name = 'bench-edit', version = '1', summary = 'edits one field of the request (bench)',
+  name = 'bench-edit', version = '1', summary = 'edits one field of the request (bench)',${reads ? "\n  reads = {'max_tokens'}," : ''}
   request = function(req) req.max_tokens = 4096 end,
 }
 `);

@@ -131,6 +131,13 @@ int main(int argc, char **argv)
     const char *src = "return {name='bump', request=function(req) req.max_tokens = 8192 end}\n";
     if (fd < 0 || write(fd, src, strlen(src)) < 0) return 1;
     close(fd);
+    /* The same edit declaring what it reads: the host gets max_tokens alone. */
+    char plugin_rd[] = "/tmp/ccp-bench-plugin-reads-XXXXXX.lua";
+    fd = mkstemps(plugin_rd, 4);
+    const char *src_rd = "return {name='bump', reads={'max_tokens'}, request=function(req) "
+                         "req.max_tokens = 8192 end}\n";
+    if (fd < 0 || write(fd, src_rd, strlen(src_rd)) < 0) return 1;
+    close(fd);
     char yaml[1024];
     snprintf(yaml, sizeof yaml,
              "plugins:\n  dirs: []\n  load:\n    - {path: %s, isolation: inprocess}\n"
@@ -144,21 +151,33 @@ int main(int argc, char **argv)
              "pipelines:\n  p: [bump]\n",
              plugin);
     if (ccp_config_load_string("proc.yaml", yaml, strlen(yaml), &proc, &d) != 0) return 1;
-    double base, base99, inm, in99, pm, p99;
+    ccp_config *rd = NULL;
+    snprintf(yaml, sizeof yaml,
+             "plugins:\n  dirs: []\n  load:\n    - {path: %s, isolation: process}\n"
+             "pipelines:\n  p: [bump]\n",
+             plugin_rd);
+    if (ccp_config_load_string("reads.yaml", yaml, strlen(yaml), &rd, &d) != 0) return 1;
+    double base, base99, inm, in99, pm, p99, rm, r99;
     run(NULL, req, n / 10, &base, &base99); /* warm-up */
     run(&in->pipelines[0], req, n / 10, &inm, &in99);
     run(&proc->pipelines[0], req, n / 10, &pm, &p99);
+    run(&rd->pipelines[0], req, n / 10, &rm, &r99);
     run(NULL, req, n, &base, &base99);
     run(&in->pipelines[0], req, n, &inm, &in99);
     run(&proc->pipelines[0], req, n, &pm, &p99);
+    run(&rd->pipelines[0], req, n, &rm, &r99);
     printf("request %zu bytes, %d iterations\n", text.len, n);
     printf("no plugin:           median %8.1f us  p99 %8.1f us\n", base, base99);
     printf("inprocess plugin:    median %8.1f us  p99 %8.1f us  added %.3f ms\n", inm, in99,
            (inm - base) / 1000);
     printf("process plugin:      median %8.1f us  p99 %8.1f us  added %.3f ms\n", pm, p99,
            (pm - base) / 1000);
+    printf("process, reads:      median %8.1f us  p99 %8.1f us  added %.3f ms\n", rm, r99,
+           (rm - base) / 1000);
     ccp_config_unref(in);
     ccp_config_unref(proc);
+    ccp_config_unref(rd);
+    unlink(plugin_rd);
     json_object_put(req);
     ccp_buf_free(&text);
     unlink(plugin);

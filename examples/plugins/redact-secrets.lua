@@ -32,6 +32,8 @@ return {
   name = "redact-secrets",
   version = "1.0",
   summary = "Masks AWS keys, API tokens and private keys in user messages before they are sent.",
+  -- Only the messages are sent to the hook: the tools and the system prompt stay put.
+  reads = { "messages" },
   options = {
     mask = { type = "string", default = "[REDACTED]", help = "what a secret is replaced with" },
   },

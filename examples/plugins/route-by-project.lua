@@ -24,6 +24,8 @@ return {
   name = "route-by-project",
   version = "1.0",
   summary = "Picks the target from the working directory named in Claude Code's system prompt.",
+  -- Only the system prompt is sent to the hook.
+  reads = { "system" },
   options = {
     projects = { type = "mapping", help = "directory prefix -> provider/model" },
   },

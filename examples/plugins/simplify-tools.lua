@@ -33,6 +33,8 @@ return {
   name = "simplify-tools",
   version = "1.0",
   summary = "Simplifies tool schemas for small models: fewer keywords, shorter descriptions.",
+  -- Only the tools are sent to the hook.
+  reads = { "tools" },
   options = {
     max_description = { type = "integer", default = 200, help = "longest description kept (bytes)" },
     keep = { type = "string_list", help = "tool names to keep (all when unset)" },

@@ -24,6 +24,8 @@ return {
   name = "ultrathink",
   version = "1.0",
   summary = "Raises the thinking budget when the latest user message says 'ultrathink'.",
+  -- What the hook reads or changes; the rest of the request is not sent to it.
+  reads = { "messages", "max_tokens", "temperature" },
   options = {
     budget = { type = "integer", default = 31999, help = "budget_tokens when triggered" },
     keyword = { type = "string", default = "ultrathink", help = "the trigger word (any case)" },

@@ -228,6 +228,22 @@ static int read_declaration(ccp_plugin *p, json_object *d, ccp_error *err)
     }
     if (fm && !json_object_is_type(fm, json_type_array))
         return ccp_error_set(err, CCP_EINVAL, "formats is a list of format names");
+    json_object *rd = ccp_json_get(d, "reads");
+    if (rd && (!json_object_is_type(rd, json_type_array) || !json_object_array_length(rd)))
+        return ccp_error_set(err, CCP_EINVAL,
+                             "reads is a list of the request's top-level members the hooks "
+                             "read, e.g. reads = {\"model\", \"system\"} (leave it out for "
+                             "the whole request)");
+    for (size_t i = 0; rd && i < json_object_array_length(rd); i++) {
+        json_object *e = json_object_array_get_idx(rd, i);
+        if (!json_object_is_type(e, json_type_string) || !json_object_get_string_len(e))
+            return ccp_error_set(err, CCP_EINVAL,
+                                 "reads: entry %zu is not a member's name (a string such as "
+                                 "\"messages\")",
+                                 i + 1);
+        p->reads = ccp_xrealloc(p->reads, (p->n_reads + 1) * sizeof *p->reads);
+        p->reads[p->n_reads++] = ccp_xstrdup(json_object_get_string(e));
+    }
     json_object *opts = ccp_json_get(d, "options");
     if (opts && !json_object_is_type(opts, json_type_object))
         return ccp_error_set(err, CCP_EINVAL,
@@ -308,6 +324,9 @@ void ccp_plugin_free(ccp_plugin *p)
         free((void *)o->choices);
     }
     free(p->opts);
+    for (size_t i = 0; i < p->n_reads; i++)
+        free(p->reads[i]);
+    free(p->reads);
     json_object_put(p->defaults);
     free(p->name);
     free(p->version);
@@ -600,14 +619,61 @@ static void replace_members(json_object *dst, json_object *src)
     }
 }
 
+static bool reads_member(const ccp_plugin *p, const char *k)
+{
+    for (size_t i = 0; i < p->n_reads; i++)
+        if (!strcmp(p->reads[i], k)) return true;
+    return false;
+}
+
+json_object *ccp_plugin_hook_arg(const ccp_plugin *p, json_object *req)
+{
+    if (!p->reads || !json_object_is_type(req, json_type_object)) return json_object_get(req);
+    /* In req's order, so a patch from the host keeps it. */
+    json_object *a = json_object_new_object();
+    json_object_object_foreach(req, k, v)
+    {
+        if (reads_member(p, k)) json_object_object_add(a, k, json_object_get(v));
+    }
+    return a;
+}
+
+/* Puts into req what the hook made of arg (its part of req): a member of
+ * arg the result lacks is deleted, a member the result holds as another
+ * object than arg's is set (added when new); the members the plugin does
+ * not read stay as they are. */
+static void merge_result(json_object *req, json_object *arg, json_object *r)
+{
+    json_object_object_foreach(arg, ka, va)
+    {
+        (void)va;
+        if (!json_object_object_get_ex(r, ka, NULL)) json_object_object_del(req, ka);
+    }
+    json_object_object_foreach(r, k, v)
+    {
+        json_object *old = NULL;
+        if (json_object_object_get_ex(arg, k, &old) && old == v) continue;
+        json_object_object_add(req, k, json_object_get(v));
+    }
+}
+
 static int plugin_request(const ccp_step *s, json_object *req, ccp_error *err)
 {
-    json_object *r;
-    if (ccp_plugin_call(plugin_of_step(s), "request", req, s->opts, &r, err) != CCP_PLUGIN_OK)
+    ccp_plugin *p = plugin_of_step(s);
+    json_object *arg = ccp_plugin_hook_arg(p, req), *r;
+    if (ccp_plugin_call(p, "request", arg, s->opts, &r, err) != CCP_PLUGIN_OK) {
+        json_object_put(arg);
         return err->code;
-    /* Unchanged, the hook's result is req itself (lua_conv.c shares it). */
-    if (r != req) replace_members(req, r);
+    }
+    /* Unchanged, the hook's result is arg itself (lua_conv.c shares it). */
+    if (r != arg) {
+        if (arg == req)
+            replace_members(req, r);
+        else
+            merge_result(req, arg, r);
+    }
     json_object_put(r);
+    json_object_put(arg);
     return 0;
 }
 

@@ -78,6 +78,12 @@ typedef struct ccp_plugin {
     size_t source_len;
     ccp_opt_spec *opts; /* terminated by name NULL; names, help, defaults owned */
     bool has_request, has_outbound, has_event, has_route;
+    /* `reads`: the request's top-level members the request and route hooks
+     * are given (the rest stay in the proxy: a process-isolated plugin that
+     * reads `model` no longer has 150 KiB of tools and messages encoded,
+     * sent and decoded per call). NULL: the whole request. Owned. */
+    char **reads;
+    size_t n_reads;
     ccp_isolation isolation;
     ccp_plugin_limits limits;
     bool skip_on_error;    /* the default of steps that do not say on_error */
@@ -108,6 +114,11 @@ typedef struct ccp_plugin {
     _Atomic uint64_t lat[CCP_PLUGIN_LATENCY_BUCKETS + 1];
     _Atomic uint64_t pings, unresponsive; /* idle-host health checks, and hosts they replaced */
 } ccp_plugin;
+
+/* What the request and route hooks of p are given for req: req itself (a
+ * new reference) or, with `reads`, a new object holding references to the
+ * members named (in req's order). The caller puts it. */
+json_object *ccp_plugin_hook_arg(const ccp_plugin *p, json_object *req);
 
 typedef struct ccp_plugin_set {
     ccp_plugin **v;

@@ -162,7 +162,9 @@ static bool script_target(const ccp_config *cfg, json_object *req, ccp_route_cho
     const ccp_plugin_ctx *prev = ccp_plugin_ctx_set(&ctx);
     json_object *r = NULL;
     ccp_error err = {0};
-    ccp_plugin_cause cause = ccp_plugin_call(p, "route", req, p->defaults, &r, &err);
+    json_object *arg = ccp_plugin_hook_arg(p, req); /* its `reads`, or all of req */
+    ccp_plugin_cause cause = ccp_plugin_call(p, "route", arg, p->defaults, &r, &err);
+    json_object_put(arg);
     ccp_plugin_ctx_set(prev);
     bool ok = false;
     if (cause != CCP_PLUGIN_OK) {

@@ -825,6 +825,54 @@ static void process_mode_answers_with_patches_that_rebuild_the_result(void **sta
     }
 }
 
+/* With `reads`, the request hook sees only the members named, in both
+ * modes; what it sets, deletes or adds lands in the request, and the
+ * members it was not given stay where they were. */
+static void a_plugin_that_declares_reads_is_given_those_members_only(void **state)
+{
+    (void)state;
+    write_plugin("reads.lua",
+                 "return {name='rd', reads={'model', 'system'}, request=function(req)\n"
+                 "  req.seen = (req.messages == nil and 'no-messages' or 'messages') .. ',' ..\n"
+                 "             (req.tools == nil and 'no-tools' or 'tools')\n"
+                 "  req.model = req.model .. '-x'\n"
+                 "  req.system = nil\n"
+                 "end}\n");
+    const char *body = "{\"model\":\"m\",\"system\":\"s\",\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"hi\"}],\"tools\":[{\"name\":\"t\"}],\"max_tokens\":5}";
+    const char *want = "{\"model\":\"m-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                       "\"tools\":[{\"name\":\"t\"}],\"max_tokens\":5,\"seen\":\"no-messages,"
+                       "no-tools\"}";
+    static const char *const modes[] = {"inprocess", "process"};
+    for (size_t i = 0; i < 2; i++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof yaml,
+                 "plugins:\n  dirs: []\n  load:\n    - path: %s/reads.lua\n      isolation: %s\n"
+                 "pipelines:\n  p:\n    - rd\n",
+                 dir, modes[i]);
+        ccp_config *cfg = NULL;
+        ccp_diags d = {0};
+        if (ccp_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &d) != 0)
+            ccp_diags_print(&d, stderr);
+        ccp_diags_free(&d);
+        assert_non_null(cfg);
+        json_object *req = parse(body);
+        json_object *messages = ccp_json_get(req, "messages");
+        ccp_error err = {0};
+        assert_int_equal(ccp_pipeline_run_request(&cfg->pipelines[0], req, &err), 0);
+        assert_string_equal(ccp_json_str(req, NULL), want);
+        /* Not sent anywhere: the very object the request had. */
+        assert_ptr_equal(ccp_json_get(req, "messages"), messages);
+        json_object_put(req);
+        ccp_config_unref(cfg);
+    }
+    write_plugin("badreads.lua", "return {name='br', reads='model', request=function() end}\n");
+    assert_non_null(strstr(load_err("badreads.lua", NULL, "    - br\n"), "reads is a list"));
+    write_plugin("badreads.lua",
+                 "return {name='br', reads={'model', 3}, request=function() end}\n");
+    assert_non_null(strstr(load_err("badreads.lua", NULL, "    - br\n"), "reads: entry 2"));
+}
+
 static void an_idle_host_that_died_is_replaced_before_a_call_fails(void **state)
 {
     (void)state;
@@ -1177,6 +1225,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(example_route_by_project_picks_by_working_directory),
         cmocka_unit_test(process_mode_runs_hooks_in_a_host),
         cmocka_unit_test(process_mode_answers_with_patches_that_rebuild_the_result),
+        cmocka_unit_test(a_plugin_that_declares_reads_is_given_those_members_only),
         cmocka_unit_test(an_idle_host_that_died_is_replaced_before_a_call_fails),
         cmocka_unit_test(process_mode_reads_the_declaration_in_a_host),
         cmocka_unit_test(process_mode_stops_loops_and_memory_bombs),
