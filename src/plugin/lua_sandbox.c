@@ -79,10 +79,14 @@ static void count_hook(lua_State *L, lua_Debug *ar)
             vm->expired = true;
         if (!vm->expired) return;
         vm->cause = CCP_PLUGIN_TIMEOUT;
-        /* From now on every instruction raises, so a pcall in the plugin
-         * cannot catch the timeout and go on. */
-        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     }
+    /* From now on every instruction of this thread raises, so a pcall in
+     * the plugin cannot catch the timeout and go on. Each thread's hook
+     * count is its own: one met in a coroutine (which the error ends)
+     * leaves its resumer at HOOK_STEP, whose pcall loop would otherwise
+     * catch an error every step for ever. So whichever thread runs next
+     * is switched at its first hook. */
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     if (vm->instr_limit > 0 && vm->instr_used > vm->instr_limit)
         luaL_error(L, "instruction budget of %I spent", (lua_Integer)vm->instr_limit);
     luaL_error(L, "time limit reached");

@@ -318,6 +318,20 @@ static void infinite_loop_stops_at_timeout(void **state)
             "  local co = coroutine.wrap(function() while true do end end) co() end}\n",
             "      limits: {timeout_ms: 100}\n");
     assert_non_null(strstr(m, "(timeout)"));
+    /* Nor does a timeout first met inside a coroutine leave the thread
+     * that resumed it free to go on catching it in a pcall loop: every
+     * pcall would be cut off within a hook step and the loop would run
+     * for ever (here, until its bound, and the call would succeed). */
+    m = run("return {name='r', request=function()\n"
+            "  pcall(coroutine.wrap(function() while true do end end))\n"
+            "  for n = 1, 3000 do pcall(function() while true do end end) end end}\n",
+            "      limits: {timeout_ms: 100}\n");
+    assert_non_null(strstr(m, "(timeout)"));
+    m = run("return {name='r', request=function()\n"
+            "  pcall(coroutine.wrap(function() while true do end end))\n"
+            "  for n = 1, 3000 do pcall(function() while true do end end) end end}\n",
+            "      limits: {timeout_ms: 600000, instructions: 100000}\n");
+    assert_non_null(strstr(m, "instruction budget"));
 }
 
 static void instruction_budget_stops_a_call(void **state)
