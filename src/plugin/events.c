@@ -23,6 +23,7 @@
 #include "plugin/plugin.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -166,8 +167,15 @@ static bool from_json(json_object *o, const ccp_event *orig, ccp_event *ev)
         t++;
     if (t > CCP_EV_ERROR) return false;
     ev->type = (ccp_event_type)t;
-    ev->index = (int)ccp_json_get_int(o, "index", orig ? orig->index : 0);
+    /* What the writer would put where Anthropic has a block's index or an
+     * object (a negative index, one past 32 bits that the cast would make
+     * another block's, a content_block or delta that is a string) is no
+     * event of an Anthropic stream. */
+    int64_t index = ccp_json_get_int(o, "index", orig ? orig->index : 0);
+    if (index < 0 || index > INT_MAX) return false;
+    ev->index = (int)index;
     ev->raw = ccp_json_get(o, "raw");
+    if (ev->raw && !json_object_is_type(ev->raw, json_type_object)) return false;
     json_object *u = ccp_json_get(o, "usage");
     ev->usage = (ccp_usage){usage_of(u, "input_tokens"), usage_of(u, "output_tokens"),
                             usage_of(u, "cache_creation_input_tokens"),
@@ -250,8 +258,8 @@ static int handle(plugin_sink *ps, const ccp_event *ev, ccp_plugin_cause c, json
     for (size_t i = 0; rc == 0 && i < ccp_json_arr_len(r); i++) {
         ccp_event out;
         if (!from_json(json_object_array_get_idx(r, i), ev, &out)) {
-            ccp_log_warn("plugin '%s' event hook returned an event it cannot be (type, kind, "
-                         "text): dropped",
+            ccp_log_warn("plugin '%s' event hook returned an event it cannot be (type, kind, text, "
+                         "index, raw): dropped",
                          p->name);
             continue;
         }

@@ -520,6 +520,53 @@ static void event_hook_edits_drops_and_adds_events(void **state)
     ccp_config_unref(cfg);
 }
 
+/* An event the Anthropic writer would turn into something no Anthropic
+ * stream holds (a content_block or delta that is not an object, a negative
+ * index, an index past 32 bits cut down to another block's) is dropped
+ * with a warning, like one of an unknown type or kind. */
+static int collect_index_emit(ccp_event_sink *self, const ccp_event *ev)
+{
+    collect *c = (collect *)self;
+    ccp_buf_printf(&c->seen, "%s[%d]", ccp_event_type_name(ev->type), ev->index);
+    if (ev->type == CCP_EV_BLOCK_DELTA && ev->text)
+        ccp_buf_printf(&c->seen, "(%.*s)", (int)ev->text_len, ev->text);
+    ccp_buf_appends(&c->seen, ";");
+    return 0;
+}
+
+static void event_hook_results_that_no_anthropic_stream_holds_are_dropped(void **state)
+{
+    (void)state;
+    write_plugin(
+        "e.lua",
+        "return {name='e', event=function(ev)\n"
+        "  return {\n"
+        "    {type='content_block_start', index=1, kind='text', raw='x'},\n"
+        "    {type='content_block_start', index=1, kind='other', raw={1,2}},\n"
+        "    {type='content_block_delta', index=-1, kind='text_delta', text='neg'},\n"
+        "    {type='content_block_delta', index=4294967296, kind='text_delta', text='big'},\n"
+        "    {type='content_block_delta', index=0, kind='other', raw=5},\n"
+        "    {type='content_block_stop', index=-2},\n"
+        "    {type='message_start', id='m', model='x', raw='y'},\n"
+        "    {type='message_delta', stop_reason='end_turn', raw=true},\n"
+        "    {type='content_block_start', index=1, kind='text', raw={type='text', text=''}},\n"
+        "    {type='content_block_delta', index=1, kind='text_delta', text='ok'},\n"
+        "    {type='content_block_stop', index=1},\n"
+        "  }\n"
+        "end}\n");
+    ccp_config *cfg = load_ok("e.lua", NULL, "    - e\n");
+    collect c = {{collect_index_emit}, CCP_BUF_INIT};
+    ccp_event_chain ch;
+    ccp_event_chain_build(&ch, &cfg->pipelines[0], &c.base);
+    ccp_event ping = {.type = CCP_EV_PING};
+    assert_int_equal(ch.head->emit(ch.head, &ping), 0);
+    assert_string_equal(c.seen.data, "content_block_start[1];content_block_delta[1](ok);"
+                                     "content_block_stop[1];");
+    ccp_event_chain_free(&ch);
+    ccp_buf_free(&c.seen);
+    ccp_config_unref(cfg);
+}
+
 static void plugins_are_found_in_dirs_and_listed_in_metrics(void **state)
 {
     (void)state;
@@ -1231,6 +1278,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(breaker_opens_after_failures_and_recovers),
         cmocka_unit_test(outbound_hook_edits_url_headers_body_and_never_sees_keys),
         cmocka_unit_test(event_hook_edits_drops_and_adds_events),
+        cmocka_unit_test(event_hook_results_that_no_anthropic_stream_holds_are_dropped),
         cmocka_unit_test(plugins_are_found_in_dirs_and_listed_in_metrics),
         cmocka_unit_test(route_script_picks_or_defers_to_the_router),
         cmocka_unit_test(example_redact_secrets_masks_keys_tokens_and_private_keys),
