@@ -104,9 +104,18 @@ void ccp_lua_push_json(lua_State *L, json_object *v, int depth)
     case json_type_boolean:
         lua_pushboolean(L, json_object_get_boolean(v));
         return;
-    case json_type_int:
-        lua_pushinteger(L, (lua_Integer)json_object_get_int64(v));
+    case json_type_int: {
+        /* Above INT64_MAX (a uint64) no Lua integer holds it: json-c's
+         * int64 getter would give INT64_MAX, a wrong value that goes back
+         * as such; a float is the nearest (and same_scalar keeps the
+         * original digits when it is written back unchanged). */
+        int64_t i = json_object_get_int64(v);
+        if (i == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX)
+            lua_pushnumber(L, (lua_Number)json_object_get_uint64(v));
+        else
+            lua_pushinteger(L, (lua_Integer)i);
         return;
+    }
     case json_type_double:
         lua_pushnumber(L, json_object_get_double(v));
         return;
@@ -133,7 +142,8 @@ static json_object *original(lua_State *L, const proxy *pr, int k, bool *found)
         *found = true;
         return json_object_array_get_idx(pr->j, (size_t)i - 1);
     }
-    if (lua_type(L, k) != LUA_TSTRING) return NULL;
+    if (lua_type(L, k) != LUA_TSTRING || strlen(lua_tostring(L, k)) != lua_rawlen(L, k))
+        return NULL; /* no member's name holds a NUL */
     json_object *v = NULL;
     *found = json_object_object_get_ex(pr->j, lua_tostring(L, k), &v);
     return v;
@@ -193,6 +203,10 @@ static int proxy_newindex(lua_State *L)
             return luaL_error(L, "index %I is outside the JSON array (length %I)", i, pr->len);
     } else if (lua_type(L, 2) != LUA_TSTRING) {
         return luaL_error(L, "a JSON object takes string keys");
+    } else if (strlen(lua_tostring(L, 2)) != lua_rawlen(L, 2)) {
+        /* Members are found by C string: "a\0b" would read and replace
+         * "a", or go back as "a": null. */
+        return luaL_error(L, "a JSON object key cannot contain a NUL byte");
     }
     lua_pushvalue(L, 2);
     if (lua_isnil(L, 3))
@@ -312,6 +326,25 @@ static int by_name(const void *a, const void *b)
 
 static const char *to_json(lua_State *L, int idx, json_object **out, int depth);
 
+/* Is the Lua number at idx what orig, a JSON number, reads as? Then orig
+ * goes back, not a new number: a member set to the value it had keeps its
+ * text ("0.7", not "0.69999999999999996"; "1e400", which no float writes
+ * back; a uint64's digits), as an untouched one does. */
+static bool same_scalar(lua_State *L, int idx, json_object *orig)
+{
+    if (lua_type(L, idx) != LUA_TNUMBER) return false;
+    if (json_object_is_type(orig, json_type_int)) {
+        int64_t i = json_object_get_int64(orig);
+        if (i == INT64_MAX && json_object_get_uint64(orig) > (uint64_t)INT64_MAX)
+            return !lua_isinteger(L, idx) &&
+                   lua_tonumber(L, idx) == (lua_Number)json_object_get_uint64(orig);
+        return lua_isinteger(L, idx) && lua_tointeger(L, idx) == i;
+    }
+    if (!json_object_is_type(orig, json_type_double) || lua_isinteger(L, idx)) return false;
+    lua_Number a = lua_tonumber(L, idx), b = json_object_get_double(orig);
+    return memcmp(&a, &b, sizeof a) == 0; /* -0.0 is not 0.0; NaN never parses */
+}
+
 /* A proxy back to JSON (its backing table on top of the stack): the
  * original tree when nothing in it changed, else a new container whose
  * untouched members are the original ones, shared. */
@@ -334,9 +367,13 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
                 if ((size_t)i <= n0)
                     e = json_object_get(json_object_array_get_idx(pr->j, (size_t)i - 1));
             } else if (lua_touserdata(L, -1) != DELETED) {
-                bad = to_json(L, -1, &e, depth + 1);
-                if ((size_t)i > n0 || e != json_object_array_get_idx(pr->j, (size_t)i - 1))
-                    same = false;
+                json_object *orig =
+                    (size_t)i <= n0 ? json_object_array_get_idx(pr->j, (size_t)i - 1) : NULL;
+                if (orig && same_scalar(L, -1, orig))
+                    e = json_object_get(orig);
+                else
+                    bad = to_json(L, -1, &e, depth + 1);
+                if (!orig || e != orig) same = false;
             }
             lua_pop(L, 1);
             json_object_array_add(a, e);
@@ -351,7 +388,10 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
             if (lua_rawget(L, b) == LUA_TNIL) {
                 json_object_object_add(o, k, json_object_get(orig));
             } else if (lua_touserdata(L, -1) != DELETED) {
-                bad = to_json(L, -1, &v, depth + 1);
+                if (orig && same_scalar(L, -1, orig))
+                    v = json_object_get(orig);
+                else
+                    bad = to_json(L, -1, &v, depth + 1);
                 json_object_object_add(o, k, v);
                 if (v != orig) same = false;
             }

@@ -781,6 +781,50 @@ static ccp_plugin_cause call_process(ccp_config *cfg, const char *req_text, char
     return c;
 }
 
+static ccp_config *load_process(const char *src, const char *limits);
+
+/* A member a hook sets to the value it read keeps its text, in either
+ * mode: a float its digits ("0.7", not "0.69999999999999996"), 1e400 (no
+ * float writes it back: the call failed), and an unsigned integer past
+ * 2^63 its value (it read as INT64_MAX and went back so). Such an integer
+ * reads as the nearest float, and a key with a NUL byte is refused rather
+ * than taken for the name before the NUL. */
+static void numbers_written_back_unchanged_keep_their_text(void **state)
+{
+    (void)state;
+    static const char *src =
+        "return {name='n', request=function(req)\n"
+        "  local m = req.metadata\n"
+        "  m.a = m.a; m.b = m.b; m.c = m.c; m.e = m.e; m.d[1] = m.d[1]; m.d[2] = m.d[2]\n"
+        "  m.kind = math.type(m.c) .. ':' .. tostring(m.c > 9.2e18)\n"
+        "  m.nul = tostring(pcall(function() m['a\\0b'] = 1 end)) .. ':' .. tostring(m['a\\0b'])\n"
+        "end}\n";
+    static const char *req_text =
+        "{\"metadata\":{\"a\":0.7,\"b\":1e400,\"c\":18446744073709551615,"
+        "\"d\":[-0.0,12345678901234567890123],\"e\":-9223372036854775808}}";
+    static const char *want = "{\"metadata\":{\"a\":0.7,\"b\":1e400,\"c\":18446744073709551615,"
+                              "\"d\":[-0.0,12345678901234567890123],\"e\":-9223372036854775808,"
+                              "\"kind\":\"float:true\",\"nul\":\"false:nil\"}}";
+    for (int mode = 0; mode < 2; mode++) {
+        ccp_config *cfg;
+        if (mode == 0) {
+            write_plugin("n.lua", src);
+            cfg = load_ok("n.lua", NULL, "    - n\n");
+        } else {
+            cfg = load_process(src, "{timeout_ms: 5000}");
+        }
+        char msg[600];
+        json_object *r = NULL;
+        assert_int_equal(call_process(cfg, req_text, msg, sizeof msg, &r), CCP_PLUGIN_OK);
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_json_write(&b, r);
+        assert_string_equal(b.data, want);
+        ccp_buf_free(&b);
+        json_object_put(r);
+        ccp_config_unref(cfg);
+    }
+}
+
 /* The pid of the plugin's only idle host: its child process, found as
  * the child of this process running `plugin-host` (test-only). */
 static pid_t plugin_host_pid_for_test(const ccp_plugin *p)
@@ -1286,6 +1330,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(example_simplify_tools_trims_schemas),
         cmocka_unit_test(example_route_by_project_picks_by_working_directory),
         cmocka_unit_test(process_mode_runs_hooks_in_a_host),
+        cmocka_unit_test(numbers_written_back_unchanged_keep_their_text),
         cmocka_unit_test(process_mode_answers_with_patches_that_rebuild_the_result),
         cmocka_unit_test(a_plugin_that_declares_reads_is_given_those_members_only),
         cmocka_unit_test(an_idle_host_that_died_is_replaced_before_a_call_fails),
