@@ -33,6 +33,12 @@
  * table, an array's length) is a userdata found through a weak table
  * keyed by the proxy. */
 
+/* A weak-keyed table of the live boxes: one a Lua error left full is put
+ * by ccp_lua_detach_json after the call, on the caller's thread. Left to
+ * __gc, it would be put at some later collection, on whichever thread
+ * runs the state next, and its tree may hold (non-atomic) references to
+ * the caller's request. */
+#define BOXES "ccp.json.boxes"
 #define PROXY_MT "ccp.json.proxy"
 #define PROXY_UD "ccp.json.proxy.state"
 #define STATE "ccp.json.state"
@@ -298,6 +304,17 @@ void ccp_lua_detach_json(lua_State *L)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, BOXES);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        json_object **box = lua_touserdata(L, -2);
+        if (box) {
+            json_object_put(*box);
+            *box = NULL;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
 }
 
 static bool is_null(lua_State *L, int idx)
@@ -324,7 +341,20 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static const char *to_json(lua_State *L, int idx, json_object **out, int depth);
+static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
+                           json_object *pending);
+
+/* to_json's result as a reference of the caller's own. Containers it
+ * makes are owned by the pending list (see ccp_lua_to_json) until a
+ * parent takes them, so that a Lua error between a container's making
+ * and its parent's taking it (out of memory_mb) leaks nothing; a proxy's
+ * unchanged tree is lent by the proxy. Scalars are the caller's. */
+static json_object *owned(json_object *v)
+{
+    if (json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array))
+        return json_object_get(v);
+    return v;
+}
 
 /* Is the Lua number at idx what orig, a JSON number, reads as? Then orig
  * goes back, not a new number: a member set to the value it had keeps its
@@ -348,7 +378,8 @@ static bool same_scalar(lua_State *L, int idx, json_object *orig)
 /* A proxy back to JSON (its backing table on top of the stack): the
  * original tree when nothing in it changed, else a new container whose
  * untouched members are the original ones, shared. */
-static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **out, int depth)
+static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **out, int depth,
+                                 json_object *pending)
 {
     int b = lua_gettop(L);
     if (!pr->j) {
@@ -360,6 +391,7 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
     if (pr->array) {
         json_object *a = json_object_new_array_ext((int)(pr->len > 1000000 ? 1000000 : pr->len));
         *out = a;
+        json_object_array_add(pending, a);
         size_t n0 = json_object_array_length(pr->j);
         for (lua_Integer i = 1; !bad && i <= pr->len; i++) {
             json_object *e = NULL;
@@ -369,10 +401,12 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
             } else if (lua_touserdata(L, -1) != DELETED) {
                 json_object *orig =
                     (size_t)i <= n0 ? json_object_array_get_idx(pr->j, (size_t)i - 1) : NULL;
-                if (orig && same_scalar(L, -1, orig))
+                if (orig && same_scalar(L, -1, orig)) {
                     e = json_object_get(orig);
-                else
-                    bad = to_json(L, -1, &e, depth + 1);
+                } else {
+                    bad = to_json(L, -1, &e, depth + 1, pending);
+                    e = owned(e);
+                }
                 if (!orig || e != orig) same = false;
             }
             lua_pop(L, 1);
@@ -381,6 +415,7 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
     } else {
         json_object *o = json_object_new_object();
         *out = o;
+        json_object_array_add(pending, o);
         for (struct lh_entry *e = json_object_get_object(pr->j)->head; !bad && e; e = e->next) {
             const char *k = (const char *)lh_entry_k(e);
             json_object *orig = (json_object *)lh_entry_v(e), *v = NULL;
@@ -391,8 +426,8 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
                 if (orig && same_scalar(L, -1, orig))
                     v = json_object_get(orig);
                 else
-                    bad = to_json(L, -1, &v, depth + 1);
-                json_object_object_add(o, k, v);
+                    bad = to_json(L, -1, &v, depth + 1, pending);
+                json_object_object_add(o, k, owned(v));
                 if (v != orig) same = false;
             }
             lua_pop(L, 1);
@@ -422,24 +457,25 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
             for (size_t i = 0; !bad && i < k; i++) {
                 lua_getfield(L, b, names[i]);
                 json_object *v = NULL;
-                bad = to_json(L, -1, &v, depth + 1);
-                json_object_object_add(o, names[i], v);
+                bad = to_json(L, -1, &v, depth + 1, pending);
+                json_object_object_add(o, names[i], owned(v));
                 lua_pop(L, 1);
             }
             lua_pop(L, 1);
         }
     }
     if (!bad && same) {
-        /* Nothing changed below: the original, shared. */
-        json_object_put(*out);
-        *out = json_object_get(pr->j);
+        /* Nothing changed below: the original, shared (the new container
+         * goes with the pending list). */
+        *out = pr->j;
     }
     lua_settop(L, b - 1);
     (void)p;
     return bad;
 }
 
-static const char *to_json(lua_State *L, int idx, json_object **out, int depth)
+static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
+                           json_object *pending)
 {
     *out = NULL;
     luaL_checkstack(L, 4, "value too deep");
@@ -475,7 +511,7 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth)
     }
     idx = lua_absindex(L, idx);
     proxy *pr = state_of(L, idx);
-    if (pr) return proxy_to_json(L, idx, pr, out, depth);
+    if (pr) return proxy_to_json(L, idx, pr, out, depth, pending);
     int kind = table_kind(L, idx);
     size_t n = lua_rawlen(L, idx);
     if (kind == 0) {
@@ -501,11 +537,12 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth)
     if (kind == 1) {
         json_object *a = json_object_new_array_ext((int)(n > 1000000 ? 1000000 : n));
         *out = a;
+        json_object_array_add(pending, a);
         for (size_t i = 1; i <= n; i++) {
             lua_rawgeti(L, idx, (lua_Integer)i);
             json_object *e = NULL;
-            const char *bad = to_json(L, -1, &e, depth + 1);
-            json_object_array_add(a, e);
+            const char *bad = to_json(L, -1, &e, depth + 1, pending);
+            json_object_array_add(a, owned(e));
             lua_pop(L, 1);
             if (bad) return bad;
         }
@@ -513,6 +550,7 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth)
     }
     json_object *o = json_object_new_object();
     *out = o;
+    json_object_array_add(pending, o);
     /* First the members the object came with, in their order. */
     lua_getfield(L, LUA_REGISTRYINDEX, ORDER);
     lua_pushvalue(L, idx);
@@ -528,8 +566,8 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth)
             lua_rawget(L, idx);
             if (k && !lua_isnil(L, -1)) {
                 json_object *e = NULL;
-                const char *bad = to_json(L, -1, &e, depth + 1);
-                json_object_object_add(o, k, e);
+                const char *bad = to_json(L, -1, &e, depth + 1, pending);
+                json_object_object_add(o, k, owned(e));
                 if (bad) {
                     lua_settop(L, keys - 1);
                     return bad;
@@ -583,8 +621,8 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth)
             return "an object key containing a NUL byte";
         }
         json_object *e = NULL;
-        const char *bad = to_json(L, -1, &e, depth + 1);
-        json_object_object_add(o, k, e);
+        const char *bad = to_json(L, -1, &e, depth + 1, pending);
+        json_object_object_add(o, k, owned(e));
         lua_pop(L, 2);
         if (bad) {
             lua_settop(L, fresh - 1);
@@ -595,9 +633,25 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth)
     return NULL;
 }
 
+static json_object **new_box(lua_State *L);
+
 const char *ccp_lua_to_json(lua_State *L, int idx, json_object **out)
 {
-    return to_json(L, idx, out, 0);
+    /* A Lua error (out of memory_mb) may cut the conversion short, with
+     * containers made and not yet in their parent: every one made belongs
+     * to a boxed list until then, which ccp_lua_detach_json lets go after
+     * the call (see owned). Done, the list goes at once. */
+    idx = lua_absindex(L, idx);
+    *out = NULL;
+    json_object **pending = new_box(L);
+    *pending = json_object_new_array();
+    json_object *v = NULL;
+    const char *bad = to_json(L, idx, &v, 0, *pending);
+    *out = owned(v);
+    json_object_put(*pending);
+    *pending = NULL;
+    lua_pop(L, 1);
+    return bad;
 }
 
 /* ---- ccp.json ---------------------------------------------------------- */
@@ -619,6 +673,11 @@ static json_object **new_box(lua_State *L)
     json_object **box = lua_newuserdatauv(L, sizeof *box, 0);
     *box = NULL;
     luaL_setmetatable(L, BOX_MT);
+    lua_getfield(L, LUA_REGISTRYINDEX, BOXES);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     return box;
 }
 
@@ -716,6 +775,12 @@ void ccp_lua_open_json(lua_State *L)
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
+    lua_newtable(L); /* BOXES, weak in its keys */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, BOXES);
     static const luaL_Reg fns[] = {
         {"encode", l_encode}, {"decode", l_decode}, {"array", l_array},
         {"object", l_object}, {NULL, NULL},
