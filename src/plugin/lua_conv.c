@@ -341,8 +341,14 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
-                           json_object *pending);
+/* One conversion: the containers it made (see owned), and how many
+ * values it has made. */
+typedef struct conv {
+    json_object *pending;
+    size_t values, bytes; /* values made, and the bytes of their strings */
+} conv;
+
+static const char *to_json(lua_State *L, int idx, json_object **out, int depth, conv *cv);
 
 /* to_json's result as a reference of the caller's own. Containers it
  * makes are owned by the pending list (see ccp_lua_to_json) until a
@@ -379,7 +385,7 @@ static bool same_scalar(lua_State *L, int idx, json_object *orig)
  * original tree when nothing in it changed, else a new container whose
  * untouched members are the original ones, shared. */
 static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **out, int depth,
-                                 json_object *pending)
+                                 conv *cv)
 {
     int b = lua_gettop(L);
     if (!pr->j) {
@@ -391,7 +397,7 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
     if (pr->array) {
         json_object *a = json_object_new_array_ext((int)(pr->len > 1000000 ? 1000000 : pr->len));
         *out = a;
-        json_object_array_add(pending, a);
+        json_object_array_add(cv->pending, a);
         size_t n0 = json_object_array_length(pr->j);
         for (lua_Integer i = 1; !bad && i <= pr->len; i++) {
             json_object *e = NULL;
@@ -404,7 +410,7 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
                 if (orig && same_scalar(L, -1, orig)) {
                     e = json_object_get(orig);
                 } else {
-                    bad = to_json(L, -1, &e, depth + 1, pending);
+                    bad = to_json(L, -1, &e, depth + 1, cv);
                     e = owned(e);
                 }
                 if (!orig || e != orig) same = false;
@@ -415,7 +421,7 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
     } else {
         json_object *o = json_object_new_object();
         *out = o;
-        json_object_array_add(pending, o);
+        json_object_array_add(cv->pending, o);
         for (struct lh_entry *e = json_object_get_object(pr->j)->head; !bad && e; e = e->next) {
             const char *k = (const char *)lh_entry_k(e);
             json_object *orig = (json_object *)lh_entry_v(e), *v = NULL;
@@ -426,7 +432,7 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
                 if (orig && same_scalar(L, -1, orig))
                     v = json_object_get(orig);
                 else
-                    bad = to_json(L, -1, &v, depth + 1, pending);
+                    bad = to_json(L, -1, &v, depth + 1, cv);
                 json_object_object_add(o, k, owned(v));
                 if (v != orig) same = false;
             }
@@ -457,7 +463,7 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
             for (size_t i = 0; !bad && i < k; i++) {
                 lua_getfield(L, b, names[i]);
                 json_object *v = NULL;
-                bad = to_json(L, -1, &v, depth + 1, pending);
+                bad = to_json(L, -1, &v, depth + 1, cv);
                 json_object_object_add(o, names[i], owned(v));
                 lua_pop(L, 1);
             }
@@ -474,11 +480,14 @@ static const char *proxy_to_json(lua_State *L, int p, proxy *pr, json_object **o
     return bad;
 }
 
-static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
-                           json_object *pending)
+static const char *to_json(lua_State *L, int idx, json_object **out, int depth, conv *cv)
 {
     *out = NULL;
     luaL_checkstack(L, 4, "value too deep");
+    /* Here C runs, where the count hook never fires, and json-c's memory
+     * is not the state's: a table that holds one table twice at each of
+     * 40 levels is 2^40 values. The caps are checked as values are made. */
+    if ((++cv->values & 1023) == 0) ccp_plugin_vm_check_conversion(L, cv->values, cv->bytes);
     if (depth > CCP_JSON_MAX_DEPTH) return "a table nested too deep (or a table containing itself)";
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
@@ -498,6 +507,9 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
+        /* One Lua string may stand in many places: each is a copy here. */
+        cv->bytes += n;
+        if (n >= 65536) ccp_plugin_vm_check_conversion(L, cv->values, cv->bytes);
         *out = ccp_json_strn(s, n);
         return NULL;
     }
@@ -511,7 +523,7 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
     }
     idx = lua_absindex(L, idx);
     proxy *pr = state_of(L, idx);
-    if (pr) return proxy_to_json(L, idx, pr, out, depth, pending);
+    if (pr) return proxy_to_json(L, idx, pr, out, depth, cv);
     int kind = table_kind(L, idx);
     size_t n = lua_rawlen(L, idx);
     if (kind == 0) {
@@ -537,11 +549,11 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
     if (kind == 1) {
         json_object *a = json_object_new_array_ext((int)(n > 1000000 ? 1000000 : n));
         *out = a;
-        json_object_array_add(pending, a);
+        json_object_array_add(cv->pending, a);
         for (size_t i = 1; i <= n; i++) {
             lua_rawgeti(L, idx, (lua_Integer)i);
             json_object *e = NULL;
-            const char *bad = to_json(L, -1, &e, depth + 1, pending);
+            const char *bad = to_json(L, -1, &e, depth + 1, cv);
             json_object_array_add(a, owned(e));
             lua_pop(L, 1);
             if (bad) return bad;
@@ -550,7 +562,7 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
     }
     json_object *o = json_object_new_object();
     *out = o;
-    json_object_array_add(pending, o);
+    json_object_array_add(cv->pending, o);
     /* First the members the object came with, in their order. */
     lua_getfield(L, LUA_REGISTRYINDEX, ORDER);
     lua_pushvalue(L, idx);
@@ -566,7 +578,7 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
             lua_rawget(L, idx);
             if (k && !lua_isnil(L, -1)) {
                 json_object *e = NULL;
-                const char *bad = to_json(L, -1, &e, depth + 1, pending);
+                const char *bad = to_json(L, -1, &e, depth + 1, cv);
                 json_object_object_add(o, k, owned(e));
                 if (bad) {
                     lua_settop(L, keys - 1);
@@ -621,7 +633,7 @@ static const char *to_json(lua_State *L, int idx, json_object **out, int depth,
             return "an object key containing a NUL byte";
         }
         json_object *e = NULL;
-        const char *bad = to_json(L, -1, &e, depth + 1, pending);
+        const char *bad = to_json(L, -1, &e, depth + 1, cv);
         json_object_object_add(o, k, owned(e));
         lua_pop(L, 2);
         if (bad) {
@@ -645,8 +657,9 @@ const char *ccp_lua_to_json(lua_State *L, int idx, json_object **out)
     *out = NULL;
     json_object **pending = new_box(L);
     *pending = json_object_new_array();
+    conv cv = {*pending, 0, 0};
     json_object *v = NULL;
-    const char *bad = to_json(L, idx, &v, 0, *pending);
+    const char *bad = to_json(L, idx, &v, 0, &cv);
     *out = owned(v);
     json_object_put(*pending);
     *pending = NULL;

@@ -25,6 +25,12 @@ void ccp_lua_detach_json(lua_State *L);
  * memory errors. */
 const char *ccp_lua_to_json(lua_State *L, int idx, json_object **out);
 
+/* For lua_conv.c, every so many values a conversion makes (and at each
+ * long string): raises the call's timeout once its deadline has passed,
+ * and a memory error once the values and string bytes made come to more
+ * than the state could hold (lua_sandbox.c; a conversion runs in C, out of
+ * reach of the count hook and of the state's allocator). */
+void ccp_plugin_vm_check_conversion(lua_State *L, size_t values, size_t bytes);
 /* Opens ccp.json (encode, decode, null, array, object) as global `ccp`,
  * and creates the array/object metatables. */
 void ccp_lua_open_json(lua_State *L);

@@ -92,6 +92,28 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "time limit reached");
 }
 
+/* What a converted value costs at least, as the state's own memory counts
+ * a value of a table. Converted, one table the hook's result holds in many
+ * places (at each of 40 levels, twice) is made as often: up to twice the
+ * cap's worth of values and string bytes is made, no more. A tree of
+ * distinct values that fits in the state always fits in that. */
+#define CONV_VALUE_BYTES 16
+
+void ccp_plugin_vm_check_conversion(lua_State *L, size_t values, size_t bytes)
+{
+    ccp_plugin_vm *vm = vm_of(L);
+    if (vm->limit && values * CONV_VALUE_BYTES + bytes > 2 * vm->limit) {
+        vm->cause = CCP_PLUGIN_MEMORY;
+        luaL_error(L, "not enough memory: the value converted to JSON would take more than "
+                      "twice memory_mb (a table that holds another in many places?)");
+    }
+    if (vm->armed && (vm->expired || ccp_plugin_now_ms() >= vm->deadline_ms)) {
+        vm->expired = true;
+        vm->cause = CCP_PLUGIN_TIMEOUT;
+        luaL_error(L, "time limit reached");
+    }
+}
+
 /* ---- the environment --------------------------------------------------- */
 
 static void log_line(ccp_plugin_vm *vm, const char *level, const char *msg)

@@ -389,6 +389,22 @@ static void memory_bomb_stops_at_memory_mb(void **state)
             "end}\n",
             "      limits: {memory_mb: 8, timeout_ms: 600000}\n");
     assert_non_null(strstr(m, "(memory limit)"));
+    /* A result that holds one table twice at each of 18 levels is a few
+     * hundred bytes of Lua and 2^19 JSON values, made in C where neither
+     * cap reached (at 40 levels the call ran on past its timeout, filling
+     * the proxy's memory): cut at twice memory_mb's worth. */
+    m = run("return {name='r', request=function(req)\n"
+            "  local a = {1} for i = 1, 18 do a = {a, a} end\n"
+            "  req.x = a\n"
+            "end}\n",
+            "      limits: {memory_mb: 2, timeout_ms: 600000}\n");
+    assert_non_null(strstr(m, "(memory limit): not enough memory: the value converted to JSON"));
+    m = run("return {name='r', request=function(req)\n"
+            "  local a = {1} for i = 1, 18 do a = {a, a} end\n"
+            "  assert(not pcall(ccp.json.encode, a))\n"
+            "end}\n",
+            "      limits: {memory_mb: 2, timeout_ms: 600000}\n");
+    assert_string_equal(m, "");
 }
 
 static void sandbox_refuses_io_os_require_and_bytecode(void **state)
