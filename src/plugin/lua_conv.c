@@ -715,13 +715,38 @@ static int l_encode(lua_State *L)
     return 1;
 }
 
+/* The values of v (the parser bounds its depth). */
+static size_t count_values(json_object *v)
+{
+    size_t n = 1;
+    if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            n += count_values(json_object_array_get_idx(v, i));
+    } else if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, k, m)
+        {
+            (void)k;
+            n += count_values(m);
+        }
+    }
+    return n;
+}
+
 static int l_decode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     json_object **box = new_box(L);
     ccp_error err = {0};
-    *box = ccp_json_parse(s, n, &err);
+    /* The tree is json-c's memory, not the state's, and its proxy keeps
+     * it for the rest of the call: a loop of decodes of a long list would
+     * hold gigabytes under a memory_mb of 8. The call's decodes share a
+     * budget of values instead. */
+    size_t room = ccp_plugin_vm_decode_room(L);
+    if (room == 0) ccp_plugin_vm_decode_refused(L);
+    *box = ccp_json_parse_max(s, n, room == SIZE_MAX ? 0 : room, &err);
+    if (!*box && err.code == CCP_ELIMIT) ccp_plugin_vm_decode_refused(L);
+    if (*box) ccp_plugin_vm_decoded(L, count_values(*box));
     if (!*box && err.code) {
         lua_pushnil(L);
         lua_pushstring(L, err.msg);

@@ -31,6 +31,13 @@ const char *ccp_lua_to_json(lua_State *L, int idx, json_object **out);
  * than the state could hold (lua_sandbox.c; a conversion runs in C, out of
  * reach of the count hook and of the state's allocator). */
 void ccp_plugin_vm_check_conversion(lua_State *L, size_t values, size_t bytes);
+/* For ccp.json.decode, whose trees live outside the state's memory until
+ * the call ends: how many more values decoding may make in this call
+ * (SIZE_MAX: no cap), the values it made, and the memory error raised
+ * when a decode would pass that (lua_sandbox.c). */
+size_t ccp_plugin_vm_decode_room(lua_State *L);
+void ccp_plugin_vm_decoded(lua_State *L, size_t values);
+void ccp_plugin_vm_decode_refused(lua_State *L);
 /* Opens ccp.json (encode, decode, null, array, object) as global `ccp`,
  * and creates the array/object metatables. */
 void ccp_lua_open_json(lua_State *L);

@@ -31,6 +31,7 @@ struct ccp_plugin_vm {
     bool armed, expired;
     uint64_t deadline_ms;
     int64_t instr_limit, instr_used;
+    size_t decoded;         /* JSON values ccp.json.decode made in this call */
     ccp_plugin_cause cause; /* set by the hook or the allocator */
     int decl_ref;
     json_object *logs; /* a host collects log lines here; NULL: log at once */
@@ -112,6 +113,31 @@ void ccp_plugin_vm_check_conversion(lua_State *L, size_t values, size_t bytes)
         vm->cause = CCP_PLUGIN_TIMEOUT;
         luaL_error(L, "time limit reached");
     }
+}
+
+/* What a value ccp.json.decode makes costs in json-c's memory, at least
+ * (an object of its own and its parent's slot): a call's decodes may hold
+ * memory_mb's worth. */
+#define DECODE_VALUE_BYTES 64
+
+size_t ccp_plugin_vm_decode_room(lua_State *L)
+{
+    ccp_plugin_vm *vm = vm_of(L);
+    if (!vm->limit) return SIZE_MAX;
+    size_t cap = vm->limit / DECODE_VALUE_BYTES;
+    return vm->decoded < cap ? cap - vm->decoded : 0;
+}
+
+void ccp_plugin_vm_decoded(lua_State *L, size_t values)
+{
+    vm_of(L)->decoded += values;
+}
+
+void ccp_plugin_vm_decode_refused(lua_State *L)
+{
+    vm_of(L)->cause = CCP_PLUGIN_MEMORY;
+    luaL_error(L, "not enough memory: ccp.json.decode would hold more than memory_mb's worth of "
+                  "JSON values in this call");
 }
 
 /* ---- the environment --------------------------------------------------- */
@@ -283,6 +309,7 @@ static void arm(ccp_plugin_vm *vm, const ccp_plugin_limits *lim)
     vm->expired = false;
     vm->cause = CCP_PLUGIN_OK;
     vm->instr_used = 0;
+    vm->decoded = 0;
     vm->instr_limit = lim->instructions;
     vm->deadline_ms = ccp_plugin_now_ms() + (uint64_t)lim->timeout_ms;
     lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, HOOK_STEP);

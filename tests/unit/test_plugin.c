@@ -405,6 +405,17 @@ static void memory_bomb_stops_at_memory_mb(void **state)
             "end}\n",
             "      limits: {memory_mb: 2, timeout_ms: 600000}\n");
     assert_string_equal(m, "");
+    /* Decoded trees are json-c's memory too, kept for the call: a call's
+     * decodes share memory_mb's worth of values (here 32768). */
+    m = run("return {name='r', request=function(req)\n"
+            "  local s = '[' .. string.rep('0,', 20000) .. '0]'\n"
+            "  local keep = {ccp.json.decode(s)}\n"
+            "  assert(#keep[1] == 20001)\n"
+            "  keep[2] = ccp.json.decode(s)\n"
+            "end}\n",
+            "      limits: {memory_mb: 2, timeout_ms: 600000}\n");
+    assert_non_null(strstr(m, "(memory limit)"));
+    assert_non_null(strstr(m, "ccp.json.decode would hold more than memory_mb's worth"));
 }
 
 static void sandbox_refuses_io_os_require_and_bytecode(void **state)
