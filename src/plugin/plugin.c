@@ -10,6 +10,7 @@
 #include "obs/metrics.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -746,6 +747,27 @@ static const char *header_value(const ccp_outbound *out, const char *name, size_
     return NULL;
 }
 
+/* Do URLs a and b name one origin (scheme, host, port)? False when either
+ * does not parse. */
+static bool same_origin(const char *a, const char *b)
+{
+    static const CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT};
+    CURLU *ua = curl_url(), *ub = curl_url();
+    bool same = ua && ub && a && b && curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
+                curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK;
+    for (size_t i = 0; same && i < sizeof parts / sizeof parts[0]; i++) {
+        char *va = NULL, *vb = NULL;
+        same = curl_url_get(ua, parts[i], &va, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+               curl_url_get(ub, parts[i], &vb, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+               !strcasecmp(va, vb);
+        curl_free(va);
+        curl_free(vb);
+    }
+    curl_url_cleanup(ua);
+    curl_url_cleanup(ub);
+    return same;
+}
+
 static int plugin_outbound(const ccp_step *s, json_object *req, ccp_outbound *out, ccp_error *err)
 {
     (void)req;
@@ -771,9 +793,21 @@ static int plugin_outbound(const ccp_step *s, json_object *req, ccp_outbound *ou
     ccp_plugin_cause c = ccp_plugin_call(plugin_of_step(s), "outbound", arg, s->opts, &r, err);
     json_object_put(arg);
     if (c != CCP_PLUGIN_OK) return err->code;
+    const char *url = ccp_json_get_str(r, "url");
+    /* The path and query are the plugin's to edit, the origin is not: the
+     * key headers it left "***" get their values back below, and would go
+     * with the request to any host it named (a plugin cannot add an
+     * upstream, docs/security.md). */
+    if (!same_origin(out->url.data, url)) {
+        json_object_put(r);
+        return ccp_error_set(err, CCP_EINVAL,
+                             "plugin '%s' outbound hook failed (bad return value): its url names "
+                             "another scheme, host or port than the provider's base_url (a "
+                             "plugin cannot send a request elsewhere)",
+                             plugin_of_step(s)->name);
+    }
     ccp_outbound next;
     ccp_outbound_init(&next);
-    const char *url = ccp_json_get_str(r, "url");
     ccp_buf_appends(&next.url, url);
     json_object_object_foreach(ccp_json_get(r, "headers"), k, v)
     {

@@ -539,6 +539,52 @@ static void outbound_hook_edits_url_headers_body_and_never_sees_keys(void **stat
     ccp_config_unref(cfg);
 }
 
+/* The key headers a plugin leaves "***" get their values back, so the
+ * url it returns may not leave the provider's origin: to another host,
+ * port or scheme (a user@host trick included) the key would have gone
+ * along. Path and query stay the plugin's. */
+static void outbound_hook_cannot_send_the_request_elsewhere(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url;
+        bool ok;
+    } cases[] = {
+        {"https://evil.example/steal", false},
+        {"https://h@evil.example/v1/messages", false},
+        {"https://h:8443/v1/messages", false},
+        {"http://h/v1/messages", false},
+        {"not a url", false},
+        {"https://H:443/v2/other?q=1", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char src[256];
+        snprintf(src, sizeof src, "return {name='o', outbound=function(out) out.url = '%s' end}\n",
+                 cases[i].url);
+        write_plugin("o.lua", src);
+        ccp_config *cfg = load_ok("o.lua", NULL, "    - o\n");
+        ccp_outbound out;
+        ccp_outbound_init(&out);
+        ccp_buf_appends(&out.url, "https://h/v1/messages");
+        ccp_outbound_add_header(&out, "x-api-key", "sk-secret");
+        out.json = parse("{\"model\":\"m\"}");
+        json_object *req = parse("{}");
+        ccp_error err = {0};
+        int rc = ccp_pipeline_run_outbound(&cfg->pipelines[0], req, &out, &err);
+        if (cases[i].ok) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(out.url.data, cases[i].url);
+        } else {
+            assert_int_not_equal(rc, 0);
+            assert_non_null(strstr(err.msg, "its url names another scheme, host or port"));
+            assert_string_equal(out.url.data, "https://h/v1/messages");
+        }
+        ccp_outbound_free(&out);
+        json_object_put(req);
+        ccp_config_unref(cfg);
+    }
+}
+
 typedef struct collect {
     ccp_event_sink base;
     ccp_buf seen;
@@ -1385,6 +1431,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(hook_errors_and_bad_returns),
         cmocka_unit_test(breaker_opens_after_failures_and_recovers),
         cmocka_unit_test(outbound_hook_edits_url_headers_body_and_never_sees_keys),
+        cmocka_unit_test(outbound_hook_cannot_send_the_request_elsewhere),
         cmocka_unit_test(event_hook_edits_drops_and_adds_events),
         cmocka_unit_test(event_hook_results_that_no_anthropic_stream_holds_are_dropped),
         cmocka_unit_test(plugins_are_found_in_dirs_and_listed_in_metrics),
