@@ -600,6 +600,10 @@ static void log_lines(const ccp_plugin *p, json_object *logs)
         json_object *l = ccp_json_arr_at(logs, i);
         const char *lv = ccp_json_get_str(l, "level"), *m = ccp_json_get_str(l, "msg");
         if (!lv || !m) continue;
+        ccp_buf b = CCP_BUF_INIT;
+        ccp_buf_appends(&b, m);
+        ccp_plugin_text_clean(&b);
+        m = b.data ? b.data : "";
         if (!strcmp(lv, "error"))
             ccp_log_error("plugin %s: %s", p->name, m);
         else if (!strcmp(lv, "warn"))
@@ -608,6 +612,7 @@ static void log_lines(const ccp_plugin *p, json_object *logs)
             ccp_log_debug("plugin %s: %s", p->name, m);
         else
             ccp_log_info("plugin %s: %s", p->name, m);
+        ccp_buf_free(&b);
     }
 }
 

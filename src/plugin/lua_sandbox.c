@@ -142,6 +142,26 @@ void ccp_plugin_vm_decode_refused(lua_State *L)
 
 /* ---- the environment --------------------------------------------------- */
 
+void ccp_plugin_text_clean(ccp_buf *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->len; i++) {
+        unsigned char ch = (unsigned char)b->data[i];
+        n += (ch < ' ' && ch != '\t') || ch == 0x7f;
+    }
+    if (!n) return;
+    ccp_buf out = CCP_BUF_INIT;
+    for (size_t i = 0; i < b->len; i++) {
+        unsigned char ch = (unsigned char)b->data[i];
+        if ((ch < ' ' && ch != '\t') || ch == 0x7f)
+            ccp_buf_printf(&out, "\\x%02x", ch);
+        else
+            ccp_buf_appendc(&out, (char)ch);
+    }
+    ccp_buf_free(b);
+    *b = out;
+}
+
 static void log_line(ccp_plugin_vm *vm, const char *level, const char *msg)
 {
     if (vm->logs) {
@@ -151,6 +171,10 @@ static void log_line(ccp_plugin_vm *vm, const char *level, const char *msg)
         json_object_array_add(vm->logs, o);
         return;
     }
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, msg);
+    ccp_plugin_text_clean(&b);
+    msg = b.data ? b.data : "";
     if (!strcmp(level, "error"))
         ccp_log_error("plugin %s: %s", vm->name, msg);
     else if (!strcmp(level, "warn"))
@@ -159,6 +183,7 @@ static void log_line(ccp_plugin_vm *vm, const char *level, const char *msg)
         ccp_log_debug("plugin %s: %s", vm->name, msg);
     else
         ccp_log_info("plugin %s: %s", vm->name, msg);
+    ccp_buf_free(&b);
 }
 
 static int l_log(lua_State *L)

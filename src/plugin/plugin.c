@@ -592,6 +592,7 @@ ccp_plugin_cause ccp_plugin_call(ccp_plugin *p, const char *hook, json_object *a
     if (c != CCP_PLUGIN_OK) {
         atomic_fetch_add(&p->errors, 1);
         if (c == CCP_PLUGIN_TIMEOUT) atomic_fetch_add(&p->timeouts, 1);
+        ccp_plugin_text_clean(&msg); /* the plugin's own words, logged by the callers */
         ccp_error_set(err, c == CCP_PLUGIN_TIMEOUT ? CCP_ETIMEOUT : CCP_EINVAL,
                       "plugin '%s' %s hook failed (%s): %s", p->name, hook,
                       ccp_plugin_cause_name(c), msg.data ? msg.data : "");

@@ -290,5 +290,9 @@ void ccp_plugin_host_figures(ccp_plugin *p, int *hosts, uint64_t *rss);
 int ccp_plugin_host_main(int argc, char **argv);
 
 uint64_t ccp_plugin_now_ms(void);
+/* Replaces each control character (a newline, say) of b, text that came
+ * from a plugin, with its \xNN escape: a plugin's log line or error text
+ * cannot start a forged line of the proxy's log. */
+void ccp_plugin_text_clean(ccp_buf *b);
 
 #endif

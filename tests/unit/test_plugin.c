@@ -354,6 +354,24 @@ static void infinite_loop_stops_at_timeout(void **state)
     assert_non_null(strstr(m, "instruction budget"));
 }
 
+/* A plugin's error text and log lines reach the proxy's log: a newline
+ * in them would start a line of the plugin's making there. Control
+ * characters come out as \xNN. */
+static void a_plugins_text_cannot_forge_log_lines(void **state)
+{
+    (void)state;
+    const char *m = run("return {name='r', request=function()\n"
+                        "  error('bad\\n2026-12-01T00:00:00.000Z error forged\\r', 0) end}\n",
+                        NULL);
+    assert_non_null(strstr(m, "bad\\x0a2026-12-01T00:00:00.000Z error forged\\x0d"));
+    assert_null(strchr(m, '\n'));
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_buf_appends(&b, "a\tb\x1b[31mc\x7f");
+    ccp_plugin_text_clean(&b);
+    assert_string_equal(b.data, "a\tb\\x1b[31mc\\x7f");
+    ccp_buf_free(&b);
+}
+
 static void instruction_budget_stops_a_call(void **state)
 {
     (void)state;
@@ -1425,6 +1443,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(entry_on_error_and_formats_apply_to_steps),
         cmocka_unit_test(bad_declarations_are_config_errors),
         cmocka_unit_test(infinite_loop_stops_at_timeout),
+        cmocka_unit_test(a_plugins_text_cannot_forge_log_lines),
         cmocka_unit_test(instruction_budget_stops_a_call),
         cmocka_unit_test(memory_bomb_stops_at_memory_mb),
         cmocka_unit_test(sandbox_refuses_io_os_require_and_bytecode),
