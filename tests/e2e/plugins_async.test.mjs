@@ -5,7 +5,8 @@
 // streaming and not, long streams included (the provider is paused while
 // the hosts fall behind); a host that crashes mid-stream keeps on_error's
 // meaning (skip: the rest passes as is; fail: an error event naming the
-// plugin); a client that leaves while a call is out ends cleanly (ASan
+// plugin); events a hook returns that no Anthropic stream holds are dropped
+// (the SDK parses the rest); a client that leaves while a call is out ends cleanly (ASan
 // checks at stop) and the host serves the next answer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -252,6 +253,51 @@ for (const onError of ['skip', 'fail']) {
       }
     });
   }
+}
+
+// Beside each text delta it adds events no Anthropic stream holds: a
+// content_block that is a string, a negative index, an index past 32 bits
+// (which the int cast made block 0's), a delta that is a number. Each is
+// dropped with a warning; the rest is an Anthropic stream a real client
+// parses, in either isolation mode.
+const JUNK = plugin('junk', `
+return {
+  name = 'junk',
+  event = function(ev)
+    if ev.type == 'content_block_delta' and ev.kind == 'text_delta' then
+      return {
+        ev,
+        { type = 'content_block_start', index = 7, kind = 'text', raw = 'x' },
+        { type = 'content_block_delta', index = -1, kind = 'text_delta', text = '<neg>' },
+        { type = 'content_block_delta', index = 4294967296, kind = 'text_delta', text = '<big>' },
+        { type = 'content_block_delta', index = ev.index, kind = 'other', raw = 5 },
+      }
+    end
+  end,
+}`);
+
+for (const isolation of ['process', 'inprocess']) {
+  test(`events a hook returns that no Anthropic stream holds are dropped: the SDK parses the rest (${isolation})`, async () => {
+    const proxy = await startProxy(config([`{path: ${JUNK}, isolation: ${isolation}}`], ['junk']));
+    try {
+      const c = new Anthropic({ baseURL: proxy.url, apiKey: 'client-key', maxRetries: 0 });
+      const s = c.messages.stream(request('ant/text-model'));
+      let text = '';
+      s.on('text', (t) => { text += t; });
+      const final = await s.finalMessage();
+      assert.equal(final.content.length, 1);
+      assert.equal(final.content[0].text, text);
+      assert.doesNotMatch(text, /<neg>|<big>/);
+      const r = await post(proxy, request('ant/text-model', { stream: true }));
+      assert.doesNotMatch(r.body, /"index":-1|"content_block":"x"|"delta":5/);
+      const whole = await c.messages.create(request('ant/text-model'));
+      assert.equal(whole.content.length, 1);
+      assert.doesNotMatch(whole.content[0].text, /<neg>|<big>/);
+      assert.match(proxy.log(), /plugin 'junk' event hook returned an event it cannot be .*: dropped/);
+    } finally {
+      await proxy.stop();
+    }
+  });
 }
 
 test('a client that leaves while an event call is out: a clean end, and the host serves the next answer', async () => {
