@@ -282,18 +282,23 @@ static json_object *apply_patch(json_object *a, json_object *p, int depth)
     if (!set || !sub || depth > CCP_JSON_MAX_DEPTH) return NULL;
     if (json_object_is_type(a, json_type_object)) {
         json_object *del = ccp_json_get_arr(p, "del");
+        /* The names deleted, as a hash set: a host that deletes every key
+         * of a client's huge object must not cost keys x deletions here. */
+        json_object *gone = ccp_json_arr_len(del) ? json_object_new_object() : NULL;
+        for (size_t i = 0; i < ccp_json_arr_len(del); i++) {
+            const char *name = json_object_get_string(ccp_json_arr_at(del, i));
+            if (name) json_object_object_add(gone, name, NULL);
+        }
         json_object *o = json_object_new_object();
         json_object_object_foreach(a, k, v)
         {
-            bool gone = false;
-            for (size_t i = 0; i < ccp_json_arr_len(del) && !gone; i++)
-                gone = !strcmp(json_object_get_string(ccp_json_arr_at(del, i)), k);
-            if (gone) continue;
+            if (gone && json_object_object_get_ex(gone, k, NULL)) continue;
             json_object *sp = NULL, *sv = NULL;
             if (json_object_object_get_ex(sub, k, &sp)) {
                 json_object *n = container(v) ? apply_patch(v, sp, depth + 1) : NULL;
                 if (!n) {
                     json_object_put(o);
+                    json_object_put(gone);
                     return NULL;
                 }
                 json_object_object_add(o, k, n);
@@ -308,6 +313,7 @@ static json_object *apply_patch(json_object *a, json_object *p, int depth)
             if (!json_object_object_get_ex(a, ks, NULL))
                 json_object_object_add(o, ks, json_object_get(vs));
         }
+        json_object_put(gone);
         return o;
     }
     if (!json_object_is_type(a, json_type_array)) return NULL;
