@@ -243,6 +243,11 @@ static int l_collectgarbage(lua_State *L)
         return 1;
     }
     lua_gc(L, o == 0 ? LUA_GCCOLLECT : LUA_GCSTEP, 0);
+    /* One full collection of a big heap is many instructions' worth of C
+     * that the count hook does not see: the deadline is checked after
+     * each, not after the next HOOK_STEP instructions of the plugin (a
+     * loop of collections ran ~1 s past timeout_ms). */
+    ccp_plugin_vm_check_conversion(L, 0, 0);
     lua_pushinteger(L, 0);
     return 1;
 }
