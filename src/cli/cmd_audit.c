@@ -104,9 +104,11 @@ static void cutoff_text(int64_t ms, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* `archive` on the stream every instance appends to. */
-static int archive_redis(redisContext *c, const audit_args *a)
+/* `archive` on the stream every instance appends to (c), or on the
+ * state file (db). */
+static int archive(redisContext *c, sqlite3 *db, const audit_args *a)
 {
+    const char *what = c ? "audit stream" : "audit record";
     int fd;
     FILE *f = create_archive(a->out, &fd);
     if (!f) return 1;
@@ -114,7 +116,8 @@ static int archive_redis(redisContext *c, const audit_args *a)
     ccp_audit_cut cut;
     char when[32];
     cutoff_text(a->cutoff_ms, when);
-    int rc = ccp_redis_audit_archive_write(c, a->cutoff_ms, f, &cut, &err);
+    int rc = c ? ccp_redis_audit_archive_write(c, a->cutoff_ms, f, &cut, &err)
+               : ccp_audit_archive_write_db(db, a->cutoff_ms, f, &cut, &err);
     if (rc || !cut.count) {
         fclose(f);
         unlink(a->out);
@@ -122,7 +125,8 @@ static int archive_redis(redisContext *c, const audit_args *a)
             fprintf(stderr, "ccproxy audit archive: %s; nothing was archived\n", err.msg);
             return 1;
         }
-        printf("nothing to archive: the audit stream has no entry before %s\n", when);
+        printf("nothing to archive: the %s has no entry before %s%s\n", what, when,
+               c ? "" : " (its newest row always stays)");
         return 0;
     }
     if (sync_archive(f, fd, a->out)) {
@@ -130,10 +134,17 @@ static int archive_redis(redisContext *c, const audit_args *a)
         return 1;
     }
     int64_t removed = 0;
-    rc = ccp_redis_audit_trim(c, &cut, &removed, &err);
+    rc = c ? ccp_redis_audit_trim(c, &cut, &removed, &err)
+           : ccp_audit_archive_trim_db(db, &cut, &removed, &err);
     if (rc == CCP_ECANCELED) {
         unlink(a->out);
         fprintf(stderr, "ccproxy audit archive: %s; run it again\n", err.msg);
+        return 1;
+    }
+    if (rc && db) {
+        /* The transaction rolled back: the rows are all still there. */
+        unlink(a->out);
+        fprintf(stderr, "ccproxy audit archive: %s; nothing was removed\n", err.msg);
         return 1;
     }
     if (rc) {
@@ -141,14 +152,14 @@ static int archive_redis(redisContext *c, const audit_args *a)
          * is kept, and verify --archive tells which. */
         fprintf(stderr,
                 "ccproxy audit archive: %s; %s is written but whether its entries left the "
-                "stream is unknown: `ccproxy audit verify --archive %s` passes if they did\n",
-                err.msg, a->out, a->out);
+                "%s is unknown: `ccproxy audit verify --archive %s` passes if they did\n",
+                err.msg, a->out, what, a->out);
         return 1;
     }
-    printf("archived audit entries %lld to %lld (%lld entries before %s) to %s; the stream now "
+    printf("archived audit entries %lld to %lld (%lld entries before %s) to %s; the %s now "
            "starts after entry %lld\n",
            (long long)cut.first_seq, (long long)cut.last_seq, (long long)cut.count, when, a->out,
-           (long long)cut.last_seq);
+           what, (long long)cut.last_seq);
     if (removed != cut.count)
         fprintf(stderr, "ccproxy audit archive: warning: %lld entries removed, %lld archived\n",
                 (long long)removed, (long long)cut.count);
@@ -200,7 +211,7 @@ static int from_redis(redisContext *c, const audit_args *a)
     if (!strcmp(a->sub, "verify")) {
         rc = verify_redis(c, a);
     } else if (!strcmp(a->sub, "archive")) {
-        rc = archive_redis(c, a);
+        rc = archive(c, NULL, a);
     } else {
         ccp_error err = {0};
         ccp_buf b = CCP_BUF_INIT;
@@ -218,16 +229,32 @@ static int from_state(sqlite3 *db, const audit_args *a)
 {
     ccp_error err = {0};
     int rc;
-    if (!strcmp(a->sub, "archive") || a->n_archives) {
-        fprintf(stderr,
-                "ccproxy audit %s: archiving works on the Redis audit stream "
-                "(state.redis) only so far\n",
-                a->sub);
-        rc = 1;
-    } else if (!strcmp(a->sub, "verify")) {
+    if (!strcmp(a->sub, "archive")) {
+        rc = archive(NULL, db, a);
+    } else if (!strcmp(a->sub, "verify") && a->n_archives) {
+        ccp_audit_walk w;
+        ccp_audit_walk_init(&w);
         int64_t rows = 0;
-        rc = ccp_audit_verify(db, &rows, &err);
+        rc = 0;
+        for (int i = 0; !rc && i < a->n_archives; i++)
+            rc = ccp_audit_archive_file(&w, a->archives[i], &err);
+        if (!rc) rc = ccp_audit_archive_verify_db(db, &w, &rows, &err);
         if (rc == 0)
+            printf("audit record intact: entries 1 to %lld, hash chain verified (%lld from %d "
+                   "archive file%s, %lld in the state file)\n",
+                   (long long)(w.want - 1 + rows), (long long)w.rows, a->n_archives,
+                   a->n_archives == 1 ? "" : "s", (long long)rows);
+        else
+            fprintf(stderr, "ccproxy audit verify: %s (%lld entries before it verified)\n", err.msg,
+                    (long long)(w.rows + rows));
+    } else if (!strcmp(a->sub, "verify")) {
+        int64_t rows = 0, from = 1;
+        rc = ccp_audit_verify_from(db, &rows, &from, &err);
+        if (rc == 0 && from > 1)
+            printf("audit record intact: from row %lld; rows before it archived; %lld rows, hash "
+                   "chain verified\n",
+                   (long long)from, (long long)rows);
+        else if (rc == 0)
             printf("audit record intact: %lld rows, hash chain verified\n", (long long)rows);
         else
             fprintf(stderr, "ccproxy audit verify: %s (%lld rows before it verified)\n", err.msg,

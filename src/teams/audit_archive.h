@@ -15,8 +15,10 @@
 #include "core/error.h"
 #include "teams/redis_audit.h"
 
+#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* The cutoff for --before: an age ("30d", "12h", as `usage --since`
  * takes, counted back from now_ms) or a UTC date ("2026-11-01", or
@@ -32,5 +34,24 @@ int ccp_audit_archive_line(ccp_audit_walk *w, const char *line, size_t len, cons
 
 /* Feeds every line of the archive file at path (blank lines skipped). */
 int ccp_audit_archive_file(ccp_audit_walk *w, const char *path, ccp_error *err);
+
+/* The state file's audit table (audit.h), as redis_audit.h does the
+ * stream: writes to out the rows from the start up to (not including) the
+ * first at or after cutoff_ms, checking their chain from the anchor, and
+ * never the newest row (the proxies' appends read the chain's end from the
+ * table, so it is never left empty). *cut says what was written. */
+int ccp_audit_archive_write_db(sqlite3 *db, int64_t cutoff_ms, FILE *out, ccp_audit_cut *cut,
+                               ccp_error *err);
+
+/* In one transaction: the rows cut names are deleted and the anchor
+ * (table audit_anchor) set to the last, only if the table still starts at
+ * cut->first_seq with those rows and the anchor is still the one the
+ * archive started from (else CCP_ECANCELED, nothing changed). */
+int ccp_audit_archive_trim_db(sqlite3 *db, const ccp_audit_cut *cut, int64_t *removed,
+                              ccp_error *err);
+
+/* The whole history: after the archive files' walk, the table from the
+ * state file's anchor on. *rows gets the table's rows verified. */
+int ccp_audit_archive_verify_db(sqlite3 *db, ccp_audit_walk *w, int64_t *rows, ccp_error *err);
 
 #endif

@@ -133,6 +133,29 @@ int ccp_audit_walk_end(ccp_audit_walk *w, const char *head_seq, const char *head
     return 0;
 }
 
+int ccp_audit_walk_meet(const ccp_audit_walk *w, bool present, int64_t seq, const char *hash,
+                        const char *what, const char *name, ccp_error *err)
+{
+    int64_t last = w->want - 1;
+    if (!present && last > 0)
+        return ccp_error_set(err, CCP_EINVAL,
+                             "the archives end at entry %lld but the %s has no archive anchor "
+                             "(%s): it was deleted, or the archives are not this record's",
+                             (long long)last, what, name);
+    if (present && seq != last)
+        return ccp_error_set(err, CCP_EINVAL,
+                             "the archives end at entry %lld but the %s's archive anchor (%s) is "
+                             "entry %lld: an archive file is missing, extra or out of order, or "
+                             "the anchor was edited",
+                             (long long)last, what, name, (long long)seq);
+    if (present && strcmp(hash, w->prev) != 0)
+        return ccp_error_set(err, CCP_EINVAL,
+                             "archived entry %lld is not the %s's archive anchor (%s, entry %lld; "
+                             "their hashes differ): the archive file or the anchor was edited",
+                             (long long)last, what, name, (long long)seq);
+    return 0;
+}
+
 /* The value of field name in an entry's field list, or NULL. */
 static const char *field(const redisReply *f, const char *name)
 {
@@ -274,27 +297,9 @@ int ccp_redis_audit_verify_after(redisContext *c, ccp_audit_walk *w, ccp_error *
     ccp_audit_anchor a;
     int rc = ccp_redis_audit_read_anchor(c, &a, err);
     if (rc) return rc;
-    int64_t last = w->want - 1;
-    if (!a.present && last > 0)
-        return ccp_error_set(err, CCP_EINVAL,
-                             "the archives end at entry %lld but the audit stream has no archive "
-                             "anchor (" CCP_REDIS_AUDIT_ANCHOR
-                             "): it was deleted, or the archives are not this stream's",
-                             (long long)last);
-    if (a.present && a.seq != last)
-        return ccp_error_set(err, CCP_EINVAL,
-                             "the archives end at entry %lld but the audit stream's archive "
-                             "anchor (" CCP_REDIS_AUDIT_ANCHOR
-                             ") is entry %lld: an archive file is missing, extra or out of "
-                             "order, or the anchor was edited",
-                             (long long)last, (long long)a.seq);
-    if (a.present && strcmp(a.hash, w->prev) != 0)
-        return ccp_error_set(err, CCP_EINVAL,
-                             "archived entry %lld is not the audit stream's archive anchor "
-                             "(" CCP_REDIS_AUDIT_ANCHOR
-                             ", entry %lld; their hashes differ): the archive file or the anchor "
-                             "was edited",
-                             (long long)last, (long long)a.seq);
+    rc = ccp_audit_walk_meet(w, a.present, a.seq, a.hash, "audit stream", CCP_REDIS_AUDIT_ANCHOR,
+                             err);
+    if (rc) return rc;
     if (a.present) w->anchor_name = CCP_REDIS_AUDIT_ANCHOR;
     return walk_stream(c, w, err);
 }

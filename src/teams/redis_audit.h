@@ -73,6 +73,13 @@ int ccp_audit_walk_entry(ccp_audit_walk *w, const char *id, const char *seq, con
 int ccp_audit_walk_end(ccp_audit_walk *w, const char *head_seq, const char *head_hash,
                        ccp_error *err);
 
+/* Where a walk through the archive files (oldest first) meets the
+ * record: the record's anchor (present, seq, hash; kept in name, in the
+ * record called what: "audit stream", "state file") must be the last
+ * archived entry. 0, or CCP_EINVAL saying how they differ. */
+int ccp_audit_walk_meet(const ccp_audit_walk *w, bool present, int64_t seq, const char *hash,
+                        const char *what, const char *name, ccp_error *err);
+
 /* Walks the stream (as ccp_audit_verify does the table) from its archive
  * anchor if it has one; *rows gets the entries verified. */
 int ccp_redis_audit_verify(redisContext *c, int64_t *rows, ccp_error *err);

@@ -38,7 +38,8 @@ function sharedAsync(args) {
   let stderr = '';
   p.stdout.on('data', (d) => { stdout += d; });
   p.stderr.on('data', (d) => { stderr += d; });
-  return new Promise((resolve) => p.on('exit', (status) => resolve({ status, stdout, stderr })));
+  // 'close', not 'exit': the output is read to its end by then.
+  return new Promise((resolve) => p.on('close', (status) => resolve({ status, stdout, stderr })));
 }
 const rcli = (...args) => redis.cli(DB, ...args);
 const exportLines = () => shared(['audit', 'export']).stdout.split('\n').filter(Boolean);
