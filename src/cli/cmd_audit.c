@@ -38,9 +38,13 @@ static void usage(FILE *out)
           "        synced to disk first), then removes them from the record and keeps\n"
           "        the last one's seq and hash as the anchor the record now starts from\n"
           "\n"
-          "When the config has state.redis, both work on the audit stream every instance\n"
-          "appends to (ccp:audit; export adds each entry's stream_id); else on the state\n"
-          "file.\n",
+          "When the config has state.redis, all three work on the audit stream every\n"
+          "instance appends to (ccp:audit; export adds each entry's stream_id; the anchor\n"
+          "is ccp:audit:anchor); else on the state file (the anchor is its table\n"
+          "audit_anchor, and the newest row always stays). Running proxies may keep\n"
+          "appending while an archive runs. A daily cron line, for instance:\n"
+          "  15 3 * * * ccproxy audit archive --before 30d --out /var/lib/ccproxy/audit-$(date -u "
+          "+\\%F).jsonl\n",
           out);
 }
 
