@@ -50,8 +50,9 @@ const ccp_command ccp_commands[] = {
      "--running --help"},
     {"usage", ccp_cmd_usage, "requests, tokens and spend per key, tenant, provider, model, day",
      "--key= --tenant= --since= --json --state=@file --config=@file --help"},
-    {"audit", ccp_cmd_audit, "verify or export the hash-chained audit record",
-     "@verify|export --since= --state=@file --config=@file --help"},
+    {"audit", ccp_cmd_audit, "verify, export or archive the hash-chained audit record",
+     "@verify|export|archive --since= --before= --out=@file --archive=@file --state=@file "
+     "--config=@file --help"},
     {"config-keys", ccp_cmd_config_keys, "list every config key with its type, default and meaning",
      "--update-doc=@file --help"},
     {"plugin", ccp_cmd_plugin, "write a plugin template (new) or run a plugin's hooks (test)",

@@ -114,7 +114,42 @@ int ccp_audit_append(sqlite3 *db, int64_t time_ms, const char *kind, const char 
     return rc;
 }
 
-int ccp_audit_verify(sqlite3 *db, int64_t *rows, ccp_error *err)
+int ccp_audit_read_anchor(sqlite3 *db, bool *present, int64_t *seq, char hash[65], ccp_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    *present = false;
+    *seq = 0;
+    hash[0] = '\0';
+    /* The table is made by the first archive: none, no anchor. */
+    if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM " CCP_AUDIT_ANCHOR_TABLE " WHERE id = 1", -1,
+                           &st, NULL) != SQLITE_OK) {
+        const char *m = sqlite3_errmsg(db);
+        if (strstr(m, "no such table")) return 0;
+        return ccp_error_set(err, CCP_EIO, "audit: %s", m);
+    }
+    int rc = 0, s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        *present = true;
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+        *seq = sqlite3_column_int64(st, 0);
+        bool ok = sqlite3_column_type(st, 0) == SQLITE_INTEGER && *seq >= 1 && h && strlen(h) == 64;
+        for (int i = 0; ok && i < 64; i++)
+            ok = (h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f');
+        if (ok)
+            memcpy(hash, h, 65);
+        else
+            rc = ccp_error_set(err, CCP_EINVAL,
+                               "the audit record's archive anchor (table " CCP_AUDIT_ANCHOR_TABLE
+                               ") is malformed: it was edited");
+    } else if (s != SQLITE_DONE) {
+        rc = ccp_error_set(err, CCP_EIO, "audit: %s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ccp_audit_verify_after(sqlite3 *db, int64_t after, const char *hash, bool anchored,
+                           int64_t *rows, ccp_error *err)
 {
     sqlite3_stmt *st = NULL;
     *rows = 0;
@@ -123,8 +158,8 @@ int ccp_audit_verify(sqlite3 *db, int64_t *rows, ccp_error *err)
                            -1, &st, NULL) != SQLITE_OK)
         return ccp_error_set(err, CCP_EIO, "audit: %s", sqlite3_errmsg(db));
     char prev[65];
-    memcpy(prev, ZERO_HASH, sizeof prev);
-    int64_t want = 1;
+    snprintf(prev, sizeof prev, "%s", hash);
+    int64_t want = after + 1;
     int rc = 0, s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t seq = sqlite3_column_int64(st, 0);
@@ -133,11 +168,31 @@ int ccp_audit_verify(sqlite3 *db, int64_t *rows, ccp_error *err)
         const char *data = (const char *)sqlite3_column_text(st, 3);
         const char *rprev = (const char *)sqlite3_column_text(st, 4);
         const char *rhash = (const char *)sqlite3_column_text(st, 5);
+        /* The first row after an archive anchor: when it does not follow,
+         * the anchor is as much a suspect as the row. */
+        bool first_after_anchor = anchored && *rows == 0;
+        if (seq != want && first_after_anchor) {
+            rc = ccp_error_set(err, CCP_EINVAL,
+                               "audit row %lld is not the one after the archive anchor "
+                               "(table " CCP_AUDIT_ANCHOR_TABLE
+                               ", row %lld): rows after it were deleted, or the anchor was edited",
+                               (long long)seq, (long long)want - 1);
+            break;
+        }
         if (seq != want) {
             rc = ccp_error_set(err, CCP_EINVAL,
                                "audit row %lld is missing (the next row is %lld): rows were "
                                "deleted",
                                (long long)want, (long long)seq);
+            break;
+        }
+        if ((!rprev || strcmp(rprev, prev) != 0) && first_after_anchor) {
+            rc = ccp_error_set(
+                err, CCP_EINVAL,
+                "audit row %lld does not follow the archive anchor (table " CCP_AUDIT_ANCHOR_TABLE
+                ", row %lld; its previous hash differs): the anchor or the row was "
+                "edited",
+                (long long)seq, (long long)seq - 1);
             break;
         }
         if (!rprev || strcmp(rprev, prev) != 0) {
@@ -165,6 +220,40 @@ int ccp_audit_verify(sqlite3 *db, int64_t *rows, ccp_error *err)
     return rc;
 }
 
+int ccp_audit_verify_from(sqlite3 *db, int64_t *rows, int64_t *from, ccp_error *err)
+{
+    bool present;
+    int64_t seq;
+    char hash[65];
+    *rows = 0;
+    *from = 1;
+    int rc = ccp_audit_read_anchor(db, &present, &seq, hash, err);
+    if (rc) return rc;
+    if (!present) {
+        seq = 0;
+        memcpy(hash, ZERO_HASH, sizeof hash);
+    }
+    *from = seq + 1;
+    return ccp_audit_verify_after(db, seq, hash, present, rows, err);
+}
+
+int ccp_audit_verify(sqlite3 *db, int64_t *rows, ccp_error *err)
+{
+    int64_t from;
+    return ccp_audit_verify_from(db, rows, &from, err);
+}
+
+void ccp_audit_export_line(ccp_buf *out, int64_t seq, int64_t time_ms, const char *kind,
+                           const char *data, const char *hash)
+{
+    ccp_buf_printf(out, "{\"seq\":%lld,\"time_ms\":%lld,\"kind\":", (long long)seq,
+                   (long long)time_ms);
+    ccp_buf_append_json_str(out, kind ? kind : "", kind ? strlen(kind) : 0);
+    /* data is a JSON object written by ccproxy: embedded as it is. */
+    ccp_buf_printf(out, ",\"data\":%s,\"hash\":\"%s\"}\n", data && *data ? data : "{}",
+                   hash ? hash : "");
+}
+
 int ccp_audit_export(sqlite3 *db, int64_t since, ccp_buf *out, ccp_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -174,18 +263,11 @@ int ccp_audit_export(sqlite3 *db, int64_t since, ccp_buf *out, ccp_error *err)
                            -1, &st, NULL) != SQLITE_OK)
         return ccp_error_set(err, CCP_EIO, "audit: %s", sqlite3_errmsg(db));
     sqlite3_bind_int64(st, 1, since);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *kind = (const char *)sqlite3_column_text(st, 2);
-        const char *data = (const char *)sqlite3_column_text(st, 3);
-        const char *hash = (const char *)sqlite3_column_text(st, 4);
-        ccp_buf_printf(
-            out, "{\"seq\":%lld,\"time_ms\":%lld,\"kind\":", (long long)sqlite3_column_int64(st, 0),
-            (long long)sqlite3_column_int64(st, 1));
-        ccp_buf_append_json_str(out, kind ? kind : "", kind ? strlen(kind) : 0);
-        /* data is a JSON object written by ccproxy: embedded as it is. */
-        ccp_buf_printf(out, ",\"data\":%s,\"hash\":\"%s\"}\n", data && *data ? data : "{}",
-                       hash ? hash : "");
-    }
+    while (sqlite3_step(st) == SQLITE_ROW)
+        ccp_audit_export_line(out, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                              (const char *)sqlite3_column_text(st, 2),
+                              (const char *)sqlite3_column_text(st, 3),
+                              (const char *)sqlite3_column_text(st, 4));
     sqlite3_finalize(st);
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "core/error.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Appends one row (time_ms: Unix milliseconds; data: a JSON object's text)
@@ -46,13 +47,36 @@ void ccp_audit_batch_end(ccp_audit_batch *b);
 void ccp_audit_row_hash(const char *prev, int64_t seq, int64_t time_ms, const char *kind,
                         const char *data, char out[65]);
 
-/* Walks the chain. Returns 0 when every row holds; else CCP_EINVAL with
- * err naming the first bad row and what is wrong with it. *rows gets the
- * number of rows checked. */
+/* Walks the chain, from the archive anchor if there is one. Returns 0
+ * when every row holds; else CCP_EINVAL with err naming the first bad row
+ * and what is wrong with it. *rows gets the number of rows checked. */
 int ccp_audit_verify(sqlite3 *db, int64_t *rows, ccp_error *err);
+
+/* The same, and *from gets the seq the walk started at: 1, or the row
+ * after the archive anchor. */
+int ccp_audit_verify_from(sqlite3 *db, int64_t *rows, int64_t *from, ccp_error *err);
+
+/* Walks the table's rows as following the row numbered after with hash:
+ * the anchor, or the last row of the archive files (audit_archive.h);
+ * anchored: the file has an anchor there, which messages then name. */
+int ccp_audit_verify_after(sqlite3 *db, int64_t after, const char *hash, bool anchored,
+                           int64_t *rows, ccp_error *err);
+
+/* `ccproxy audit archive` removes the oldest rows (audit_archive.h) and
+ * keeps the last one's seq and hash in this one-row table, made by the
+ * first archive: id = 1, seq, hash, time_ms. */
+#define CCP_AUDIT_ANCHOR_TABLE "audit_anchor"
+
+/* The anchor: *present false when the file was never archived; a
+ * malformed one is CCP_EINVAL (edited). */
+int ccp_audit_read_anchor(sqlite3 *db, bool *present, int64_t *seq, char hash[65], ccp_error *err);
 
 /* Appends every row with seq > since as one JSON object per line. */
 int ccp_audit_export(sqlite3 *db, int64_t since, ccp_buf *out, ccp_error *err);
+
+/* One row as export writes it (a line, newline included). */
+void ccp_audit_export_line(ccp_buf *out, int64_t seq, int64_t time_ms, const char *kind,
+                           const char *data, const char *hash);
 
 /* Unix milliseconds now. */
 int64_t ccp_audit_now_ms(void);

@@ -3,7 +3,8 @@
  * (what an instance does when its compare-and-set loses), they verify
  * after the new head and not after the old; the walk names an edited,
  * deleted, repeated, inserted or malformed entry, and a head that says
- * newer entries existed. */
+ * newer entries existed; after an archive anchor the walk starts there and
+ * names the anchor when the first entry left does not follow it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -196,6 +197,63 @@ static void a_repeated_inserted_or_malformed_entry_is_named(void **state)
     assert_non_null(strstr(err.msg, "audit entry 6 is not the chain's head (the head is 5"));
 }
 
+/* Entries 1..2 archived: the walk starts at the anchor (2, its hash) and
+ * verifies 3..5 and the head; an anchor with another hash or seq, or the
+ * first entry after it deleted, fails naming the entry and the anchor. */
+static void a_walk_from_an_anchor_verifies_the_rest_and_names_a_bad_anchor(void **state)
+{
+    (void)state;
+    ccp_audit_link l[N];
+    ccp_redis_audit_chain(0, ZERO, N, times, kinds, datas, l);
+    ccp_audit_walk w;
+    ccp_error err = {0};
+    char hs[24];
+    snprintf(hs, sizeof hs, "%d", N);
+    ccp_audit_walk_init(&w);
+    ccp_audit_walk_anchor(&w, 2, l[1].hash, "A");
+    assert_int_equal(w.want, 3);
+    assert_int_equal(feed(&w, l, 2, N, &err), 0);
+    assert_null(w.anchor_name); /* only the first entry after it */
+    assert_int_equal(ccp_audit_walk_end(&w, hs, l[N - 1].hash, &err), 0);
+    assert_int_equal(w.rows, N - 2);
+    /* Everything archived: the anchor is the head. */
+    ccp_audit_walk_init(&w);
+    ccp_audit_walk_anchor(&w, N, l[N - 1].hash, "A");
+    assert_int_equal(ccp_audit_walk_end(&w, hs, l[N - 1].hash, &err), 0);
+    /* ... with the head then moved on by an entry that is gone. */
+    assert_int_equal(ccp_audit_walk_end(&w, "6", "ff", &err), CCP_EINVAL);
+    /* The anchor's hash edited. */
+    ccp_audit_walk_init(&w);
+    ccp_audit_walk_anchor(&w, 2, l[0].hash, "A");
+    assert_int_equal(feed(&w, l, 2, N, &err), CCP_EINVAL);
+    assert_non_null(strstr(err.msg, "audit entry 3 (1-2) does not follow the archive anchor (A, "
+                                    "entry 2; its previous hash differs)"));
+    /* Its seq moved back or on. */
+    ccp_audit_walk_init(&w);
+    ccp_audit_walk_anchor(&w, 1, l[1].hash, "A");
+    assert_int_equal(feed(&w, l, 2, N, &err), CCP_EINVAL);
+    assert_non_null(strstr(err.msg, "audit entry 2 is missing (entry 1-2 is 3): entries after "
+                                    "the archive anchor (A, entry 1)"));
+    ccp_audit_walk_init(&w);
+    ccp_audit_walk_anchor(&w, 3, l[1].hash, "A");
+    assert_int_equal(feed(&w, l, 2, N, &err), CCP_EINVAL);
+    assert_non_null(strstr(err.msg, "audit entry 1-2 is entry 3, yet the archive anchor (A) says "
+                                    "entries up to 3 were archived"));
+    /* The first entry after a right anchor deleted. */
+    ccp_audit_walk_init(&w);
+    ccp_audit_walk_anchor(&w, 2, l[1].hash, "A");
+    assert_int_equal(feed(&w, l, 3, N, &err), CCP_EINVAL);
+    assert_non_null(strstr(err.msg, "audit entry 3 is missing (entry 1-3 is 4)"));
+    /* An entry edited after the anchor is named as without one. */
+    ccp_audit_walk_init(&w);
+    ccp_audit_walk_anchor(&w, 2, l[1].hash, "A");
+    assert_int_equal(feed(&w, l, 2, 3, &err), 0);
+    assert_int_equal(
+        ccp_audit_walk_entry(&w, "7-1", "4", "1003", "request", "{}", l[3].prev, l[3].hash, &err),
+        CCP_EINVAL);
+    assert_non_null(strstr(err.msg, "audit entry 4 (7-1) was edited"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +262,7 @@ int main(void)
         cmocka_unit_test(an_edited_entry_is_named),
         cmocka_unit_test(a_deleted_entry_is_named),
         cmocka_unit_test(a_repeated_inserted_or_malformed_entry_is_named),
+        cmocka_unit_test(a_walk_from_an_anchor_verifies_the_rest_and_names_a_bad_anchor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
