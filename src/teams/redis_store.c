@@ -13,24 +13,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 /* Admits one request against one or two holders of limits: the key, then
  * (when it has shared limits) its tenant. Per holder h (from 0), KEYS[4h+1]
  * is its rpm bucket (a hash: level, at), KEYS[4h+2] its requests in
  * flight, KEYS[4h+3] its tpm bucket, KEYS[4h+4] its spend in the budget's
- * period; ARGV[1] is the request's token estimate and ARGV[6h+2..6h+7] the
- * holder's rpm, concurrency, tpm, budget (0: none), the spend to start
- * from when Redis has none (the state file's) and the ms left in the
- * period. Returns {admitted, why (0 rpm, 1 concurrency, 2 tpm, 3 budget),
- * wait_ms, remaining, holder}: refused, the holder that refused; admitted,
- * the holder with the fewest requests left (remaining -1: no rpm limit).
- * Every holder is checked before anything is taken, so nothing is taken
- * unless every limit of both allows it. Redis's TIME is the one clock of
+ * period; ARGV[1] is the request's token estimate, ARGV[2] its lease (a
+ * name no other request has) and ARGV[6h+3..6h+8] the holder's rpm,
+ * concurrency, tpm, budget (0: none), the spend to start from when Redis
+ * has none (the state file's) and the ms left in the period.
+ *
+ * Requests in flight are a sorted set of leases scored by when each
+ * lapses (LEASE_MS after its admission), not a counter: a release is
+ * ZREM of the request's own lease, which a Redis emptied meanwhile or a
+ * release sent twice cannot turn into a count below the truth; and a hold
+ * whose release never comes (its instance died, or the admission's reply
+ * was lost to a timeout after Redis ran it) lapses on its own, where a
+ * counter's expiry was pushed back by every later admission of the key,
+ * so a busy key lost that slot for good. Returns {admitted, why (0 rpm, 1 concurrency, 2 tpm, 3
+ * budget), wait_ms, remaining, holder}: refused, the holder that refused; admitted, the holder with
+ * the fewest requests left (remaining -1: no rpm limit). Every holder is checked before anything is
+ * taken, so nothing is taken unless every limit of both allows it. Redis's TIME is the one clock of
  * every instance. */
 static const char SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local est = tonumber(ARGV[1])\n"
+    "local lease = ARGV[2]\n"
     "local n = #KEYS / 4\n"
     "local function level_of(k, cap)\n"
     "  local h = redis.call('HMGET', k, 'level', 'at')\n"
@@ -41,11 +52,11 @@ static const char SCRIPT[] =
     "end\n"
     "local lv = {}\n"
     "for h = 0, n - 1 do\n"
-    "  local k, a = h * 4, h * 6 + 1\n"
+    "  local k, a = h * 4, h * 6 + 2\n"
     "  local rpm, conc = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
     "  local tpm, budget = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
     "  if conc > 0 then\n"
-    "    local c = tonumber(redis.call('GET', KEYS[k + 2]) or '0')\n"
+    "    local c = redis.call('ZCOUNT', KEYS[k + 2], '(' .. now, '+inf')\n"
     "    if c >= conc then return {0, 1, 1000, 0, h} end\n"
     "  end\n"
     "  if budget > 0 then\n"
@@ -70,7 +81,7 @@ static const char SCRIPT[] =
     "end\n"
     "local remaining, who = -1, 0\n"
     "for h = 0, n - 1 do\n"
-    "  local k, a = h * 4, h * 6 + 1\n"
+    "  local k, a = h * 4, h * 6 + 2\n"
     "  if tonumber(ARGV[a + 3]) > 0 then\n"
     "    redis.call('HSET', KEYS[k + 3], 'level', tostring(lv[2 * h + 2] - est), 'at', "
     "tostring(now))\n"
@@ -84,7 +95,8 @@ static const char SCRIPT[] =
     "    if remaining < 0 or r < remaining then remaining, who = r, h end\n"
     "  end\n"
     "  if tonumber(ARGV[a + 2]) > 0 then\n"
-    "    redis.call('INCR', KEYS[k + 2])\n"
+    "    redis.call('ZREMRANGEBYSCORE', KEYS[k + 2], '-inf', now)\n"
+    "    redis.call('ZADD', KEYS[k + 2], now + 3600000, lease)\n"
     "    redis.call('PEXPIRE', KEYS[k + 2], 3600000)\n"
     "  end\n"
     "end\n"
@@ -120,6 +132,9 @@ struct ccp_redis {
     bool up;                   /* last state logged: true up, false down */
     uint64_t last_try_ms;
     char sha[41]; /* SHA-1 of SCRIPT, as EVALSHA wants it */
+    /* Leases: this connection's random prefix, then a count (one loop's). */
+    char lease_prefix[17];
+    uint64_t leases;
 };
 
 /* A Redis key name: "ccp:" + kind + what a holder's id or name makes it. */
@@ -139,6 +154,7 @@ typedef struct pending_admit {
     int n; /* holders: 1 the key, 2 the key and its tenant */
     holder_args h[2];
     char est[24];
+    char lease[CCP_REDIS_LEASE_MAX];
     bool tried_eval;  /* NOSCRIPT was answered once: EVAL sent */
     uv_timer_t timer; /* the reply's deadline; p is freed when it is closed */
 } pending_admit;
@@ -287,6 +303,15 @@ ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
     EVP_Digest(SCRIPT, strlen(SCRIPT), md, &n, EVP_sha1(), NULL);
     for (unsigned i = 0; i < 20; i++)
         snprintf(r->sha + 2 * i, 3, "%02x", md[i]);
+    /* Leases of every instance and loop share a key's set: a random
+     * prefix keeps them apart (a clock and pid could repeat across hosts). */
+    unsigned char rnd[8] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        uint64_t t = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)r;
+        memcpy(rnd, &t, sizeof rnd);
+    }
+    for (unsigned i = 0; i < 8; i++)
+        snprintf(r->lease_prefix + 2 * i, 3, "%02x", rnd[i]);
     connect_now(r);
     return r;
 }
@@ -370,8 +395,9 @@ static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
 static void send_admit(pending_admit *p)
 {
     redisAsyncContext *ac = conn(p->r);
-    /* EVALSHA sha numkeys keys... est, then six arguments per holder. */
-    const char *argv[3 + 8 + 1 + 12];
+    /* EVALSHA sha numkeys keys... est, lease, then six arguments per
+     * holder. */
+    const char *argv[3 + 8 + 2 + 12];
     int argc = 0;
     argv[argc++] = p->tried_eval ? "EVAL" : "EVALSHA";
     argv[argc++] = p->tried_eval ? SCRIPT : p->r->sha;
@@ -380,6 +406,7 @@ static void send_admit(pending_admit *p)
         for (int i = 0; i < 4; i++)
             argv[argc++] = p->h[h].keys[i];
     argv[argc++] = p->est;
+    argv[argc++] = p->lease;
     for (int h = 0; h < p->n; h++) {
         argv[argc++] = p->h[h].rpm;
         argv[argc++] = p->h[h].conc;
@@ -410,7 +437,7 @@ static void holder_fill(holder_args *h, bool tenant, const ccp_redis_limits *l)
 {
     const ccp_redis_budget *b = l->budget.usd > 0 ? &l->budget : NULL;
     rkey(h->keys[0], tenant, "rpm", l->id);
-    rkey(h->keys[1], tenant, "conc", l->id);
+    rkey(h->keys[1], tenant, "inflight", l->id);
     rkey(h->keys[2], tenant, "tpm", l->id);
     snprintf(h->keys[3], RKEY_MAX, "ccp:%sspend:%.200s:%s", tenant ? "tenant:" : "", l->id,
              b ? b->period : "-");
@@ -422,8 +449,13 @@ static void holder_fill(holder_args *h, bool tenant, const ccp_redis_limits *l)
     snprintf(h->left_ms, sizeof h->left_ms, "%lld", (long long)(b ? b->left_ms : 0));
 }
 
+void ccp_redis_lease(ccp_redis *r, char out[CCP_REDIS_LEASE_MAX])
+{
+    snprintf(out, CCP_REDIS_LEASE_MAX, "%s%llx", r->lease_prefix, (unsigned long long)++r->leases);
+}
+
 void ccp_redis_admit(ccp_redis *r, const ccp_redis_limits *key, const ccp_redis_limits *tenant,
-                     int64_t est_tokens, ccp_redis_admit_cb cb, void *ud)
+                     int64_t est_tokens, const char *lease, ccp_redis_admit_cb cb, void *ud)
 {
     pending_admit *p = ccp_xcalloc(1, sizeof *p); /* freed when its timer is closed */
     p->r = r;
@@ -433,18 +465,19 @@ void ccp_redis_admit(ccp_redis *r, const ccp_redis_limits *key, const ccp_redis_
     holder_fill(&p->h[0], false, key);
     if (tenant) holder_fill(&p->h[1], true, tenant);
     snprintf(p->est, sizeof p->est, "%lld", (long long)est_tokens);
+    snprintf(p->lease, sizeof p->lease, "%s", lease);
     uv_timer_init(r->loop, &p->timer);
     p->timer.data = p;
     uv_timer_start(&p->timer, on_timeout, REPLY_TIMEOUT_MS, 0);
     send_admit(p);
 }
 
-void ccp_redis_release(ccp_redis *r, const char *key_id, bool tenant)
+void ccp_redis_release(ccp_redis *r, const char *key_id, bool tenant, const char *lease)
 {
     redisAsyncContext *ac = conn(r);
     char k[RKEY_MAX];
-    rkey(k, tenant, "conc", key_id);
-    if (ac) redisAsyncCommand(ac, NULL, NULL, "DECR %s", k);
+    rkey(k, tenant, "inflight", key_id);
+    if (ac) redisAsyncCommand(ac, NULL, NULL, "ZREM %s %s", k, lease);
 }
 
 void ccp_redis_spend(ccp_redis *r, const char *key_id, bool tenant, const char *period, double usd)

@@ -9,6 +9,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startProxy, mockConfig } from './lib/proxy.mjs';
+import { startMock } from './lib/mock_anthropic.mjs';
 import { startRedisServer } from './lib/redis_server.mjs';
 
 const BIN = process.env.CCPROXY_BIN;
@@ -16,8 +19,13 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccproxy-redis-garbage-'));
 const cleanups = [];
 let redis = null;
 
+let mock;
 before(async () => {
   redis = await startRedisServer(dir);
+  mock = await startMock((entry) => (JSON.stringify(entry.body?.messages ?? '').includes('hold')
+    ? { kind: 'slow' }
+    : { kind: 'json', fixture: 'text.json' }));
+  cleanups.push(() => mock.close());
 });
 after(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -55,4 +63,63 @@ test('a_version_counter_at_its_end_fails_a_revoke_before_it_writes_anything', as
   assert.notEqual(r.status, 0, 'a revoke that cannot move the counter must fail');
   // Not revoked behind the instances' backs (they follow the counter).
   assert.equal(redis.cli(7, 'HGET', `ccp:key:${id}`, 'revoked'), '0');
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const req = { model: 'mock-model', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }], stream: true };
+const holdReq = { ...req, messages: [{ role: 'user', content: 'hold' }] };
+
+// A request in flight while Redis lost its data (restarted without
+// persistence, flushed): its end gives back a hold Redis no longer counts,
+// and that must not leave the key a request more than its limit.
+test('a_redis_emptied_under_a_request_in_flight_leaves_the_concurrency_limit_whole', async () => {
+  const state = path.join(dir, 'conc.db');
+  const mk = spawnSync(BIN, ['keys', 'create', '--name', 'one-at-a-time', '--concurrency', '1', '--json', '--state', state],
+    { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  const { key, id } = JSON.parse(mk.stdout);
+  const p = await startProxy(mockConfig(mock.url, `
+auth:
+  mode: keys
+state:
+  path: ${state}
+  poll_ms: 20
+  redis: ${redis.url(8)}
+`));
+  cleanups.push(() => p.stop());
+  const client = new Anthropic({ baseURL: p.url, apiKey: key, maxRetries: 0 });
+  // Opens a held stream; its abort controller and iterator.
+  const hold = async () => {
+    const ac = new AbortController();
+    const s = await client.messages.create(holdReq, { signal: ac.signal });
+    const it = s[Symbol.asyncIterator]();
+    await it.next();
+    return { ac, it };
+  };
+  const end = async (h) => { h.ac.abort(); await h.it.next().catch(() => {}); };
+  const first = await hold();
+  redis.cli(8, 'FLUSHDB');
+  await end(first);
+  // The release has reached Redis once a plain request goes through after it.
+  for (let i = 0; i < 400; i++) {
+    const st = await client.messages.create(req).then(async (s) => { for await (const _ of s); return 200; }, (e) => e.status);
+    if (st === 200) break;
+    await sleep(25);
+  }
+  const second = await hold();
+  const third = await client.messages.create(req).then(async (s) => { for await (const _ of s); return 200; }, (e) => e);
+  await end(second);
+  assert.notEqual(third, 200, 'a second request in flight was admitted past concurrency 1');
+  assert.equal(third.status, 429);
+  assert.match(third.error.error.message, /1 requests in flight, its concurrency limit/);
+  // A hold whose end never came (its instance died) lapses on its own: one
+  // past its hour does not count, one within it does.
+  const plain = () => client.messages.create(req).then(async (s) => { for await (const _ of s); return 200; }, (e) => e.status);
+  redis.cli(8, 'ZADD', `ccp:inflight:${id}`, '1', 'a-dead-instances-hold');
+  // (second's release may reach Redis over another worker's connection.)
+  let st;
+  for (let i = 0; i < 400 && (st = await plain()) !== 200; i++) await sleep(25);
+  assert.equal(st, 200);
+  redis.cli(8, 'ZADD', `ccp:inflight:${id}`, String(Date.now() + 3600000), 'a-live-hold');
+  assert.equal(await plain(), 429);
 });
