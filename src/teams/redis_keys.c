@@ -236,6 +236,11 @@ void ccp_rkeys_close(ccp_rkeys *r)
     free(r);
 }
 
+bool ccp_rkeys_broken(const ccp_rkeys *r)
+{
+    return r && r->c && r->c->err != 0;
+}
+
 /* The reply's failure as an error (and frees it); 0 when it is none. */
 static int failed(ccp_rkeys *r, redisReply *rep, ccp_error *err)
 {

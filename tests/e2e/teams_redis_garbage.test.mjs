@@ -123,3 +123,33 @@ state:
   redis.cli(8, 'ZADD', `ccp:inflight:${id}`, String(Date.now() + 3600000), 'a-live-hold');
   assert.equal(await plain(), 429);
 });
+
+// A Redis that takes the connection but answers nothing (stopped, hung):
+// a key change through /admin/keys is as refused as with Redis gone, 503
+// (worth a retry), not a 500; and goes through once Redis answers again.
+test('admin_keys_change_while_redis_holds_its_answers_is_503_then_goes_through', async () => {
+  const state = path.join(dir, 'paused.db');
+  const p = await startProxy(mockConfig(mock.url, `
+auth:
+  mode: keys
+state:
+  path: ${state}
+  poll_ms: 20
+  redis: ${redis.url(0)} # db 0: no SELECT, so the connection opens and the first read waits
+`));
+  cleanups.push(() => p.stop());
+  const post = (body) => fetch(`${p.url}/admin/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    .then(async (r) => ({ status: r.status, body: await r.json() }));
+  redis.pause();
+  let down;
+  try {
+    down = await post({ name: 'erin' });
+  } finally {
+    redis.resume();
+  }
+  assert.equal(down.status, 503, JSON.stringify(down.body));
+  assert.equal(down.body.type, 'error');
+  let up;
+  for (let i = 0; i < 400 && (up = await post({ name: 'erin' })).status !== 201; i++) await sleep(25);
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+});
