@@ -32,7 +32,11 @@
  * whose release never comes (its instance died, or the admission's reply
  * was lost to a timeout after Redis ran it) lapses on its own, where a
  * counter's expiry was pushed back by every later admission of the key,
- * so a busy key lost that slot for good. Returns {admitted, why (0 rpm, 1 concurrency, 2 tpm, 3
+ * so a busy key lost that slot for good. The last KEYS entry is the
+ * lease's tombstone (CANCEL): an admission whose answer the instance gave
+ * up on, and cancelled, takes nothing even when Redis runs it after the
+ * cancel (a stopped Redis resumed runs both connections' commands in no
+ * set order). Returns {admitted, why (0 rpm, 1 concurrency, 2 tpm, 3
  * budget), wait_ms, remaining, holder}: refused, the holder that refused; admitted, the holder with
  * the fewest requests left (remaining -1: no rpm limit). Every holder is checked before anything is
  * taken, so nothing is taken unless every limit of both allows it. Redis's TIME is the one clock of
@@ -42,7 +46,8 @@ static const char SCRIPT[] =
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local est = tonumber(ARGV[1])\n"
     "local lease = ARGV[2]\n"
-    "local n = #KEYS / 4\n"
+    "local n = math.floor(#KEYS / 4)\n"
+    "if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return {0, 1, 1000, 0, 0} end\n"
     "local function level_of(k, cap)\n"
     "  local h = redis.call('HMGET', k, 'level', 'at')\n"
     "  local level = tonumber(h[1]) or cap\n"
@@ -117,7 +122,31 @@ static const char ADJUST[] =
     "redis.call('PEXPIRE', KEYS[1], 120000)\n"
     "return 1\n";
 
+/* Cancels an admission whose answer was lost (the connection dropped or
+ * timed out after it was sent: Redis may have run it, or may still).
+ * KEYS[1]: the lease's tombstone, then the sets of requests in flight it
+ * may hold; ARGV[1]: the lease. An hour: a lease's own life. */
+static const char CANCEL[] = "redis.call('SET', KEYS[1], '1', 'PX', 3600000)\n"
+                             "for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end\n"
+                             "return 1\n";
+
+/* Cancels waiting for a connection: at most this many (past it, a lost
+ * hold lapses on its own, within the hour). */
+#define CANCELS_MAX 1024
+
 static _Atomic uint64_t failures;
+
+/* A Redis key name: "ccp:" + kind + what a holder's id or name makes it. */
+#define RKEY_MAX 300
+
+/* One admission to cancel (CANCEL), owned by the list it is on or by the
+ * command carrying it. */
+typedef struct cancel {
+    struct cancel *next;
+    int n; /* sets of requests in flight: 0 to 2 */
+    char sets[2][RKEY_MAX];
+    char lease[CCP_REDIS_LEASE_MAX];
+} cancel;
 
 typedef struct ccp_redis ccp_redis;
 static void drop(ccp_redis *r);
@@ -135,10 +164,9 @@ struct ccp_redis {
     /* Leases: this connection's random prefix, then a count (one loop's). */
     char lease_prefix[17];
     uint64_t leases;
+    cancel *cancels; /* to send on the next connection */
+    size_t n_cancels;
 };
-
-/* A Redis key name: "ccp:" + kind + what a holder's id or name makes it. */
-#define RKEY_MAX 300
 
 /* One holder's part of an admission: its Redis keys and its ARGV. */
 typedef struct holder_args {
@@ -155,8 +183,10 @@ typedef struct pending_admit {
     holder_args h[2];
     char est[24];
     char lease[CCP_REDIS_LEASE_MAX];
-    bool tried_eval;  /* NOSCRIPT was answered once: EVAL sent */
-    uv_timer_t timer; /* the reply's deadline; p is freed when it is closed */
+    char tomb[RKEY_MAX]; /* the lease's tombstone */
+    bool sent;           /* on a connection: Redis may run it */
+    bool tried_eval;     /* NOSCRIPT was answered once: EVAL sent */
+    uv_timer_t timer;    /* the reply's deadline; p is freed when it is closed */
 } pending_admit;
 
 /* How long an admission waits for Redis. hiredis 0.14 has no command
@@ -258,6 +288,62 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     r->connected = false;
 }
 
+static void on_cancel_reply(redisAsyncContext *ac, void *replyv, void *ud);
+
+/* The name of lease's tombstone (CANCEL). */
+static void tombstone(char out[RKEY_MAX], const char *lease)
+{
+    snprintf(out, RKEY_MAX, "ccp:lease:cancelled:%s", lease);
+}
+
+/* Queues every waiting cancel on r->ac (after AUTH and SELECT); each
+ * comes back to the list if its reply is lost too. */
+static void send_cancels(ccp_redis *r)
+{
+    cancel *c = r->cancels;
+    r->cancels = NULL;
+    r->n_cancels = 0;
+    while (c) {
+        cancel *next = c->next;
+        char tomb[RKEY_MAX], nk[12];
+        tombstone(tomb, c->lease);
+        snprintf(nk, sizeof nk, "%d", 1 + c->n);
+        const char *a[6];
+        int argc = 0;
+        a[argc++] = "EVAL";
+        a[argc++] = CANCEL;
+        a[argc++] = nk;
+        a[argc++] = tomb;
+        for (int i = 0; i < c->n; i++)
+            a[argc++] = c->sets[i];
+        a[argc++] = c->lease;
+        if (redisAsyncCommandArgv(r->ac, on_cancel_reply, c, argc, a, NULL) != REDIS_OK) {
+            c->next = r->cancels; /* kept for the next connection */
+            r->cancels = c;
+            r->n_cancels++;
+        }
+        c = next;
+    }
+}
+
+static void on_cancel_reply(redisAsyncContext *ac, void *replyv, void *ud)
+{
+    cancel *c = ud;
+    redisReply *reply = replyv;
+    ccp_redis *r = ac->data;
+    if (reply && reply->type != REDIS_REPLY_ERROR) {
+        free(c);
+        return;
+    }
+    if (!r || r->n_cancels >= CANCELS_MAX) {
+        free(c);
+        return;
+    }
+    c->next = r->cancels;
+    r->cancels = c;
+    r->n_cancels++;
+}
+
 static void connect_now(ccp_redis *r)
 {
     r->last_try_ms = uv_now(r->loop);
@@ -284,6 +370,7 @@ static void connect_now(ccp_redis *r)
         redisAsyncCommandArgv(ac, NULL, NULL, r->user[0] ? 3 : 2, a, NULL);
     }
     if (r->db) redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->db);
+    send_cancels(r);
 }
 
 ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
@@ -321,6 +408,11 @@ void ccp_redis_free(ccp_redis *r)
     if (!r) return;
     /* Pending callbacks run now with a NULL reply (unreachable). */
     drop(r);
+    while (r->cancels) {
+        cancel *next = r->cancels->next;
+        free(r->cancels);
+        r->cancels = next;
+    }
     explicit_bzero(r->pass, sizeof r->pass);
     free(r);
 }
@@ -356,6 +448,26 @@ static void on_timeout(uv_timer_t *t)
     drop(p->r);
 }
 
+/* The admission p was sent but its answer is lost: Redis may have taken
+ * its lease, or may take it yet. Cancelled on the next connection. */
+static void queue_cancel(pending_admit *p)
+{
+    ccp_redis *r = p->r;
+    int n = 0;
+    cancel *c = ccp_xcalloc(1, sizeof *c); /* r's list's, then its command's */
+    for (int h = 0; h < p->n; h++)
+        if (strcmp(p->h[h].conc, "0") != 0) snprintf(c->sets[n++], RKEY_MAX, "%s", p->h[h].keys[1]);
+    if (!n || r->n_cancels >= CANCELS_MAX) {
+        free(c); /* no lease taken; or too many: it lapses within the hour */
+        return;
+    }
+    c->n = n;
+    snprintf(c->lease, sizeof c->lease, "%s", p->lease);
+    c->next = r->cancels;
+    r->cancels = c;
+    r->n_cancels++;
+}
+
 static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
 {
     pending_admit *p = ud;
@@ -383,6 +495,7 @@ static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
                      : ac && ac->errstr[0]                     ? ac->errstr
                                                                : "no reply");
     }
+    if (v.result < 0 && p->sent) queue_cancel(p);
     if (v.result >= 0 && !p->r->up) {
         ccp_log_info("state.redis %s:%d reachable again", p->r->host, p->r->port);
         p->r->up = true;
@@ -397,14 +510,15 @@ static void send_admit(pending_admit *p)
     redisAsyncContext *ac = conn(p->r);
     /* EVALSHA sha numkeys keys... est, lease, then six arguments per
      * holder. */
-    const char *argv[3 + 8 + 2 + 12];
+    const char *argv[3 + 9 + 2 + 12];
     int argc = 0;
     argv[argc++] = p->tried_eval ? "EVAL" : "EVALSHA";
     argv[argc++] = p->tried_eval ? SCRIPT : p->r->sha;
-    argv[argc++] = p->n == 2 ? "8" : "4";
+    argv[argc++] = p->n == 2 ? "9" : "5";
     for (int h = 0; h < p->n; h++)
         for (int i = 0; i < 4; i++)
             argv[argc++] = p->h[h].keys[i];
+    argv[argc++] = p->tomb;
     argv[argc++] = p->est;
     argv[argc++] = p->lease;
     for (int h = 0; h < p->n; h++) {
@@ -416,6 +530,7 @@ static void send_admit(pending_admit *p)
         argv[argc++] = p->h[h].left_ms;
     }
     int rc = ac ? redisAsyncCommandArgv(ac, on_admit_reply, p, argc, argv, NULL) : REDIS_ERR;
+    if (rc == REDIS_OK) p->sent = true;
     if (rc != REDIS_OK) {
         failed(p->r, "not connected");
         ccp_redis_verdict v = {.result = -1, .remaining = -1};
@@ -466,6 +581,7 @@ void ccp_redis_admit(ccp_redis *r, const ccp_redis_limits *key, const ccp_redis_
     if (tenant) holder_fill(&p->h[1], true, tenant);
     snprintf(p->est, sizeof p->est, "%lld", (long long)est_tokens);
     snprintf(p->lease, sizeof p->lease, "%s", lease);
+    tombstone(p->tomb, lease);
     uv_timer_init(r->loop, &p->timer);
     p->timer.data = p;
     uv_timer_start(&p->timer, on_timeout, REPLY_TIMEOUT_MS, 0);

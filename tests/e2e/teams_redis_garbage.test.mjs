@@ -153,3 +153,43 @@ state:
   for (let i = 0; i < 400 && (up = await post({ name: 'erin' })).status !== 201; i++) await sleep(25);
   assert.equal(up.status, 201, JSON.stringify(up.body));
 });
+
+// A Redis that stops answering for longer than the 1 s deadline, then goes
+// on: the admissions sent meanwhile were answered 529, but Redis runs them
+// when it resumes. Each is cancelled on the next connection (its lease
+// removed, and a tombstone refuses it if it runs later still), so the key's
+// slot is free at once, not an hour later.
+test('an_admission_answered_529_while_redis_was_stopped_holds_no_slot_once_it_resumes', async () => {
+  const state = path.join(dir, 'stopped.db');
+  const mk = spawnSync(BIN, ['keys', 'create', '--name', 'single', '--concurrency', '1', '--json', '--state', state],
+    { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  const { key, id } = JSON.parse(mk.stdout);
+  // One worker: the cancel goes on the connection of the loop that lost the answer.
+  const p = await startProxy(mockConfig(mock.url, `
+server:
+  workers: 1
+auth:
+  mode: keys
+state:
+  path: ${state}
+  poll_ms: 20
+  redis: ${redis.url(10)}
+`));
+  cleanups.push(() => p.stop());
+  const client = new Anthropic({ baseURL: p.url, apiKey: key, maxRetries: 0 });
+  const plain = () => client.messages.create(req).then(async (s) => { for await (const _ of s); return 200; }, (e) => e.status);
+  assert.equal(await plain(), 200);
+  redis.pause();
+  let during;
+  try {
+    during = await plain();
+  } finally {
+    redis.resume();
+  }
+  assert.equal(during, 529);
+  let st;
+  for (let i = 0; i < 400 && (st = await plain()) !== 200; i++) await sleep(25);
+  assert.equal(st, 200, `the key's one slot is still held: ${redis.cli(10, 'ZRANGE', `ccp:inflight:${id}`, '0', '-1')}`);
+  assert.equal(redis.cli(10, 'ZCARD', `ccp:inflight:${id}`), '0');
+});
