@@ -171,11 +171,11 @@ int ccp_rkey_decode(const char *const *kv, size_t n, ccp_keyrec *out, ccp_error 
         } else if (!strcmp(f, "prefix")) {
             ok = copy_fixed(out->prefix, sizeof out->prefix, v);
         } else if (!strcmp(f, "name")) {
-            ok = *v && dup_once(&out->name, v);
+            ok = *v && ccp_key_text_ok(v) && dup_once(&out->name, v);
         } else if (!strcmp(f, "tenant")) {
-            ok = dup_once(&out->tenant, v);
+            ok = ccp_key_text_ok(v) && dup_once(&out->tenant, v);
         } else if (!strcmp(f, "models")) {
-            ok = dup_once(&out->models, v);
+            ok = ccp_key_text_ok(v) && dup_once(&out->models, v);
         } else if (!strcmp(f, "revoked")) {
             ok = !strcmp(v, "0") || !strcmp(v, "1");
             out->revoked = v[0] == '1';
