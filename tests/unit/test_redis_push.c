@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "core/json.h"
 #include "teams/keystore.h"
 #include "teams/redis_audit.h"
 #include "teams/redis_push.h"
@@ -449,6 +450,29 @@ static void a_malformed_usage_hash_fails_the_batch_before_any_write(void **state
     close_temp(db, path);
 }
 
+/* The export is one JSON object a line even when someone wrote a stream
+ * entry by hand whose data is no JSON (verify names it; export shows it). */
+static void an_entry_written_by_hand_exports_as_json(void **state)
+{
+    (void)state;
+    if (!redis_pid) skip();
+    flushdb();
+    redisContext *c = conn();
+    freeReplyObject(redisCommand(c, "XADD ccp:audit * seq 1 time_ms 5 kind x data %s prev p hash h",
+                                 "not json\"},\"forged\":{"));
+    ccp_buf b = CCP_BUF_INIT;
+    ccp_error err = {0};
+    assert_int_equal(ccp_redis_audit_export(c, 0, &b, &err), 0);
+    json_object *o = ccp_json_parse(b.data, b.len, &err);
+    if (!o) fail_msg("not JSON: %.*s", (int)b.len, b.data);
+    assert_string_equal(json_object_get_string(ccp_json_get(o, "data")),
+                        "not json\"},\"forged\":{");
+    assert_null(ccp_json_get(o, "forged"));
+    json_object_put(o);
+    ccp_buf_free(&b);
+    redisFree(c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -460,6 +484,7 @@ int main(void)
         cmocka_unit_test(admin_rows_reach_the_stream_through_the_outbox),
         cmocka_unit_test(a_urls_password_is_sent_and_never_shown),
         cmocka_unit_test(a_malformed_usage_hash_fails_the_batch_before_any_write),
+        cmocka_unit_test(an_entry_written_by_hand_exports_as_json),
     };
     return cmocka_run_group_tests(tests, start_redis, stop_redis);
 }
