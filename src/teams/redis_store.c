@@ -139,11 +139,13 @@ static _Atomic uint64_t failures;
 /* A Redis key name: "ccp:" + kind + what a holder's id or name makes it. */
 #define RKEY_MAX 300
 
-/* One admission to cancel (CANCEL), owned by the list it is on or by the
- * command carrying it. */
+/* One admission to cancel (CANCEL), or one release (a ZREM, release
+ * true) to send again until Redis has it: owned by the list it is on or
+ * by the command carrying it. */
 typedef struct cancel {
     struct cancel *next;
-    int n; /* sets of requests in flight: 0 to 2 */
+    bool release; /* a request's end: ZREM sets[0] lease, no tombstone */
+    int n;        /* sets of requests in flight: 0 to 2 (a release: 1) */
     char sets[2][RKEY_MAX];
     char lease[CCP_REDIS_LEASE_MAX];
 } cancel;
@@ -166,6 +168,10 @@ struct ccp_redis {
     uint64_t leases;
     cancel *cancels; /* to send on the next connection */
     size_t n_cancels;
+    /* Once a second: sends what waits in cancels even when this loop gets
+     * no request (the other loops' requests may be the ones the held
+     * slots refuse). Its own allocation: closed, not freed, with r. */
+    uv_timer_t *tick;
 };
 
 /* One holder's part of an admission: its Redis keys and its ARGV. */
@@ -296,15 +302,21 @@ static void tombstone(char out[RKEY_MAX], const char *lease)
     snprintf(out, RKEY_MAX, "ccp:lease:cancelled:%s", lease);
 }
 
-/* Queues every waiting cancel on r->ac (after AUTH and SELECT); each
- * comes back to the list if its reply is lost too. */
-static void send_cancels(ccp_redis *r)
+/* Sends c on r->ac: back on the list if it cannot go, or if its reply is
+ * lost (on_cancel_reply). ZREM and CANCEL may run twice: both are
+ * idempotent. */
+static void send_cancel(ccp_redis *r, cancel *c)
 {
-    cancel *c = r->cancels;
-    r->cancels = NULL;
-    r->n_cancels = 0;
-    while (c) {
-        cancel *next = c->next;
+    if (c->release) {
+        const char *a[] = {"ZREM", c->sets[0], c->lease};
+        if (redisAsyncCommandArgv(r->ac, on_cancel_reply, c, 3, a, NULL) != REDIS_OK) {
+            c->next = r->cancels;
+            r->cancels = c;
+            r->n_cancels++;
+        }
+        return;
+    }
+    {
         char tomb[RKEY_MAX], nk[12];
         tombstone(tomb, c->lease);
         snprintf(nk, sizeof nk, "%d", 1 + c->n);
@@ -322,6 +334,19 @@ static void send_cancels(ccp_redis *r)
             r->cancels = c;
             r->n_cancels++;
         }
+    }
+}
+
+/* Queues every waiting cancel and release on r->ac (after AUTH and
+ * SELECT). */
+static void send_cancels(ccp_redis *r)
+{
+    cancel *c = r->cancels;
+    r->cancels = NULL;
+    r->n_cancels = 0;
+    while (c) {
+        cancel *next = c->next;
+        send_cancel(r, c);
         c = next;
     }
 }
@@ -331,7 +356,7 @@ static void on_cancel_reply(redisAsyncContext *ac, void *replyv, void *ud)
     cancel *c = ud;
     redisReply *reply = replyv;
     ccp_redis *r = ac->data;
-    if (reply && reply->type != REDIS_REPLY_ERROR) {
+    if (reply) { /* Redis answered (an error too: sending again would not help) */
         free(c);
         return;
     }
@@ -373,6 +398,13 @@ static void connect_now(ccp_redis *r)
     send_cancels(r);
 }
 
+static void on_tick(uv_timer_t *t);
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
 ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
 {
     ccp_redis *r = ccp_xcalloc(1, sizeof *r);
@@ -399,6 +431,11 @@ ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
     }
     for (unsigned i = 0; i < 8; i++)
         snprintf(r->lease_prefix + 2 * i, 3, "%02x", rnd[i]);
+    r->tick = ccp_xcalloc(1, sizeof *r->tick); /* freed when closed */
+    uv_timer_init(loop, r->tick);
+    r->tick->data = r;
+    uv_timer_start(r->tick, on_tick, 1000, 1000);
+    uv_unref((uv_handle_t *)r->tick); /* never what keeps the loop running */
     connect_now(r);
     return r;
 }
@@ -406,6 +443,8 @@ ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
 void ccp_redis_free(ccp_redis *r)
 {
     if (!r) return;
+    r->tick->data = NULL;
+    uv_close((uv_handle_t *)r->tick, free_handle);
     /* Pending callbacks run now with a NULL reply (unreachable). */
     drop(r);
     while (r->cancels) {
@@ -425,6 +464,16 @@ static redisAsyncContext *conn(ccp_redis *r)
 }
 
 static void send_admit(pending_admit *p);
+
+static void on_tick(uv_timer_t *t)
+{
+    ccp_redis *r = t->data;
+    if (!r || !r->cancels) return;
+    if (!r->ac)
+        conn(r); /* a new connection sends them first (at most once a second) */
+    else if (r->connected)
+        send_cancels(r);
+}
 
 static void free_pending(uv_handle_t *h)
 {
@@ -590,10 +639,23 @@ void ccp_redis_admit(ccp_redis *r, const ccp_redis_limits *key, const ccp_redis_
 
 void ccp_redis_release(ccp_redis *r, const char *key_id, bool tenant, const char *lease)
 {
+    /* Not fire and forget: a release lost with its connection (Redis
+     * down, restarted with its data) would keep the key's slot held for
+     * the lease's hour; it goes again on the next connection. */
     redisAsyncContext *ac = conn(r);
-    char k[RKEY_MAX];
-    rkey(k, tenant, "inflight", key_id);
-    if (ac) redisAsyncCommand(ac, NULL, NULL, "ZREM %s %s", k, lease);
+    if (!ac && r->n_cancels >= CANCELS_MAX) return; /* it lapses within the hour */
+    cancel *c = ccp_xcalloc(1, sizeof *c);          /* r's list's, then its command's */
+    c->release = true;
+    c->n = 1;
+    rkey(c->sets[0], tenant, "inflight", key_id);
+    snprintf(c->lease, sizeof c->lease, "%s", lease);
+    if (ac) {
+        send_cancel(r, c);
+        return;
+    }
+    c->next = r->cancels;
+    r->cancels = c;
+    r->n_cancels++;
 }
 
 void ccp_redis_spend(ccp_redis *r, const char *key_id, bool tenant, const char *period, double usd)

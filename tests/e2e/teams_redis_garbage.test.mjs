@@ -165,10 +165,7 @@ test('an_admission_answered_529_while_redis_was_stopped_holds_no_slot_once_it_re
     { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
   assert.equal(mk.status, 0, mk.stderr);
   const { key, id } = JSON.parse(mk.stdout);
-  // One worker: the cancel goes on the connection of the loop that lost the answer.
   const p = await startProxy(mockConfig(mock.url, `
-server:
-  workers: 1
 auth:
   mode: keys
 state:
@@ -192,4 +189,44 @@ state:
   for (let i = 0; i < 400 && (st = await plain()) !== 200; i++) await sleep(25);
   assert.equal(st, 200, `the key's one slot is still held: ${redis.cli(10, 'ZRANGE', `ccp:inflight:${id}`, '0', '-1')}`);
   assert.equal(redis.cli(10, 'ZCARD', `ccp:inflight:${id}`), '0');
+});
+
+// A request that ends while Redis is down (then back with its data, from
+// its dump): its release is sent again once Redis answers, so its hold
+// does not keep the key's one slot for the lease's hour.
+test('a_release_made_while_redis_is_down_reaches_it_once_it_is_back', async () => {
+  const state = path.join(dir, 'down.db');
+  const mk = spawnSync(BIN, ['keys', 'create', '--name', 'solo', '--concurrency', '1', '--json', '--state', state],
+    { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  const { key, id } = JSON.parse(mk.stdout);
+  const p = await startProxy(mockConfig(mock.url, `
+auth:
+  mode: keys
+state:
+  path: ${state}
+  poll_ms: 20
+  redis: ${redis.url(11)}
+`));
+  cleanups.push(() => p.stop());
+  const client = new Anthropic({ baseURL: p.url, apiKey: key, maxRetries: 0 });
+  const plain = () => client.messages.create(req).then(async (s) => { for await (const _ of s); return 200; }, (e) => e.status);
+  const ac = new AbortController();
+  const held = await client.messages.create(holdReq, { signal: ac.signal });
+  const it = held[Symbol.asyncIterator]();
+  await it.next();
+  assert.equal(redis.cli(11, 'ZCARD', `ccp:inflight:${id}`), '1');
+  redis.cli(11, 'SAVE'); // the hold is in the dump Redis comes back with
+  await redis.kill();
+  // A request while Redis is down fails (closed), so the worker has tried
+  // to connect within the second: the release finds no connection.
+  assert.equal(await plain(), 529);
+  ac.abort();
+  await it.next().catch(() => {});
+  await sleep(100); // the end reaches the proxy (nothing to wait on: Redis is down)
+  await redis.start();
+  assert.equal(redis.cli(11, 'ZCARD', `ccp:inflight:${id}`), '1');
+  let st;
+  for (let i = 0; i < 400 && (st = await plain()) !== 200; i++) await sleep(25);
+  assert.equal(st, 200, `the key's one slot is still held: ${redis.cli(11, 'ZRANGE', `ccp:inflight:${id}`, '0', '-1')}`);
 });
