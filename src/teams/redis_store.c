@@ -44,14 +44,18 @@
 static const char SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local function finite(v)\n"
+    "  local x = tonumber(v)\n"
+    "  if x and x == x and x > -1e15 and x < 1e15 then return x end\n"
+    "  return nil\n"
+    "end\n"
     "local est = tonumber(ARGV[1])\n"
     "local lease = ARGV[2]\n"
     "local n = math.floor(#KEYS / 4)\n"
     "if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return {0, 1, 1000, 0, 0} end\n"
     "local function level_of(k, cap)\n"
     "  local h = redis.call('HMGET', k, 'level', 'at')\n"
-    "  local level = tonumber(h[1]) or cap\n"
-    "  local at = tonumber(h[2]) or now\n"
+    "  local level, at = finite(h[1]) or cap, finite(h[2]) or now\n"
     "  if now > at then level = math.min(cap, level + (now - at) * cap / 60000) end\n"
     "  return level\n"
     "end\n"
@@ -108,14 +112,22 @@ static const char SCRIPT[] =
     "return {1, 0, 0, remaining, who}\n";
 
 /* KEYS[1]: a tpm bucket; ARGV: tpm, tokens to give back (< 0: to take
- * more, when a request used more than its estimate). */
+ * more, when a request used more than its estimate). In both scripts a
+ * bucket's level or time that is no finite number (written by hand: Lua's
+ * tonumber takes "nan" and "inf") counts as none: a NaN level compared
+ * false with everything and so let every request through, for as long as
+ * the key stayed busy. */
 static const char ADJUST[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local function finite(v)\n"
+    "  local x = tonumber(v)\n"
+    "  if x and x == x and x > -1e15 and x < 1e15 then return x end\n"
+    "  return nil\n"
+    "end\n"
     "local cap = tonumber(ARGV[1])\n"
     "local h = redis.call('HMGET', KEYS[1], 'level', 'at')\n"
-    "local level = tonumber(h[1]) or cap\n"
-    "local at = tonumber(h[2]) or now\n"
+    "local level, at = finite(h[1]) or cap, finite(h[2]) or now\n"
     "if now > at then level = level + (now - at) * cap / 60000 end\n"
     "level = math.min(cap, level + tonumber(ARGV[2]))\n"
     "redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))\n"

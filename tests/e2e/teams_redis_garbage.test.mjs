@@ -230,3 +230,28 @@ state:
   for (let i = 0; i < 400 && (st = await plain()) !== 200; i++) await sleep(25);
   assert.equal(st, 200, `the key's one slot is still held: ${redis.cli(11, 'ZRANGE', `ccp:inflight:${id}`, '0', '-1')}`);
 });
+
+// A key's rpm bucket written by hand with a level that is no number
+// ("nan": Lua's tonumber takes it) counts as a fresh bucket: the limit
+// still holds, where a NaN level let every request through.
+test('an_rpm_bucket_holding_nan_still_limits_the_key', async () => {
+  const state = path.join(dir, 'nan.db');
+  const mk = spawnSync(BIN, ['keys', 'create', '--name', 'once', '--rpm', '1', '--json', '--state', state],
+    { env: { PATH: process.env.PATH, HOME: dir }, encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  const { key, id } = JSON.parse(mk.stdout);
+  const p = await startProxy(mockConfig(mock.url, `
+auth:
+  mode: keys
+state:
+  path: ${state}
+  poll_ms: 20
+  redis: ${redis.url(12)}
+`));
+  cleanups.push(() => p.stop());
+  const client = new Anthropic({ baseURL: p.url, apiKey: key, maxRetries: 0 });
+  const plain = () => client.messages.create(req).then(async (s) => { for await (const _ of s); return 200; }, (e) => e.status);
+  redis.cli(12, 'HSET', `ccp:rpm:${id}`, 'level', 'nan', 'at', 'nan');
+  const got = [await plain(), await plain(), await plain()];
+  assert.deepEqual(got, [200, 429, 429]);
+});
