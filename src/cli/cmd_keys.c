@@ -573,6 +573,7 @@ int ccp_cmd_keys(int argc, char **argv)
     if (b.data) explicit_bzero(b.data, b.len); /* it may hold a secret */
     ccp_buf_free(&b);
     ccp_rkeys_close(rk);
+    if (redis_url) explicit_bzero(redis_url, strlen(redis_url)); /* a password */
     free(redis_url);
     sqlite3_close(db);
     if (rc) {

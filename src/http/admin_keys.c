@@ -120,6 +120,10 @@ static void run(uv_work_t *wk)
         }
     }
     explicit_bzero(secret, sizeof secret);
+    /* Redis connected but then did not answer (stopped, overloaded, gone
+     * mid-change): as unreachable as a refused connection, and as worth a
+     * retry. */
+    if (rc && rc != CCP_ENOTFOUND && rc != CCP_EINVAL && ccp_rkeys_broken(rk)) j->redis_down = true;
     ccp_rkeys_close(rk);
     if (db) sqlite3_close(db);
     /* The proxy serves its own change now, not at the next poll. */

@@ -76,6 +76,9 @@ static void limit_headers(ccp_response *res, const ccp_guard_verdict *v)
     }
 }
 
+_Static_assert(sizeof(((ccp_guard_ticket *)0)->shared_lease) >= CCP_REDIS_LEASE_MAX,
+               "a ticket holds a lease");
+
 /* An admission waiting for Redis. */
 typedef struct pending_gate {
     ccp_worker *w;
@@ -228,6 +231,7 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
         pending_gate *p = ccp_xcalloc(1, sizeof *p);
         *p = (pending_gate){w, req, res, body, *t, go, false};
         memset(t, 0, sizeof *t);
+        ccp_redis_lease(w->redis, p->t.shared_lease);
         ccp_res_on_abort(res, pending_abort, p);
         ccp_redis_limits kl = {p->t.key_id,
                                p->t.shared_rpm,
@@ -243,7 +247,7 @@ bool ccp_teams_admit(ccp_worker *w, const ccp_request *req, ccp_response *res, j
                                    {ts->budget, ts->seed, "", ts->left_ms}};
         snprintf(tenant.budget.period, sizeof tenant.budget.period, "%s", ts->period);
         ccp_redis_admit(w->redis, &kl, tenant_shares(&p->t) ? &tenant : NULL, p->t.est_tokens,
-                        on_redis, p);
+                        p->t.shared_lease, on_redis, p);
         return false;
     }
     if (v.status == 0) return true;
@@ -277,8 +281,8 @@ void ccp_teams_end(ccp_worker *w, ccp_guard_ticket *t, const ccp_access *acc,
 {
     if (!t->key) return;
     ccp_guard_shared *ts = &t->tenant_shared;
-    if (t->shared_held && w->redis) ccp_redis_release(w->redis, t->key_id, false);
-    if (ts->held && w->redis) ccp_redis_release(w->redis, t->tenant_name, true);
+    if (t->shared_held && w->redis) ccp_redis_release(w->redis, t->key_id, false, t->shared_lease);
+    if (ts->held && w->redis) ccp_redis_release(w->redis, t->tenant_name, true, t->shared_lease);
     t->shared_held = ts->held = false;
     /* Reconciliation of the shared tpm buckets: the estimate back, what was
      * used taken (nothing used when the request ended without an account). */

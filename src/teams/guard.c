@@ -710,6 +710,7 @@ void ccp_guard_free(ccp_guard *g)
     free(g->table);
     ccp_redis_push_free(g->push);
     ccp_rkeys_close(g->rk);
+    if (g->redis_url) explicit_bzero(g->redis_url, strlen(g->redis_url)); /* a password */
     free(g->redis_url);
     sqlite3_close(g->db);
     pthread_mutex_destroy(&g->mu);

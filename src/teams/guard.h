@@ -71,6 +71,7 @@ typedef struct ccp_guard_ticket {
     double shared_budget, shared_seed;
     int shared_budget_period;
     char shared_period[12];
+    char shared_lease[40]; /* the hold's name in Redis (ccp_redis_lease), key's and tenant's */
     int64_t shared_left_ms;
     bool shared_spend; /* admitted by Redis: the spend goes there at the end */
     bool refused;      /* refused after the local admission: audited as a refusal */

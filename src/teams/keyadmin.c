@@ -152,12 +152,15 @@ const char *ccp_keyadmin_status(const ccp_keyrec *k, int64_t now)
     return "active";
 }
 
-static void time_text(int64_t t, char *out, size_t cap)
+/* t as ISO text; false (out "") when gmtime cannot take it (a year past
+ * what struct tm holds: a record from Redis may say anything). */
+static bool time_text(int64_t t, char *out, size_t cap)
 {
     time_t s = (time_t)t;
     struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    out[0] = '\0';
+    if (!gmtime_r(&s, &tm)) return false;
+    return strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0;
 }
 
 static void json_str(ccp_buf *b, const char *s)
@@ -176,8 +179,7 @@ static void json_time(ccp_buf *b, int64_t t)
         ccp_buf_appends(b, "null");
         return;
     }
-    time_text(t, s, sizeof s);
-    json_str(b, s);
+    json_str(b, time_text(t, s, sizeof s) ? s : NULL);
 }
 
 void ccp_keyadmin_json(const ccp_keyrec *k, const char *secret, ccp_buf *b)
@@ -189,8 +191,8 @@ void ccp_keyadmin_json(const ccp_keyrec *k, const char *secret, ccp_buf *b)
     ccp_buf_printf(b, ",\"prefix\":\"%s\",\"status\":\"%s\",\"created\":", k->prefix,
                    ccp_keyadmin_status(k, (int64_t)time(NULL)));
     char t[40];
-    time_text(k->created, t, sizeof t); /* a key always has one */
-    json_str(b, t);
+    /* A key always has one; null only for a time no calendar shows. */
+    json_str(b, time_text(k->created, t, sizeof t) ? t : NULL);
     ccp_buf_appends(b, ",\"expires\":");
     json_time(b, k->expires);
     ccp_buf_appends(b, ",\"last_used\":");

@@ -245,8 +245,28 @@ static void key_json(const ccp_keyrec *k, const char *action, ccp_buf *b)
     ccp_buf_appendc(b, '}');
 }
 
+bool ccp_key_text_ok(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return false;
+    return true;
+}
+
 int ccp_keystore_mint(ccp_keyrec *k, bool new_key, char secret[CCP_KEY_SECRET_MAX], ccp_error *err)
 {
+    /* A name, tenant or model list is printed as it is by `ccproxy keys
+     * list` and in log lines: a control character there (an escape
+     * sequence, a newline) would write into the admin's terminal or forge
+     * a log line. */
+    const char *bad = !ccp_key_text_ok(k->name)     ? "name"
+                      : !ccp_key_text_ok(k->tenant) ? "tenant"
+                      : !ccp_key_text_ok(k->models) ? "models"
+                                                    : NULL;
+    if (new_key && bad) {
+        memset(secret, 0, CCP_KEY_SECRET_MAX);
+        return ccp_error_set(err, CCP_EINVAL,
+                             "%s: must not hold a control character (a newline, an escape)", bad);
+    }
     int rc = new_secret(secret, err);
     if (!rc && new_key) rc = new_id(k->id, err);
     if (rc) {

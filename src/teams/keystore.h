@@ -67,6 +67,10 @@ int ccp_keystore_create(sqlite3 *db, ccp_keyrec *k, char secret[CCP_KEY_SECRET_M
  * new_key also a new id and created time. Nothing is written. */
 int ccp_keystore_mint(ccp_keyrec *k, bool new_key, char secret[CCP_KEY_SECRET_MAX], ccp_error *err);
 
+/* Whether s (NULL: yes) holds no control character: what a key's name,
+ * tenant and models may hold (they are printed as they are). */
+bool ccp_key_text_ok(const char *s);
+
 /* Makes the keys table the n records of recs (Redis's, redis_keys.h), in
  * one transaction: each is written (its last_used kept), every other key
  * is revoked; one that holds a listed key's name is renamed "NAME~ID". */

@@ -2,6 +2,7 @@
  * archiving (see redis_audit.h). */
 #include "teams/redis_audit.h"
 
+#include "core/json.h"
 #include "teams/audit.h"
 
 #include <errno.h>
@@ -319,8 +320,21 @@ static void export_line(ccp_buf *out, const char *id, const redisReply *f, int64
     ccp_buf_printf(out, "{\"seq\":%lld,\"time_ms\":%lld,\"kind\":", (long long)s, (long long)tm);
     ccp_buf_append_json_str(out, kind ? kind : "", kind ? strlen(kind) : 0);
     /* data is a JSON object written by ccproxy: embedded as it is (verify
-     * says whether it is still what ccproxy wrote). */
-    ccp_buf_printf(out, ",\"data\":%s,\"hash\":", data && *data ? data : "{}");
+     * says whether it is still what ccproxy wrote). Anyone who can write
+     * to Redis can put anything there: what is not a JSON object goes as a
+     * string, so the export stays one JSON object a line. */
+    ccp_error jerr = {0};
+    json_object *o = data && *data ? ccp_json_parse(data, strlen(data), &jerr) : NULL;
+    bool object = o && json_object_is_type(o, json_type_object);
+    json_object_put(o);
+    ccp_buf_appends(out, ",\"data\":");
+    if (object)
+        ccp_buf_appends(out, data);
+    else if (data)
+        ccp_buf_append_json_str(out, data, strlen(data));
+    else
+        ccp_buf_appends(out, "{}");
+    ccp_buf_appends(out, ",\"hash\":");
     ccp_buf_append_json_str(out, hash ? hash : "", hash ? strlen(hash) : 0);
     ccp_buf_printf(out, ",\"stream_id\":\"%s\"}\n", id);
 }

@@ -33,39 +33,56 @@ struct ccp_rkeys {
     "end\n"                                                                                        \
     "return redis.call('INCR', " K ")\n"
 
+/* Returns -4 unless every key named (KEYS[i] of type types[i], after
+ * the Lua table T) is that type or absent, and the version counter V is
+ * a count INCR can move: checked before the first write, since Redis does
+ * not roll a failed script back (a WRONGTYPE half way through a create
+ * would leave a key's name taken by a record no list shows). */
+#define CHECK(T, V)                                                                                \
+    "for i, t in ipairs(" T ") do\n"                                                               \
+    "  local x = redis.call('TYPE', KEYS[i]).ok\n"                                                 \
+    "  if x ~= 'none' and x ~= t then return -4 end\n"                                             \
+    "end\n"                                                                                        \
+    "local v0 = redis.call('GET', " V ")\n"                                                        \
+    "if v0 and not (string.match(v0, '^%d+$') and #v0 < 19) then return -4 end\n"
+
 /* KEYS: the key's hash, the hash index, the name index, the id set, the
  * version. ARGV: mode ("create" or "import"), id, name, secret hash,
  * created, then the record's field/value pairs. Returns the new version
  * (> 0), or 0 (the id is there: an import skips it), -1 (the name is
- * another key's), -2 (the hash is another key's). */
-static const char PUT[] = "local id, name, hash = ARGV[2], ARGV[3], ARGV[4]\n"
-                          "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-                          "local other = redis.call('HGET', KEYS[3], name)\n"
-                          "if other and other ~= id then return -1 end\n"
-                          "other = redis.call('HGET', KEYS[2], hash)\n"
-                          "if other and other ~= id then return -2 end\n"
-                          "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
-                          "redis.call('HSET', KEYS[2], hash, id)\n"
-                          "redis.call('HSET', KEYS[3], name, id)\n"
-                          "redis.call('ZADD', KEYS[4], ARGV[5], id)\n" BUMP("KEYS[5]");
+ * another key's), -2 (the hash is another key's), -4 (CHECK). */
+static const char PUT[] =
+    CHECK("{'hash', 'hash', 'hash', 'zset', 'string'}",
+          "KEYS[5]") "local id, name, hash = ARGV[2], ARGV[3], ARGV[4]\n"
+                     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+                     "local other = redis.call('HGET', KEYS[3], name)\n"
+                     "if other and other ~= id then return -1 end\n"
+                     "other = redis.call('HGET', KEYS[2], hash)\n"
+                     "if other and other ~= id then return -2 end\n"
+                     "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
+                     "redis.call('HSET', KEYS[2], hash, id)\n"
+                     "redis.call('HSET', KEYS[3], name, id)\n"
+                     "redis.call('ZADD', KEYS[4], ARGV[5], id)\n" BUMP("KEYS[5]");
 
 /* KEYS: the key's hash, the hash index, the version. ARGV: "revoke" or
  * "rotate", id, and for rotate the new secret hash and prefix. Touches only
  * those fields, so a revoke and a rotation made at once by two admins both
  * hold (a whole-record write would let the later undo the earlier's
  * revoke). The old hash leaves the index. Returns the new version, -2
- * (the new hash is another key's), -3 (no such key). */
-static const char CHANGE[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end\n"
-                             "if ARGV[1] == 'revoke' then\n"
-                             "  redis.call('HSET', KEYS[1], 'revoked', '1')\n"
-                             "else\n"
-                             "  local other = redis.call('HGET', KEYS[2], ARGV[3])\n"
-                             "  if other and other ~= ARGV[2] then return -2 end\n"
-                             "  local old = redis.call('HGET', KEYS[1], 'hash')\n"
-                             "  if old then redis.call('HDEL', KEYS[2], old) end\n"
-                             "  redis.call('HSET', KEYS[1], 'hash', ARGV[3], 'prefix', ARGV[4])\n"
-                             "  redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])\n"
-                             "end\n" BUMP("KEYS[3]");
+ * (the new hash is another key's), -3 (no such key), -4 (CHECK). */
+static const char CHANGE[] =
+    CHECK("{'hash', 'hash', 'string'}",
+          "KEYS[3]") "if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end\n"
+                     "if ARGV[1] == 'revoke' then\n"
+                     "  redis.call('HSET', KEYS[1], 'revoked', '1')\n"
+                     "else\n"
+                     "  local other = redis.call('HGET', KEYS[2], ARGV[3])\n"
+                     "  if other and other ~= ARGV[2] then return -2 end\n"
+                     "  local old = redis.call('HGET', KEYS[1], 'hash')\n"
+                     "  if old then redis.call('HDEL', KEYS[2], old) end\n"
+                     "  redis.call('HSET', KEYS[1], 'hash', ARGV[3], 'prefix', ARGV[4])\n"
+                     "  redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])\n"
+                     "end\n" BUMP("KEYS[3]");
 
 static void put_str(ccp_rkey_enc *e, const char *field, const char *value)
 {
@@ -154,11 +171,11 @@ int ccp_rkey_decode(const char *const *kv, size_t n, ccp_keyrec *out, ccp_error 
         } else if (!strcmp(f, "prefix")) {
             ok = copy_fixed(out->prefix, sizeof out->prefix, v);
         } else if (!strcmp(f, "name")) {
-            ok = *v && dup_once(&out->name, v);
+            ok = *v && ccp_key_text_ok(v) && dup_once(&out->name, v);
         } else if (!strcmp(f, "tenant")) {
-            ok = dup_once(&out->tenant, v);
+            ok = ccp_key_text_ok(v) && dup_once(&out->tenant, v);
         } else if (!strcmp(f, "models")) {
-            ok = dup_once(&out->models, v);
+            ok = ccp_key_text_ok(v) && dup_once(&out->models, v);
         } else if (!strcmp(f, "revoked")) {
             ok = !strcmp(v, "0") || !strcmp(v, "1");
             out->revoked = v[0] == '1';
@@ -217,6 +234,11 @@ void ccp_rkeys_close(ccp_rkeys *r)
     if (!r) return;
     redisFree(r->c);
     free(r);
+}
+
+bool ccp_rkeys_broken(const ccp_rkeys *r)
+{
+    return r && r->c && r->c->err != 0;
 }
 
 /* The reply's failure as an error (and frees it); 0 when it is none. */
@@ -362,6 +384,16 @@ int ccp_rkeys_list(ccp_rkeys *r, ccp_keyrec **out, size_t *n, int64_t *version, 
                          "state.redis %s: the proxy keys kept changing while being read", r->where);
 }
 
+/* The error of a script that found a key of ours changed by hand (-4). */
+static int mangled(ccp_rkeys *r, ccp_error *err)
+{
+    return ccp_error_set(err, CCP_EIO,
+                         "state.redis %s: nothing written: one of ccp:key:ID, ccp:keys:hash, "
+                         "ccp:keys:name, ccp:keys, ccp:keys:version is not what ccproxy writes "
+                         "(changed by hand?) or the version is at its end: mend or delete it",
+                         r->where);
+}
+
 int ccp_rkeys_put(ccp_rkeys *r, const ccp_keyrec *k, ccp_rkeys_mode mode, bool *added,
                   ccp_error *err)
 {
@@ -408,6 +440,7 @@ int ccp_rkeys_put(ccp_rkeys *r, const ccp_keyrec *k, ccp_rkeys_mode mode, bool *
     if (v == -2)
         return ccp_error_set(err, CCP_EINVAL, "key %s: its secret is another key's in state.redis",
                              k->id);
+    if (v == -4) return mangled(r, err);
     return ccp_error_set(err, CCP_EIO, "state.redis %s: unexpected answer to a key write",
                          r->where);
 }
@@ -437,6 +470,7 @@ static int change(ccp_rkeys *r, const char *what, const char *id, const char *ha
     if (v == -2)
         return ccp_error_set(err, CCP_EINVAL, "key %s: its new secret is another key's", id);
     if (v == -3) return ccp_error_set(err, CCP_ENOTFOUND, "key %s is not in state.redis", id);
+    if (v == -4) return mangled(r, err);
     return ccp_error_set(err, CCP_EIO, "state.redis %s: unexpected answer to a key write",
                          r->where);
 }

@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "teams/keystore.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,10 @@ int ccp_rkeys_open(const char *url, int timeout_ms, ccp_rkeys **out, ccp_error *
 
 /* Closes the connection. NULL is fine. */
 void ccp_rkeys_close(ccp_rkeys *r);
+
+/* Whether the connection failed (a timeout, a reset, EOF) rather than
+ * Redis answering an error: Redis was unreachable. NULL: false. */
+bool ccp_rkeys_broken(const ccp_rkeys *r);
 
 /* The version counter; 0 when Redis holds no keys yet. */
 int ccp_rkeys_version(ccp_rkeys *r, int64_t *version, ccp_error *err);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 /* AUTOINCREMENT: an id is never used twice, even after the table was
  * emptied, so "the oldest rows" is always a prefix of what was sent. */
@@ -34,8 +35,11 @@ static const char OUTBOX_SCHEMA[] =
  * per audit row (seq, time_ms, kind, data, prev, hash). Replies {1, seq,
  * hash}: applied, the new head; {0, seq, hash}: the head moved, nothing
  * done; {2, n}: the batch was applied before, n rows of it. Everything is
- * checked before the first write: a script that fails half way would
- * leave its writes (Redis does not roll scripts back). */
+ * checked before the first write, the type of every key written and the
+ * fields HINCRBY and HINCRBYFLOAT add to included: a script that fails
+ * half way would leave its writes (Redis does not roll scripts back), and
+ * the retry a second later would add the batch's first rows again, and
+ * again. A key that would fail is an error reply naming it. */
 static const char ccp_redis_push_script[] =
     "local done = redis.call('GET', KEYS[1])\n"
     "if done then return {2, tonumber(done), ''} end\n"
@@ -46,8 +50,44 @@ static const char ccp_redis_push_script[] =
     "  local hash = h[2] or string.rep('0', 64)\n"
     "  if seq ~= ARGV[2] or hash ~= ARGV[3] then return {0, tonumber(seq), hash} end\n"
     "end\n"
-    "local ttl = tonumber(ARGV[7])\n"
+    "local function is_a(k, types)\n"
+    "  local t = redis.call('TYPE', k).ok\n"
+    "  return t == 'none' or t == types\n"
+    "end\n"
+    "local function count_ok(v)\n"
+    "  return not v or (string.match(v, '^%-?%d+$') ~= nil and #v < 19)\n"
+    "end\n"
+    "local function amount_ok(v)\n"
+    "  local x = v and tonumber(v)\n"
+    "  return not v or (x ~= nil and x == x and x < 1e300 and x > -1e300)\n"
+    "end\n"
+    "if na > 0 and not is_a(KEYS[3], 'stream') then\n"
+    "  return redis.error_reply(KEYS[3] .. ' is not a stream: the rows wait until it is '\n"
+    "                           .. 'mended or deleted')\n"
+    "end\n"
     "local i = 8\n"
+    "for r = 1, nu do\n"
+    "  local set = 'ccp:usage:' .. ARGV[i]\n"
+    "  local k = set .. ':' .. ARGV[i + 1]\n"
+    "  local why = nil\n"
+    "  if not is_a(set, 'set') then why = set .. ' is not a set'\n"
+    "  elseif not is_a(k, 'hash') then why = k .. ' is not a hash'\n"
+    "  else\n"
+    "    local h = redis.call('HMGET', k, 'requests', 'input_tokens', 'output_tokens',\n"
+    "                         'cache_read_tokens', 'cache_write_tokens', 'spend_usd', 'unpriced')\n"
+    "    for f = 1, 7 do\n"
+    "      if not (f == 6 and amount_ok(h[f]) or f ~= 6 and count_ok(h[f])) then\n"
+    "        why = k .. ' has a field that is not a count'\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  if why then\n"
+    "    return redis.error_reply(why .. ': the rows wait until it is mended or deleted')\n"
+    "  end\n"
+    "  i = i + 9\n"
+    "end\n"
+    "local ttl = tonumber(ARGV[7])\n"
+    "i = 8\n"
     "for r = 1, nu do\n"
     "  local set = 'ccp:usage:' .. ARGV[i]\n"
     "  local k = set .. ':' .. ARGV[i + 1]\n"
@@ -91,7 +131,19 @@ struct ccp_redis_push {
     uint64_t dropped;
     bool full_logged;
     bool lose_reply; /* tests: the next reply is lost after Redis ran the script */
+    /* Redis refused a batch (an error reply: a key of ours mangled by
+     * hand): said once until a batch goes through, tried again a second
+     * later on the same connection, which is fine. */
+    bool refused_logged;
+    int64_t retry_at; /* monotonic ms: no push before */
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int64_t count_rows(sqlite3 *db)
 {
@@ -476,9 +528,16 @@ static sent send_batch(ccp_redis_push *p, redisContext *c, const row *rows, size
     if (s == SENT_FAILED) {
         /* An error reply (out of memory, a wrong type where our keys should
          * be): the connection is fine but the rows wait, and say why once. */
-        ccp_redis_sync_drop(p->redis, r->type == REDIS_REPLY_ERROR ? r->str
-                                                                   : "unexpected reply to the "
-                                                                     "usage and audit script");
+        if (!p->refused_logged)
+            ccp_log_error("state.redis: usage and audit rows not pushed: %s",
+                          r->type == REDIS_REPLY_ERROR ? r->str
+                                                       : "unexpected reply to the usage and "
+                                                         "audit script");
+        p->refused_logged = true;
+        p->retry_at = mono_ms() + 1000;
+    } else if (s != SENT_MOVED && p->refused_logged) {
+        ccp_log_info("state.redis: usage and audit rows pushed again");
+        p->refused_logged = false;
     }
     freeReplyObject(r);
     return s;
@@ -487,6 +546,7 @@ static sent send_batch(ccp_redis_push *p, redisContext *c, const row *rows, size
 int64_t ccp_redis_push_run(ccp_redis_push *p)
 {
     int64_t pushed = 0;
+    if (mono_ms() < p->retry_at) return 0;
     row *rows = ccp_xcalloc(CCP_REDIS_PUSH_ROWS, sizeof *rows);
     for (;;) {
         if (p->waiting <= 0 && (p->waiting = count_rows(p->db)) == 0) break;

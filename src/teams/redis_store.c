@@ -13,39 +13,59 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 /* Admits one request against one or two holders of limits: the key, then
  * (when it has shared limits) its tenant. Per holder h (from 0), KEYS[4h+1]
  * is its rpm bucket (a hash: level, at), KEYS[4h+2] its requests in
  * flight, KEYS[4h+3] its tpm bucket, KEYS[4h+4] its spend in the budget's
- * period; ARGV[1] is the request's token estimate and ARGV[6h+2..6h+7] the
- * holder's rpm, concurrency, tpm, budget (0: none), the spend to start
- * from when Redis has none (the state file's) and the ms left in the
- * period. Returns {admitted, why (0 rpm, 1 concurrency, 2 tpm, 3 budget),
- * wait_ms, remaining, holder}: refused, the holder that refused; admitted,
- * the holder with the fewest requests left (remaining -1: no rpm limit).
- * Every holder is checked before anything is taken, so nothing is taken
- * unless every limit of both allows it. Redis's TIME is the one clock of
+ * period; ARGV[1] is the request's token estimate, ARGV[2] its lease (a
+ * name no other request has) and ARGV[6h+3..6h+8] the holder's rpm,
+ * concurrency, tpm, budget (0: none), the spend to start from when Redis
+ * has none (the state file's) and the ms left in the period.
+ *
+ * Requests in flight are a sorted set of leases scored by when each
+ * lapses (LEASE_MS after its admission), not a counter: a release is
+ * ZREM of the request's own lease, which a Redis emptied meanwhile or a
+ * release sent twice cannot turn into a count below the truth; and a hold
+ * whose release never comes (its instance died, or the admission's reply
+ * was lost to a timeout after Redis ran it) lapses on its own, where a
+ * counter's expiry was pushed back by every later admission of the key,
+ * so a busy key lost that slot for good. The last KEYS entry is the
+ * lease's tombstone (CANCEL): an admission whose answer the instance gave
+ * up on, and cancelled, takes nothing even when Redis runs it after the
+ * cancel (a stopped Redis resumed runs both connections' commands in no
+ * set order). Returns {admitted, why (0 rpm, 1 concurrency, 2 tpm, 3
+ * budget), wait_ms, remaining, holder}: refused, the holder that refused; admitted, the holder with
+ * the fewest requests left (remaining -1: no rpm limit). Every holder is checked before anything is
+ * taken, so nothing is taken unless every limit of both allows it. Redis's TIME is the one clock of
  * every instance. */
 static const char SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local function finite(v)\n"
+    "  local x = tonumber(v)\n"
+    "  if x and x == x and x > -1e15 and x < 1e15 then return x end\n"
+    "  return nil\n"
+    "end\n"
     "local est = tonumber(ARGV[1])\n"
-    "local n = #KEYS / 4\n"
+    "local lease = ARGV[2]\n"
+    "local n = math.floor(#KEYS / 4)\n"
+    "if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return {0, 1, 1000, 0, 0} end\n"
     "local function level_of(k, cap)\n"
     "  local h = redis.call('HMGET', k, 'level', 'at')\n"
-    "  local level = tonumber(h[1]) or cap\n"
-    "  local at = tonumber(h[2]) or now\n"
+    "  local level, at = finite(h[1]) or cap, finite(h[2]) or now\n"
     "  if now > at then level = math.min(cap, level + (now - at) * cap / 60000) end\n"
     "  return level\n"
     "end\n"
     "local lv = {}\n"
     "for h = 0, n - 1 do\n"
-    "  local k, a = h * 4, h * 6 + 1\n"
+    "  local k, a = h * 4, h * 6 + 2\n"
     "  local rpm, conc = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
     "  local tpm, budget = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
     "  if conc > 0 then\n"
-    "    local c = tonumber(redis.call('GET', KEYS[k + 2]) or '0')\n"
+    "    local c = redis.call('ZCOUNT', KEYS[k + 2], '(' .. now, '+inf')\n"
     "    if c >= conc then return {0, 1, 1000, 0, h} end\n"
     "  end\n"
     "  if budget > 0 then\n"
@@ -70,7 +90,7 @@ static const char SCRIPT[] =
     "end\n"
     "local remaining, who = -1, 0\n"
     "for h = 0, n - 1 do\n"
-    "  local k, a = h * 4, h * 6 + 1\n"
+    "  local k, a = h * 4, h * 6 + 2\n"
     "  if tonumber(ARGV[a + 3]) > 0 then\n"
     "    redis.call('HSET', KEYS[k + 3], 'level', tostring(lv[2 * h + 2] - est), 'at', "
     "tostring(now))\n"
@@ -84,28 +104,63 @@ static const char SCRIPT[] =
     "    if remaining < 0 or r < remaining then remaining, who = r, h end\n"
     "  end\n"
     "  if tonumber(ARGV[a + 2]) > 0 then\n"
-    "    redis.call('INCR', KEYS[k + 2])\n"
+    "    redis.call('ZREMRANGEBYSCORE', KEYS[k + 2], '-inf', now)\n"
+    "    redis.call('ZADD', KEYS[k + 2], now + 3600000, lease)\n"
     "    redis.call('PEXPIRE', KEYS[k + 2], 3600000)\n"
     "  end\n"
     "end\n"
     "return {1, 0, 0, remaining, who}\n";
 
 /* KEYS[1]: a tpm bucket; ARGV: tpm, tokens to give back (< 0: to take
- * more, when a request used more than its estimate). */
+ * more, when a request used more than its estimate). In both scripts a
+ * bucket's level or time that is no finite number (written by hand: Lua's
+ * tonumber takes "nan" and "inf") counts as none: a NaN level compared
+ * false with everything and so let every request through, for as long as
+ * the key stayed busy. */
 static const char ADJUST[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local function finite(v)\n"
+    "  local x = tonumber(v)\n"
+    "  if x and x == x and x > -1e15 and x < 1e15 then return x end\n"
+    "  return nil\n"
+    "end\n"
     "local cap = tonumber(ARGV[1])\n"
     "local h = redis.call('HMGET', KEYS[1], 'level', 'at')\n"
-    "local level = tonumber(h[1]) or cap\n"
-    "local at = tonumber(h[2]) or now\n"
+    "local level, at = finite(h[1]) or cap, finite(h[2]) or now\n"
     "if now > at then level = level + (now - at) * cap / 60000 end\n"
     "level = math.min(cap, level + tonumber(ARGV[2]))\n"
     "redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))\n"
     "redis.call('PEXPIRE', KEYS[1], 120000)\n"
     "return 1\n";
 
+/* Cancels an admission whose answer was lost (the connection dropped or
+ * timed out after it was sent: Redis may have run it, or may still).
+ * KEYS[1]: the lease's tombstone, then the sets of requests in flight it
+ * may hold; ARGV[1]: the lease. An hour: a lease's own life. */
+static const char CANCEL[] = "redis.call('SET', KEYS[1], '1', 'PX', 3600000)\n"
+                             "for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end\n"
+                             "return 1\n";
+
+/* Cancels waiting for a connection: at most this many (past it, a lost
+ * hold lapses on its own, within the hour). */
+#define CANCELS_MAX 1024
+
 static _Atomic uint64_t failures;
+
+/* A Redis key name: "ccp:" + kind + what a holder's id or name makes it. */
+#define RKEY_MAX 300
+
+/* One admission to cancel (CANCEL), or one release (a ZREM, release
+ * true) to send again until Redis has it: owned by the list it is on or
+ * by the command carrying it. */
+typedef struct cancel {
+    struct cancel *next;
+    bool release; /* a request's end: ZREM sets[0] lease, no tombstone */
+    int n;        /* sets of requests in flight: 0 to 2 (a release: 1) */
+    char sets[2][RKEY_MAX];
+    char lease[CCP_REDIS_LEASE_MAX];
+} cancel;
 
 typedef struct ccp_redis ccp_redis;
 static void drop(ccp_redis *r);
@@ -120,10 +175,16 @@ struct ccp_redis {
     bool up;                   /* last state logged: true up, false down */
     uint64_t last_try_ms;
     char sha[41]; /* SHA-1 of SCRIPT, as EVALSHA wants it */
+    /* Leases: this connection's random prefix, then a count (one loop's). */
+    char lease_prefix[17];
+    uint64_t leases;
+    cancel *cancels; /* to send on the next connection */
+    size_t n_cancels;
+    /* Once a second: sends what waits in cancels even when this loop gets
+     * no request (the other loops' requests may be the ones the held
+     * slots refuse). Its own allocation: closed, not freed, with r. */
+    uv_timer_t *tick;
 };
-
-/* A Redis key name: "ccp:" + kind + what a holder's id or name makes it. */
-#define RKEY_MAX 300
 
 /* One holder's part of an admission: its Redis keys and its ARGV. */
 typedef struct holder_args {
@@ -139,8 +200,11 @@ typedef struct pending_admit {
     int n; /* holders: 1 the key, 2 the key and its tenant */
     holder_args h[2];
     char est[24];
-    bool tried_eval;  /* NOSCRIPT was answered once: EVAL sent */
-    uv_timer_t timer; /* the reply's deadline; p is freed when it is closed */
+    char lease[CCP_REDIS_LEASE_MAX];
+    char tomb[RKEY_MAX]; /* the lease's tombstone */
+    bool sent;           /* on a connection: Redis may run it */
+    bool tried_eval;     /* NOSCRIPT was answered once: EVAL sent */
+    uv_timer_t timer;    /* the reply's deadline; p is freed when it is closed */
 } pending_admit;
 
 /* How long an admission waits for Redis. hiredis 0.14 has no command
@@ -242,6 +306,81 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     r->connected = false;
 }
 
+static void on_cancel_reply(redisAsyncContext *ac, void *replyv, void *ud);
+
+/* The name of lease's tombstone (CANCEL). */
+static void tombstone(char out[RKEY_MAX], const char *lease)
+{
+    snprintf(out, RKEY_MAX, "ccp:lease:cancelled:%s", lease);
+}
+
+/* Sends c on r->ac: back on the list if it cannot go, or if its reply is
+ * lost (on_cancel_reply). ZREM and CANCEL may run twice: both are
+ * idempotent. */
+static void send_cancel(ccp_redis *r, cancel *c)
+{
+    if (c->release) {
+        const char *a[] = {"ZREM", c->sets[0], c->lease};
+        if (redisAsyncCommandArgv(r->ac, on_cancel_reply, c, 3, a, NULL) != REDIS_OK) {
+            c->next = r->cancels;
+            r->cancels = c;
+            r->n_cancels++;
+        }
+        return;
+    }
+    {
+        char tomb[RKEY_MAX], nk[12];
+        tombstone(tomb, c->lease);
+        snprintf(nk, sizeof nk, "%d", 1 + c->n);
+        const char *a[6];
+        int argc = 0;
+        a[argc++] = "EVAL";
+        a[argc++] = CANCEL;
+        a[argc++] = nk;
+        a[argc++] = tomb;
+        for (int i = 0; i < c->n; i++)
+            a[argc++] = c->sets[i];
+        a[argc++] = c->lease;
+        if (redisAsyncCommandArgv(r->ac, on_cancel_reply, c, argc, a, NULL) != REDIS_OK) {
+            c->next = r->cancels; /* kept for the next connection */
+            r->cancels = c;
+            r->n_cancels++;
+        }
+    }
+}
+
+/* Queues every waiting cancel and release on r->ac (after AUTH and
+ * SELECT). */
+static void send_cancels(ccp_redis *r)
+{
+    cancel *c = r->cancels;
+    r->cancels = NULL;
+    r->n_cancels = 0;
+    while (c) {
+        cancel *next = c->next;
+        send_cancel(r, c);
+        c = next;
+    }
+}
+
+static void on_cancel_reply(redisAsyncContext *ac, void *replyv, void *ud)
+{
+    cancel *c = ud;
+    redisReply *reply = replyv;
+    ccp_redis *r = ac->data;
+    if (reply) { /* Redis answered (an error too: sending again would not help) */
+        free(c);
+        return;
+    }
+    if (!r || r->n_cancels >= CANCELS_MAX) {
+        free(c);
+        return;
+    }
+    c->next = r->cancels;
+    r->cancels = c;
+    r->n_cancels++;
+}
+
 static void connect_now(ccp_redis *r)
 {
     r->last_try_ms = uv_now(r->loop);
@@ -268,6 +407,14 @@ static void connect_now(ccp_redis *r)
         redisAsyncCommandArgv(ac, NULL, NULL, r->user[0] ? 3 : 2, a, NULL);
     }
     if (r->db) redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->db);
+    send_cancels(r);
+}
+
+static void on_tick(uv_timer_t *t);
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
 }
 
 ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
@@ -287,6 +434,20 @@ ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
     EVP_Digest(SCRIPT, strlen(SCRIPT), md, &n, EVP_sha1(), NULL);
     for (unsigned i = 0; i < 20; i++)
         snprintf(r->sha + 2 * i, 3, "%02x", md[i]);
+    /* Leases of every instance and loop share a key's set: a random
+     * prefix keeps them apart (a clock and pid could repeat across hosts). */
+    unsigned char rnd[8] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        uint64_t t = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)r;
+        memcpy(rnd, &t, sizeof rnd);
+    }
+    for (unsigned i = 0; i < 8; i++)
+        snprintf(r->lease_prefix + 2 * i, 3, "%02x", rnd[i]);
+    r->tick = ccp_xcalloc(1, sizeof *r->tick); /* freed when closed */
+    uv_timer_init(loop, r->tick);
+    r->tick->data = r;
+    uv_timer_start(r->tick, on_tick, 1000, 1000);
+    uv_unref((uv_handle_t *)r->tick); /* never what keeps the loop running */
     connect_now(r);
     return r;
 }
@@ -294,8 +455,15 @@ ccp_redis *ccp_redis_new(uv_loop_t *loop, const char *url)
 void ccp_redis_free(ccp_redis *r)
 {
     if (!r) return;
+    r->tick->data = NULL;
+    uv_close((uv_handle_t *)r->tick, free_handle);
     /* Pending callbacks run now with a NULL reply (unreachable). */
     drop(r);
+    while (r->cancels) {
+        cancel *next = r->cancels->next;
+        free(r->cancels);
+        r->cancels = next;
+    }
     explicit_bzero(r->pass, sizeof r->pass);
     free(r);
 }
@@ -308,6 +476,16 @@ static redisAsyncContext *conn(ccp_redis *r)
 }
 
 static void send_admit(pending_admit *p);
+
+static void on_tick(uv_timer_t *t)
+{
+    ccp_redis *r = t->data;
+    if (!r || !r->cancels) return;
+    if (!r->ac)
+        conn(r); /* a new connection sends them first (at most once a second) */
+    else if (r->connected)
+        send_cancels(r);
+}
 
 static void free_pending(uv_handle_t *h)
 {
@@ -329,6 +507,26 @@ static void on_timeout(uv_timer_t *t)
     pending_admit *p = t->data;
     failed(p->r, "no answer within 1 s");
     drop(p->r);
+}
+
+/* The admission p was sent but its answer is lost: Redis may have taken
+ * its lease, or may take it yet. Cancelled on the next connection. */
+static void queue_cancel(pending_admit *p)
+{
+    ccp_redis *r = p->r;
+    int n = 0;
+    cancel *c = ccp_xcalloc(1, sizeof *c); /* r's list's, then its command's */
+    for (int h = 0; h < p->n; h++)
+        if (strcmp(p->h[h].conc, "0") != 0) snprintf(c->sets[n++], RKEY_MAX, "%s", p->h[h].keys[1]);
+    if (!n || r->n_cancels >= CANCELS_MAX) {
+        free(c); /* no lease taken; or too many: it lapses within the hour */
+        return;
+    }
+    c->n = n;
+    snprintf(c->lease, sizeof c->lease, "%s", p->lease);
+    c->next = r->cancels;
+    r->cancels = c;
+    r->n_cancels++;
 }
 
 static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
@@ -358,6 +556,7 @@ static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
                      : ac && ac->errstr[0]                     ? ac->errstr
                                                                : "no reply");
     }
+    if (v.result < 0 && p->sent) queue_cancel(p);
     if (v.result >= 0 && !p->r->up) {
         ccp_log_info("state.redis %s:%d reachable again", p->r->host, p->r->port);
         p->r->up = true;
@@ -370,16 +569,19 @@ static void on_admit_reply(redisAsyncContext *ac, void *replyv, void *ud)
 static void send_admit(pending_admit *p)
 {
     redisAsyncContext *ac = conn(p->r);
-    /* EVALSHA sha numkeys keys... est, then six arguments per holder. */
-    const char *argv[3 + 8 + 1 + 12];
+    /* EVALSHA sha numkeys keys... est, lease, then six arguments per
+     * holder. */
+    const char *argv[3 + 9 + 2 + 12];
     int argc = 0;
     argv[argc++] = p->tried_eval ? "EVAL" : "EVALSHA";
     argv[argc++] = p->tried_eval ? SCRIPT : p->r->sha;
-    argv[argc++] = p->n == 2 ? "8" : "4";
+    argv[argc++] = p->n == 2 ? "9" : "5";
     for (int h = 0; h < p->n; h++)
         for (int i = 0; i < 4; i++)
             argv[argc++] = p->h[h].keys[i];
+    argv[argc++] = p->tomb;
     argv[argc++] = p->est;
+    argv[argc++] = p->lease;
     for (int h = 0; h < p->n; h++) {
         argv[argc++] = p->h[h].rpm;
         argv[argc++] = p->h[h].conc;
@@ -389,6 +591,7 @@ static void send_admit(pending_admit *p)
         argv[argc++] = p->h[h].left_ms;
     }
     int rc = ac ? redisAsyncCommandArgv(ac, on_admit_reply, p, argc, argv, NULL) : REDIS_ERR;
+    if (rc == REDIS_OK) p->sent = true;
     if (rc != REDIS_OK) {
         failed(p->r, "not connected");
         ccp_redis_verdict v = {.result = -1, .remaining = -1};
@@ -410,7 +613,7 @@ static void holder_fill(holder_args *h, bool tenant, const ccp_redis_limits *l)
 {
     const ccp_redis_budget *b = l->budget.usd > 0 ? &l->budget : NULL;
     rkey(h->keys[0], tenant, "rpm", l->id);
-    rkey(h->keys[1], tenant, "conc", l->id);
+    rkey(h->keys[1], tenant, "inflight", l->id);
     rkey(h->keys[2], tenant, "tpm", l->id);
     snprintf(h->keys[3], RKEY_MAX, "ccp:%sspend:%.200s:%s", tenant ? "tenant:" : "", l->id,
              b ? b->period : "-");
@@ -422,8 +625,13 @@ static void holder_fill(holder_args *h, bool tenant, const ccp_redis_limits *l)
     snprintf(h->left_ms, sizeof h->left_ms, "%lld", (long long)(b ? b->left_ms : 0));
 }
 
+void ccp_redis_lease(ccp_redis *r, char out[CCP_REDIS_LEASE_MAX])
+{
+    snprintf(out, CCP_REDIS_LEASE_MAX, "%s%llx", r->lease_prefix, (unsigned long long)++r->leases);
+}
+
 void ccp_redis_admit(ccp_redis *r, const ccp_redis_limits *key, const ccp_redis_limits *tenant,
-                     int64_t est_tokens, ccp_redis_admit_cb cb, void *ud)
+                     int64_t est_tokens, const char *lease, ccp_redis_admit_cb cb, void *ud)
 {
     pending_admit *p = ccp_xcalloc(1, sizeof *p); /* freed when its timer is closed */
     p->r = r;
@@ -433,18 +641,33 @@ void ccp_redis_admit(ccp_redis *r, const ccp_redis_limits *key, const ccp_redis_
     holder_fill(&p->h[0], false, key);
     if (tenant) holder_fill(&p->h[1], true, tenant);
     snprintf(p->est, sizeof p->est, "%lld", (long long)est_tokens);
+    snprintf(p->lease, sizeof p->lease, "%s", lease);
+    tombstone(p->tomb, lease);
     uv_timer_init(r->loop, &p->timer);
     p->timer.data = p;
     uv_timer_start(&p->timer, on_timeout, REPLY_TIMEOUT_MS, 0);
     send_admit(p);
 }
 
-void ccp_redis_release(ccp_redis *r, const char *key_id, bool tenant)
+void ccp_redis_release(ccp_redis *r, const char *key_id, bool tenant, const char *lease)
 {
+    /* Not fire and forget: a release lost with its connection (Redis
+     * down, restarted with its data) would keep the key's slot held for
+     * the lease's hour; it goes again on the next connection. */
     redisAsyncContext *ac = conn(r);
-    char k[RKEY_MAX];
-    rkey(k, tenant, "conc", key_id);
-    if (ac) redisAsyncCommand(ac, NULL, NULL, "DECR %s", k);
+    if (!ac && r->n_cancels >= CANCELS_MAX) return; /* it lapses within the hour */
+    cancel *c = ccp_xcalloc(1, sizeof *c);          /* r's list's, then its command's */
+    c->release = true;
+    c->n = 1;
+    rkey(c->sets[0], tenant, "inflight", key_id);
+    snprintf(c->lease, sizeof c->lease, "%s", lease);
+    if (ac) {
+        send_cancel(r, c);
+        return;
+    }
+    c->next = r->cancels;
+    r->cancels = c;
+    r->n_cancels++;
 }
 
 void ccp_redis_spend(ccp_redis *r, const char *key_id, bool tenant, const char *period, double usd)

@@ -65,12 +65,19 @@ typedef struct ccp_redis_limits {
     ccp_redis_budget budget;
 } ccp_redis_limits;
 
+/* A request's lease: the name its hold on the requests in flight of its
+ * key and tenant has in Redis, unique across instances (a random prefix
+ * per connection, then a count); what ccp_redis_release gives back. */
+#define CCP_REDIS_LEASE_MAX 40
+void ccp_redis_lease(ccp_redis *r, char out[CCP_REDIS_LEASE_MAX]);
+
 /* Asks Redis, in one round trip, to admit one request of est_tokens under
  * key's limits and, unless tenant is NULL, its tenant's: nothing is taken
- * unless every limit of both allows it. cb runs once, on the loop,
- * possibly before this returns (when there is no connection). */
+ * unless every limit of both allows it. A limit on requests in flight
+ * holds lease (ccp_redis_lease) for at most an hour. cb runs once, on the
+ * loop, possibly before this returns (when there is no connection). */
 void ccp_redis_admit(ccp_redis *r, const ccp_redis_limits *key, const ccp_redis_limits *tenant,
-                     int64_t est_tokens, ccp_redis_admit_cb cb, void *ud);
+                     int64_t est_tokens, const char *lease, ccp_redis_admit_cb cb, void *ud);
 
 /* The end of a request, fire and forget, for the key id (tenant false) or
  * the tenant named id (tenant true). */
@@ -82,8 +89,8 @@ void ccp_redis_spend(ccp_redis *r, const char *id, bool tenant, const char *peri
  * the request used (back < 0 takes more). */
 void ccp_redis_tokens_back(ccp_redis *r, const char *id, bool tenant, int64_t tpm, int64_t back);
 
-/* Gives back id's request in flight. */
-void ccp_redis_release(ccp_redis *r, const char *id, bool tenant);
+/* Gives back id's request in flight held by lease (gone already: nothing). */
+void ccp_redis_release(ccp_redis *r, const char *id, bool tenant, const char *lease);
 
 /* Failures seen (unreachable, errors), all workers: for /metrics. */
 uint64_t ccp_redis_failures(void);

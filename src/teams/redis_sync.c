@@ -97,6 +97,7 @@ void ccp_redis_sync_free(ccp_redis_sync *s)
 {
     if (!s) return;
     if (s->c) redisFree(s->c);
+    explicit_bzero(s->url, strlen(s->url)); /* a password */
     free(s->url);
     free(s);
 }

@@ -204,11 +204,11 @@ test('a_tenants_concurrency_holds_across_instances_until_its_request_ends', asyn
   const err = await refusal(b, keys.conc2);
   assert.equal(err.status, 429);
   assert.match(err.error.error.message, /tenant 'conc' has 1 requests in flight, its concurrency limit/);
-  assert.equal(redis.cli(DB, 'GET', 'ccp:tenant:conc:conc'), '1');
+  assert.equal(redis.cli(DB, 'ZCARD', 'ccp:tenant:inflight:conc'), '1');
   ac.abort();
   await it.next().catch(() => {});
   await eventually(async () => assert.equal(await send(b, keys.conc2), 200), 'the slot comes back');
-  await eventually(() => assert.equal(redis.cli(DB, 'GET', 'ccp:tenant:conc:conc'), '0'), 'released');
+  await eventually(() => assert.equal(redis.cli(DB, 'ZCARD', 'ccp:tenant:inflight:conc'), '0'), 'released');
 });
 
 test('with_redis_killed_tenant_limits_fail_closed_or_open_as_configured', async () => {

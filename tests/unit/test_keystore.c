@@ -34,6 +34,14 @@ static void keys_round_trip(void **state)
     ccp_key_hash(secret, strlen(secret), hash);
     assert_string_equal(hash, k.hash);
 
+    /* Control characters would reach the admin's terminal and the log. */
+    ccp_keyrec esc = {.name = "bob\x1b[31m"}, nl = {.name = "carol", .tenant = "a\nb"};
+    char s3[CCP_KEY_SECRET_MAX];
+    assert_int_equal(ccp_keystore_create(db, &esc, s3, &err), CCP_EINVAL);
+    assert_non_null(strstr(err.msg, "name: must not hold a control character"));
+    assert_int_equal(ccp_keystore_create(db, &nl, s3, &err), CCP_EINVAL);
+    assert_non_null(strstr(err.msg, "tenant"));
+
     ccp_keyrec dup = {.name = "alice"};
     char s2[CCP_KEY_SECRET_MAX];
     assert_int_equal(ccp_keystore_create(db, &dup, s2, &err), CCP_EINVAL);

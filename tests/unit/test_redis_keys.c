@@ -141,6 +141,9 @@ static void a_broken_record_is_refused_naming_the_field(void **state)
         {"id", "key_0123456789abcdef0123456789"},
         {"prefix", "ccp-0123456789"},
         {"name", ""},
+        {"name", "a\nforged log line"},
+        {"tenant", "eng\x1b[2J"},
+        {"models", "claude-*\r"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         ccp_error err = {0};

@@ -46,5 +46,9 @@ export async function startRedisServer(dir, { password = null } = {}) {
     cli: (db, ...args) => spawnSync('redis-cli', ['-p', String(port), '-n', String(db), ...(password ? ['--no-auth-warning', '-a', password] : []), ...args], { encoding: 'utf8' }).stdout.trim(),
     start,
     kill,
+    // SIGSTOP / SIGCONT: a Redis that holds its connections but answers
+    // nothing (a hung or overloaded server), then goes on.
+    pause: () => proc.kill('SIGSTOP'),
+    resume: () => proc.kill('SIGCONT'),
   };
 }
