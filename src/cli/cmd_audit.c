@@ -170,6 +170,38 @@ static int archive(redisContext *c, sqlite3 *db, const audit_args *a)
     return 0;
 }
 
+/* Prints how a verify from the store's anchor ended: store is "audit
+ * stream" or "audit record", unit and units its rows' names. */
+static int report_verify(int rc, const char *store, const char *unit, const char *units,
+                         int64_t from, int64_t rows, const ccp_error *err)
+{
+    if (rc == 0 && from > 1)
+        printf("%s intact: from %s %lld; %s before it archived; %lld %s, hash chain verified\n",
+               store, unit, (long long)from, units, (long long)rows, units);
+    else if (rc == 0)
+        printf("%s intact: %lld %s, hash chain verified\n", store, (long long)rows, units);
+    else
+        fprintf(stderr, "ccproxy audit verify: %s (%lld %s before it verified)\n", err->msg,
+                (long long)rows, units);
+    return rc ? 1 : 0;
+}
+
+/* Prints how a verify through the archive files ended: last is the last
+ * entry verified, archived of them from the files, in_store from place. */
+static void report_archives(int rc, const audit_args *a, int64_t last, int64_t archived,
+                            const char *place, int64_t in_store, int64_t verified,
+                            const ccp_error *err)
+{
+    if (rc == 0)
+        printf("audit record intact: entries 1 to %lld, hash chain verified (%lld from %d archive "
+               "file%s, %lld in the %s)\n",
+               (long long)last, (long long)archived, a->n_archives, a->n_archives == 1 ? "" : "s",
+               (long long)in_store, place);
+    else
+        fprintf(stderr, "ccproxy audit verify: %s (%lld entries before it verified)\n", err->msg,
+                (long long)verified);
+}
+
 /* `verify` on the stream: from its anchor, or through the archives. */
 static int verify_redis(redisContext *c, const audit_args *a)
 {
@@ -178,16 +210,7 @@ static int verify_redis(redisContext *c, const audit_args *a)
     if (!a->n_archives) {
         int64_t rows = 0, from = 1;
         rc = ccp_redis_audit_verify_from(c, &rows, &from, &err);
-        if (rc == 0 && from > 1)
-            printf("audit stream intact: from entry %lld; entries before it archived; %lld "
-                   "entries, hash chain verified\n",
-                   (long long)from, (long long)rows);
-        else if (rc == 0)
-            printf("audit stream intact: %lld entries, hash chain verified\n", (long long)rows);
-        else
-            fprintf(stderr, "ccproxy audit verify: %s (%lld entries before it verified)\n", err.msg,
-                    (long long)rows);
-        return rc ? 1 : 0;
+        return report_verify(rc, "audit stream", "entry", "entries", from, rows, &err);
     }
     ccp_audit_walk w;
     ccp_audit_walk_init(&w);
@@ -196,14 +219,7 @@ static int verify_redis(redisContext *c, const audit_args *a)
         rc = ccp_audit_archive_file(&w, a->archives[i], &err);
     int64_t archived = w.rows;
     if (!rc) rc = ccp_redis_audit_verify_after(c, &w, &err);
-    if (rc == 0)
-        printf("audit record intact: entries 1 to %lld, hash chain verified (%lld from %d archive "
-               "file%s, %lld in the stream)\n",
-               (long long)w.want - 1, (long long)archived, a->n_archives,
-               a->n_archives == 1 ? "" : "s", (long long)(w.rows - archived));
-    else
-        fprintf(stderr, "ccproxy audit verify: %s (%lld entries before it verified)\n", err.msg,
-                (long long)w.rows);
+    report_archives(rc, a, w.want - 1, archived, "stream", w.rows - archived, w.rows, &err);
     return rc ? 1 : 0;
 }
 
@@ -243,26 +259,11 @@ static int from_state(sqlite3 *db, const audit_args *a)
         for (int i = 0; !rc && i < a->n_archives; i++)
             rc = ccp_audit_archive_file(&w, a->archives[i], &err);
         if (!rc) rc = ccp_audit_archive_verify_db(db, &w, &rows, &err);
-        if (rc == 0)
-            printf("audit record intact: entries 1 to %lld, hash chain verified (%lld from %d "
-                   "archive file%s, %lld in the state file)\n",
-                   (long long)(w.want - 1 + rows), (long long)w.rows, a->n_archives,
-                   a->n_archives == 1 ? "" : "s", (long long)rows);
-        else
-            fprintf(stderr, "ccproxy audit verify: %s (%lld entries before it verified)\n", err.msg,
-                    (long long)(w.rows + rows));
+        report_archives(rc, a, w.want - 1 + rows, w.rows, "state file", rows, w.rows + rows, &err);
     } else if (!strcmp(a->sub, "verify")) {
         int64_t rows = 0, from = 1;
         rc = ccp_audit_verify_from(db, &rows, &from, &err);
-        if (rc == 0 && from > 1)
-            printf("audit record intact: from row %lld; rows before it archived; %lld rows, hash "
-                   "chain verified\n",
-                   (long long)from, (long long)rows);
-        else if (rc == 0)
-            printf("audit record intact: %lld rows, hash chain verified\n", (long long)rows);
-        else
-            fprintf(stderr, "ccproxy audit verify: %s (%lld rows before it verified)\n", err.msg,
-                    (long long)rows);
+        report_verify(rc, "audit record", "row", "rows", from, rows, &err);
     } else {
         ccp_buf b = CCP_BUF_INIT;
         rc = ccp_audit_export(db, a->since, &b, &err);
